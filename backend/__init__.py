@@ -1,0 +1,3 @@
+"""ShapeProg backend: rendering, losses, scans, search, fitting, CLI and server."""
+
+__all__: list[str] = []

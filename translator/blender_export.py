@@ -1,0 +1,285 @@
+"""Export a Blender geometry-node program to the IR (needs ``bpy``, never torch).
+
+Works inside a live Blender session (``export_object`` / ``export_node_group``)
+and headless from a ``.blend`` path (``export_blend``). Handles files saved by
+Blender 4.0 to 5.0: ``Input_N`` and ``Socket_N`` identifiers, Frames (dropped),
+Reroutes (kept, pass-through), muted nodes (kept with Blender's internal
+links), muted and invalid links (dropped), unavailable sockets (kept, flagged
+``enabled: false``; sockets are always addressed by identifier) and nested
+groups. The modifier's current input values become the entry group's
+defaults; the group's own defaults are kept as ``interface_default``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .ir import SCHEMA_VERSION, Program, ProgramError, program_from_dict
+
+__all__ = ["export_blend", "export_object", "export_node_group", "find_geometry_nodes_modifier"]
+
+# Properties every node has; they are layout or bookkeeping, not semantics.
+_SKIP_PROPS = {
+    "rna_type", "type", "location", "location_absolute", "width", "width_hidden", "height",
+    "dimensions", "name", "label", "inputs", "outputs", "internal_links", "parent", "warning_propagation",
+    "use_custom_color", "color", "color_tag", "select", "show_options", "show_preview", "hide",
+    "mute", "show_texture", "bl_idname", "bl_label", "bl_description", "bl_icon", "bl_static_type",
+    "bl_width_default", "bl_width_min", "bl_width_max", "bl_height_default", "bl_height_min",
+    "bl_height_max", "node_tree", "active_item", "active_index", "debug_zone_body_lazy_function_graph",
+    "debug_zone_lazy_function_graph",
+}
+
+
+def _value(v: Any) -> Any:
+    """Convert a bpy value (floats, vectors, ID pointers, ID property arrays) to JSON data."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if hasattr(v, "to_list"):
+        return v.to_list()
+    if hasattr(v, "name") and hasattr(v, "users"):  # an ID (Material, Object, ...)
+        return v.name
+    try:
+        return [_value(x) for x in v]
+    except TypeError:
+        return str(v)
+
+
+def _collection_items(coll: Any) -> list:
+    out = []
+    for it in coll:
+        d = {}
+        for p in it.bl_rna.properties:
+            if p.identifier in ("rna_type",):
+                continue
+            if p.type in ("BOOLEAN", "INT", "FLOAT", "STRING", "ENUM"):
+                d[p.identifier] = _value(getattr(it, p.identifier))
+        out.append(d)
+    return out
+
+
+def _node_properties(node: Any) -> dict:
+    props: dict[str, Any] = {}
+    for p in node.bl_rna.properties:
+        ident = p.identifier
+        if ident in _SKIP_PROPS or ident.startswith("bl_"):
+            continue
+        val = getattr(node, ident, None)
+        if p.type in ("BOOLEAN", "INT", "FLOAT", "STRING", "ENUM"):
+            if p.type == "ENUM" and getattr(p, "is_enum_flag", False):
+                val = sorted(val)
+            props[ident] = _value(val)
+        elif p.type == "POINTER":
+            if val is not None and hasattr(val, "users"):
+                props[ident] = val.name
+        elif p.type == "COLLECTION":
+            items = _collection_items(val)
+            if items:
+                props[ident] = items
+    if node.bl_idname == "ShaderNodeValue":
+        props["value"] = float(node.outputs[0].default_value)
+    return props
+
+
+def _socket_default(sock: Any) -> Any:
+    if sock.type == "MENU":
+        return getattr(sock, "default_value", None)
+    if not hasattr(sock, "default_value"):
+        return None
+    return _value(sock.default_value)
+
+
+def _socket(sock: Any) -> dict:
+    return {
+        "identifier": sock.identifier,
+        "name": sock.name,
+        "type": sock.type,
+        "default": _socket_default(sock),
+        "enabled": bool(sock.enabled),
+        "multi_input": bool(sock.is_multi_input),
+    }
+
+
+def _multi_input_order(links: list) -> list:
+    # Blender evaluates a multi-input socket's links top to bottom in the editor,
+    # which is descending multi_input_sort_id.
+    return sorted(links, key=lambda lk: -lk.multi_input_sort_id)
+
+
+def _export_group(ng: Any, groups: dict) -> None:
+    if ng.name in groups:
+        return
+    groups[ng.name] = None  # placeholder against recursion
+    inputs, outputs = [], []
+    for item in ng.interface.items_tree:
+        if item.item_type != "SOCKET":
+            continue
+        parent = getattr(item, "parent", None)
+        d = {
+            "identifier": item.identifier,
+            "name": item.name,
+            "type": _interface_type(item),
+            "socket_type": item.socket_type,
+            "default": _value(getattr(item, "default_value", None)),
+            "min": _value(getattr(item, "min_value", None)),
+            "max": _value(getattr(item, "max_value", None)),
+            "subtype": getattr(item, "subtype", "NONE") or "NONE",
+            "panel": parent.name if parent is not None and parent.name else None,
+        }
+        (inputs if item.in_out == "INPUT" else outputs).append(d)
+    nodes, links = [], []
+    for node in ng.nodes:
+        if node.bl_idname == "NodeFrame":
+            continue
+        nd = {
+            "name": node.name,
+            "bl_idname": node.bl_idname,
+            "label": node.label,
+            "mute": bool(node.mute),
+            "properties": _node_properties(node),
+            "inputs": [_socket(s) for s in node.inputs],
+            "outputs": [_socket(s) for s in node.outputs],
+            "internal_links": [[lk.from_socket.identifier, lk.to_socket.identifier] for lk in node.internal_links] if node.mute else [],
+            "group": None,
+        }
+        if node.bl_idname == "GeometryNodeGroup":
+            if node.node_tree is None:
+                raise ProgramError(f"group '{ng.name}' node '{node.name}': Group node has no node group")
+            nd["group"] = node.node_tree.name
+            _export_group(node.node_tree, groups)
+        nodes.append(nd)
+    by_target: dict[tuple, list] = {}
+    for lk in ng.links:
+        if lk.is_muted or not lk.is_valid:
+            continue
+        if lk.from_node.bl_idname == "NodeFrame" or lk.to_node.bl_idname == "NodeFrame":
+            continue
+        by_target.setdefault((lk.to_node.name, lk.to_socket.identifier, lk.to_socket.as_pointer()), []).append(lk)
+    for (_, _, _), lks in by_target.items():
+        if len(lks) > 1:
+            lks = _multi_input_order(lks)
+        for lk in lks:
+            links.append(
+                {
+                    "from_node": lk.from_node.name,
+                    "from_socket": lk.from_socket.identifier,
+                    "to_node": lk.to_node.name,
+                    "to_socket": lk.to_socket.identifier,
+                }
+            )
+    _add_menu_items(inputs, ng)
+    groups[ng.name] = {"inputs": inputs, "outputs": outputs, "nodes": nodes, "links": links}
+
+
+_SOCKET_TYPE_BY_IDNAME = {
+    "NodeSocketFloat": "VALUE", "NodeSocketInt": "INT", "NodeSocketBool": "BOOLEAN",
+    "NodeSocketVector": "VECTOR", "NodeSocketColor": "RGBA", "NodeSocketRotation": "ROTATION",
+    "NodeSocketMatrix": "MATRIX", "NodeSocketString": "STRING", "NodeSocketMenu": "MENU",
+    "NodeSocketGeometry": "GEOMETRY", "NodeSocketMaterial": "MATERIAL", "NodeSocketObject": "OBJECT",
+    "NodeSocketCollection": "COLLECTION", "NodeSocketImage": "IMAGE", "NodeSocketTexture": "TEXTURE",
+}
+
+
+def _interface_type(item: Any) -> str:
+    return _SOCKET_TYPE_BY_IDNAME.get(item.socket_type, "CUSTOM")
+
+
+def _add_menu_items(inputs: list, ng: Any) -> None:
+    """MENU inputs take their item names from the Menu Switch they feed (Blender infers them the same way)."""
+    gin = [n for n in ng.nodes if n.bl_idname == "NodeGroupInput"]
+    for d in inputs:
+        if d["type"] != "MENU":
+            continue
+        for n in gin:
+            for out in n.outputs:
+                if out.identifier != d["identifier"]:
+                    continue
+                for lk in out.links:
+                    tn = lk.to_node
+                    if tn.bl_idname == "GeometryNodeMenuSwitch":
+                        d["items"] = [it.name for it in tn.enum_items]
+                        break
+
+
+def find_geometry_nodes_modifier(obj: Any) -> Any:
+    for mod in obj.modifiers:
+        if mod.type == "NODES" and mod.node_group is not None:
+            return mod
+    return None
+
+
+def export_node_group(ng: Any, modifier: Any = None, source: str = "", object_name: str = "") -> Program:
+    """Export ``ng`` and every group it uses; ``modifier`` values override the entry defaults."""
+    import bpy
+
+    groups: dict = {}
+    _export_group(ng, groups)
+    if modifier is not None:
+        for d in groups[ng.name]["inputs"]:
+            ident = d["identifier"]
+            if d["type"] in ("GEOMETRY",) or ident not in modifier.keys():
+                continue
+            val = _value(modifier[ident])
+            if d["type"] == "MENU" and isinstance(val, int):
+                val = _menu_name(modifier, d, val)
+            if d["type"] == "BOOLEAN":
+                val = bool(val)
+            d["interface_default"] = d["default"]
+            d["default"] = val
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "blender_version": bpy.app.version_string,
+        "entry": ng.name,
+        "source": source,
+        "object": object_name,
+        "groups": groups,
+    }
+    return program_from_dict(data, source=source)
+
+
+def _menu_name(modifier: Any, d: dict, value: int) -> Any:
+    # Menu values on a modifier are the item's unique identifier; map it to the item name.
+    for n in modifier.node_group.nodes:
+        if n.bl_idname == "GeometryNodeMenuSwitch":
+            for it in n.enum_items:
+                if getattr(it, "identifier", None) == value and it.name in (d.get("items") or []):
+                    return it.name
+    items = d.get("items") or []
+    return items[value] if 0 <= value < len(items) else value
+
+
+def export_object(obj: Any) -> Program:
+    mod = find_geometry_nodes_modifier(obj)
+    if mod is None:
+        raise ProgramError(f"object '{obj.name}' has no geometry-nodes modifier")
+    import bpy
+
+    return export_node_group(mod.node_group, mod, source=bpy.data.filepath, object_name=obj.name)
+
+
+def export_blend(path: str | Path, object_name: str | None = None) -> Program:
+    """Open ``path`` and export the geometry-nodes program of ``object_name``
+    (default: the first object, by name, that has a geometry-nodes modifier)."""
+    import bpy
+
+    path = Path(path)
+    if not path.is_file():
+        raise ProgramError(f"{path}: no such file")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=str(path.resolve()), load_ui=False)
+    except RuntimeError as exc:
+        raise ProgramError(f"{path}: Blender cannot open it: {str(exc).strip().splitlines()[-1]}") from None
+    if object_name is not None:
+        obj = bpy.data.objects.get(object_name)
+        if obj is None:
+            raise ProgramError(f"{path}: no object named '{object_name}'")
+        if find_geometry_nodes_modifier(obj) is None:
+            raise ProgramError(f"{path}: object '{object_name}' has no geometry-nodes modifier")
+    else:
+        objs = [o for o in sorted(bpy.data.objects, key=lambda o: o.name) if find_geometry_nodes_modifier(o)]
+        if not objs:
+            raise ProgramError(f"{path}: no object with a geometry-nodes modifier")
+        obj = objs[0]
+    prog = export_object(obj)
+    prog.source = path.name
+    return prog
