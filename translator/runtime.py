@@ -70,6 +70,8 @@ __all__ = [
     "ParameterError",
     "resolve_parameters",
     "run",
+    "adapt_domain",
+    "attribute_field",
 ]
 
 
@@ -659,3 +661,77 @@ def run(entry: Callable, parameters: Sequence[Parameter], discrete: dict | None,
             f"{tv.what} differs across the batch, so the elements do not share one topology; "
             "evaluate with program_grouped(...) to split the batch by topology"
         ) from None
+
+
+# ---------------------------------------------------------------------------
+# Attributes as fields (anonymous attributes such as a primitive's UV Map output,
+# named attributes) and Blender's domain interpolation.
+
+
+def _mesh_domain_size(mesh: MeshBatch, domain: str) -> int:
+    return mesh.domain_size(domain)
+
+
+def adapt_domain(mesh: MeshBatch, data: torch.Tensor, src: str, dst: str) -> torch.Tensor:
+    """Move attribute values ``(b, N_src, ...)`` from domain ``src`` to ``dst`` on ``mesh``.
+
+    Implements Blender's mesh domain interpolation for the point, face and corner
+    domains: point -> corner gathers, corner -> point and face -> point average the
+    touching corners, point/corner -> face average the face's corners, face -> corner
+    repeats. Boolean data is averaged as floats and thresholded at 0.5 (Blender mixes
+    booleans as "any true" for points; see ``tests``).
+    """
+    if src == dst:
+        return data
+    cv = mesh.corner_verts
+    sizes = mesh.face_sizes()
+    face_of_corner = torch.repeat_interleave(torch.arange(sizes.numel(), device=cv.device), sizes)
+    is_bool = data.dtype == torch.bool
+    x = data.to(current().dtype) if (is_bool or not data.dtype.is_floating_point) else data
+    extra = x.shape[2:]
+
+    def scatter_mean(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+        out = torch.zeros((values.shape[0], n, *extra), dtype=values.dtype, device=values.device)
+        idx = index.reshape(1, -1, *([1] * len(extra))).expand(values.shape[0], -1, *extra)
+        out = out.scatter_add(1, idx, values)
+        cnt = torch.zeros(n, dtype=values.dtype, device=values.device).scatter_add(0, index, torch.ones_like(index, dtype=values.dtype))
+        return out / cnt.clamp(min=1).reshape(1, n, *([1] * len(extra)))
+
+    if src == "POINT" and dst == "CORNER":
+        out = x[:, cv]
+    elif src == "CORNER" and dst == "POINT":
+        out = scatter_mean(x, cv, mesh.num_verts)
+    elif src == "FACE" and dst == "CORNER":
+        out = x[:, face_of_corner]
+    elif src == "CORNER" and dst == "FACE":
+        out = scatter_mean(x, face_of_corner, mesh.num_faces)
+    elif src == "POINT" and dst == "FACE":
+        out = scatter_mean(x[:, cv], face_of_corner, mesh.num_faces)
+    elif src == "FACE" and dst == "POINT":
+        out = scatter_mean(x[:, face_of_corner], cv, mesh.num_verts)
+    else:
+        raise TypeError(f"cannot interpolate an attribute from the {src} to the {dst} domain")
+    if is_bool:
+        return out > 0.5
+    if not data.dtype.is_floating_point:
+        return torch.round(out).to(data.dtype)
+    return out
+
+
+def attribute_field(name: str, type: str) -> Field:
+    """A field reading attribute ``name`` of the geometry it is evaluated on (zeros when absent)."""
+
+    def read(fctx: FieldContext) -> torch.Tensor:
+        store = None
+        if fctx.mesh is not None:
+            store = fctx.mesh.attributes
+        elif fctx.instances is not None:
+            store = fctx.instances.attributes
+        attr = store.get(name) if store is not None else None
+        if attr is None:
+            return lift(default_value(type), type)
+        if fctx.mesh is not None and attr.domain != fctx.domain:
+            return adapt_domain(fctx.mesh, attr.data, attr.domain, fctx.domain)
+        return attr.data
+
+    return Field(read, type, label=name)

@@ -1,0 +1,4 @@
+"""Benchmarks for ``shapeprog bench NAME``: one module each, defining ``BENCHMARK = Command(...)``.
+
+A benchmark prints its figures; its last line is the headline figure.
+"""

@@ -1,0 +1,90 @@
+"""The ``shapeprog`` command line.
+
+Subcommands live in :mod:`backend.commands`, one module each, discovered
+automatically: a module defines ``COMMAND = Command(...)``. A command's options
+come from its dataclass config (field docstrings become ``--help``). User
+errors (bad files, bad values) print one line ``shapeprog <cmd>: error: ...``
+and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .config import add_arguments, from_args
+
+__all__ = ["Command", "UserError", "main", "commands"]
+
+
+class UserError(Exception):
+    """An error caused by the user's input; reported as one line, exit status 2."""
+
+
+@dataclass
+class Command:
+    name: str
+    help: str
+    config: type
+    run: Callable[[Any], int | None]
+    positional: tuple[str, ...] = ()
+    description: str = ""
+    add_subcommands: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+def commands() -> dict[str, Command]:
+    from . import commands as pkg
+
+    found: dict[str, Command] = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        for cmd in getattr(mod, "COMMANDS", [getattr(mod, "COMMAND", None)]):
+            if cmd is not None:
+                found[cmd.name] = cmd
+    return found
+
+
+def _user_error_types() -> tuple[type, ...]:
+    from translator.ir import ProgramError
+    from translator.runtime import ParameterError, TopologySplitError
+
+    return (UserError, ProgramError, ParameterError, TopologySplitError, FileNotFoundError, IsADirectoryError, PermissionError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shapeprog", description="Blender shape programs as differentiable PyTorch, fitted to scans.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    cmds = commands()
+    for cmd in cmds.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help)
+        if cmd.add_subcommands is not None:
+            cmd.add_subcommands(p)
+        else:
+            add_arguments(p, cmd.config, cmd.positional)
+        p.set_defaults(_cmd=cmd.name)
+    args = parser.parse_args(argv)
+    if not getattr(args, "_cmd", None):
+        parser.print_help()
+        return 2
+    cmd = cmds[args._cmd]
+    try:
+        if cmd.add_subcommands is not None:
+            rc = cmd.run(args)
+        else:
+            rc = cmd.run(from_args(cmd.config, args))
+    except _user_error_types() as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"shapeprog {cmd.name}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"shapeprog {cmd.name}: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

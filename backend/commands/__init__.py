@@ -1,0 +1,1 @@
+"""One module per ``shapeprog`` subcommand; each defines ``COMMAND`` (or ``COMMANDS``)."""
