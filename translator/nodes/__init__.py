@@ -79,9 +79,12 @@ def special(bl_idname: str, kind: str, check: Callable[[Any], str | None] | None
 
 
 def load_all() -> dict[str, NodeSpec]:
-    """Import every node family module so the registry is complete."""
-    from . import attributes, fields, inputs, instances, math, primitives, switches, transform, vector  # noqa: F401
+    """Import every node family module in this package so the registry is complete."""
+    import importlib
+    import pkgutil
 
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
     return REGISTRY
 
 
