@@ -68,18 +68,20 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, positional: tuple[
             parser.add_argument(f.name, help=help_text, type=base if base in (int, float, str) else str)
             continue
         if base is bool:
-            parser.add_argument(_option(f.name), action=argparse.BooleanOptionalAction, default=default, help=kwargs["help"])
+            names = [_option(f.name)] + ([f.metadata["short"]] if "short" in f.metadata else [])
+            parser.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=kwargs["help"])
             continue
         if origin in (list, tuple):
             elem = args[0] if args else str
-            kwargs.update(nargs="*", type=elem, default=list(default or []))
+            kwargs.update(nargs="+", action="extend", type=elem, default=list(default or []))
         elif origin is typing.Literal:
             kwargs.update(choices=list(args), default=default)
         else:
             kwargs.update(type=base if base in (int, float, str) else str, default=default)
         if default is None and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             kwargs["required"] = True
-        parser.add_argument(_option(f.name), dest=f.name, **kwargs)
+        names = [_option(f.name)] + ([f.metadata["short"]] if "short" in f.metadata else [])
+        parser.add_argument(*names, dest=f.name, **kwargs)
 
 
 def from_args(cls: type, ns: argparse.Namespace) -> Any:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ __all__ = [
     "load_program",
     "program_from_dict",
     "save_program",
+    "validate",
+    "topological_order",
+    "quote",
 ]
 
 SCHEMA_VERSION = 1
@@ -72,6 +76,22 @@ class ProgramError(ValueError):
 
     The message is one line naming the file, group, node or link at fault.
     """
+
+
+_QUOTE_LIMIT = 80
+
+
+def quote(text: Any, limit: int = _QUOTE_LIMIT) -> str:
+    """``text`` quoted for a one-line message: control characters and line breaks
+    escaped (``repr``), cut to ``limit`` characters (``'abc…'``)."""
+    text = str(text)
+    if len(text) > limit:
+        return repr(text[:limit]) + "…"
+    return repr(text)
+
+
+# A node type names a registered Python-free identifier such as ``GeometryNodeMeshLine``.
+_BL_IDNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
 
 
 @dataclass
@@ -159,6 +179,7 @@ class Program:
     source: str = ""
     object: str = ""
     schema_version: int = SCHEMA_VERSION
+    path: str = ""  # the file this program was loaded from (not serialised)
 
     @property
     def entry_group(self) -> Group:
@@ -199,9 +220,11 @@ def load_program(path: str | Path) -> Program:
     except json.JSONDecodeError as exc:
         raise ProgramError(f"{path}: not valid JSON: {exc}") from None
     try:
-        return program_from_dict(data, source=str(path))
+        prog = program_from_dict(data, source=str(path))
     except ProgramError as exc:
         raise ProgramError(f"{path}: {exc}") from None
+    prog.path = str(path)
+    return prog
 
 
 def _req(d: Any, key: str, kind: type | tuple, where: str) -> Any:
