@@ -1,0 +1,148 @@
+"""Parameter space: kinds, ranges (interface, sidecar, sp_*.json), dependency analysis, value parsing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import export_reference, requires_reference, sp_config
+from parity import add_input, group_input, group_output, link, make_object, new_tree, requires_bpy, reset_blender
+
+from translator.ir import ProgramError
+from translator.params import (
+    check_values,
+    import_pytorchgeonodes_config,
+    parameter_space,
+    parse_assignments,
+)
+
+
+def _switch_program():
+    """Has Legs (bool) switches a transformed line on/off; Leg Count (int) selects through an Index Switch;
+    'Leg Height' is used only when Has Legs; 'Spread' only when Has Legs and Leg Count is 1."""
+    import bpy  # noqa: F401
+
+    reset_blender()
+    ng = new_tree()
+    add_input(ng, "Width", "NodeSocketFloat", 1.0, 0.5, 2.0)
+    add_input(ng, "Has Legs", "NodeSocketBool", True)
+    add_input(ng, "Leg Height", "NodeSocketFloat", 0.4, 0.1, 0.9)
+    add_input(ng, "Leg Style", "NodeSocketInt", 0, 0, 2)
+    add_input(ng, "Spread", "NodeSocketFloat", 0.2, 0.0, 1.0)
+    add_input(ng, "Unbounded", "NodeSocketFloat", 0.0)
+    gi = group_input(ng)
+    ids = {it.name: it.identifier for it in ng.interface.items_tree if it.item_type == "SOCKET"}
+    top = ng.nodes.new("GeometryNodeMeshLine")
+    cx = ng.nodes.new("ShaderNodeCombineXYZ")
+    link(ng, gi, ids["Width"], cx, "X")
+    link(ng, gi, ids["Unbounded"], cx, "Y")
+    link(ng, cx, "Vector", top, "Offset")
+    legs = ng.nodes.new("GeometryNodeMeshLine")
+    lz = ng.nodes.new("ShaderNodeCombineXYZ")
+    link(ng, gi, ids["Leg Height"], lz, "Z")
+    link(ng, lz, "Vector", legs, "Offset")
+    spread = ng.nodes.new("GeometryNodeTransform")
+    sx = ng.nodes.new("ShaderNodeCombineXYZ")
+    link(ng, gi, ids["Spread"], sx, "X")
+    link(ng, sx, "Vector", spread, "Translation")
+    link(ng, legs, "Mesh", spread, "Geometry")
+    isw = ng.nodes.new("GeometryNodeIndexSwitch")
+    isw.data_type = "GEOMETRY"
+    isw.index_switch_items.new()  # three items: 0, 1, 2
+    link(ng, gi, ids["Leg Style"], isw, "Index")
+    link(ng, legs, "Mesh", isw, "Item_0")
+    link(ng, spread, "Geometry", isw, "Item_1")
+    sw = ng.nodes.new("GeometryNodeSwitch")
+    sw.input_type = "GEOMETRY"
+    link(ng, gi, ids["Has Legs"], sw, "Switch")
+    link(ng, isw, "Output", sw, "True")
+    join = ng.nodes.new("GeometryNodeJoinGeometry")
+    link(ng, top, "Mesh", join, "Geometry")
+    link(ng, sw, "Output", join, "Geometry")
+    link(ng, join, "Geometry", group_output(ng), "Socket_0")
+    from translator.blender_export import export_object
+
+    return export_object(make_object(ng))
+
+
+@requires_bpy
+def test_dependencies_of_a_built_program():
+    prog = _switch_program()
+    space = parameter_space(prog)
+    by = {p.name: p for p in space}
+    assert by["Width"].kind == "continuous" and (by["Width"].low, by["Width"].high) == (0.5, 2.0)
+    assert by["Leg Style"].choices == (0, 1, 2)
+    assert by["Unbounded"].low is None and by["Unbounded"].range_source == "default"
+    assert by["Width"].active_when.always
+    assert str(by["Leg Height"].active_when) == "Has Legs and Leg Style in {0, 1}"
+    assert str(by["Spread"].active_when) == "Has Legs and Leg Style = 1"
+    assert str(by["Leg Style"].active_when) == "Has Legs"
+    assert by["Has Legs"].active_when.always
+    active = {p.name for p in space.active({"Has Legs": True, "Leg Style": 1})}
+    assert active == {"Width", "Has Legs", "Leg Height", "Leg Style", "Spread", "Unbounded"}
+    active = {p.name for p in space.active({"Has Legs": False, "Leg Style": 1})}
+    assert active == {"Width", "Has Legs", "Unbounded"}
+
+
+@requires_bpy
+def test_sidecar_ranges_and_errors(tmp_path):
+    prog = _switch_program()
+    side = tmp_path / "p.params.json"
+    side.write_text(json.dumps({"parameters": {"Unbounded": {"range": [-1, 1]}, "Leg Style": {"range": [0, 1]}}}))
+    space = parameter_space(prog, side)
+    assert (space["Unbounded"].low, space["Unbounded"].high, space["Unbounded"].range_source) == (-1.0, 1.0, "sidecar")
+    assert space["Leg Style"].choices == (0, 1)
+    side.write_text(json.dumps({"parameters": {"Nope": {"range": [0, 1]}}}))
+    with pytest.raises(ProgramError, match="no parameter named 'Nope'"):
+        parameter_space(prog, side)
+    side.write_text("{not json")
+    with pytest.raises(ProgramError, match="cannot read parameter ranges"):
+        parameter_space(prog, side)
+
+
+@requires_reference
+def test_sp_config_import_flattens_and_reads_misspelt_dependencies():
+    cfg = import_pytorchgeonodes_config(sp_config("bed"))
+    assert cfg["Back Thickness"]["depends"] == ["Has Back"]  # spelt `or_dependcies` in that file
+    assert cfg["Width"]["range"] == [0.9, 2.4]
+    table = import_pytorchgeonodes_config(sp_config("table"))
+    assert table["Mid Leg X Scale"]["depends"] == [["Legs Type", 0]]
+
+
+@requires_bpy
+@requires_reference
+@pytest.mark.parametrize("name", ["table", "bed", "cabinet"])
+def test_reference_dependencies_agree_with_the_papers_configs(name):
+    """Every dependency the reference configs state is implied by the graph analysis."""
+    prog = export_reference(name)
+    space = parameter_space(prog, sp_config(name))
+    cfg = import_pytorchgeonodes_config(sp_config(name))
+    for pname, spec in cfg.items():
+        p = space[pname]
+        for dep in spec.get("depends", []):
+            var, val = (dep, True) if isinstance(dep, str) else dep
+            # under the stated condition the parameter is active for some assignment of the others
+            assert var in p.active_when.variables, f"{pname}: expected to depend on {var}, got {p.active_when}"
+            idx = p.active_when.variables.index(var)
+            assert any(t[idx] == val for t in p.active_when.allowed), f"{pname}: {p.active_when}"
+    if name == "table":
+        assert str(space["Mid Board Z Scale"].active_when) == "Legs Type = 2 and Has Mid Board"
+        assert str(space["Has Mid Board"].active_when) == "Legs Type = 2"
+    if name == "bed":
+        assert str(space["Back Thickness"].active_when) == "Has Back"
+
+
+@requires_bpy
+def test_parse_and_check_values():
+    space = parameter_space(_switch_program())
+    assert parse_assignments(space, ["Width=1.5", "Has Legs=false", "Leg Style=2"]) == {
+        "Width": 1.5, "Has Legs": False, "Leg Style": 2}
+    with pytest.raises(ProgramError, match="unknown parameter 'Wdth'"):
+        parse_assignments(space, ["Wdth=1"])
+    with pytest.raises(ProgramError, match="cannot read 'x' as a number"):
+        parse_assignments(space, ["Width=x"])
+    with pytest.raises(ProgramError, match="expected NAME=VALUE"):
+        parse_assignments(space, ["Width"])
+    assert check_values(space, {"Leg Style": 1.0, "Has Legs": 1}) == {"Leg Style": 1, "Has Legs": True}
+    with pytest.raises(ProgramError, match="item 3: parameter 'Leg Style'"):
+        check_values(space, {"Leg Style": "two"}, where="item 3")
