@@ -31,10 +31,15 @@ DOMAINS = ("POINT", "EDGE", "FACE", "CORNER", "INSTANCE")
 
 @dataclass
 class Attribute:
-    """A named attribute: ``data`` is ``(B, N)`` or ``(B, N, K)`` on ``domain`` (N = domain size)."""
+    """A named attribute: ``data`` is ``(B, N)`` or ``(B, N, K)`` on ``domain`` (N = domain size).
+
+    ``type`` is Blender's attribute data type (``FLOAT``, ``INT``, ``FLOAT_VECTOR``, ``QUATERNION``,
+    ...); ``None`` means "inferred from ``data``" (see ``translator.nodes.attributes.attribute_type``).
+    """
 
     domain: str
     data: torch.Tensor
+    type: str | None = None
 
 
 @dataclass
