@@ -112,11 +112,13 @@ def set_inputs(obj, values: dict[str, Any]) -> None:
 
 
 def _menu_identifier(ng, item, name):
+    # bpy does not expose NodeEnumItem's identifier; a Menu Switch names the input
+    # socket of each item ``Item_<identifier>``.
     for n in ng.nodes:
         if n.bl_idname == "GeometryNodeMenuSwitch":
-            for it in n.enum_items:
-                if it.name == name:
-                    return it.identifier
+            for s in n.inputs:
+                if s.name == name and s.identifier.startswith("Item_"):
+                    return int(s.identifier[len("Item_"):])
     raise KeyError(name)
 
 

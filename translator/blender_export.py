@@ -239,11 +239,13 @@ def export_node_group(ng: Any, modifier: Any = None, source: str = "", object_na
 
 def _menu_name(modifier: Any, d: dict, value: int) -> Any:
     # Menu values on a modifier are the item's unique identifier; map it to the item name.
+    # bpy does not expose NodeEnumItem's identifier; a Menu Switch names the input
+    # socket of each item ``Item_<identifier>``.
     for n in modifier.node_group.nodes:
         if n.bl_idname == "GeometryNodeMenuSwitch":
-            for it in n.enum_items:
-                if getattr(it, "identifier", None) == value and it.name in (d.get("items") or []):
-                    return it.name
+            for s in n.inputs:
+                if s.identifier == f"Item_{value}" and s.name in (d.get("items") or []):
+                    return s.name
     items = d.get("items") or []
     return items[value] if 0 <= value < len(items) else value
 
