@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from . import runtime as rt
-from .ir import Group, InterfaceSocket, Node, Program, ProgramError, topological_order
+from .ir import Group, InterfaceSocket, Node, Program, ProgramError, quote, topological_order
 from .nodes import NodeSpec, kwarg_name, load_all
 
 __all__ = ["generate_source", "compile_program", "check_supported", "UnsupportedNodesError"]
@@ -240,12 +240,12 @@ class _Generator:
             visited.add(gname)
             info = self.infos[gname]
             if _active_output(info.group) is None:
-                problems.append(f"group '{gname}' has no Group Output node")
+                problems.append(f"group {quote(gname)} has no Group Output node")
                 return
             for name in self.reachable(info):
                 n = info.nodes[name]
                 spec = self.spec(n)
-                where = f"node '{n.name}' ({n.bl_idname}) in group '{gname}'"
+                where = f"node {quote(n.name)} ({n.bl_idname}) in group {quote(gname)}"
                 if spec is None:
                     problems.append(f"{where}: unsupported node type")
                     continue
@@ -258,8 +258,9 @@ class _Generator:
 
         visit(self.program.entry)
         if problems:
-            src = self.program.source or "program"
-            raise UnsupportedNodesError(f"{src}: {len(problems)} unsupported: " + "; ".join(problems))
+            src = getattr(self.program, "path", "") or self.program.source or "program"
+            what = "node" if len(problems) == 1 else "nodes"
+            raise UnsupportedNodesError(f"{src}: {len(problems)} unsupported {what}: " + "; ".join(problems))
 
     # -- constant folding ----------------------------------------------------
 

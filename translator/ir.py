@@ -212,13 +212,17 @@ def load_program(path: str | Path) -> Program:
     """Read and validate an IR document. Raises :class:`ProgramError` naming the file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProgramError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProgramError(f"{path}: cannot read: {exc}") from None
+        raise ProgramError(f"{path}: cannot read: {_one_line(exc)}") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ProgramError(f"{path}: not valid JSON: {exc}") from None
+        raise ProgramError(f"{path}: not valid JSON: {_one_line(exc)}") from None
+    except RecursionError:
+        raise ProgramError(f"{path}: not valid JSON: nested too deeply") from None
     try:
         prog = program_from_dict(data, source=str(path))
     except ProgramError as exc:
@@ -227,128 +231,200 @@ def load_program(path: str | Path) -> Program:
     return prog
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _type_name(kind: type | tuple) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {"str": "a string", "list": "a list", "dict": "an object", "bool": "true or false",
+             "int": "an integer", "float": "a number"}
+    return " or ".join(names.get(k.__name__, k.__name__) for k in kinds)
+
+
+def _json_type(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
 def _req(d: Any, key: str, kind: type | tuple, where: str) -> Any:
+    """``d[key]``, which must exist and be of ``kind`` (bool is never accepted as a number)."""
     if not isinstance(d, dict):
-        raise ProgramError(f"{where}: expected an object, got {type(d).__name__}")
+        raise ProgramError(f"{where}: expected an object, got {_json_type(d)}")
     if key not in d:
         raise ProgramError(f"{where}: missing field '{key}'")
-    v = d[key]
-    if not isinstance(v, kind):
-        raise ProgramError(f"{where}: field '{key}' must be {getattr(kind, '__name__', kind)}, got {type(v).__name__}")
+    return _typed(d[key], key, kind, where)
+
+
+def _opt(d: dict, key: str, kind: type | tuple, where: str, default: Any) -> Any:
+    """``d[key]`` when present and not null, checked like :func:`_req`; else ``default``."""
+    v = d.get(key)
+    return default if v is None else _typed(v, key, kind, where)
+
+
+def _typed(v: Any, key: str, kind: type | tuple, where: str) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds):
+        raise ProgramError(f"{where}: field '{key}' must be {_type_name(kind)}, got {_json_type(v)}")
     return v
 
 
-def _socket(d: dict, where: str) -> Socket:
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _is_data(v: Any, allow_objects: bool, depth: int = 0) -> bool:
+    """Plain JSON data: scalars and (up to 4 levels of) lists, plus objects when ``allow_objects``."""
+    if isinstance(v, _SCALARS):
+        return True
+    if depth >= 4:
+        return False
+    if isinstance(v, (list, tuple)):
+        return all(_is_data(x, allow_objects, depth + 1) for x in v)
+    if allow_objects and isinstance(v, dict):
+        return all(isinstance(k, str) and _is_data(x, allow_objects, depth + 1) for k, x in v.items())
+    return False
+
+
+def _default(d: dict, key: str, where: str) -> Any:
+    v = d.get(key)
+    if not _is_data(v, allow_objects=False):
+        raise ProgramError(f"{where}: '{key}' must be a number, string, boolean or a list of them")
+    return v
+
+
+def _identifier(d: dict, where: str) -> str:
     ident = _req(d, "identifier", str, where)
-    where = f"{where} socket '{ident}'"
+    if not ident:
+        raise ProgramError(f"{where}: empty socket identifier")
+    return ident
+
+
+def _socket_type(d: dict, where: str) -> str:
     typ = _req(d, "type", str, where)
     if typ not in SOCKET_TYPES:
-        raise ProgramError(f"{where}: unknown socket type '{typ}'")
+        raise ProgramError(f"{where}: unknown socket type {quote(typ)}")
+    return typ
+
+
+def _socket(d: Any, where: str) -> Socket:
+    ident = _identifier(d, where)
+    where = f"{where} socket {quote(ident)}"
     return Socket(
         identifier=ident,
-        name=str(d.get("name", ident)),
-        type=typ,
-        default=d.get("default"),
-        enabled=bool(d.get("enabled", True)),
-        multi_input=bool(d.get("multi_input", False)),
+        name=_opt(d, "name", str, where, ident),
+        type=_socket_type(d, where),
+        default=_default(d, "default", where),
+        enabled=_opt(d, "enabled", bool, where, True),
+        multi_input=_opt(d, "multi_input", bool, where, False),
     )
 
 
-def _iface(d: dict, where: str) -> InterfaceSocket:
-    ident = _req(d, "identifier", str, where)
-    where = f"{where} '{ident}'"
-    typ = _req(d, "type", str, where)
-    if typ not in SOCKET_TYPES:
-        raise ProgramError(f"{where}: unknown socket type '{typ}'")
-    items = d.get("items")
-    if items is not None and not (isinstance(items, list) and all(isinstance(i, str) for i in items)):
+def _iface(d: Any, where: str) -> InterfaceSocket:
+    ident = _identifier(d, where)
+    where = f"{where} {quote(ident)}"
+    items = _opt(d, "items", list, where, None)
+    if items is not None and not all(isinstance(i, str) for i in items):
         raise ProgramError(f"{where}: 'items' must be a list of strings")
-    def num(key: str) -> float | None:
-        v = d.get(key)
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ProgramError(f"{where}: '{key}' must be a number")
-        return float(v)
+    bound = {}
+    for key in ("min", "max"):
+        v = _opt(d, key, (int, float), where, None)
+        bound[key] = None if v is None else float(v)
     return InterfaceSocket(
         identifier=ident,
-        name=str(d.get("name", ident)),
-        type=typ,
-        socket_type=str(d.get("socket_type", "")),
-        default=d.get("default"),
-        min=num("min"),
-        max=num("max"),
-        subtype=str(d.get("subtype", "NONE")),
-        panel=d.get("panel") if isinstance(d.get("panel"), str) else None,
+        name=_opt(d, "name", str, where, ident),
+        type=_socket_type(d, where),
+        socket_type=_opt(d, "socket_type", str, where, ""),
+        default=_default(d, "default", where),
+        min=bound["min"],
+        max=bound["max"],
+        subtype=_opt(d, "subtype", str, where, "NONE"),
+        panel=_opt(d, "panel", str, where, None),
         items=items,
-        interface_default=d.get("interface_default"),
+        interface_default=_default(d, "interface_default", where),
     )
+
+
+def _unique(idents: list[str], what: str, where: str) -> None:
+    seen: set[str] = set()
+    for i in idents:
+        if i in seen:
+            raise ProgramError(f"{where}: duplicate {what} {quote(i)}")
+        seen.add(i)
+
+
+def _node(nd: Any, group_where: str, index: int) -> Node:
+    name = _req(nd, "name", str, f"{group_where} node #{index}")
+    if not name:
+        raise ProgramError(f"{group_where} node #{index}: empty node name")
+    where = f"{group_where} node {quote(name)}"
+    bl_idname = _req(nd, "bl_idname", str, where)
+    if not _BL_IDNAME.fullmatch(bl_idname):
+        raise ProgramError(f"{where}: invalid bl_idname {quote(bl_idname)} (expected a name such as 'GeometryNodeMeshLine')")
+    props = _opt(nd, "properties", dict, where, {})
+    for key, v in props.items():
+        if not _is_data(v, allow_objects=True):
+            raise ProgramError(f"{where}: property {quote(key)} is not plain data")
+    inputs = [_socket(s, f"{where} input") for s in _opt(nd, "inputs", list, where, [])]
+    outputs = [_socket(s, f"{where} output") for s in _opt(nd, "outputs", list, where, [])]
+    _unique([s.identifier for s in inputs], "input socket", where)
+    _unique([s.identifier for s in outputs], "output socket", where)
+    il = _opt(nd, "internal_links", list, where, [])
+    if not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in il):
+        raise ProgramError(f"{where}: 'internal_links' must be a list of [input, output] pairs")
+    return Node(
+        name=name,
+        bl_idname=bl_idname,
+        label=_opt(nd, "label", str, where, ""),
+        mute=_opt(nd, "mute", bool, where, False),
+        properties=props,
+        inputs=inputs,
+        outputs=outputs,
+        internal_links=il,
+        group=_opt(nd, "group", str, where, None),
+    )
+
+
+def _group(gname: str, g: Any) -> Group:
+    where = f"group {quote(gname)}"
+    if not isinstance(g, dict):
+        raise ProgramError(f"{where}: expected an object, got {_json_type(g)}")
+    nodes = [_node(nd, where, i) for i, nd in enumerate(_req(g, "nodes", list, where))]
+    _unique([n.name for n in nodes], "node name", where)
+    links = []
+    for i, ld in enumerate(_req(g, "links", list, where)):
+        lw = f"{where} link #{i}"
+        links.append(Link(*(_req(ld, k, str, lw) for k in ("from_node", "from_socket", "to_node", "to_socket"))))
+    inputs = [_iface(s, f"{where} input") for s in _opt(g, "inputs", list, where, [])]
+    outputs = [_iface(s, f"{where} output") for s in _opt(g, "outputs", list, where, [])]
+    _unique([s.identifier for s in inputs], "interface input", where)
+    _unique([s.identifier for s in outputs], "interface output", where)
+    return Group(name=gname, inputs=inputs, outputs=outputs, nodes=nodes, links=links)
 
 
 def program_from_dict(data: Any, source: str = "") -> Program:
     """Build a :class:`Program` from parsed JSON and validate its structure.
 
-    Checks: schema version, field types, unique node names, links between
-    existing nodes and sockets, Group nodes that name an existing group, no
-    cycles inside a group and no recursion between groups.
+    Checks: schema version, field types (defaults and properties must be plain
+    data), node types that are names (never code), unique node names and
+    socket identifiers, links between existing nodes and sockets, at most one
+    link into a socket that is not multi-input, Group nodes that name an
+    existing group, no cycles inside a group and no recursion between groups.
+    Raises :class:`ProgramError` with one line naming the group, node or link.
     """
     if not isinstance(data, dict):
-        raise ProgramError("program must be a JSON object")
+        raise ProgramError(f"program must be a JSON object, got {_json_type(data)}")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version != SCHEMA_VERSION:
         raise ProgramError(f"unsupported schema_version {version!r} (this ShapeProg reads {SCHEMA_VERSION})")
     entry = _req(data, "entry", str, "program")
     groups_raw = _req(data, "groups", dict, "program")
-    groups: dict[str, Group] = {}
-    for gname, g in groups_raw.items():
-        where = f"group '{gname}'"
-        nodes = []
-        seen = set()
-        for i, nd in enumerate(_req(g, "nodes", list, where)):
-            name = _req(nd, "name", str, f"{where} node #{i}")
-            nwhere = f"{where} node '{name}'"
-            if name in seen:
-                raise ProgramError(f"{nwhere}: duplicate node name")
-            seen.add(name)
-            props = nd.get("properties", {})
-            if not isinstance(props, dict):
-                raise ProgramError(f"{nwhere}: 'properties' must be an object")
-            il = nd.get("internal_links", [])
-            if not (isinstance(il, list) and all(isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in il)):
-                raise ProgramError(f"{nwhere}: 'internal_links' must be a list of [input, output] pairs")
-            grp = nd.get("group")
-            if grp is not None and not isinstance(grp, str):
-                raise ProgramError(f"{nwhere}: 'group' must be a string")
-            nodes.append(
-                Node(
-                    name=name,
-                    bl_idname=_req(nd, "bl_idname", str, nwhere),
-                    label=str(nd.get("label", "")),
-                    mute=bool(nd.get("mute", False)),
-                    properties=props,
-                    inputs=[_socket(s, nwhere) for s in nd.get("inputs", [])],
-                    outputs=[_socket(s, nwhere) for s in nd.get("outputs", [])],
-                    internal_links=il,
-                    group=grp,
-                )
-            )
-        links = []
-        for i, ld in enumerate(_req(g, "links", list, where)):
-            lw = f"{where} link #{i}"
-            links.append(Link(*(_req(ld, k, str, lw) for k in ("from_node", "from_socket", "to_node", "to_socket"))))
-        groups[gname] = Group(
-            name=gname,
-            inputs=[_iface(s, f"{where} input") for s in g.get("inputs", [])],
-            outputs=[_iface(s, f"{where} output") for s in g.get("outputs", [])],
-            nodes=nodes,
-            links=links,
-        )
+    groups = {gname: _group(gname, g) for gname, g in groups_raw.items()}
     prog = Program(
         entry=entry,
         groups=groups,
-        blender_version=str(data.get("blender_version", "")),
-        source=str(data.get("source", source)),
-        object=str(data.get("object", "")),
+        blender_version=_opt(data, "blender_version", str, "program", ""),
+        source=_opt(data, "source", str, "program", source),
+        object=_opt(data, "object", str, "program", ""),
     )
     validate(prog)
     return prog
@@ -357,54 +433,82 @@ def program_from_dict(data: Any, source: str = "") -> Program:
 def validate(prog: Program) -> None:
     """Structural checks; raises :class:`ProgramError` with the first problem found."""
     if prog.entry not in prog.groups:
-        raise ProgramError(f"entry group '{prog.entry}' is missing")
+        known = ", ".join(quote(g) for g in list(prog.groups)[:5]) or "none"
+        raise ProgramError(f"entry group {quote(prog.entry)} is missing (groups: {known})")
     for g in prog.groups.values():
+        gq = f"group {quote(g.name)}"
         by_name = {n.name: n for n in g.nodes}
         for n in g.nodes:
             if n.group is not None and n.group not in prog.groups:
-                raise ProgramError(f"group '{g.name}' node '{n.name}': uses missing group '{n.group}'")
+                raise ProgramError(f"{gq} node {quote(n.name)}: uses missing group {quote(n.group)}")
             ins = {s.identifier for s in n.inputs}
             outs = {s.identifier for s in n.outputs}
             for a, b in n.internal_links:
                 if a not in ins or b not in outs:
-                    raise ProgramError(f"group '{g.name}' node '{n.name}': internal link {a}->{b} names a missing socket")
+                    raise ProgramError(f"{gq} node {quote(n.name)}: internal link {quote(a)} -> {quote(b)} names a missing socket")
+        into: dict[tuple[str, str], int] = {}
         for lk in g.links:
-            desc = f"group '{g.name}' link {lk.from_node}:{lk.from_socket} -> {lk.to_node}:{lk.to_socket}"
+            desc = f"{gq} link {quote(lk.from_node)}:{quote(lk.from_socket)} -> {quote(lk.to_node)}:{quote(lk.to_socket)}"
             src, dst = by_name.get(lk.from_node), by_name.get(lk.to_node)
             if src is None or dst is None:
-                raise ProgramError(f"{desc}: dangling link (node '{lk.from_node if src is None else lk.to_node}' does not exist)")
+                missing = lk.from_node if src is None else lk.to_node
+                raise ProgramError(f"{desc}: dangling link (node {quote(missing)} does not exist)")
             if lk.from_socket not in {s.identifier for s in src.outputs}:
-                raise ProgramError(f"{desc}: dangling link (node '{src.name}' has no output '{lk.from_socket}')")
-            if lk.to_socket not in {s.identifier for s in dst.inputs}:
-                raise ProgramError(f"{desc}: dangling link (node '{dst.name}' has no input '{lk.to_socket}')")
-        order = topological_order(g)
-        del order
+                raise ProgramError(f"{desc}: dangling link (node {quote(src.name)} has no output {quote(lk.from_socket)})")
+            dst_sock = next((s for s in dst.inputs if s.identifier == lk.to_socket), None)
+            if dst_sock is None:
+                raise ProgramError(f"{desc}: dangling link (node {quote(dst.name)} has no input {quote(lk.to_socket)})")
+            key = (lk.to_node, lk.to_socket)
+            into[key] = into.get(key, 0) + 1
+            if into[key] > 1 and not dst_sock.multi_input:
+                raise ProgramError(f"{desc}: input {quote(lk.to_socket)} of node {quote(dst.name)} is not multi-input but has several links")
+        topological_order(g)
     _check_group_recursion(prog)
 
 
 def topological_order(g: Group) -> list[str]:
-    """Node names in dependency order (Kahn's algorithm, ties in file order). Raises on cycles."""
+    """Node names in dependency order (Kahn's algorithm, ties in file order).
+
+    Raises :class:`ProgramError` naming the nodes of one cycle when there is one.
+    """
     deps: dict[str, set[str]] = {n.name: set() for n in g.nodes}
     users: dict[str, set[str]] = {n.name: set() for n in g.nodes}
     for lk in g.links:
         deps[lk.to_node].add(lk.from_node)
         users[lk.from_node].add(lk.to_node)
     remaining = {k: len(v) for k, v in deps.items()}
-    ready = [n.name for n in g.nodes if remaining[n.name] == 0]
     pos = {n.name: i for i, n in enumerate(g.nodes)}
+    ready = [n.name for n in g.nodes if remaining[n.name] == 0]
     out = []
     while ready:
-        ready.sort(key=pos.__getitem__)
-        cur = ready.pop(0)
+        ready.sort(key=pos.__getitem__, reverse=True)
+        cur = ready.pop()
         out.append(cur)
         for u in users[cur]:
             remaining[u] -= 1
             if remaining[u] == 0:
                 ready.append(u)
     if len(out) != len(g.nodes):
-        stuck = sorted(k for k, v in remaining.items() if v > 0)
-        raise ProgramError(f"group '{g.name}': cycle through nodes {', '.join(repr(s) for s in stuck[:5])}")
+        cycle = _find_cycle({k for k, v in remaining.items() if v > 0}, deps, pos)
+        shown = " -> ".join(quote(c) for c in cycle[:8]) + (" -> …" if len(cycle) > 8 else "")
+        raise ProgramError(f"group {quote(g.name)}: cycle through nodes {shown}")
     return out
+
+
+def _find_cycle(stuck: set[str], deps: dict[str, set[str]], pos: dict[str, int]) -> list[str]:
+    """One cycle among ``stuck`` nodes (each has a dependency inside ``stuck``), closed: [a, b, ..., a]."""
+    cur = min(stuck, key=pos.__getitem__)
+    path: list[str] = []
+    index: dict[str, int] = {}
+    while cur not in index:
+        index[cur] = len(path)
+        path.append(cur)
+        cur = min((d for d in deps[cur] if d in stuck), key=pos.__getitem__)
+    ring = path[index[cur]:]
+    ring.reverse()  # walked against the links; report in link direction
+    k = min(range(len(ring)), key=lambda j: pos[ring[j]])  # start at the node listed first
+    ring = ring[k:] + ring[:k]
+    return ring + ring[:1]
 
 
 def _check_group_recursion(prog: Program) -> None:
@@ -414,7 +518,7 @@ def _check_group_recursion(prog: Program) -> None:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            raise ProgramError(f"group recursion: {' -> '.join(chain + [name])}")
+            raise ProgramError(f"group recursion: {' -> '.join(quote(c) for c in chain + [name])}")
         state[name] = 1
         for n in prog.groups[name].nodes:
             if n.group is not None:
