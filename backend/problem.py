@@ -1,0 +1,312 @@
+"""The fitting problem: a program, one object's observations, the unknowns and the objective.
+
+Unknowns: the discrete parameters (active ones only), the continuous parameters
+(normalised to [0, 1] within their ranges), and the pose in the object's
+gravity-aligned frame (yaw about +Z, translation, optional scale slack). The
+pose starts from one of the frame's yaw hypotheses (the oriented box cannot
+tell front from back), which the search treats as its first decision.
+
+Everything happens in the object frame of the observations: scan points and
+cameras are moved there once, and a candidate mesh is ``s * Rz(yaw) @ v + t``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+
+from translator.params import Parameter, ParameterSpace
+
+from .search.base import POSE, Candidate, RefineRequest, State, config_key
+from .search.refine import RefineSettings, refine_batch
+
+__all__ = ["ObjectiveConfig", "ProblemConfig", "FitProblem", "pose_matrix", "apply_pose"]
+
+
+@dataclass
+class ObjectiveConfig:
+    """Weights and settings of the fitting objective (a weighted sum of backend.losses terms)."""
+
+    scan_to_mesh: float = 1.0
+    """Weight of the one-sided distance from scan points to the mesh surface (robust)."""
+    mesh_to_scan: float = 0.3
+    """Weight of the distance from mesh surface samples to the scan (truncated: scans are partial)."""
+    depth: float = 1.0
+    """Weight of the masked depth L1 (RGB-D frames only)."""
+    silhouette: float = 0.2
+    """Weight of the soft silhouette IoU loss (RGB-D frames only)."""
+    free_space: float = 1.0
+    """Weight of the penalty for mesh surface in front of observed depth (RGB-D frames only)."""
+    huber: float = 0.02
+    """Huber transition (metres) of the distance terms."""
+    truncate: float = 0.1
+    """Distances above this (metres) count as this in the mesh-to-scan term."""
+    scan_points: int = 1500
+    """Scan points used during the search (a fixed random subset)."""
+    surface_samples: int = 1000
+    """Mesh surface samples per candidate for the mesh-to-scan term."""
+    render_scale: float = 0.25
+    """Image scale for the frame terms during the search (1 = full resolution)."""
+    max_views: int = 4
+    """At most this many RGB-D views enter the objective."""
+
+
+@dataclass
+class ProblemConfig:
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    refine: RefineSettings = field(default_factory=RefineSettings)
+    locks: dict[str, Any] = field(default_factory=dict)
+    """Parameter values the fit must keep (name -> value)."""
+    device: str = "cpu"
+    scale_slack: float = 0.0
+    """Allowed uniform scale deviation (0.05 = +-5 %); 0 disables the scale unknown."""
+
+
+def pose_matrix(yaw: torch.Tensor, t: torch.Tensor, log_scale: torch.Tensor | None = None) -> torch.Tensor:
+    """``(K, 4, 4)`` object-frame transforms ``T @ Rz(yaw) @ S`` from ``yaw (K,)``, ``t (K, 3)``."""
+    c, s = torch.cos(yaw), torch.sin(yaw)
+    z, o = torch.zeros_like(c), torch.ones_like(c)
+    sc = torch.exp(log_scale) if log_scale is not None else o
+    rows = [
+        torch.stack([c * sc, -s * sc, z, t[:, 0]], -1),
+        torch.stack([s * sc, c * sc, z, t[:, 1]], -1),
+        torch.stack([z, z, sc, t[:, 2]], -1),
+        torch.stack([z, z, z, o], -1),
+    ]
+    return torch.stack(rows, -2)
+
+
+def apply_pose(verts: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``verts (K, V, 3)`` transformed by ``m (K, 4, 4)``."""
+    return verts @ m[:, :3, :3].transpose(1, 2) + m[:, None, :3, 3]
+
+
+class FitProblem:
+    """Implements :class:`backend.search.base.Problem` for a compiled program and observations."""
+
+    def __init__(self, module: Any, space: ParameterSpace, observations: Any, config: ProblemConfig | None = None,
+                 generator_seed: int = 0):
+        from .objective import Objective
+
+        self.module = module
+        self.space = space
+        self.obs = observations
+        self.config = config or ProblemConfig()
+        self.device = torch.device(self.config.device)
+        self.dtype = torch.float32
+        frame = observations.frame
+        self.world_from_object = frame.world_from_object.to(torch.float64)
+        self.yaw_hypotheses = [float(y) - float(frame.yaw) for y in frame.yaw_hypotheses]
+        self.pose_hypotheses = len(self.yaw_hypotheses)
+        self.locks = dict(self.config.locks)
+        for name in self.locks:
+            space[name]  # raises KeyError for unknown names (checked earlier by the caller)
+        # continuous scalars: (parameter, component or None)
+        self.scalars: list[tuple[Parameter, int | None]] = []
+        for p in space.continuous:
+            if p.type == "VECTOR":
+                self.scalars += [(p, i) for i in range(3)]
+            else:
+                self.scalars.append((p, None))
+        lo, hi = [], []
+        for p, i in self.scalars:
+            a, b = _bounds(p)
+            lo.append(a if i is None else a[i])
+            hi.append(b if i is None else b[i])
+        self.lo = torch.tensor(lo, dtype=self.dtype, device=self.device)
+        self.hi = torch.tensor(hi, dtype=self.dtype, device=self.device)
+        self._decisions = self._dependency_order()
+        self.objective = Objective(observations, self.world_from_object, self.config.objective, self.device, generator_seed)
+        self.refinements = 0
+
+    # -- the Problem protocol ---------------------------------------------------
+
+    @property
+    def continuous_names(self) -> list[str]:
+        return [p.name if i is None else f"{p.name}[{i}]" for p, i in self.scalars]
+
+    def decisions(self) -> list[str]:
+        return list(self._decisions)
+
+    def _dependency_order(self) -> list[str]:
+        free = [p for p in self.space.discrete if p.name not in self.locks]
+        order: list[str] = []
+        placed = set(self.locks)
+        pending = list(free)
+        while pending:
+            for p in pending:
+                if all(v in placed or v not in {q.name for q in free} for v in p.active_when.variables):
+                    order.append(p.name)
+                    placed.add(p.name)
+                    pending.remove(p)
+                    break
+            else:  # cyclic conditions cannot happen for a DAG; keep interface order if they do
+                order += [p.name for p in pending]
+                break
+        return order
+
+    def choices(self, name: str) -> Sequence[Any]:
+        if name == POSE:
+            return list(range(self.pose_hypotheses))
+        p = self.space[name]
+        if p.choices is None:
+            return [p.default]
+        return list(p.choices)
+
+    def is_active(self, name: str, partial: dict[str, Any]) -> bool | None:
+        if name == POSE:
+            return True
+        cond = self.space[name].active_when
+        vals = {**self.locks, **partial}
+        if any(v not in vals for v in cond.variables):
+            return None
+        return cond.holds(vals)
+
+    def canonical(self, config: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {POSE: int(config.get(POSE, 0))}
+        vals = {**{p.name: p.default for p in self.space.discrete}, **config, **self.locks}
+        for p in self.space.discrete:
+            v = vals[p.name]
+            out[p.name] = v if p.active_when.holds(vals) else p.default
+        return out
+
+    def continuous_free(self, config: dict[str, Any], d: int) -> bool:
+        p, _ = self.scalars[d]
+        if p.name in self.locks:
+            return False
+        vals = {**config, **self.locks}
+        return p.active_when.holds(vals)
+
+    def free_mask(self, config: dict[str, Any]) -> torch.Tensor:
+        return torch.tensor([self.continuous_free(config, d) for d in range(len(self.scalars))], dtype=torch.bool,
+                            device=self.device)
+
+    # -- values -------------------------------------------------------------
+
+    def normalise(self, values: dict[str, Any]) -> torch.Tensor:
+        """Continuous values by name -> ``(D,)`` in [0, 1] (defaults for missing names)."""
+        z = []
+        for d, (p, i) in enumerate(self.scalars):
+            v = values.get(p.name, p.default)
+            v = float(v if i is None else v[i])
+            lo, hi = float(self.lo[d]), float(self.hi[d])
+            z.append(0.5 if hi <= lo else min(1.0, max(0.0, (v - lo) / (hi - lo))))
+        return torch.tensor(z, dtype=self.dtype, device=self.device)
+
+    def values(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``z (K, D)`` -> continuous program arguments ``{name: (K,) or (K, 3)}`` (locks applied)."""
+        x = self.lo + (self.hi - self.lo) * z
+        out: dict[str, torch.Tensor] = {}
+        vec: dict[str, list] = {}
+        for d, (p, i) in enumerate(self.scalars):
+            col = x[:, d]
+            if p.name in self.locks:
+                lv = self.locks[p.name]
+                col = torch.full_like(col, float(lv if i is None else lv[i]))
+            if i is None:
+                out[p.name] = col
+            else:
+                vec.setdefault(p.name, [None] * 3)[i] = col
+        for name, cols in vec.items():
+            out[name] = torch.stack(cols, -1)
+        return out
+
+    def state_values(self, state: State) -> dict[str, Any]:
+        """A state's continuous values as plain Python data by parameter name."""
+        vals = self.values(state.z.unsqueeze(0))
+        return {k: (float(v[0]) if v.dim() == 1 else tuple(float(x) for x in v[0])) for k, v in vals.items()}
+
+    def discrete_values(self, config: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in config.items() if k != POSE}
+
+    def world_pose(self, state: State) -> torch.Tensor:
+        """``(4, 4)`` float64 world_from_program for a state."""
+        m = pose_matrix(torch.tensor([state.yaw], dtype=torch.float64), state.translation.to(torch.float64).reshape(1, 3),
+                        torch.tensor([state.log_scale], dtype=torch.float64))[0]
+        return self.world_from_object @ m
+
+    def mesh(self, config: dict[str, Any], z: torch.Tensor):
+        """The program's mesh for ``config`` and ``z (K, D)`` (object-local, before the pose)."""
+        return self.module.program(self.discrete_values(config), self.values(z))
+
+    # -- refinement ---------------------------------------------------------
+
+    def _initial(self, config: dict[str, Any], starts: int, generator: torch.Generator) -> list[State]:
+        default = self.normalise({p.name: p.default for p in self.space.continuous})
+        yaw = self.yaw_hypotheses[int(config[POSE])]
+        out = []
+        for k in range(starts):
+            if k == 0:
+                z = default.clone()
+            else:
+                z = torch.rand(default.shape, generator=generator).to(self.device, self.dtype)
+            out.append(State(z, yaw, torch.zeros(3, dtype=self.dtype, device=self.device), 0.0))
+        return out
+
+    def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None) -> list[Candidate]:
+        gen = generator or torch.Generator().manual_seed(1234 + self.refinements)
+        self.refinements += 1
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(config_key(r.config), []).append(i)
+        results: list[Candidate | None] = [None] * len(requests)
+        for _, idx in groups.items():
+            config = requests[idx[0]].config
+            states: list[State] = []
+            owner: list[int] = []
+            steps = max(requests[i].steps for i in idx)
+            for i in idx:
+                r = requests[i]
+                inits = [r.init] if r.init is not None else self._initial(config, max(1, r.starts), gen)
+                states += inits
+                owner += [i] * len(inits)
+            z0 = torch.stack([s.z for s in states]).to(self.device, self.dtype)
+            yaw0 = torch.tensor([s.yaw for s in states], dtype=self.dtype, device=self.device)
+            t0 = torch.stack([s.translation for s in states]).to(self.device, self.dtype)
+            ls0 = torch.tensor([s.log_scale for s in states], dtype=self.dtype, device=self.device)
+            free = self.free_mask(config)
+            slack = self.config.scale_slack
+
+            def eval_fn(z, yaw, t, ls, config=config):
+                ls_c = torch.clamp(ls, -slack, slack) if slack > 0 else torch.zeros_like(ls)
+                mesh = self.mesh(config, z)
+                m = pose_matrix(yaw, t, ls_c)
+                verts = apply_pose(mesh.verts.expand(z.shape[0], -1, -1), m)
+                return self.objective(verts, mesh)
+
+            settings = self.config.refine
+            if slack <= 0 and settings.optimize_scale:
+                settings = RefineSettings(**{**settings.__dict__, "optimize_scale": False})
+            z, yaw, t, ls, loss, terms = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings)
+            for k, i in enumerate(owner):
+                obj = float(loss[k])
+                if not math.isfinite(obj):
+                    obj = math.inf
+                cand = Candidate(
+                    config=dict(config),
+                    state=State(z[k].detach(), float(yaw[k]), t[k].detach(), float(ls[k])),
+                    objective=obj,
+                    terms={n: float(v[k]) for n, v in terms.items()},
+                    refine_steps=steps,
+                )
+                prev = results[i]
+                if prev is None or cand.objective < prev.objective:
+                    results[i] = cand
+        return [c for c in results if c is not None]
+
+
+def _bounds(p: Parameter) -> tuple[Any, Any]:
+    """A parameter's search range; parameters without one get a range around the default."""
+    if p.low is not None and p.high is not None:
+        return p.low, p.high
+
+    def around(v: float) -> tuple[float, float]:
+        return (0.5 * v, 1.5 * v) if v > 0 else ((1.5 * v, 0.5 * v) if v < 0 else (-0.5, 0.5))
+
+    if p.type == "VECTOR":
+        pairs = [around(float(x)) for x in p.default]
+        return tuple(a for a, _ in pairs), tuple(b for _, b in pairs)
+    return around(float(p.default))

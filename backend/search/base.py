@@ -1,0 +1,223 @@
+"""What every search method shares: candidates, budgets, progress reports, the problem interface.
+
+A *configuration* is a full discrete assignment: the pose hypothesis index
+(key ``POSE``) plus a value for every discrete parameter (inactive ones at
+their defaults, so equal configurations compare equal). A :class:`Candidate`
+adds the continuous state found for it by gradient refinement.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import torch
+
+__all__ = [
+    "POSE",
+    "State",
+    "Candidate",
+    "RefineRequest",
+    "Problem",
+    "SearchConfig",
+    "Budget",
+    "SearchContext",
+    "Progress",
+    "config_key",
+]
+
+POSE = "__pose__"
+
+
+def config_key(config: dict[str, Any]) -> tuple:
+    return tuple(sorted(config.items(), key=lambda kv: kv[0]))
+
+
+@dataclass
+class State:
+    """Continuous unknowns of one candidate.
+
+    Attributes:
+        z: ``(D,)`` continuous parameters normalised to [0, 1] within their ranges (all
+            continuous scalars of the program, vectors as 3 scalars, in ``Problem.continuous_names`` order).
+        yaw: rotation about +Z in the object frame, radians (the hypothesis' yaw included).
+        translation: ``(3,)`` metres in the object frame.
+        log_scale: log of a uniform scale slack (0 when disabled).
+    """
+
+    z: torch.Tensor
+    yaw: float
+    translation: torch.Tensor
+    log_scale: float = 0.0
+
+    def clone(self) -> "State":
+        return State(self.z.clone(), float(self.yaw), self.translation.clone(), float(self.log_scale))
+
+
+@dataclass
+class Candidate:
+    config: dict[str, Any]
+    state: State
+    objective: float
+    terms: dict[str, float] = field(default_factory=dict)
+    refine_steps: int = 0
+
+    @property
+    def key(self) -> tuple:
+        return config_key(self.config)
+
+
+@dataclass
+class RefineRequest:
+    """Refine ``config`` from ``init`` (or fresh starts when None) for ``steps`` Adam steps.
+    ``starts`` random restarts are refined side by side when ``init`` is None; the best is returned."""
+
+    config: dict[str, Any]
+    init: State | None = None
+    steps: int = 20
+    starts: int = 1
+
+
+class Problem(Protocol):
+    """The fitting problem as the search methods see it (implemented by :class:`backend.problem.FitProblem`)."""
+
+    pose_hypotheses: int
+
+    def decisions(self) -> list[str]:
+        """Discrete parameter names the search decides, in dependency order (locked ones excluded)."""
+
+    def choices(self, name: str) -> Sequence[Any]:
+        """Values of a decision (``POSE``: hypothesis indices)."""
+
+    def is_active(self, name: str, partial: dict[str, Any]) -> bool | None:
+        """Whether decision ``name`` matters given the decided values; None when not yet known."""
+
+    def canonical(self, config: dict[str, Any]) -> dict[str, Any]:
+        """A full configuration with inactive parameters at their defaults and locks applied."""
+
+    def continuous_free(self, config: dict[str, Any], d: int) -> bool:
+        """Whether continuous dimension ``d`` is active and unlocked under ``config``."""
+
+    def refine(self, requests: list[RefineRequest]) -> list[Candidate]:
+        """Batched gradient refinement; one candidate per request."""
+
+
+@dataclass
+class SearchConfig:
+    budget_seconds: float = 60.0
+    """Wall-clock budget of the search (the final refinement included)."""
+    max_evaluations: int | None = None
+    """Stop after this many objective evaluations (candidate x Adam step), if given."""
+    seed: int = 0
+    """Random seed: equal seeds give equal results on the same machine and inputs."""
+    refine_steps: int = 15
+    """Adam steps per candidate evaluation during the search."""
+    final_steps: int = 150
+    """Adam steps of the final refinement of the best candidates."""
+    final_candidates: int = 3
+    """How many of the best distinct configurations get the final refinement."""
+    starts: int = 2
+    """Random restarts refined side by side for a configuration seen for the first time."""
+
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class Budget:
+    def __init__(self, seconds: float, max_evaluations: int | None):
+        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError(f"the budget must be a positive number of seconds, got {seconds}")
+        self.seconds = float(seconds)
+        self.max_evaluations = max_evaluations
+        self.start = time.perf_counter()
+        self.evaluations = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def fraction(self) -> float:
+        f = self.elapsed / self.seconds
+        if self.max_evaluations:
+            f = max(f, self.evaluations / self.max_evaluations)
+        return f
+
+    def exhausted(self, reserve: float = 0.0) -> bool:
+        """True when less than ``reserve`` (a fraction of the budget) is left."""
+        return self.fraction() >= 1.0 - reserve
+
+
+class SearchContext:
+    """Budget, randomness, the best candidates found and progress reporting for one search run."""
+
+    def __init__(self, problem: Problem, config: SearchConfig, progress: Progress | None = None, method: str = ""):
+        self.problem = problem
+        self.config = config
+        self.budget = Budget(config.budget_seconds, config.max_evaluations)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.progress = progress
+        self.method = method
+        self.step = 0
+        self.best: Candidate | None = None
+        self.by_config: dict[tuple, Candidate] = {}
+        self.history: list[tuple[float, float]] = []  # (seconds, best objective)
+
+    def random(self) -> float:
+        return float(torch.rand((), generator=self.generator))
+
+    def randint(self, n: int) -> int:
+        return int(torch.randint(n, (), generator=self.generator))
+
+    def choice(self, seq: Sequence[Any]) -> Any:
+        return seq[self.randint(len(seq))]
+
+    def evaluate(self, requests: list[RefineRequest]) -> list[Candidate]:
+        """Refine a batch of requests, warm-starting configurations seen before, and record the results."""
+        for r in requests:
+            r.config = self.problem.canonical(r.config)
+            if r.init is None:
+                seen = self.by_config.get(config_key(r.config))
+                if seen is not None:
+                    r.init = seen.state
+            if r.init is None:
+                r.starts = max(r.starts, self.config.starts)
+        cands = self.problem.refine(requests)
+        self.budget.evaluations += sum(r.steps * (r.starts if r.init is None else 1) for r in requests)
+        for c in cands:
+            prev = self.by_config.get(c.key)
+            if prev is None or c.objective < prev.objective:
+                self.by_config[c.key] = c
+            if self.best is None or c.objective < self.best.objective:
+                self.best = c
+        self.step += 1
+        self.history.append((self.budget.elapsed, self.best.objective if self.best else math.inf))
+        self.report()
+        return cands
+
+    def report(self, **info: Any) -> None:
+        if self.progress is None or self.best is None:
+            return
+        self.progress({
+            "method": self.method,
+            "step": self.step,
+            "elapsed": self.budget.elapsed,
+            "fraction": min(1.0, self.budget.fraction()),
+            "best_objective": self.best.objective,
+            "best_config": dict(self.best.config),
+            "evaluations": self.budget.evaluations,
+            **info,
+        })
+
+    def top_configs(self, n: int) -> list[Candidate]:
+        return sorted(self.by_config.values(), key=lambda c: c.objective)[:n]
+
+    def finish(self) -> Candidate:
+        """Final, longer refinement of the best few configurations; returns the best candidate."""
+        top = self.top_configs(self.config.final_candidates)
+        if not top:
+            raise RuntimeError("the search evaluated no candidate")
+        reqs = [RefineRequest(c.config, c.state, self.config.final_steps) for c in top]
+        self.evaluate(reqs)
+        return self.best

@@ -1,0 +1,98 @@
+"""Genetic algorithm over discrete + continuous values with gradient refinement of the elite
+(the paper's second search).
+
+Each individual is a full configuration (pose hypothesis + discrete values) with its
+continuous state. A generation keeps the elite, breeds children by uniform crossover of
+the discrete values (from two tournament-selected parents) and by blending their
+continuous states, mutates (re-drawing a decision, jittering the continuous values and
+the yaw), and refines elite and children with a few batched Adam steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .base import POSE, Candidate, Progress, RefineRequest, SearchConfig, SearchContext, State
+
+__all__ = ["GAConfig", "run_ga", "genetic"]
+
+
+@dataclass
+class GAConfig(SearchConfig):
+    population: int = 12
+    """Individuals per generation."""
+    elite: int = 4
+    """Best individuals carried over (and refined further) each generation."""
+    mutation_rate: float = 0.2
+    """Probability of re-drawing each discrete decision of a child."""
+    continuous_noise: float = 0.08
+    """Std of the Gaussian jitter of a child's normalised continuous values."""
+    tournament: int = 3
+    """Tournament size for parent selection."""
+
+
+def _random_config(ctx: SearchContext, order: list[str]) -> dict:
+    config: dict = {}
+    for name in order:
+        active = ctx.problem.is_active(name, config)
+        if active is None or active:
+            config[name] = ctx.choice(list(ctx.problem.choices(name)))
+    return ctx.problem.canonical(config)
+
+
+def _tournament(ctx: SearchContext, pop: list[Candidate], k: int) -> Candidate:
+    picks = [pop[ctx.randint(len(pop))] for _ in range(k)]
+    return min(picks, key=lambda c: c.objective)
+
+
+def _child(ctx: SearchContext, cfg: GAConfig, order: list[str], a: Candidate, b: Candidate) -> RefineRequest:
+    config: dict = {}
+    for name in order:
+        active = ctx.problem.is_active(name, config)
+        if not (active is None or active):
+            continue
+        src = a if ctx.random() < 0.5 else b
+        value = src.config.get(name)
+        if value is None or ctx.random() < cfg.mutation_rate:
+            value = ctx.choice(list(ctx.problem.choices(name)))
+        config[name] = value
+    config = ctx.problem.canonical(config)
+    w = ctx.random()
+    sa, sb = a.state, b.state
+    z = (w * sa.z + (1 - w) * sb.z + cfg.continuous_noise * torch.randn(sa.z.shape, generator=ctx.generator)).clamp(0.0, 1.0)
+    donor = sa if config.get(POSE) == a.config.get(POSE) else sb
+    yaw = donor.yaw + 0.05 * float(torch.randn((), generator=ctx.generator))
+    if config.get(POSE) != a.config.get(POSE) and config.get(POSE) != b.config.get(POSE):
+        return RefineRequest(config, None, cfg.refine_steps)
+    state = State(z, yaw, donor.translation.clone(), donor.log_scale)
+    return RefineRequest(config, state, cfg.refine_steps)
+
+
+def run_ga(ctx: SearchContext) -> Candidate:
+    cfg: GAConfig = ctx.config  # type: ignore[assignment]
+    order = [POSE] + list(ctx.problem.decisions())
+    pop = ctx.evaluate([RefineRequest(_random_config(ctx, order), None, cfg.refine_steps) for _ in range(cfg.population)])
+    generation = 0
+    while not ctx.budget.exhausted(reserve=0.2):
+        generation += 1
+        pop.sort(key=lambda c: c.objective)
+        elite = pop[: cfg.elite]
+        requests = [RefineRequest(c.config, c.state, cfg.refine_steps) for c in elite]
+        n_children = max(0, cfg.population - len(elite))
+        for _ in range(n_children):
+            a = _tournament(ctx, pop, cfg.tournament)
+            b = _tournament(ctx, pop, cfg.tournament)
+            requests.append(_child(ctx, cfg, order, a, b))
+        pop = ctx.evaluate(requests)
+        ctx.report(generation=generation)
+        if not math.isfinite(min(c.objective for c in pop)):
+            break
+    return ctx.finish()
+
+
+def genetic(problem, config: GAConfig | None = None, progress: Progress | None = None) -> tuple[Candidate, SearchContext]:
+    ctx = SearchContext(problem, config or GAConfig(), progress, "ga")
+    return run_ga(ctx), ctx
