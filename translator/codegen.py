@@ -2,16 +2,19 @@
 
 One Python function per node group, nodes in dependency order, one line (or a
 few) per node named after it with the node's name in a comment. Constant
-subgraphs are folded at translation time. Switch, Index Switch and Menu Switch
+subgraphs are folded at translation time (a Switch whose condition is a
+constant becomes its taken branch). Switch, Index Switch and Menu Switch
 branches become local functions, so only the taken branch is evaluated.
 
 Everything taken from the program file reaches the source only as sanitised
-identifiers (``[a-z0-9_]``) or as ``repr`` literals; nothing from the file is
-ever executed.
+identifiers (``[a-z0-9_]``, never a keyword, builtin or module alias), as
+``repr`` literals, or escaped inside comments and docstrings; nothing from
+the file is ever executed.
 """
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import math
 import re
@@ -22,14 +25,18 @@ from typing import Any
 import torch
 
 from . import runtime as rt
-from .ir import Group, InterfaceSocket, Node, Program, ProgramError, quote, topological_order
+from .ir import Group, InterfaceSocket, Node, Program, ProgramError, Socket, quote, topological_order
 from .nodes import NodeSpec, kwarg_name, load_all
 
-__all__ = ["generate_source", "compile_program", "check_supported", "UnsupportedNodesError"]
+__all__ = ["generate_source", "compile_program", "check_supported", "UnsupportedNodesError", "literal"]
 
-DISCRETE_TYPES = ("INT", "BOOLEAN", "MENU")
-CONTINUOUS_TYPES = ("VALUE", "VECTOR")
 _SWITCH_COND = {"switch": "Switch", "index_switch": "Index", "menu_switch": "Menu"}
+# Names the generated module uses itself; nothing from the program may take them.
+_RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {
+    "rt", "torch", "program", "program_grouped", "PARAMETERS", "discrete", "continuous",
+}
+# Socket types with implicit conversions between each other (Blender's type_conversions).
+_CONVERTIBLE = frozenset({"VALUE", "INT", "BOOLEAN", "VECTOR", "ROTATION", "RGBA"})
 
 
 class UnsupportedNodesError(ProgramError):
@@ -37,12 +44,19 @@ class UnsupportedNodesError(ProgramError):
 
 
 def _ident(text: str, prefix: str = "n") -> str:
+    """``text`` as a lower-case identifier made of ``[a-z0-9_]`` (never empty, never starting with a digit or ``_``)."""
     s = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
     if not s:
         s = prefix
     if s[0].isdigit():
         s = f"{prefix}_{s}"
     return s
+
+
+def _text(value: Any, limit: int = 80) -> str:
+    """Text from the program file for a comment or docstring: quoted with escapes
+    (no line breaks), no double quote that could close a docstring, cut to ``limit``."""
+    return quote(value, limit).replace('"', "\\x22")
 
 
 def literal(value: Any) -> str:
@@ -88,23 +102,50 @@ def _to_literal_value(value: Any) -> Any:
 
 @dataclass
 class _Src:
-    """Where an input's value comes from: a node output, or a literal."""
+    """Where an input's value comes from: a node output, or a constant ``value``.
+
+    ``type`` is the type of that output (or constant); ``via`` the socket types
+    the value passes through on the way (muted nodes convert input -> output type).
+    """
 
     node: str | None
     socket: str | None
     type: str
     value: Any = None
+    via: tuple[str, ...] = ()
+
+    def steps(self, dst: str) -> list[tuple[str, str]]:
+        """The implicit conversions from the source to a ``dst`` socket, in order."""
+        chain = [self.type, *self.via, dst]
+        return [(a, b) for a, b in zip(chain, chain[1:]) if a != b and {a, b} != {"VECTOR", "ROTATION"}]
+
+
+class _Names:
+    """Unique Python identifiers within one scope."""
+
+    def __init__(self, taken: set[str] | frozenset[str]):
+        self.taken = set(taken)
+
+    def take(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.taken or keyword.iskeyword(name):
+            k += 1
+            name = f"{base}_{k}"
+        self.taken.add(name)
+        return name
 
 
 @dataclass
 class _GroupInfo:
     group: Group
     func_name: str
-    params: dict[str, str]  # interface input identifier -> parameter name
+    names: _Names
+    params: dict[str, str] = field(default_factory=dict)  # interface input identifier -> parameter name
     nodes: dict[str, Node] = field(default_factory=dict)
     incoming: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
-    var: dict[str, str] = field(default_factory=dict)
-    folded: dict[tuple[str, str], Any] = field(default_factory=dict)
+    var: dict[str, str] = field(default_factory=dict)  # node name -> variable
+    out_vars: dict[tuple[str, str], str] = field(default_factory=dict)  # (node, output) -> variable
+    folded: dict[tuple[str, str], Any] = field(default_factory=dict)  # (node, output) -> constant
 
 
 def _active_output(g: Group) -> Node | None:
@@ -115,93 +156,133 @@ def _active_output(g: Group) -> Node | None:
     return outs[0] if outs else None
 
 
+def _default_expr(typ: str) -> str:
+    """Source for the default value of a socket type (what an unmatched switch or a muted node gives)."""
+    if typ == "GEOMETRY":
+        return "rt.empty_geometry()"
+    d = rt.default_value(typ)
+    return literal(d) if _is_literal_value(d) else "None"
+
+
 class _Generator:
     def __init__(self, program: Program):
         self.program = program
         self.registry = load_all()
+        self.modules = {s.module: s.module.rsplit(".", 1)[-1] + "_nodes" for s in self.registry.values() if s.func is not None}
+        self.used_modules: set[str] = set()
+        global_names = _Names(_RESERVED | set(self.modules.values()))
+        funcs = {gname: global_names.take("group_" + _ident(gname, "g")) for gname in program.groups}
         self.infos: dict[str, _GroupInfo] = {}
-        self.modules: dict[str, str] = {}  # python module -> alias
-        used_funcs = {"program", "program_grouped", "rt", "torch", "PARAMETERS"}
         for gname, g in program.groups.items():
-            fn = "group_" + _ident(gname, "g")
-            base, k = fn, 1
-            while fn in used_funcs:
-                k += 1
-                fn = f"{base}_{k}"
-            used_funcs.add(fn)
-            params: dict[str, str] = {}
-            taken: set[str] = set()
+            info = _GroupInfo(group=g, func_name=funcs[gname], names=_Names(global_names.taken),
+                              nodes={n.name: n for n in g.nodes})
             for s in g.inputs:
-                p = kwarg_name(s.identifier)
-                while p in taken or keyword.iskeyword(p):
-                    p += "_"
-                taken.add(p)
-                params[s.identifier] = p
-            info = _GroupInfo(group=g, func_name=fn, params=params, nodes={n.name: n for n in g.nodes})
+                info.params[s.identifier] = info.names.take(kwarg_name(s.identifier))
             for lk in g.links:
                 info.incoming.setdefault((lk.to_node, lk.to_socket), []).append((lk.from_node, lk.from_socket))
-            reserved = used_funcs | set(params.values()) | {"discrete", "continuous"}
             for n in g.nodes:
-                v = _ident(n.name)
-                if keyword.iskeyword(v) or v in reserved or v.startswith("_"):
-                    v = "n_" + v
-                base, k = v, 1
-                while v in reserved:
-                    k += 1
-                    v = f"{base}_{k}"
-                reserved.add(v)
-                info.var[n.name] = v
+                info.var[n.name] = info.names.take(_ident(n.name))
             self.infos[gname] = info
-        self.reserved_aliases = used_funcs
+        for info in self.infos.values():
+            self.fold(info)
 
     # -- graph helpers -------------------------------------------------------
 
     def spec(self, node: Node) -> NodeSpec | None:
         return self.registry.get(node.bl_idname)
 
+    def kind(self, node: Node) -> str:
+        spec = self.spec(node)
+        return spec.kind if spec is not None else "plain"
+
     def resolve(self, info: _GroupInfo, node: Node, sock_id: str) -> list[_Src]:
-        """Sources of an input socket, following reroutes and muted nodes."""
+        """Sources of an input socket (in link order), following reroutes and muted nodes."""
         sock = node.input(sock_id)
         links = info.incoming.get((node.name, sock_id), [])
         if not links:
             return [] if sock.multi_input else [_Src(None, None, sock.type, sock.default)]
         out: list[_Src] = []
         for fn, fs in links:
-            out.extend(self._follow(info, fn, fs, set()))
+            out.extend(self._follow(info, fn, fs, frozenset()))
         return out
 
-    def _follow(self, info: _GroupInfo, node_name: str, sock_id: str, seen: set) -> list[_Src]:
+    def _follow(self, info: _GroupInfo, node_name: str, sock_id: str, seen: frozenset) -> list[_Src]:
         n = info.nodes[node_name]
         out_sock = n.output(sock_id)
         if (node_name, sock_id) in seen:
-            raise ProgramError(f"group '{info.group.name}' node '{n.name}': pass-through loop")
+            raise ProgramError(f"group {quote(info.group.name)} node {quote(n.name)}: pass-through loop")
         seen = seen | {(node_name, sock_id)}
         if n.bl_idname == "NodeReroute":
             links = info.incoming.get((n.name, n.inputs[0].identifier), [])
             if not links:
                 return [_Src(None, None, out_sock.type, rt.default_value(out_sock.type))]
             return [s for fn, fs in links for s in self._follow(info, fn, fs, seen)]
-        if n.mute:
-            for a, b in n.internal_links:
-                if b == sock_id:
-                    in_sock = n.input(a)
-                    links = info.incoming.get((n.name, a), [])
-                    if not links:
-                        return [_Src(None, None, in_sock.type, in_sock.default)]
-                    srcs = [s for fn, fs in links for s in self._follow(info, fn, fs, seen)]
-                    return srcs if in_sock.multi_input else srcs[:1]
-            return [_Src(None, None, out_sock.type, rt.default_value(out_sock.type))]
-        return [_Src(node_name, sock_id, out_sock.type)]
+        if not n.mute:
+            return [_Src(node_name, sock_id, out_sock.type)]
+        # A muted node passes its internally linked input through, converted to the
+        # output's type; a multi-input passes its first link; no internal link: the default.
+        for a, b in n.internal_links:
+            if b != sock_id:
+                continue
+            in_sock = n.input(a)
+            links = info.incoming.get((n.name, a), [])
+            if not links:
+                return [_Src(None, None, in_sock.type, in_sock.default, via=(out_sock.type,))]
+            first = self._follow(info, *links[0], seen)[:1]
+            return [_Src(s.node, s.socket, s.type, s.value, s.via + (in_sock.type, out_sock.type)) for s in first]
+        return [_Src(None, None, out_sock.type, rt.default_value(out_sock.type))]
 
-    def enabled_inputs(self, node: Node):
+    def enabled_inputs(self, node: Node) -> list[Socket]:
         return [s for s in node.inputs if s.enabled and s.type != "CUSTOM"]
 
+    def branch_sockets(self, node: Node) -> list[Socket]:
+        cond = _SWITCH_COND[self.kind(node)]
+        return [s for s in self.enabled_inputs(node) if s.identifier != cond]
+
+    def constant(self, info: _GroupInfo, src: _Src, dst_type: str) -> tuple[bool, Any]:
+        """``(True, value)`` when ``src`` is known at translation time (converted to ``dst_type``)."""
+        if src.node is None:
+            v = src.value
+        elif (src.node, src.socket) in info.folded:
+            v = info.folded[(src.node, src.socket)]
+        else:
+            return False, None
+        if not _is_literal_value(v):
+            return False, None
+        try:
+            v = tuple(v) if isinstance(v, list) else v
+            for a, b in src.steps(dst_type):
+                with rt.eval_context(torch.float32, "cpu"):
+                    v = _to_literal_value(rt.convert(v, a, b))
+        except (TypeError, ValueError):
+            return False, None
+        return True, v
+
+    def static_choice(self, info: _GroupInfo, n: Node) -> tuple[bool, Socket | None]:
+        """For a switch whose choice is a constant: ``(True, taken input socket)``, the socket
+        being None when no branch matches (the output is the type's default). Else ``(False, None)``."""
+        kind = self.kind(n)
+        cond_sock = n.input(_SWITCH_COND[kind])
+        srcs = self.resolve(info, n, cond_sock.identifier)
+        ok, v = self.constant(info, srcs[0], cond_sock.type)
+        if not ok:
+            return False, None
+        branches = self.branch_sockets(n)
+        if kind == "switch":
+            return True, next(s for s in branches if s.identifier == ("True" if v else "False"))
+        if kind == "index_switch":
+            return True, branches[v] if isinstance(v, int) and 0 <= v < len(branches) else None
+        return True, next((s for s in branches if s.name == v), None)
+
     def eager_deps(self, info: _GroupInfo, node: Node) -> list[str]:
-        spec = self.spec(node)
-        kind = spec.kind if spec else "plain"
+        """Nodes that must run before ``node`` in the same scope (a switch: its condition, or its taken branch)."""
         socks = self.enabled_inputs(node)
-        if kind in _SWITCH_COND:
-            socks = [s for s in socks if s.identifier == _SWITCH_COND[kind]]
+        if self.kind(node) in _SWITCH_COND:
+            static, taken = self.static_choice(info, node)
+            if not static:
+                socks = [node.input(_SWITCH_COND[self.kind(node)])]
+            else:
+                socks = [taken] if taken is not None else []
         deps = []
         for s in socks:
             for src in self.resolve(info, node, s.identifier):
@@ -209,9 +290,10 @@ class _Generator:
                     deps.append(src.node)
         return deps
 
-    # -- checks --------------------------------------------------------------
-
     def reachable(self, info: _GroupInfo) -> list[str]:
+        """Nodes the active Group Output depends on, in dependency order; a switch with a
+        constant choice only reaches its taken branch. Reroutes and muted nodes are
+        followed through (never emitted)."""
         out_node = _active_output(info.group)
         if out_node is None:
             return []
@@ -223,15 +305,25 @@ class _Generator:
                 continue
             seen.add(name)
             n = info.nodes[name]
-            for s in self.enabled_inputs(n):
+            socks = self.enabled_inputs(n)
+            if self.kind(n) in _SWITCH_COND:
+                static, taken = self.static_choice(info, n)
+                if static:
+                    socks = [taken] if taken is not None else []
+            for s in socks:
                 for src in self.resolve(info, n, s.identifier):
                     if src.node is not None:
                         stack.append(src.node)
-        # muted / reroute nodes are followed through by resolve, never emitted
         return [n for n in topological_order(info.group) if n in seen]
 
+    def used_outputs(self, info: _GroupInfo, n: Node) -> set[str]:
+        """Outputs of ``n`` with a link (directly, or into a reroute / muted node)."""
+        return {fs for links in info.incoming.values() for fn, fs in links if fn == n.name}
+
+    # -- checks --------------------------------------------------------------
+
     def check(self) -> None:
-        problems = []
+        problems: list[str] = []
         visited: set[str] = set()
 
         def visit(gname: str) -> None:
@@ -244,16 +336,8 @@ class _Generator:
                 return
             for name in self.reachable(info):
                 n = info.nodes[name]
-                spec = self.spec(n)
-                where = f"node {quote(n.name)} ({n.bl_idname}) in group {quote(gname)}"
-                if spec is None:
-                    problems.append(f"{where}: unsupported node type")
-                    continue
-                if spec.check is not None:
-                    reason = spec.check(n)
-                    if reason:
-                        problems.append(f"{where}: {reason}")
-                if n.group is not None:
+                problems.extend(self.node_problems(info, n))
+                if n.group is not None and self.spec(n) is not None:
                     visit(n.group)
 
         visit(self.program.entry)
@@ -262,206 +346,231 @@ class _Generator:
             what = "node" if len(problems) == 1 else "nodes"
             raise UnsupportedNodesError(f"{src}: {len(problems)} unsupported {what}: " + "; ".join(problems))
 
+    def node_problems(self, info: _GroupInfo, n: Node) -> list[str]:
+        where = f"node {quote(n.name)} ({n.bl_idname}) in group {quote(info.group.name)}"
+        spec = self.spec(n)
+        if spec is None:
+            return [f"{where}: unsupported node type"]
+        out = []
+        if spec.check is not None:
+            reason = spec.check(n)
+            if reason:
+                out.append(f"{where}: {reason}")
+        if spec.kind == "plain":
+            extra = sorted(self.used_outputs(info, n) - set(spec.outputs))
+            if extra:
+                out.append(f"{where}: output {', '.join(quote(o) for o in extra)} is not supported")
+        for s in self.enabled_inputs(n):
+            for src in self.resolve(info, n, s.identifier):
+                bad = [(a, b) for a, b in src.steps(s.type) if not {a, b} <= _CONVERTIBLE]
+                if bad:
+                    out.append(f"{where}: input {quote(s.identifier)} gets a {bad[0][0]} value; no conversion to {bad[0][1]}")
+        return out
+
     # -- constant folding ----------------------------------------------------
 
     def fold(self, info: _GroupInfo) -> None:
-        for name in self.reachable(info):
+        """Evaluate pure nodes with constant inputs, and switches with a constant choice, at translation time."""
+        for name in topological_order(info.group):
             n = info.nodes[name]
             spec = self.spec(n)
-            if spec is None or spec.kind != "plain" or not spec.pure or n.mute:
+            if spec is None or n.mute:
                 continue
-            kwargs: dict[str, Any] = {}
-            ok = True
-            for s in self.enabled_inputs(n):
-                srcs = self.resolve(info, n, s.identifier)
-                vals = []
-                for src in srcs:
-                    if src.node is None:
-                        v = src.value
-                    elif (src.node, src.socket) in info.folded:
-                        v = info.folded[(src.node, src.socket)]
-                    else:
-                        ok = False
-                        break
-                    if not _is_literal_value(v):
-                        ok = False
-                        break
-                    try:
-                        vals.append(rt.convert(tuple(v) if isinstance(v, list) else v, src.type, s.type))
-                    except TypeError:
-                        ok = False
-                        break
+            if spec.kind in _SWITCH_COND:
+                self.fold_switch(info, n)
+            elif spec.kind == "plain" and spec.pure:
+                self.fold_plain(info, n, spec)
+
+    def fold_plain(self, info: _GroupInfo, n: Node, spec: NodeSpec) -> None:
+        kwargs: dict[str, Any] = {}
+        for s in self.enabled_inputs(n):
+            srcs = self.resolve(info, n, s.identifier)
+            vals = []
+            for src in srcs:
+                ok, v = self.constant(info, src, s.type)
                 if not ok:
-                    break
-                kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
-                if s.multi_input:
-                    kwargs[kw] = vals
-                elif srcs:
-                    kwargs[kw] = vals[0]
-            if not ok:
-                continue
-            for p in spec.props:
-                kwargs[p] = n.properties.get(p)
-            try:
-                with rt.eval_context(torch.float32, "cpu"):
-                    result = spec.func(**kwargs)
-                outs = (result,) if len(spec.outputs) == 1 else tuple(result)
-                folded = {oid: _to_literal_value(v) for oid, v in zip(spec.outputs, outs)}
-            except Exception:  # not foldable (e.g. needs a geometry); leave it to run time
-                continue
-            for oid, v in folded.items():
-                info.folded[(name, oid)] = v
+                    return
+                vals.append(v)
+            kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
+            if s.multi_input:
+                kwargs[kw] = vals
+            elif srcs:
+                kwargs[kw] = vals[0]
+        for p in spec.props:
+            kwargs[p] = n.properties.get(p)
+        try:
+            with rt.eval_context(torch.float32, "cpu"):
+                result = spec.func(**kwargs)
+            outs = (result,) if len(spec.outputs) == 1 else tuple(result)
+            folded = {oid: _to_literal_value(v) for oid, v in zip(spec.outputs, outs)}
+        except Exception:  # not foldable (a mode it does not support, a geometry); left to run time
+            return
+        for oid, v in folded.items():
+            info.folded[(n.name, oid)] = v
+
+    def fold_switch(self, info: _GroupInfo, n: Node) -> None:
+        static, taken = self.static_choice(info, n)
+        if not static:
+            return
+        kind = self.kind(n)
+        out_sock = next(s for s in n.outputs if s.identifier == "Output")
+        if kind == "menu_switch":  # the per-item booleans
+            for s in n.outputs:
+                if s.identifier != "Output":
+                    info.folded[(n.name, s.identifier)] = taken is not None and s.name == taken.name
+        if out_sock.type == "GEOMETRY":
+            return
+        if taken is None:
+            d = rt.default_value(out_sock.type)
+            if _is_literal_value(d):
+                info.folded[(n.name, "Output")] = d
+            return
+        ok, v = self.constant(info, self.resolve(info, n, taken.identifier)[0], out_sock.type)
+        if ok:
+            info.folded[(n.name, "Output")] = v
 
     # -- emission ------------------------------------------------------------
 
     def alias(self, module: str) -> str:
-        if module not in self.modules:
-            a = module.rsplit(".", 1)[-1] + "_nodes"
-            self.modules[module] = a
+        self.used_modules.add(module)
         return self.modules[module]
 
     def out_expr(self, info: _GroupInfo, node_name: str, sock_id: str) -> str:
         n = info.nodes[node_name]
         if n.bl_idname == "NodeGroupInput":
             return info.params[sock_id]
-        if (node_name, sock_id) in info.folded:
-            return literal(info.folded[(node_name, sock_id)])
         return self.out_var(info, n, sock_id)
 
     def out_var(self, info: _GroupInfo, n: Node, sock_id: str) -> str:
-        base = info.var[n.name]
-        spec = self.spec(n)
-        outs = self.node_outputs(n, spec)
-        if len(outs) == 1:
-            return base
-        return f"{base}_{kwarg_name(sock_id)}"
+        """The variable holding output ``sock_id`` of ``n`` (the node's variable when it has one output)."""
+        if len(self.node_outputs(n)) == 1:
+            return info.var[n.name]
+        key = (n.name, sock_id)
+        if key not in info.out_vars:
+            info.out_vars[key] = info.names.take(f"{info.var[n.name]}_{kwarg_name(sock_id)}")
+        return info.out_vars[key]
 
-    def node_outputs(self, n: Node, spec: NodeSpec | None) -> list[str]:
+    def node_outputs(self, n: Node) -> list[str]:
+        spec = self.spec(n)
         if spec is not None and spec.kind == "plain":
             return list(spec.outputs)
         if n.bl_idname == "GeometryNodeGroup":
-            g = self.program.groups[n.group]
-            return [s.identifier for s in g.outputs]
+            return [s.identifier for s in self.program.groups[n.group].outputs]
         return [s.identifier for s in n.outputs if s.type != "CUSTOM"]
 
     def src_expr(self, info: _GroupInfo, src: _Src, dst_type: str) -> str:
+        """Source for the value ``src`` delivers to a ``dst_type`` socket (conversions included)."""
+        if src.node is None and (dst_type == "GEOMETRY" or src.type == "GEOMETRY"):
+            return "rt.empty_geometry()"
+        ok, v = self.constant(info, src, dst_type)
+        if ok:
+            return literal(v)
         if src.node is None:
-            if dst_type == "GEOMETRY" or src.type == "GEOMETRY":
-                return "rt.empty_geometry()"
-            v = src.value
-            if isinstance(v, list):
-                v = tuple(v)
-            if not _is_literal_value(v):
-                return "None"
-            try:
-                return literal(_to_literal_value(rt.convert(v, src.type, dst_type)))
-            except (TypeError, ValueError):
-                return literal(v)
-        key = (src.node, src.socket)
-        if key in info.folded:
-            try:
-                v = info.folded[key]
-                return literal(_to_literal_value(rt.convert(tuple(v) if isinstance(v, list) else v, src.type, dst_type)))
-            except (TypeError, ValueError):
-                pass
+            return "None"  # a default that is not plain data (a matrix): the consumer's own default
         expr = self.out_expr(info, src.node, src.socket)
-        if src.type != dst_type and not ({src.type, dst_type} <= {"VECTOR", "ROTATION"}):
-            expr = f"rt.convert({expr}, {src.type!r}, {dst_type!r})"
+        for a, b in src.steps(dst_type):
+            expr = f"rt.convert({expr}, {a!r}, {b!r})"
         return expr
 
-    def input_expr(self, info: _GroupInfo, n: Node, sock) -> str:
+    def input_expr(self, info: _GroupInfo, n: Node, sock: Socket) -> str:
         srcs = self.resolve(info, n, sock.identifier)
         if sock.multi_input:
             return "[" + ", ".join(self.src_expr(info, s, sock.type) for s in srcs) + "]"
         return self.src_expr(info, srcs[0], sock.type)
 
     def describe(self, n: Node) -> str:
-        extra = [str(v) for k, v in sorted(n.properties.items()) if k in ("operation", "data_type", "input_type", "mode", "fill_type", "domain") and isinstance(v, str)]
-        text = f"{n.name!r} ({n.bl_idname}{' ' + ' '.join(extra) if extra else ''})"
-        return text.replace("\n", " ").replace("\r", " ")
+        """The comment above a node's line: its name, type and modes (escaped)."""
+        modes = []
+        for k in ("operation", "data_type", "input_type", "mode", "fill_type", "domain"):
+            v = n.properties.get(k)
+            if isinstance(v, str):
+                modes.append(v if re.fullmatch(r"[A-Z0-9_]{1,40}", v) else _text(v, 40))
+        return f"{_text(n.name)} ({' '.join([n.bl_idname] + modes)})"
 
     def emit_node(self, info: _GroupInfo, n: Node, avail: set[str], ind: str) -> list[str]:
         spec = self.spec(n)
         lines = [f"{ind}# {self.describe(n)}"]
-        var = info.var[n.name]
-        kind = spec.kind
-        if kind == "plain":
-            args = []
-            linked_or_shown = {s.identifier for s in self.enabled_inputs(n)}
-            for s in self.enabled_inputs(n):
-                kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
-                if kw in spec.implicit and not info.incoming.get((n.name, s.identifier)):
-                    continue
-                args.append(f"{kw}={self.input_expr(info, n, s)}")
-            del linked_or_shown
-            for p in spec.props:
-                args.append(f"{p}={literal(n.properties.get(p))}")
-            call = f"{self.alias(spec.module)}.{spec.func.__name__}({', '.join(args)})"
-            outs = list(spec.outputs)
-            if len(outs) == 1:
-                lines.append(f"{ind}{var} = {call}")
-            else:
-                used = self.used_outputs(info, n)
-                targets = [self.out_var(info, n, o) if o in used else "_" for o in outs]
-                lines.append(f"{ind}{', '.join(targets)}, = {call}" if len(targets) == 1 else f"{ind}{', '.join(targets)} = {call}")
-            return lines
-        if kind == "group":
-            g = self.program.groups[n.group]
-            ginfo = self.infos[n.group]
-            args = []
-            for s in g.inputs:
-                try:
-                    sock = n.input(s.identifier)
-                except KeyError:
-                    args.append(f"{ginfo.params[s.identifier]}={literal(_iface_default(s))}")
-                    continue
-                args.append(f"{ginfo.params[s.identifier]}={self.input_expr(info, n, sock)}")
-            used = self.used_outputs(info, n)
-            targets = [self.out_var(info, n, s.identifier) if s.identifier in used else "_" for s in g.outputs]
-            lhs = "(" + ", ".join(targets) + ",)"
-            lines.append(f"{ind}{lhs} = {ginfo.func_name}({', '.join(args)})")
-            return lines
-        # switches: branches become local functions so that only the taken one runs
-        cond_id = _SWITCH_COND[kind]
-        cond = self.input_expr(info, n, n.input(cond_id))
-        out_sock = next(s for s in n.outputs if s.type != "CUSTOM")
+        if spec.kind == "plain":
+            lines.append(ind + self.plain_call(info, n, spec))
+        elif spec.kind == "group":
+            lines.append(ind + self.group_call(info, n))
+        else:
+            lines.extend(self.switch_lines(info, n, avail, ind))
+        return lines
+
+    def plain_call(self, info: _GroupInfo, n: Node, spec: NodeSpec) -> str:
+        args = []
+        for s in self.enabled_inputs(n):
+            kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
+            if kw in spec.implicit and not info.incoming.get((n.name, s.identifier)):
+                continue
+            args.append(f"{kw}={self.input_expr(info, n, s)}")
+        for p in spec.props:
+            args.append(f"{p}={literal(n.properties.get(p))}")
+        call = f"{self.alias(spec.module)}.{spec.func.__name__}({', '.join(args)})"
+        if len(spec.outputs) == 1:
+            return f"{info.var[n.name]} = {call}"
+        used = self.used_outputs(info, n)
+        targets = [self.out_var(info, n, o) if o in used else "_" for o in spec.outputs]
+        return f"{', '.join(targets)} = {call}"
+
+    def group_call(self, info: _GroupInfo, n: Node) -> str:
+        g = self.program.groups[n.group]
+        ginfo = self.infos[n.group]
+        args = []
+        for s in g.inputs:
+            sock = next((x for x in n.inputs if x.identifier == s.identifier), None)
+            value = self.input_expr(info, n, sock) if sock is not None else literal(_iface_default(s))
+            args.append(f"{ginfo.params[s.identifier]}={value}")
+        used = self.used_outputs(info, n)
+        targets = [self.out_var(info, n, s.identifier) if s.identifier in used else "_" for s in g.outputs]
+        return f"({', '.join(targets)},) = {ginfo.func_name}({', '.join(args)})"
+
+    def switch_lines(self, info: _GroupInfo, n: Node, avail: set[str], ind: str) -> list[str]:
+        """A switch: its taken branch when the choice is constant, else a runtime switch over
+        local functions (one per branch that needs nodes of its own) so only the taken one runs."""
+        kind = self.kind(n)
+        out_sock = next(s for s in n.outputs if s.identifier == "Output")
         typ = out_sock.type
-        branch_socks = [s for s in self.enabled_inputs(n) if s.identifier != cond_id]
+        used = self.used_outputs(info, n)
+        lines: list[str] = []
+        cond = self.input_expr(info, n, n.input(_SWITCH_COND[kind]))
+        if kind == "menu_switch":  # per-item booleans: is this item the chosen one?
+            for s in n.outputs:
+                if s.identifier != "Output" and s.identifier in used and (n.name, s.identifier) not in info.folded:
+                    lines.append(f"{ind}{self.out_var(info, n, s.identifier)} = {cond} == {literal(s.name)}")
+        if "Output" not in used and kind == "menu_switch":
+            return lines
+        target = self.out_var(info, n, "Output")
+        static, taken = self.static_choice(info, n)
+        if static:
+            value = self.src_expr(info, self.resolve(info, n, taken.identifier)[0], typ) if taken else _default_expr(typ)
+            return lines + [f"{ind}{target} = {value}"]
         thunks = []
-        for s in branch_socks:
-            srcs = self.resolve(info, n, s.identifier)
-            src = srcs[0]
-            if src.node is None or (src.node, src.socket) in info.folded or src.node in avail or info.nodes[src.node].bl_idname == "NodeGroupInput":
+        for s in self.branch_sockets(n):
+            src = self.resolve(info, n, s.identifier)[0]
+            if src.node is None or (src.node, src.socket) in info.folded or src.node in avail \
+                    or info.nodes[src.node].bl_idname == "NodeGroupInput":
                 thunks.append(f"lambda: {self.src_expr(info, src, typ)}")
                 continue
-            fname = f"_{var}_{kwarg_name(s.identifier)}"
+            fname = info.names.take(f"_{info.var[n.name]}_{kwarg_name(s.identifier)}")
             lines.append(f"{ind}def {fname}():")
             lines.extend(self.emit_scope(info, [src.node], set(avail), ind + "    "))
             lines.append(f"{ind}    return {self.src_expr(info, src, typ)}")
             thunks.append(fname)
+        socks = self.branch_sockets(n)
         if kind == "switch":
-            by_id = dict(zip([s.identifier for s in branch_socks], thunks))
+            by_id = {s.identifier: t for s, t in zip(socks, thunks)}
             call = f"rt.switch({typ!r}, {cond}, {by_id['False']}, {by_id['True']})"
         elif kind == "index_switch":
             call = f"rt.index_switch({typ!r}, {cond}, [{', '.join(thunks)}])"
         else:
-            names = [s.name for s in branch_socks]
-            items = ", ".join(f"{literal(nm)}: {t}" for nm, t in zip(names, thunks))
+            items = ", ".join(f"{literal(s.name)}: {t}" for s, t in zip(socks, thunks))
             call = f"rt.menu_switch({typ!r}, {cond}, {{{items}}})"
-        lines.append(f"{ind}{self.out_var(info, n, out_sock.identifier)} = {call}")
-        return lines
-
-    def used_outputs(self, info: _GroupInfo, n: Node) -> set[str]:
-        used = set()
-        for (tn, ts), links in info.incoming.items():
-            for fn, fs in links:
-                if fn == n.name:
-                    used.add(fs)
-        # outputs used through reroutes / muted nodes are recorded as direct links of those nodes;
-        # resolve() never returns them, so count everything linked from this node.
-        return used
+        return lines + [f"{ind}{target} = {call}"]
 
     def emit_scope(self, info: _GroupInfo, targets: list[str], avail: set[str], ind: str) -> list[str]:
+        """Lines computing ``targets`` and what they need (minus ``avail``), in dependency order."""
         closure: set[str] = set()
         stack = list(targets)
         while stack:
@@ -469,12 +578,12 @@ class _Generator:
             n = info.nodes[name]
             if name in closure or name in avail or n.bl_idname == "NodeGroupInput":
                 continue
-            if all((name, o.identifier) in info.folded for o in n.outputs if o.type != "CUSTOM"):
+            if all((name, o) in info.folded for o in self.node_outputs(n)):
                 continue
             closure.add(name)
             stack.extend(self.eager_deps(info, n))
-        # Kahn's order inside the closure, switches as late as possible so their
-        # branches can reuse everything computed unconditionally.
+        # Kahn's order inside the closure, runtime switches as late as possible so that
+        # their branches can reuse everything computed unconditionally.
         deps = {name: {d for d in self.eager_deps(info, info.nodes[name]) if d in closure} for name in closure}
         pos = {name: i for i, name in enumerate(topological_order(info.group))}
         lines: list[str] = []
@@ -483,8 +592,8 @@ class _Generator:
         while pending:
             ready = [m for m in pending if deps[m] <= done]
             if not ready:
-                raise ProgramError(f"group '{info.group.name}': cannot order nodes {sorted(pending)[:5]}")
-            plain = [m for m in ready if (self.spec(info.nodes[m]).kind not in _SWITCH_COND)]
+                raise ProgramError(f"group {quote(info.group.name)}: cannot order nodes {sorted(pending)[:5]}")
+            plain = [m for m in ready if self.kind(info.nodes[m]) not in _SWITCH_COND]
             pick = min(plain or ready, key=pos.__getitem__)
             lines.extend(self.emit_node(info, info.nodes[pick], done, ind))
             done.add(pick)
@@ -494,24 +603,21 @@ class _Generator:
     def emit_group(self, gname: str) -> list[str]:
         info = self.infos[gname]
         g = info.group
-        self.fold(info)
         out_node = _active_output(g)
         params = ", ".join(f"{info.params[s.identifier]}={literal(_iface_default(s))}" for s in g.inputs)
         lines = [f"def {info.func_name}({params}):"]
-        doc = f"Node group {g.name!r}: returns ({', '.join(repr(s.name) for s in g.outputs)})."
-        lines.append(f"    {literal(doc)}")
+        ins = ", ".join(f"{info.params[s.identifier]}: {_text(s.name, 40)} {s.type}" for s in g.inputs)
+        outs = ", ".join(f"{_text(s.name, 40)} {s.type}" for s in g.outputs)
+        lines.append(f'    """Node group {_text(g.name)}.{" Inputs: " + ins + "." if ins else ""} Returns ({outs},)."""')
         targets, rets = [], []
         for s in g.outputs:
-            try:
-                sock = out_node.input(s.identifier)
-            except KeyError:
-                rets.append(literal(_iface_default(s)) if s.type != "GEOMETRY" else "rt.empty_geometry()")
+            sock = next((x for x in out_node.inputs if x.identifier == s.identifier), None)
+            if sock is None:
+                rets.append(_default_expr(s.type))
                 continue
             srcs = self.resolve(info, out_node, s.identifier)
-            for src in srcs:
-                if src.node is not None and (src.node, src.socket) not in info.folded:
-                    targets.append(src.node)
-            rets.append(self.src_expr(info, srcs[0], sock.type) if srcs else "None")
+            targets.extend(src.node for src in srcs if src.node is not None and (src.node, src.socket) not in info.folded)
+            rets.append(self.src_expr(info, srcs[0], sock.type))
         lines.extend(self.emit_scope(info, targets, set(), "    "))
         lines.append(f"    return ({', '.join(rets)},)")
         return lines
@@ -526,16 +632,14 @@ class _Generator:
             info = self.infos[gname]
             for name in self.reachable(info):
                 n = info.nodes[name]
-                if n.group is not None and not n.mute:
+                if n.group is not None and self.kind(n) == "group":
                     visit(n.group)
             order.append(gname)
 
         visit(self.program.entry)
         body: list[str] = []
         for gname in order:
-            body.extend(self.emit_group(gname))
-            body.append("")
-            body.append("")
+            body += self.emit_group(gname) + ["", ""]
         entry = self.infos[self.program.entry]
         params = []
         for s in entry.group.inputs:
@@ -545,8 +649,9 @@ class _Generator:
                 f"type={literal(s.type)}, default={literal(_iface_default(s))}, min={literal(s.min)}, max={literal(s.max)}, "
                 f"items={literal(tuple(s.items) if s.items else None)}, subtype={literal(s.subtype)}),"
             )
+        source = _text(self.program.source) if self.program.source else "an IR document"
         header = [
-            f'"""Shape program generated by ShapeProg from {self.program.source or "an IR document"!r}, entry group {self.program.entry!r}.',
+            f'"""Shape program generated by ShapeProg from {source}, entry group {_text(self.program.entry)}.',
             "",
             "Call ``program(discrete, continuous)``: discrete values (INT, BOOLEAN, MENU inputs)",
             "are Python values shared by the batch; continuous values (VALUE, VECTOR inputs) are",
@@ -558,8 +663,7 @@ class _Generator:
             "",
             "from translator import runtime as rt",
         ]
-        for module, alias in sorted(self.modules.items()):
-            header.append(f"import {module} as {alias}")
+        header += [f"import {module} as {self.modules[module]}" for module in sorted(self.used_modules)]
         header += ["", "", "PARAMETERS = ("] + params + [")", "", ""]
         footer = [
             "def program(discrete=None, continuous=None):",
@@ -572,31 +676,31 @@ class _Generator:
             f"    return rt.run({entry.func_name}, PARAMETERS, discrete, continuous, grouped=True)",
             "",
         ]
-        src = "\n".join(header + body + footer)
-        src = src.replace("\n\n\n\n", "\n\n\n")
-        return src
+        return "\n".join(header + body + footer)
 
 
 def _iface_default(s: InterfaceSocket) -> Any:
+    """An interface input's default as plain data (the entry group's: the modifier's value)."""
     v = s.default
     if s.type == "GEOMETRY":
         return None
     if isinstance(v, list):
-        return tuple(v)
+        return tuple(v) if _is_literal_value(v) else None
     if v is None:
         d = rt.default_value(s.type)
         return d if _is_literal_value(d) else None
     if s.type == "BOOLEAN":
         return bool(v)
-    if s.type == "INT":
+    if s.type == "INT" and isinstance(v, (int, float)):
         return int(v)
-    if s.type == "VALUE":
+    if s.type == "VALUE" and isinstance(v, (int, float)):
         return float(v)
     return v
 
 
 def check_supported(program: Program) -> None:
-    """Raise :class:`UnsupportedNodesError` listing every unsupported node reachable from the output."""
+    """Raise :class:`UnsupportedNodesError` listing every unsupported node that Blender would evaluate
+    (linked to the active Group Output, not muted, not in a branch a constant switch never takes)."""
     _Generator(program).check()
 
 
@@ -609,7 +713,7 @@ def compile_program(program: Program) -> types.ModuleType:
     """Generate and import the program's module (in memory). Its ``program`` is the entry point."""
     src = generate_source(program)
     mod = types.ModuleType(f"shapeprog_generated_{_ident(program.entry)}")
-    mod.__file__ = f"<shapeprog {program.source or program.entry}>"
+    mod.__file__ = f"<shapeprog {_ident(program.source or program.entry)}>"
     code = compile(src, mod.__file__, "exec")
     exec(code, mod.__dict__)  # noqa: S102 - our own generated source; program data only appears as literals
     mod.SOURCE = src
