@@ -226,3 +226,88 @@ def random_values(rng: random.Random, spec: dict[str, tuple]) -> dict[str, Any]:
         else:
             raise ValueError(kind)
     return out
+
+
+# ---------------------------------------------------------------------------
+# Evaluated attributes and materials, and a compact node-tree builder
+
+
+_ATTRIBUTE_LAYOUT = {  # data_type -> (foreach_get property, components, numpy dtype)
+    "FLOAT": ("value", 1, np.float32), "INT": ("value", 1, np.int32), "INT8": ("value", 1, np.int32),
+    "BOOLEAN": ("value", 1, bool), "FLOAT_VECTOR": ("vector", 3, np.float32), "FLOAT2": ("vector", 2, np.float32),
+    "FLOAT_COLOR": ("color", 4, np.float32), "BYTE_COLOR": ("color", 4, np.float32),
+    "QUATERNION": ("value", 4, np.float32), "FLOAT4X4": ("value", 16, np.float32),
+}
+
+
+@dataclass
+class BlenderAttribute:
+    domain: str
+    data_type: str
+    data: np.ndarray  # (N,) or (N, K); BYTE_COLOR decoded to linear floats; FLOAT4X4 (N, 4, 4) row-major
+
+
+def evaluate_blender_attributes(obj, names: Iterable[str]) -> tuple[dict[str, BlenderAttribute | None], list]:
+    """Attributes ``names`` of ``obj``'s evaluated mesh (None where absent) and its material names."""
+    import bpy
+
+    dg = bpy.context.evaluated_depsgraph_get()
+    dg.update()
+    ev = obj.evaluated_get(dg)
+    me = ev.to_mesh()
+    try:
+        out: dict[str, BlenderAttribute | None] = {}
+        for name in names:
+            a = me.attributes.get(name)
+            if a is None:
+                out[name] = None
+                continue
+            prop, k, dtype = _ATTRIBUTE_LAYOUT[a.data_type]
+            buf = np.empty(len(a.data) * k, dtype=dtype)
+            a.data.foreach_get(prop, buf)
+            data = buf.reshape(len(a.data), k) if k > 1 else buf
+            if a.data_type == "FLOAT4X4":  # stored column by column
+                data = data.reshape(-1, 4, 4).transpose(0, 2, 1)
+            out[name] = BlenderAttribute(a.domain, a.data_type, data)
+        materials = [m.name if m is not None else None for m in me.materials]
+        return out, materials
+    finally:
+        ev.to_mesh_clear()
+
+
+class Tree:
+    """A geometry node group under construction: ``t.input(...)`` adds a group input and returns
+    its (node, socket identifier) source; ``t.node(bl_idname, prop=value, **{"Socket": value})``
+    adds a node, setting properties and unlinked input defaults (by socket identifier);
+    ``t.link(src, node, identifier)`` links a source to an input; ``t.output(src)`` feeds the
+    group's Geometry output; ``t.object()`` wraps it in an object with the modifier."""
+
+    def __init__(self, name: str = "Program"):
+        reset_blender()
+        self.ng = new_tree(name)
+        self.gin = group_input(self.ng)
+
+    def input(self, name: str, socket_type: str, default: Any = None):
+        item = add_input(self.ng, name, socket_type, default)
+        return (self.gin, item.identifier)
+
+    def node(self, bl_idname: str, **settings):
+        n = self.ng.nodes.new(bl_idname)
+        for key, value in settings.items():
+            if hasattr(n, key) and not any(s.identifier == key for s in n.inputs):
+                setattr(n, key, value)
+        for key, value in settings.items():
+            sock = next((s for s in n.inputs if s.identifier == key), None)
+            if sock is not None:
+                sock.default_value = value
+        return n
+
+    def link(self, src, to_node, to_id: str):
+        node, ident = src if isinstance(src, tuple) else (src, src.outputs[0].identifier)
+        return link(self.ng, node, ident, to_node, to_id)
+
+    def output(self, src) -> None:
+        self.link(src, group_output(self.ng), group_output(self.ng).inputs[0].identifier)
+
+    def object(self):
+        return make_object(self.ng)

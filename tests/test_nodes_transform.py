@@ -1,0 +1,332 @@
+"""Transform Geometry (Components / Matrix), Combine / Separate Transform, Join Geometry and the
+rotation helpers: Blender parity, mathutils as the oracle for the rotation math, float64 gradchecks."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import parity as P
+from parity import requires_bpy
+from translator import runtime as rt
+from translator.geometry import GeometrySet
+from translator.nodes import primitives, transform as T
+
+SEED = 1234
+
+
+def _vec(rng, lo, hi):
+    return tuple(rng.uniform(lo, hi) for _ in range(3))
+
+
+def _scale(rng):
+    """A scale with random signs, never close to zero."""
+    return tuple(rng.choice((-1, 1)) * rng.uniform(0.3, 2.0) for _ in range(3))
+
+
+# ---------------------------------------------------------------------------
+# Rotation helpers against mathutils (Blender's own math)
+
+
+@requires_bpy
+def test_rotation_helpers_match_mathutils():
+    import bpy  # noqa: F401  (makes mathutils importable)
+    from mathutils import Euler, Matrix
+
+    rng = random.Random(SEED)
+    eulers = [_vec(rng, -4, 4) for _ in range(200)] + [(0.3, math.pi / 2, -0.7), (1.0, -math.pi / 2, 2.0), (0, 0, 0)]
+    e = torch.tensor(eulers, dtype=torch.float64)
+    mats = T.euler_to_matrix(e)
+    quats = T.euler_to_quaternion(e)
+    for k, ang in enumerate(eulers):
+        eu = Euler(ang, "XYZ")
+        np.testing.assert_allclose(mats[k].numpy(), np.array(eu.to_matrix()), atol=2e-6)
+        np.testing.assert_allclose(quats[k].numpy(), np.array(eu.to_quaternion()), atol=2e-6)
+        m = Matrix(mats[k].tolist())
+        ours = T.matrix_to_euler(mats[k])
+        np.testing.assert_allclose(ours.numpy(), np.array(m.to_euler("XYZ")), atol=5e-5, err_msg=str(ang))
+        q = np.array(m.to_quaternion())
+        q = q if q[0] >= 0 else -q
+        np.testing.assert_allclose(T.matrix_to_quaternion(mats[k]).numpy(), q, atol=2e-6)
+    np.testing.assert_allclose(T.quaternion_to_matrix(quats).numpy(), mats.numpy(), atol=1e-12)
+
+
+def test_matrix_to_euler_round_trip_and_gimbal_lock():
+    e = torch.tensor([[0.4, -1.2, 2.9], [-3.0, 0.2, 0.1], [0.5, math.pi / 2, 0.25]], dtype=torch.float64)
+    back = T.euler_to_matrix(T.matrix_to_euler(T.euler_to_matrix(e)))
+    torch.testing.assert_close(back, T.euler_to_matrix(e), atol=1e-7, rtol=0)
+    # gimbal lock: z is folded into x and set to zero, as Blender does
+    assert T.matrix_to_euler(T.euler_to_matrix(e))[2, 2].item() == 0.0
+
+
+def test_loc_rot_scale_is_t_r_s():
+    t, r, s = (1.0, -2.0, 0.5), (0.3, -0.2, 1.1), (2.0, -1.0, 0.5)
+    m = T.loc_rot_scale(t, r, s).double()
+    rot = T.euler_to_matrix(torch.tensor(r, dtype=torch.float64))
+    expect = torch.eye(4, dtype=torch.float64)
+    expect[:3, :3] = rot @ torch.diag(torch.tensor(s, dtype=torch.float64))
+    expect[:3, 3] = torch.tensor(t, dtype=torch.float64)
+    torch.testing.assert_close(m, expect, atol=1e-6, rtol=0)
+
+
+# ---------------------------------------------------------------------------
+# Transform Geometry
+
+
+def _transform_program(primitive: str):
+    t = P.Tree()
+    tr, rot, sc = t.input("T", "NodeSocketVector"), t.input("R", "NodeSocketVector"), t.input("S", "NodeSocketVector", (1, 1, 1))
+    if primitive == "cube":
+        prim = t.node("GeometryNodeMeshCube", **{"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 4})
+        t.link(t.input("Size", "NodeSocketVector", (1, 1, 1)), prim, "Size")
+    else:
+        prim = t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 4})
+        t.link(t.input("SizeX", "NodeSocketFloat", 1.0), prim, "Size X")
+    node = t.node("GeometryNodeTransform")
+    t.link((prim, "Mesh"), node, "Geometry")
+    t.link(tr, node, "Translation")
+    t.link(rot, node, "Rotation")
+    t.link(sc, node, "Scale")
+    t.output(node)
+    return t.object()
+
+
+@requires_bpy
+@pytest.mark.parametrize("primitive", ["cube", "grid"])
+def test_transform_components_parity(primitive):
+    obj = _transform_program(primitive)
+    rng = random.Random(SEED)
+    sets = []
+    for _ in range(24):
+        v = {"T": _vec(rng, -3, 3), "R": _vec(rng, -4, 4), "S": _scale(rng)}
+        v.update({"Size": _vec(rng, 0.2, 3)} if primitive == "cube" else {"SizeX": rng.uniform(0.2, 3)})
+        sets.append(v)
+    assert P.check_parity(obj, sets) == 24
+
+
+@requires_bpy
+def test_negative_scale_keeps_winding():
+    """Blender only moves the vertices under a mirroring transform; faces keep their corner order."""
+    obj = _transform_program("cube")
+    mod = P.translate_object(obj)
+    values = {"T": (0, 0, 0), "R": (0, 0, 0), "S": (-1.0, 1.0, 1.0), "Size": (1, 1, 1)}
+    P.set_inputs(obj, values)
+    bm = P.evaluate_blender(obj)
+    mesh = mod.program(*P.split_values(mod, values))
+    P.compare(bm, mesh)
+    plain = mod.program(*P.split_values(mod, {**values, "S": (1.0, 1.0, 1.0)}))
+    assert mesh.polygons() == plain.polygons()
+
+
+def _matrix_program():
+    t = P.Tree()
+    comb = t.node("FunctionNodeCombineTransform")
+    for name, sock, default in (("T", "Translation", None), ("R", "Rotation", None), ("S", "Scale", (1, 1, 1))):
+        t.link(t.input(name, "NodeSocketVector", default), comb, sock)
+    cube = t.node("GeometryNodeMeshCube", **{"Vertices X": 2, "Vertices Y": 3, "Vertices Z": 2})
+    node = t.node("GeometryNodeTransform", Mode="Matrix")
+    t.link((cube, "Mesh"), node, "Geometry")
+    t.link((comb, "Transform"), node, "Transform")
+    t.output(node)
+    return t.object()
+
+
+@requires_bpy
+def test_transform_matrix_mode_parity():
+    obj = _matrix_program()
+    rng = random.Random(SEED + 1)
+    sets = [{"T": _vec(rng, -3, 3), "R": _vec(rng, -4, 4), "S": _scale(rng)} for _ in range(20)]
+    assert P.check_parity(obj, sets) == 20
+
+
+@requires_bpy
+def test_separate_transform_parity():
+    """Separate Transform of a Combine Transform: translation, Euler rotation and signed scale
+    become the start points of three one-point lines."""
+    t = P.Tree()
+    comb = t.node("FunctionNodeCombineTransform")
+    for name, sock, default in (("T", "Translation", None), ("R", "Rotation", None), ("S", "Scale", (1, 1, 1))):
+        t.link(t.input(name, "NodeSocketVector", default), comb, sock)
+    sep = t.node("FunctionNodeSeparateTransform")
+    t.link((comb, "Transform"), sep, "Transform")
+    join = t.node("GeometryNodeJoinGeometry")
+    for out in ("Translation", "Rotation", "Scale"):
+        line = t.node("GeometryNodeMeshLine", Count=1)
+        t.link((sep, out), line, "Start Location")
+        t.link((line, "Mesh"), join, "Geometry")
+    t.output(join)
+    obj = t.object()
+    rng = random.Random(SEED + 2)
+    # rotations away from the Euler branch cut (|y| < pi/2, |x|, |z| < pi) so both sides pick the same triple
+    sets = [{"T": _vec(rng, -3, 3), "R": (rng.uniform(-3, 3), rng.uniform(-1.4, 1.4), rng.uniform(-3, 3)),
+             "S": _scale(rng)} for _ in range(20)]
+    assert P.check_parity(obj, sets) == 20
+
+
+def test_transform_identity_and_unlinked_matrix_pass_geometry_through():
+    geo = primitives.mesh_line(count=3)
+    assert T.transform_geometry(geo) is geo
+    assert T.transform_geometry(geo, mode="Matrix", transform=None) is geo
+    assert T.transform_geometry(None).is_empty()
+
+
+def test_check_rejects_unknown_mode():
+    from translator.ir import Node, Socket
+
+    n = Node(name="T", bl_idname="GeometryNodeTransform", inputs=[Socket("Mode", "Mode", "MENU", "Shear")])
+    assert "Shear" in T._check_transform(n)
+
+
+def _cube64(size=(1.0, 2.0, 0.5)):
+    geo, _ = primitives.mesh_cube(size=size, vertices_x=2, vertices_y=3, vertices_z=2)
+    return geo
+
+
+def test_transform_gradcheck_components():
+    with rt.eval_context(torch.float64):
+        geo = _cube64()
+        rng = torch.Generator().manual_seed(0)
+        args = [torch.randn(2, 3, generator=rng, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+
+        def f(t, r, s):
+            return T.transform_geometry(geo, translation=t, rotation=r, scale=s).mesh.verts
+
+        assert torch.autograd.gradcheck(f, args)
+
+
+def test_transform_gradcheck_matrix_mode():
+    with rt.eval_context(torch.float64):
+        geo = _cube64()
+        rng = torch.Generator().manual_seed(1)
+        args = [torch.randn(2, 3, generator=rng, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+
+        def f(t, r, s):
+            return T.transform_geometry(geo, mode="Matrix", transform=T.combine_transform(t, r, s)).mesh.verts
+
+        assert torch.autograd.gradcheck(f, args)
+
+
+def test_separate_transform_gradcheck():
+    rng = torch.Generator().manual_seed(2)
+    t = torch.randn(3, 3, generator=rng, dtype=torch.float64, requires_grad=True)
+    r = (torch.rand(3, 3, generator=rng, dtype=torch.float64) - 0.5).requires_grad_()
+    s = (torch.rand(3, 3, generator=rng, dtype=torch.float64) + 0.5).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b, c: T.separate_transform(T.combine_transform(a, b, c)), (t, r, s))
+
+
+# ---------------------------------------------------------------------------
+# Join Geometry
+
+
+def _line(t: P.Tree, count: int, x: float):
+    return t.node("GeometryNodeMeshLine", Count=count, **{"Start Location": (x, 0.0, 0.0)})
+
+
+@requires_bpy
+def test_join_order_meshes():
+    """Four inputs of different sizes: the exporter's link order equals Blender's join order."""
+    t = P.Tree()
+    join = t.node("GeometryNodeJoinGeometry")
+    cube = t.node("GeometryNodeMeshCube", **{"Vertices X": 3})
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 2, "Vertices Y": 3})
+    for src in (_line(t, 2, 0.0), (cube, "Mesh"), _line(t, 5, 10.0), (grid, "Mesh")):
+        t.link(src, join, "Geometry")
+    t.output(join)
+    obj = t.object()
+    assert P.check_parity(obj, [{}]) == 1
+
+
+def _instances(t: P.Tree, count: int, x: float, instance_node):
+    points = _line(t, count, x)
+    iop = t.node("GeometryNodeInstanceOnPoints")
+    t.link(points, iop, "Points")
+    t.link((instance_node, "Mesh"), iop, "Instance")
+    return iop
+
+
+@requires_bpy
+@pytest.mark.parametrize("with_meshes", [False, True])
+def test_join_order_instances_and_meshes(with_meshes):
+    t = P.Tree()
+    join = t.node("GeometryNodeJoinGeometry")
+    cube = t.node("GeometryNodeMeshCube")
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 2, "Vertices Y": 2})
+    sources = [_instances(t, 2, 0.0, cube), _instances(t, 3, 5.0, grid), _instances(t, 1, -5.0, cube)]
+    if with_meshes:
+        sources = [sources[0], _line(t, 4, 20.0), sources[1], (grid, "Mesh"), sources[2]]
+    for src in sources:
+        t.link(src, join, "Geometry")
+    realize = t.node("GeometryNodeRealizeInstances")
+    t.link(join, realize, "Geometry")
+    t.output(realize)
+    assert P.check_parity(t.object(), [{}]) == 1
+
+
+@requires_bpy
+def test_join_merges_attributes_and_materials():
+    """Attributes of different domains and types merge by Blender's priority / complexity rules,
+    missing ones are zero, material slots merge in order with material_index remapped."""
+    import bpy
+
+    t = P.Tree()
+    for name in ("Red", "Blue"):
+        bpy.data.materials.new(name)
+    join = t.node("GeometryNodeJoinGeometry")
+    cube = t.node("GeometryNodeMeshCube")
+    store_a = t.node("GeometryNodeStoreNamedAttribute", data_type="INT", domain="FACE", Name="a")
+    t.link((cube, "Mesh"), store_a, "Geometry")
+    t.link(t.node("GeometryNodeInputIndex"), store_a, "Value")
+    mat_a = t.node("GeometryNodeSetMaterial", Material=bpy.data.materials["Red"])
+    t.link(store_a, mat_a, "Geometry")
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 3})
+    store_b = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT_VECTOR", domain="POINT", Name="a")
+    t.link((grid, "Mesh"), store_b, "Geometry")
+    t.link(t.node("GeometryNodeInputPosition"), store_b, "Value")
+    store_c = t.node("GeometryNodeStoreNamedAttribute", data_type="BOOLEAN", domain="CORNER", Name="c")
+    t.link(store_b, store_c, "Geometry")
+    store_c.inputs["Value"].default_value = True
+    mat_b = t.node("GeometryNodeSetMaterial", Material=bpy.data.materials["Blue"])
+    t.link(store_c, mat_b, "Geometry")
+    for src in (mat_a, mat_b, _line(t, 3, 4.0)):
+        t.link(src, join, "Geometry")
+    t.output(join)
+    obj = t.object()
+    mod = P.translate_object(obj)
+    bm = P.evaluate_blender(obj)
+    mesh = mod.program()
+    P.compare(bm, mesh)
+    check_attributes(obj, mesh, ["a", "c", "material_index"])
+
+
+def check_attributes(obj, mesh, names, index: int = 0, atol: float = 1e-5):
+    """Blender's evaluated attributes ``names`` (and materials) equal the translator's."""
+    from translator.nodes.attributes import to_socket, attribute_type
+
+    attrs, materials = P.evaluate_blender_attributes(obj, names)
+    assert materials == [m for m in mesh.materials], f"materials {mesh.materials} != Blender's {materials}"
+    for name in names:
+        ba = attrs[name]
+        ours = mesh.attributes.get(name)
+        assert (ba is None) == (ours is None), f"attribute {name!r}: Blender has it: {ba is not None}, we: {ours is not None}"
+        if ba is None:
+            continue
+        t = attribute_type(ours)
+        assert (ours.domain, t) == (ba.domain, ba.data_type), f"{name!r}: {(ours.domain, t)} != Blender's {(ba.domain, ba.data_type)}"
+        data = ours.data[index if ours.data.shape[0] > 1 else 0]
+        if t == "BYTE_COLOR":
+            data = to_socket(data, t)
+        if t == "FLOAT2":
+            data = data[..., :2]
+        got = data.detach().double().cpu().numpy() if data.dtype != torch.bool else data.cpu().numpy()
+        np.testing.assert_allclose(got.astype(np.float64), ba.data.astype(np.float64), atol=atol, err_msg=name)
+
+
+def test_join_single_mesh_passes_through_and_empty_inputs():
+    geo = primitives.mesh_line(count=2)
+    assert T.join_geometry([geo]) is geo
+    assert T.join_geometry([GeometrySet(), geo]).mesh is geo.mesh
+    assert T.join_geometry([]).is_empty()
