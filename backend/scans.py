@@ -71,6 +71,7 @@ __all__ = [
     "observations_from_points",
     "quaternion_to_matrix",
     "read_matrix",
+    "write_matrix",
     "write_point_cloud",
 ]
 
@@ -270,6 +271,11 @@ def read_matrix(path: Path, what: str) -> np.ndarray:
     if m.shape != (4, 4):
         raise ScanError(f"{path}: {what} must be a 4x4 matrix, got shape {m.shape[0]}x{m.shape[1]}")
     return m
+
+
+def write_matrix(path: str | Path, m: Any) -> None:
+    """Write a matrix as whitespace-separated text rows (ScanNet's pose / intrinsic files)."""
+    Path(path).write_text("\n".join(" ".join(f"{float(x):.9g}" for x in row) for row in np.asarray(m)) + "\n")
 
 
 def _intrinsics(path: Path) -> np.ndarray:
