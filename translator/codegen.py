@@ -15,6 +15,7 @@ the file is ever executed.
 from __future__ import annotations
 
 import builtins
+import inspect
 import keyword
 import math
 import re
@@ -44,8 +45,9 @@ class UnsupportedNodesError(ProgramError):
 
 
 def _ident(text: str, prefix: str = "n") -> str:
-    """``text`` as a lower-case identifier made of ``[a-z0-9_]`` (never empty, never starting with a digit or ``_``)."""
-    s = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
+    """``text`` as a lower-case identifier made of ``[a-z0-9_]`` (never empty, never starting
+    with a digit or ``_``, at most 40 characters)."""
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", text)[:40].strip("_").lower()
     if not s:
         s = prefix
     if s[0].isdigit():
@@ -156,6 +158,14 @@ def _active_output(g: Group) -> Node | None:
     return outs[0] if outs else None
 
 
+def _keywords(func: Any) -> set[str] | None:
+    """The keyword arguments ``func`` accepts (None: any, it takes ``**kwargs``)."""
+    params = inspect.signature(func).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def _default_expr(typ: str) -> str:
     """Source for the default value of a socket type (what an unmatched switch or a muted node gives)."""
     if typ == "GEOMETRY":
@@ -177,7 +187,7 @@ class _Generator:
             info = _GroupInfo(group=g, func_name=funcs[gname], names=_Names(global_names.taken),
                               nodes={n.name: n for n in g.nodes})
             for s in g.inputs:
-                info.params[s.identifier] = info.names.take(kwarg_name(s.identifier))
+                info.params[s.identifier] = info.names.take(_ident(s.identifier, "s"))
             for lk in g.links:
                 info.incoming.setdefault((lk.to_node, lk.to_socket), []).append((lk.from_node, lk.from_socket))
             for n in g.nodes:
@@ -360,6 +370,11 @@ class _Generator:
             extra = sorted(self.used_outputs(info, n) - set(spec.outputs))
             if extra:
                 out.append(f"{where}: output {', '.join(quote(o) for o in extra)} is not supported")
+            accepted = _keywords(spec.func)
+            unknown = [s.identifier for s in self.enabled_inputs(n)
+                       if accepted is not None and spec.renames.get(s.identifier, kwarg_name(s.identifier)) not in accepted]
+            if unknown:
+                out.append(f"{where}: input {', '.join(quote(i) for i in unknown)} is not supported")
         for s in self.enabled_inputs(n):
             for src in self.resolve(info, n, s.identifier):
                 bad = [(a, b) for a, b in src.steps(s.type) if not {a, b} <= _CONVERTIBLE]
@@ -447,7 +462,7 @@ class _Generator:
             return info.var[n.name]
         key = (n.name, sock_id)
         if key not in info.out_vars:
-            info.out_vars[key] = info.names.take(f"{info.var[n.name]}_{kwarg_name(sock_id)}")
+            info.out_vars[key] = info.names.take(f"{info.var[n.name]}_{_ident(sock_id, 's')}")
         return info.out_vars[key]
 
     def node_outputs(self, n: Node) -> list[str]:
@@ -553,7 +568,7 @@ class _Generator:
                     or info.nodes[src.node].bl_idname == "NodeGroupInput":
                 thunks.append(f"lambda: {self.src_expr(info, src, typ)}")
                 continue
-            fname = info.names.take(f"_{info.var[n.name]}_{kwarg_name(s.identifier)}")
+            fname = info.names.take(f"_{info.var[n.name]}_{_ident(s.identifier, 's')}")
             lines.append(f"{ind}def {fname}():")
             lines.extend(self.emit_scope(info, [src.node], set(avail), ind + "    "))
             lines.append(f"{ind}    return {self.src_expr(info, src, typ)}")
