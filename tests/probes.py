@@ -3,12 +3,15 @@
 A probe is a tiny geometry-node program around one node under test. Each of
 the node's operands is driven by a group input (named after the operand's
 socket identifier), so one built program is evaluated for many operand sets.
-The node's results become the second point of a two-point Mesh Line that
-starts at the origin: up to three scalar outputs (float, integer and boolean,
-the latter two through Blender's implicit conversion to float) through a
-Combine XYZ node, or one vector output directly. The origin anchors the mesh's
-size (the scale of the parity tolerance) to the result's magnitude. A node
-with more outputs than that is probed by several probes, one per output.
+The node's results become points of the probe's mesh: each vector output one
+point, scalar outputs (float, integer and boolean, the latter two through
+Blender's implicit conversion to float) three to a point through Combine XYZ.
+The mesh also holds two anchor points, the origin and ``(s, s, s)`` (``s`` =
+``scale``, 1 by default), so its size, the scale of the harness's tolerance, is
+``max(s, extent of the results)``: results are compared within ``1e-5 * s``
+absolutely and ``1e-5`` relatively when larger, as a shape of size ``s`` is.
+Without the anchor a result near zero that Blender computes by cancellation
+(``2.77 - 2.77``) would be held to a tolerance float32 cannot meet.
 
 Typical use::
 
@@ -99,14 +102,15 @@ class Probe:
         self.ng.links.new(parity.out_socket(gin, item.identifier), parity.in_socket(self.node, identifier))
 
 
-def build_probe(bl_idname: str, operands: dict[str, str], outputs: Sequence[str], **props: Any) -> Probe:
+def build_probe(bl_idname: str, operands: dict[str, str], outputs: Sequence[str], scale: float = 1.0, **props: Any) -> Probe:
     """Build a probe around a new ``bl_idname`` node.
 
     Args:
         operands: node input socket identifier -> group input type (``FLOAT``, ``INT``, ``BOOLEAN``,
             ``VECTOR``); each gets a group input of that name and type linked to the socket.
-        outputs: node output socket identifiers whose values become the probe point's coordinates:
-            one vector output or up to three scalar ones.
+        outputs: node output socket identifiers whose values become probe points: each vector output
+            one point, scalar outputs three to a point.
+        scale: the anchor's size (see the module docstring).
         props: node properties to set before linking (``operation``, ``data_type``, ...).
     """
     ng = parity.new_tree("Probe")
@@ -126,12 +130,18 @@ def build_probe(bl_idname: str, operands: dict[str, str], outputs: Sequence[str]
             ng.links.new(parity.out_socket(node, o), parity.in_socket(cxyz, axis))
         vector_sources.append((cxyz, "Vector"))
 
-    if len(vector_sources) != 1:
-        raise ValueError(f"a probe shows one vector or up to three scalars, not outputs {list(outputs)}; build several probes")
-    # One point: a two-point Mesh Line from the origin (the anchor) to the result.
-    line = ng.nodes.new("GeometryNodeMeshLine")
-    parity.in_socket(line, "Count").default_value = 2
-    ng.links.new(parity.out_socket(*vector_sources[0]), parity.in_socket(line, "Offset"))
-    ng.links.new(parity.out_socket(line, "Mesh"), parity.in_socket(parity.group_output(ng), "Socket_0"))
+    # Each result vector is a one-point Mesh Line; the anchor is a two-point line from the origin
+    # to (scale, scale, scale). All are joined into the probe's mesh.
+    join = ng.nodes.new("GeometryNodeJoinGeometry")
+    for src, sock in vector_sources:
+        point = ng.nodes.new("GeometryNodeMeshLine")
+        parity.in_socket(point, "Count").default_value = 1
+        ng.links.new(parity.out_socket(src, sock), parity.in_socket(point, "Start Location"))
+        ng.links.new(parity.out_socket(point, "Mesh"), parity.in_socket(join, "Geometry"))
+    anchor = ng.nodes.new("GeometryNodeMeshLine")
+    parity.in_socket(anchor, "Count").default_value = 2
+    parity.in_socket(anchor, "Offset").default_value = (scale, scale, scale)
+    ng.links.new(parity.out_socket(anchor, "Mesh"), parity.in_socket(join, "Geometry"))
+    ng.links.new(parity.out_socket(join, "Geometry"), parity.in_socket(parity.group_output(ng), "Socket_0"))
     obj = parity.make_object(ng)
     return Probe(ng=ng, obj=obj, node=node)

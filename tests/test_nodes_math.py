@@ -162,20 +162,16 @@ def _vec_sets(op: str, seed: int, count: int) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def vector_probes(blender):
-    """One probe per output (Vector, Value)."""
-    operands = {VA: "VECTOR", VB: "VECTOR", VC: "VECTOR", S: "FLOAT"}
-    return [build_probe("ShaderNodeVectorMath", operands, [out]) for out in ("Vector", "Value")]
+def vector_probe(blender):
+    return build_probe("ShaderNodeVectorMath", {VA: "VECTOR", VB: "VECTOR", VC: "VECTOR", S: "FLOAT"}, ["Vector", "Value"])
 
 
 @requires_bpy
 @pytest.mark.parametrize("op", M.VECTOR_MATH_OPERATIONS)
-def test_vector_math_parity(vector_probes, op):
+def test_vector_math_parity(vector_probe, op):
     """Both outputs are compared: the one the operation does not produce is 0 in Blender too."""
-    sets = _vec_sets(op, 20, 24)
-    for probe in vector_probes:
-        probe.node.operation = op
-        assert probe.check(sets) >= 24
+    vector_probe.node.operation = op
+    assert vector_probe.check(_vec_sets(op, 20, 24)) >= 24
 
 
 def test_vector_modulo_by_zero_is_nan_like_blender():

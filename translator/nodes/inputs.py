@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from . import node, special
 
-__all__ = ["value", "integer", "boolean", "vector"]
+__all__ = ["boolean", "integer", "value", "vector"]
 
 
 @node("ShaderNodeValue", outputs=("Value",), props=("value",))
