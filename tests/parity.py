@@ -311,3 +311,25 @@ class Tree:
 
     def object(self):
         return make_object(self.ng)
+
+
+def compare_attributes(obj, mesh, names: Iterable[str], index: int = 0, atol: float = 1e-5) -> None:
+    """Assert that ``obj``'s evaluated attributes ``names`` (domain, data type and values) and
+    material slots equal those of the translator's ``mesh`` (batch element ``index``)."""
+    from translator.nodes.attributes import attribute_type, to_socket
+
+    names = list(names)
+    attrs, materials = evaluate_blender_attributes(obj, names)
+    assert materials == list(mesh.materials), f"materials {mesh.materials} != Blender's {materials}"
+    for name in names:
+        ba, ours = attrs[name], mesh.attributes.get(name)
+        assert (ba is None) == (ours is None), f"attribute {name!r}: Blender has it: {ba is not None}, we: {ours is not None}"
+        if ba is None:
+            continue
+        t = attribute_type(ours)
+        assert (ours.domain, t) == (ba.domain, ba.data_type), f"{name!r}: {(ours.domain, t)} != Blender's {(ba.domain, ba.data_type)}"
+        data = ours.data[index if ours.data.shape[0] > 1 else 0]
+        if t == "BYTE_COLOR":
+            data = to_socket(data, t)
+        got = data.detach().cpu().numpy().astype(np.float64)
+        np.testing.assert_allclose(got, ba.data.astype(np.float64), atol=atol, err_msg=f"attribute {name!r}")

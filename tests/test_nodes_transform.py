@@ -7,14 +7,15 @@ import math
 import random
 
 import numpy as np
+import parity as P
 import pytest
 import torch
-
-import parity as P
 from parity import requires_bpy
+
 from translator import runtime as rt
 from translator.geometry import GeometrySet
-from translator.nodes import primitives, transform as T
+from translator.nodes import primitives
+from translator.nodes import transform as T
 
 SEED = 1234
 
@@ -299,30 +300,7 @@ def test_join_merges_attributes_and_materials():
     bm = P.evaluate_blender(obj)
     mesh = mod.program()
     P.compare(bm, mesh)
-    check_attributes(obj, mesh, ["a", "c", "material_index"])
-
-
-def check_attributes(obj, mesh, names, index: int = 0, atol: float = 1e-5):
-    """Blender's evaluated attributes ``names`` (and materials) equal the translator's."""
-    from translator.nodes.attributes import to_socket, attribute_type
-
-    attrs, materials = P.evaluate_blender_attributes(obj, names)
-    assert materials == [m for m in mesh.materials], f"materials {mesh.materials} != Blender's {materials}"
-    for name in names:
-        ba = attrs[name]
-        ours = mesh.attributes.get(name)
-        assert (ba is None) == (ours is None), f"attribute {name!r}: Blender has it: {ba is not None}, we: {ours is not None}"
-        if ba is None:
-            continue
-        t = attribute_type(ours)
-        assert (ours.domain, t) == (ba.domain, ba.data_type), f"{name!r}: {(ours.domain, t)} != Blender's {(ba.domain, ba.data_type)}"
-        data = ours.data[index if ours.data.shape[0] > 1 else 0]
-        if t == "BYTE_COLOR":
-            data = to_socket(data, t)
-        if t == "FLOAT2":
-            data = data[..., :2]
-        got = data.detach().double().cpu().numpy() if data.dtype != torch.bool else data.cpu().numpy()
-        np.testing.assert_allclose(got.astype(np.float64), ba.data.astype(np.float64), atol=atol, err_msg=name)
+    P.compare_attributes(obj, mesh, ["a", "c", "material_index"])
 
 
 def test_join_single_mesh_passes_through_and_empty_inputs():
