@@ -434,6 +434,18 @@ def test_math_shapes_and_broadcasting():
     assert dot.shape == (4,) and dot.tolist() == [6.0] * 4
 
 
+@requires_bpy
+def test_unknown_operation_fails_translation_up_front(math_probe):
+    from translator.blender_export import export_object
+    from translator.codegen import UnsupportedNodesError, check_supported
+
+    math_probe.node.operation = "ADD"
+    prog = export_object(math_probe.obj)
+    next(n for n in prog.entry_group.nodes if n.bl_idname == "ShaderNodeMath").properties["operation"] = "NOPE"
+    with pytest.raises(UnsupportedNodesError, match="Math operation 'NOPE' is not supported"):
+        check_supported(prog)
+
+
 def test_unknown_operations_fail_at_translation():
     n = SimpleNamespace(properties={"operation": "NOPE", "rounding_mode": "NOPE"})
     for bl in ("ShaderNodeMath", "ShaderNodeVectorMath", "FunctionNodeIntegerMath", "FunctionNodeFloatToInt"):

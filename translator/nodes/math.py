@@ -99,15 +99,26 @@ def elementwise(fn: Callable[..., torch.Tensor], args: Sequence[Any], types: Seq
 
 
 def _nonzero(b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(b != 0, b with its zeros replaced by 1)``: a divisor that is safe to divide by (any dtype)."""
     nz = b != 0
     return nz, torch.where(nz, b, torch.ones_like(b))
 
 
+def _guarded(ok: torch.Tensor, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``fn(x)`` where ``ok``, else 0. ``fn`` only ever sees ``x`` where ``ok`` (1 elsewhere), so the
+    unused branch yields no NaN value or gradient."""
+    r = fn(torch.where(ok, x, torch.ones_like(x)))
+    return torch.where(ok, r, torch.zeros_like(r))
+
+
+def _zero_where_zero(b: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``fn(b)``, or 0 where ``b == 0``."""
+    return _guarded(b != 0, b, fn)
+
+
 def safe_divide(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a / b``, or 0 where ``b == 0`` (Blender's ``safe_divide``); zero gradient there."""
-    nz, bs = _nonzero(b)
-    q = a / bs
-    return torch.where(nz, q, torch.zeros_like(q))
+    return _zero_where_zero(b, lambda bs: a / bs)
 
 
 def std_min(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -122,9 +133,7 @@ def std_max(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _safe_sqrt(a: torch.Tensor) -> torch.Tensor:
     """``sqrt(max(a, 0))`` with a zero gradient where ``a <= 0``."""
-    pos = a > 0
-    r = torch.sqrt(torch.where(pos, a, torch.ones_like(a)))
-    return torch.where(pos, r, torch.zeros_like(r))
+    return _guarded(a > 0, a, torch.sqrt)
 
 
 def vector_length(v: torch.Tensor) -> torch.Tensor:
@@ -168,17 +177,14 @@ def _safe_pow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _safe_log(a: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """``log(a) / log(base)``, or 0 where ``a <= 0``, ``base <= 0`` or ``base == 1``."""
     ok = (a > 0) & (base > 0)
-    la = torch.log(torch.where(ok, a, torch.ones_like(a)))
-    lb = torch.log(torch.where(ok, base, torch.ones_like(base)))
-    r = safe_divide(la, lb)
-    return torch.where(ok, r, torch.zeros_like(r))
+    return _guarded(ok, a, lambda x: safe_divide(torch.log(x), torch.log(torch.where(ok, base, torch.ones_like(base)))))
 
 
 def _safe_inverse_sqrt(a: torch.Tensor) -> torch.Tensor:
-    pos = a > 0
-    r = torch.rsqrt(torch.where(pos, a, torch.ones_like(a)))
-    return torch.where(pos, r, torch.zeros_like(r))
+    """``1 / sqrt(a)``, or 0 where ``a <= 0``."""
+    return _guarded(a > 0, a, torch.rsqrt)
 
 
 def _safe_asin(a: torch.Tensor) -> torch.Tensor:
@@ -197,16 +203,12 @@ def _safe_acos(a: torch.Tensor) -> torch.Tensor:
 
 def _safe_fmod(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``fmodf(a, b)``, or 0 where ``b == 0`` (``safe_modf``)."""
-    nz, bs = _nonzero(b)
-    r = torch.fmod(a, bs)
-    return torch.where(nz, r, torch.zeros_like(r))
+    return _zero_where_zero(b, lambda bs: torch.fmod(a, bs))
 
 
 def _floored_mod(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a - floor(a / b) * b``, or 0 where ``b == 0`` (``safe_floored_modf``)."""
-    nz, bs = _nonzero(b)
-    r = a - torch.floor(a / bs) * bs
-    return torch.where(nz, r, torch.zeros_like(r))
+    return _zero_where_zero(b, lambda bs: a - torch.floor(a / bs) * bs)
 
 
 def _snap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -230,10 +232,12 @@ def _wrap(value: torch.Tensor, vmax: torch.Tensor, vmin: torch.Tensor) -> torch.
 
 def _pingpong(value: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """``pingpongf``: ``|fract((v - s) / 2s) * 2s - s|``, or 0 when ``s == 0``."""
-    nz, s = _nonzero(scale)
-    x = (value - s) / (s * 2.0)
-    r = torch.abs((x - torch.floor(x)) * s * 2.0 - s)
-    return torch.where(nz, r, torch.zeros_like(r))
+
+    def fn(s: torch.Tensor) -> torch.Tensor:
+        x = (value - s) / (s * 2.0)
+        return torch.abs((x - torch.floor(x)) * s * 2.0 - s)
+
+    return _zero_where_zero(scale, fn)
 
 
 def _smooth_min(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -449,16 +453,9 @@ def _to_int32(f: torch.Tensor) -> torch.Tensor:
     return torch.where(ok, torch.where(ok, f, torch.zeros_like(f)).long(), torch.full(f.shape, INT32_MIN, device=f.device))
 
 
-def _int_safe(b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    nz = b != 0
-    return nz, torch.where(nz, b, torch.ones_like(b))
-
-
 def _int_div(a: torch.Tensor, b: torch.Tensor, mode: str | None) -> torch.Tensor:
     """``a / b`` rounded toward zero (``mode=None``, C) or down (``"floor"``); 0 where ``b == 0``."""
-    nz, bs = _int_safe(b)
-    q = torch.div(a, bs, rounding_mode=mode or "trunc")
-    return torch.where(nz, q, torch.zeros_like(q))
+    return _zero_where_zero(b, lambda bs: torch.div(a, bs, rounding_mode=mode or "trunc"))
 
 
 def _int_divide_round(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -477,9 +474,8 @@ def _int_pow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _int_mod(a: torch.Tensor, b: torch.Tensor, floored: bool) -> torch.Tensor:
-    nz, bs = _int_safe(b)
-    r = torch.remainder(a, bs) if floored else torch.fmod(a, bs)
-    return torch.where(nz, r, torch.zeros_like(r))
+    """Remainder with the sign of ``b`` (floored) or of ``a`` (C ``%``); 0 where ``b == 0``."""
+    return _zero_where_zero(b, lambda bs: torch.remainder(a, bs) if floored else torch.fmod(a, bs))
 
 
 _INT_OPS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
