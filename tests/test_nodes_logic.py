@@ -84,7 +84,7 @@ _FLOAT_EDGES = [{"A": 1.0, "B": 1.0, "Epsilon": 0.0}, {"A": 1.0, "B": 1.5, "Epsi
 @pytest.mark.parametrize("op", L.COMPARE_OPERATIONS["FLOAT"])
 def test_compare_float_parity(compare_probe, op):
     _set(compare_probe, "FLOAT", op)
-    assert compare_probe.check(draw_sets(1, _FLOAT_SPEC, 16, _FLOAT_EDGES)) == 21
+    assert compare_probe.check_batched(draw_sets(1, _FLOAT_SPEC, 16, _FLOAT_EDGES)) == 21
 
 
 @requires_bpy
@@ -118,7 +118,7 @@ def test_compare_vector_parity(compare_probe, op, mode):
     spec = {"A_VEC3": ("vector", -2, 2), "B_VEC3": ("vector", -2, 2), "C": ("float", -3, 3), "Angle": ("float", 0, 3.2),
             "Epsilon": ("float", -0.2, 1.0)}
     edges = _VEC_EDGES[mode]
-    assert compare_probe.check(draw_sets(3, spec, 16, edges)) == 16 + len(edges)
+    assert compare_probe.check_batched(draw_sets(3, spec, 16, edges)) == 16 + len(edges)
 
 
 @requires_bpy

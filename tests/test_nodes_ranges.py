@@ -88,7 +88,7 @@ def test_map_range_parity(map_range_probes, dt, interpolation, use_clamp):
     probe = map_range_probes[dt]
     probe.node.interpolation_type = interpolation
     probe.node.clamp = use_clamp
-    assert probe.check(_map_range_sets(dt, 7)) == 31
+    assert probe.check_batched(_map_range_sets(dt, 7)) == 31
 
 
 @requires_bpy
