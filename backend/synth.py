@@ -29,7 +29,7 @@ normal and the viewing ray:
 * axial: ``z += N(0, sigma_z)``, ``sigma_z = 0.0012 + 0.0019 (z - 0.4)^2 +
   0.0001 / sqrt(z) * theta^2 / (pi/2 - theta)^2`` metres;
 * missing pixels: at grazing angles (probability rising linearly from 0 at
-  70 degrees to 1 at 85), at depth edges (a 4-neighbour more than 5% of the
+  75 degrees to 1 at 88), at depth edges (a 4-neighbour more than 5% of the
   depth away, or no surface), at random (1%), and outside 0.3-5 m;
 * quantisation to millimetres (the PNG format).
 
@@ -95,9 +95,9 @@ class NoiseSettings:
     """sigma_z angle term: axial_angle / sqrt(z) * theta^2 / (pi/2 - theta)^2 (m)."""
     lateral_px: float = 0.8
     """Lateral noise at normal incidence, in pixels of a 640-pixel-wide image (scaled to the image width)."""
-    grazing_start_deg: float = 70.0
+    grazing_start_deg: float = 75.0
     """Incidence angle where pixels start to go missing."""
-    grazing_end_deg: float = 85.0
+    grazing_end_deg: float = 88.0
     """Incidence angle beyond which every pixel is missing."""
     edge_jump: float = 0.05
     """A pixel is on a depth edge when a 4-neighbour's depth differs by more than this fraction of its depth."""
@@ -436,6 +436,14 @@ def _occluder_boxes(center: np.ndarray, radius: float, cams: Cameras, count: int
     return boxes
 
 
+def _sha256(path: str) -> str | None:
+    """The program file's SHA-256 (tells whether a scan still matches its program), None without a file."""
+    import hashlib
+
+    p = Path(path) if path else None
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p is not None and p.is_file() else None
+
+
 def _shade(normals_cam: torch.Tensor, rays: torch.Tensor, albedo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Lambertian shading with a light at the camera plus ambient light and a little sensor noise."""
     cos = (normals_cam * rays).sum(-1).abs().numpy()
@@ -529,6 +537,7 @@ def synthesize(program: ShapeProgram, out_dir: str | Path, seed: int = 0, *, noi
     gt = {
         "program": program.path,
         "program_name": program.name,
+        "program_sha256": _sha256(program.path),
         "seed": int(seed),
         "parameters": {"discrete": discrete, "continuous": {k: list(v) if isinstance(v, tuple) else v for k, v in continuous.items()}},
         "sampling": how,
