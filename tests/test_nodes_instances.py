@@ -338,7 +338,7 @@ def test_realize_matches_slow_reference():
     rng = random.Random(SEED + 6)
     checked = 0
     with rt.eval_context(torch.float64):
-        for _ in range(60):
+        for _ in range(30):
             geo = _random_geometry(rng, depth=3, batch=2)
             slow = _slow_realize(geo, "w")
             fast = I.realize(geo).mesh
@@ -351,7 +351,7 @@ def test_realize_matches_slow_reference():
             if "w" in fast.attributes:
                 torch.testing.assert_close(fast.attributes["w"].data.expand_as(values), values, atol=1e-12, rtol=0)
             checked += 1
-    assert checked > 20
+    assert checked > 12
 
 
 def test_instance_on_points_batch_matches_single_elements():

@@ -43,6 +43,7 @@ __all__ = [
     "SOCKET_OF_TYPE",
     "attribute_type",
     "convert_attribute",
+    "try_convert",
     "to_socket",
     "from_socket",
     "default_data",
@@ -189,6 +190,15 @@ def convert_attribute(data: torch.Tensor, src: str, dst: str) -> torch.Tensor:
     raise _no_conversion(src, dst)
 
 
+def try_convert(data: torch.Tensor, src: str, dst: str) -> torch.Tensor | None:
+    """:func:`convert_attribute`, or None where Blender has no conversion (callers then use
+    the default value, as Blender's ``lookup_or_default`` does, or skip the attribute)."""
+    try:
+        return convert_attribute(data, src, dst)
+    except TypeError:
+        return None
+
+
 def _rotation_matrix4(rot: torch.Tensor) -> torch.Tensor:
     out = torch.zeros((*rot.shape[:-2], 4, 4), dtype=rot.dtype, device=rot.device)
     out[..., :3, :3] = rot
@@ -233,7 +243,8 @@ def merge_kinds(kinds: list[tuple[str, str]]) -> tuple[str, str]:
 
 
 def adapt_attribute(mesh: MeshBatch, attr: Attribute, domain: str, attr_type: str) -> torch.Tensor:
-    """``attr`` of ``mesh`` moved to ``domain`` (Blender's interpolation) and converted to ``attr_type``."""
+    """``attr`` of ``mesh`` moved to ``domain`` (Blender's interpolation) and converted to
+    ``attr_type`` (zeros when Blender has no such conversion): ``(b, N, ...)``."""
     src = attribute_type(attr)
     data = attr.data
     if attr.domain != domain:
@@ -241,7 +252,8 @@ def adapt_attribute(mesh: MeshBatch, attr: Attribute, domain: str, attr_type: st
             data = encode_byte_color(rt.adapt_domain(mesh, decode_byte_color(data), attr.domain, domain))
         else:
             data = rt.adapt_domain(mesh, data, attr.domain, domain)
-    return convert_attribute(data, src, attr_type)
+    out = try_convert(data, src, attr_type)
+    return out if out is not None else default_data(attr_type, mesh.domain_size(domain))
 
 
 def join_instance_attributes(parts: list[Instances]) -> dict[str, Attribute]:
@@ -374,7 +386,8 @@ def _read(fctx: rt.FieldContext, name: str, attr_type: str) -> torch.Tensor:
         return to_socket(default_data(attr_type, fctx.size), attr_type)
     if mesh is not None:
         return to_socket(adapt_attribute(mesh, attr, fctx.domain, attr_type), attr_type)
-    return to_socket(convert_attribute(attr.data, attribute_type(attr), attr_type), attr_type)
+    data = try_convert(attr.data, attribute_type(attr), attr_type)
+    return to_socket(data if data is not None else default_data(attr_type, fctx.size), attr_type)
 
 
 def _exists(fctx: rt.FieldContext, name: str) -> torch.Tensor:

@@ -34,9 +34,9 @@ from . import node
 from .attributes import (
     adapt_attribute,
     attribute_type,
-    convert_attribute,
     default_data,
     merge_kinds,
+    try_convert,
 )
 from .fields import evaluate, instance_context, mesh_context, selection_mask
 from .transform import euler_to_matrix, join_instances, loc_rot_scale
@@ -293,7 +293,8 @@ def _layout(counts: torch.Tensor, ref_of: torch.Tensor) -> tuple[torch.Tensor, t
     per_inst = counts[ref_of]
     total = int(per_inst.sum())
     first = torch.cumsum(per_inst, 0) - per_inst
-    inst_of = torch.repeat_interleave(torch.arange(ref_of.numel(), device=ref_of.device), per_inst, output_size=total)
+    # the one-argument form: torch 2.13's repeat_interleave(values, repeats) is ~1000x slower on CPU
+    inst_of = torch.repeat_interleave(per_inst, output_size=total)
     local = torch.arange(total, device=ref_of.device) - first[inst_of]
     starts = torch.cumsum(counts, 0) - counts
     return starts[ref_of][inst_of] + local, inst_of, local
@@ -368,8 +369,11 @@ def _instances_piece(inst: Instances, chosen: torch.Tensor | None, pieces: list[
             defined = torch.cat([p.attrs[name][1] if p.attrs[name][1] is not None
                                  else torch.ones(p.size(domain), dtype=torch.bool, device=dev) for p in refs])[src]
         fallback = inst.attributes.get(name)
+        values = None
         if fallback is not None and defined is not None:
-            values = convert_attribute(fallback.data[:, idx], attribute_type(fallback), t)[:, inst_of]
+            values = try_convert(fallback.data[:, idx], attribute_type(fallback), t)
+        if values is not None:
+            values = values[:, inst_of]
             mask = defined.reshape(1, -1, *([1] * (data.dim() - 2)))
             data = torch.where(mask, data, values)
             defined = None
@@ -485,7 +489,9 @@ def _single_mesh(mesh: MeshBatch, transform, fallbacks: dict, plan: _Plan) -> Me
         if name in attrs or name not in fallbacks:
             continue
         values, src_t = fallbacks[name]
-        v = convert_attribute(values.unsqueeze(1), src_t, t)
+        v = try_convert(values.unsqueeze(1), src_t, t)
+        if v is None:
+            continue
         n = mesh.domain_size(domain)
         attrs[name] = Attribute(domain, v.expand(v.shape[0], n, *v.shape[2:]), t)
     verts = mesh.verts if transform is None else transform_points(mesh.verts, transform)
