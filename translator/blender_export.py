@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .ir import SCHEMA_VERSION, Program, ProgramError, program_from_dict
+from .ir import SCHEMA_VERSION, Group, Link, Node, Program, ProgramError, program_from_dict, quote, topological_order
 
 __all__ = ["export_blend", "export_object", "export_node_group", "find_geometry_nodes_modifier"]
 
@@ -100,6 +100,32 @@ def _socket(sock: Any) -> dict:
     }
 
 
+def _link_used(lk: Any) -> bool:
+    """Blender evaluates a link only when it is valid (types convert, no cycle), not muted,
+    and both of its sockets are available; links from or to Frames are layout only."""
+    if lk.is_muted or not lk.is_valid:
+        return False
+    if not (lk.from_socket.enabled and lk.to_socket.enabled):
+        return False
+    return lk.from_node.bl_idname != "NodeFrame" and lk.to_node.bl_idname != "NodeFrame"
+
+
+def _check_cycles(ng: Any, names: list[str]) -> None:
+    """Blender refuses to evaluate a tree with a cycle of (unmuted, available) links, even though
+    it marks those links invalid; raise instead of exporting a program Blender would not run."""
+    group = Group(name=ng.name, nodes=[Node(name=n, bl_idname="") for n in names])
+    known = set(names)
+    for lk in ng.links:
+        if lk.is_muted or not (lk.from_socket.enabled and lk.to_socket.enabled):
+            continue
+        if lk.from_node.name in known and lk.to_node.name in known:
+            group.links.append(Link(lk.from_node.name, "", lk.to_node.name, ""))
+    try:
+        topological_order(group)
+    except ProgramError as exc:
+        raise ProgramError(str(exc).replace("cycle through", "link cycle through") + "; Blender cannot evaluate it") from None
+
+
 def _multi_input_order(links: list) -> list:
     # Blender evaluates a multi-input socket's links top to bottom in the editor,
     # which is descending multi_input_sort_id.
@@ -144,21 +170,17 @@ def _export_group(ng: Any, groups: dict) -> None:
         }
         if node.bl_idname == "GeometryNodeGroup":
             if node.node_tree is None:
-                raise ProgramError(f"group '{ng.name}' node '{node.name}': Group node has no node group")
+                raise ProgramError(f"group {quote(ng.name)} node {quote(node.name)}: Group node has no node group")
             nd["group"] = node.node_tree.name
             _export_group(node.node_tree, groups)
         nodes.append(nd)
+    _check_cycles(ng, names=[nd["name"] for nd in nodes])
     by_target: dict[tuple, list] = {}
     for lk in ng.links:
-        if lk.is_muted or not lk.is_valid:
-            continue
-        if lk.from_node.bl_idname == "NodeFrame" or lk.to_node.bl_idname == "NodeFrame":
-            continue
-        by_target.setdefault((lk.to_node.name, lk.to_socket.identifier, lk.to_socket.as_pointer()), []).append(lk)
-    for (_, _, _), lks in by_target.items():
-        if len(lks) > 1:
-            lks = _multi_input_order(lks)
-        for lk in lks:
+        if _link_used(lk):
+            by_target.setdefault((lk.to_node.name, lk.to_socket.identifier), []).append(lk)
+    for lks in by_target.values():
+        for lk in _multi_input_order(lks) if len(lks) > 1 else lks:
             links.append(
                 {
                     "from_node": lk.from_node.name,
@@ -185,20 +207,50 @@ def _interface_type(item: Any) -> str:
 
 
 def _add_menu_items(inputs: list, ng: Any) -> None:
-    """MENU inputs take their item names from the Menu Switch they feed (Blender infers them the same way)."""
-    gin = [n for n in ng.nodes if n.bl_idname == "NodeGroupInput"]
+    """MENU inputs take their item names from the Menu Switch they drive (Blender infers them the same way)."""
     for d in inputs:
-        if d["type"] != "MENU":
+        if d["type"] == "MENU":
+            items = _menu_items(ng, d["identifier"])
+            if items:
+                d["items"] = list(items.values())
+
+
+def _menu_items(ng: Any, ident: str) -> dict[int, str]:
+    """Item id -> name for MENU input ``ident`` of ``ng``: the items of the first Menu Switch it
+    drives, followed through reroutes, MENU Switches and nested groups ({} when none)."""
+    for n in ng.nodes:
+        if n.bl_idname == "NodeGroupInput":
+            found = _menu_items_from(ng, n, ident, set())
+            if found is not None:
+                return found
+    return {}
+
+
+def _menu_items_from(ng: Any, node: Any, out_identifier: str, seen: set) -> dict[int, str] | None:
+    key = (ng.name, node.name, out_identifier)
+    if key in seen:
+        return None
+    seen.add(key)
+    for lk in ng.links:
+        if lk.from_node != node or lk.from_socket.identifier != out_identifier or not _link_used(lk):
             continue
-        for n in gin:
-            for out in n.outputs:
-                if out.identifier != d["identifier"]:
-                    continue
-                for lk in out.links:
-                    tn = lk.to_node
-                    if tn.bl_idname == "GeometryNodeMenuSwitch":
-                        d["items"] = [it.name for it in tn.enum_items]
-                        break
+        to, to_id = lk.to_node, lk.to_socket.identifier
+        found = None
+        if to.bl_idname == "GeometryNodeMenuSwitch" and to_id == "Menu":
+            # bpy hides NodeEnumItem's id; the Menu Switch names each item's input socket Item_<id>
+            found = {int(s.identifier[5:]): s.name for s in to.inputs
+                     if s.identifier.startswith("Item_") and s.identifier[5:].isdigit()}
+        elif to.bl_idname == "NodeReroute":
+            found = _menu_items_from(ng, to, to.outputs[0].identifier, seen)
+        elif to.bl_idname == "GeometryNodeSwitch" and to_id in ("False", "True"):
+            found = _menu_items_from(ng, to, "Output", seen)
+        elif to.bl_idname == "GeometryNodeGroup" and to.node_tree is not None:
+            for inner in to.node_tree.nodes:
+                if inner.bl_idname == "NodeGroupInput" and found is None:
+                    found = _menu_items_from(to.node_tree, inner, to_id, seen)
+        if found is not None:
+            return found
+    return None
 
 
 def find_geometry_nodes_modifier(obj: Any) -> Any:
@@ -216,16 +268,7 @@ def export_node_group(ng: Any, modifier: Any = None, source: str = "", object_na
     _export_group(ng, groups)
     if modifier is not None:
         for d in groups[ng.name]["inputs"]:
-            ident = d["identifier"]
-            if d["type"] in ("GEOMETRY",) or ident not in modifier.keys():
-                continue
-            val = _value(modifier[ident])
-            if d["type"] == "MENU" and isinstance(val, int):
-                val = _menu_name(modifier, d, val)
-            if d["type"] == "BOOLEAN":
-                val = bool(val)
-            d["interface_default"] = d["default"]
-            d["default"] = val
+            _apply_modifier_value(modifier, d)
     data = {
         "schema_version": SCHEMA_VERSION,
         "blender_version": bpy.app.version_string,
@@ -237,23 +280,39 @@ def export_node_group(ng: Any, modifier: Any = None, source: str = "", object_na
     return program_from_dict(data, source=source)
 
 
-def _menu_name(modifier: Any, d: dict, value: int) -> Any:
-    # Menu values on a modifier are the item's unique identifier; map it to the item name.
-    # bpy does not expose NodeEnumItem's identifier; a Menu Switch names the input
-    # socket of each item ``Item_<identifier>``.
-    for n in modifier.node_group.nodes:
-        if n.bl_idname == "GeometryNodeMenuSwitch":
-            for s in n.inputs:
-                if s.identifier == f"Item_{value}" and s.name in (d.get("items") or []):
-                    return s.name
-    items = d.get("items") or []
-    return items[value] if 0 <= value < len(items) else value
+def _apply_modifier_value(modifier: Any, d: dict) -> None:
+    """The modifier's value of entry input ``d`` becomes its default (the group's own is kept
+    as ``interface_default``). MENU values are stored as item ids; they become item names."""
+    ident = d["identifier"]
+    if d["type"] == "GEOMETRY" or ident not in modifier.keys():
+        return
+    if modifier.get(f"{ident}_use_attribute"):
+        raise ProgramError(f"modifier input {quote(d['name'])} reads the attribute "
+                           f"{quote(modifier.get(ident + '_attribute_name', ''))}; attribute inputs are not supported")
+    val = _value(modifier[ident])
+    if d["type"] == "MENU":  # an item id; unset (-1) or unknown: no item, the switches give defaults
+        names = _menu_items(modifier.node_group, ident) or _menu_item_names(modifier, ident)
+        val = names.get(val, "") if isinstance(val, int) else val
+    elif d["type"] == "BOOLEAN":
+        val = bool(val)
+    d["interface_default"] = d["default"]
+    d["default"] = val
+
+
+def _menu_item_names(modifier: Any, ident: str) -> dict[int, str]:
+    """Item id -> name of a MENU modifier input, from its ID property UI data ({} when unknown)."""
+    try:
+        items = modifier.id_properties_ui(ident).as_dict().get("items") or []
+    except (TypeError, KeyError, AttributeError):
+        return {}
+    # each item: (identifier, name, description, icon, value)
+    return {int(it[4]): str(it[1]) for it in items if len(it) >= 5}
 
 
 def export_object(obj: Any) -> Program:
     mod = find_geometry_nodes_modifier(obj)
     if mod is None:
-        raise ProgramError(f"object '{obj.name}' has no geometry-nodes modifier")
+        raise ProgramError(f"object {quote(obj.name)} has no geometry-nodes modifier")
     import bpy
 
     return export_node_group(mod.node_group, mod, source=bpy.data.filepath, object_name=obj.name)
@@ -274,9 +333,9 @@ def export_blend(path: str | Path, object_name: str | None = None) -> Program:
     if object_name is not None:
         obj = bpy.data.objects.get(object_name)
         if obj is None:
-            raise ProgramError(f"{path}: no object named '{object_name}'")
+            raise ProgramError(f"{path}: no object named {quote(object_name)}")
         if find_geometry_nodes_modifier(obj) is None:
-            raise ProgramError(f"{path}: object '{object_name}' has no geometry-nodes modifier")
+            raise ProgramError(f"{path}: object {quote(object_name)} has no geometry-nodes modifier")
     else:
         objs = [o for o in sorted(bpy.data.objects, key=lambda o: o.name) if find_geometry_nodes_modifier(o)]
         if not objs:

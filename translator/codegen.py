@@ -206,15 +206,17 @@ class _Generator:
         return spec.kind if spec is not None else "plain"
 
     def resolve(self, info: _GroupInfo, node: Node, sock_id: str) -> list[_Src]:
-        """Sources of an input socket (in link order), following reroutes and muted nodes."""
+        """Sources of an input socket (in link order), following reroutes and muted nodes.
+        An input linked only from dangling reroutes counts as unlinked (Blender's rule)."""
         sock = node.input(sock_id)
-        links = info.incoming.get((node.name, sock_id), [])
-        if not links:
-            return [] if sock.multi_input else [_Src(None, None, sock.type, sock.default)]
-        out: list[_Src] = []
-        for fn, fs in links:
-            out.extend(self._follow(info, fn, fs, frozenset()))
+        out = self._sources(info, node, sock_id, frozenset())
+        if not out and not sock.multi_input:
+            return [_Src(None, None, sock.type, sock.default)]
         return out
+
+    def _sources(self, info: _GroupInfo, node: Node, sock_id: str, seen: frozenset) -> list[_Src]:
+        links = info.incoming.get((node.name, sock_id), [])
+        return [s for fn, fs in links for s in self._follow(info, fn, fs, seen)]
 
     def _follow(self, info: _GroupInfo, node_name: str, sock_id: str, seen: frozenset) -> list[_Src]:
         n = info.nodes[node_name]
@@ -222,11 +224,8 @@ class _Generator:
         if (node_name, sock_id) in seen:
             raise ProgramError(f"group {quote(info.group.name)} node {quote(n.name)}: pass-through loop")
         seen = seen | {(node_name, sock_id)}
-        if n.bl_idname == "NodeReroute":
-            links = info.incoming.get((n.name, n.inputs[0].identifier), [])
-            if not links:
-                return [_Src(None, None, out_sock.type, rt.default_value(out_sock.type))]
-            return [s for fn, fs in links for s in self._follow(info, fn, fs, seen)]
+        if n.bl_idname == "NodeReroute":  # nothing when dangling (no link into the chain)
+            return self._sources(info, n, n.inputs[0].identifier, seen)
         if not n.mute:
             return [_Src(node_name, sock_id, out_sock.type)]
         # A muted node passes its internally linked input through, converted to the
@@ -235,10 +234,9 @@ class _Generator:
             if b != sock_id:
                 continue
             in_sock = n.input(a)
-            links = info.incoming.get((n.name, a), [])
-            if not links:
+            first = self._sources(info, n, a, seen)[:1]
+            if not first:
                 return [_Src(None, None, in_sock.type, in_sock.default, via=(out_sock.type,))]
-            first = self._follow(info, *links[0], seen)[:1]
             return [_Src(s.node, s.socket, s.type, s.value, s.via + (in_sock.type, out_sock.type)) for s in first]
         return [_Src(None, None, out_sock.type, rt.default_value(out_sock.type))]
 
