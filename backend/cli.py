@@ -52,7 +52,11 @@ def _user_error_types() -> tuple[type, ...]:
     from translator.ir import ProgramError
     from translator.runtime import ParameterError, TopologySplitError
 
-    return (UserError, ProgramError, ParameterError, TopologySplitError, FileNotFoundError, IsADirectoryError, PermissionError)
+    from .fit import FitError
+    from .scans import ScanError
+
+    return (UserError, ProgramError, ParameterError, TopologySplitError, ScanError, FitError,
+            FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 def main(argv: list[str] | None = None) -> int:
