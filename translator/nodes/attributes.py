@@ -228,10 +228,14 @@ def from_socket(values: torch.Tensor, socket_type: str, attr_type: str) -> torch
 
 
 def default_data(attr_type: str, n: int, batch: int = 1) -> torch.Tensor:
-    """Blender's default value of ``attr_type`` (zeros) for ``n`` elements: ``(batch, n, ...)``."""
+    """Blender's default value of ``attr_type`` for ``n`` elements, ``(batch, n, ...)``: zeros,
+    except the identity rotation ``(1, 0, 0, 0)`` for QUATERNION."""
     c = rt.current()
     dtype = {"INT": torch.long, "INT8": torch.int8, "BOOLEAN": torch.bool, "BYTE_COLOR": torch.uint8}.get(attr_type, c.dtype)
-    return torch.zeros((batch, n, *_TRAILING.get(attr_type, ())), dtype=dtype, device=c.device)
+    out = torch.zeros((batch, n, *_TRAILING.get(attr_type, ())), dtype=dtype, device=c.device)
+    if attr_type == "QUATERNION":
+        out[..., 0] = 1.0
+    return out
 
 
 def merge_kinds(kinds: list[tuple[str, str]]) -> tuple[str, str]:
@@ -395,9 +399,12 @@ def _exists(fctx: rt.FieldContext, name: str) -> torch.Tensor:
     return torch.full((1, fctx.size), attr is not None, dtype=torch.bool, device=rt.current().device)
 
 
+_READ_TYPES = ("FLOAT", "INT", "BOOLEAN", "FLOAT_VECTOR", "FLOAT_COLOR", "QUATERNION", "FLOAT4X4")
+
+
 def _check_named(n) -> str | None:
     t = n.properties.get("data_type")
-    return None if t in SOCKET_OF_TYPE else f"Named Attribute data type {t!r} is not supported"
+    return None if t in _READ_TYPES else f"Named Attribute data type {t!r} is not supported"
 
 
 @node("GeometryNodeInputNamedAttribute", outputs=("Attribute", "Exists"), props=("data_type",), pure=False,
