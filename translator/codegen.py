@@ -520,10 +520,12 @@ class _Generator:
             args.append(f"{kw}={self.input_expr(info, n, s)}")
         for p in spec.props:
             args.append(f"{p}={literal(n.properties.get(p))}")
+        used = self.used_outputs(info, n)
+        if spec.outputs_arg:
+            args.append(f"outputs_used={literal(tuple(o for o in spec.outputs if o in used))}")
         call = f"{self.alias(spec.module)}.{spec.func.__name__}({', '.join(args)})"
         if len(spec.outputs) == 1:
             return f"{info.var[n.name]} = {call}"
-        used = self.used_outputs(info, n)
         targets = [self.out_var(info, n, o) if o in used else "_" for o in spec.outputs]
         return f"{', '.join(targets)} = {call}"
 
@@ -572,11 +574,12 @@ class _Generator:
             lines.append(f"{ind}    return {self.src_expr(info, src, typ)}")
             thunks.append(fname)
         socks = self.branch_sockets(n)
+        name = literal(n.name[:60])  # for topology errors
         if kind == "switch":
             by_id = {s.identifier: t for s, t in zip(socks, thunks)}
-            call = f"rt.switch({typ!r}, {cond}, {by_id['False']}, {by_id['True']})"
+            call = f"rt.switch({typ!r}, {cond}, {by_id['False']}, {by_id['True']}, name={name})"
         elif kind == "index_switch":
-            call = f"rt.index_switch({typ!r}, {cond}, [{', '.join(thunks)}])"
+            call = f"rt.index_switch({typ!r}, {cond}, [{', '.join(thunks)}], name={name})"
         else:
             items = ", ".join(f"{literal(s.name)}: {t}" for s, t in zip(socks, thunks))
             call = f"rt.menu_switch({typ!r}, {cond}, {{{items}}})"

@@ -398,8 +398,9 @@ def _uniform(t: torch.Tensor) -> bool:
     return bool((flat == flat[:1]).all())
 
 
-def _where(cond: torch.Tensor, a: Any, b: Any, type: str) -> Any:
-    """Per batch element ``a if cond else b`` for single values."""
+def _where(cond: torch.Tensor, a: Any, b: Any, type: str, what: str = "") -> Any:
+    """Per batch element ``a if cond else b`` for single values (``what`` names the choice
+    when the type cannot vary per element)."""
     if type in _VECTOR_SIZES:
         a, b = as_vector(a, _VECTOR_SIZES[type]), as_vector(b, _VECTOR_SIZES[type])
         return torch.where(cond.reshape(-1, 1), a, b)
@@ -414,13 +415,15 @@ def _where(cond: torch.Tensor, a: Any, b: Any, type: str) -> Any:
         a = a if isinstance(a, torch.Tensor) else torch.tensor(a, device=dev)
         b = b if isinstance(b, torch.Tensor) else torch.tensor(b, device=dev)
         return torch.where(cond, a, b)
-    raise TopologyVaries(cond.reshape(cond.shape[0], -1).long(), f"a {type} switch condition")
+    raise TopologyVaries(cond.reshape(cond.shape[0], -1).long(), what or f"a {type} switch condition")
 
 
-def switch(type: str, condition: Any, if_false: Callable[[], Any], if_true: Callable[[], Any]) -> Any:
+def switch(type: str, condition: Any, if_false: Callable[[], Any], if_true: Callable[[], Any], name: str = "") -> Any:
     """Blender's Switch. Only the taken branch is evaluated when the condition is
     shared by the batch; a batched condition selects per element (``torch.where``,
-    gradients flow through the chosen branch); a field condition gives a field."""
+    gradients flow through the chosen branch); a field condition gives a field.
+    ``name`` (the node's) makes topology errors say which switch."""
+    what = f"the condition of Switch {name!r}" if name else f"a {type.capitalize()} Switch condition"
     if isinstance(condition, Field):
         f, t = if_false(), if_true()
         return field_map(lambda c, a, b: torch.where(c.unsqueeze(-1) if a.dim() > c.dim() else c, a, b),
@@ -430,17 +433,19 @@ def switch(type: str, condition: Any, if_false: Callable[[], Any], if_true: Call
     if _uniform(condition):
         return if_true() if bool(condition.reshape(-1)[0]) else if_false()
     if type == "GEOMETRY":
-        raise TopologyVaries(condition.reshape(condition.shape[0], -1).long(), "a Geometry Switch condition")
+        raise TopologyVaries(condition.reshape(condition.shape[0], -1).long(), what)
     t, f = if_true(), if_false()
     if isinstance(t, Field) or isinstance(f, Field):
         return field_map(lambda c, a, b: torch.where(c.unsqueeze(-1) if a.dim() > c.dim() else c, a, b),
                          [condition, t, f], ["BOOLEAN", type, type], type)
-    return _where(condition.bool(), t, f, type)
+    return _where(condition.bool(), t, f, type, what)
 
 
-def index_switch(type: str, index: Any, branches: Sequence[Callable[[], Any]]) -> Any:
-    """Blender's Index Switch; an index out of range gives the type's default value."""
+def index_switch(type: str, index: Any, branches: Sequence[Callable[[], Any]], name: str = "") -> Any:
+    """Blender's Index Switch; an index out of range gives the type's default value.
+    ``name`` (the node's) makes topology errors say which switch."""
     n = len(branches)
+    what = f"the index of Index Switch {name!r}" if name else "an Index Switch index"
     if isinstance(index, Field):
         vals = [b() for b in branches]
 
@@ -459,10 +464,10 @@ def index_switch(type: str, index: Any, branches: Sequence[Callable[[], Any]]) -
         i = int(index.reshape(-1)[0])
         return branches[i]() if 0 <= i < n else default_value(type)
     if type == "GEOMETRY":
-        raise TopologyVaries(index.reshape(index.shape[0], -1).long(), "an Index Switch index")
+        raise TopologyVaries(index.reshape(index.shape[0], -1).long(), what)
     out = default_value(type)
     for k, br in enumerate(branches):
-        out = _where(index == k, br(), out, type)
+        out = _where(index == k, br(), out, type, what)
     return out
 
 
