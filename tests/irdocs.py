@@ -12,9 +12,25 @@ from typing import Any
 from translator.ir import SCHEMA_VERSION
 
 __all__ = [
-    "sock", "iface", "node", "link", "group", "program",
-    "group_input", "group_output", "math", "combine_xyz", "mesh_line", "transform", "join",
-    "switch", "index_switch", "menu_switch", "value", "group_node", "reroute",
+    "combine_xyz",
+    "group",
+    "group_input",
+    "group_node",
+    "group_output",
+    "iface",
+    "index_switch",
+    "join",
+    "link",
+    "math",
+    "menu_switch",
+    "mesh_line",
+    "node",
+    "program",
+    "reroute",
+    "sock",
+    "switch",
+    "transform",
+    "value",
 ]
 
 GEOMETRY_OUT = {"identifier": "Socket_0", "name": "Geometry", "type": "GEOMETRY"}

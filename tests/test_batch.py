@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import random
 
+import irdocs as D
 import parity as P
 import pytest
 import torch
 from parity import requires_bpy
 
-import irdocs as D
 from translator import runtime as rt
 from translator.codegen import compile_program
 from translator.ir import program_from_dict

@@ -7,14 +7,14 @@ import ast
 import importlib.util
 import re
 
+import irdocs as D
 import pytest
 import torch
 
-import irdocs as D
-import translator.nodes.primitives as primitives
 import translator.nodes.transform as transform_nodes
 from translator.codegen import check_supported, compile_program, generate_source
 from translator.ir import program_from_dict
+from translator.nodes import primitives
 
 USE_B = D.iface("Socket_1", "BOOLEAN", False, name="Use B")
 COUNT = D.iface("Socket_2", "INT", 3, name="Count")

@@ -15,12 +15,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import irdocs as D
 import parity as P
 import pytest
 from conftest import REFERENCE_DIR, REFERENCE_NAMES, requires_reference
 from parity import requires_bpy
 
-import irdocs as D
 from translator.ir import ProgramError, load_program, program_from_dict, save_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def test_exporter_never_imports_torch(tmp_path):
         print(json.dumps({"torch": "torch" in sys.modules, "nodes": [n.bl_idname for n in prog.entry_group.nodes]}))
         """
     )
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert res.returncode == 0, res.stderr[-2000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out == {"torch": False, "nodes": ["NodeGroupOutput", "GeometryNodeMeshLine"]}
@@ -88,7 +88,7 @@ def _modifier_snapshot(path: Path) -> dict:
         "object": obj.name,
         "group": mod.node_group.name,
         "idents": [i.identifier for i in items],
-        "values": {i.identifier: mod[i.identifier] for i in items if i.identifier in mod.keys()},
+        "values": {i.identifier: mod[i.identifier] for i in items if i.identifier in set(mod.keys())},
         "interface": {i.identifier: getattr(i, "default_value", None) for i in items},
         "groups": sorted({g.name for g in bpy.data.node_groups}),
         "frames": sum(n.bl_idname == "NodeFrame" for g in bpy.data.node_groups for n in g.nodes),
@@ -185,7 +185,7 @@ def test_frames_are_dropped():
 
 @requires_bpy
 def test_reroutes_pass_values_through():
-    t, m, cx, line = _line_tree()
+    t, _, cx, line = _line_tree()
     ng = t.ng
     for lk in list(ng.links):
         if lk.to_node == line and lk.to_socket.identifier in ("Offset", "Count"):
@@ -422,7 +422,7 @@ def test_join_keeps_blenders_multi_input_order():
 
 @requires_bpy
 def test_modifier_values_become_defaults():
-    t, m, cx, line = _line_tree()
+    t, _, _, line = _line_tree()
     flag = t.input("Lift", "NodeSocketBool", False)
     vec = t.input("Shift", "NodeSocketVector", (0.0, 0.0, 0.0))
     sw = t.node("GeometryNodeSwitch", input_type="GEOMETRY")
@@ -462,7 +462,7 @@ def _menu_tree():
     """A MENU input drives (through a reroute) a GEOMETRY Menu Switch with items ids 0, 1, 3,
     whose per-item booleans feed floats. (A MENU input can drive one enum definition only:
     with two Menu Switches Blender marks the links invalid.)"""
-    t, m, cx, line = _line_tree()
+    t, _, _, line = _line_tree()
     menu = t.input("Shape", "NodeSocketMenu")
     ms = _menu_switch(t, "GEOMETRY")
     tr = t.node("GeometryNodeTransform", Translation=(0.0, 0.0, 1.0))
@@ -494,7 +494,7 @@ def test_link_cycle_is_refused():
     """Blender cannot evaluate a tree with a link cycle (the modifier gives nothing): refuse it."""
     from translator.blender_export import export_object
 
-    t, m, cx, line = _line_tree()
+    t, _, cx, line = _line_tree()
     sep = t.node("ShaderNodeSeparateXYZ")
     t.link(cx, sep, "Vector")
     t.ng.links.new(sep.outputs["Y"], cx.inputs["Y"])

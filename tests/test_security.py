@@ -8,12 +8,12 @@ import io
 import json
 import tokenize
 
+import irdocs as D
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import irdocs as D
 from translator.codegen import UnsupportedNodesError, check_supported, compile_program, generate_source
 from translator.ir import ProgramError, load_program, program_from_dict
 
@@ -38,7 +38,7 @@ def payloads(marker) -> list[str]:
 
 def hostile_program(evil: str, n: int) -> dict:
     """A nested program whose every name, identifier, label, string and free-form property is ``evil``."""
-    e = lambda tag: f"{evil}{tag}{n}"  # noqa: E731 - distinct per place
+    e = lambda tag: f"{evil}{tag}{n}"
     inner_if = [D.iface(e("iid"), "VALUE", 2.0, name=e("iname"), description=e("desc"), panel=e("panel"))]
     inner_out = [D.iface(e("oid"), "GEOMETRY", name=e("oname"))]
     line = D.mesh_line(e("line"), count=3)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .ir import SCHEMA_VERSION, Group, Link, Node, Program, ProgramError, program_from_dict, quote, topological_order
 
-__all__ = ["export_blend", "export_object", "export_node_group", "find_geometry_nodes_modifier"]
+__all__ = ["export_blend", "export_node_group", "export_object", "find_geometry_nodes_modifier"]
 
 # Properties every node has; they are layout or bookkeeping, not semantics.
 _SKIP_PROPS = {
@@ -284,7 +284,7 @@ def _apply_modifier_value(modifier: Any, d: dict) -> None:
     """The modifier's value of entry input ``d`` becomes its default (the group's own is kept
     as ``interface_default``). MENU values are stored as item ids; they become item names."""
     ident = d["identifier"]
-    if d["type"] == "GEOMETRY" or ident not in modifier.keys():
+    if d["type"] == "GEOMETRY" or ident not in set(modifier.keys()):
         return
     if modifier.get(f"{ident}_use_attribute"):
         raise ProgramError(f"modifier input {quote(d['name'])} reads the attribute "

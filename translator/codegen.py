@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import itertools
 import keyword
 import math
 import re
@@ -29,7 +30,7 @@ from . import runtime as rt
 from .ir import Group, InterfaceSocket, Node, Program, ProgramError, Socket, quote, topological_order
 from .nodes import NodeSpec, kwarg_name, load_all
 
-__all__ = ["generate_source", "compile_program", "check_supported", "UnsupportedNodesError", "literal"]
+__all__ = ["UnsupportedNodesError", "check_supported", "compile_program", "generate_source", "literal"]
 
 _SWITCH_COND = {"switch": "Switch", "index_switch": "Index", "menu_switch": "Menu"}
 # Names the generated module uses itself; nothing from the program may take them.
@@ -68,7 +69,7 @@ def literal(value: Any) -> str:
     if isinstance(value, int):
         return repr(int(value))
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else f"float({repr(str(value))})"
+        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, (list, tuple)):
@@ -119,7 +120,7 @@ class _Src:
     def steps(self, dst: str) -> list[tuple[str, str]]:
         """The implicit conversions from the source to a ``dst`` socket, in order."""
         chain = [self.type, *self.via, dst]
-        return [(a, b) for a, b in zip(chain, chain[1:]) if a != b and {a, b} != {"VECTOR", "ROTATION"}]
+        return [(a, b) for a, b in itertools.pairwise(chain) if a != b and {a, b} != {"VECTOR", "ROTATION"}]
 
 
 class _Names:
@@ -416,7 +417,7 @@ class _Generator:
                 result = spec.func(**kwargs)
             outs = (result,) if len(spec.outputs) == 1 else tuple(result)
             folded = {oid: _to_literal_value(v) for oid, v in zip(spec.outputs, outs)}
-        except Exception:  # not foldable (a mode it does not support, a geometry); left to run time
+        except Exception:  # noqa: BLE001 - not foldable (an unsupported mode, needs a geometry): left to run time
             return
         for oid, v in folded.items():
             info.folded[(n.name, oid)] = v

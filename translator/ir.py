@@ -45,19 +45,19 @@ from typing import Any
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Group",
+    "InterfaceSocket",
+    "Link",
+    "Node",
+    "Program",
     "ProgramError",
     "Socket",
-    "InterfaceSocket",
-    "Node",
-    "Link",
-    "Group",
-    "Program",
     "load_program",
     "program_from_dict",
-    "save_program",
-    "validate",
-    "topological_order",
     "quote",
+    "save_program",
+    "topological_order",
+    "validate",
 ]
 
 SCHEMA_VERSION = 1
