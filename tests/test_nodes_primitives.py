@@ -609,3 +609,19 @@ def test_topology_is_cached_per_counts():
     a = P.mesh_uv_sphere(segments=6, rings=4)[0].mesh
     b = P.mesh_uv_sphere(segments=6, rings=4, radius=2.0)[0].mesh
     assert a.corner_verts is b.corner_verts and a.face_offsets is b.face_offsets
+
+
+@requires_bpy
+def test_generated_code_builds_only_the_outputs_read():
+    reset_blender()
+    obj = _build("GeometryNodeMeshCylinder", {"Radius": "NodeSocketFloat"}, {"fill_type": "NGON"},
+                 stores=[("Side", "side", "FACE", "BOOLEAN")])
+    module = translate_object(obj)
+    assert "outputs_used=('Mesh', 'Side')" in module.SOURCE
+    mesh = module.program({}, {"Radius": torch.tensor([0.5])})
+    names = sorted(mesh.attributes)  # the stored one and the Side output's anonymous attribute, no Top / Bottom / UV Map
+    assert len(names) == 2 and names[0].startswith(".side_") and names[1] == "side"
+    reset_blender()
+    module = translate_object(_build("GeometryNodeMeshIcoSphere", {"Radius": "NodeSocketFloat"}))
+    assert "outputs_used=('Mesh',)" in module.SOURCE
+    assert module.program({}, {"Radius": torch.tensor([0.5, 2.0])}).attributes == {}

@@ -36,6 +36,7 @@ class NodeSpec:
     pure: bool = True  # no geometry, no field source: constant inputs give a constant output
     implicit: frozenset[str] = field(default_factory=frozenset)  # kwargs left to the function when unlinked
     renames: dict[str, str] = field(default_factory=dict)  # socket identifier -> kwarg when the default is ambiguous
+    outputs_arg: bool = False  # the function takes outputs_used=(outputs read downstream) and may skip the others
 
     @property
     def module(self) -> str:
@@ -60,14 +61,17 @@ def node(
     pure: bool = True,
     implicit: tuple[str, ...] = (),
     renames: dict[str, str] | None = None,
+    outputs_arg: bool = False,
 ) -> Callable[[Callable], Callable]:
-    """Register the decorated runtime function for ``bl_idname`` (one or several)."""
+    """Register the decorated runtime function for ``bl_idname`` (one or several). With
+    ``outputs_arg`` the generated code passes ``outputs_used``: the output identifiers linked
+    downstream, so the function can skip work for the others (e.g. anonymous attributes)."""
 
     def deco(fn: Callable) -> Callable:
         for name in (bl_idname,) if isinstance(bl_idname, str) else bl_idname:
             REGISTRY[name] = NodeSpec(
                 bl_idname=name, func=fn, outputs=outputs, props=props, check=check, pure=pure,
-                implicit=frozenset(implicit), renames=dict(renames or {}),
+                implicit=frozenset(implicit), renames=dict(renames or {}), outputs_arg=outputs_arg,
             )
         return fn
 

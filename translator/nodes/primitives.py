@@ -14,8 +14,8 @@ cached per count tuple on the CPU and cached again per device and dtype.
 
 UV Map outputs and the Top / Side / Bottom selections of Cylinder and Cone are anonymous
 attributes stored on the mesh under a fresh name per evaluation and returned as attribute
-fields, as in Blender. ``outputs_used`` (the output identifiers something reads) lets a caller
-skip the attributes nobody reads; ``None`` builds them all.
+fields, as in Blender. ``outputs_used`` (the output identifiers something reads; the generated
+code passes it) skips the attributes nobody reads; ``None`` builds them all.
 """
 
 from __future__ import annotations
@@ -305,7 +305,7 @@ def _grid_uv(topo: Topology, size_u: torch.Tensor, size_v: torch.Tensor) -> torc
     return torch.where(keep, uv, torch.zeros_like(uv))
 
 
-@node("GeometryNodeMeshGrid", outputs=("Mesh", "UV Map"), pure=False)
+@node("GeometryNodeMeshGrid", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True)
 def mesh_grid(size_x=1.0, size_y=1.0, vertices_x=3, vertices_y=3, outputs_used=None):
     """Grid: ``vertices_x * vertices_y`` points in the XY plane, centred, ``size_x`` by ``size_y``.
     Counts below 1 give an empty geometry. Returns ``(geometry, uv_map_field)``."""
@@ -412,7 +412,7 @@ def _cube_degenerate_topology(vx: int, vy: int, vz: int) -> Topology:
     return {**g, "coef": coef, "basis": _axes(coef)}
 
 
-@node("GeometryNodeMeshCube", outputs=("Mesh", "UV Map"), pure=False)
+@node("GeometryNodeMeshCube", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True)
 def mesh_cube(size=(1.0, 1.0, 1.0), vertices_x=2, vertices_y=2, vertices_z=2, outputs_used=None):
     """Cube: a box of ``size`` centred at the origin with ``vertices_x/y/z`` vertices along each
     edge (a grid, a line or a point when counts are 1; empty when a count is below 1).
@@ -651,7 +651,7 @@ def _cylinder_or_cone(n_value, side_value, fill_value, radius_top, radius_bottom
 
 
 @node("GeometryNodeMeshCylinder", outputs=("Mesh", "Top", "Side", "Bottom", "UV Map"), props=("fill_type",),
-      pure=False, check=_check_fill)
+      pure=False, check=_check_fill, outputs_arg=True)
 def mesh_cylinder(fill_type="NGON", vertices=32, side_segments=1, fill_segments=1, radius=1.0, depth=2.0, outputs_used=None):
     """Cylinder: ``vertices`` around, centred, z in ``[-depth / 2, depth / 2]``; fill NONE / NGON /
     TRIANGLE_FAN caps (``fill_segments`` rings, ignored for NONE). Radius 0 gives a line of
@@ -661,7 +661,7 @@ def mesh_cylinder(fill_type="NGON", vertices=32, side_segments=1, fill_segments=
 
 
 @node("GeometryNodeMeshCone", outputs=("Mesh", "Top", "Bottom", "Side", "UV Map"), props=("fill_type",),
-      pure=False, check=_check_fill)
+      pure=False, check=_check_fill, outputs_arg=True)
 def mesh_cone(fill_type="NGON", vertices=32, side_segments=1, fill_segments=1, radius_top=0.0, radius_bottom=1.0,
               depth=2.0, outputs_used=None):
     """Cone: like the cylinder with separate top and bottom radii and its base at z = 0 (z in
@@ -727,7 +727,7 @@ def uv_sphere_topology(segments: int, rings: int) -> Topology:
     }
 
 
-@node("GeometryNodeMeshUVSphere", outputs=("Mesh", "UV Map"), pure=False)
+@node("GeometryNodeMeshUVSphere", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True)
 def mesh_uv_sphere(segments=32, rings=16, radius=1.0, outputs_used=None):
     """UV Sphere of ``radius`` with ``segments`` around and ``rings`` from pole to pole (fewer than
     3 segments or 2 rings give an empty geometry). Returns ``(geometry, uv_map_field)``."""
@@ -891,7 +891,7 @@ def ico_sphere_topology(subdivisions: int) -> Topology:
     }
 
 
-@node("GeometryNodeMeshIcoSphere", outputs=("Mesh", "UV Map"), pure=False)
+@node("GeometryNodeMeshIcoSphere", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True)
 def mesh_ico_sphere(radius=1.0, subdivisions=1, outputs_used=None):
     """Ico Sphere of ``|radius|``; ``subdivisions`` is clamped to 1..10 (as Blender does: 1 is the
     icosahedron). Returns ``(geometry, uv_map_field)``."""
