@@ -20,6 +20,7 @@ import itertools
 import keyword
 import math
 import re
+import textwrap
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -617,15 +618,22 @@ class _Generator:
             pending.discard(pick)
         return lines
 
+    def group_docstring(self, info: _GroupInfo) -> list[str]:
+        """The group function's docstring: the group's name, its inputs and outputs (escaped, wrapped)."""
+        g = info.group
+        ins = ", ".join(f"{info.params[s.identifier]} = {_text(s.name, 40)} ({s.type})" for s in g.inputs)
+        outs = ", ".join(f"{_text(s.name, 40)} ({s.type})" for s in g.outputs)
+        text = [f"Inputs: {ins}." if ins else "No inputs.", f"Returns a tuple: {outs or 'nothing'}."]
+        body = [w for t in text for w in textwrap.wrap(t, 100, break_long_words=False, break_on_hyphens=False)]
+        return [f'    """Node group {_text(g.name)}.', ""] + [f"    {w}" for w in body] + ['    """']
+
     def emit_group(self, gname: str) -> list[str]:
         info = self.infos[gname]
         g = info.group
         out_node = _active_output(g)
         params = ", ".join(f"{info.params[s.identifier]}={literal(_iface_default(s))}" for s in g.inputs)
         lines = [f"def {info.func_name}({params}):"]
-        ins = ", ".join(f"{info.params[s.identifier]}: {_text(s.name, 40)} {s.type}" for s in g.inputs)
-        outs = ", ".join(f"{_text(s.name, 40)} {s.type}" for s in g.outputs)
-        lines.append(f'    """Node group {_text(g.name)}.{" Inputs: " + ins + "." if ins else ""} Returns ({outs},)."""')
+        lines += self.group_docstring(info)
         targets, rets = [], []
         for s in g.outputs:
             sock = next((x for x in out_node.inputs if x.identifier == s.identifier), None)
