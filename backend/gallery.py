@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ import torch
 from translator.geometry import MeshBatch
 from translator.params import ParameterSpace
 
-__all__ = ["sample_values", "corner_values", "describe", "shade_mesh", "make_gallery", "PALETTE", "CREASE_COS"]
+__all__ = ["CREASE_COS", "PALETTE", "corner_values", "describe", "make_gallery", "sample_values", "shade_mesh"]
 
 CREASE_COS = math.cos(math.radians(30.0))  # outline edges between polygons meeting at more than 30 degrees
 PALETTE = (  # part colours (RGB 0..1), cycled over the mesh's connected parts

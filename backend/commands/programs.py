@@ -23,7 +23,7 @@ from types import ModuleType
 
 from ..cli import Command, UserError
 
-__all__ = ["PROGRAMS_DIR", "BUILD_DIR", "program_names", "resolve_program", "load_build_script", "build_program"]
+__all__ = ["BUILD_DIR", "PROGRAMS_DIR", "build_program", "load_build_script", "program_names", "resolve_program"]
 
 PROGRAMS_DIR = Path(__file__).resolve().parents[2] / "sample_scenes" / "programs"
 BUILD_DIR = PROGRAMS_DIR / "build"

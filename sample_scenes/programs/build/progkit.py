@@ -25,10 +25,11 @@ lazily, so this module can be imported without Blender.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any, Union
 
-__all__ = ["Kit", "Val", "Menu", "save_program_files", "build_files", "main", "PROGRAMS_DIR", "DEG"]
+__all__ = ["DEG", "PROGRAMS_DIR", "Kit", "Menu", "Val", "build_files", "main", "save_program_files"]
 
 Num = Union[float, int, "Val"]
 Vec = Union[Sequence[Num], "Val"]
@@ -37,7 +38,7 @@ Vec = Union[Sequence[Num], "Val"]
 class Val:
     """A node output socket carrying a number, a vector, a boolean or a geometry."""
 
-    def __init__(self, kit: "Kit", socket: Any):
+    def __init__(self, kit: Kit, socket: Any):
         self.kit = kit
         self.socket = socket
 
@@ -74,7 +75,7 @@ class Menu(Val):
     """A MENU program input; ``items`` are its choices in order, ``index`` the chosen item's
     position (an INT Menu Switch on the input)."""
 
-    def __init__(self, kit: "Kit", socket: Any, items: tuple[str, ...], index: Val):
+    def __init__(self, kit: Kit, socket: Any, items: tuple[str, ...], index: Val):
         super().__init__(kit, socket)
         self.items = items
         self.index = index

@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from progkit import Kit, main  # noqa: E402
+from progkit import Kit, main
 
 NAME = "table"
 
