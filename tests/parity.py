@@ -309,6 +309,54 @@ class Tree:
     def output(self, src) -> None:
         self.link(src, group_output(self.ng), group_output(self.ng).inputs[0].identifier)
 
+    def sized_primitive(self, kind: str, size_input: str = "Size", **counts):
+        """A Cube (``kind`` "cube", Size from a vector input) or Grid ("grid", Size X from a float
+        input) with vertex counts ``counts`` (socket identifiers); returns its mesh source."""
+        if kind == "cube":
+            prim = self.node("GeometryNodeMeshCube", **counts)
+            self.link(self.input(size_input, "NodeSocketVector", (1, 1, 1)), prim, "Size")
+        else:
+            prim = self.node("GeometryNodeMeshGrid", **counts)
+            self.link(self.input(size_input, "NodeSocketFloat", 1.0), prim, "Size X")
+        return (prim, "Mesh")
+
+    def index_compare(self, threshold_src, operation: str = "GREATER_THAN"):
+        """A selection field: ``Index > threshold`` (a Math node, 1.0 or 0.0)."""
+        cmp = self.node("ShaderNodeMath", operation=operation)
+        self.link(self.node("GeometryNodeInputIndex"), cmp, "Value")
+        self.link(threshold_src, cmp, "Value_001")
+        return cmp
+
+    def position_times(self, factor_src):
+        """A vector field: ``Position * factor``."""
+        vm = self.node("ShaderNodeVectorMath", operation="SCALE")
+        self.link(self.node("GeometryNodeInputPosition"), vm, "Vector")
+        self.link(factor_src, vm, "Scale")
+        return (vm, "Vector")
+
+    def wave_fields(self, k_src, j_src):
+        """Fields that vary per element: the vector ``Position * k + (Index * j, 0, 0)`` and the
+        float ``Index * j``; returns both sources."""
+        ramp = self.node("ShaderNodeMath", operation="MULTIPLY")
+        self.link(self.node("GeometryNodeInputIndex"), ramp, "Value")
+        self.link(j_src, ramp, "Value_001")
+        xyz = self.node("ShaderNodeCombineXYZ")
+        self.link(ramp, xyz, "X")
+        add = self.node("ShaderNodeVectorMath", operation="ADD")
+        self.link(self.position_times(k_src), add, "Vector")
+        self.link(xyz, add, "Vector_001")
+        return (add, "Vector"), ramp
+
+    def instances_on_line(self, instance_src, count: int, offset_src=None, **line_settings):
+        """Instance on Points of ``instance_src`` on a Mesh Line of ``count`` points."""
+        line = self.node("GeometryNodeMeshLine", Count=count, **line_settings)
+        if offset_src is not None:
+            self.link(offset_src, line, "Offset")
+        iop = self.node("GeometryNodeInstanceOnPoints")
+        self.link((line, "Mesh"), iop, "Points")
+        self.link(instance_src, iop, "Instance")
+        return iop
+
     def object(self):
         return make_object(self.ng)
 

@@ -33,18 +33,7 @@ class Fields:
 
     def __init__(self, t: P.Tree):
         self.t = t
-        scaled = t.node("ShaderNodeVectorMath", operation="SCALE")
-        t.link(t.node("GeometryNodeInputPosition"), scaled, "Vector")
-        t.link(t.input("K", "NodeSocketFloat", 0.5), scaled, "Scale")
-        ramp = t.node("ShaderNodeMath", operation="MULTIPLY")
-        t.link(t.node("GeometryNodeInputIndex"), ramp, "Value")
-        t.link(t.input("J", "NodeSocketFloat", 0.3), ramp, "Value_001")
-        xyz = t.node("ShaderNodeCombineXYZ")
-        t.link(ramp, xyz, "X")
-        add = t.node("ShaderNodeVectorMath", operation="ADD")
-        t.link((scaled, "Vector"), add, "Vector")
-        t.link(xyz, add, "Vector_001")
-        self.vector = (add, "Vector")
+        self.vector, ramp = t.wave_fields(t.input("K", "NodeSocketFloat", 0.5), t.input("J", "NodeSocketFloat", 0.3))
         shifted = t.node("ShaderNodeMath", operation="SUBTRACT")
         t.link(ramp, shifted, "Value")
         t.link(t.input("C", "NodeSocketFloat", 1.0), shifted, "Value_001")
@@ -65,13 +54,6 @@ class Fields:
     @staticmethod
     def values(rng) -> dict:
         return {"K": rng.uniform(-2, 2), "J": rng.uniform(-40, 40), "C": rng.uniform(-3, 3), "S": _vec(rng, 0.3, 2)}
-
-
-def _index_above(t: P.Tree, threshold_src):
-    cmp = t.node("ShaderNodeMath", operation="GREATER_THAN")
-    t.link(t.node("GeometryNodeInputIndex"), cmp, "Value")
-    t.link(threshold_src, cmp, "Value_001")
-    return cmp
 
 
 def _run(obj, names, value_sets, module=None, atol=1e-5):
@@ -113,7 +95,7 @@ def test_store_every_type_on_every_mesh_domain(data_type):
             t.link(geo, store, "Geometry")
             t.link(src, store, "Value")
             if selected:
-                t.link(_index_above(t, threshold), store, "Selection")
+                t.link(t.index_compare(threshold), store, "Selection")
             geo = store
         names += [f"a_{domain}", f"b_{domain}"]
     t.output(geo)
@@ -131,18 +113,15 @@ def test_store_on_instances_then_realize():
     puts them on the points of each instance."""
     t = P.Tree()
     f = Fields(t)
-    line = t.node("GeometryNodeMeshLine", Count=5)
-    t.link(t.input("Offset", "NodeSocketVector", (1, 0, 0)), line, "Offset")
-    iop = t.node("GeometryNodeInstanceOnPoints")
-    t.link((line, "Mesh"), iop, "Points")
-    t.link((t.node("GeometryNodeMeshCube", Size=(0.2, 0.2, 0.2)), "Mesh"), iop, "Instance")
+    iop = t.instances_on_line((t.node("GeometryNodeMeshCube", Size=(0.2, 0.2, 0.2)), "Mesh"), 5,
+                              t.input("Offset", "NodeSocketVector", (1, 0, 0)))
     geo = iop
     names = []
     for data_type in ("FLOAT", "INT", "FLOAT_VECTOR", "BOOLEAN", "FLOAT_COLOR"):
         store = t.node("GeometryNodeStoreNamedAttribute", data_type=data_type, domain="INSTANCE", Name=f"i_{data_type}")
         t.link(geo, store, "Geometry")
         t.link(f.for_type(data_type), store, "Value")
-        t.link(_index_above(t, t.input(f"T_{data_type}", "NodeSocketFloat", 1.0)), store, "Selection")
+        t.link(t.index_compare(t.input(f"T_{data_type}", "NodeSocketFloat", 1.0)), store, "Selection")
         geo = store
         names.append(f"i_{data_type}")
     move = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT_VECTOR", domain="INSTANCE", Name="position")
@@ -221,16 +200,14 @@ def test_set_material_parity():
     cube = t.node("GeometryNodeMeshCube", **{"Vertices X": 3})
     first = t.node("GeometryNodeSetMaterial", Material=red)
     t.link((cube, "Mesh"), first, "Geometry")
-    t.link(_index_above(t, t.input("RedFrom", "NodeSocketFloat", 2.0)), first, "Selection")
+    t.link(t.index_compare(t.input("RedFrom", "NodeSocketFloat", 2.0)), first, "Selection")
     second = t.node("GeometryNodeSetMaterial", Material=blue)
     t.link(first, second, "Geometry")
-    t.link(_index_above(t, t.input("BlueFrom", "NodeSocketFloat", 6.0)), second, "Selection")
+    t.link(t.index_compare(t.input("BlueFrom", "NodeSocketFloat", 6.0)), second, "Selection")
     none = t.node("GeometryNodeSetMaterial")
     t.link(second, none, "Geometry")
-    t.link(_index_above(t, t.input("NoneFrom", "NodeSocketFloat", 8.0)), none, "Selection")
-    iop = t.node("GeometryNodeInstanceOnPoints")
-    t.link((t.node("GeometryNodeMeshLine", Count=2), "Mesh"), iop, "Points")
-    t.link((t.node("GeometryNodeMeshGrid"), "Mesh"), iop, "Instance")
+    t.link(t.index_compare(t.input("NoneFrom", "NodeSocketFloat", 8.0)), none, "Selection")
+    iop = t.instances_on_line((t.node("GeometryNodeMeshGrid"), "Mesh"), 2)
     join = t.node("GeometryNodeJoinGeometry")
     t.link(none, join, "Geometry")
     t.link(iop, join, "Geometry")

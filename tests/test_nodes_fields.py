@@ -24,38 +24,16 @@ def _vec(rng, lo, hi):
     return tuple(rng.uniform(lo, hi) for _ in range(3))
 
 
-def _index_above(t: P.Tree, threshold_src):
-    cmp = t.node("ShaderNodeMath", operation="GREATER_THAN")
-    t.link(t.node("GeometryNodeInputIndex"), cmp, "Value")
-    t.link(threshold_src, cmp, "Value_001")
-    return cmp
-
-
 def _set_position_program(primitive: str, linked_position: bool):
     """Set Position with Selection = Index > t, Offset = Position * k + (Index * j, 0, 0), and
     Position either implicit or Position + shift."""
     t = P.Tree()
-    if primitive == "cube":
-        prim = t.node("GeometryNodeMeshCube", **{"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 3})
-        t.link(t.input("Size", "NodeSocketVector", (1, 1, 1)), prim, "Size")
-    else:
-        prim = t.node("GeometryNodeMeshGrid", **{"Vertices X": 4, "Vertices Y": 3})
-        t.link(t.input("Size", "NodeSocketFloat", 1.0), prim, "Size X")
+    counts = {"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 3} if primitive == "cube" else {"Vertices X": 4, "Vertices Y": 3}
     sp = t.node("GeometryNodeSetPosition")
-    t.link((prim, "Mesh"), sp, "Geometry")
-    t.link(_index_above(t, t.input("Threshold", "NodeSocketFloat", 3.0)), sp, "Selection")
-    scaled = t.node("ShaderNodeVectorMath", operation="SCALE")
-    t.link(t.node("GeometryNodeInputPosition"), scaled, "Vector")
-    t.link(t.input("K", "NodeSocketFloat", 0.5), scaled, "Scale")
-    ramp = t.node("ShaderNodeMath", operation="MULTIPLY")
-    t.link(t.node("GeometryNodeInputIndex"), ramp, "Value")
-    t.link(t.input("J", "NodeSocketFloat", 0.1), ramp, "Value_001")
-    xyz = t.node("ShaderNodeCombineXYZ")
-    t.link(ramp, xyz, "X")
-    add = t.node("ShaderNodeVectorMath", operation="ADD")
-    t.link((scaled, "Vector"), add, "Vector")
-    t.link(xyz, add, "Vector_001")
-    t.link((add, "Vector"), sp, "Offset")
+    t.link(t.sized_primitive(primitive, **counts), sp, "Geometry")
+    t.link(t.index_compare(t.input("Threshold", "NodeSocketFloat", 3.0)), sp, "Selection")
+    offset, _ = t.wave_fields(t.input("K", "NodeSocketFloat", 0.5), t.input("J", "NodeSocketFloat", 0.1))
+    t.link(offset, sp, "Offset")
     if linked_position:
         shifted = t.node("ShaderNodeVectorMath", operation="ADD")
         t.link(t.node("GeometryNodeInputPosition"), shifted, "Vector")
@@ -90,18 +68,15 @@ def test_set_position_on_instances_parity():
     """On instances Set Position moves their translations (Position is the translation there);
     their mesh is untouched, the points' mesh is gone after Instance on Points."""
     t = P.Tree()
-    line = t.node("GeometryNodeMeshLine", Count=6)
-    t.link(t.input("Offset", "NodeSocketVector", (1, 0, 0)), line, "Offset")
-    iop = t.node("GeometryNodeInstanceOnPoints")
-    t.link((line, "Mesh"), iop, "Points")
-    t.link((t.node("GeometryNodeMeshCube", Size=(0.2, 0.3, 0.4)), "Mesh"), iop, "Instance")
+    iop = t.instances_on_line((t.node("GeometryNodeMeshCube", Size=(0.2, 0.3, 0.4)), "Mesh"), 6,
+                              t.input("Offset", "NodeSocketVector", (1, 0, 0)))
     t.link(t.input("Rot", "NodeSocketVector"), iop, "Rotation")
     join = t.node("GeometryNodeJoinGeometry")  # instances and a mesh in one geometry
     t.link(iop, join, "Geometry")
     t.link((t.node("GeometryNodeMeshGrid", **{"Vertices X": 2, "Vertices Y": 3}), "Mesh"), join, "Geometry")
     sp = t.node("GeometryNodeSetPosition")
     t.link(join, sp, "Geometry")
-    t.link(_index_above(t, t.input("Threshold", "NodeSocketFloat", 1.0)), sp, "Selection")
+    t.link(t.index_compare(t.input("Threshold", "NodeSocketFloat", 1.0)), sp, "Selection")
     swap = t.node("ShaderNodeVectorMath", operation="CROSS_PRODUCT")
     t.link(t.node("GeometryNodeInputPosition"), swap, "Vector")
     t.link(t.input("Axis", "NodeSocketVector", (0, 0, 1)), swap, "Vector_001")

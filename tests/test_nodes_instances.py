@@ -28,22 +28,6 @@ def _signed_scale(rng):
     return tuple(rng.choice((-1, 1)) * rng.uniform(0.3, 2.0) for _ in range(3))
 
 
-def _index_above(t: P.Tree, threshold_src):
-    """A selection field: Index > threshold."""
-    cmp = t.node("ShaderNodeMath", operation="GREATER_THAN")
-    t.link(t.node("GeometryNodeInputIndex"), cmp, "Value")
-    t.link(threshold_src, cmp, "Value_001")
-    return cmp
-
-
-def _scaled_position(t: P.Tree, factor_src):
-    """A vector field: Position * factor."""
-    vm = t.node("ShaderNodeVectorMath", operation="SCALE")
-    t.link(t.node("GeometryNodeInputPosition"), vm, "Vector")
-    t.link(factor_src, vm, "Scale")
-    return (vm, "Vector")
-
-
 def _realized(t: P.Tree, geometry_src):
     realize = t.node("GeometryNodeRealizeInstances")
     t.link(geometry_src, realize, "Geometry")
@@ -67,8 +51,8 @@ def test_instance_on_points_rotation_scale_selection_parity():
     iop = t.node("GeometryNodeInstanceOnPoints")
     t.link((grid, "Mesh"), iop, "Points")
     t.link((cube, "Mesh"), iop, "Instance")
-    t.link(_index_above(t, t.input("Threshold", "NodeSocketFloat", 2.0)), iop, "Selection")
-    t.link(_scaled_position(t, t.input("Spin", "NodeSocketFloat", 1.0)), iop, "Rotation")
+    t.link(t.index_compare(t.input("Threshold", "NodeSocketFloat", 2.0)), iop, "Selection")
+    t.link(t.position_times(t.input("Spin", "NodeSocketFloat", 1.0)), iop, "Rotation")
     t.link(t.input("Scale", "NodeSocketVector", (1, 1, 1)), iop, "Scale")
     _realized(t, iop)
     rng = random.Random(SEED)
@@ -84,10 +68,8 @@ def _instance_library(t: P.Tree):
     grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 2, "Vertices Y": 3, "Size X": 0.5})
     for count, offset, inst, rot in ((2, (1.0, 0.0, 0.0), cube, (0.3, 0.0, 0.0)), (1, (0.0, 1.0, 0.0), grid, (0.0, 0.5, 0.2)),
                                      (2, (0.0, 0.0, 1.0), grid, (0.1, 0.0, -0.4))):
-        line = t.node("GeometryNodeMeshLine", Count=count, Offset=offset)
-        iop = t.node("GeometryNodeInstanceOnPoints", Rotation=rot)
-        t.link((line, "Mesh"), iop, "Points")
-        t.link((inst, "Mesh"), iop, "Instance")
+        iop = t.instances_on_line((inst, "Mesh"), count, Offset=offset)
+        iop.inputs["Rotation"].default_value = rot
         t.link(iop, join, "Geometry")
     return join
 
@@ -102,7 +84,7 @@ def test_pick_instance_parity(index_mode):
     iop = t.node("GeometryNodeInstanceOnPoints")
     t.link((line, "Mesh"), iop, "Points")
     t.link(_instance_library(t), iop, "Instance")
-    t.link(_index_above(t, t.input("PickFrom", "NodeSocketFloat", 1.0)), iop, "Pick Instance")
+    t.link(t.index_compare(t.input("PickFrom", "NodeSocketFloat", 1.0)), iop, "Pick Instance")
     if index_mode == "field":  # index * 3 - shift: negative and large values wrap around
         mul = t.node("ShaderNodeMath", operation="MULTIPLY_ADD")
         t.link(t.node("GeometryNodeInputIndex"), mul, "Value")
@@ -169,20 +151,20 @@ def test_attributes_propagate_through_instances():
     t.link(t.input("Offset", "NodeSocketVector", (1, 0, 0)), line, "Offset")
     store_p = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT", Name="weight")
     t.link((line, "Mesh"), store_p, "Geometry")
-    t.link(_scaled_position(t, t.input("K", "NodeSocketFloat", 1.0)), store_p, "Value")
+    t.link(t.position_times(t.input("K", "NodeSocketFloat", 1.0)), store_p, "Value")
     store_shared = t.node("GeometryNodeStoreNamedAttribute", data_type="INT", domain="POINT", Name="tag")
     t.link(store_p, store_shared, "Geometry")
     t.link(t.node("GeometryNodeInputIndex"), store_shared, "Value")
     cube = t.node("GeometryNodeMeshCube", **{"Vertices X": 2})
     store_f = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT_COLOR", domain="FACE", Name="tint")
     t.link((cube, "Mesh"), store_f, "Geometry")
-    t.link(_scaled_position(t, t.input("C", "NodeSocketFloat", 0.5)), store_f, "Value")
+    t.link(t.position_times(t.input("C", "NodeSocketFloat", 0.5)), store_f, "Value")
     store_tag = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="FACE", Name="tag")
     t.link(store_f, store_tag, "Geometry")
     store_tag.inputs["Value"].default_value = 7.5
     set_mat = t.node("GeometryNodeSetMaterial", Material=mat)
     t.link(store_tag, set_mat, "Geometry")
-    t.link(_index_above(t, t.input("MatFrom", "NodeSocketFloat", 2.0)), set_mat, "Selection")
+    t.link(t.index_compare(t.input("MatFrom", "NodeSocketFloat", 2.0)), set_mat, "Selection")
     iop = t.node("GeometryNodeInstanceOnPoints")
     t.link(store_shared, iop, "Points")
     t.link(set_mat, iop, "Instance")
@@ -207,14 +189,11 @@ def test_realize_selection_keeps_unselected_instances():
     """Realize Instances with a selection: the selected instances become the mesh, the others
     stay instances (not part of the evaluated mesh)."""
     t = P.Tree()
-    line = t.node("GeometryNodeMeshLine", Count=6, Offset=(1, 0, 0))
-    iop = t.node("GeometryNodeInstanceOnPoints")
-    t.link((line, "Mesh"), iop, "Points")
-    t.link((t.node("GeometryNodeMeshCube"), "Mesh"), iop, "Instance")
+    iop = t.instances_on_line((t.node("GeometryNodeMeshCube"), "Mesh"), 6, Offset=(1, 0, 0))
     t.link(t.input("Rot", "NodeSocketVector"), iop, "Rotation")
     realize = t.node("GeometryNodeRealizeInstances")
     t.link(iop, realize, "Geometry")
-    t.link(_index_above(t, t.input("From", "NodeSocketFloat", 2.0)), realize, "Selection")
+    t.link(t.index_compare(t.input("From", "NodeSocketFloat", 2.0)), realize, "Selection")
     t.output(realize)
     rng = random.Random(SEED + 4)
     sets = [{"Rot": _vec(rng, -3, 3), "From": rng.uniform(-1, 6)} for _ in range(20)]
@@ -227,17 +206,14 @@ def test_realize_selection_keeps_unselected_instances():
 
 def _transform_instances_program(kind: str):
     t = P.Tree()
-    line = t.node("GeometryNodeMeshLine", Count=5)
-    t.link(t.input("Offset", "NodeSocketVector", (1, 0, 0)), line, "Offset")
-    iop = t.node("GeometryNodeInstanceOnPoints")
-    t.link((line, "Mesh"), iop, "Points")
-    t.link((t.node("GeometryNodeMeshCube", Size=(0.5, 0.3, 0.2)), "Mesh"), iop, "Instance")
+    iop = t.instances_on_line((t.node("GeometryNodeMeshCube", Size=(0.5, 0.3, 0.2)), "Mesh"), 5,
+                              t.input("Offset", "NodeSocketVector", (1, 0, 0)))
     t.link(t.input("BaseRot", "NodeSocketVector"), iop, "Rotation")
     t.link(t.input("BaseScale", "NodeSocketVector", (1, 1, 1)), iop, "Scale")
     node = t.node({"translate": "GeometryNodeTranslateInstances", "rotate": "GeometryNodeRotateInstances",
                    "scale": "GeometryNodeScaleInstances"}[kind])
     t.link(iop, node, "Instances")
-    t.link(_index_above(t, t.input("From", "NodeSocketFloat", 1.0)), node, "Selection")
+    t.link(t.index_compare(t.input("From", "NodeSocketFloat", 1.0)), node, "Selection")
     t.link(t.input("Local", "NodeSocketBool", True), node, "Local Space")
     if kind == "translate":
         t.link(t.input("V", "NodeSocketVector"), node, "Translation")

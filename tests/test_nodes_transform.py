@@ -81,14 +81,9 @@ def test_loc_rot_scale_is_t_r_s():
 def _transform_program(primitive: str):
     t = P.Tree()
     tr, rot, sc = t.input("T", "NodeSocketVector"), t.input("R", "NodeSocketVector"), t.input("S", "NodeSocketVector", (1, 1, 1))
-    if primitive == "cube":
-        prim = t.node("GeometryNodeMeshCube", **{"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 4})
-        t.link(t.input("Size", "NodeSocketVector", (1, 1, 1)), prim, "Size")
-    else:
-        prim = t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 4})
-        t.link(t.input("SizeX", "NodeSocketFloat", 1.0), prim, "Size X")
+    counts = {"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 4} if primitive == "cube" else {"Vertices X": 3, "Vertices Y": 4}
     node = t.node("GeometryNodeTransform")
-    t.link((prim, "Mesh"), node, "Geometry")
+    t.link(t.sized_primitive(primitive, **counts), node, "Geometry")
     t.link(tr, node, "Translation")
     t.link(rot, node, "Rotation")
     t.link(sc, node, "Scale")
@@ -104,7 +99,7 @@ def test_transform_components_parity(primitive):
     sets = []
     for _ in range(24):
         v = {"T": _vec(rng, -3, 3), "R": _vec(rng, -4, 4), "S": _scale(rng)}
-        v.update({"Size": _vec(rng, 0.2, 3)} if primitive == "cube" else {"SizeX": rng.uniform(0.2, 3)})
+        v["Size"] = _vec(rng, 0.2, 3) if primitive == "cube" else rng.uniform(0.2, 3)
         sets.append(v)
     assert P.check_parity(obj, sets) == 24
 
@@ -187,26 +182,17 @@ def _cube64(size=(1.0, 2.0, 0.5)):
     return geo
 
 
-def test_transform_gradcheck_components():
+@pytest.mark.parametrize("mode", ["Components", "Matrix"])
+def test_transform_gradcheck(mode):
     with rt.eval_context(torch.float64):
         geo = _cube64()
         rng = torch.Generator().manual_seed(0)
         args = [torch.randn(2, 3, generator=rng, dtype=torch.float64, requires_grad=True) for _ in range(3)]
 
         def f(t, r, s):
+            if mode == "Matrix":
+                return T.transform_geometry(geo, mode="Matrix", transform=T.combine_transform(t, r, s)).mesh.verts
             return T.transform_geometry(geo, translation=t, rotation=r, scale=s).mesh.verts
-
-        assert torch.autograd.gradcheck(f, args)
-
-
-def test_transform_gradcheck_matrix_mode():
-    with rt.eval_context(torch.float64):
-        geo = _cube64()
-        rng = torch.Generator().manual_seed(1)
-        args = [torch.randn(2, 3, generator=rng, dtype=torch.float64, requires_grad=True) for _ in range(3)]
-
-        def f(t, r, s):
-            return T.transform_geometry(geo, mode="Matrix", transform=T.combine_transform(t, r, s)).mesh.verts
 
         assert torch.autograd.gradcheck(f, args)
 
@@ -242,11 +228,7 @@ def test_join_order_meshes():
 
 
 def _instances(t: P.Tree, count: int, x: float, instance_node):
-    points = _line(t, count, x)
-    iop = t.node("GeometryNodeInstanceOnPoints")
-    t.link(points, iop, "Points")
-    t.link((instance_node, "Mesh"), iop, "Instance")
-    return iop
+    return t.instances_on_line((instance_node, "Mesh"), count, **{"Start Location": (x, 0.0, 0.0)})
 
 
 @requires_bpy

@@ -52,6 +52,7 @@ __all__ = [
     "encode_byte_color",
     "decode_byte_color",
     "join_instance_attributes",
+    "modify_geometry_sets",
     "map_real_meshes",
     "store_named_attribute",
     "named_attribute",
@@ -280,23 +281,28 @@ def join_instance_attributes(parts: list[Instances]) -> dict[str, Attribute]:
 
 
 # ---------------------------------------------------------------------------
-# Walking real geometry (Blender's foreach_real_geometry)
+# Walking nested geometry (Blender's modify_geometry_sets / foreach_real_geometry)
 
 
-def map_real_meshes(geo: GeometrySet, fn: Callable[[MeshBatch], MeshBatch], memo: dict | None = None) -> GeometrySet:
-    """Apply ``fn`` to the mesh of ``geo`` and of every geometry it instances (recursively; each
-    shared reference once)."""
+def modify_geometry_sets(geo: GeometrySet, fn: Callable[[GeometrySet], GeometrySet], memo: dict | None = None) -> GeometrySet:
+    """Blender's ``modify_geometry_sets``: ``fn`` applied to ``geo`` and to every geometry set it
+    instances, recursively (each shared reference once; ``fn`` sees the processed references)."""
     memo = {} if memo is None else memo
-    mesh = fn(geo.mesh) if geo.mesh is not None else None
     inst = geo.instances
     if inst is not None and inst.count:
         refs = []
         for r in inst.references:
             if id(r) not in memo:
-                memo[id(r)] = (r, map_real_meshes(r, fn, memo))
+                memo[id(r)] = (r, modify_geometry_sets(r, fn, memo))  # keeps r alive: ids stay unique
             refs.append(memo[id(r)][1])
-        inst = replace(inst, references=refs)
-    return GeometrySet(mesh=mesh, instances=inst)
+        geo = GeometrySet(mesh=geo.mesh, instances=replace(inst, references=refs))
+    return fn(geo)
+
+
+def map_real_meshes(geo: GeometrySet, fn: Callable[[MeshBatch], MeshBatch]) -> GeometrySet:
+    """Apply ``fn`` to the mesh of ``geo`` and of every geometry it instances (``foreach_real_geometry``)."""
+    return modify_geometry_sets(geo, lambda g: GeometrySet(mesh=fn(g.mesh) if g.mesh is not None else None,
+                                                             instances=g.instances))
 
 
 # ---------------------------------------------------------------------------

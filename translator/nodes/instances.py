@@ -36,6 +36,7 @@ from .attributes import (
     attribute_type,
     default_data,
     merge_kinds,
+    modify_geometry_sets,
     try_convert,
 )
 from .fields import evaluate, instance_context, mesh_context, selection_mask
@@ -69,21 +70,6 @@ def _static_ints(t: torch.Tensor, what: str) -> torch.Tensor:
     if t.shape[0] > 1 and not bool((t == t[:1]).all()):
         raise rt.TopologyVaries(t.reshape(t.shape[0], -1), what)
     return t[0]
-
-
-def _modify_geometry_sets(geo: GeometrySet, fn, memo: dict | None = None) -> GeometrySet:
-    """Blender's ``modify_geometry_sets``: ``fn`` applied to ``geo`` and to every geometry set it
-    instances (recursively, each shared reference once)."""
-    memo = {} if memo is None else memo
-    inst = geo.instances
-    if inst is not None and inst.count:
-        refs = []
-        for r in inst.references:
-            if id(r) not in memo:
-                memo[id(r)] = (r, _modify_geometry_sets(r, fn, memo))
-            refs.append(memo[id(r)][1])
-        geo = GeometrySet(mesh=geo.mesh, instances=replace(inst, references=refs))
-    return fn(geo)
 
 
 # ---------------------------------------------------------------------------
@@ -171,7 +157,7 @@ def instance_on_points(points=None, selection=True, instance=None, pick_instance
             new = _instances_on_mesh(g.mesh, selection, instance, pick_instance, instance_index, rotation, scale)
         return GeometrySet(instances=join_instances([g.instances, new]))
 
-    return _modify_geometry_sets(points, on_set)
+    return modify_geometry_sets(points, on_set)
 
 
 # ---------------------------------------------------------------------------
