@@ -13,6 +13,7 @@ from translator.ir import SCHEMA_VERSION
 
 __all__ = [
     "combine_xyz",
+    "compare",
     "group",
     "group_input",
     "group_node",
@@ -87,6 +88,21 @@ def math(name: str, operation: str = "ADD", a: float = 0.5, b: float = 0.5, c: f
                         sock("Value_002", default=c, enabled=ternary)],
                 outputs=[sock("Value")], properties={"operation": operation, "use_clamp": False},
                 mute=mute, internal_links=[("Value", "Value")] if mute else ())
+
+
+def compare(name: str, operation: str = "GREATER_THAN", b: float = 0.0) -> dict:
+    """Compare (FLOAT, element-wise): A, B -> Result (BOOLEAN); the other types' sockets are unavailable."""
+    def off(identifier, type, default):
+        return sock(identifier, type, default, name=identifier[0], enabled=False)
+
+    return node(name, "FunctionNodeCompare",
+                inputs=[sock("A", default=0.0), sock("B", default=b), off("A_INT", "INT", 0), off("B_INT", "INT", 0),
+                        off("A_VEC3", "VECTOR", [0.0] * 3), off("B_VEC3", "VECTOR", [0.0] * 3),
+                        off("A_COL", "RGBA", [0.8, 0.8, 0.8, 1.0]), off("B_COL", "RGBA", [0.8, 0.8, 0.8, 1.0]),
+                        off("A_STR", "STRING", ""), off("B_STR", "STRING", ""), sock("C", default=0.9, enabled=False),
+                        sock("Angle", default=0.0873, enabled=False), sock("Epsilon", default=0.001, enabled=False)],
+                outputs=[sock("Result", "BOOLEAN")],
+                properties={"operation": operation, "data_type": "FLOAT", "mode": "ELEMENT"})
 
 
 def combine_xyz(name: str, x: float = 0.0, y: float = 0.0, z: float = 0.0) -> dict:

@@ -21,14 +21,16 @@ WIDTH = D.iface("Socket_2", "VALUE", 1.0, name="Width")
 COUNT = D.iface("Socket_3", "INT", 3, name="Count")
 
 
-def threshold_program() -> dict:
-    """Height > 1 (Math GREATER_THAN) picks the geometry: a line (step Width), or that line joined
-    with a copy lifted by Height; a FLOAT Switch on the same condition picks the line's y step:
-    Width, or Width * Height."""
+def threshold_program(test: str = "math") -> dict:
+    """Height > 1 (Math GREATER_THAN, or Compare) picks the geometry: a line (step Width), or that
+    line joined with a copy lifted by Height; a FLOAT Switch on the same condition picks the line's
+    y step: Width, or Width * Height."""
     ifaces = [HEIGHT, WIDTH, COUNT]
+    tall, out = (D.math("Tall?", "GREATER_THAN", b=1.0), "Value") if test == "math" else \
+        (D.compare("Tall?", "GREATER_THAN", b=1.0), "Result")
     nodes = [
         D.group_input(ifaces),
-        D.math("Tall?", "GREATER_THAN", b=1.0),
+        tall,
         D.math("Width x Height", "MULTIPLY"),
         D.switch("Y Step", "FLOAT"),
         D.combine_xyz("Step"),
@@ -40,10 +42,10 @@ def threshold_program() -> dict:
         D.group_output(),
     ]
     links = [
-        D.link("Group Input", "Socket_1", "Tall?", "Value"),
+        D.link("Group Input", "Socket_1", "Tall?", "Value" if test == "math" else "A"),
         D.link("Group Input", "Socket_2", "Width x Height", "Value"),
         D.link("Group Input", "Socket_1", "Width x Height", "Value_001"),
-        D.link("Tall?", "Value", "Y Step", "Switch"),  # float -> boolean
+        D.link("Tall?", out, "Y Step", "Switch"),  # Math: float -> boolean
         D.link("Group Input", "Socket_2", "Y Step", "False"),
         D.link("Width x Height", "Value", "Y Step", "True"),
         D.link("Group Input", "Socket_2", "Step", "X"),
@@ -55,7 +57,7 @@ def threshold_program() -> dict:
         D.link("Line", "Mesh", "Lifted", "Geometry"),
         D.link("Line", "Mesh", "Two Lines", "Geometry"),
         D.link("Lifted", "Geometry", "Two Lines", "Geometry"),
-        D.link("Tall?", "Value", "Shape", "Switch"),
+        D.link("Tall?", out, "Shape", "Switch"),
         D.link("Line", "Mesh", "Shape", "False"),
         D.link("Two Lines", "Geometry", "Shape", "True"),
         D.link("Shape", "Output", "Group Output", "Socket_0"),
@@ -76,8 +78,9 @@ HEIGHTS = [0.5, 1.5, 0.7, 2.0, 1.2]
 WIDTHS = [1.0, -0.5, 2.0, 0.25, 0.75]
 
 
-def test_disagreeing_topology_raises_a_clear_error():
-    mod = compile_program(program_from_dict(threshold_program()))
+@pytest.mark.parametrize("test", ["math", "compare"])
+def test_disagreeing_topology_raises_a_clear_error(test):
+    mod = compile_program(program_from_dict(threshold_program(test)))
     h = torch.tensor(HEIGHTS, dtype=torch.float64)
     with pytest.raises(rt.TopologySplitError) as ei:
         mod.program({}, {"Height": h})
@@ -90,8 +93,9 @@ def test_disagreeing_topology_raises_a_clear_error():
     assert torch.allclose(same.verts[1], expected_threshold(2.0, -0.5))
 
 
-def test_grouped_evaluation_equals_single_evaluations_with_gradients():
-    mod = compile_program(program_from_dict(threshold_program()))
+@pytest.mark.parametrize("test", ["math", "compare"])
+def test_grouped_evaluation_equals_single_evaluations_with_gradients(test):
+    mod = compile_program(program_from_dict(threshold_program(test)))
     h = torch.tensor(HEIGHTS, dtype=torch.float64, requires_grad=True)
     w = torch.tensor(WIDTHS, dtype=torch.float64, requires_grad=True)
     groups = mod.program_grouped({"Count": 3}, {"Height": h, "Width": w})
@@ -117,8 +121,9 @@ def test_grouped_evaluation_equals_single_evaluations_with_gradients():
     assert h.grad[0] == 0 and h.grad[1] != 0  # short elements do not depend on Height beyond the test
 
 
-def test_grouped_gradcheck():
-    mod = compile_program(program_from_dict(threshold_program()))
+@pytest.mark.parametrize("test", ["math", "compare"])
+def test_grouped_gradcheck(test):
+    mod = compile_program(program_from_dict(threshold_program(test)))
 
     def f(h, w):
         return torch.cat([m.verts.reshape(-1) for _, m in mod.program_grouped({}, {"Height": h, "Width": w})])

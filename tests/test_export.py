@@ -594,6 +594,7 @@ def test_irdocs_match_blender_exports():
         "transform": (t.node("GeometryNodeTransform"), D.transform("x")),
         "join": (t.node("GeometryNodeJoinGeometry"), D.join("x")),
         "value": (t.node("ShaderNodeValue"), D.value("x", 0.0)),
+        "compare": (t.node("FunctionNodeCompare"), D.compare("x")),
         "switch": (t.node("GeometryNodeSwitch", input_type="FLOAT"), D.switch("x", "FLOAT", 0.0, 0.0)),
         "index": (t.node("GeometryNodeIndexSwitch", data_type="GEOMETRY"), D.index_switch("x", "GEOMETRY", [None, None])),
         "menu": (t.node("GeometryNodeMenuSwitch", data_type="INT"), D.menu_switch("x", "INT", {"A": 0, "B": 0})),

@@ -50,6 +50,28 @@ def test_switch_sockets_in_blender_5():
         [("Output", "Output", "VECTOR"), ("Item_1", "B", "BOOLEAN"), ("Item_2", "C", "BOOLEAN")]
 
 
+def test_switch_types_without_values_are_refused():
+    """Types that carry no value ShapeProg can compute (shaders, bundles, closures) fail at translation."""
+    import irdocs as D
+
+    from translator.codegen import UnsupportedNodesError, check_supported
+    from translator.ir import program_from_dict
+
+    nodes = [D.switch("Odd", "BUNDLE"), D.index_switch("Odder", "CLOSURE", [None, None]), D.mesh_line("Line"),
+             D.join("Join"), D.group_output()]
+    for nd in nodes[:2]:
+        for sk in nd["inputs"][1:] + nd["outputs"]:
+            sk["type"] = nd["properties"].get("input_type", nd["properties"].get("data_type"))
+    links = [D.link("Line", "Mesh", "Join", "Geometry"), D.link("Join", "Geometry", "Group Output", "Socket_0")]
+    # the switches are linked into the Join only as far as the IR is concerned: types are checked first
+    links += [D.link("Odd", "Output", "Join", "Geometry"), D.link("Odder", "Output", "Join", "Geometry")]
+    with pytest.raises(UnsupportedNodesError) as ei:
+        check_supported(program_from_dict(D.program({"Program": D.group(nodes, links)})))
+    msg = str(ei.value)
+    assert "node 'Odd' (GeometryNodeSwitch) in group 'Program': switch type 'BUNDLE' is not supported" in msg
+    assert "node 'Odder' (GeometryNodeIndexSwitch) in group 'Program': switch type 'CLOSURE' is not supported" in msg
+
+
 # -- Switch over the types that feed geometry ---------------------------------------------
 
 
