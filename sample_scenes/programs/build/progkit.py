@@ -330,6 +330,7 @@ def save_program_files(kit_group: Any, name: str, out_dir: Path) -> tuple[Path, 
     mod.node_group = kit_group
     blend = out_dir / f"{name}.blend"
     js = out_dir / f"{name}.json"
+    bpy.context.preferences.filepaths.save_version = 0  # no NAME.blend1 backups next to the programs
     bpy.ops.wm.save_as_mainfile(filepath=str(blend.resolve()), compress=True)
     prog = export_object(obj)
     prog.source = blend.name
