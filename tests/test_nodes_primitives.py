@@ -625,3 +625,17 @@ def test_generated_code_builds_only_the_outputs_read():
     module = translate_object(_build("GeometryNodeMeshIcoSphere", {"Radius": "NodeSocketFloat"}))
     assert "outputs_used=('Mesh',)" in module.SOURCE
     assert module.program({}, {"Radius": torch.tensor([0.5, 2.0])}).attributes == {}
+
+
+def test_bad_input_errors_name_the_problem():
+    field = rt.attribute_field("x", "VALUE")
+    with pytest.raises(TypeError, match="Cylinder radius must be a single value"):
+        P.mesh_cylinder(radius=field)
+    with pytest.raises(TypeError, match="Cube size must be a single value"):
+        P.mesh_cube(size=rt.attribute_field("x", "VECTOR"))
+    with pytest.raises(TypeError, match="Cube Vertices X must be a single value"):
+        P.mesh_cube(vertices_x=rt.attribute_field("x", "INT"))
+    with pytest.raises(ValueError, match="Cone fill type must be one of NONE, NGON, TRIANGLE_FAN, got 'FAN'"):
+        P.mesh_cone(fill_type="FAN")
+    with pytest.raises(ValueError, match="Mesh Line mode"):
+        P.mesh_line(mode="CIRCLE")

@@ -82,6 +82,18 @@ def _count(value: Any, what: str) -> int:
     return int(rt.static(value, what))
 
 
+def _single(node_name: str, **values: Any) -> None:
+    """Primitive inputs are single values in Blender; a field there is a user error."""
+    for key, value in values.items():
+        if isinstance(value, rt.Field):
+            raise TypeError(f"{node_name} {key.replace('_', ' ')} must be a single value, not a field")
+
+
+def _choice(value: Any, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
+
+
 def _is_zero(value: Any, what: str) -> bool:
     """Whether a float input is exactly 0 as Blender's float32 sees it (shared by the batch)."""
     if isinstance(value, torch.Tensor):
@@ -247,6 +259,9 @@ def mesh_line(mode="OFFSET", count_mode="TOTAL", count=10, resolution=1.0, start
     end location (END_POINTS; the end is the ``offset`` socket). With count mode RESOLUTION the
     count is ``int(length / max(resolution, 0.0001) + 1)`` (float32) and the points are
     ``resolution`` apart along the line. Edges ``(i, i + 1)``; positions ``(b, count, 3)``."""
+    _choice(mode, ("OFFSET", "END_POINTS"), "Mesh Line mode")
+    _choice(count_mode, ("TOTAL", "RESOLUTION"), "Mesh Line count mode")
+    _single("Mesh Line", resolution=resolution, start_location=start_location, offset=offset)
     dt = _dtype(start_location, offset, resolution)
     start, off = _vector(start_location, dt), _vector(offset, dt)
     if mode == "END_POINTS" and count_mode == "RESOLUTION":
@@ -309,6 +324,7 @@ def _grid_uv(topo: Topology, size_u: torch.Tensor, size_v: torch.Tensor) -> torc
 def mesh_grid(size_x=1.0, size_y=1.0, vertices_x=3, vertices_y=3, outputs_used=None):
     """Grid: ``vertices_x * vertices_y`` points in the XY plane, centred, ``size_x`` by ``size_y``.
     Counts below 1 give an empty geometry. Returns ``(geometry, uv_map_field)``."""
+    _single("Grid", size_x=size_x, size_y=size_y)
     vx, vy = _count(vertices_x, "Grid Vertices X"), _count(vertices_y, "Grid Vertices Y")
     if vx < 1 or vy < 1:
         return GeometrySet(), (0.0, 0.0, 0.0)
@@ -417,6 +433,7 @@ def mesh_cube(size=(1.0, 1.0, 1.0), vertices_x=2, vertices_y=2, vertices_z=2, ou
     """Cube: a box of ``size`` centred at the origin with ``vertices_x/y/z`` vertices along each
     edge (a grid, a line or a point when counts are 1; empty when a count is below 1).
     Returns ``(geometry, uv_map_field)``."""
+    _single("Cube", size=size)
     vx = _count(vertices_x, "Cube Vertices X")
     vy = _count(vertices_y, "Cube Vertices Y")
     vz = _count(vertices_z, "Cube Vertices Z")
@@ -616,6 +633,7 @@ def _cylinder_or_cone(n_value, side_value, fill_value, radius_top, radius_bottom
                       z_offset: float, outputs_used) -> tuple:
     """Shared body of Cylinder and Cone: ``(geometry, top, side, bottom, uv_map)`` with the
     selections and UVs as attribute fields (``False`` / zero vector where Blender stores none)."""
+    _choice(fill_type, _FILL_TYPES, f"{what} fill type")
     none = (GeometrySet(), False, False, False, (0.0, 0.0, 0.0))
     n = _count(n_value, f"{what} Vertices")
     if n < 3:
@@ -656,6 +674,7 @@ def mesh_cylinder(fill_type="NGON", vertices=32, side_segments=1, fill_segments=
     """Cylinder: ``vertices`` around, centred, z in ``[-depth / 2, depth / 2]``; fill NONE / NGON /
     TRIANGLE_FAN caps (``fill_segments`` rings, ignored for NONE). Radius 0 gives a line of
     ``side_segments + 1`` points. Returns ``(geometry, top, side, bottom, uv_map)``."""
+    _single("Cylinder", radius=radius, depth=depth)
     return _cylinder_or_cone(vertices, side_segments, fill_segments, radius, radius, depth, fill_type, "Cylinder", 0.0,
                              outputs_used)
 
@@ -667,6 +686,7 @@ def mesh_cone(fill_type="NGON", vertices=32, side_segments=1, fill_segments=1, r
     """Cone: like the cylinder with separate top and bottom radii and its base at z = 0 (z in
     ``[0, depth]``). A radius that is exactly 0 (in float32) collapses that end to one tip vertex
     (and the fill there disappears); both 0 give a line. Returns ``(geometry, top, bottom, side, uv_map)``."""
+    _single("Cone", radius_top=radius_top, radius_bottom=radius_bottom, depth=depth)
     geo, top, side, bottom, uv = _cylinder_or_cone(vertices, side_segments, fill_segments, radius_top, radius_bottom, depth,
                                                    fill_type, "Cone", 0.5, outputs_used)
     return geo, top, bottom, side, uv
@@ -731,6 +751,7 @@ def uv_sphere_topology(segments: int, rings: int) -> Topology:
 def mesh_uv_sphere(segments=32, rings=16, radius=1.0, outputs_used=None):
     """UV Sphere of ``radius`` with ``segments`` around and ``rings`` from pole to pole (fewer than
     3 segments or 2 rings give an empty geometry). Returns ``(geometry, uv_map_field)``."""
+    _single("UV Sphere", radius=radius)
     n, r = _count(segments, "UV Sphere Segments"), _count(rings, "UV Sphere Rings")
     if n < 3 or r < 2:
         return GeometrySet(), (0.0, 0.0, 0.0)
@@ -895,6 +916,7 @@ def ico_sphere_topology(subdivisions: int) -> Topology:
 def mesh_ico_sphere(radius=1.0, subdivisions=1, outputs_used=None):
     """Ico Sphere of ``|radius|``; ``subdivisions`` is clamped to 1..10 (as Blender does: 1 is the
     icosahedron). Returns ``(geometry, uv_map_field)``."""
+    _single("Ico Sphere", radius=radius)
     s = min(max(_count(subdivisions, "Ico Sphere Subdivisions"), 1), 10)
     dt = _dtype(radius)
     topo = _topology(ico_sphere_topology, s, dtype=dt)
