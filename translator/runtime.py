@@ -659,8 +659,13 @@ def run(entry: Callable, parameters: Sequence[Parameter], discrete: dict | None,
             return _run_once(entry, {**kwargs, **sub}, b, dtype, device)
 
         return _grouped(fn, {}, tensor_args, torch.arange(batch, device=device), {})
+    cache = getattr(entry, "_shapeprog_traces", None)
+    if cache is None:
+        from .tracing import TraceCache
+
+        cache = entry._shapeprog_traces = TraceCache()
     try:
-        return _run_once(entry, kwargs, batch, dtype, device)
+        return cache.run(lambda kw: _run_once(entry, kw, batch, dtype, device), kwargs, batch, dtype, device)
     except TopologyVaries as tv:
         raise TopologySplitError(
             f"{tv.what} differs across the batch, so the elements do not share one topology; "

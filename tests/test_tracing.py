@@ -1,0 +1,89 @@
+"""The traced fast path replays exactly what the plain program computes (values and gradients),
+and falls back to the plain program when a Python decision depended on tensor values."""
+
+from __future__ import annotations
+
+import irdocs as D
+import pytest
+import torch
+
+from translator.codegen import compile_program
+from translator.ir import program_from_dict
+
+
+def _program():
+    """Width (float) scales a line; Tall (float) > 0.5 switches between two lines of different
+    lengths (topology decided by a continuous value); Count (int) is discrete."""
+    iface = [D.iface("Socket_1", "VALUE", 1.0, name="Width"), D.iface("Socket_2", "VALUE", 0.2, name="Tall"),
+             D.iface("Socket_3", "INT", 3, name="Count")]
+    nodes = [
+        D.group_input(iface), D.group_output(),
+        D.mesh_line("Short", count=2), D.mesh_line("Long", count=5),
+        D.combine_xyz("XYZ"), D.transform("Scale"), D.compare("Gt", "GREATER_THAN", 0.5),
+        D.switch("Pick", "GEOMETRY"), D.mesh_line("Counted", count=3), D.join("Join"),
+    ]
+    links = [
+        D.link("Group Input", "Socket_1", "XYZ", "X"), D.link("XYZ", "Vector", "Scale", "Scale"),
+        D.link("Group Input", "Socket_2", "Gt", "A"), D.link("Gt", "Result", "Pick", "Switch"),
+        D.link("Short", "Mesh", "Pick", "False"), D.link("Long", "Mesh", "Pick", "True"),
+        D.link("Pick", "Output", "Scale", "Geometry"),
+        D.link("Group Input", "Socket_3", "Counted", "Count"),
+        D.link("Scale", "Geometry", "Join", "Geometry"), D.link("Counted", "Mesh", "Join", "Geometry"),
+        D.link("Join", "Geometry", "Group Output", "Socket_0"),
+    ]
+    doc = D.program({"Main": D.group(nodes, links, inputs=iface)})
+    return compile_program(program_from_dict(doc))
+
+
+def _stats(mod):
+    return mod.group_main._shapeprog_traces.stats
+
+
+def test_replay_equals_the_plain_program_values_and_gradients(monkeypatch):
+    mod = _program()
+    w = torch.tensor([0.5, 1.5, 2.0], dtype=torch.float64)
+    tall = torch.tensor([0.9, 0.8, 0.7], dtype=torch.float64)
+    outs = []
+    for _ in range(4):  # slow, traced, replayed, replayed
+        x = w.clone().requires_grad_(True)
+        m = mod.program({"Count": 4}, {"Width": x, "Tall": tall})
+        (g,) = torch.autograd.grad((m.verts ** 2).sum(), x)
+        outs.append((m.verts.detach(), m.polygons(), g))
+    assert _stats(mod)["replayed"] >= 1 and _stats(mod)["traced"] == 1
+    for v, p, g in outs[1:]:
+        assert torch.equal(v, outs[0][0]) and p == outs[0][1] and torch.allclose(g, outs[0][2])
+    monkeypatch.setenv("SHAPEPROG_TRACE", "0")
+    m = mod.program({"Count": 4}, {"Width": w, "Tall": tall})
+    assert torch.equal(m.verts, outs[0][0])
+
+
+def test_a_value_dependent_branch_is_guarded():
+    mod = _program()
+    w = torch.tensor([1.0], dtype=torch.float64)
+    for _ in range(3):  # traced with Tall > 0.5: the long line (5 points)
+        m = mod.program({}, {"Width": w, "Tall": torch.tensor([0.9], dtype=torch.float64)})
+    assert m.num_verts == 5 + 3
+    # same key (shapes, discrete values), but the condition flips: the guard catches it
+    m = mod.program({}, {"Width": w, "Tall": torch.tensor([0.1], dtype=torch.float64)})
+    assert m.num_verts == 2 + 3
+    assert _stats(mod)["guard_misses"] == 1
+
+
+def test_discrete_values_and_shapes_key_the_cache():
+    mod = _program()
+    for count in (2, 3, 2, 3, 2, 3):
+        m = mod.program({"Count": count}, {"Width": torch.ones(2), "Tall": torch.zeros(2)})
+        assert m.num_verts == 2 + count
+    for b in (1, 4):
+        for _ in range(3):
+            m = mod.program({}, {"Width": torch.ones(b), "Tall": torch.zeros(b)})
+            assert m.verts.shape == (b, 5, 3)
+    assert _stats(mod)["guard_misses"] == 0
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_python_floats_take_the_plain_path(count):
+    mod = _program()
+    for _ in range(3):
+        m = mod.program({"Count": count}, {"Width": 2.0})
+    assert _stats(mod)["traced"] == 0 and m.verts.shape[0] == 1

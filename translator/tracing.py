@@ -1,0 +1,156 @@
+"""Fast path: replay a traced program instead of re-running the Python node graph.
+
+For a fixed discrete configuration the generated program runs the same
+sequence of tensor operations on every call, so after it has been called
+twice with the same *key* (discrete values, which continuous inputs are
+tensors and their shapes, dtype, device) the call is recorded once with
+``torch.jit.trace`` and later calls replay the recorded graph in C++: the
+same values and gradients, a fraction of the Python overhead.
+
+Correctness guard: Python decisions taken from tensor *values* (a switch
+condition, a count derived from a float, a selection mask) would be frozen in
+a trace. While tracing, every tensor -> Python conversion (``bool``, ``int``,
+``float``, ``item``, ``tolist``) is recorded; the traced graph returns those
+tensors too, and a replay whose guard values differ from the recorded ones
+falls back to the slow path (the reference: the plain Python program) for
+that call. ``SHAPEPROG_TRACE=0`` disables the fast path.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any, Callable
+
+import torch
+
+from .geometry import MeshBatch
+
+__all__ = ["TraceCache", "enabled"]
+
+_CONVERSIONS = ("__bool__", "__int__", "__float__", "__index__", "item", "tolist")
+
+
+def enabled() -> bool:
+    return os.environ.get("SHAPEPROG_TRACE", "1") != "0"
+
+
+class _GuardRecorder:
+    """Patches tensor -> Python conversions while tracing and records the converted tensors."""
+
+    def __init__(self) -> None:
+        self.tensors: list[torch.Tensor] = []
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> "_GuardRecorder":
+        for name in _CONVERSIONS:
+            orig = getattr(torch.Tensor, name)
+            self._saved[name] = orig
+
+            def patched(t, *a, _orig=orig, **k):
+                self.tensors.append(t)
+                return _orig(t, *a, **k)
+
+            setattr(torch.Tensor, name, patched)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name, orig in self._saved.items():
+            setattr(torch.Tensor, name, orig)
+
+
+def _guard_vector(tensors: list[torch.Tensor], device) -> torch.Tensor:
+    if not tensors:
+        return torch.zeros(0, dtype=torch.float64, device=device)
+    return torch.cat([t.detach().reshape(-1).to(torch.float64) for t in tensors])
+
+
+class _Traced:
+    def __init__(self, fn, template: MeshBatch, attr_names: list[str], guards: torch.Tensor):
+        self.fn = fn
+        self.template = template
+        self.attr_names = attr_names
+        self.guards = guards
+
+
+class TraceCache:
+    """Per-program cache of traced evaluations, keyed by everything that fixes the op sequence."""
+
+    def __init__(self, capacity: int = 64, min_calls: int = 2):
+        self.capacity = capacity
+        self.min_calls = min_calls
+        self.entries: OrderedDict[tuple, Any] = OrderedDict()
+        self.stats = {"traced": 0, "replayed": 0, "guard_misses": 0, "slow": 0}
+
+    def _key(self, kwargs: dict, tensor_names: list[str], batch: int, dtype, device) -> tuple | None:
+        static = []
+        for k, v in kwargs.items():
+            if k in tensor_names:
+                continue
+            try:
+                hash(v)
+            except TypeError:
+                return None
+            static.append((k, v))
+        shapes = tuple((k, tuple(kwargs[k].shape), kwargs[k].dtype, str(kwargs[k].device)) for k in tensor_names)
+        return (tuple(static), shapes, batch, dtype, str(device))
+
+    def run(self, slow: Callable[[dict], MeshBatch], kwargs: dict, batch: int, dtype, device) -> MeshBatch:
+        """Evaluate ``slow(kwargs)`` or its traced replay (same result)."""
+        tensor_names = sorted(k for k, v in kwargs.items() if isinstance(v, torch.Tensor))
+        key = self._key(kwargs, tensor_names, batch, dtype, device) if enabled() and tensor_names else None
+        if key is None:
+            self.stats["slow"] += 1
+            return slow(kwargs)
+        entry = self.entries.get(key)
+        if isinstance(entry, _Traced):
+            self.entries.move_to_end(key)
+            outs = entry.fn(*(kwargs[k] for k in tensor_names))
+            if torch.equal(outs[-1], entry.guards):
+                self.stats["replayed"] += 1
+                attrs = {n: replace(entry.template.attributes[n], data=t) for n, t in zip(entry.attr_names, outs[1:-1])}
+                return replace(entry.template, verts=outs[0], attributes=attrs)
+            self.stats["guard_misses"] += 1
+            return slow(kwargs)
+        calls = (entry or 0) + 1
+        if calls < self.min_calls:
+            self.entries[key] = calls
+            self._evict()
+            self.stats["slow"] += 1
+            return slow(kwargs)
+        return self._trace(slow, kwargs, tensor_names, key, device)
+
+    def _trace(self, slow, kwargs, tensor_names, key, device) -> MeshBatch:
+        holder: dict[str, Any] = {}
+
+        def fn(*tensors):
+            with _GuardRecorder() as rec:
+                mesh = slow({**kwargs, **dict(zip(tensor_names, tensors))})
+            holder["mesh"] = mesh
+            names = list(mesh.attributes)
+            holder["attrs"] = names
+            guards = _guard_vector(rec.tensors, device)
+            holder["guards"] = guards
+            return (mesh.verts, *(mesh.attributes[n].data for n in names), guards)
+
+        example = tuple(kwargs[k] for k in tensor_names)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(fn, example, check_trace=False, strict=False)
+        except Exception:
+            # something the tracer cannot record: keep this key on the slow path
+            self.entries[key] = 0
+            self.stats["slow"] += 1
+            return slow(kwargs)
+        mesh: MeshBatch = holder["mesh"]
+        self.entries[key] = _Traced(traced, mesh, holder["attrs"], holder["guards"].detach().clone())
+        self._evict()
+        self.stats["traced"] += 1
+        return mesh
+
+    def _evict(self) -> None:
+        while len(self.entries) > self.capacity:
+            self.entries.popitem(last=False)
