@@ -639,6 +639,11 @@ def _run_once(entry: Callable, kwargs: dict, batch: int, dtype, device) -> MeshB
         outputs = entry(**kwargs)
         geo = next((o for o in outputs if isinstance(o, GeometrySet)), None)
         mesh = geo.mesh if geo is not None and geo.mesh is not None else empty_mesh(device, dtype)
+    if any(name.startswith(".") for name in mesh.attributes):
+        # anonymous attributes (a primitive's UV Map output, ...) do not leave the program, as in Blender
+        from dataclasses import replace
+
+        mesh = replace(mesh, attributes={k: a for k, a in mesh.attributes.items() if not k.startswith(".")})
     return mesh.expand(max(batch, mesh.batch_size))
 
 
@@ -688,8 +693,8 @@ def adapt_domain(mesh: MeshBatch, data: torch.Tensor, src: str, dst: str) -> tor
     Implements Blender's mesh domain interpolation for the point, face and corner
     domains: point -> corner gathers, corner -> point and face -> point average the
     touching corners, point/corner -> face average the face's corners, face -> corner
-    repeats. Boolean data is averaged as floats and thresholded at 0.5 (Blender mixes
-    booleans as "any true" for points; see ``tests``).
+    repeats. Booleans mix as Blender mixes selections: a face is selected when all its
+    points or corners are, a point when all its corners are or when any face around it is.
     """
     if src == dst:
         return data
@@ -722,7 +727,8 @@ def adapt_domain(mesh: MeshBatch, data: torch.Tensor, src: str, dst: str) -> tor
     else:
         raise TypeError(f"cannot interpolate an attribute from the {src} to the {dst} domain")
     if is_bool:
-        return out > 0.5
+        # mean == 1 <=> all true; mean > 0 <=> any true. Points without corners average to 0.
+        return out > 0.0 if (src, dst) == ("FACE", "POINT") else out > 1.0 - 1e-6
     if not data.dtype.is_floating_point:
         return torch.round(out).to(data.dtype)
     return out
