@@ -7,6 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+# The suite's tensors are tiny: one thread avoids oversubscribing a 2-core machine
+# (with 2 threads, small ops are many times slower when the other core is busy).
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # tests import the parity harness as `parity`
