@@ -285,11 +285,47 @@ def _is_data(v: Any, allow_objects: bool, depth: int = 0) -> bool:
     return False
 
 
-def _default(d: dict, key: str, where: str) -> Any:
+def _default(d: dict, key: str, where: str, typ: str) -> Any:
+    """A socket's default value: plain data that fits the socket type (None: the type's default)."""
     v = d.get(key)
     if not _is_data(v, allow_objects=False):
         raise ProgramError(f"{where}: '{key}' must be a number, string, boolean or a list of them")
+    expected = _fits(typ, v)
+    if expected:
+        raise ProgramError(f"{where}: '{key}' {quote(json.dumps(v), 40)} does not fit socket type {typ} ({expected})")
     return v
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numbers(v: Any, sizes: tuple[int, ...]) -> bool:
+    return isinstance(v, list) and len(v) in sizes and all(_is_number(x) for x in v)
+
+
+def _fits(typ: str, v: Any) -> str:
+    """'' when ``v`` can be the default of a ``typ`` socket, else what was expected."""
+    if v is None:
+        return ""
+    if typ == "VALUE":
+        return "" if _is_number(v) else "expected a number"
+    if typ == "INT":
+        return "" if _is_number(v) and float(v).is_integer() else "expected an integer"
+    if typ == "BOOLEAN":
+        return "" if isinstance(v, bool) or v in (0, 1) else "expected true or false"
+    if typ in ("VECTOR", "ROTATION"):
+        return "" if _numbers(v, (2, 3, 4)) else "expected a list of 3 numbers"
+    if typ == "RGBA":
+        return "" if _numbers(v, (4,)) else "expected a list of 4 numbers"
+    if typ == "MATRIX":
+        flat = v if v and not isinstance(v[0], list) else [x for row in v for x in (row if isinstance(row, list) else [row])]
+        return "" if _numbers(flat, (16,)) else "expected 16 numbers"
+    if typ in ("STRING", "MENU", "MATERIAL", "OBJECT", "COLLECTION", "IMAGE", "TEXTURE"):
+        return "" if isinstance(v, str) else "expected a string"
+    if typ == "GEOMETRY":
+        return "expected null"
+    return ""
 
 
 def _identifier(d: dict, where: str) -> str:
@@ -309,11 +345,12 @@ def _socket_type(d: dict, where: str) -> str:
 def _socket(d: Any, where: str) -> Socket:
     ident = _identifier(d, where)
     where = f"{where} socket {quote(ident)}"
+    typ = _socket_type(d, where)
     return Socket(
         identifier=ident,
         name=_opt(d, "name", str, where, ident),
-        type=_socket_type(d, where),
-        default=_default(d, "default", where),
+        type=typ,
+        default=_default(d, "default", where, typ),
         enabled=_opt(d, "enabled", bool, where, True),
         multi_input=_opt(d, "multi_input", bool, where, False),
     )
@@ -329,18 +366,19 @@ def _iface(d: Any, where: str) -> InterfaceSocket:
     for key in ("min", "max"):
         v = _opt(d, key, (int, float), where, None)
         bound[key] = None if v is None else float(v)
+    typ = _socket_type(d, where)
     return InterfaceSocket(
         identifier=ident,
         name=_opt(d, "name", str, where, ident),
-        type=_socket_type(d, where),
+        type=typ,
         socket_type=_opt(d, "socket_type", str, where, ""),
-        default=_default(d, "default", where),
+        default=_default(d, "default", where, typ),
         min=bound["min"],
         max=bound["max"],
         subtype=_opt(d, "subtype", str, where, "NONE"),
         panel=_opt(d, "panel", str, where, None),
         items=items,
-        interface_default=_default(d, "interface_default", where),
+        interface_default=_default(d, "interface_default", where, typ),
     )
 
 
