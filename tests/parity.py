@@ -192,10 +192,13 @@ def compare(bm: BlenderMesh, mesh, index: int = 0, what: str = "") -> None:
         assert err <= REL_TOL * size + 1e-7, f"{what}: max vertex error {err:.3g} > {REL_TOL} x size {size:.3g}"
 
 
-def check_parity(obj, value_sets: Iterable[dict[str, Any]], module=None) -> int:
-    """Evaluate every value set in Blender and with the translator; assert equality.
+def check_parity(obj, value_sets: Iterable[dict[str, Any]], module=None, attributes: Iterable[str] = (),
+                 atol: float = 1e-5) -> int:
+    """Evaluate every value set in Blender and with the translator; assert equality (and of the
+    named ``attributes`` and material slots, see :func:`compare_attributes`, when given).
     Returns the number of sets checked."""
     module = module or translate_object(obj)
+    attributes = list(attributes)
     n = 0
     for values in value_sets:
         set_inputs(obj, values)
@@ -203,6 +206,8 @@ def check_parity(obj, value_sets: Iterable[dict[str, Any]], module=None) -> int:
         d, c = split_values(module, values)
         mesh = module.program(d, c)
         compare(bm, mesh, what=f"values {values}")
+        if attributes:
+            compare_attributes(obj, mesh, attributes, atol=atol)
         n += 1
     return n
 

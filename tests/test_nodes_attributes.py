@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import random
 
+import parity as P
 import pytest
 import torch
-
-import parity as P
 from parity import requires_bpy
+
 from translator import runtime as rt
 from translator.nodes import attributes as A
 from translator.nodes import fields as F
@@ -56,16 +56,6 @@ class Fields:
         return {"K": rng.uniform(-2, 2), "J": rng.uniform(-40, 40), "C": rng.uniform(-3, 3), "S": _vec(rng, 0.3, 2)}
 
 
-def _run(obj, names, value_sets, module=None, atol=1e-5):
-    module = module or P.translate_object(obj)
-    for values in value_sets:
-        P.set_inputs(obj, values)
-        mesh = module.program(*P.split_values(module, values))
-        P.compare(P.evaluate_blender(obj), mesh, what=str(values))
-        P.compare_attributes(obj, mesh, names, atol=atol)
-    return module
-
-
 def _small_values(rng):
     """Values that keep byte colors, quaternions and matrices in ranges where float32 rounding
     does not flip a byte or an Euler branch."""
@@ -104,7 +94,7 @@ def test_store_every_type_on_every_mesh_domain(data_type):
     small = data_type in ("BYTE_COLOR", "QUATERNION", "FLOAT4X4")
     sets = [{"Size": _vec(rng, 0.3, 2), "Threshold": rng.uniform(-1, 25), **(_small_values(rng) if small else Fields.values(rng))}
             for _ in range(20)]
-    _run(obj, names, sets, atol=2e-5 if data_type == "FLOAT4X4" else 1e-5)
+    assert P.check_parity(obj, sets, attributes=names, atol=2e-5 if data_type == "FLOAT4X4" else 1e-5) == 20
 
 
 @requires_bpy
@@ -117,7 +107,7 @@ def test_store_on_instances_then_realize():
                               t.input("Offset", "NodeSocketVector", (1, 0, 0)))
     geo = iop
     names = []
-    for data_type in ("FLOAT", "INT", "FLOAT_VECTOR", "BOOLEAN", "FLOAT_COLOR"):
+    for data_type in TYPES:
         store = t.node("GeometryNodeStoreNamedAttribute", data_type=data_type, domain="INSTANCE", Name=f"i_{data_type}")
         t.link(geo, store, "Geometry")
         t.link(f.for_type(data_type), store, "Value")
@@ -131,9 +121,9 @@ def test_store_on_instances_then_realize():
     t.link(move, realize, "Geometry")
     t.output(realize)
     rng = random.Random(SEED + 1)
-    sets = [{"Offset": _vec(rng, -1, 1), **Fields.values(rng), **{f"T_{d}": rng.uniform(-1, 5) for d in
-             ("FLOAT", "INT", "FLOAT_VECTOR", "BOOLEAN", "FLOAT_COLOR")}} for _ in range(20)]
-    _run(t.object(), names, sets)
+    sets = [{"Offset": _vec(rng, -1, 1), **_small_values(rng), **{f"T_{d}": rng.uniform(-1, 5) for d in TYPES}}
+            for _ in range(20)]
+    assert P.check_parity(t.object(), sets, attributes=names, atol=2e-5) == 20
 
 
 @requires_bpy
@@ -158,7 +148,7 @@ def test_named_attribute_reads_every_type_as_every_type(source_type):
     t.output(geo)
     rng = random.Random(SEED + 2)
     sets = [_small_values(rng) for _ in range(20)]
-    _run(t.object(), names, sets, atol=2e-5)
+    assert P.check_parity(t.object(), sets, attributes=names, atol=2e-5) == 20
 
 
 @requires_bpy
@@ -187,7 +177,7 @@ def test_named_attribute_across_domains_and_exists():
     t.output(sp)
     rng = random.Random(SEED + 3)
     sets = [{**Fields.values(rng), "Which": k % 2 == 0} for k in range(20)]
-    _run(t.object(), ["lift"], sets)
+    assert P.check_parity(t.object(), sets, attributes=["lift"]) == 20
 
 
 @requires_bpy
@@ -218,7 +208,7 @@ def test_set_material_parity():
     t.output(realize)
     rng = random.Random(SEED + 4)
     sets = [{"RedFrom": rng.uniform(-1, 12), "BlueFrom": rng.uniform(-1, 12), "NoneFrom": rng.uniform(-1, 16)} for _ in range(20)]
-    _run(t.object(), ["material_index"], sets)
+    assert P.check_parity(t.object(), sets, attributes=["material_index"]) == 20
 
 
 @requires_bpy
@@ -249,7 +239,7 @@ def test_store_position_and_builtin_mismatch():
         geo = store
     t.output(geo)
     rng = random.Random(SEED + 5)
-    _run(t.object(), ["material_index"], [Fields.values(rng) for _ in range(5)])
+    assert P.check_parity(t.object(), [Fields.values(rng) for _ in range(5)], attributes=["material_index"]) == 5
 
 
 def test_store_named_attribute_unit_behaviour():

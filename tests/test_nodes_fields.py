@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import random
 
+import parity as P
 import pytest
 import torch
-
-import parity as P
 from parity import requires_bpy
+
 from translator import runtime as rt
 from translator.nodes import fields as F
 from translator.nodes import instances as I

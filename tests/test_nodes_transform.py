@@ -118,6 +118,30 @@ def test_negative_scale_keeps_winding():
     assert mesh.polygons() == plain.polygons()
 
 
+@requires_bpy
+def test_transform_mesh_and_instances_parity():
+    """Transform Geometry moves a geometry's mesh and its top-level instances (whose references
+    hold a mesh and instances of their own)."""
+    t = P.Tree()
+    inner = t.node("GeometryNodeJoinGeometry")  # a reference with a mesh and instances
+    t.link((t.node("GeometryNodeMeshCube", Size=(0.3, 0.2, 0.1)), "Mesh"), inner, "Geometry")
+    t.link(t.instances_on_line((t.node("GeometryNodeMeshGrid", **{"Size X": 0.2, "Size Y": 0.2}), "Mesh"), 2,
+                               Offset=(0.0, 0.0, 0.5)), inner, "Geometry")
+    outer = t.node("GeometryNodeJoinGeometry")
+    t.link(t.instances_on_line(inner, 3, t.input("Offset", "NodeSocketVector", (1, 0, 0))), outer, "Geometry")
+    t.link((t.node("GeometryNodeMeshLine", Count=2), "Mesh"), outer, "Geometry")
+    node = t.node("GeometryNodeTransform")
+    t.link(outer, node, "Geometry")
+    for name, sock, default in (("T", "Translation", None), ("R", "Rotation", None), ("S", "Scale", (1, 1, 1))):
+        t.link(t.input(name, "NodeSocketVector", default), node, sock)
+    realize = t.node("GeometryNodeRealizeInstances")
+    t.link(node, realize, "Geometry")
+    t.output(realize)
+    rng = random.Random(SEED + 3)
+    sets = [{"Offset": _vec(rng, -1, 1), "T": _vec(rng, -3, 3), "R": _vec(rng, -4, 4), "S": _scale(rng)} for _ in range(20)]
+    assert P.check_parity(t.object(), sets) == 20
+
+
 def _matrix_program():
     t = P.Tree()
     comb = t.node("FunctionNodeCombineTransform")

@@ -27,8 +27,9 @@ components, FLOAT_VECTOR -> QUATERNION reads the vector as XYZ Euler angles).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -41,22 +42,22 @@ from .transform import euler_to_quaternion, matrix_to_euler, matrix_to_quaternio
 __all__ = [
     "ATTRIBUTE_TYPES",
     "SOCKET_OF_TYPE",
+    "adapt_attribute",
     "attribute_type",
     "convert_attribute",
-    "try_convert",
-    "to_socket",
-    "from_socket",
-    "default_data",
-    "merge_kinds",
-    "adapt_attribute",
-    "encode_byte_color",
     "decode_byte_color",
+    "default_data",
+    "encode_byte_color",
+    "from_socket",
     "join_instance_attributes",
-    "modify_geometry_sets",
     "map_real_meshes",
-    "store_named_attribute",
+    "merge_kinds",
+    "modify_geometry_sets",
     "named_attribute",
     "set_material",
+    "store_named_attribute",
+    "to_socket",
+    "try_convert",
     "viewer",
 ]
 
@@ -474,4 +475,4 @@ def set_material(geometry=None, selection=True, material=None):
 @node("GeometryNodeViewer", outputs=(), pure=False)
 def viewer(**_inputs):
     """Viewer: shows data in Blender's editor; it passes nothing on and changes nothing."""
-    return None
+    return

@@ -24,16 +24,17 @@ from ..geometry import GeometrySet, Instances, MeshBatch
 from . import node
 
 __all__ = [
-    "mesh_context",
-    "instance_context",
+    "decided",
     "evaluate",
-    "selection_mask",
-    "positions_on",
-    "position",
     "index",
-    "set_position",
-    "set_mesh_positions",
+    "instance_context",
+    "mesh_context",
+    "position",
+    "positions_on",
+    "selection_mask",
     "set_instance_positions",
+    "set_mesh_positions",
+    "set_position",
 ]
 
 
@@ -55,11 +56,17 @@ def evaluate(value: Any, fctx: rt.FieldContext, type: str) -> torch.Tensor:
     return t
 
 
+def decided(t: torch.Tensor) -> torch.Tensor:
+    """A tensor whose values decide topology, passed through Python (``tolist``) so that a traced
+    replay of the program is guarded on its values (see ``translator.tracing``)."""
+    return torch.tensor(t.tolist(), dtype=t.dtype, device=t.device)
+
+
 def selection_mask(selection: Any, fctx: rt.FieldContext, what: str) -> torch.Tensor:
     """A Selection input that decides topology, as one ``(N,)`` bool mask shared by the batch."""
     if selection is True:
         return torch.ones(fctx.size, dtype=torch.bool, device=rt.current().device)
-    return rt.static_mask(evaluate(selection, fctx, "BOOLEAN"), what)
+    return decided(rt.static_mask(evaluate(selection, fctx, "BOOLEAN"), what))
 
 
 def positions_on(fctx: rt.FieldContext) -> torch.Tensor:

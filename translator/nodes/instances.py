@@ -24,7 +24,6 @@ Python loop over instances or vertices.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 import torch
 
@@ -39,17 +38,17 @@ from .attributes import (
     modify_geometry_sets,
     try_convert,
 )
-from .fields import evaluate, instance_context, mesh_context, selection_mask
+from .fields import decided, evaluate, instance_context, mesh_context, selection_mask
 from .transform import euler_to_matrix, join_instances, loc_rot_scale
 
 __all__ = [
     "instance_on_points",
-    "realize_instances",
-    "realize",
     "join_meshes_like_blender",
-    "translate_instances",
+    "realize",
+    "realize_instances",
     "rotate_instances",
     "scale_instances",
+    "translate_instances",
 ]
 
 # attributes a mesh keeps as built-ins (not propagated to instances), and names realize handles itself
@@ -69,7 +68,7 @@ def _static_ints(t: torch.Tensor, what: str) -> torch.Tensor:
     """A ``(b, N)`` int field result as one ``(N,)`` tensor shared by the batch."""
     if t.shape[0] > 1 and not bool((t == t[:1]).all()):
         raise rt.TopologyVaries(t.reshape(t.shape[0], -1), what)
-    return t[0]
+    return decided(t[0])
 
 
 # ---------------------------------------------------------------------------
@@ -110,15 +109,20 @@ def _instances_on_mesh(mesh: MeshBatch, selection, instance: GeometrySet, pick_i
     if pick_instance is False:
         picked = torch.zeros(n, dtype=torch.bool, device=sel.device)
     else:
-        picked = rt.static_mask(evaluate(pick_instance, fctx, "BOOLEAN"), "an Instance on Points Pick Instance")[sel]
+        picked = decided(rt.static_mask(evaluate(pick_instance, fctx, "BOOLEAN"), "an Instance on Points Pick Instance"))[sel]
+    # References as Blender 5.0 adds them: the picked-from geometry's references (in its order),
+    # the whole instance geometry, an empty one; unused ones are dropped afterwards.
+    src = instance.instances if bool(picked.any()) else None
     refs: list[GeometrySet] = []
-    ref_index = torch.zeros(n, dtype=torch.long)
-    if not bool(picked.all()):
-        ref_index[~picked.cpu()] = _add_reference(refs, instance)
-    if bool(picked.any()):
-        src = instance.instances
-        if src is None or src.count == 0:
-            ref_index[picked.cpu()] = _add_reference(refs, GeometrySet())
+    handle_map = torch.tensor([_add_reference(refs, r) for r in src.references] if src is not None and src.count else [],
+                              dtype=torch.long)
+    full = _add_reference(refs, instance)
+    empty = _add_reference(refs, GeometrySet())
+    ref_index = torch.full((n,), full, dtype=torch.long)
+    if src is not None:
+        picked_cpu = picked.cpu()
+        if src.count == 0:
+            ref_index[picked_cpu] = empty
         else:
             if instance_index is None:  # implicit: the "id" attribute, else the index
                 ids = mesh.attributes.get("id")
@@ -131,9 +135,13 @@ def _instances_on_mesh(mesh: MeshBatch, selection, instance: GeometrySet, pick_i
             child = src.transforms[:, idx]
             eye = torch.eye(4, dtype=child.dtype, device=child.device)
             transforms = torch.matmul(transforms, torch.where(picked.reshape(1, -1, 1, 1), child, eye))
-            src_refs = torch.tensor(src.reference_index, dtype=torch.long)[idx.cpu()]
-            for k in torch.nonzero(picked.cpu()).reshape(-1).tolist():
-                ref_index[k] = _add_reference(refs, src.references[int(src_refs[k])])
+            src_handles = torch.tensor(src.reference_index, dtype=torch.long)[idx.cpu()]
+            ref_index = torch.where(picked_cpu, handle_map[src_handles], ref_index)
+    used = torch.zeros(len(refs), dtype=torch.bool)
+    used[ref_index] = True
+    compact = torch.cumsum(used.long(), 0) - 1
+    refs = [r for r, u in zip(refs, used.tolist()) if u]
+    ref_index = compact[ref_index]
     return Instances(references=refs, reference_index=ref_index.tolist(), transforms=transforms,
                      attributes=_propagated_point_attributes(mesh, sel))
 

@@ -30,19 +30,19 @@ from ..geometry import GeometrySet, Instances
 from . import node
 
 __all__ = [
+    "apply_matrix_to_geometry",
+    "combine_transform",
     "euler_to_matrix",
     "euler_to_quaternion",
-    "quaternion_to_matrix",
+    "join_geometry",
+    "join_instances",
+    "loc_rot_scale",
     "matrix_to_euler",
     "matrix_to_quaternion",
-    "loc_rot_scale",
-    "transform_points",
-    "transform_geometry",
-    "join_geometry",
-    "apply_matrix_to_geometry",
-    "join_instances",
-    "combine_transform",
+    "quaternion_to_matrix",
     "separate_transform",
+    "transform_geometry",
+    "transform_points",
 ]
 
 
