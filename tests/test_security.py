@@ -43,7 +43,6 @@ def hostile_program(evil: str, n: int) -> dict:
     inner_out = [D.iface(e("oid"), "GEOMETRY", name=e("oname"))]
     line = D.mesh_line(e("line"), count=3)
     line["label"] = e("label")
-    line["properties"]["count_mode"] = e("count mode")  # passed to the runtime as a literal (unused in OFFSET mode)
     inner = D.group(
         [D.group_input(inner_if, name=e("gin")), D.combine_xyz(e("cxyz")), line,
          D.group_output(inner_out, name=e("gout"))],
