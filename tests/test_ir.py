@@ -285,3 +285,23 @@ def test_check_supported_accepts_a_supported_program():
     from translator.codegen import check_supported
 
     check_supported(program_from_dict(line_program()))  # raises when it is not
+
+
+def test_check_supported_finds_interface_mismatches():
+    from translator.codegen import UnsupportedNodesError, check_supported
+
+    doc = line_program()
+    gi = node_named(doc, "Group Input")
+    gi["outputs"].append(D.sock("Socket_9", "VALUE"))  # not in the group's interface
+    entry(doc)["links"].append(D.link("Group Input", "Socket_9", "Combine XYZ", "Y"))
+    inner = D.group([D.mesh_line("L"), D.group_output()], [D.link("L", "Mesh", "Group Output", "Socket_0")])
+    doc["groups"]["Inner"] = inner
+    sub = D.group_node("Sub", "Inner", inner)
+    sub["outputs"].append(D.sock("Socket_7", "VALUE"))  # the group has no such output
+    entry(doc)["nodes"].append(sub)
+    entry(doc)["links"].append(D.link("Sub", "Socket_7", "Combine XYZ", "Z"))
+    with pytest.raises(UnsupportedNodesError) as ei:
+        check_supported(program_from_dict(doc))
+    msg = str(ei.value)
+    assert "node 'Combine XYZ' (ShaderNodeCombineXYZ) in group 'Program': input 'Y' reads 'Socket_9', not an input of the group" in msg
+    assert "node 'Sub' (GeometryNodeGroup) in group 'Program': output 'Socket_7' is not an output of group 'Inner'" in msg

@@ -366,10 +366,12 @@ class _Generator:
             reason = spec.check(n)
             if reason:
                 out.append(f"{where}: {reason}")
-        if spec.kind == "plain":
-            extra = sorted(self.used_outputs(info, n) - set(spec.outputs))
+        if spec.kind in ("plain", "group"):
+            extra = sorted(self.used_outputs(info, n) - set(self.node_outputs(n)))
             if extra:
-                out.append(f"{where}: output {', '.join(quote(o) for o in extra)} is not supported")
+                what = "is not supported" if spec.kind == "plain" else f"is not an output of group {quote(n.group)}"
+                out.append(f"{where}: output {', '.join(quote(o) for o in extra)} {what}")
+        if spec.kind == "plain":
             accepted = _keywords(spec.func)
             unknown = [s.identifier for s in self.enabled_inputs(n)
                        if accepted is not None and spec.renames.get(s.identifier, kwarg_name(s.identifier)) not in accepted]
@@ -377,6 +379,9 @@ class _Generator:
                 out.append(f"{where}: input {', '.join(quote(i) for i in unknown)} is not supported")
         for s in self.enabled_inputs(n):
             for src in self.resolve(info, n, s.identifier):
+                if src.node is not None and info.nodes[src.node].bl_idname == "NodeGroupInput" \
+                        and src.socket not in info.params:
+                    out.append(f"{where}: input {quote(s.identifier)} reads {quote(src.socket)}, not an input of the group")
                 bad = [(a, b) for a, b in src.steps(s.type) if not {a, b} <= _CONVERTIBLE]
                 if bad:
                     out.append(f"{where}: input {quote(s.identifier)} gets a {bad[0][0]} value; no conversion to {bad[0][1]}")
