@@ -261,15 +261,20 @@ def test_muted_nodes_pass_through_with_conversions_and_defaults():
     third = t.node("GeometryNodeMeshLine", Count=2, Offset=(0.0, 0.0, -1.0))
     for src in (third, line1, tr):
         t.link(src, mj, "Geometry")
+    # muted Switch: passes False, whatever the condition says
+    msw = t.node("GeometryNodeSwitch", input_type="GEOMETRY", Switch=True)
+    msw.mute = True
+    t.link(third, msw, "False")
+    t.link(tr, msw, "True")
     join = t.node("GeometryNodeJoinGeometry")
-    for src in (mj, line1, tr, dead):
+    for src in (mj, line1, tr, dead, msw):
         t.link(src, join, "Geometry")
     t.output(join)
     obj = t.object()
     prog = export(obj)
     muted = {n.name: n.internal_links for n in prog.entry_group.nodes if n.mute}
-    assert len(muted) == 7 and muted[sep.name] == [["Vector", "X"], ["Vector", "Y"], ["Vector", "Z"]]
-    assert muted[dead.name] == []
+    assert len(muted) == 8 and muted[sep.name] == [["Vector", "X"], ["Vector", "Y"], ["Vector", "Z"]]
+    assert muted[dead.name] == [] and muted[msw.name] == [["False", "Output"]]
     spec = {"Count": ("int", 1, 5), "A": ("float", -2.0, 2.0), "B": ("float", -2.0, 2.0)}
     assert parity(obj, spec, n=8) == 8
     bm = P.evaluate_blender(obj)
@@ -320,7 +325,8 @@ def test_muted_invalid_and_unavailable_links_are_dropped_hidden_sockets_kept():
 
 
 def _post_group():
-    """Group 'Post' (Geometry, Height, Count) -> Join(Geometry, Leaf(Height, Count)); 'Leaf' makes a line."""
+    """Group 'Post' (Geometry, Height, Count) -> Join(Geometry, Leaf(Height, Count)) moved up by Leaf's
+    'Top'; 'Leaf' makes a line and also returns a float, Top = Height x Count."""
     import bpy
 
     leaf = bpy.data.node_groups.new("Leaf", "GeometryNodeTree")
@@ -334,6 +340,12 @@ def _post_group():
     P.link(leaf, up, "Vector", line, "Offset")
     P.link(leaf, lgi, c.identifier, line, "Count")
     P.link(leaf, line, "Mesh", lgo, lgo.inputs[0].identifier)
+    top = leaf.interface.new_socket(name="Top", in_out="OUTPUT", socket_type="NodeSocketFloat")
+    times = leaf.nodes.new("ShaderNodeMath")
+    times.operation = "MULTIPLY"
+    P.link(leaf, lgi, h.identifier, times, "Value")
+    P.link(leaf, lgi, c.identifier, times, "Value_001")
+    P.link(leaf, times, "Value", lgo, top.identifier)
 
     post = bpy.data.node_groups.new("Post", "GeometryNodeTree")
     post.interface.new_socket(name="Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
@@ -348,7 +360,12 @@ def _post_group():
     P.link(post, pgi, pc.identifier, node, node.inputs[1].identifier)
     P.link(post, pgi, g.identifier, join, "Geometry")
     P.link(post, node, node.outputs[0].identifier, join, "Geometry")
-    P.link(post, join, "Geometry", pgo, pgo.inputs[0].identifier)
+    up = post.nodes.new("ShaderNodeCombineXYZ")
+    P.link(post, node, node.outputs[1].identifier, up, "Z")
+    move = post.nodes.new("GeometryNodeTransform")
+    P.link(post, join, "Geometry", move, "Geometry")
+    P.link(post, up, "Vector", move, "Translation")
+    P.link(post, move, "Geometry", pgo, pgo.inputs[0].identifier)
     return post
 
 
@@ -366,20 +383,29 @@ def test_nested_groups_used_twice_with_unlinked_inputs():
     t.link(base, a, a.inputs[0].identifier)
     t.link(height, a, a.inputs[1].identifier)
     t.link(count, a, a.inputs[2].identifier)
-    # 'b': Geometry and Count unlinked, Height set on the node (not the group's default 3.0)
+    # 'b': Geometry unlinked, Height set on the node (not the group's default 3.0)
     b.inputs[1].default_value = -0.75
     t.link(height, b, b.inputs[2].identifier)  # a float into the Int socket: converted (truncated)
     tr = t.node("GeometryNodeTransform", Translation=(0.0, 2.0, 0.0))
     t.link(b, tr, "Geometry")
+    # 'c': muted, passes its Geometry input through (Blender's internal link)
+    c = t.ng.nodes.new("GeometryNodeGroup")
+    c.node_tree = post
+    c.mute = True
+    shifted = t.node("GeometryNodeTransform", Translation=(0.0, -2.0, 0.0))
+    t.link(base, shifted, "Geometry")
+    t.link(shifted, c, c.inputs[0].identifier)
     join = t.node("GeometryNodeJoinGeometry")
     t.link(a, join, "Geometry")
     t.link(tr, join, "Geometry")
+    t.link(c, join, "Geometry")
     t.output(join)
     obj = t.object()
     prog = export(obj)
     assert set(prog.groups) == {"Program", "Post", "Leaf"}
     bnode = prog.entry_group.node(b.name)
     assert bnode.group == "Post" and bnode.inputs[1].default == -0.75
+    assert prog.entry_group.node(c.name).internal_links == [[c.inputs[0].identifier, c.outputs[0].identifier]]
     spec = {"Height": ("float", 0.5, 4.5), "Count": ("int", 1, 5)}
     assert parity(obj, spec, n=8) == 8
 
