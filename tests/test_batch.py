@@ -324,3 +324,21 @@ def test_threshold_program_parity_on_both_sides():
         for j, i in enumerate(idx.tolist()):
             P.set_inputs(obj, {"Height": heights[i], "Width": widths[i], "Count": 4})
             P.compare(P.evaluate_blender(obj), mesh, index=j, what=f"element {i}: height {heights[i]}")
+
+
+def test_batched_int_switch_feeding_a_count_splits_by_topology():
+    """An INT Switch on a batched condition selects per element; used as a count it decides topology."""
+    ifaces = [HEIGHT]
+    nodes = [D.group_input(ifaces), D.math("Tall?", "GREATER_THAN", b=1.0), D.switch("Count", "INT", false=2, true=4),
+             D.combine_xyz("Step"), D.mesh_line("Line"), D.group_output()]
+    links = [D.link("Group Input", "Socket_1", "Tall?", "Value"), D.link("Tall?", "Value", "Count", "Switch"),
+             D.link("Count", "Output", "Line", "Count"), D.link("Group Input", "Socket_1", "Step", "Z"),
+             D.link("Step", "Vector", "Line", "Offset"), D.link("Line", "Mesh", "Group Output", "Socket_0")]
+    mod = compile_program(program_from_dict(D.program({"Program": D.group(nodes, links, inputs=ifaces)})))
+    h = torch.tensor(HEIGHTS, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(rt.TopologySplitError, match="Mesh Line count differs across the batch"):
+        mod.program({}, {"Height": h})
+    groups = mod.program_grouped({}, {"Height": h})
+    assert [(idx.tolist(), m.num_verts) for idx, m in groups] == [([0, 2], 2), ([1, 3, 4], 4)]
+    sum(m.verts[..., 2].sum() for _, m in groups).backward()
+    assert torch.allclose(h.grad, torch.tensor([1.0, 6.0, 1.0, 6.0, 6.0], dtype=torch.float64))  # sum of k, k < count
