@@ -80,14 +80,22 @@ def _instance_library(t: P.Tree):
 
 
 @requires_bpy
-@pytest.mark.parametrize("index_mode", ["implicit", "field"])
+@pytest.mark.parametrize("index_mode", ["implicit", "field", "id"])
 def test_pick_instance_parity(index_mode):
+    """Pick Instance by a field, by the point index (implicit) or by the points' "id" attribute
+    (implicit when it exists)."""
     t = P.Tree()
     line = t.node("GeometryNodeMeshLine")
     t.link(t.input("Count", "NodeSocketInt", 7), line, "Count")
     t.link(t.input("Offset", "NodeSocketVector", (2.0, 0.0, 0.0)), line, "Offset")
+    points = (line, "Mesh")
+    if index_mode == "id":
+        ids = t.node("GeometryNodeStoreNamedAttribute", data_type="INT", domain="POINT", Name="id")
+        t.link(points, ids, "Geometry")
+        t.link(t.index_compare(t.input("Shift", "NodeSocketFloat", 0.0), operation="SUBTRACT"), ids, "Value")
+        points = ids
     iop = t.node("GeometryNodeInstanceOnPoints")
-    t.link((line, "Mesh"), iop, "Points")
+    t.link(points, iop, "Points")
     t.link(_instance_library(t), iop, "Instance")
     t.link(t.index_compare(t.input("PickFrom", "NodeSocketFloat", 1.0)), iop, "Pick Instance")
     if index_mode == "field":  # index * 3 - shift: negative and large values wrap around
@@ -104,7 +112,7 @@ def test_pick_instance_parity(index_mode):
     for _ in range(20):
         v = {"Count": rng.randint(1, 9), "Offset": _vec(rng, -2, 2), "PickFrom": rng.uniform(-1, 6),
              "Rot": _vec(rng, -3, 3), "Scale": _signed_scale(rng)}
-        if index_mode == "field":
+        if index_mode != "implicit":
             v["Shift"] = float(rng.randint(-20, 20))
         sets.append(v)
     # material slots follow the order in which picked references are first used
@@ -146,14 +154,16 @@ def test_nested_instances_parity():
 
 
 @requires_bpy
-def test_attributes_propagate_through_instances():
+@pytest.mark.parametrize("single", [False, True])
+def test_attributes_propagate_through_instances(single):
     """Point attributes of the points become instance attributes, which realize puts on the
-    points of each instance where its mesh lacks them; mesh attributes and materials survive."""
+    points of each instance where its mesh lacks them; mesh attributes and materials survive.
+    ``single``: one instance and nothing else, so realize returns that one mesh transformed."""
     import bpy
 
     t = P.Tree()
     mat = bpy.data.materials.new("Wood")
-    line = t.node("GeometryNodeMeshLine", Count=4)
+    line = t.node("GeometryNodeMeshLine", Count=1 if single else 4)
     t.link(t.input("Offset", "NodeSocketVector", (1, 0, 0)), line, "Offset")
     store_p = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT", Name="weight")
     t.link((line, "Mesh"), store_p, "Geometry")
@@ -176,7 +186,8 @@ def test_attributes_propagate_through_instances():
     t.link(set_mat, iop, "Instance")
     join = t.node("GeometryNodeJoinGeometry")
     t.link(iop, join, "Geometry")
-    t.link((t.node("GeometryNodeMeshGrid"), "Mesh"), join, "Geometry")
+    if not single:
+        t.link((t.node("GeometryNodeMeshGrid"), "Mesh"), join, "Geometry")
     _realized(t, join)
     rng = random.Random(SEED + 3)
     sets = [{"Offset": _vec(rng, -1, 1), "K": rng.uniform(-2, 2), "C": rng.uniform(-1, 1), "MatFrom": rng.uniform(-1, 7)}
