@@ -287,7 +287,7 @@ def _layout(counts: torch.Tensor, ref_of: torch.Tensor) -> tuple[torch.Tensor, t
     per_inst = counts[ref_of]
     total = int(per_inst.sum())
     first = torch.cumsum(per_inst, 0) - per_inst
-    # the one-argument form: torch 2.13's repeat_interleave(values, repeats) is ~1000x slower on CPU
+    # repeat_interleave(repeats) gives each element's instance directly (no value tensor to repeat)
     inst_of = torch.repeat_interleave(per_inst, output_size=total)
     local = torch.arange(total, device=ref_of.device) - first[inst_of]
     starts = torch.cumsum(counts, 0) - counts
