@@ -619,8 +619,10 @@ def test_generated_code_builds_only_the_outputs_read():
     module = translate_object(obj)
     assert "outputs_used=('Mesh', 'Side')" in module.SOURCE
     mesh = module.program({}, {"Radius": torch.tensor([0.5])})
-    names = sorted(mesh.attributes)  # the stored one and the Side output's anonymous attribute, no Top / Bottom / UV Map
-    assert len(names) == 2 and names[0].startswith(".side_") and names[1] == "side"
+    assert sorted(mesh.attributes) == ["side"]  # anonymous attributes do not leave the program, as in Blender
+    geo, *_ = P.mesh_cylinder(radius=0.5, fill_type="NGON", outputs_used=("Mesh", "Side"))
+    names = sorted(geo.mesh.attributes)  # only the Side output's anonymous attribute: no Top / Bottom / UV Map
+    assert len(names) == 1 and names[0].startswith(".side_")
     reset_blender()
     module = translate_object(_build("GeometryNodeMeshIcoSphere", {"Radius": "NodeSocketFloat"}))
     assert "outputs_used=('Mesh',)" in module.SOURCE

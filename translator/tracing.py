@@ -108,7 +108,8 @@ class TraceCache:
         if isinstance(entry, _Traced):
             self.entries.move_to_end(key)
             outs = entry.fn(*(kwargs[k] for k in tensor_names))
-            if torch.equal(outs[-1], entry.guards):
+            # a value-dependent shape that no guard saw would change the vertex count: never replay that
+            if torch.equal(outs[-1], entry.guards) and outs[0].shape == entry.template.verts.shape:
                 self.stats["replayed"] += 1
                 attrs = {n: replace(entry.template.attributes[n], data=t) for n, t in zip(entry.attr_names, outs[1:-1])}
                 return replace(entry.template, verts=outs[0], attributes=attrs)
