@@ -1,0 +1,655 @@
+"""Differentiable depth and soft-silhouette rendering of batched triangle meshes.
+
+``render(verts, faces, cameras)`` draws ``N`` candidate meshes (one shared
+triangle list) into ``C`` views and returns, per pixel:
+
+* ``depth`` ``(N, C, H, W)``: camera-frame ``z`` of the nearest surface, ``0``
+  where nothing is hit (ScanNet's invalid value). It is the perspective-correct
+  interpolation of the visible triangle's vertex depths,
+  ``1 / z = sum_i lambda_i / z_i`` (``lambda`` the screen-space barycentrics),
+  so it is differentiable w.r.t. the three vertices of the visible triangle;
+  which triangle is visible is a discrete choice with no gradient.
+* ``silhouette`` ``(N, C, H, W)`` in ``[0, 1]`` (SoftRas): triangle ``j``
+  covers pixel ``p`` with probability ``D_j = sigmoid(-d_j(p) / sigma)``, where
+  ``d_j`` is the signed screen-space distance in pixels from the pixel centre
+  to the projected triangle (negative inside); the silhouette is
+  ``1 - prod_j (1 - D_j)``. Pairs with ``D_j < eps`` are skipped and pixels
+  with some ``D_j > 1 - eps`` are set to ``1`` (``eps =
+  RasterSettings.silhouette_eps``), which bounds the work to a band of width
+  ``sigma * ln(1 / eps - 1)`` around triangle edges.
+* ``face_index`` ``(N, C, H, W)`` int64, the visible triangle (``-1``: background).
+* ``bary`` ``(N, C, H, W, 3)`` perspective-correct barycentrics of the visible
+  point (weights of the triangle's vertices; ``0`` on background).
+
+Conventions: cameras are :class:`backend.cameras.Cameras` (ScanNet/OpenCV
+pinhole, pixel centres at integer coordinates). Triangles with a vertex closer
+than ``RasterSettings.znear`` to the camera plane, and triangles seen exactly
+edge-on (projected area below ``1e-10`` px^2), are culled; there is no clipping.
+Both sides of a triangle are drawn (no back-face culling).
+
+Backends: renderers register under a name (:func:`register_renderer`);
+``"torch"`` is the fast pure-PyTorch rasterizer (the same code on CPU and
+CUDA), ``"reference"`` a slow per-pixel, per-triangle loop used by the tests
+to check the fast path's values and gradients.
+
+How ``"torch"`` works: the discrete part (which pixels each triangle touches,
+the z-buffer, which pixels are saturated) runs without autograd in float64
+on exact per-row spans of each triangle (no ``N x C x H x W x F`` tensors):
+for every triangle row the pixel interval inside the triangle, inside the
+triangle grown by the silhouette band, and inside the triangle shrunk by it
+are solved from the three edge inequalities. The z-buffer is a
+``scatter_reduce(amin)`` over keys ``(depth bits << 32) | face``. Then only the
+visible triangle of each hit pixel (depth, barycentrics) and the (pixel,
+triangle) pairs in the silhouette band are evaluated with autograd. Work is
+processed in chunks of images bounded by ``RasterSettings.max_pairs``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from .cameras import Cameras
+
+__all__ = [
+    "RasterSettings",
+    "RenderOutput",
+    "Renderer",
+    "render",
+    "render_mesh",
+    "render_reference",
+    "register_renderer",
+    "renderers",
+]
+
+AREA_EPS = 1e-10
+"""Triangles whose projected area (doubled, px^2) is below this are culled."""
+LEN_EPS = 1e-8
+"""Triangles with a projected edge shorter than this (px) are culled."""
+_SLACK = 1e-7  # px; pixel centres this close outside an edge count as inside (rounding guard)
+_DIST_EPS = 1e-12  # px^2 added under the square root of the silhouette distance (finite gradient on edges)
+_NO_HIT = torch.iinfo(torch.int64).max
+
+
+@dataclass
+class RasterSettings:
+    """How to rasterize (shared by every renderer backend)."""
+
+    sigma: float = 0.5
+    """Soft-silhouette edge width in pixels: a triangle covers a pixel at signed distance d (negative inside)
+    with probability sigmoid(-d / sigma)."""
+    silhouette_eps: float = 1e-4
+    """Silhouette coverage below this is dropped and above 1 - this saturates, so only pixels within
+    sigma * ln(1/eps - 1) of a triangle edge are evaluated."""
+    znear: float = 1e-2
+    """Triangles with a vertex closer than this to the camera plane (in scene units, metres) are culled."""
+    max_pairs: int = 3_000_000
+    """Bound on the (pixel, triangle) pairs processed at once; bounds memory, larger is slightly faster."""
+    silhouette: bool = True
+    """Compute the soft silhouette (turn off for depth-only renders)."""
+    cull_backfaces: bool = False
+    """Drop triangles facing away from the camera (faster; exact for closed meshes seen from outside)."""
+
+    def __post_init__(self) -> None:
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be positive, got {self.sigma}")
+        if not 0 < self.silhouette_eps < 0.5:
+            raise ValueError(f"silhouette_eps must be in (0, 0.5), got {self.silhouette_eps}")
+        if not self.znear > 0:
+            raise ValueError(f"znear must be positive, got {self.znear}")
+        if int(self.max_pairs) < 1:
+            raise ValueError(f"max_pairs must be at least 1, got {self.max_pairs}")
+
+    @property
+    def band(self) -> float:
+        """Half-width in pixels of the evaluated silhouette band: ``sigma * ln((1 - eps) / eps)``."""
+        eps = self.silhouette_eps
+        return self.sigma * math.log((1 - eps) / eps)
+
+
+@dataclass
+class RenderOutput:
+    """Per-pixel render of ``N`` candidates in ``C`` views of ``H x W`` pixels.
+
+    Attributes:
+        depth: ``(N, C, H, W)`` camera-frame z of the nearest surface, 0 on background.
+        silhouette: ``(N, C, H, W)`` soft coverage in [0, 1], or ``None`` when not computed.
+        face_index: ``(N, C, H, W)`` int64 visible triangle, -1 on background.
+        bary: ``(N, C, H, W, 3)`` perspective-correct barycentrics of the visible point, 0 on background.
+    """
+
+    depth: torch.Tensor
+    silhouette: torch.Tensor | None
+    face_index: torch.Tensor
+    bary: torch.Tensor
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """``(N, C, H, W)`` bool: pixels where a triangle is visible."""
+        return self.face_index >= 0
+
+
+class Renderer(Protocol):
+    """A rendering backend: ``(verts (N, V, 3), faces (F, 3), cameras, settings) -> RenderOutput``."""
+
+    def __call__(self, verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
+                 settings: RasterSettings) -> RenderOutput: ...
+
+
+_RENDERERS: dict[str, Renderer] = {}
+
+
+def register_renderer(name: str) -> Callable[[Renderer], Renderer]:
+    """Decorator: register a rendering backend under ``name``."""
+
+    def deco(fn: Renderer) -> Renderer:
+        _RENDERERS[name] = fn
+        return fn
+
+    return deco
+
+
+def renderers() -> list[str]:
+    """Names of the registered backends."""
+    return sorted(_RENDERERS)
+
+
+def render(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, settings: RasterSettings | None = None,
+           backend: str = "torch") -> RenderOutput:
+    """Render ``N`` meshes sharing ``faces`` into every camera.
+
+    Args:
+        verts: ``(N, V, 3)`` (or ``(V, 3)``) world-space vertex positions; float32 or float64.
+        faces: ``(F, 3)`` int64 vertex indices, shared by the batch.
+        cameras: ``C`` cameras (moved to ``verts``' device and dtype).
+        settings: raster settings (defaults: :class:`RasterSettings`).
+        backend: a registered backend name (see :func:`renderers`).
+
+    Returns:
+        :class:`RenderOutput` with ``(N, C, H, W)`` images.
+    """
+    settings = settings or RasterSettings()
+    if backend not in _RENDERERS:
+        raise ValueError(f"unknown renderer backend '{backend}' (have: {', '.join(renderers())})")
+    verts, faces = _check_inputs(verts, faces, cameras)
+    return _RENDERERS[backend](verts, faces, cameras.to(device=verts.device, dtype=verts.dtype), settings)
+
+
+def render_mesh(mesh, cameras: Cameras, settings: RasterSettings | None = None, backend: str = "torch") -> RenderOutput:
+    """Render a :class:`translator.geometry.MeshBatch` (its faces fan-triangulated)."""
+    return render(mesh.verts, mesh.triangles(), cameras, settings, backend)
+
+
+def _check_inputs(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(cameras, Cameras):
+        raise ValueError(f"cameras must be a backend.cameras.Cameras, got {type(cameras).__name__}")
+    if not isinstance(verts, torch.Tensor) or not verts.is_floating_point():
+        raise ValueError("verts must be a floating-point tensor (N, V, 3)")
+    if verts.ndim == 2:
+        verts = verts[None]
+    if verts.ndim != 3 or verts.shape[-1] != 3:
+        raise ValueError(f"verts must be (N, V, 3), got shape {tuple(verts.shape)}")
+    if not isinstance(faces, torch.Tensor) or faces.ndim != 2 or faces.shape[1] != 3:
+        shape = tuple(faces.shape) if isinstance(faces, torch.Tensor) else type(faces).__name__
+        raise ValueError(f"faces must be (F, 3), got shape {shape}")
+    if faces.is_floating_point() or faces.dtype == torch.bool:
+        raise ValueError(f"faces must hold integer vertex indices, got dtype {faces.dtype}")
+    faces = faces.to(device=verts.device, dtype=torch.long)
+    if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= verts.shape[1]):
+        raise ValueError(f"faces index vertices {int(faces.min())}..{int(faces.max())} but there are {verts.shape[1]} vertices")
+    if not torch.isfinite(verts).all():
+        bad = int(torch.nonzero(~torch.isfinite(verts).reshape(verts.shape[0], -1).all(1))[0])
+        raise ValueError(f"verts of candidate {bad} contain NaN or inf")
+    return verts, faces
+
+
+def _project(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, znear: float):
+    """Project every triangle into every view (differentiable).
+
+    Returns ``tri_uv (B, F, 3, 2)`` pixel coordinates and ``tri_z (B, F, 3)`` camera depths,
+    ``B = N * C`` ordered candidate-major (``b = n * C + c``)."""
+    n, v = verts.shape[:2]
+    c = len(cameras)
+    cam = cameras.world_to_cam(verts).transpose(0, 1).reshape(n * c, v, 3)  # (B, V, 3)
+    intr = cameras.intrinsics.repeat(n, 1)  # (B, 4) matching b = n * C + c
+    z = cam[..., 2]
+    zs = z.clamp(min=znear)  # culled triangles keep finite (unused) coordinates and zero gradients
+    u = intr[:, None, 0] * cam[..., 0] / zs + intr[:, None, 2]
+    w = intr[:, None, 1] * cam[..., 1] / zs + intr[:, None, 3]
+    uv = torch.stack([u, w], dim=-1)
+    return uv[:, faces], z[:, faces]
+
+
+def _cross2(ax, ay, bx, by):
+    return ax * by - ay * bx
+
+
+# ----------------------------------------------------------------------------------------------
+# the fast backend
+
+
+@dataclass
+class _Triangles:
+    """Screen-space data of every (image, triangle), flattened to ``T = B * F`` entries; no autograd.
+
+    Edge ``i`` runs from vertex ``i + 1`` to ``i + 2`` (opposite vertex ``i``); its outward signed
+    distance (px, ``<= 0`` on the inner side) is ``a (x - jx) + b (y - jy)`` with ``(jx, jy)`` a point of
+    the edge and ``(a, b)`` the unit outward normal. Solved for ``x`` at ``distance <= level`` it bounds
+    a pixel row from the left (``a < 0``) or from the right (``a > 0``)::
+
+        x >=< jx + level / a - (b / a) (y - jy)
+
+    Every triangle has one or two left and one or two right edges (a horizontal edge bounds rows,
+    not columns): ``lines`` ``(T, 4, 4)`` holds ``(jx, b / a, jy, 1 / a)`` for slots 0-1 (left) and
+    2-3 (right); an unused slot has ``jx = -inf`` (left) / ``+inf`` (right) and zeros.
+    ``inv_z`` ``(T, 3)``: ``1 / z = ip x + iq y + ir`` across the triangle. ``box`` ``(T, 4)``: xmin,
+    xmax, ymin, ymax. Values are in the render's dtype (set up in float64)."""
+
+    num_faces: int
+    valid: torch.Tensor
+    lines: torch.Tensor
+    inv_z: torch.Tensor
+    box: torch.Tensor
+
+
+def _triangle_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, settings: RasterSettings) -> _Triangles:
+    nf = tri_uv.shape[1]
+    dtype = tri_uv.dtype
+    a = tri_uv.detach().double().reshape(-1, 3, 2)
+    z = tri_z.detach().double().reshape(-1, 3)
+    ax, ay = a[..., 0], a[..., 1]
+    jx, jy = ax.roll(-1, -1), ay.roll(-1, -1)
+    dx, dy = ax.roll(-2, -1) - jx, ay.roll(-2, -1) - jy  # edge vectors
+    length = torch.sqrt(dx * dx + dy * dy)
+    area2 = _cross2(ax[:, 1] - ax[:, 0], ay[:, 1] - ay[:, 0], ax[:, 2] - ax[:, 0], ay[:, 2] - ay[:, 0])
+    valid = (z > settings.znear).all(-1) & (area2.abs() > AREA_EPS) & (length > LEN_EPS).all(-1)
+    valid &= torch.isfinite(a).all(-1).all(-1)
+    if settings.cull_backfaces:
+        valid &= area2 < 0  # with z > 0 and fx, fy > 0 the projected winding is the 3D facing
+    sgn = torch.where(area2 < 0, -1.0, 1.0).to(a.dtype)[:, None]
+    length = torch.where(valid[:, None], length, torch.ones_like(length))
+    ea = dy * sgn / length  # unit outward normal (ea, eb)
+    eb = -dx * sgn / length
+    flat = ea.abs() <= 1e-12
+    safe = torch.where(flat, torch.ones_like(ea), ea)
+    per_edge = torch.stack([jx, eb / safe, jy, 1.0 / safe], dim=-1)  # (T, 3, 4)
+    order = torch.argsort(torch.where(flat, torch.zeros_like(ea), ea), dim=1)  # left edges first
+    per_edge = per_edge.gather(1, order[..., None].expand(-1, -1, 4))
+    ea_sorted = torch.where(flat, torch.zeros_like(ea), ea).gather(1, order)
+    inf = math.inf
+    dummy_left = torch.tensor([-inf, 0.0, 0.0, 0.0], dtype=a.dtype, device=a.device)
+    dummy_right = torch.tensor([inf, 0.0, 0.0, 0.0], dtype=a.dtype, device=a.device)
+    lines = torch.stack([
+        torch.where((ea_sorted[:, 0] < 0)[:, None], per_edge[:, 0], dummy_left),
+        torch.where((ea_sorted[:, 1] < 0)[:, None], per_edge[:, 1], dummy_left),
+        torch.where((ea_sorted[:, 2] > 0)[:, None], per_edge[:, 2], dummy_right),
+        torch.where((ea_sorted[:, 1] > 0)[:, None], per_edge[:, 1], dummy_right),
+    ], dim=1)
+    # 1 / z = sum_i lambda_i / z_i with lambda_i = E_i(p) / area2, E_i(p) = dx (py - jy) - dy (px - jx)
+    k = 1.0 / (torch.where(valid, area2, torch.ones_like(area2))[:, None] * torch.where(valid[:, None], z, torch.ones_like(z)))
+    inv_z = torch.stack([(-dy * k).sum(-1), (dx * k).sum(-1), ((dy * jx - dx * jy) * k).sum(-1)], dim=-1)
+    box = torch.stack([ax.amin(-1), ax.amax(-1), ay.amin(-1), ay.amax(-1)], dim=-1)
+    return _Triangles(nf, valid, lines.to(dtype), inv_z.to(dtype), box.to(dtype))
+
+
+def _expand(count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run lengths ``(K,)`` -> the owner of every element ``(sum,)`` and its offset within its run."""
+    owner = torch.repeat_interleave(torch.arange(count.numel(), device=count.device), count)
+    start = torch.cumsum(count, 0) - count
+    return owner, torch.arange(owner.numel(), device=count.device) - start.index_select(0, owner)
+
+
+def _rows(t: _Triangles, b0: int, b1: int, height: int, width: int, level: float, grow: float,
+          select: torch.Tensor | None = None):
+    """Non-empty row spans of the triangles of images ``b0:b1``.
+
+    For every pixel row of the triangle's y-range grown by ``grow``: the pixels ``[x0, x1]`` where all
+    three edge distances are ``<= level`` (and ``x`` is within the x-range grown by ``grow``). Only
+    valid triangles (and those in ``select`` ``((b1 - b0) * F,)`` bool) are used.
+
+    Returns the local triangle index (``image * F + face``), ``y``, ``x0`` and ``x1`` of each
+    non-empty row, all ``(R,)`` int64."""
+    nf = t.num_faces
+    sl = slice(b0 * nf, b1 * nf)
+    box = t.box[sl]
+    use = t.valid[sl] if select is None else t.valid[sl] & select
+    y0 = torch.ceil(box[:, 2] - grow - _SLACK).clamp(min=0, max=height)
+    y1 = torch.floor(box[:, 3] + grow + _SLACK).clamp(min=-1, max=height - 1)
+    count = torch.where(use, y1 - y0 + 1, torch.zeros_like(y0)).clamp(min=0).long()
+    lines = t.lines[sl]
+    first = lines[..., 0] + level * lines[..., 3] - lines[..., 1] * (y0[:, None] - lines[..., 2])  # bound at row y0
+    cols = [first[:, 0], first[:, 1], first[:, 2], first[:, 3], lines[:, 0, 1], lines[:, 1, 1], lines[:, 2, 1], lines[:, 3, 1]]
+    f0, f1, f2, f3, s0, s1, s2, s3 = [torch.repeat_interleave(col, count) for col in cols]
+    tri, k = _expand(count)
+    kf = k.to(f0.dtype)
+    lo = torch.maximum(f0 - s0 * kf, f1 - s1 * kf)
+    hi = torch.minimum(f2 - s2 * kf, f3 - s3 * kf)
+    if grow > 0:
+        lo = torch.maximum(lo, (box[:, 0] - grow).index_select(0, tri))
+        hi = torch.minimum(hi, (box[:, 1] + grow).index_select(0, tri))
+    x0 = torch.ceil(lo - _SLACK).clamp_(min=0, max=width).long()
+    x1 = torch.floor(hi + _SLACK).clamp_(min=-1, max=width - 1).long()
+    keep = torch.nonzero(x1 >= x0).squeeze(1)
+    tri = tri.index_select(0, keep)
+    y = y0.long().index_select(0, tri) + k.index_select(0, keep)
+    return tri, y, x0.index_select(0, keep), x1.index_select(0, keep)
+
+
+def _chunks(t: _Triangles, num_images: int, height: int, width: int, max_pairs: int, grow: float) -> list[tuple[int, int]]:
+    """Split images into contiguous ranges whose estimated (pixel, triangle) pairs fit ``max_pairs``."""
+    box = t.box
+    w = ((box[:, 1] + grow).clamp(max=width - 1) - (box[:, 0] - grow).clamp(min=0) + 1).clamp(min=0)
+    h = ((box[:, 3] + grow).clamp(max=height - 1) - (box[:, 2] - grow).clamp(min=0) + 1).clamp(min=0)
+    cost = torch.where(t.valid, torch.minimum(w * h, h * (w.clamp(max=4.0) + 2 * grow + 2)), torch.zeros_like(w))
+    cost = cost.view(num_images, -1).sum(1).tolist()
+    out, start, acc = [], 0, 0.0
+    for i, c in enumerate(cost):
+        if i > start and acc + c > max_pairs:
+            out.append((start, i))
+            start, acc = i, 0.0
+        acc += c
+    out.append((start, len(cost)))
+    return out
+
+
+def _zbuffer(t: _Triangles, b0: int, b1: int, height: int, width: int) -> torch.Tensor:
+    """``((b1 - b0) * H * W,)`` int64 visible face per pixel (-1: none) of images ``b0:b1``."""
+    nf = t.num_faces
+    tri, y, x0, x1 = _rows(t, b0, b1, height, width, 0.0, 0.0)
+    coef = t.inv_z[b0 * nf: b1 * nf].index_select(0, tri)
+    count = x1 - x0 + 1
+    p = torch.repeat_interleave(coef[:, 0], count)
+    q = torch.repeat_interleave(coef[:, 1] * y.to(coef.dtype) + coef[:, 2], count)
+    row, k = _expand(count)
+    x = x0.index_select(0, row) + k
+    z = 1.0 / (p * x.to(p.dtype) + q)
+    face = torch.repeat_interleave(tri % nf, count)
+    key = (z.float().view(torch.int32).long() << 32) | face
+    base = (torch.div(tri, nf, rounding_mode="floor") * height + y) * width
+    pix = base.index_select(0, row) + x
+    buf = torch.full(((b1 - b0) * height * width,), _NO_HIT, dtype=torch.long, device=key.device)
+    buf.scatter_reduce_(0, pix, key, "amin")
+    return torch.where(buf == _NO_HIT, -1, buf & 0xFFFFFFFF)
+
+
+def _saturated(hit: torch.Tensor, r: int) -> torch.Tensor:
+    """``(I, H, W)`` bool: the ``(2r + 1)^2`` window around the pixel (clipped to the image) is all hit."""
+    n, h, w = hit.shape
+    s = torch.zeros((n, h + 1, w + 1), dtype=torch.int32, device=hit.device)
+    s[:, 1:, 1:] = (~hit).to(torch.int32).cumsum(1).cumsum(2)
+    ys, xs = torch.arange(h, device=hit.device), torch.arange(w, device=hit.device)
+    y0, y1 = (ys - r).clamp(min=0), (ys + r + 1).clamp(max=h)
+    x0, x1 = (xs - r).clamp(min=0), (xs + r + 1).clamp(max=w)
+    top, bottom = s.index_select(1, y0), s.index_select(1, y1)
+    count = bottom.index_select(2, x1) - bottom.index_select(2, x0) - top.index_select(2, x1) + top.index_select(2, x0)
+    return count == 0
+
+
+def _silhouette_pairs(t: _Triangles, face_buf: torch.Tensor, b0: int, b1: int, height: int, width: int, band: float):
+    """Silhouette work of images ``b0:b1`` (no autograd).
+
+    Returns the saturated pixels ``((b1 - b0) * H * W,)`` bool (the whole ``(2r + 1)^2`` window
+    around the pixel is covered, ``r = ceil(band)``) and the pairs of an unsaturated pixel and a
+    triangle visible somewhere in the image with the pixel within the triangle grown by ``band``
+    px: local pixel, global triangle, pixel x and y, all ``(M,)`` int64."""
+    nb = b1 - b0
+    nf = t.num_faces
+    npix = nb * height * width
+    hit = face_buf >= 0
+    img = torch.div(torch.arange(npix, device=face_buf.device), height * width, rounding_mode="floor")
+    visible = torch.zeros(nb * nf, dtype=torch.bool, device=face_buf.device)
+    visible[(img * nf + face_buf)[hit]] = True
+    saturated = _saturated(hit.view(nb, height, width), math.ceil(band)).reshape(npix)
+    tri, y, x0, x1 = _rows(t, b0, b1, height, width, band, band, visible)
+    count = x1 - x0 + 1
+    base = (torch.div(tri, nf, rounding_mode="floor") * height + y) * width + x0
+    row, k = _expand(count)
+    pix = base.index_select(0, row) + k
+    keep = torch.nonzero(~saturated.index_select(0, pix)).squeeze(1)
+    row, k = row.index_select(0, keep), k.index_select(0, keep)
+    x = x0.index_select(0, row) + k
+    return saturated, pix.index_select(0, keep), tri.index_select(0, row) + b0 * nf, x, y.index_select(0, row)
+
+
+def _pixel_xy(pix: torch.Tensor, height: int, width: int, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    rem = pix % (height * width)
+    return (rem % width).to(dtype), torch.div(rem, width, rounding_mode="floor").to(dtype)
+
+
+def _depth_values(tri_uv, tri_z, face_buf, b0, height, width):
+    """Differentiable depth ``(M,)`` and barycentrics ``(M, 3)`` at the hit pixels ``(M,)`` (local ids)."""
+    nf = tri_uv.shape[1]
+    pix = torch.nonzero(face_buf >= 0).squeeze(1)
+    g = (torch.div(pix, height * width, rounding_mode="floor") + b0) * nf + face_buf.index_select(0, pix)
+    px, py = _pixel_xy(pix, height, width, tri_uv.dtype)
+    v = tri_uv.reshape(-1, 6).index_select(0, g).view(-1, 3, 2)
+    zz = tri_z.reshape(-1, 3).index_select(0, g)
+    ax, ay = v[..., 0], v[..., 1]
+    jx, jy = ax.roll(-1, -1), ay.roll(-1, -1)
+    e = _cross2(ax.roll(-2, -1) - jx, ay.roll(-2, -1) - jy, px[:, None] - jx, py[:, None] - jy)  # area2 * lambda
+    w = e / (e.sum(1, keepdim=True) * zz)  # lambda_i / z_i
+    s = w.sum(1, keepdim=True)
+    return pix, 1.0 / s.squeeze(1), w / s
+
+
+class _SilhouetteLogQ(torch.autograd.Function):
+    """Per-pixel ``sum_j log(1 - D_j)`` over (pixel, triangle) pairs, with a hand-written backward.
+
+    Forward: ``tri_uv (T, 3, 2)``; for the ``M`` pairs: local pixel ``pix``, global triangle ``tri``,
+    pixel centre ``px``, ``py``; -> ``(npix,)``. ``d`` is the distance to the nearest edge ``(a, b)``
+    (closest point ``a + s (b - a)``), so ``dd/da = -(1 - s) n`` and ``dd/db = -s n`` with ``n`` the
+    unit vector from the closest point to the pixel; the backward scatters these, times
+    ``d log(1 - D) / dd``, to the two vertices (nothing else depends on the vertices)."""
+
+    @staticmethod
+    def forward(ctx, tri_uv, pix, tri, px, py, npix: int, sigma: float, eps: float):
+        cols = tri_uv.reshape(-1, 6).t().contiguous()
+        ax = [cols[2 * i].index_select(0, tri) for i in range(3)]
+        ay = [cols[2 * i + 1].index_select(0, tri) for i in range(3)]
+        for i in range(3):
+            j = (i + 1) % 3
+            dx, dy = ax[j] - ax[i], ay[j] - ay[i]
+            wx, wy = px - ax[i], py - ay[i]
+            s = ((wx * dx + wy * dy) / (dx * dx + dy * dy)).clamp_(0, 1)
+            rx, ry = wx - s * dx, wy - s * dy
+            d2 = rx * rx + ry * ry
+            c = dx * wy - dy * wx
+            if i == 0:
+                best, bs, brx, bry, cmin, cmax = d2, s, rx, ry, c, c
+                bk = torch.zeros_like(tri)
+            else:
+                better = d2 < best
+                best = torch.where(better, d2, best)
+                bs = torch.where(better, s, bs)
+                brx = torch.where(better, rx, brx)
+                bry = torch.where(better, ry, bry)
+                bk = torch.where(better, i, bk)
+                cmin, cmax = torch.minimum(cmin, c), torch.maximum(cmax, c)
+        dist = torch.sqrt(best + _DIST_EPS)
+        inside = (cmin >= 0) | (cmax <= 0)
+        signed = torch.where(inside, -dist, dist)
+        cover = torch.sigmoid(signed / -sigma)  # D before the eps rescaling
+        dt = ((cover - eps) / (1 - 2 * eps)).clamp_(0, 1)
+        logq = torch.log1p(-dt)
+        # d logq / d signed = D (1 - D) / (sigma (1 - 2 eps) (1 - D~)) where D~ is not clamped, else 0;
+        # d signed / d a = -+ (1 - s) r / dist (inside / outside)
+        live = (dt > 0) & (dt < 1)
+        coef = cover * (1 - cover) / (sigma * (1 - 2 * eps) * torch.where(live, 1 - dt, torch.ones_like(dt)) * dist)
+        coef = torch.where(live, torch.where(inside, coef, -coef), torch.zeros_like(coef))
+        ctx.save_for_backward(pix, tri * 3 + bk, tri * 3 + (bk + 1) % 3, coef * brx, coef * bry, bs)
+        ctx.num = tri_uv.shape[0]
+        return torch.zeros(npix, dtype=tri_uv.dtype, device=tri_uv.device).index_add_(0, pix, logq)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        pix, ia, ib, gx, gy, s = ctx.saved_tensors
+        g = grad.index_select(0, pix)
+        ga, gb = g * (1 - s), g * s
+        out = torch.zeros(2, ctx.num * 3, dtype=grad.dtype, device=grad.device)
+        for axis, comp in enumerate((gx, gy)):
+            out[axis].index_add_(0, ia, ga * comp)
+            out[axis].index_add_(0, ib, gb * comp)
+        return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None
+
+
+@register_renderer("torch")
+def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, settings: RasterSettings) -> RenderOutput:
+    n = verts.shape[0]
+    c = len(cameras)
+    h, w = cameras.height, cameras.width
+    dtype, device = verts.dtype, verts.device
+    npix_all = n * c * h * w
+    # zero-valued, but connected to verts so that gradients are zeros rather than None
+    depth = torch.zeros(npix_all, dtype=dtype, device=device) + verts.reshape(-1)[:1].sum() * 0
+    bary = torch.zeros((npix_all, 3), dtype=dtype, device=device) + verts.reshape(-1)[:1].sum() * 0
+    face_index = torch.full((npix_all,), -1, dtype=torch.long, device=device)
+    sil = torch.zeros(npix_all, dtype=dtype, device=device) + verts.reshape(-1)[:1].sum() * 0 if settings.silhouette else None
+    if faces.shape[0]:
+        tri_uv, tri_z = _project(verts, faces, cameras, settings.znear)
+        with torch.no_grad():
+            t = _triangle_setup(tri_uv, tri_z, settings)
+        band = settings.band if settings.silhouette else 0.0
+        flat_uv = tri_uv.reshape(-1, 3, 2)
+        for b0, b1 in _chunks(t, n * c, h, w, int(settings.max_pairs), band):
+            npix = (b1 - b0) * h * w
+            offset = b0 * h * w
+            with torch.no_grad():
+                face_buf = _zbuffer(t, b0, b1, h, w)
+            face_index[offset:offset + npix] = face_buf
+            pix, d, bc = _depth_values(tri_uv, tri_z, face_buf, b0, h, w)
+            depth.index_put_((pix + offset,), d)
+            bary.index_put_((pix + offset,), bc)
+            if settings.silhouette:
+                with torch.no_grad():
+                    saturated, spix, stri, sx, sy = _silhouette_pairs(t, face_buf, b0, b1, h, w, band)
+                total = _SilhouetteLogQ.apply(flat_uv, spix, stri, sx.to(dtype), sy.to(dtype), npix, settings.sigma,
+                                              settings.silhouette_eps)
+                sil[offset:offset + npix] = torch.where(saturated, torch.ones_like(total), 0.0 - torch.expm1(total))
+    shape = (n, c, h, w)
+    return RenderOutput(
+        depth=depth.view(shape),
+        silhouette=sil.view(shape) if settings.silhouette else None,
+        face_index=face_index.view(shape),
+        bary=bary.view(*shape, 3),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# the reference backend
+
+
+def _ray_triangle(d: torch.Tensor, p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor):
+    """Moller-Trumbore: the ray ``t * d`` from the camera centre against triangle ``p0 p1 p2``;
+    returns ``(t, u, v)`` (hit point ``(1 - u - v) p0 + u p1 + v p2``) or ``None`` when parallel."""
+    e1 = p1 - p0
+    e2 = p2 - p0
+    h = torch.linalg.cross(d, e2)
+    a = torch.dot(e1, h)
+    if abs(float(a.detach())) < 1e-15:
+        return None
+    s = -p0
+    u = torch.dot(s, h) / a
+    q = torch.linalg.cross(s, e1)
+    v = torch.dot(d, q) / a
+    t = torch.dot(e2, q) / a
+    return t, u, v
+
+
+def _segment_distance(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    ab = b - a
+    s = torch.clamp(torch.dot(p - a, ab) / torch.dot(ab, ab), 0.0, 1.0)
+    r = p - (a + s * ab)
+    return torch.sqrt(torch.dot(r, r) + _DIST_EPS)
+
+
+@register_renderer("reference")
+def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
+                     settings: RasterSettings | None = None) -> RenderOutput:
+    """Slow, obviously-correct renderer: every pixel against every triangle in Python loops.
+
+    Depth and barycentrics from a 3D ray-triangle intersection (Moller-Trumbore) of the pixel
+    ray; the silhouette from the exact 2D point-to-triangle distance with no band cut-off.
+    Only for tiny scenes (tests)."""
+    settings = settings or RasterSettings()
+    verts, faces = _check_inputs(verts, faces, cameras)
+    cameras = cameras.to(device=verts.device, dtype=verts.dtype)
+    n = verts.shape[0]
+    c = len(cameras)
+    h, w = cameras.height, cameras.width
+    cam = cameras.world_to_cam(verts)  # (C, N, V, 3)
+    uv, _ = cameras.project(verts)  # (C, N, V, 2)
+    depth = [[[[verts.new_zeros(()) for _ in range(w)] for _ in range(h)] for _ in range(c)] for _ in range(n)]
+    bary = [[[[verts.new_zeros(3) for _ in range(w)] for _ in range(h)] for _ in range(c)] for _ in range(n)]
+    sil = [[[[verts.new_zeros(()) for _ in range(w)] for _ in range(h)] for _ in range(c)] for _ in range(n)]
+    face_index = torch.full((n, c, h, w), -1, dtype=torch.long)
+    fl = faces.tolist()
+    for i in range(n):
+        for j in range(c):
+            fx, fy, cx, cy = cameras.intrinsics[j].tolist()
+            tris = []
+            for f, (a, bb, cc) in enumerate(fl):
+                p = (cam[j, i, a], cam[j, i, bb], cam[j, i, cc])
+                q = (uv[j, i, a], uv[j, i, bb], uv[j, i, cc])
+                if min(float(pp[2].detach()) for pp in p) <= settings.znear:
+                    continue
+                if settings.cull_backfaces and float(torch.dot(p[0], torch.linalg.cross(p[1], p[2])).detach()) >= 0:
+                    continue  # the normal (p1 - p0) x (p2 - p0) points away from the camera
+                e = [q[(k + 2) % 3] - q[(k + 1) % 3] for k in range(3)]
+                area2 = float(((q[1][0] - q[0][0]) * (q[2][1] - q[0][1]) - (q[1][1] - q[0][1]) * (q[2][0] - q[0][0])).detach())
+                if abs(area2) <= AREA_EPS or min(float(torch.linalg.norm(ek.detach())) for ek in e) <= LEN_EPS:
+                    continue
+                tris.append((f, p, q))
+            for y in range(h):
+                for x in range(w):
+                    d = verts.new_tensor([(x - cx) / fx, (y - cy) / fy, 1.0])
+                    best = None
+                    for f, p, _ in tris:
+                        hit = _ray_triangle(d, *p)
+                        if hit is not None:
+                            t, u, v = hit
+                            u0, v0 = float(u.detach()), float(v.detach())
+                            inside = u0 >= 0 and v0 >= 0 and u0 + v0 <= 1
+                            if inside and (best is None or float(t.detach()) < float(best[1].detach())):
+                                best = (f, t, torch.stack([1 - u - v, u, v]))
+                    if best is not None:
+                        face_index[i, j, y, x] = best[0]
+                        depth[i][j][y][x] = best[1]
+                        bary[i][j][y][x] = best[2]
+            if not settings.silhouette:
+                continue
+            visible = set(face_index[i, j].reshape(-1).tolist()) - {-1}
+            r = math.ceil(settings.band)
+            for y in range(h):
+                for x in range(w):
+                    window = face_index[i, j, max(y - r, 0):y + r + 1, max(x - r, 0):x + r + 1]
+                    if bool((window >= 0).all()):
+                        sil[i][j][y][x] = verts.new_ones(())
+                        continue
+                    pt = verts.new_tensor([float(x), float(y)])
+                    logq = verts.new_zeros(())
+                    full = False
+                    for f, _, q in tris:
+                        if f not in visible:
+                            continue
+                        dist = torch.stack([_segment_distance(pt, q[k], q[(k + 1) % 3]) for k in range(3)]).min()
+                        crosses = [float(((q[(k + 1) % 3][0] - q[k][0]) * (pt[1] - q[k][1])
+                                         - (q[(k + 1) % 3][1] - q[k][1]) * (pt[0] - q[k][0])).detach()) for k in range(3)]
+                        inside = all(cr >= 0 for cr in crosses) or all(cr <= 0 for cr in crosses)
+                        signed = -dist if inside else dist
+                        eps = settings.silhouette_eps
+                        cover = torch.clamp((torch.sigmoid(-signed / settings.sigma) - eps) / (1 - 2 * eps), 0.0, 1.0)
+                        if float(cover.detach()) >= 1:
+                            full = True
+                            break
+                        logq = logq + torch.log(1 - cover)
+                    sil[i][j][y][x] = verts.new_ones(()) if full else 1 - torch.exp(logq)
+
+    def stack(grid):
+        return torch.stack([torch.stack([torch.stack([torch.stack(row) for row in view]) for view in cand]) for cand in grid])
+
+    return RenderOutput(stack(depth), stack(sil) if settings.silhouette else None, face_index.to(verts.device), stack(bary))
