@@ -15,7 +15,8 @@ from translator import runtime as rt
 from translator.geometry import Attribute, GeometrySet, Instances
 from translator.nodes import instances as I
 from translator.nodes import primitives
-from translator.nodes.transform import loc_rot_scale, transform_points
+from translator.geometry import transform_points
+from translator.nodes.transform import loc_rot_scale
 
 SEED = 4321
 

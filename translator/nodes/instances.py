@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, GeometrySet, Instances, MeshBatch
+from ..geometry import Attribute, GeometrySet, Instances, LazyVerts, MeshBatch
 from . import node
 from .attributes import (
     adapt_attribute,
@@ -181,7 +181,7 @@ class _Piece:
     the others wait for an instance attribute (else stay zero). ``material_index`` ``(b, F)`` holds
     output material slots."""
 
-    verts: torch.Tensor
+    verts: LazyVerts
     corner_verts: torch.Tensor
     face_sizes: torch.Tensor
     edges: torch.Tensor | None
@@ -190,7 +190,7 @@ class _Piece:
 
     def size(self, domain: str) -> int:
         if domain == "POINT":
-            return int(self.verts.shape[1])
+            return self.verts.num_verts
         if domain == "FACE":
             return int(self.face_sizes.numel())
         if domain == "CORNER":
@@ -266,7 +266,7 @@ def _mesh_piece(mesh: MeshBatch, plan: _Plan) -> _Piece:
             attrs[name] = (adapt_attribute(mesh, attr, domain, t), None)
         else:
             n = mesh.domain_size(domain)
-            attrs[name] = (default_data(t, n), torch.zeros(n, dtype=torch.bool, device=mesh.verts.device))
+            attrs[name] = (default_data(t, n), torch.zeros(n, dtype=torch.bool, device=mesh.corner_verts.device))
     dev = mesh.corner_verts.device
     if not mesh.materials:
         mi = torch.full((1, mesh.num_faces), plan.materials.index(None), dtype=torch.long, device=dev)
@@ -276,7 +276,7 @@ def _mesh_piece(mesh: MeshBatch, plan: _Plan) -> _Piece:
         old = old.data.long() if old is not None else torch.zeros((1, mesh.num_faces), dtype=torch.long, device=dev)
         valid = (old >= 0) & (old < len(mesh.materials))
         mi = torch.where(valid, slot_map[old.clamp(0, len(mesh.materials) - 1)], torch.zeros_like(old))
-    return _Piece(mesh.verts, mesh.corner_verts, mesh.face_sizes(), mesh.edges, attrs, mi)
+    return _Piece(mesh.lazy_verts, mesh.corner_verts, mesh.face_sizes(), mesh.edges, attrs, mi)
 
 
 def _layout(counts: torch.Tensor, ref_of: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -294,27 +294,17 @@ def _layout(counts: torch.Tensor, ref_of: torch.Tensor) -> tuple[torch.Tensor, t
     return starts[ref_of][inst_of] + local, inst_of, local
 
 
-def _place_verts(pieces: list[_Piece], ref_of: torch.Tensor, transforms: torch.Tensor, inst_of: torch.Tensor,
-                 local: torch.Tensor) -> torch.Tensor:
-    """Every instance's reference vertices transformed, in instance order: ``(B, N, 3)``. One
-    batched matmul per reference; a gather puts the blocks in instance order."""
-    blocks, block_sizes = [], []
-    for r, p in enumerate(pieces):
-        idx = (ref_of == r).nonzero().reshape(-1)
-        t = transforms[:, idx]  # (B, n_r, 4, 4)
-        v = torch.matmul(p.verts.unsqueeze(1), t[..., :3, :3].transpose(-1, -2)) + t[..., None, :3, 3]
-        blocks.append(v.reshape(v.shape[0], -1, 3))
-        block_sizes.append(int(idx.numel()) * p.size("POINT"))
-    out = _cat_batched(blocks)
-    if len(pieces) == 1:
-        return out
-    nverts = torch.tensor([p.size("POINT") for p in pieces], dtype=torch.long, device=ref_of.device)
-    onehot = torch.nn.functional.one_hot(ref_of, len(pieces))
-    rank = (torch.cumsum(onehot, 0) - onehot).gather(1, ref_of.unsqueeze(1)).reshape(-1)
-    sizes = torch.tensor(block_sizes, dtype=torch.long, device=ref_of.device)
-    base = torch.cumsum(sizes, 0) - sizes
-    r = ref_of[inst_of]
-    return out[:, base[r] + rank[inst_of] * nverts[r] + local]
+def _place_verts(pieces: list[_Piece], ref_of: torch.Tensor, transforms: torch.Tensor) -> LazyVerts:
+    """Every instance's reference vertices transformed, in instance order (lazily: runs of
+    consecutive instances of one reference become one part, materialised with one product)."""
+    refs = ref_of.tolist()
+    runs: list[LazyVerts] = []
+    start = 0
+    for i in range(1, len(refs) + 1):
+        if i == len(refs) or refs[i] != refs[start]:
+            runs.append(pieces[refs[start]].verts.instanced(transforms[:, start:i]))
+            start = i
+    return LazyVerts.cat(runs)
 
 
 def _instances_piece(inst: Instances, chosen: torch.Tensor | None, pieces: list[_Piece | None], plan: _Plan) -> _Piece | None:
@@ -339,8 +329,8 @@ def _instances_piece(inst: Instances, chosen: torch.Tensor | None, pieces: list[
         counts = torch.tensor([p.size(domain) for p in refs], dtype=torch.long, device=dev)
         return _layout(counts, ref_of)
 
-    v_src, v_inst, v_local = lay("POINT")
-    verts = _place_verts(refs, ref_of, transforms, v_inst, v_local)
+    v_src, v_inst, _ = lay("POINT")
+    verts = _place_verts(refs, ref_of, transforms)
     nverts = torch.tensor([p.size("POINT") for p in refs], dtype=torch.long, device=dev)[ref_of]
     vert_first = torch.cumsum(nverts, 0) - nverts
     c_src, c_inst, _ = lay("CORNER")
@@ -397,7 +387,7 @@ def _concat(pieces: list[_Piece]) -> _Piece:
     if all(p.edges is not None for p in pieces):
         edges = torch.cat([p.edges + o for p, o in zip(pieces, offsets)])
     return _Piece(
-        verts=_cat_batched([p.verts for p in pieces]),
+        verts=LazyVerts.cat([p.verts for p in pieces]),
         corner_verts=torch.cat([p.corner_verts + o for p, o in zip(pieces, offsets)]),
         face_sizes=torch.cat([p.face_sizes for p in pieces]),
         edges=edges,
@@ -476,8 +466,6 @@ def _find_single(geo: GeometrySet, chosen: torch.Tensor | None, memo: dict):
 
 
 def _single_mesh(mesh: MeshBatch, transform, fallbacks: dict, plan: _Plan) -> MeshBatch:
-    from .transform import transform_points
-
     attrs = dict(mesh.attributes)
     for name, (domain, t) in plan.kinds.items():
         if name in attrs or name not in fallbacks:
@@ -488,8 +476,8 @@ def _single_mesh(mesh: MeshBatch, transform, fallbacks: dict, plan: _Plan) -> Me
             continue
         n = mesh.domain_size(domain)
         attrs[name] = Attribute(domain, v.expand(v.shape[0], n, *v.shape[2:]), t)
-    verts = mesh.verts if transform is None else transform_points(mesh.verts, transform)
-    return replace(mesh, verts=verts, attributes=attrs)
+    moved = mesh if transform is None else mesh.transformed(transform)
+    return MeshBatch(moved.lazy_verts, mesh.corner_verts, mesh.face_offsets, mesh.edges, attrs, list(mesh.materials))
 
 
 def realize(geo: GeometrySet, selection: torch.Tensor | None = None) -> GeometrySet:

@@ -26,7 +26,7 @@ from dataclasses import replace
 import torch
 
 from .. import runtime as rt
-from ..geometry import GeometrySet, Instances
+from ..geometry import GeometrySet, Instances, transform_points
 from . import node
 
 __all__ = [
@@ -144,20 +144,12 @@ def _affine(lin: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.cat([top, bottom], -2)
 
 
-def transform_points(points: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """points ``(b, N, 3)``, m ``(4, 4)`` or ``(B, 4, 4)`` -> ``(max(b, B), N, 3)``."""
-    if m.dim() == 2:
-        m = m.unsqueeze(0)
-    lin = m[:, :3, :3]
-    return torch.matmul(points, lin.transpose(-1, -2)) + m[:, None, :3, 3]
-
-
 def apply_matrix_to_geometry(geo: GeometrySet, m: torch.Tensor) -> GeometrySet:
     """Transform every component of ``geo`` by ``m`` ``(4, 4)`` / ``(B, 4, 4)``: the mesh's
     vertices, and the top-level instances (``m @ transform``; their references are untouched)."""
     mesh = geo.mesh
     if mesh is not None:
-        mesh = replace(mesh, verts=transform_points(mesh.verts, m))
+        mesh = mesh.transformed(m)
     inst = geo.instances
     if inst is not None and inst.count:
         mm = m if m.dim() == 3 else m.unsqueeze(0)
