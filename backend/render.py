@@ -9,14 +9,20 @@ triangle list) into ``C`` views and returns, per pixel:
   ``1 / z = sum_i lambda_i / z_i`` (``lambda`` the screen-space barycentrics),
   so it is differentiable w.r.t. the three vertices of the visible triangle;
   which triangle is visible is a discrete choice with no gradient.
-* ``silhouette`` ``(N, C, H, W)`` in ``[0, 1]`` (SoftRas): triangle ``j``
-  covers pixel ``p`` with probability ``D_j = sigmoid(-d_j(p) / sigma)``, where
+* ``silhouette`` ``(N, C, H, W)`` in ``[0, 1]`` (SoftRas-style): triangle ``j``
+  covers pixel ``p`` with probability
+  ``D_j = clamp((sigmoid(-d_j(p) / sigma) - eps) / (1 - 2 eps), 0, 1)``, where
   ``d_j`` is the signed screen-space distance in pixels from the pixel centre
-  to the projected triangle (negative inside); the silhouette is
-  ``1 - prod_j (1 - D_j)``. Pairs with ``D_j < eps`` are skipped and pixels
-  with some ``D_j > 1 - eps`` are set to ``1`` (``eps =
-  RasterSettings.silhouette_eps``), which bounds the work to a band of width
-  ``sigma * ln(1 / eps - 1)`` around triangle edges.
+  to the projected triangle (negative inside) and ``eps =
+  RasterSettings.silhouette_eps``; the silhouette is ``1 - prod_j (1 - D_j)``
+  over the triangles visible somewhere in that view (in the z-buffer; hidden
+  triangles cannot change the outline). The rescaling makes ``D_j`` exactly 0
+  beyond ``band = sigma * ln((1 - eps) / eps)`` px outside the triangle and
+  exactly 1 that far inside, so only a band around the edges is evaluated, and
+  the result stays continuous. Pixels whose whole ``(2r + 1)^2`` neighbourhood
+  (``r = ceil(band)``, clipped to the image) is covered by the mesh are set to
+  1 (no soft seams along interior edges). Gradients reach the two vertices of
+  the nearest edge of every triangle in a pixel's band.
 * ``face_index`` ``(N, C, H, W)`` int64, the visible triangle (``-1``: background).
 * ``bary`` ``(N, C, H, W, 3)`` perspective-correct barycentrics of the visible
   point (weights of the triangle's vertices; ``0`` on background).
@@ -25,7 +31,7 @@ Conventions: cameras are :class:`backend.cameras.Cameras` (ScanNet/OpenCV
 pinhole, pixel centres at integer coordinates). Triangles with a vertex closer
 than ``RasterSettings.znear`` to the camera plane, and triangles seen exactly
 edge-on (projected area below ``1e-10`` px^2), are culled; there is no clipping.
-Both sides of a triangle are drawn (no back-face culling).
+Both sides of a triangle are drawn unless ``RasterSettings.cull_backfaces``.
 
 Backends: renderers register under a name (:func:`register_renderer`);
 ``"torch"`` is the fast pure-PyTorch rasterizer (the same code on CPU and
@@ -33,15 +39,15 @@ CUDA), ``"reference"`` a slow per-pixel, per-triangle loop used by the tests
 to check the fast path's values and gradients.
 
 How ``"torch"`` works: the discrete part (which pixels each triangle touches,
-the z-buffer, which pixels are saturated) runs without autograd in float64
-on exact per-row spans of each triangle (no ``N x C x H x W x F`` tensors):
-for every triangle row the pixel interval inside the triangle, inside the
-triangle grown by the silhouette band, and inside the triangle shrunk by it
-are solved from the three edge inequalities. The z-buffer is a
-``scatter_reduce(amin)`` over keys ``(depth bits << 32) | face``. Then only the
-visible triangle of each hit pixel (depth, barycentrics) and the (pixel,
-triangle) pairs in the silhouette band are evaluated with autograd. Work is
-processed in chunks of images bounded by ``RasterSettings.max_pairs``.
+the z-buffer, which pixels are saturated) runs without autograd on exact
+per-row spans of each triangle (no ``N x C x H x W x F`` tensors): for every
+pixel row a triangle touches, the pixel interval inside it (or inside it grown
+by the silhouette band) is solved from its three edge inequalities. The
+z-buffer is a ``scatter_reduce(amin)`` over keys ``(depth bits << 32) | face``.
+Then only the visible triangle of each hit pixel (depth, barycentrics) and the
+(pixel, triangle) pairs in the silhouette band are evaluated with autograd (the
+silhouette pairs with a hand-written backward). Images are processed in chunks
+bounded by ``RasterSettings.max_pairs``.
 """
 
 from __future__ import annotations
@@ -81,10 +87,10 @@ class RasterSettings:
 
     sigma: float = 0.5
     """Soft-silhouette edge width in pixels: a triangle covers a pixel at signed distance d (negative inside)
-    with probability sigmoid(-d / sigma)."""
-    silhouette_eps: float = 1e-4
-    """Silhouette coverage below this is dropped and above 1 - this saturates, so only pixels within
-    sigma * ln(1/eps - 1) of a triangle edge are evaluated."""
+    with probability about sigmoid(-d / sigma)."""
+    silhouette_eps: float = 0.05
+    """Soft-silhouette cut-off: coverage is rescaled from [eps, 1 - eps] to [0, 1], so it reaches exactly 0 and 1
+    at sigma * ln(1/eps - 1) px from an edge and only that band is evaluated (smaller: wider band, slower)."""
     znear: float = 1e-2
     """Triangles with a vertex closer than this to the camera plane (in scene units, metres) are culled."""
     max_pairs: int = 3_000_000
