@@ -46,17 +46,19 @@ __all__ = [
 ]
 
 
-def euler_to_matrix(euler: torch.Tensor) -> torch.Tensor:
-    """XYZ Euler angles ``(…, 3)`` -> rotation matrices ``(…, 3, 3)`` (Blender's ``eul_to_mat3``)."""
+def _euler_entries(euler: torch.Tensor) -> list[torch.Tensor]:
+    """The 9 entries (row-major) of Blender's ``eul_to_mat3`` for XYZ Euler angles ``(…, 3)``."""
     ci, cj, ch = torch.cos(euler[..., 0]), torch.cos(euler[..., 1]), torch.cos(euler[..., 2])
     si, sj, sh = torch.sin(euler[..., 0]), torch.sin(euler[..., 1]), torch.sin(euler[..., 2])
     cc, cs, sc, ss = ci * ch, ci * sh, si * ch, si * sh
-    rows = [
-        torch.stack([cj * ch, sj * sc - cs, sj * cc + ss], -1),
-        torch.stack([cj * sh, sj * ss + cc, sj * cs - sc], -1),
-        torch.stack([-sj, cj * si, cj * ci], -1),
-    ]
-    return torch.stack(rows, -2)
+    return [cj * ch, sj * sc - cs, sj * cc + ss,
+            cj * sh, sj * ss + cc, sj * cs - sc,
+            -sj, cj * si, cj * ci]
+
+
+def euler_to_matrix(euler: torch.Tensor) -> torch.Tensor:
+    """XYZ Euler angles ``(…, 3)`` -> rotation matrices ``(…, 3, 3)`` (Blender's ``eul_to_mat3``)."""
+    return torch.stack(_euler_entries(euler), -1).reshape(*euler.shape[:-1], 3, 3)
 
 
 def euler_to_quaternion(euler: torch.Tensor) -> torch.Tensor:
@@ -129,19 +131,25 @@ def matrix_to_quaternion(m: torch.Tensor) -> torch.Tensor:
 
 
 def loc_rot_scale(translation, rotation, scale) -> torch.Tensor:
-    """``(…, 4, 4)`` matrices ``T @ R @ S`` from vectors ``(…, 3)`` (rotation: XYZ Euler)."""
-    t, r, s = rt.as_vector(translation), rt.as_vector(rotation), rt.as_vector(scale)
-    t, r, s = torch.broadcast_tensors(t, r, s)
-    rs = euler_to_matrix(r) * s.unsqueeze(-2)
-    return _affine(rs, t)
+    """``(…, 4, 4)`` matrices ``T @ R @ S`` from vectors ``(…, 3)`` (rotation: XYZ Euler).
 
-
-def _affine(lin: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """``(…, 4, 4)`` from a linear part ``(…, 3, 3)`` and a translation ``(…, 3)``."""
-    top = torch.cat([lin, t.unsqueeze(-1)], -1)
-    bottom = torch.zeros_like(top[..., :1, :])
-    bottom = bottom + torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=top.dtype, device=top.device)
-    return torch.cat([top, bottom], -2)
+    Built with one ``stack`` of the 16 entries; a constant zero rotation skips the trigonometry."""
+    t, s = rt.as_vector(translation), rt.as_vector(scale)
+    if isinstance(rotation, tuple) and not any(rotation):
+        t, s = torch.broadcast_tensors(t, s)
+        lin = [s[..., 0], None, None, None, s[..., 1], None, None, None, s[..., 2]]
+    else:
+        r = rt.as_vector(rotation)
+        t, r, s = torch.broadcast_tensors(t, r, s)
+        rot = _euler_entries(r)
+        lin = [rot[3 * i + j] * s[..., j] for i in range(3) for j in range(3)]
+    zero = torch.zeros_like(t[..., 0])
+    one = torch.ones_like(zero)
+    rows = []
+    for i in range(3):
+        rows += [zero if e is None else e for e in lin[3 * i: 3 * i + 3]] + [t[..., i]]
+    rows += [zero, zero, zero, one]
+    return torch.stack(rows, -1).reshape(*t.shape[:-1], 4, 4)
 
 
 def apply_matrix_to_geometry(geo: GeometrySet, m: torch.Tensor) -> GeometrySet:
