@@ -485,6 +485,12 @@ def nearest_neighbors(queries: torch.Tensor, targets: torch.Tensor, max_pairs: i
         ``(N, Q)`` squared distances and ``(N, Q)`` int64 target indices (into ``S``); ``N = 1``
         when both are shared.
     """
+    for name, t in (("queries", queries), ("targets", targets)):
+        if not isinstance(t, torch.Tensor) or t.ndim not in (2, 3) or t.shape[-1] != 3 or not t.is_floating_point():
+            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a float tensor (N, M, 3) or (M, 3), got shape {shape}")
+    if queries.ndim == 3 and targets.ndim == 3 and queries.shape[0] != targets.shape[0]:
+        raise ValueError(f"queries and targets batch sizes differ: {queries.shape[0]} and {targets.shape[0]}")
     if queries.ndim == 2:
         queries = queries.expand(1 if targets.ndim == 2 else targets.shape[0], -1, -1)
     n, q = queries.shape[:2]

@@ -515,7 +515,7 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
     bary = torch.zeros((npix_all, 3), dtype=dtype, device=device) + verts.reshape(-1)[:1].sum() * 0
     face_index = torch.full((npix_all,), -1, dtype=torch.long, device=device)
     sil = torch.zeros(npix_all, dtype=dtype, device=device) + verts.reshape(-1)[:1].sum() * 0 if settings.silhouette else None
-    if faces.shape[0]:
+    if faces.shape[0] and npix_all:
         tri_uv, tri_z = _project(verts, faces, cameras, settings.znear)
         with torch.no_grad():
             t = _triangle_setup(tri_uv, tri_z, settings)

@@ -305,6 +305,15 @@ def test_nearest_neighbors_matches_brute_force(case):
     torch.testing.assert_close(((qq - tt.gather(1, i[..., None].expand(-1, -1, 3))) ** 2).sum(-1), ref.values, rtol=0, atol=1e-12)
 
 
+def test_nearest_neighbors_errors():
+    with pytest.raises(ValueError, match=r"queries must be a float tensor \(N, M, 3\) or \(M, 3\), got shape \(4, 2\)"):
+        nearest_neighbors(torch.zeros(4, 2), torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="batch sizes differ: 2 and 3"):
+        nearest_neighbors(torch.zeros(2, 4, 3), torch.zeros(3, 5, 3))
+    with pytest.raises(ValueError, match="no targets"):
+        nearest_neighbors(torch.zeros(2, 4, 3), torch.zeros(2, 0, 3))
+
+
 def test_nearest_neighbors_memory_chunks_agree():
     g = torch.Generator().manual_seed(0)
     q = torch.randn((2, 300, 3), generator=g, dtype=D)

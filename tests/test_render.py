@@ -186,6 +186,12 @@ def test_empty_mesh_and_gradients_are_zero():
     assert torch.equal(v.grad, torch.zeros_like(v))
 
 
+def test_no_candidates():
+    cams = Cameras(torch.tensor([4.0, 4.0, 1.0, 1.0]), torch.eye(4)[None], 3, 2)
+    out = render(torch.zeros(0, 3, 3), torch.tensor([[0, 1, 2]]), cams)
+    assert out.depth.shape == (0, 1, 2, 3) and out.bary.shape == (0, 1, 2, 3, 3)
+
+
 def test_render_mesh_triangulates_polygons():
     from translator.geometry import MeshBatch
 
