@@ -27,8 +27,8 @@ class TranslatorBenchConfig:
     """Object in the .blend whose geometry-nodes modifier holds the program."""
     blend: str | None = None
     """A .blend to measure Blender's rate on when PROGRAM is a .json."""
-    threads: int = 0
-    """torch CPU threads (0: leave torch's default)."""
+    threads: int = 1
+    """torch CPU threads (0: torch's default). One is fastest for these small tensors on a shared 2-core machine."""
 
 
 def _timeit(fn, seconds: float, min_runs: int = 5) -> list[float]:
