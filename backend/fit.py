@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -26,10 +27,10 @@ from translator.ir import Program, ProgramError
 from translator.params import ParameterSpace, check_values, parameter_space
 
 from .problem import FitProblem, ProblemConfig, apply_pose
-from .search.base import POSE, Candidate, SearchConfig, SearchContext, State
+from .search.base import POSE, Candidate, SearchContext, State
 from .search.refine import RefineSettings
 
-__all__ = ["FitConfig", "FitResult", "FitError", "fit", "write_outputs", "METHODS", "load_result"]
+__all__ = ["METHODS", "FitConfig", "FitError", "FitResult", "clean_observations", "fit", "load_result", "write_outputs"]
 
 METHODS = ("mcts", "ga", "cd", "exhaustive")
 
@@ -162,6 +163,26 @@ def _max_extent(space: ParameterSpace) -> float | None:
     return max(highs) if highs else None
 
 
+def clean_observations(observations: Any) -> Any:
+    """The observations without stray points (:func:`backend.objective.clean_points`), with the object
+    frame recomputed from the rest (a given floor height and yaw are kept)."""
+    from dataclasses import replace
+
+    from .objective import clean_points
+    from .scans import object_frame
+
+    pts = observations.points
+    keep = clean_points(pts)
+    if bool(keep.all()) or int(keep.sum()) < 8:
+        return observations
+    frame = observations.frame
+    floor = None if abs(frame.floor_z - float(pts[:, 2].min())) < 1e-6 else frame.floor_z
+    derived = abs(math.remainder(object_frame(pts, floor_z=frame.floor_z).yaw - frame.yaw, math.pi / 2)) < 1e-6
+    new_frame = object_frame(pts[keep], floor_z=floor, yaw=None if derived else frame.yaw, where=observations.source)
+    sub = {k: getattr(observations, k)[keep] for k in ("colors", "normals") if getattr(observations, k) is not None}
+    return replace(observations, points=pts[keep], frame=new_frame, **sub)
+
+
 def fit(program: Program, observations: Any, cfg: FitConfig | None = None, *,
         space: ParameterSpace | None = None, progress: Callable[[dict], None] | None = None,
         module: Any = None) -> FitResult:
@@ -169,6 +190,7 @@ def fit(program: Program, observations: Any, cfg: FitConfig | None = None, *,
     cfg = cfg or FitConfig()
     t0 = time.perf_counter()
     space = space or parameter_space(program)
+    observations = clean_observations(observations)
     warnings = check_inputs(space, observations, cfg)
     locks = check_values(space, cfg.locks, where="--lock")
     module = module or compile_program(program)

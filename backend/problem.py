@@ -13,8 +13,9 @@ cameras are moved there once, and a candidate mesh is ``s * Rz(yaw) @ v + t``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -23,7 +24,7 @@ from translator.params import Parameter, ParameterSpace
 from .search.base import POSE, Candidate, RefineRequest, State, config_key
 from .search.refine import RefineSettings, refine_batch
 
-__all__ = ["ObjectiveConfig", "ProblemConfig", "FitProblem", "pose_matrix", "apply_pose"]
+__all__ = ["FitProblem", "ObjectiveConfig", "ProblemConfig", "apply_pose", "pose_matrix"]
 
 
 @dataclass
@@ -42,14 +43,20 @@ class ObjectiveConfig:
     """Weight of the penalty for mesh surface in front of observed depth (RGB-D frames only)."""
     huber: float = 0.02
     """Huber transition (metres) of the distance terms."""
+    outlier: float = 0.3
+    """Scan points farther than this (metres) from the mesh count as this far (stray points stop pulling)."""
     truncate: float = 0.1
     """Distances above this (metres) count as this in the mesh-to-scan term."""
+    free_space_margin: float = 0.05
+    """Mesh surface counts as seen through only this far (metres) in front of the observed depth."""
+    depth_cap: float = 0.2
+    """Per-pixel depth errors and free-space gaps are capped at this (metres)."""
     scan_points: int = 1500
     """Scan points used during the search (a fixed random subset)."""
     surface_samples: int = 1000
     """Mesh surface samples per candidate for the mesh-to-scan term."""
-    render_scale: float = 0.25
-    """Image scale for the frame terms during the search (1 = full resolution)."""
+    render_width: int = 80
+    """RGB-D views are shrunk by an integer factor to about this many pixels across for the frame terms."""
     max_views: int = 4
     """At most this many RGB-D views enter the objective."""
 
@@ -244,23 +251,50 @@ class FitProblem:
             else:
                 z = torch.rand(default.shape, generator=generator).to(self.device, self.dtype)
             out.append(State(z, yaw, torch.zeros(3, dtype=self.dtype, device=self.device), 0.0))
-        return out
+        return self._centred(config, out)
+
+    def _starts(self, r: RefineRequest, generator: torch.Generator) -> list[State]:
+        """Fresh starts of a request: from its hint (a similar configuration's refined state, moved to
+        this pose hypothesis) when given, then the defaults, then random values."""
+        n = max(1, r.starts)
+        if r.hint is None:
+            return self._initial(r.config, n, generator)
+        h = r.hint.state
+        if int(r.hint.config.get(POSE, 0)) == int(r.config[POSE]):
+            first = h.clone()
+        else:
+            yaw = h.yaw - self.yaw_hypotheses[int(r.hint.config.get(POSE, 0))] + self.yaw_hypotheses[int(r.config[POSE])]
+            first = self._centred(r.config, [State(h.z.clone(), yaw, h.translation.clone(), h.log_scale)])[0]
+        return [first] + (self._initial(r.config, n - 1, generator) if n > 1 else [])
+
+    @torch.no_grad()
+    def _centred(self, config: dict[str, Any], states: list[State]) -> list[State]:
+        """The states with translations that put each candidate's box centre over the frame's origin
+        and its lowest point on the floor (where the scan's frame puts the object)."""
+        z = torch.stack([s.z for s in states])
+        verts = self.mesh(config, z).verts.expand(len(states), -1, -1).to(self.dtype)
+        yaw = torch.tensor([s.yaw for s in states], dtype=self.dtype, device=self.device)
+        posed = apply_pose(verts, pose_matrix(yaw, torch.zeros(len(states), 3, dtype=self.dtype, device=self.device)))
+        lo, hi = posed.amin(1), posed.amax(1)
+        t = torch.stack([-(lo[:, 0] + hi[:, 0]) / 2, -(lo[:, 1] + hi[:, 1]) / 2, -lo[:, 2]], -1)
+        return [State(s.z, s.yaw, t[k], s.log_scale) for k, s in enumerate(states)]
 
     def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None) -> list[Candidate]:
         gen = generator or torch.Generator().manual_seed(1234 + self.refinements)
         self.refinements += 1
+        # one program evaluation per discrete configuration: pose hypotheses only change the yaw
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
-            groups.setdefault(config_key(r.config), []).append(i)
+            groups.setdefault(config_key(self.discrete_values(r.config)), []).append(i)
         results: list[Candidate | None] = [None] * len(requests)
-        for _, idx in groups.items():
+        for idx in groups.values():
             config = requests[idx[0]].config
             states: list[State] = []
             owner: list[int] = []
             steps = max(requests[i].steps for i in idx)
             for i in idx:
                 r = requests[i]
-                inits = [r.init] if r.init is not None else self._initial(config, max(1, r.starts), gen)
+                inits = [r.init] if r.init is not None else self._starts(r, gen)
                 states += inits
                 owner += [i] * len(inits)
             z0 = torch.stack([s.z for s in states]).to(self.device, self.dtype)
@@ -270,12 +304,14 @@ class FitProblem:
             free = self.free_mask(config)
             slack = self.config.scale_slack
 
-            def eval_fn(z, yaw, t, ls, config=config):
+            cache: dict = {}  # the objective's work reused across the Adam steps of this group
+
+            def eval_fn(z, yaw, t, ls, config=config, cache=cache, slack=slack):
                 ls_c = torch.clamp(ls, -slack, slack) if slack > 0 else torch.zeros_like(ls)
                 mesh = self.mesh(config, z)
                 m = pose_matrix(yaw, t, ls_c)
                 verts = apply_pose(mesh.verts.expand(z.shape[0], -1, -1), m)
-                return self.objective(verts, mesh)
+                return self.objective(verts, mesh, cache)
 
             settings = self.config.refine
             if slack <= 0 and settings.optimize_scale:
@@ -286,7 +322,7 @@ class FitProblem:
                 if not math.isfinite(obj):
                     obj = math.inf
                 cand = Candidate(
-                    config=dict(config),
+                    config=dict(requests[i].config),
                     state=State(z[k].detach(), float(yaw[k]), t[k].detach(), float(ls[k])),
                     objective=obj,
                     terms={n: float(v[k]) for n, v in terms.items()},

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 
 __all__ = [
     "POSE",
-    "State",
-    "Candidate",
-    "RefineRequest",
-    "Problem",
-    "SearchConfig",
     "Budget",
-    "SearchContext",
+    "Candidate",
+    "Problem",
     "Progress",
+    "RefineRequest",
+    "SearchConfig",
+    "SearchContext",
+    "State",
     "config_key",
 ]
 
@@ -52,7 +53,7 @@ class State:
     translation: torch.Tensor
     log_scale: float = 0.0
 
-    def clone(self) -> "State":
+    def clone(self) -> State:
         return State(self.z.clone(), float(self.yaw), self.translation.clone(), float(self.log_scale))
 
 
@@ -78,6 +79,9 @@ class RefineRequest:
     init: State | None = None
     steps: int = 20
     starts: int = 1
+    hint: Candidate | None = None
+    """A refined candidate of a similar configuration: one of the fresh starts begins from its
+    continuous values (the parameters are shared by name across configurations)."""
 
 
 class Problem(Protocol):
@@ -163,6 +167,8 @@ class SearchContext:
         self.best: Candidate | None = None
         self.by_config: dict[tuple, Candidate] = {}
         self.history: list[tuple[float, float]] = []  # (seconds, best objective)
+        self.step_seconds: float | None = None
+        """Running estimate of the time of one Adam step of one discrete configuration."""
 
     def random(self) -> float:
         return float(torch.rand((), generator=self.generator))
@@ -173,8 +179,20 @@ class SearchContext:
     def choice(self, seq: Sequence[Any]) -> Any:
         return seq[self.randint(len(seq))]
 
+    def donor(self, config: dict[str, Any]) -> Candidate | None:
+        """The refined candidate whose discrete values differ from ``config``'s in the fewest decisions
+        (ties: the better objective), or None before any."""
+        best, best_key = None, None
+        for c in self.by_config.values():
+            diff = sum(1 for k, v in config.items() if k != POSE and c.config.get(k) != v)
+            key = (diff, c.objective)
+            if best_key is None or key < best_key:
+                best, best_key = c, key
+        return best
+
     def evaluate(self, requests: list[RefineRequest]) -> list[Candidate]:
-        """Refine a batch of requests, warm-starting configurations seen before, and record the results."""
+        """Refine a batch of requests, warm-starting configurations seen before (and new ones from the
+        most similar refined configuration), and record the results."""
         for r in requests:
             r.config = self.problem.canonical(r.config)
             if r.init is None:
@@ -183,7 +201,14 @@ class SearchContext:
                     r.init = seen.state
             if r.init is None:
                 r.starts = max(r.starts, self.config.starts)
+                if r.hint is None:
+                    r.hint = self.donor(r.config)
+        t0 = time.perf_counter()
         cands = self.problem.refine(requests)
+        groups = len({config_key({k: v for k, v in r.config.items() if k != POSE}) for r in requests})
+        steps = max(r.steps for r in requests) + 1
+        per_step = (time.perf_counter() - t0) / (steps * max(1, groups))
+        self.step_seconds = per_step if self.step_seconds is None else 0.7 * self.step_seconds + 0.3 * per_step
         self.budget.evaluations += sum(r.steps * (r.starts if r.init is None else 1) for r in requests)
         for c in cands:
             prev = self.by_config.get(c.key)
@@ -214,10 +239,16 @@ class SearchContext:
         return sorted(self.by_config.values(), key=lambda c: c.objective)[:n]
 
     def finish(self) -> Candidate:
-        """Final, longer refinement of the best few configurations; returns the best candidate."""
+        """Final, longer refinement of the best few configurations, as long as the budget allows
+        (at most ``final_steps`` Adam steps); returns the best candidate."""
         top = self.top_configs(self.config.final_candidates)
         if not top:
             raise RuntimeError("the search evaluated no candidate")
-        reqs = [RefineRequest(c.config, c.state, self.config.final_steps) for c in top]
+        steps = self.config.final_steps
+        if self.step_seconds:
+            groups = len({config_key({k: v for k, v in c.config.items() if k != POSE}) for c in top})
+            left = self.budget.seconds - self.budget.elapsed
+            steps = max(1, min(steps, int(0.9 * left / (self.step_seconds * groups)) - 1))
+        reqs = [RefineRequest(c.config, c.state, steps) for c in top]
         self.evaluate(reqs)
         return self.best

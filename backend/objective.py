@@ -1,0 +1,495 @@
+"""The fitting objective: how well candidate meshes explain one object's observations.
+
+:class:`Objective` is called for every Adam step of every candidate, so it is
+built for speed: everything about the observations is prepared once (moved
+into the object frame, subsampled, clustered, downscaled), and each call only
+touches the ``K`` candidate meshes. The terms are those of
+:mod:`backend.losses`; each is ``(K,)`` (distances in metres):
+
+``scan_to_mesh``
+    ``mean_p huber(min(d(p, M), outlier))``: exact point-to-triangle distance
+    from every scan point ``p`` to the candidate's surface ``M``, clamped so
+    that stray points (mask bleeding, flying pixels) stop pulling. Computed by
+    :class:`ScanToMesh` (exact, and fast across Adam steps).
+``mesh_to_scan``
+    ``mean_s huber(min(d(s, scan), truncate))`` over area-weighted surface
+    samples ``s`` (:func:`backend.losses.sample_surface`), truncated because
+    scans are partial.
+``depth`` (RGB-D frames with instance masks)
+    :func:`backend.losses.depth_l1` inside the mask, each pixel's error clamped
+    at ``depth_cap`` (mask pixels the candidate misses count ``depth_cap``).
+``silhouette`` (RGB-D frames with instance masks)
+    :func:`backend.losses.silhouette_iou_loss` of the soft silhouette against the
+    mask, ignoring pixels where another object hides this one.
+``free_space`` (RGB-D frames)
+    :func:`backend.losses.free_space_penalty`: rendered surface in front of the
+    observed depth (the sensor saw through it), clamped at ``depth_cap``, per
+    object pixel.
+
+The loss is ``sum_term weight_term * term`` with the weights of
+:class:`backend.problem.ObjectiveConfig`; terms with weight 0 (or without the
+data they need) are not computed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .losses import (
+    _argmin_key,
+    depth_l1,
+    free_space_penalty,
+    nearest_neighbors,
+    robust_penalty,
+    sample_surface,
+    silhouette_iou_loss,
+)
+
+__all__ = ["Objective", "ScanToMesh", "clean_points"]
+
+_TINY = 1e-20
+
+# ---------------------------------------------------------------------------
+# scan -> mesh distances
+
+_LB_COLS = 17  # columns the lower bound reads
+
+
+def _pack_triangles(tv: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Per-triangle data of the nearest-triangle search, columns first: ``tv (..., 3, 3)`` -> ``(35, ...)``
+    in ``dtype``, set up in float64 (so the per-pair work in float32 stays well conditioned).
+
+    Rows: unit normal ``nh`` (0:3) and ``a . nh`` (3); unit in-plane outward normals ``o_i`` of the
+    edges ``ab, bc, ca`` (4:13) and their offsets ``a . o0, b . o1, c . o2`` (13:16); 1 for a proper
+    triangle, 0 for a degenerate one (16; its normals and offsets are 0); ``a, b - a, c - a, c - b``
+    (17:29); ``|ab|^2, |ac|^2, |bc|^2, ab . bc, ab . ac, |ab|^2 |ac|^2 - (ab . ac)^2`` (29:35).
+    """
+    t = tv.double()
+    a, b, c = t.unbind(-2)
+    ab, ac, bc = b - a, c - a, c - b
+    d00, d01, d11, bb = (ab * ab).sum(-1), (ab * ac).sum(-1), (ac * ac).sum(-1), (bc * bc).sum(-1)
+    n = torch.linalg.cross(ab, ac, dim=-1)
+    nl = n.norm(dim=-1, keepdim=True)
+    ok = nl > 1e-9 * torch.sqrt(d00 * d11).unsqueeze(-1)
+    nh = torch.where(ok, n / nl.clamp_min(1e-300), torch.zeros_like(n))
+    outs, offs = [], []
+    for v, e in ((a, ab), (b, bc), (c, a - c)):
+        o = torch.linalg.cross(e, nh, dim=-1)
+        o = torch.where(ok, o / o.norm(dim=-1, keepdim=True).clamp_min(1e-300), torch.zeros_like(o))
+        outs.append(o)
+        offs.append((v * o).sum(-1))
+    scalars = [(a * nh).sum(-1)]
+    rows = [nh, scalars[0][..., None], *outs, torch.stack(offs, -1), ok.to(t.dtype), a, ab, ac, bc,
+            torch.stack([d00, d11, bb, (ab * bc).sum(-1), d01, d00 * d11 - d01 * d01], -1)]
+    return torch.cat(rows, -1).movedim(-1, 0).to(dtype).contiguous()
+
+
+def _dot(x: torch.Tensor, cols: torch.Tensor, i: int) -> torch.Tensor:
+    """``x . cols[i:i+3]`` for columns-first ``x (3, ...)`` and ``cols (C, ...)`` (broadcasting)."""
+    return torch.addcmul(torch.addcmul(x[0] * cols[i], x[1], cols[i + 1]), x[2], cols[i + 2])
+
+
+def _edge_sides(x: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Signed distance of ``x`` to the triangle's plane and the largest signed in-plane distance
+    beyond an edge line (``<= 0`` inside the triangle's prism)."""
+    sd = _dot(x, cols, 0) - cols[3]
+    side = torch.maximum(torch.maximum(_dot(x, cols, 4) - cols[13], _dot(x, cols, 7) - cols[14]), _dot(x, cols, 10) - cols[15])
+    return sd, side
+
+
+def _lower_bound(x: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """A lower bound of the point-to-triangle distance, 1-Lipschitz in the point:
+    ``sqrt(plane^2 + max(0, max_i side_i)^2)``, exact outside the triangle's vertex regions.
+
+    Args:
+        x: ``(3, ...)`` points, columns first; cols: ``(>= 17, ...)`` packed triangles (broadcast).
+    """
+    sd, side = _edge_sides(x, cols)
+    side = side.clamp_min(0.0)
+    return torch.sqrt(sd * sd + side * side)
+
+
+def _closest_on_triangle(x: torch.Tensor, cols: torch.Tensor, bary: bool = False):
+    """Squared distance (and, with ``bary``, the barycentric weights ``(3, ...)`` of the closest point)
+    from points ``x (3, ...)`` to packed triangles ``cols (35, ...)`` (columns first, broadcasting);
+    no autograd. Equals :func:`_point_triangle_sqdist` up to rounding.
+
+    Inside the triangle's prism the distance is the plane distance; otherwise the nearest of the
+    edge distances ``|ap|^2 - 2 t (ap . e) + t^2 |e|^2`` (``t`` clamped to [0, 1])."""
+    sd, side = _edge_sides(x, cols)
+    inside = (side <= 0) & (cols[16] > 0)
+    ap = x - cols[17:20]
+    pp = (ap * ap).sum(0)
+    d20 = _dot(ap, cols, 20)
+    d21 = _dot(ap, cols, 23)
+    q = _dot(ap, cols, 26) - cols[32]  # (p - b) . bc
+    d00, d11, bb = cols[29], cols[30], cols[31]
+    one = torch.ones_like(d00)
+    t0 = (d20 / torch.where(d00 > _TINY, d00, one)).clamp(0, 1)
+    t2 = (d21 / torch.where(d11 > _TINY, d11, one)).clamp(0, 1)
+    t1 = (q / torch.where(bb > _TINY, bb, one)).clamp(0, 1)
+    e0 = pp - t0 * (2 * d20 - t0 * d00)
+    e2 = pp - t2 * (2 * d21 - t2 * d11)
+    e1 = (pp - 2 * d20 + d00) - t1 * (2 * q - t1 * bb)
+    edge = torch.minimum(torch.minimum(e0, e1), e2)
+    d2 = torch.where(inside, sd * sd, edge).clamp_min(0.0)
+    if not bary:
+        return d2
+    d01, denom = cols[33], cols[34]
+    den = torch.where(denom > 0, denom, one)
+    v = (d11 * d20 - d01 * d21) / den
+    w = (d00 * d21 - d01 * d20) / den
+    z = torch.zeros_like(v)
+    first = (e0 <= e1) & (e0 <= e2)
+    wb = torch.where(inside, v, torch.where(first, t0, torch.where(e1 <= e2, 1 - t1, z)))
+    wc = torch.where(inside, w, torch.where(first, z, torch.where(e1 <= e2, t1, t2)))
+    return d2, torch.stack([1 - wb - wc, wb, wc], 0)
+
+
+class ScanToMesh:
+    """Squared distances from fixed scan points to batches of candidate meshes (exact, fast).
+
+    The nearest triangle of every point is found without autograd, in two levels, with ``lb`` the
+    lower bound of :func:`_lower_bound` (1-Lipschitz in the point):
+
+    1. the points are grouped into compact clusters (farthest-point centres, radius ``r_g``); with
+       ``u`` the exact distance from the centre to the triangle of smallest ``lb``, a triangle can
+       be nearest to a point of cluster ``g`` only if ``lb(centre) <= u + 2 r_g``;
+    2. for each point and the triangles its cluster kept, pairs whose ``lb`` exceeds the exact
+       distance to the triangle of smallest ``lb`` are dropped, and the rest measured exactly.
+
+    Only the distance to the nearest triangle is differentiated, as ``|p - q|^2`` with ``q`` the
+    closest point at fixed barycentric weights: by the envelope theorem this has the exact
+    gradient of the point-to-triangle distance.
+
+    Between calls on the same topology a ``cache`` dict keeps, per point, the triangles within
+    ``2 slack`` of its nearest one. Point-to-triangle distances are 1-Lipschitz in the vertex
+    positions, so while no vertex has moved more than ``slack`` since the cache was built the
+    true nearest triangle is among them (the result stays exact); beyond that it is rebuilt.
+
+    The search runs in float32 with a rounding allowance :attr:`tol`: the chosen triangle is the
+    nearest one or one within about ``tol`` of it (the distance to it is always exact).
+
+    Args:
+        points: ``(P, 3)`` scan points.
+        clusters: number of point clusters.
+        slack: vertex displacement (metres) a cache stays valid for.
+    """
+
+    def __init__(self, points: torch.Tensor, clusters: int = 96, slack: float = 0.01):
+        p = points.double()
+        g = max(1, min(int(clusters), len(p)))
+        chosen = [0]
+        d = (p - p[0]).norm(dim=1)
+        for _ in range(g - 1):
+            i = int(torch.argmax(d))
+            chosen.append(i)
+            d = torch.minimum(d, (p - p[i]).norm(dim=1))
+        centres = p[chosen]
+        owner = torch.cdist(p, centres).argmin(1)
+        order = torch.argsort(owner, stable=True)
+        owner = owner[order]
+        self.points = points[order]
+        """``(P, 3)`` the points, sorted by cluster (distances come in this order)."""
+        self.order = order
+        self.count = torch.bincount(owner, minlength=g)
+        self.start = torch.cumsum(self.count, 0) - self.count
+        self.centres = centres.to(points.dtype)
+        self.radius = torch.zeros(g, dtype=torch.float64).scatter_reduce(
+            0, owner, (p[order] - centres[owner]).norm(dim=1), "amax").to(points.dtype)
+        self.slack = float(slack)
+        self.tol = 1e-3 * max(float((p.max(0).values - p.min(0).values).norm()), 1e-6)
+        """Rounding allowance of the float32 search: 1e-3 of the scan's diagonal."""
+        self._xt = self.points.float().t().contiguous()  # (3, P)
+
+    def to(self, device: torch.device) -> ScanToMesh:
+        for name in ("points", "order", "count", "start", "centres", "radius", "_xt"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+    @property
+    def num_points(self) -> int:
+        return int(self.points.shape[0])
+
+    def _prune(self, cols: torch.Tensor, kk: torch.Tensor, pp: torch.Tensor, tt: torch.Tensor, n_t: int, slack: float):
+        """Of the pairs (candidate, point, triangle), those that can be within ``2 slack`` of the
+        point's nearest triangle, with their exact squared distances. ``cols (35, K * T)``."""
+        n_groups = cols.shape[1] // n_t * self.num_points
+        row = kk * n_t + tt
+        group = kk * self.num_points + pp
+        x = self._xt.index_select(1, pp)
+        lb = _lower_bound(x, cols[:_LB_COLS].index_select(1, row))
+        first = _argmin_key(lb, group, torch.arange(lb.numel(), device=lb.device), n_groups)
+        j = first[first >= 0]
+        ub = torch.zeros(n_groups, device=lb.device)
+        ub[group[j]] = _closest_on_triangle(x[:, j], cols.index_select(1, row[j])).sqrt()
+        keep = lb <= ub[group] + 2 * slack + self.tol
+        keep[j] = True
+        keep = torch.nonzero(keep).squeeze(1)
+        row = row[keep]
+        return kk[keep], pp[keep], tt[keep], _closest_on_triangle(x[:, keep], cols.index_select(1, row))
+
+    @torch.no_grad()
+    def candidates(self, tv: torch.Tensor, slack: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(candidate, point, triangle) index triples ``(M,)`` each: for every point, every triangle
+        within ``2 slack`` of its nearest one in ``tv (K, T, 3, 3)`` (and a few more)."""
+        k_, t_ = tv.shape[:2]
+        cols = _pack_triangles(tv)  # (35, K, T)
+        cen = self.centres.float().t()[:, None, :, None]  # (3, 1, G, 1)
+        lb = _lower_bound(cen, cols[:_LB_COLS, :, None, :])  # (K, G, T)
+        likely = lb.argmin(-1)  # (K, G)
+        rows = cols.gather(2, likely[None].expand(cols.shape[0], -1, -1))  # (35, K, G)
+        u = _closest_on_triangle(cen[:, :, :, 0], rows).sqrt()  # (K, G)
+        keep = lb <= (u + 2 * self.radius.float()[None])[..., None] + 2 * slack + self.tol
+        kk, gg, tt = keep.nonzero(as_tuple=True)
+        n = self.count[gg]
+        pair = torch.repeat_interleave(torch.arange(kk.numel(), device=kk.device), n)
+        pp = torch.arange(pair.numel(), device=kk.device) + (self.start[gg] - (torch.cumsum(n, 0) - n))[pair]
+        kk, pp, tt, d2 = self._prune(cols.reshape(cols.shape[0], -1), kk[pair], pp, tt[pair], t_, slack)
+        if slack > 0:
+            d = d2.sqrt()
+            group = kk * self.num_points + pp
+            dmin = torch.full((k_ * self.num_points,), math.inf, device=d.device).scatter_reduce(0, group, d, "amin")
+            close = torch.nonzero(d <= dmin[group] + 2 * slack + self.tol).squeeze(1)
+            kk, pp, tt = kk[close], pp[close], tt[close]
+        return kk, pp, tt
+
+    @torch.no_grad()
+    def nearest(self, tv: torch.Tensor, cache: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The nearest triangle ``(K, P)`` int64 of every point (in :attr:`points` order) and the
+        barycentric weights ``(K, P, 3)`` of the closest point on it."""
+        x = tv.detach()
+        k_, t_ = x.shape[:2]
+        if cache is None:
+            pairs = self.candidates(x, 0.0)
+        else:
+            ok = cache.get("shape") == (k_, t_) and float((x - cache["tv"]).abs().amax()) <= self.slack / math.sqrt(3)
+            if not ok:
+                cache.update(shape=(k_, t_), tv=x.clone(), pairs=self.candidates(x, self.slack))
+                cache["builds"] = cache.get("builds", 0) + 1
+            pairs = cache["pairs"]
+        cols = _pack_triangles(x).reshape(35, -1)
+        kk, pp, tt, d2 = self._prune(cols, *pairs, t_, 0.0)
+        best = _argmin_key(d2, kk * self.num_points + pp, torch.arange(d2.numel(), device=d2.device), k_ * self.num_points)
+        t_idx = tt[best].view(k_, -1)
+        chosen = _pack_triangles(x.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3)), torch.float64)
+        _, w = _closest_on_triangle(self.points.double().t()[:, None], chosen, bary=True)
+        return t_idx, w.movedim(0, -1)
+
+    def __call__(self, tv: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        """``(K, P)`` squared distances from the points to ``tv (K, T, 3, 3)``, differentiable w.r.t. ``tv``."""
+        t_idx, w = self.nearest(tv, cache)
+        near = tv.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3))  # (K, P, 3, 3)
+        q = (w.to(tv.dtype)[..., None] * near).sum(-2)
+        return ((self.points.to(tv.dtype)[None] - q) ** 2).sum(-1)
+
+
+# ---------------------------------------------------------------------------
+# scan preparation
+
+
+def clean_points(points: torch.Tensor, radius: float | None = None, min_fraction: float = 0.05) -> torch.Tensor:
+    """``(P,)`` bool: the points that are not isolated strays (mask bleeding, flying pixels).
+
+    A point is kept when the cells of a ``radius`` grid around it (its own and the 26 around
+    it) hold at least ``max(4, min_fraction * median)`` points, the median taken over all points.
+    ``radius`` defaults to 3 cm, raised for sparse clouds to 4x the typical point spacing.
+    """
+    p = torch.as_tensor(points).double().reshape(-1, 3)
+    n = len(p)
+    if n < 8:
+        return torch.ones(n, dtype=torch.bool)
+    if radius is None:
+        ext = (p.max(0).values - p.min(0).values).clamp_min(1e-3)
+        area = float(2 * (ext[0] * ext[1] + ext[1] * ext[2] + ext[0] * ext[2]))
+        radius = max(0.03, 4.0 * math.sqrt(area / n))
+    cell = torch.floor((p - p.min(0).values) / radius).long() + 1
+    dims = cell.max(0).values + 2
+    key = (cell[:, 0] * dims[1] + cell[:, 1]) * dims[2] + cell[:, 2]
+    uniq, counts = torch.unique(key, return_counts=True)
+    total = torch.zeros(n, dtype=torch.long)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            for dz in (-1, 0, 1):
+                k = key + (dx * dims[1] + dy) * dims[2] + dz
+                j = torch.searchsorted(uniq, k).clamp_max(len(uniq) - 1)
+                total += torch.where(uniq[j] == k, counts[j], 0)
+    threshold = max(4.0, min_fraction * float(total.double().median()))
+    return total >= threshold
+
+
+@dataclass
+class _Views:
+    """RGB-D views prepared for the objective (object frame, downscaled).
+
+    Attributes:
+        cameras: :class:`backend.cameras.Cameras` in the object frame at the render scale.
+        mask: ``(C, h, w)`` bool instance mask (None without masks).
+        depth: ``(C, h, w)`` observed depth inside the mask (block mean of valid masked pixels, 0 = none).
+        nearest: ``(C, h, w)`` nearest observed depth of each block (any pixel; 0 = none), for free space.
+        counted: ``(C, h, w)`` bool pixels the silhouette IoU counts (not hidden by another object).
+        pixels_per_object_pixel: valid observed pixels per mask pixel (rescales the free-space
+            penalty from "per observed pixel" to "per object pixel"; 1 without masks).
+    """
+
+    cameras: Any
+    mask: torch.Tensor | None
+    depth: torch.Tensor | None
+    nearest: torch.Tensor
+    counted: torch.Tensor | None
+    pixels_per_object_pixel: float = 1.0
+
+    def to(self, device: torch.device) -> _Views:
+        def move(t):
+            return None if t is None else t.to(device)
+
+        return _Views(self.cameras.to(device), move(self.mask), move(self.depth), move(self.nearest), move(self.counted),
+                      self.pixels_per_object_pixel)
+
+
+def _prepare_views(frames: Any, object_from_world: torch.Tensor, max_views: int, render_width: int) -> _Views | None:
+    from .cameras import Cameras
+
+    depth = frames.depth.float()
+    c_all = depth.shape[0]
+    masks = frames.masks
+    if masks is not None:
+        area = masks.reshape(c_all, -1).sum(1)
+        usable = torch.nonzero(area > 0).squeeze(1)
+    else:
+        usable = torch.arange(c_all)
+    if len(usable) == 0 or max_views <= 0:
+        return None
+    pick = usable[torch.unique(torch.linspace(0, len(usable) - 1, min(max_views, len(usable))).round().long())]
+    f = max(1, round(frames.cameras.width / max(1, render_width)))
+    h, w = frames.cameras.height // f, frames.cameras.width // f
+    if h < 2 or w < 2:
+        f, h, w = 1, frames.cameras.height, frames.cameras.width
+
+    def blocks(x: torch.Tensor) -> torch.Tensor:  # (C, H, W) -> (C, h, w, f * f)
+        x = x[pick][:, : h * f, : w * f]
+        return x.reshape(len(pick), h, f, w, f).permute(0, 1, 3, 2, 4).reshape(len(pick), h, w, f * f)
+
+    d = blocks(depth)
+    valid = (d > 0) & torch.isfinite(d)
+    nearest = torch.where(valid, d, torch.full_like(d, math.inf)).amin(-1)
+    nearest = torch.where(torch.isfinite(nearest), nearest, torch.zeros_like(nearest))
+    mask = obs_depth = counted = None
+    if masks is not None:
+        m = blocks(masks.float()) > 0.5
+        mask = m.float().mean(-1) >= 0.5
+        inside = m & valid
+        n_in = inside.sum(-1)
+        obs_depth = torch.where(n_in > 0, (d * inside).sum(-1) / n_in.clamp_min(1), torch.zeros_like(nearest))
+        if frames.instances is not None and frames.instance_id is not None:
+            inst = blocks(frames.instances.float())
+            other = (inst != 0) & (inst != float(frames.instance_id))
+            counted = ~(other.float().mean(-1) >= 0.5) | mask
+        else:
+            counted = torch.ones_like(mask)
+    intr = frames.cameras.intrinsics[pick].double().clone()
+    intr[:, :2] /= f
+    intr[:, 2:] = (intr[:, 2:] + 0.5) / f - 0.5
+    pose = object_from_world.double() @ frames.cameras.cam_to_world[pick].double()
+    cams = Cameras(intrinsics=intr.float(), cam_to_world=pose.float(), width=w, height=h)
+    ratio = float((nearest > 0).sum()) / max(1, int(mask.sum())) if mask is not None else 1.0
+    return _Views(cams, mask, obs_depth, nearest, counted, ratio)
+
+
+# ---------------------------------------------------------------------------
+# the objective
+
+
+class Objective:
+    """The fitting objective for one object's observations (see the module docstring for the terms).
+
+    Args:
+        observations: :class:`backend.scans.Observations` (world frame).
+        world_from_object: ``(4, 4)`` float64, the frame candidates are posed in.
+        cfg: :class:`backend.problem.ObjectiveConfig` (weights and settings).
+        device: where the work runs.
+        seed: seeds the scan subsample and the surface samples.
+
+    ``objective(verts, mesh, cache=None)``: ``verts (K, V, 3)`` candidate vertices in the object
+    frame, ``mesh`` a :class:`translator.geometry.MeshBatch` giving the faces, ``cache`` an optional
+    dict reused across calls on the same topology (faster; the results are the same) ->
+    ``(loss (K,), {term: (K,)})``.
+    """
+
+    def __init__(self, observations: Any, world_from_object: torch.Tensor, cfg: Any, device: Any = "cpu", seed: int = 0):
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self.seed = int(seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        object_from_world = torch.linalg.inv(torch.as_tensor(world_from_object, dtype=torch.float64))
+        pts = observations.points.double() @ object_from_world[:3, :3].T + object_from_world[:3, 3]
+        if cfg.scan_points and len(pts) > cfg.scan_points:
+            pts = pts[torch.randperm(len(pts), generator=gen)[: cfg.scan_points]]
+        self.points = pts.float().to(self.device)
+        """``(P, 3)`` the scan points the objective uses, in the object frame."""
+        self.s2m = ScanToMesh(self.points.cpu(), clusters=min(128, max(8, len(pts) // 12))).to(self.device)
+        frames = getattr(observations, "frames", None)
+        self.views = None
+        if frames is not None and (cfg.depth > 0 or cfg.silhouette > 0 or cfg.free_space > 0):
+            views = _prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
+            self.views = None if views is None else views.to(self.device)
+        names = [n for n in ("scan_to_mesh", "mesh_to_scan") if getattr(cfg, n) > 0]
+        if self.views is not None:
+            if self.views.mask is not None:
+                names += [n for n in ("depth", "silhouette") if getattr(cfg, n) > 0]
+            if cfg.free_space > 0:
+                names.append("free_space")
+        self.terms = names
+        """Names of the terms this objective computes (weight > 0 and the data they need)."""
+
+    def _rho(self, d: torch.Tensor, clamp: float) -> torch.Tensor:
+        return robust_penalty(d.clamp_max(clamp), "huber", self.cfg.huber)
+
+    def __call__(self, verts: torch.Tensor, mesh: Any, cache: dict | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        c = self.cfg
+        tris = mesh.triangles().to(verts.device)
+        k_ = verts.shape[0]
+        names = self.terms
+        if tris.shape[0] == 0 or not torch.isfinite(verts).all():
+            big = verts.reshape(k_, -1).nan_to_num(0.0).sum(-1) * 0 + 1e3  # keeps the graph for backward
+            return big, {n: big.detach() for n in names}
+        terms: dict[str, torch.Tensor] = {}
+        if "scan_to_mesh" in names:
+            d = torch.sqrt(self.s2m(verts[:, tris], cache) + 1e-12)
+            terms["scan_to_mesh"] = self._rho(d, c.outlier).mean(-1)
+        if "mesh_to_scan" in names:
+            terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris)
+        if any(n in names for n in ("depth", "silhouette", "free_space")):
+            terms.update(self._rendered(verts, tris, names))
+        loss = sum(getattr(c, n) * terms[n] for n in names)
+        return loss, terms
+
+    def _mesh_to_scan(self, verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
+        try:
+            s = sample_surface(verts, tris, self.cfg.surface_samples, self.seed).points  # (K, S, 3)
+        except ValueError:  # a candidate without surface area: nothing to sample
+            return verts.reshape(verts.shape[0], -1).sum(-1) * 0 + self._rho(verts.new_tensor(math.inf), self.cfg.truncate)
+        _, idx = nearest_neighbors(s.detach(), self.points.to(s.dtype))
+        d = torch.sqrt(((s - self.points.to(s.dtype)[idx]) ** 2).sum(-1) + 1e-12)
+        return self._rho(d, self.cfg.truncate).mean(-1)
+
+    def _rendered(self, verts: torch.Tensor, tris: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
+        from .render import RasterSettings, render
+
+        v, c = self.views, self.cfg
+        sil = "silhouette" in names
+        out = render(verts, tris, v.cameras.to(dtype=verts.dtype), RasterSettings(silhouette=sil, znear=0.05))
+        terms = {}
+        if "depth" in names:
+            terms["depth"] = depth_l1(out.depth, v.depth, v.mask, robust="clamp", scale=c.depth_cap)
+        if sil:
+            counted = v.counted.to(out.silhouette.dtype)
+            terms["silhouette"] = silhouette_iou_loss(out.silhouette * counted, v.mask)
+        if "free_space" in names:
+            fs = free_space_penalty(out.depth, v.nearest, c.free_space_margin, robust="clamp", scale=c.depth_cap)
+            terms["free_space"] = fs * v.pixels_per_object_pixel
+        return terms

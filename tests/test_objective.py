@@ -1,0 +1,315 @@
+"""The fitting objective: the fast exact scan-to-mesh search against brute force, the stray-point
+filter, view preparation, and the objective's terms on a synthetic scan with ground truth."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend.losses import point_triangle_sqdist
+from backend.objective import (
+    Objective,
+    ScanToMesh,
+    _closest_on_triangle,
+    _lower_bound,
+    _pack_triangles,
+    _prepare_views,
+    clean_points,
+)
+from backend.problem import ObjectiveConfig
+from backend.scans import load_ply, load_scan, observations_from_points
+from translator.geometry import MeshBatch
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"
+
+
+def _closest_reference(p: list[float], a: list[float], b: list[float], c: list[float]) -> float:
+    """Squared distance from p to triangle abc by Voronoi-region classification (plain floats)."""
+
+    def sub(u, v):
+        return [u[0] - v[0], u[1] - v[1], u[2] - v[2]]
+
+    def dot(u, v):
+        return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
+
+    def at(base, e1, s, e2=None, t=0.0):
+        q = [base[i] + s * e1[i] + (t * e2[i] if e2 is not None else 0.0) for i in range(3)]
+        d = sub(p, q)
+        return dot(d, d)
+
+    ab, ac, ap = sub(b, a), sub(c, a), sub(p, a)
+    d1, d2 = dot(ab, ap), dot(ac, ap)
+    if d1 <= 0 and d2 <= 0:
+        return at(a, ab, 0.0)
+    bp = sub(p, b)
+    d3, d4 = dot(ab, bp), dot(ac, bp)
+    if d3 >= 0 and d4 <= d3:
+        return at(b, ab, 0.0)
+    vc = d1 * d4 - d3 * d2
+    if vc <= 0 and d1 >= 0 and d3 <= 0:
+        return at(a, ab, d1 / (d1 - d3))
+    cp = sub(p, c)
+    d5, d6 = dot(ab, cp), dot(ac, cp)
+    if d6 >= 0 and d5 <= d6:
+        return at(c, ab, 0.0)
+    vb = d5 * d2 - d1 * d6
+    if vb <= 0 and d2 >= 0 and d6 <= 0:
+        return at(a, ac, d2 / (d2 - d6))
+    va = d3 * d6 - d5 * d4
+    if va <= 0 and d4 - d3 >= 0 and d5 - d6 >= 0:
+        return at(b, sub(c, b), (d4 - d3) / ((d4 - d3) + (d5 - d6)))
+    denom = 1.0 / (va + vb + vc)
+    return at(a, ab, vb * denom, ac, vc * denom)
+
+
+def _random_triangles(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    tv = torch.randn(n, 3, 3, generator=g, dtype=torch.float64)
+    tv[:3, 2] = tv[:3, 0]  # zero-length edge
+    tv[3:6, 1] = 0.5 * (tv[3:6, 0] + tv[3:6, 2])  # collinear
+    tv[6:9, 1] = tv[6:9, 0]
+    tv[6:9, 2] = tv[6:9, 0]  # a point
+    return tv
+
+
+def test_packed_closest_point_matches_a_region_classification_reference():
+    tv = _random_triangles(40, 0)
+    p = torch.randn(60, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 1.5
+    cols = _pack_triangles(tv, torch.float64)
+    d2, w = _closest_on_triangle(p.t()[:, :, None], cols[:, None, :], bary=True)  # (P, T)
+    ref = torch.tensor([[_closest_reference(pi.tolist(), *t.tolist()) for t in tv] for pi in p], dtype=torch.float64)
+    assert torch.allclose(d2, ref, atol=1e-10)
+    # the barycentric weights give the closest point itself
+    q = (w.movedim(0, -1)[..., None] * tv[None]).sum(-2)
+    assert torch.allclose(((p[:, None] - q) ** 2).sum(-1), ref, atol=1e-10)
+    assert torch.allclose(w.sum(0), torch.ones_like(ref))
+    # and the differentiable version in backend.losses agrees
+    assert torch.allclose(point_triangle_sqdist(p[:, None], tv[None]), ref, atol=1e-10)
+
+
+def test_lower_bound_is_a_lower_bound_and_exact_off_the_vertex_regions():
+    tv = _random_triangles(40, 2)
+    p = torch.randn(200, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2
+    cols = _pack_triangles(tv, torch.float64)
+    lb = _lower_bound(p.t()[:, :, None], cols[:, None, :])
+    exact = point_triangle_sqdist(p[:, None], tv[None]).sqrt()
+    assert (lb <= exact + 1e-12).all()
+    # points right above a proper triangle's interior: the bound is the distance
+    t = tv[20]
+    above = (t.mean(0) + 0.3 * torch.linalg.cross(t[1] - t[0], t[2] - t[0]))[None]
+    assert torch.allclose(_lower_bound(above.t(), cols[:, 20:21]), point_triangle_sqdist(above, t[None]).sqrt())
+    # 1-Lipschitz in the point
+    q = p + 0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    lq = _lower_bound(q.t()[:, :, None], cols[:, None, :])
+    assert ((lb - lq).abs() <= (p - q).norm(dim=1)[:, None] + 1e-12).all()
+
+
+def _mesh_batch(k: int, seed: int, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """``k`` variants of a small "table" (a top and four legs): vertices ``(k, V, 3)`` and triangles ``(T, 3)``."""
+    from backend.synth import box_mesh
+
+    parts = [box_mesh([0, 0, 0.72], [1.2, 0.8, 0.04])] + [box_mesh([sx * 0.55, sy * 0.35, 0.34], [0.05, 0.05, 0.68])
+                                                           for sx in (-1, 1) for sy in (-1, 1)]
+    verts, tris, off = [], [], 0
+    for v, t in parts:
+        verts.append(v)
+        tris.append(t + off)
+        off += len(v)
+    v = torch.cat(verts)
+    t = torch.cat(tris)
+    g = torch.Generator().manual_seed(seed)
+    vk = v[None] * (1 + 0.1 * torch.rand(k, 1, 3, generator=g, dtype=torch.float64)) + 0.02 * torch.randn(
+        k, 1, 3, generator=g, dtype=torch.float64)
+    return vk.to(dtype), t
+
+
+def _scan_points(n: int, seed: int) -> torch.Tensor:
+    v, t = _mesh_batch(1, 99, torch.float64)
+    tv = v[:, t]
+    g = torch.Generator().manual_seed(seed)
+    a = torch.linalg.cross(tv[0, :, 1] - tv[0, :, 0], tv[0, :, 2] - tv[0, :, 0], dim=-1).norm(dim=-1)
+    i = torch.multinomial(a, n, replacement=True, generator=g)
+    r = torch.rand(n, 2, generator=g, dtype=torch.float64)
+    s = r[:, 0].sqrt()
+    w = torch.stack([1 - s, s * (1 - r[:, 1]), s * r[:, 1]], -1)
+    pts = (w[:, :, None] * tv[0, i]).sum(1) + 0.005 * torch.randn(n, 3, generator=g, dtype=torch.float64)
+    pts[:10] += torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)  # a few far points
+    return pts.float()
+
+
+def test_scan_to_mesh_equals_brute_force_with_and_without_the_cache():
+    pts = _scan_points(600, 0)
+    v, t = _mesh_batch(5, 1)
+    tv = v[:, t]
+    s2m = ScanToMesh(pts, clusters=40, slack=0.01)
+    brute = point_triangle_sqdist(s2m.points.double()[None, :, None], tv.double()[:, None]).amin(-1)
+    got = s2m(tv)
+    assert got.shape == (5, 600)
+    assert torch.allclose(got.double(), brute, atol=1e-6)
+    # cached calls along a path of small moves stay exact; big moves rebuild the cache
+    cache: dict = {}
+    g = torch.Generator().manual_seed(5)
+    x = tv.clone()
+    for step in range(12):
+        x = x + (0.002 if step < 8 else 0.05) * torch.randn(5, 1, 1, 3, generator=g)
+        got = s2m(x, cache)
+        brute = point_triangle_sqdist(s2m.points.double()[None, :, None], x.double()[:, None]).amin(-1)
+        assert torch.allclose(got.double(), brute, atol=1e-6), step
+    assert 2 <= cache["builds"] <= 9  # small moves reuse the cache, the large ones rebuild it
+
+
+def test_scan_to_mesh_gradient_is_the_gradient_of_the_exact_distance():
+    pts = _scan_points(300, 2)
+    v, t = _mesh_batch(2, 3, torch.float64)
+    s2m = ScanToMesh(pts.double(), clusters=30)
+    x = v.clone().requires_grad_(True)
+    s2m(x[:, t]).sqrt().sum().backward()
+    y = v.clone().requires_grad_(True)
+    point_triangle_sqdist(s2m.points[None, :, None], y[:, t][:, None]).amin(-1).sqrt().sum().backward()
+    assert torch.allclose(x.grad, y.grad, atol=1e-8)
+
+    # and a finite-difference check of a few vertex coordinates
+    def f(u):
+        return float(s2m(u[:, t]).sqrt().sum())
+
+    for idx in [(0, 3, 2), (1, 10, 0), (1, 25, 1)]:
+        e = torch.zeros_like(v)
+        e[idx] = 1e-6
+        fd = (f(v + e) - f(v - e)) / 2e-6
+        assert math.isclose(fd, float(x.grad[idx]), rel_tol=1e-4, abs_tol=1e-7), idx
+
+
+def test_clean_points_drops_isolated_strays_and_keeps_the_object():
+    pts = _scan_points(3000, 4).double()
+    g = torch.Generator().manual_seed(6)
+    strays = torch.rand(15, 3, generator=g, dtype=torch.float64) * torch.tensor([4.0, 4.0, 2.0]) + torch.tensor([-2.0, -2.0, 2.5])
+    keep = clean_points(torch.cat([pts, strays]))
+    assert keep[:3000].float().mean() > 0.99
+    assert not keep[3000:].any()
+
+
+def _chair_observations():
+    return load_scan(SCENE, instance_id=1)
+
+
+def test_views_are_downscaled_consistently():
+    obs = _chair_observations()
+    frames = obs.frames
+    inv = torch.linalg.inv(obs.frame.world_from_object)
+    views = _prepare_views(frames, inv, max_views=3, render_width=80)
+    assert views.cameras.width == 80 and views.cameras.height == 60 and len(views.cameras) == 3
+    # a world point projects to the same place at both scales: u_full = 2 * (u_small + 0.5) - 0.5
+    p = obs.points[:50].double()
+    p_obj = p @ inv[:3, :3].T + inv[:3, 3]
+    uv_small, _ = views.cameras.to(dtype=torch.float64).project(p_obj)
+    views_full = _prepare_views(frames, inv, max_views=3, render_width=160)
+    uv_full, _ = views_full.cameras.to(dtype=torch.float64).project(p_obj)
+    assert torch.allclose(2 * (uv_small + 0.5) - 0.5, uv_full, atol=1e-3)
+    # mask blocks hold the object, depth inside the mask is what the sensor saw there
+    assert views.mask.any() and (views.depth[views.mask] >= 0).all()
+    sel = views.depth > 0
+    assert (views.nearest[sel] <= views.depth[sel] + 1e-6).all()
+
+
+def _true_mesh_in_object_frame(obs):
+    m = load_ply(SCENE / "object_mesh.ply")
+    inv = torch.linalg.inv(obs.frame.world_from_object)
+    v = (m.points.double() @ inv[:3, :3].T + inv[:3, 3]).float()[None]
+    return v, MeshBatch(v, m.faces.reshape(-1), torch.arange(0, m.faces.numel() + 1, 3))
+
+
+def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
+    from backend.fit import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig())
+    assert obj.terms == ["scan_to_mesh", "mesh_to_scan", "depth", "silhouette", "free_space"]
+    v, mesh = _true_mesh_in_object_frame(obs)
+    c = v.mean(1, keepdim=True)
+    turn = torch.tensor([[-1.0, 0, 0], [0, -1.0, 0], [0, 0, 1.0]])
+    variants = torch.cat([
+        v,
+        v + torch.tensor([0.05, 0.0, 0.0]),
+        v + torch.tensor([0.0, 0.0, 0.05]),
+        (v - c) * 1.1 + c,
+        (v - c) @ turn.T + c,
+    ])
+    loss, terms = obj(variants, replace(mesh, verts=variants))
+    assert loss.shape == (5,) and set(terms) == set(obj.terms)
+    assert int(loss.argmin()) == 0
+    assert (loss[1:] > loss[0] * 1.2).all()
+    assert float(terms["scan_to_mesh"][0]) < 1e-3  # noise level: Huber of about 6 mm RMS
+    # the point terms alone, for a point cloud without frames, also rank the truth first
+    pc = observations_from_points(obs.points)
+    obj_pc = Objective(pc, obs.frame.world_from_object, ObjectiveConfig())
+    assert obj_pc.terms == ["scan_to_mesh", "mesh_to_scan"]
+    loss_pc, _ = obj_pc(variants, replace(mesh, verts=variants))
+    assert int(loss_pc.argmin()) == 0
+
+
+def test_free_space_penalises_surface_in_front_of_the_observed_depth():
+    from backend.fit import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    cfg = ObjectiveConfig(scan_to_mesh=0, mesh_to_scan=0, depth=0, silhouette=0, free_space=1.0)
+    obj = Objective(obs, obs.frame.world_from_object, cfg)
+    v, mesh = _true_mesh_in_object_frame(obs)
+    cam = obj.views.cameras.centers[0]
+    toward = (cam - v.mean((0, 1))) / (cam - v.mean((0, 1))).norm()
+    moved = torch.cat([v, v + 0.3 * toward])
+    loss, terms = obj(moved, replace(mesh, verts=moved))
+    assert float(terms["free_space"][0]) < 0.02
+    assert float(terms["free_space"][1]) > 5 * float(terms["free_space"][0]) + 0.01
+
+
+def test_objective_gradients_match_finite_differences():
+    from backend.fit import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    cfg = ObjectiveConfig(depth=0, silhouette=0, free_space=0, surface_samples=300, scan_points=400)
+    obj = Objective(obs, obs.frame.world_from_object, cfg)
+    v, mesh = _true_mesh_in_object_frame(obs)
+    x = (v.double() + torch.tensor([0.03, -0.02, 0.01], dtype=torch.float64)).requires_grad_(True)
+    loss, _ = obj(x, replace(mesh, verts=x))
+    loss.sum().backward()
+    for idx in [(0, 5, 0), (0, 40, 2), (0, 100, 1)]:
+        e = torch.zeros_like(x)
+        e[idx] = 1e-5
+        fd = (float(obj(x.detach() + e, mesh)[0]) - float(obj(x.detach() - e, mesh)[0])) / 2e-5
+        assert math.isclose(fd, float(x.grad[idx]), rel_tol=1e-3, abs_tol=1e-7), idx
+
+
+def test_degenerate_candidates_get_a_large_finite_loss():
+    from backend.fit import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig(depth=0, silhouette=0, free_space=0))
+    v, mesh = _true_mesh_in_object_frame(obs)
+    flat = torch.cat([v, torch.zeros_like(v)]).requires_grad_(True)
+    loss, _ = obj(flat, replace(mesh, verts=flat))
+    assert torch.isfinite(loss).all() and float(loss[1].detach()) > float(loss[0].detach())
+    loss.sum().backward()
+    assert torch.isfinite(flat.grad).all()
+
+
+@pytest.mark.parametrize("k", [1, 7])
+def test_objective_is_deterministic_and_batch_independent(k):
+    from backend.fit import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig(silhouette=0))
+    v, mesh = _true_mesh_in_object_frame(obs)
+    vk = v.expand(k, -1, -1) + torch.linspace(0, 0.05, k)[:, None, None]
+    a, ta = obj(vk, replace(mesh, verts=vk))
+    b, _ = obj(vk, replace(mesh, verts=vk))
+    assert torch.equal(a, b)
+    singles = [obj(vk[i:i + 1], replace(mesh, verts=vk[i:i + 1])) for i in range(k)]
+    for name in ("scan_to_mesh", "depth", "free_space"):  # exact terms do not depend on the batch
+        assert torch.allclose(ta[name], torch.cat([s[1][name] for s in singles]), rtol=1e-5, atol=1e-7), name
+    # surface samples are drawn per batch, so mesh_to_scan agrees up to sampling noise
+    assert torch.allclose(ta["mesh_to_scan"], torch.cat([s[1]["mesh_to_scan"] for s in singles]), rtol=0.1, atol=1e-4)
