@@ -15,7 +15,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,12 @@ class FitConfig:
     """Allowed uniform scale deviation (e.g. 0.05); 0 keeps the program's metric size."""
     min_points: int = 50
     """Refuse scans with fewer points than this."""
+    max_evaluations: int | None = None
+    """Also stop after this many objective evaluations (candidates x Adam steps). When this, not the
+    time budget, ends the search, a seed gives the same result on any machine."""
+    search_options: dict[str, Any] = field(default_factory=dict)
+    """Settings of the search method's config (e.g. ``{"refine_steps": 8, "pilot_steps": 10}``; see
+    :mod:`backend.search`)."""
 
 
 @dataclass
@@ -112,7 +118,11 @@ def _search_config(cfg: FitConfig):
     from .search.mcts import MCTSConfig
 
     cls = {"mcts": MCTSConfig, "ga": GAConfig, "cd": CDConfig, "exhaustive": ExhaustiveConfig}[cfg.method]
-    return cls(budget_seconds=cfg.budget, seed=cfg.seed)
+    known = {f.name for f in fields(cls)} - {"budget_seconds", "seed", "max_evaluations"}
+    unknown = sorted(set(cfg.search_options) - known)
+    if unknown:
+        raise FitError(f"{cfg.method} has no setting {', '.join(map(repr, unknown))} (it has {', '.join(sorted(known))})")
+    return cls(budget_seconds=cfg.budget, seed=cfg.seed, max_evaluations=cfg.max_evaluations, **cfg.search_options)
 
 
 def _runner(method: str) -> Callable[[SearchContext], Candidate]:
@@ -173,14 +183,39 @@ def clean_observations(observations: Any) -> Any:
 
     pts = observations.points
     keep = clean_points(pts)
-    if bool(keep.all()) or int(keep.sum()) < 8:
-        return observations
+    if int(keep.sum()) < 8:
+        keep = torch.ones(len(pts), dtype=torch.bool)
     frame = observations.frame
-    floor = None if abs(frame.floor_z - float(pts[:, 2].min())) < 1e-6 else frame.floor_z
+    floor = frame.floor_z
+    if abs(frame.floor_z - float(pts[:, 2].min())) < 1e-6:  # the floor came from the points: look for it
+        floor = _floor_height(observations.frames, pts[keep])
+    if bool(keep.all()) and floor == frame.floor_z:
+        return observations
     derived = abs(math.remainder(object_frame(pts, floor_z=frame.floor_z).yaw - frame.yaw, math.pi / 2)) < 1e-6
     new_frame = object_frame(pts[keep], floor_z=floor, yaw=None if derived else frame.yaw, where=observations.source)
     sub = {k: getattr(observations, k)[keep] for k in ("colors", "normals") if getattr(observations, k) is not None}
     return replace(observations, points=pts[keep], frame=new_frame, **sub)
+
+
+def _floor_height(frames: Any, points: torch.Tensor, around: float = 0.5, below: float = 0.5, bin_size: float = 0.01) -> float | None:
+    """The floor under an object: the most common height (``bin_size`` bins) of the depth pixels
+    outside the object's mask, within ``around`` metres of its footprint and between ``below`` metres
+    under and 5 cm over its lowest point. None (the lowest point) without frames or such pixels."""
+    lowest = float(points[:, 2].min())
+    if frames is None or frames.masks is None:
+        return None
+    world, valid = frames.cameras.backproject(frames.depth)
+    q = world[valid & ~frames.masks].double()
+    lo, hi = points[:, :2].double().min(0).values - around, points[:, :2].double().max(0).values + around
+    z = q[:, 2]
+    near = ((q[:, :2] >= lo) & (q[:, :2] <= hi)).all(1) & (z >= lowest - below) & (z <= lowest + 0.05)
+    z = z[near]
+    if len(z) < 50:
+        return None
+    bins = torch.floor((z - z.min()) / bin_size).long()
+    mode = int(torch.bincount(bins).argmax())
+    sel = z[bins == mode]
+    return float(sel.median())
 
 
 def fit(program: Program, observations: Any, cfg: FitConfig | None = None, *,
@@ -192,12 +227,12 @@ def fit(program: Program, observations: Any, cfg: FitConfig | None = None, *,
     space = space or parameter_space(program)
     observations = clean_observations(observations)
     warnings = check_inputs(space, observations, cfg)
+    scfg = _search_config(cfg)
     locks = check_values(space, cfg.locks, where="--lock")
     module = module or compile_program(program)
     pcfg = ProblemConfig(locks=locks, device=cfg.device, scale_slack=cfg.scale_slack,
                          refine=RefineSettings(optimize_scale=cfg.scale_slack > 0))
     problem = FitProblem(module, space, observations, pcfg, generator_seed=cfg.seed)
-    scfg = _search_config(cfg)
     ctx = SearchContext(problem, scfg, progress, cfg.method)
     if cfg.init:
         _warm_start(ctx, problem, space, cfg)

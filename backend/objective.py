@@ -12,15 +12,22 @@ touches the ``K`` candidate meshes. The terms are those of
     that stray points (mask bleeding, flying pixels) stop pulling. Computed by
     :class:`ScanToMesh` (exact, and fast across Adam steps).
 ``mesh_to_scan``
-    ``mean_s huber(min(d(s, scan), truncate))`` over area-weighted surface
-    samples ``s`` (:func:`backend.losses.sample_surface`), truncated because
-    scans are partial.
+    ``sum_s huber(min(d(s, scan), truncate)) / S`` over ``S`` area-weighted
+    surface samples ``s`` (:func:`backend.losses.sample_surface`), truncated
+    because scans are partial. With RGB-D frames only the samples the sensor
+    could have seen count (inside a view, not hidden by the candidate itself or
+    by something the sensor measured in front of them).
 ``depth`` (RGB-D frames with instance masks)
-    :func:`backend.losses.depth_l1` inside the mask, each pixel's error clamped
-    at ``depth_cap`` (mask pixels the candidate misses count ``depth_cap``).
+    :func:`backend.losses.depth_l1` on the pixels inside the mask (the whole
+    block of the downscaled pixel), each pixel's error clamped at ``depth_cap``
+    (pixels the candidate misses count ``depth_cap``).
 ``silhouette`` (RGB-D frames with instance masks)
     :func:`backend.losses.silhouette_iou_loss` of the soft silhouette against the
-    mask, ignoring pixels where another object hides this one.
+    mask's coverage of each downscaled pixel, ignoring pixels where another
+    object hides this one.
+``floor``
+    ``relu(-min_v z_v)``: how far the candidate sinks below the floor (the object
+    frame's ``z = 0``: the scan's floor, or its lowest point).
 ``free_space`` (RGB-D frames)
     :func:`backend.losses.free_space_penalty`: rendered surface in front of the
     observed depth (the sensor saw through it), clamped at ``depth_cap``, per
@@ -49,7 +56,7 @@ from .losses import (
     silhouette_iou_loss,
 )
 
-__all__ = ["Objective", "ScanToMesh", "clean_points"]
+__all__ = ["Objective", "ScanNeighbours", "ScanToMesh", "clean_points"]
 
 _TINY = 1e-20
 
@@ -288,6 +295,57 @@ class ScanToMesh:
         return ((self.points.to(tv.dtype)[None] - q) ** 2).sum(-1)
 
 
+class ScanNeighbours:
+    """Distances from query points (surface samples) to the nearest of fixed scan points, up to ``reach``.
+
+    A coarse occupancy grid of the scan (cells of ``reach / 2``, dilated by ``reach``) is built
+    once; queries outside its marked cells are farther than ``reach`` from every scan point and
+    get ``reach`` without a search. Only the others are searched, exactly, with
+    :func:`backend.losses.nearest_neighbors` (whose cost is in the far queries).
+
+    Args:
+        points: ``(P, 3)`` scan points.
+        reach: distances are clamped to this.
+    """
+
+    def __init__(self, points: torch.Tensor, reach: float):
+        import torch.nn.functional as F
+
+        self.points = points
+        self.reach = float(reach)
+        self.cell = self.reach / 2
+        p = points.double()
+        r = math.ceil(self.reach / self.cell) + 1
+        self.origin = (p.min(0).values - (r + 1) * self.cell).to(points.dtype)
+        dims = torch.ceil((p.max(0).values - self.origin.double()) / self.cell).long() + r + 2
+        cells = torch.floor((p - self.origin.double()) / self.cell).long()
+        occ = torch.zeros(tuple(dims.tolist()), dtype=torch.float32)
+        occ[cells[:, 0], cells[:, 1], cells[:, 2]] = 1.0
+        self.near = F.max_pool3d(occ[None, None], 2 * r + 1, stride=1, padding=r)[0, 0] > 0
+        self.dims = dims
+
+    def to(self, device: torch.device) -> ScanNeighbours:
+        self.points, self.origin, self.near, self.dims = (t.to(device) for t in (self.points, self.origin, self.near, self.dims))
+        return self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (..., 3)`` -> ``(...)`` distance to the nearest scan point, clamped to ``reach``
+        (differentiable w.r.t. ``x`` below ``reach``)."""
+        flat = x.reshape(-1, 3)
+        c = torch.floor((flat.detach() - self.origin.to(x.dtype)) / self.cell).long()
+        inside = ((c >= 0) & (c < self.dims)).all(-1)
+        cc = c.clamp_min(0).minimum(self.dims - 1)
+        cand = torch.nonzero(inside & self.near[cc[:, 0], cc[:, 1], cc[:, 2]]).squeeze(1)
+        d = torch.full(flat.shape[:1], self.reach, dtype=x.dtype, device=x.device) + flat[:, 0] * 0
+        if cand.numel():
+            targets = self.points.to(x.dtype)
+            q = flat.index_select(0, cand)
+            _, idx = nearest_neighbors(q.detach(), targets)
+            dist = torch.sqrt(((q - targets[idx[0]]) ** 2).sum(-1) + 1e-12).clamp_max(self.reach)
+            d = d.index_put((cand,), dist)
+        return d.view(x.shape[:-1])
+
+
 # ---------------------------------------------------------------------------
 # scan preparation
 
@@ -328,8 +386,11 @@ class _Views:
 
     Attributes:
         cameras: :class:`backend.cameras.Cameras` in the object frame at the render scale.
-        mask: ``(C, h, w)`` bool instance mask (None without masks).
-        depth: ``(C, h, w)`` observed depth inside the mask (block mean of valid masked pixels, 0 = none).
+        mask: ``(C, h, w)`` float, the fraction of each pixel's block in the instance mask (None without
+            masks): the soft target of the silhouette.
+        core: ``(C, h, w)`` bool, blocks entirely in the mask: the pixels of the depth term (a block
+            on the object's outline has no single depth to compare with).
+        depth: ``(C, h, w)`` observed depth of the core blocks (mean of their valid pixels, 0 = none).
         nearest: ``(C, h, w)`` nearest observed depth of each block (any pixel; 0 = none), for free space.
         counted: ``(C, h, w)`` bool pixels the silhouette IoU counts (not hidden by another object).
         pixels_per_object_pixel: valid observed pixels per mask pixel (rescales the free-space
@@ -338,6 +399,7 @@ class _Views:
 
     cameras: Any
     mask: torch.Tensor | None
+    core: torch.Tensor | None
     depth: torch.Tensor | None
     nearest: torch.Tensor
     counted: torch.Tensor | None
@@ -347,8 +409,8 @@ class _Views:
         def move(t):
             return None if t is None else t.to(device)
 
-        return _Views(self.cameras.to(device), move(self.mask), move(self.depth), move(self.nearest), move(self.counted),
-                      self.pixels_per_object_pixel)
+        return _Views(self.cameras.to(device), move(self.mask), move(self.core), move(self.depth), move(self.nearest),
+                      move(self.counted), self.pixels_per_object_pixel)
 
 
 def _prepare_views(frames: Any, object_from_world: torch.Tensor, max_views: int, render_width: int) -> _Views | None:
@@ -378,26 +440,27 @@ def _prepare_views(frames: Any, object_from_world: torch.Tensor, max_views: int,
     valid = (d > 0) & torch.isfinite(d)
     nearest = torch.where(valid, d, torch.full_like(d, math.inf)).amin(-1)
     nearest = torch.where(torch.isfinite(nearest), nearest, torch.zeros_like(nearest))
-    mask = obs_depth = counted = None
+    mask = core = obs_depth = counted = None
     if masks is not None:
         m = blocks(masks.float()) > 0.5
-        mask = m.float().mean(-1) >= 0.5
+        mask = m.float().mean(-1)
+        core = m.all(-1)
         inside = m & valid
         n_in = inside.sum(-1)
-        obs_depth = torch.where(n_in > 0, (d * inside).sum(-1) / n_in.clamp_min(1), torch.zeros_like(nearest))
+        obs_depth = torch.where(core & (n_in > 0), (d * inside).sum(-1) / n_in.clamp_min(1), torch.zeros_like(nearest))
         if frames.instances is not None and frames.instance_id is not None:
             inst = blocks(frames.instances.float())
             other = (inst != 0) & (inst != float(frames.instance_id))
-            counted = ~(other.float().mean(-1) >= 0.5) | mask
+            counted = (other.float().mean(-1) < 0.5) | (mask > 0)
         else:
-            counted = torch.ones_like(mask)
+            counted = torch.ones_like(core)
     intr = frames.cameras.intrinsics[pick].double().clone()
     intr[:, :2] /= f
     intr[:, 2:] = (intr[:, 2:] + 0.5) / f - 0.5
     pose = object_from_world.double() @ frames.cameras.cam_to_world[pick].double()
     cams = Cameras(intrinsics=intr.float(), cam_to_world=pose.float(), width=w, height=h)
-    ratio = float((nearest > 0).sum()) / max(1, int(mask.sum())) if mask is not None else 1.0
-    return _Views(cams, mask, obs_depth, nearest, counted, ratio)
+    ratio = float((nearest > 0).sum()) / max(1.0, float(mask.sum())) if mask is not None else 1.0
+    return _Views(cams, mask, core, obs_depth, nearest, counted, ratio)
 
 
 # ---------------------------------------------------------------------------
@@ -427,17 +490,21 @@ class Objective:
         gen = torch.Generator().manual_seed(self.seed)
         object_from_world = torch.linalg.inv(torch.as_tensor(world_from_object, dtype=torch.float64))
         pts = observations.points.double() @ object_from_world[:3, :3].T + object_from_world[:3, 3]
+        order = torch.randperm(len(pts), generator=gen)
+        dense = pts[order[: 4 * cfg.scan_points]] if cfg.scan_points else pts
+        self.neighbours = ScanNeighbours(dense.float(), cfg.truncate).to(self.device)
+        """Distances to the scan (``4 scan_points`` of its points: the targets of ``mesh_to_scan``)."""
         if cfg.scan_points and len(pts) > cfg.scan_points:
-            pts = pts[torch.randperm(len(pts), generator=gen)[: cfg.scan_points]]
+            pts = pts[order[: cfg.scan_points]]
         self.points = pts.float().to(self.device)
-        """``(P, 3)`` the scan points the objective uses, in the object frame."""
+        """``(P, 3)`` the subset of ``scan_points`` scan points of ``scan_to_mesh``."""
         self.s2m = ScanToMesh(self.points.cpu(), clusters=min(128, max(8, len(pts) // 12))).to(self.device)
         frames = getattr(observations, "frames", None)
         self.views = None
         if frames is not None and (cfg.depth > 0 or cfg.silhouette > 0 or cfg.free_space > 0):
             views = _prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
             self.views = None if views is None else views.to(self.device)
-        names = [n for n in ("scan_to_mesh", "mesh_to_scan") if getattr(cfg, n) > 0]
+        names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor") if getattr(cfg, n) > 0]
         if self.views is not None:
             if self.views.mask is not None:
                 names += [n for n in ("depth", "silhouette") if getattr(cfg, n) > 0]
@@ -461,32 +528,56 @@ class Objective:
         if "scan_to_mesh" in names:
             d = torch.sqrt(self.s2m(verts[:, tris], cache) + 1e-12)
             terms["scan_to_mesh"] = self._rho(d, c.outlier).mean(-1)
+        out = None
+        if self.views is not None and any(n in names for n in ("mesh_to_scan", "depth", "silhouette", "free_space")):
+            from .render import RasterSettings, render
+
+            out = render(verts, tris, self.views.cameras.to(dtype=verts.dtype),
+                         RasterSettings(silhouette="silhouette" in names, znear=0.05))
+            terms.update(self._frame_terms(out, names))
         if "mesh_to_scan" in names:
-            terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris)
-        if any(n in names for n in ("depth", "silhouette", "free_space")):
-            terms.update(self._rendered(verts, tris, names))
+            terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, None if out is None else out.depth.detach())
+        if "floor" in names:
+            terms["floor"] = torch.relu(-verts[..., 2].amin(1))
         loss = sum(getattr(c, n) * terms[n] for n in names)
         return loss, terms
 
-    def _mesh_to_scan(self, verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
+    def _mesh_to_scan(self, verts: torch.Tensor, tris: torch.Tensor, rendered: torch.Tensor | None) -> torch.Tensor:
+        """``sum_s rho(d(s, scan)) / S`` over the surface samples the sensor could have seen (all of them
+        without frames): inside a view, in front of nothing else of the candidate (its ``rendered``
+        depth), where the sensor measured something not in front of it."""
         try:
             s = sample_surface(verts, tris, self.cfg.surface_samples, self.seed).points  # (K, S, 3)
         except ValueError:  # a candidate without surface area: nothing to sample
             return verts.reshape(verts.shape[0], -1).sum(-1) * 0 + self._rho(verts.new_tensor(math.inf), self.cfg.truncate)
-        _, idx = nearest_neighbors(s.detach(), self.points.to(s.dtype))
-        d = torch.sqrt(((s - self.points.to(s.dtype)[idx]) ** 2).sum(-1) + 1e-12)
-        return self._rho(d, self.cfg.truncate).mean(-1)
+        pen = self._rho(self.neighbours(s), self.cfg.truncate)
+        if rendered is not None:
+            pen = pen * self._observable(s.detach(), rendered)
+        return pen.mean(-1)
 
-    def _rendered(self, verts: torch.Tensor, tris: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
-        from .render import RasterSettings, render
+    def _observable(self, s: torch.Tensor, rendered: torch.Tensor) -> torch.Tensor:
+        """``(K, S)`` bool: samples ``s (K, S, 3)`` visible in some view given the candidates' depth
+        ``rendered (K, C, h, w)`` and observed by the sensor there (not hidden by something nearer)."""
+        v = self.views
+        uv, z = v.cameras.to(dtype=s.dtype).project(s)  # (C, K, S, 2), (C, K, S)
+        h, w = v.nearest.shape[1:]
+        u = torch.round(uv[..., 0]).long()
+        r = torch.round(uv[..., 1]).long()
+        inside = (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
+        u, r = u.clamp(0, w - 1), r.clamp(0, h - 1)
+        ci = torch.arange(z.shape[0], device=s.device)[:, None, None]
+        ki = torch.arange(z.shape[1], device=s.device)[None, :, None]
+        rend = rendered[ki, ci, r, u]
+        obs = v.nearest[ci, r, u].to(s.dtype)
+        tol = self.cfg.free_space_margin
+        return (inside & (rend > 0) & (z <= rend + tol) & (obs > 0) & (obs >= z - tol)).any(0)
 
+    def _frame_terms(self, out: Any, names: list[str]) -> dict[str, torch.Tensor]:
         v, c = self.views, self.cfg
-        sil = "silhouette" in names
-        out = render(verts, tris, v.cameras.to(dtype=verts.dtype), RasterSettings(silhouette=sil, znear=0.05))
         terms = {}
         if "depth" in names:
-            terms["depth"] = depth_l1(out.depth, v.depth, v.mask, robust="clamp", scale=c.depth_cap)
-        if sil:
+            terms["depth"] = depth_l1(out.depth, v.depth, v.core, robust="clamp", scale=c.depth_cap)
+        if "silhouette" in names:
             counted = v.counted.to(out.silhouette.dtype)
             terms["silhouette"] = silhouette_iou_loss(out.silhouette * counted, v.mask)
         if "free_space" in names:

@@ -13,7 +13,9 @@ cameras are moved there once, and a candidate mesh is ``s * Rz(yaw) @ v + t``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +35,7 @@ class ObjectiveConfig:
 
     scan_to_mesh: float = 1.0
     """Weight of the one-sided distance from scan points to the mesh surface (robust)."""
-    mesh_to_scan: float = 0.3
+    mesh_to_scan: float = 1.0
     """Weight of the distance from mesh surface samples to the scan (truncated: scans are partial)."""
     depth: float = 1.0
     """Weight of the masked depth L1 (RGB-D frames only)."""
@@ -41,6 +43,8 @@ class ObjectiveConfig:
     """Weight of the soft silhouette IoU loss (RGB-D frames only)."""
     free_space: float = 1.0
     """Weight of the penalty for mesh surface in front of observed depth (RGB-D frames only)."""
+    floor: float = 1.0
+    """Weight of the penalty for sinking into the floor: how far (metres) the lowest vertex is below it."""
     huber: float = 0.02
     """Huber transition (metres) of the distance terms."""
     outlier: float = 0.3
@@ -52,7 +56,7 @@ class ObjectiveConfig:
     depth_cap: float = 0.2
     """Per-pixel depth errors and free-space gaps are capped at this (metres)."""
     scan_points: int = 1500
-    """Scan points used during the search (a fixed random subset)."""
+    """Scan points of the scan-to-mesh term (a fixed random subset; mesh-to-scan uses 4x as many)."""
     surface_samples: int = 1000
     """Mesh surface samples per candidate for the mesh-to-scan term."""
     render_width: int = 80
@@ -236,8 +240,12 @@ class FitProblem:
         return self.world_from_object @ m
 
     def mesh(self, config: dict[str, Any], z: torch.Tensor):
-        """The program's mesh for ``config`` and ``z (K, D)`` (object-local, before the pose)."""
-        return self.module.program(self.discrete_values(config), self.values(z))
+        """The program's mesh for ``config`` and ``z (K, D)`` (object-local, before the pose).
+
+        The translator's traced fast path is off here: a search evaluates each configuration (and
+        batch size) only a few dozen times, fewer than it takes tracing to pay for itself."""
+        with _untraced():
+            return self.module.program(self.discrete_values(config), self.values(z))
 
     # -- refinement ---------------------------------------------------------
 
@@ -332,6 +340,20 @@ class FitProblem:
                 if prev is None or cand.objective < prev.objective:
                     results[i] = cand
         return [c for c in results if c is not None]
+
+
+@contextmanager
+def _untraced():
+    """Evaluate programs on the plain path (``SHAPEPROG_TRACE=0``, see :mod:`translator.tracing`)."""
+    old = os.environ.get("SHAPEPROG_TRACE")
+    os.environ["SHAPEPROG_TRACE"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["SHAPEPROG_TRACE"]
+        else:
+            os.environ["SHAPEPROG_TRACE"] = old
 
 
 def _bounds(p: Parameter) -> tuple[Any, Any]:

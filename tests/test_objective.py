@@ -210,9 +210,11 @@ def test_views_are_downscaled_consistently():
     views_full = _prepare_views(frames, inv, max_views=3, render_width=160)
     uv_full, _ = views_full.cameras.to(dtype=torch.float64).project(p_obj)
     assert torch.allclose(2 * (uv_small + 0.5) - 0.5, uv_full, atol=1e-3)
-    # mask blocks hold the object, depth inside the mask is what the sensor saw there
-    assert views.mask.any() and (views.depth[views.mask] >= 0).all()
+    # coverage is a fraction; depth is compared only on blocks entirely inside the mask
+    assert views.mask.min() >= 0 and views.mask.max() <= 1 and ((views.mask > 0) & (views.mask < 1)).any()
+    assert views.core.any() and (views.mask[views.core] == 1).all()
     sel = views.depth > 0
+    assert (sel <= views.core).all()
     assert (views.nearest[sel] <= views.depth[sel] + 1e-6).all()
 
 
@@ -228,7 +230,7 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
 
     obs = clean_observations(_chair_observations())
     obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig())
-    assert obj.terms == ["scan_to_mesh", "mesh_to_scan", "depth", "silhouette", "free_space"]
+    assert obj.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "depth", "silhouette", "free_space"]
     v, mesh = _true_mesh_in_object_frame(obs)
     c = v.mean(1, keepdim=True)
     turn = torch.tensor([[-1.0, 0, 0], [0, -1.0, 0], [0, 0, 1.0]])
@@ -247,7 +249,7 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
     # the point terms alone, for a point cloud without frames, also rank the truth first
     pc = observations_from_points(obs.points)
     obj_pc = Objective(pc, obs.frame.world_from_object, ObjectiveConfig())
-    assert obj_pc.terms == ["scan_to_mesh", "mesh_to_scan"]
+    assert obj_pc.terms == ["scan_to_mesh", "mesh_to_scan", "floor"]
     loss_pc, _ = obj_pc(variants, replace(mesh, verts=variants))
     assert int(loss_pc.argmin()) == 0
 
@@ -262,7 +264,7 @@ def test_free_space_penalises_surface_in_front_of_the_observed_depth():
     cam = obj.views.cameras.centers[0]
     toward = (cam - v.mean((0, 1))) / (cam - v.mean((0, 1))).norm()
     moved = torch.cat([v, v + 0.3 * toward])
-    loss, terms = obj(moved, replace(mesh, verts=moved))
+    _, terms = obj(moved, replace(mesh, verts=moved))
     assert float(terms["free_space"][0]) < 0.02
     assert float(terms["free_space"][1]) > 5 * float(terms["free_space"][0]) + 0.01
 

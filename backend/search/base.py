@@ -124,6 +124,9 @@ class SearchConfig:
     """How many of the best distinct configurations get the final refinement."""
     starts: int = 2
     """Random restarts refined side by side for a configuration seen for the first time."""
+    pilot_steps: int = 30
+    """Adam steps of the pilot: before the search, the default configuration is refined under every
+    pose hypothesis (one batch), so that later configurations start from its continuous values."""
 
 
 Progress = Callable[[dict[str, Any]], None]
@@ -190,6 +193,15 @@ class SearchContext:
                 best, best_key = c, key
         return best
 
+    def pilot(self) -> None:
+        """Refine the default configuration under every pose hypothesis for ``pilot_steps`` (skipped when
+        candidates exist already, e.g. from a warm start)."""
+        if self.by_config or self.config.pilot_steps <= 0:
+            return
+        base = self.problem.canonical({POSE: 0})
+        self.evaluate([RefineRequest({**base, POSE: k}, None, self.config.pilot_steps)
+                       for k in range(self.problem.pose_hypotheses)])
+
     def evaluate(self, requests: list[RefineRequest]) -> list[Candidate]:
         """Refine a batch of requests, warm-starting configurations seen before (and new ones from the
         most similar refined configuration), and record the results."""
@@ -245,9 +257,13 @@ class SearchContext:
         if not top:
             raise RuntimeError("the search evaluated no candidate")
         steps = self.config.final_steps
-        if self.step_seconds:
+        b = self.budget
+        if b.max_evaluations and b.evaluations / b.max_evaluations >= b.elapsed / b.seconds:
+            # the evaluation budget binds: the step count does not depend on the machine's speed
+            steps = max(1, min(steps, (b.max_evaluations - b.evaluations) // len(top)))
+        elif self.step_seconds:
             groups = len({config_key({k: v for k, v in c.config.items() if k != POSE}) for c in top})
-            left = self.budget.seconds - self.budget.elapsed
+            left = b.seconds - b.elapsed
             steps = max(1, min(steps, int(0.9 * left / (self.step_seconds * groups)) - 1))
         reqs = [RefineRequest(c.config, c.state, steps) for c in top]
         self.evaluate(reqs)

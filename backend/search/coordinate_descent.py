@@ -27,6 +27,7 @@ def run_cd(ctx: SearchContext) -> Candidate:
     cfg: CDConfig = ctx.config  # type: ignore[assignment]
     problem = ctx.problem
     order = [POSE] + list(problem.decisions())
+    ctx.pilot()
     start = problem.canonical({POSE: 0})
     (best,) = ctx.evaluate([RefineRequest(start, None, cfg.refine_steps)])
     improved = True

@@ -47,6 +47,7 @@ def enumerate_configs(problem, limit: int) -> list[dict[str, Any]]:
 def run_exhaustive(ctx: SearchContext) -> Candidate:
     cfg: ExhaustiveConfig = ctx.config  # type: ignore[assignment]
     configs = enumerate_configs(ctx.problem, cfg.max_configs)
+    ctx.pilot()
     for i in range(0, len(configs), cfg.batch):
         ctx.evaluate([RefineRequest(c, None, cfg.refine_steps) for c in configs[i: i + cfg.batch]])
         ctx.report(configs_done=min(i + cfg.batch, len(configs)), configs_total=len(configs))

@@ -74,6 +74,7 @@ def _child(ctx: SearchContext, cfg: GAConfig, order: list[str], a: Candidate, b:
 def run_ga(ctx: SearchContext) -> Candidate:
     cfg: GAConfig = ctx.config  # type: ignore[assignment]
     order = [POSE] + list(ctx.problem.decisions())
+    ctx.pilot()
     pop = ctx.evaluate([RefineRequest(_random_config(ctx, order), None, cfg.refine_steps) for _ in range(cfg.population)])
     generation = 0
     while not ctx.budget.exhausted(reserve=0.2):

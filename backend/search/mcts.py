@@ -121,6 +121,7 @@ def run_mcts(ctx: SearchContext) -> Candidate:
     cfg: MCTSConfig = ctx.config  # type: ignore[assignment]
     order = [POSE] + list(ctx.problem.decisions())
     tree = _Tree(ctx, order)
+    ctx.pilot()
     while not ctx.budget.exhausted(reserve=0.2):
         batch: list[tuple[list[_Node], dict[str, Any]]] = []
         for _ in range(cfg.simulations_per_step):

@@ -8,24 +8,28 @@ keeps the best state it reached, not merely the last.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-__all__ = ["RefineSettings", "refine_batch", "logit"]
+__all__ = ["RefineSettings", "logit", "refine_batch"]
 
 
 @dataclass
 class RefineSettings:
-    lr_params: float = 0.15
-    """Adam learning rate of the continuous parameters in logit space."""
-    lr_yaw: float = 0.03
-    """Adam learning rate of the yaw (radians)."""
-    lr_translation: float = 0.01
-    """Adam learning rate of the translation (metres)."""
+    lr_params: float = 0.4
+    """Adam learning rate of the continuous parameters in logit space (at the first step)."""
+    lr_yaw: float = 0.04
+    """Adam learning rate of the yaw (radians, at the first step)."""
+    lr_translation: float = 0.015
+    """Adam learning rate of the translation (metres, at the first step)."""
     lr_scale: float = 0.01
-    """Adam learning rate of the log-scale slack."""
+    """Adam learning rate of the log-scale slack (at the first step)."""
+    lr_final: float = 0.3
+    """The learning rates fall on a cosine from their values to this fraction of them at the last step
+    (fast moves first, then fine ones)."""
     optimize_yaw: bool = True
     optimize_translation: bool = True
     optimize_scale: bool = False
@@ -73,6 +77,8 @@ def refine_batch(
     if settings.optimize_scale:
         groups.append({"params": [ls], "lr": settings.lr_scale})
     opt = torch.optim.Adam(groups)
+    for g in opt.param_groups:
+        g["lr0"] = g["lr"]
     mask = free.to(u.dtype).unsqueeze(0)
     best_loss = torch.full((z0.shape[0],), float("inf"), dtype=z0.dtype)
     best = [z0.detach().clone(), yaw0.detach().clone(), t0.detach().clone(), ls0.detach().clone()]
@@ -103,5 +109,8 @@ def refine_batch(
         for p in (yaw, t, ls):
             if p.grad is not None:
                 p.grad.nan_to_num_(0.0)
+        f = settings.lr_final + (1 - settings.lr_final) * 0.5 * (1 + math.cos(math.pi * step / max(1, steps - 1)))
+        for g in opt.param_groups:
+            g["lr"] = g["lr0"] * f
         opt.step()
     return best[0], best[1], best[2], best[3], best_loss, best_terms
