@@ -298,3 +298,37 @@ def test_fit_api_errors_name_the_problem(bed, targets):
         fit(program, pc, FitConfig(), space=space, module=module)
     with pytest.raises(FitError, match="mcts has no setting 'steps'"):
         fit(program, obs, FitConfig(search_options={"steps": 3}), space=space, module=module)
+
+
+# ---------------------------------------------------------------------------
+# recovery metrics (shapeprog bench fit, shapeprog demo)
+
+
+def test_recovery_metrics_count_active_parameters_and_wrap_the_yaw(bed, targets):
+    from types import SimpleNamespace
+
+    from backend.benchmarks.fit import chamfer_cm, recovery_metrics
+
+    _, space, _ = bed
+    truth, _ = targets["panel"]
+    disc = dict(truth["parameters"]["discrete"])
+    cont = dict(truth["parameters"]["continuous"])
+    wrong = {**disc, "Headboard Style": "Slatted", "Has Blanket": not disc["Has Blanket"]}
+    off = {**cont, "Width": cont["Width"] + 0.03, "Footboard Height": cont["Footboard Height"] + 0.5}
+    yaw = truth["pose"]["yaw"] + math.radians(350)
+    result = SimpleNamespace(discrete=wrong, continuous=off, yaw=yaw, mesh=None)
+    m = recovery_metrics(space, truth, result)
+    active_discrete = [p.name for p in space.discrete if p.active_when.holds(disc)]
+    assert m["discrete_total"] == len(active_discrete) and m["discrete_correct"] == len(active_discrete) - 2
+    assert sorted(m["discrete_wrong"]) == ["Has Blanket", "Headboard Style"]
+    assert "Footboard Height" not in m["continuous_errors_cm"]  # the truth has no footboard
+    assert m["continuous_errors_cm"]["Width"] == pytest.approx(3.0, abs=1e-6)
+    assert m["continuous_mae_cm"] == pytest.approx(3.0 / len(m["continuous_errors_cm"]), abs=1e-6)
+    assert m["yaw_error_deg"] == pytest.approx(10.0, abs=1e-6)
+    assert m["chamfer_cm"] is None
+    # Chamfer: zero against itself, the offset for a slab moved along its normal
+    from backend.synth import box_mesh
+
+    v, t = box_mesh([0, 0, 0], [1.0, 1.0, 0.002])
+    assert chamfer_cm(v, t, v, t) < 1e-3
+    assert chamfer_cm(v, t, v + torch.tensor([0.0, 0.0, 0.02], dtype=torch.float64), t) == pytest.approx(2.0, abs=0.15)

@@ -13,6 +13,7 @@ import torch
 from backend.losses import point_triangle_sqdist
 from backend.objective import (
     Objective,
+    ScanNeighbours,
     ScanToMesh,
     _closest_on_triangle,
     _lower_bound,
@@ -182,6 +183,23 @@ def test_scan_to_mesh_gradient_is_the_gradient_of_the_exact_distance():
         e[idx] = 1e-6
         fd = (f(v + e) - f(v - e)) / 2e-6
         assert math.isclose(fd, float(x.grad[idx]), rel_tol=1e-4, abs_tol=1e-7), idx
+
+
+def test_scan_neighbours_equal_the_clamped_nearest_distance():
+    pts = _scan_points(2000, 7)
+    g = torch.Generator().manual_seed(8)
+    q = (pts[torch.randint(0, 2000, (500,), generator=g)] + 0.08 * torch.randn(500, 3, generator=g)).double()
+    q = torch.cat([q, torch.tensor([[5.0, 5.0, 5.0], [-3.0, 0.0, 0.5]], dtype=torch.float64)])  # far away
+    nb = ScanNeighbours(pts, reach=0.1)
+    x = q.clone().requires_grad_(True)
+    d = nb(x)
+    brute = torch.cdist(q, pts.double()).amin(1).clamp_max(0.1)
+    assert torch.allclose(d.detach(), brute, atol=1e-6)
+    assert (brute < 0.1).any() and (brute == 0.1).any()
+    d.sum().backward()
+    near = brute < 0.099
+    assert torch.allclose(x.grad[near].norm(dim=1), torch.ones(int(near.sum()), dtype=torch.float64), atol=1e-4)
+    assert (x.grad[~(brute < 0.1)] == 0).all()
 
 
 def test_clean_points_drops_isolated_strays_and_keeps_the_object():

@@ -123,7 +123,8 @@ class SearchConfig:
     final_candidates: int = 3
     """How many of the best distinct configurations get the final refinement."""
     starts: int = 2
-    """Random restarts refined side by side for a configuration seen for the first time."""
+    """Starts (the defaults, then random values) refined side by side for a configuration seen for the
+    first time when no similar configuration has been refined yet (otherwise it starts from that one)."""
     pilot_steps: int = 30
     """Adam steps of the pilot: before the search, the default configuration is refined under every
     pose hypothesis (one batch), so that later configurations start from its continuous values."""
@@ -212,9 +213,10 @@ class SearchContext:
                 if seen is not None:
                     r.init = seen.state
             if r.init is None:
-                r.starts = max(r.starts, self.config.starts)
                 if r.hint is None:
                     r.hint = self.donor(r.config)
+                # a similar refined configuration is a better start than the defaults or random values
+                r.starts = 1 if r.hint is not None else max(r.starts, self.config.starts)
         t0 = time.perf_counter()
         cands = self.problem.refine(requests)
         groups = len({config_key({k: v for k, v in r.config.items() if k != POSE}) for r in requests})

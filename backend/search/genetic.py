@@ -2,7 +2,7 @@
 (the paper's second search).
 
 Each individual is a full configuration (pose hypothesis + discrete values) with its
-continuous state. A generation keeps the elite, breeds children by uniform crossover of
+continuous state. The first generation is the pilot's results and mutants of the best of them. A generation keeps the elite, breeds children by uniform crossover of
 the discrete values (from two tournament-selected parents) and by blending their
 continuous states, mutates (re-drawing a decision, jittering the continuous values and
 the yaw), and refines elite and children with a few batched Adam steps.
@@ -32,14 +32,21 @@ class GAConfig(SearchConfig):
     """Std of the Gaussian jitter of a child's normalised continuous values."""
     tournament: int = 3
     """Tournament size for parent selection."""
+    initial_mutation: float = 0.4
+    """The first generation are mutants of the pilot's best configuration: each decision re-drawn with
+    this probability."""
 
 
-def _random_config(ctx: SearchContext, order: list[str]) -> dict:
+def _mutant(ctx: SearchContext, order: list[str], base: dict, rate: float) -> dict:
+    """``base`` with each active decision re-drawn at random with probability ``rate`` (a random
+    configuration when ``base`` is empty)."""
     config: dict = {}
     for name in order:
         active = ctx.problem.is_active(name, config)
         if active is None or active:
-            config[name] = ctx.choice(list(ctx.problem.choices(name)))
+            values = list(ctx.problem.choices(name))
+            keep = name in base and base[name] in values and ctx.random() >= rate
+            config[name] = base[name] if keep else ctx.choice(values)
     return ctx.problem.canonical(config)
 
 
@@ -75,7 +82,12 @@ def run_ga(ctx: SearchContext) -> Candidate:
     cfg: GAConfig = ctx.config  # type: ignore[assignment]
     order = [POSE] + list(ctx.problem.decisions())
     ctx.pilot()
-    pop = ctx.evaluate([RefineRequest(_random_config(ctx, order), None, cfg.refine_steps) for _ in range(cfg.population)])
+    # the first generation: the pilot's results and mutants of the best of them
+    seeds = ctx.top_configs(cfg.population)
+    base = ctx.best.config if ctx.best is not None else {}
+    fresh = [RefineRequest(_mutant(ctx, order, base, cfg.initial_mutation), None, cfg.refine_steps)
+             for _ in range(max(0, cfg.population - len(seeds)))]
+    pop = seeds + (ctx.evaluate(fresh) if fresh else [])
     generation = 0
     while not ctx.budget.exhausted(reserve=0.2):
         generation += 1

@@ -2,11 +2,14 @@
 
 The tree decides the pose hypothesis first, then the discrete parameters in
 dependency order, skipping those that are inactive given the decisions above
-them. Each simulation selects a path by UCT (rewards normalised to [0, 1] by
-the best and worst objectives seen so far; max-backup), completes the
-assignment at random, and refines the continuous parameters and the pose with
+them. The pilot's results seed the tree. Each simulation selects a path by UCT
+(reward: the best objective seen so far over the node's best, in [0, 1];
+max-backup), completes the assignment around the incumbent (each remaining
+decision keeps the best configuration's value, or with a small probability
+takes a random one), and refines the continuous parameters and the pose with
 a few batched Adam steps (warm-started when the configuration was seen
-before, so revisits keep improving it). Several simulations run per step and
+before, so revisits keep improving it, else from the most similar refined
+configuration). Several simulations run per step and
 are evaluated as one batch; virtual visits keep them apart. A final, longer
 refinement polishes the best configurations.
 """
@@ -28,6 +31,9 @@ class MCTSConfig(SearchConfig):
     """UCT exploration constant (rewards are normalised to [0, 1])."""
     simulations_per_step: int = 6
     """Simulations evaluated together as one batch per step."""
+    rollout_random: float = 0.25
+    """In a rollout, each undecided decision takes a random value with this probability, else the best
+    configuration's value (rollouts explore around the incumbent)."""
 
 
 @dataclass
@@ -61,11 +67,14 @@ class _Tree:
         return len(self.order), None
 
     def q(self, child: _Node) -> float:
+        """The child's reward in [0, 1]: the best objective seen anywhere over the child's best (scale
+        free: a child twice as bad as the incumbent scores 0.5)."""
         if child.visits == 0 or not math.isfinite(child.best):
             return 0.0
-        span = self.hi - self.lo
         obj = -child.best
-        return 1.0 if span <= 0 else (self.hi - obj) / span
+        if obj <= 0 or self.lo <= 0:
+            return 1.0 if obj <= self.lo else 0.0
+        return min(1.0, self.lo / obj)
 
     def select(self) -> tuple[list[_Node], dict[str, Any]]:
         node = self.root
@@ -100,13 +109,35 @@ class _Tree:
             path.append(node)
 
     def rollout(self, decided: dict[str, Any]) -> dict[str, Any]:
+        """Complete a partial assignment: each remaining decision takes the best configuration's value,
+        or (with probability ``rollout_random``, or before any result) a random one."""
         full = dict(decided)
         pos = 0
+        base = self.ctx.best.config if self.ctx.best is not None else {}
+        p_random = self.ctx.config.rollout_random  # type: ignore[attr-defined]
         while True:
             pos, name = self.next_decision(full, pos)
             if name is None:
                 return full
-            full[name] = self.ctx.choice(list(self.problem.choices(name)))
+            values = list(self.problem.choices(name))
+            if name in base and base[name] in values and self.ctx.random() >= p_random:
+                full[name] = base[name]
+            else:
+                full[name] = self.ctx.choice(values)
+
+    def insert(self, config: dict[str, Any], objective: float) -> None:
+        """Record an evaluated configuration (e.g. from the pilot) along its full path."""
+        node, path, pos = self.root, [self.root], 0
+        decided: dict[str, Any] = {}
+        while True:
+            pos, name = self.next_decision(decided, pos)
+            if name is None or name not in config:
+                break
+            v = config[name]
+            decided = {**decided, name: v}
+            node = node.children.setdefault(v, _Node(dict(decided), node.depth + 1))
+            path.append(node)
+        self.backup(path, objective)
 
     def backup(self, path: list[_Node], objective: float) -> None:
         self.lo = min(self.lo, objective)
@@ -122,6 +153,8 @@ def run_mcts(ctx: SearchContext) -> Candidate:
     order = [POSE] + list(ctx.problem.decisions())
     tree = _Tree(ctx, order)
     ctx.pilot()
+    for cand in ctx.by_config.values():  # the pilot's (or a warm start's) results seed the tree
+        tree.insert(cand.config, cand.objective)
     while not ctx.budget.exhausted(reserve=0.2):
         batch: list[tuple[list[_Node], dict[str, Any]]] = []
         for _ in range(cfg.simulations_per_step):

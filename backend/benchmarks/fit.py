@@ -1,0 +1,278 @@
+"""``shapeprog bench fit``: how well the search methods recover programs from synthetic scans.
+
+For every program of the library (or ``--programs``), ``--targets`` seeded
+synthetic RGB-D scans are drawn with :func:`backend.synth.synthesize`
+(random parameters and pose, ScanNet-like depth noise, hand-held views that
+cover part of the object) and each is fitted with each method under the same
+time budget. Per program and method it prints:
+
+* discrete accuracy (%): discrete parameters active in the true configuration
+  that were recovered exactly (``exact``: objects with all of them right);
+* continuous error (cm): mean absolute error of the length parameters
+  (subtype DISTANCE) active in the true configuration;
+* yaw error (deg): the plain angle difference wrapped to [0, 180] (a
+  program's symmetry is not assumed);
+* Chamfer distance (cm) between the fitted and the true mesh: the mean of
+  both directions of the exact point-to-surface distance from 4000
+  area-weighted surface samples;
+* the median wall time per object.
+
+The last line summarises the best method (by mean discrete accuracy).
+:func:`recovery_metrics` is shared with ``shapeprog demo``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..cli import Command, UserError
+
+__all__ = ["FitBenchConfig", "chamfer_cm", "library_programs", "recovery_metrics", "run"]
+
+LIBRARY = ("chair", "table", "sofa", "cabinet", "bed", "bookshelf")
+
+
+def library_programs() -> Path:
+    """The folder of the project's own programs (``sample_scenes/programs``)."""
+    return Path(__file__).resolve().parents[2] / "sample_scenes" / "programs"
+
+
+@dataclass
+class FitBenchConfig:
+    programs: str = ",".join(LIBRARY)
+    """Comma-separated program names of the library (sample_scenes/programs/NAME.json) or .json paths."""
+    targets: int = 3
+    """Synthetic scans per program."""
+    methods: str = "mcts,ga,cd"
+    """Comma-separated search methods to compare."""
+    budget: float = 60.0
+    """Time budget per object and method, in seconds."""
+    seed: int = 0
+    """Seed of the targets (and of the searches)."""
+    views: int = 6
+    """RGB-D frames per synthetic scan."""
+    occluders: int = 0
+    """Box occluders per synthetic scan."""
+    noise: str = "scannet"
+    """Depth noise of the synthetic scans: scannet or none."""
+    threads: int = 1
+    """torch CPU threads (one is fastest for these small tensors on a shared machine)."""
+    output: str | None = None
+    """Also write every per-object record as JSON to this file."""
+    keep: str | None = None
+    """Keep the synthetic scans in this folder (default: a temporary folder)."""
+
+
+# ---------------------------------------------------------------------------
+# metrics
+
+
+def _area_samples(verts: Any, tris: Any, n: int, seed: int):
+    import torch
+
+    v = torch.as_tensor(verts, dtype=torch.float64)
+    t = torch.as_tensor(tris, dtype=torch.long)
+    tv = v[t]
+    area = torch.linalg.cross(tv[:, 1] - tv[:, 0], tv[:, 2] - tv[:, 0], dim=-1).norm(dim=-1)
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.multinomial(area / area.sum(), n, replacement=True, generator=gen)
+    r = torch.rand(n, 2, generator=gen, dtype=torch.float64)
+    s = r[:, 0].sqrt()
+    w = torch.stack([1 - s, s * (1 - r[:, 1]), s * r[:, 1]], -1)
+    return (w[:, :, None] * tv[idx]).sum(1), tv
+
+
+def chamfer_cm(verts_a: Any, tris_a: Any, verts_b: Any, tris_b: Any, samples: int = 4000, seed: int = 0) -> float:
+    """Symmetric Chamfer distance in cm between two triangle meshes (metres): the mean of the two
+    directions' mean exact distance from area-weighted surface samples to the other surface."""
+    from ..objective import ScanToMesh
+
+    out = []
+    for (va, ta), (vb, tb) in (((verts_a, tris_a), (verts_b, tris_b)), ((verts_b, tris_b), (verts_a, tris_a))):
+        pts, _ = _area_samples(va, ta, samples, seed)
+        _, tv = _area_samples(vb, tb, 1, seed)
+        d2 = ScanToMesh(pts, clusters=128)(tv[None])
+        out.append(float(d2.clamp_min(0).sqrt().mean()))
+    return 100.0 * 0.5 * (out[0] + out[1])
+
+
+def recovery_metrics(space: Any, truth: dict, result: Any, true_mesh: tuple[Any, Any] | None = None) -> dict:
+    """Compare a fit with the ground truth of a synthetic scan.
+
+    Args:
+        space: the program's :class:`translator.params.ParameterSpace`.
+        truth: the scan's ``ground_truth.json`` contents.
+        result: a :class:`backend.fit.FitResult` (``mesh`` in world coordinates).
+        true_mesh: ``(verts (V, 3), triangles (T, 3))`` of the true object in world coordinates.
+
+    Returns:
+        ``discrete_correct``, ``discrete_total``, ``discrete_wrong`` (names), ``continuous_errors_cm``
+        ({name: |fit - true| in cm} over active DISTANCE parameters), ``continuous_mae_cm`` (None
+        without any), ``yaw_error_deg`` and ``chamfer_cm`` (None without ``true_mesh``).
+    """
+    disc = truth["parameters"]["discrete"]
+    cont = truth["parameters"]["continuous"]
+    active = [p for p in space if p.active_when.holds(disc)]
+    wrong, total = [], 0
+    for p in active:
+        if p.kind != "discrete":
+            continue
+        total += 1
+        if result.discrete.get(p.name) != disc[p.name]:
+            wrong.append(p.name)
+    errors = {}
+    for p in active:
+        if p.kind == "continuous" and p.type == "VALUE" and p.subtype == "DISTANCE" and p.name in cont:
+            errors[p.name] = 100.0 * abs(float(result.continuous[p.name]) - float(cont[p.name]))
+    yaw = abs(math.degrees(math.remainder(float(result.yaw) - float(truth["pose"]["yaw"]), 2 * math.pi)))
+    chamfer = None
+    if true_mesh is not None and result.mesh is not None:
+        chamfer = chamfer_cm(result.mesh.verts[0].detach(), result.mesh.triangles(), *true_mesh)
+    return {
+        "discrete_correct": total - len(wrong),
+        "discrete_total": total,
+        "discrete_wrong": wrong,
+        "continuous_errors_cm": errors,
+        "continuous_mae_cm": statistics.fmean(errors.values()) if errors else None,
+        "yaw_error_deg": yaw,
+        "chamfer_cm": chamfer,
+    }
+
+
+# ---------------------------------------------------------------------------
+# the benchmark
+
+
+def _program_path(name: str) -> Path:
+    p = Path(name)
+    if p.suffix.lower() in (".json", ".blend"):
+        if not p.is_file():
+            raise UserError(f"{p}: no such program")
+        return p
+    p = library_programs() / f"{name}.json"
+    if not p.is_file():
+        have = ", ".join(sorted(q.stem for q in library_programs().glob("*.json")))
+        raise UserError(f"unknown program '{name}' (the library has: {have})")
+    return p
+
+
+def _split(text: str, what: str) -> list[str]:
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise UserError(f"--{what}: give at least one")
+    return items
+
+
+def _summary(records: list[dict]) -> dict:
+    correct = sum(r["discrete_correct"] for r in records)
+    total = sum(r["discrete_total"] for r in records)
+    errs = [e for r in records for e in r["continuous_errors_cm"].values()]
+    cham = [r["chamfer_cm"] for r in records if r["chamfer_cm"] is not None]
+    return {
+        "accuracy": 100.0 * correct / total if total else float("nan"),
+        "exact": 100.0 * sum(r["discrete_correct"] == r["discrete_total"] for r in records) / len(records),
+        "mae_cm": statistics.fmean(errs) if errs else float("nan"),
+        "yaw_deg": statistics.fmean(r["yaw_error_deg"] for r in records),
+        "chamfer_cm": statistics.fmean(cham) if cham else float("nan"),
+        "time_s": statistics.median(r["seconds"] for r in records),
+    }
+
+
+def run(cfg: FitBenchConfig) -> int:
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from translator.loading import load_any
+    from translator.params import parameter_space
+
+    from ..fit import METHODS, FitConfig, fit
+    from ..scans import load_ply, load_scan
+    from ..synth import CaptureSettings, NoiseSettings, load_shape_program, synthesize
+
+    programs = _split(cfg.programs, "programs")
+    methods = _split(cfg.methods, "methods")
+    for m in methods:
+        if m not in METHODS:
+            raise UserError(f"--methods: unknown method '{m}' (choose from {', '.join(METHODS)})")
+    if cfg.targets < 1:
+        raise UserError("--targets must be at least 1")
+    if not (cfg.budget > 0 and math.isfinite(cfg.budget)):
+        raise UserError(f"--budget must be a positive number of seconds, got {cfg.budget}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    console = Console()
+    paths = {name: _program_path(name) for name in programs}
+    records: list[dict] = []
+    tmp = tempfile.TemporaryDirectory() if cfg.keep is None else None
+    root = Path(cfg.keep or tmp.name)
+    console.print(f"bench fit: {len(programs)} programs x {cfg.targets} targets x {len(methods)} methods, "
+                  f"budget {cfg.budget:g} s, seed {cfg.seed}, noise {cfg.noise}, {cfg.views} views, "
+                  f"torch threads {torch.get_num_threads()}")
+    try:
+        for name, path in paths.items():
+            shape = load_shape_program(path)
+            program = load_any(path)
+            space = parameter_space(program)
+            for i in range(cfg.targets):
+                seed = cfg.seed * 10007 + i
+                folder = root / f"{Path(name).stem}_{i}"
+                syn = synthesize(shape, folder, seed, noise=NoiseSettings(kind=cfg.noise),
+                                 capture=CaptureSettings(views=cfg.views, occluders=cfg.occluders))
+                truth = syn.ground_truth
+                obs = load_scan(folder, instance_id=truth["object_instance_id"])
+                true_mesh = load_ply(folder / "object_mesh.ply")
+                for method in methods:
+                    t0 = time.perf_counter()
+                    result = fit(program, obs, FitConfig(method=method, budget=cfg.budget, seed=cfg.seed), space=space)
+                    seconds = time.perf_counter() - t0
+                    m = recovery_metrics(space, truth, result, (true_mesh.points, true_mesh.faces))
+                    rec = {"program": Path(name).stem, "target": i, "seed": seed, "method": method,
+                           "seconds": seconds, "objective": result.objective, **m}
+                    records.append(rec)
+                    mae = m["continuous_mae_cm"]
+                    console.print(f"  {rec['program']} #{i} {method:>4}: discrete {m['discrete_correct']}/{m['discrete_total']}"
+                                  f"{' wrong ' + ', '.join(m['discrete_wrong']) if m['discrete_wrong'] else ''}, "
+                                  f"continuous {'n/a' if mae is None else f'{mae:.2f} cm'}, yaw {m['yaw_error_deg']:.1f} deg, "
+                                  f"chamfer {m['chamfer_cm']:.2f} cm, {seconds:.1f} s")
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    if cfg.output:
+        Path(cfg.output).write_text(json.dumps(records, indent=1) + "\n")
+
+    table = Table(title=f"recovery from synthetic scans ({cfg.targets} targets per program, {cfg.budget:g} s per object)")
+    for col in ("program", "method", "discrete acc %", "exact %", "cont. MAE cm", "yaw err deg", "chamfer cm", "median s"):
+        table.add_column(col, justify="left" if col in ("program", "method") else "right")
+    per: dict[str, dict[str, dict]] = {}
+    for name in (Path(p).stem for p in programs):
+        for method in methods:
+            rs = [r for r in records if r["program"] == name and r["method"] == method]
+            s = per.setdefault(method, {})[name] = _summary(rs)
+            table.add_row(name, method, f"{s['accuracy']:.1f}", f"{s['exact']:.0f}", f"{s['mae_cm']:.2f}",
+                          f"{s['yaw_deg']:.1f}", f"{s['chamfer_cm']:.2f}", f"{s['time_s']:.1f}")
+    console.print(table)
+    overall = {m: _summary([r for r in records if r["method"] == m]) for m in methods}
+    best = max(methods, key=lambda m: (overall[m]["accuracy"], -overall[m]["mae_cm"]))
+    worst_acc = min(per[best][p]["accuracy"] for p in per[best])
+    worst_mae = max(per[best][p]["mae_cm"] for p in per[best])
+    line = (f"best={best} discrete_accuracy={overall[best]['accuracy']:.1f}% (lowest program {worst_acc:.1f}%) "
+            f"continuous_mae={overall[best]['mae_cm']:.2f}cm (highest program {worst_mae:.2f}cm)")
+    if "cd" in methods and best != "cd":
+        beats = sum(per[best][p]["accuracy"] > per["cd"][p]["accuracy"] or (
+            per[best][p]["accuracy"] == per["cd"][p]["accuracy"] and per[best][p]["mae_cm"] < per["cd"][p]["mae_cm"])
+            for p in per[best])
+        line += f" beats_cd_on={beats}/{len(per[best])}"
+    print(line)
+    return 0
+
+
+BENCHMARK = Command(name="fit", help="recovery accuracy of the search methods on seeded synthetic scans",
+                    config=FitBenchConfig, run=run)
