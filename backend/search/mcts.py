@@ -31,9 +31,10 @@ class MCTSConfig(SearchConfig):
     """UCT exploration constant (rewards are normalised to [0, 1])."""
     simulations_per_step: int = 6
     """Simulations evaluated together as one batch per step."""
-    rollout_random: float = 0.25
-    """In a rollout, each undecided decision takes a random value with this probability, else the best
-    configuration's value (rollouts explore around the incumbent)."""
+    rollout_random: float = 0.8
+    """A rollout keeps the best configuration's values for the undecided decisions, except that with
+    this probability one of them changes (preferably to a value not yet refined with the others'
+    values): simulations explore around the incumbent, a few decisions at a time."""
 
 
 @dataclass
@@ -109,21 +110,37 @@ class _Tree:
             path.append(node)
 
     def rollout(self, decided: dict[str, Any]) -> dict[str, Any]:
-        """Complete a partial assignment: each remaining decision takes the best configuration's value,
-        or (with probability ``rollout_random``, or before any result) a random one."""
+        """Complete a partial assignment around the incumbent: the remaining decisions keep the best
+        configuration's values, but one of them (with probability ``rollout_random``) changes, to a
+        value whose configuration has not been refined yet when there is one; before any result every
+        remaining decision is random."""
         full = dict(decided)
         pos = 0
         base = self.ctx.best.config if self.ctx.best is not None else {}
-        p_random = self.ctx.config.rollout_random  # type: ignore[attr-defined]
+        flip = self.ctx.random() < self.ctx.config.rollout_random  # type: ignore[attr-defined]
+        rest: list[str] = []
         while True:
             pos, name = self.next_decision(full, pos)
             if name is None:
-                return full
+                break
             values = list(self.problem.choices(name))
-            if name in base and base[name] in values and self.ctx.random() >= p_random:
-                full[name] = base[name]
-            else:
-                full[name] = self.ctx.choice(values)
+            full[name] = base[name] if name in base and base[name] in values else self.ctx.choice(values)
+            rest.append(name)
+        if flip and rest:
+            # prefer a change the search has not refined yet (the incumbent's unexplored neighbours)
+            moves = [(n, v) for n in rest for v in self.problem.choices(n) if v != full[n]]
+            fresh = [mv for mv in moves if config_key(self.problem.canonical({**full, mv[0]: mv[1]})) not in self.ctx.by_config]
+            if fresh or moves:
+                name, value = self.ctx.choice(fresh or moves)
+                full[name] = value
+            pos = 0  # decisions that the change activates keep the incumbent's (default) values
+            while True:
+                pos, name = self.next_decision(full, pos)
+                if name is None:
+                    return full
+                values = list(self.problem.choices(name))
+                full[name] = base[name] if name in base and base[name] in values else self.ctx.choice(values)
+        return full
 
     def insert(self, config: dict[str, Any], objective: float) -> None:
         """Record an evaluated configuration (e.g. from the pilot) along its full path."""
