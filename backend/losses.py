@@ -27,25 +27,28 @@ differentiated (the gradient of a minimum).
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 __all__ = [
+    "NN_BACKENDS",
     "ROBUST_KINDS",
-    "robust_penalty",
-    "depth_l1",
-    "silhouette_iou_loss",
-    "free_space_penalty",
-    "point_triangle_sqdist",
-    "point_mesh_sqdist",
     "PointMeshDistance",
-    "sample_surface",
     "SurfaceSamples",
-    "nearest_neighbors",
     "chamfer_scan_to_mesh",
     "chamfer_two_sided",
+    "depth_l1",
+    "free_space_penalty",
+    "nearest_neighbors",
+    "point_mesh_sqdist",
+    "point_triangle_sqdist",
+    "robust_penalty",
+    "sample_surface",
+    "silhouette_iou_loss",
 ]
 
 ROBUST_KINDS = ("none", "clamp", "huber")
@@ -465,46 +468,52 @@ def _grid_frame(targets: torch.Tensor, per_batch: int) -> tuple[torch.Tensor, to
     return lo, extent, float(max((extent.prod() / per_batch) ** (1 / 3), extent.max() / 64))
 
 
-@torch.no_grad()
-def nearest_neighbors(queries: torch.Tensor, targets: torch.Tensor, max_pairs: int = 4_000_000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact nearest target of every query (no autograd).
+NN_BACKENDS = ("auto", "kdtree", "grid")
 
-    The targets are bucketed in a uniform grid (about one cell per target). A query first
-    measures the 2 x 2 x 2 cells around it; it is settled when the nearest target found is no
-    farther than the border of those cells (anything outside is farther). Otherwise, when it
-    found a target at distance ``u``, it measures every cell meeting the cube ``q +- u``, which
-    holds every target closer than ``u``. Queries that found nothing (far from all targets) repeat
-    this on grids of doubling cell size; the coarsest has 2 cells per axis and settles everyone.
 
-    Args:
-        queries: ``(N, Q, 3)``, or ``(Q, 3)`` shared by the batch.
-        targets: ``(N, S, 3)``, or ``(S, 3)`` shared by the batch.
-        max_pairs: (query, target) pairs measured at once (bounds memory).
+_KD_POOLS: dict[int, ThreadPoolExecutor] = {}
 
-    Returns:
-        ``(N, Q)`` squared distances and ``(N, Q)`` int64 target indices (into ``S``); ``N = 1``
-        when both are shared.
-    """
-    for name, t in (("queries", queries), ("targets", targets)):
-        if not isinstance(t, torch.Tensor) or t.ndim not in (2, 3) or t.shape[-1] != 3 or not t.is_floating_point():
-            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"{name} must be a float tensor (N, M, 3) or (M, 3), got shape {shape}")
-    if queries.ndim == 3 and targets.ndim == 3 and queries.shape[0] != targets.shape[0]:
-        raise ValueError(f"queries and targets batch sizes differ: {queries.shape[0]} and {targets.shape[0]}")
-    if queries.ndim == 2:
-        queries = queries.expand(1 if targets.ndim == 2 else targets.shape[0], -1, -1)
-    n, q = queries.shape[:2]
-    shared = targets.ndim == 2
-    tgt = targets.reshape(1 if shared else n, -1, 3)
-    nb, s = tgt.shape[:2]
-    if s == 0:
-        raise ValueError("no targets to search")
-    dtype = torch.promote_types(queries.dtype, targets.dtype)
-    tflat = tgt.reshape(-1, 3).to(dtype)
-    qflat = queries.reshape(-1, 3).to(dtype)
+
+def _kd_query(tree_points: np.ndarray, queries: np.ndarray, workers: int = 1) -> np.ndarray:
+    """Index of the nearest of ``tree_points (S, 3)`` for every one of ``queries (Q, 3)`` (float64)."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(tree_points, leafsize=16, balanced_tree=False, compact_nodes=False)
+    return tree.query(queries, k=1, workers=workers)[1]
+
+
+def _kdtree_nearest(qflat: torch.Tensor, tflat: torch.Tensor, n: int, q: int, nb: int, s: int) -> torch.Tensor:
+    """Row in ``tflat`` of the nearest target of every query, with one scipy KD-tree per target batch
+    (CPU): ``qflat (n * q, 3)``, ``tflat (nb * s, 3)`` with ``nb`` 1 (shared) or ``n`` -> ``(n * q,)``.
+    Batches are spread over ``torch.get_num_threads()`` threads (scipy releases the GIL)."""
+    qn = qflat.detach().to(torch.float64).numpy().reshape(n, q, 3)
+    tn = tflat.detach().to(torch.float64).numpy().reshape(nb, s, 3)
+    workers = max(1, torch.get_num_threads())
+    if nb == 1:
+        return torch.from_numpy(_kd_query(tn[0], qn.reshape(-1, 3), workers).astype(np.int64))
+    out = np.empty((n, q), dtype=np.int64)
+
+    def run(batches: range) -> None:
+        for b in batches:
+            out[b] = _kd_query(tn[b], qn[b]) + b * s
+
+    parts = [range(w, n, workers) for w in range(min(workers, n))]
+    if len(parts) == 1:
+        run(parts[0])
+    else:
+        pool = _KD_POOLS.setdefault(workers, ThreadPoolExecutor(workers, thread_name_prefix="shapeprog-kdtree"))
+        for done in [pool.submit(run, part) for part in parts]:
+            done.result()
+    return torch.from_numpy(out).view(-1)
+
+
+def _grid_nearest(qflat: torch.Tensor, tflat: torch.Tensor, n: int, q: int, nb: int, s: int, max_pairs: int) -> torch.Tensor:
+    """Row in ``tflat`` of the nearest target of every query with the uniform-grid search (any
+    device; see :func:`nearest_neighbors`)."""
     device = qflat.device
+    dtype = qflat.dtype
     lo, extent, cell = _grid_frame(tflat, s)
-    qbatch = torch.zeros(n * q, dtype=torch.long, device=device) if shared else \
+    qbatch = torch.zeros(n * q, dtype=torch.long, device=device) if nb == 1 else \
         torch.arange(n, device=device).repeat_interleave(q)
     tbatch = torch.arange(nb, device=device).repeat_interleave(s)
     result = torch.empty(n * q, dtype=torch.long, device=device)
@@ -538,6 +547,62 @@ def nearest_neighbors(queries: torch.Tensor, targets: torch.Tensor, max_pairs: i
         result[pending.index_select(0, done)] = grid.order.index_select(0, best.index_select(0, done) & 0xFFFFFFFF)
         pending = pending[~found]
         cell *= 2
+    return result
+
+
+@torch.no_grad()
+def nearest_neighbors(queries: torch.Tensor, targets: torch.Tensor, max_pairs: int = 4_000_000,
+                      backend: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact nearest target of every query (no autograd).
+
+    Two exact searches, chosen by ``backend``: ``"kdtree"`` (CPU tensors: one scipy
+    ``cKDTree`` per target batch, queried with ``torch.get_num_threads()`` workers) and
+    ``"grid"`` (any device, pure torch, below); ``"auto"`` takes the KD-tree on CPU and the grid
+    elsewhere. Ties may resolve to different (equally near) targets.
+
+    Grid search: the targets are bucketed in a uniform grid (about one cell per target). A query first
+    measures the 2 x 2 x 2 cells around it; it is settled when the nearest target found is no
+    farther than the border of those cells (anything outside is farther). Otherwise, when it
+    found a target at distance ``u``, it measures every cell meeting the cube ``q +- u``, which
+    holds every target closer than ``u``. Queries that found nothing (far from all targets) repeat
+    this on grids of doubling cell size; the coarsest has 2 cells per axis and settles everyone.
+
+    Args:
+        queries: ``(N, Q, 3)``, or ``(Q, 3)`` shared by the batch.
+        targets: ``(N, S, 3)``, or ``(S, 3)`` shared by the batch.
+        max_pairs: (query, target) pairs measured at once (bounds memory).
+
+    Returns:
+        ``(N, Q)`` squared distances and ``(N, Q)`` int64 target indices (into ``S``); ``N = 1``
+        when both are shared.
+    """
+    for name, t in (("queries", queries), ("targets", targets)):
+        if not isinstance(t, torch.Tensor) or t.ndim not in (2, 3) or t.shape[-1] != 3 or not t.is_floating_point():
+            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a float tensor (N, M, 3) or (M, 3), got shape {shape}")
+    if queries.ndim == 3 and targets.ndim == 3 and queries.shape[0] != targets.shape[0]:
+        raise ValueError(f"queries and targets batch sizes differ: {queries.shape[0]} and {targets.shape[0]}")
+    if queries.ndim == 2:
+        queries = queries.expand(1 if targets.ndim == 2 else targets.shape[0], -1, -1)
+    n, q = queries.shape[:2]
+    shared = targets.ndim == 2
+    tgt = targets.reshape(1 if shared else n, -1, 3)
+    nb, s = tgt.shape[:2]
+    if s == 0:
+        raise ValueError("no targets to search")
+    if backend not in NN_BACKENDS:
+        raise ValueError(f"unknown nearest-neighbour backend {backend!r}; expected one of {', '.join(NN_BACKENDS)}")
+    dtype = torch.promote_types(queries.dtype, targets.dtype)
+    tflat = tgt.reshape(-1, 3).to(dtype)
+    qflat = queries.reshape(-1, 3).to(dtype)
+    if backend == "kdtree" and qflat.device.type != "cpu":
+        raise ValueError("the kdtree nearest-neighbour backend runs on CPU tensors only")
+    if backend == "kdtree" or (backend == "auto" and qflat.device.type == "cpu"):
+        result = _kdtree_nearest(qflat, tflat, n, q, nb, s)
+    else:
+        result = _grid_nearest(qflat, tflat, n, q, nb, s, max_pairs)
+    qbatch = torch.zeros(n * q, dtype=torch.long, device=qflat.device) if shared else \
+        torch.arange(n, device=qflat.device).repeat_interleave(q)
     index = result - qbatch * s
     diff = qflat - tflat.index_select(0, result)
     return (diff * diff).sum(1).view(n, q), index.view(n, q)

@@ -277,16 +277,17 @@ def _brute_nn(q, t):
 _NN_CASES = ["per_candidate", "shared_targets", "shared_queries", "far", "flat", "duplicates", "single"]
 
 
+@pytest.mark.parametrize("backend", ["kdtree", "grid"])
 @pytest.mark.parametrize("case", _NN_CASES)
-def test_nearest_neighbors_matches_brute_force(case):
+def test_nearest_neighbors_matches_brute_force(case, backend):
     g = torch.Generator().manual_seed(_NN_CASES.index(case))
     q = torch.randn((3, 400, 3), generator=g, dtype=D)
     t = 0.6 * torch.randn((3, 250, 3), generator=g, dtype=D)
     if case == "shared_targets":
-        d, i = nearest_neighbors(q, t[0])
+        d, i = nearest_neighbors(q, t[0], backend=backend)
         ref = _brute_nn(q, t[:1].expand(3, -1, -1))
     elif case == "shared_queries":
-        d, i = nearest_neighbors(q[0], t)
+        d, i = nearest_neighbors(q[0], t, backend=backend)
         ref = _brute_nn(q[:1].expand(3, -1, -1), t)
     else:
         if case == "far":
@@ -297,7 +298,7 @@ def test_nearest_neighbors_matches_brute_force(case):
             t = t[:, :10].repeat(1, 25, 1)
         elif case == "single":
             t = t[:, :1]
-        d, i = nearest_neighbors(q, t)
+        d, i = nearest_neighbors(q, t, backend=backend)
         ref = _brute_nn(q, t)
     torch.testing.assert_close(d, ref.values, rtol=0, atol=1e-12)
     tt = t if case != "shared_targets" else t[:1].expand(3, -1, -1)
@@ -312,14 +313,16 @@ def test_nearest_neighbors_errors():
         nearest_neighbors(torch.zeros(2, 4, 3), torch.zeros(3, 5, 3))
     with pytest.raises(ValueError, match="no targets"):
         nearest_neighbors(torch.zeros(2, 4, 3), torch.zeros(2, 0, 3))
+    with pytest.raises(ValueError, match="unknown nearest-neighbour backend 'ball'"):
+        nearest_neighbors(torch.zeros(2, 4, 3), torch.zeros(2, 5, 3), backend="ball")
 
 
 def test_nearest_neighbors_memory_chunks_agree():
     g = torch.Generator().manual_seed(0)
     q = torch.randn((2, 300, 3), generator=g, dtype=D)
     t = torch.randn((2, 200, 3), generator=g, dtype=D)
-    a = nearest_neighbors(q, t)
-    b = nearest_neighbors(q, t, max_pairs=7)
+    a = nearest_neighbors(q, t, backend="grid")
+    b = nearest_neighbors(q, t, max_pairs=7, backend="grid")
     assert torch.equal(a[0], b[0])
 
 
@@ -365,3 +368,18 @@ def test_chamfer_is_zero_on_its_own_samples():
     pts = sample_surface(verts, faces, 200, seed=0).points[0]
     assert float(chamfer_two_sided(pts, verts, faces, 200)) < 1e-24
     assert math.isfinite(float(chamfer_scan_to_mesh(pts + 10, verts, faces, 200)))
+
+
+def test_nearest_neighbors_kdtree_threads_agree_with_grid():
+    """The KD-tree search spread over threads (one batch slice each) == the single-thread grid search."""
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn((5, 300, 3), generator=g, dtype=D)
+    t = torch.randn((5, 200, 3), generator=g, dtype=D)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        d, i = nearest_neighbors(q, t, backend="kdtree")
+    finally:
+        torch.set_num_threads(threads)
+    ref = nearest_neighbors(q, t, backend="grid")
+    assert torch.equal(d, ref[0]) and torch.equal(i, ref[1])
