@@ -223,6 +223,8 @@ def fit(program: Program, observations: Any, cfg: FitConfig | None = None, *,
         module: Any = None) -> FitResult:
     """Fit ``program`` to ``observations`` (a :class:`backend.scans.Observations`)."""
     cfg = cfg or FitConfig()
+    import torch._dynamo  # noqa: F401  (torch.optim imports it with the first optimiser: ~1 s, kept out of the budget)
+
     t0 = time.perf_counter()
     space = space or parameter_space(program)
     observations = clean_observations(observations)

@@ -10,7 +10,7 @@ touches the ``K`` candidate meshes. The terms are those of
     ``mean_p huber(min(d(p, M), outlier))``: exact point-to-triangle distance
     from every scan point ``p`` to the candidate's surface ``M``, clamped so
     that stray points (mask bleeding, flying pixels) stop pulling. Computed by
-    :class:`ScanToMesh` (exact, and fast across Adam steps).
+    :class:`ScanToMesh` (exact).
 ``mesh_to_scan``
     ``sum_s huber(min(d(s, scan), truncate)) / S`` over ``S`` area-weighted
     surface samples ``s`` (:func:`backend.losses.sample_surface`), truncated
@@ -47,7 +47,6 @@ from typing import Any
 import torch
 
 from .losses import (
-    _argmin_key,
     depth_l1,
     free_space_penalty,
     nearest_neighbors,
@@ -62,8 +61,6 @@ _TINY = 1e-20
 
 # ---------------------------------------------------------------------------
 # scan -> mesh distances
-
-_LB_COLS = 17  # columns the lower bound reads
 
 
 def _pack_triangles(tv: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -108,18 +105,6 @@ def _edge_sides(x: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torc
     return sd, side
 
 
-def _lower_bound(x: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """A lower bound of the point-to-triangle distance, 1-Lipschitz in the point:
-    ``sqrt(plane^2 + max(0, max_i side_i)^2)``, exact outside the triangle's vertex regions.
-
-    Args:
-        x: ``(3, ...)`` points, columns first; cols: ``(>= 17, ...)`` packed triangles (broadcast).
-    """
-    sd, side = _edge_sides(x, cols)
-    side = side.clamp_min(0.0)
-    return torch.sqrt(sd * sd + side * side)
-
-
 def _closest_on_triangle(x: torch.Tensor, cols: torch.Tensor, bary: bool = False):
     """Squared distance (and, with ``bary``, the barycentric weights ``(3, ...)`` of the closest point)
     from points ``x (3, ...)`` to packed triangles ``cols (35, ...)`` (columns first, broadcasting);
@@ -158,138 +143,58 @@ def _closest_on_triangle(x: torch.Tensor, cols: torch.Tensor, bary: bool = False
 
 
 class ScanToMesh:
-    """Squared distances from fixed scan points to batches of candidate meshes (exact, fast).
+    """Squared distances from fixed scan points to batches of candidate meshes (exact).
 
-    The nearest triangle of every point is found without autograd, in two levels, with ``lb`` the
-    lower bound of :func:`_lower_bound` (1-Lipschitz in the point):
-
-    1. the points are grouped into compact clusters (farthest-point centres, radius ``r_g``); with
-       ``u`` the exact distance from the centre to the triangle of smallest ``lb``, a triangle can
-       be nearest to a point of cluster ``g`` only if ``lb(centre) <= u + 2 r_g``;
-    2. for each point and the triangles its cluster kept, pairs whose ``lb`` exceeds the exact
-       distance to the triangle of smallest ``lb`` are dropped, and the rest measured exactly.
+    The nearest triangle of every point is found without autograd by measuring every (point,
+    triangle) pair with :func:`_closest_on_triangle` (float32, about 40 elementwise operations per
+    pair, in chunks of at most ``max_pairs`` pairs: small chunks stay in cache). For the meshes a fit sees (a few hundred
+    triangles, about a thousand points) this plain sweep is faster than any pruning: it is a
+    handful of large vectorised operations instead of many small gathers.
 
     Only the distance to the nearest triangle is differentiated, as ``|p - q|^2`` with ``q`` the
-    closest point at fixed barycentric weights: by the envelope theorem this has the exact
-    gradient of the point-to-triangle distance.
-
-    Between calls on the same topology a ``cache`` dict keeps, per point, the triangles within
-    ``2 slack`` of its nearest one. Point-to-triangle distances are 1-Lipschitz in the vertex
-    positions, so while no vertex has moved more than ``slack`` since the cache was built the
-    true nearest triangle is among them (the result stays exact); beyond that it is rebuilt.
-
-    The search runs in float32 with a rounding allowance :attr:`tol`: the chosen triangle is the
-    nearest one or one within about ``tol`` of it (the distance to it is always exact).
+    closest point at fixed barycentric weights (recomputed in float64): by the envelope theorem this
+    has the exact gradient of the point-to-triangle distance. In float32 the chosen triangle is the
+    nearest one or one within rounding of it; the distance to it is exact.
 
     Args:
         points: ``(P, 3)`` scan points.
-        clusters: number of point clusters.
-        slack: vertex displacement (metres) a cache stays valid for.
+        max_pairs: (candidate, point, triangle) triples measured at once (bounds memory).
     """
 
-    def __init__(self, points: torch.Tensor, clusters: int = 96, slack: float = 0.01):
-        p = points.double()
-        g = max(1, min(int(clusters), len(p)))
-        chosen = [0]
-        d = (p - p[0]).norm(dim=1)
-        for _ in range(g - 1):
-            i = int(torch.argmax(d))
-            chosen.append(i)
-            d = torch.minimum(d, (p - p[i]).norm(dim=1))
-        centres = p[chosen]
-        owner = torch.cdist(p, centres).argmin(1)
-        order = torch.argsort(owner, stable=True)
-        owner = owner[order]
-        self.points = points[order]
-        """``(P, 3)`` the points, sorted by cluster (distances come in this order)."""
-        self.order = order
-        self.count = torch.bincount(owner, minlength=g)
-        self.start = torch.cumsum(self.count, 0) - self.count
-        self.centres = centres.to(points.dtype)
-        self.radius = torch.zeros(g, dtype=torch.float64).scatter_reduce(
-            0, owner, (p[order] - centres[owner]).norm(dim=1), "amax").to(points.dtype)
-        self.slack = float(slack)
-        self.tol = 1e-3 * max(float((p.max(0).values - p.min(0).values).norm()), 1e-6)
-        """Rounding allowance of the float32 search: 1e-3 of the scan's diagonal."""
-        self._xt = self.points.float().t().contiguous()  # (3, P)
+    def __init__(self, points: torch.Tensor, max_pairs: int = 100_000):
+        self.points = points
+        """``(P, 3)`` the points (distances come in this order)."""
+        self.max_pairs = int(max_pairs)
+        self._xt = points.float().t().contiguous()  # (3, P)
 
     def to(self, device: torch.device) -> ScanToMesh:
-        for name in ("points", "order", "count", "start", "centres", "radius", "_xt"):
-            setattr(self, name, getattr(self, name).to(device))
+        self.points, self._xt = self.points.to(device), self._xt.to(device)
         return self
 
     @property
     def num_points(self) -> int:
         return int(self.points.shape[0])
 
-    def _prune(self, cols: torch.Tensor, kk: torch.Tensor, pp: torch.Tensor, tt: torch.Tensor, n_t: int, slack: float):
-        """Of the pairs (candidate, point, triangle), those that can be within ``2 slack`` of the
-        point's nearest triangle, with their exact squared distances. ``cols (35, K * T)``."""
-        n_groups = cols.shape[1] // n_t * self.num_points
-        row = kk * n_t + tt
-        group = kk * self.num_points + pp
-        x = self._xt.index_select(1, pp)
-        lb = _lower_bound(x, cols[:_LB_COLS].index_select(1, row))
-        first = _argmin_key(lb, group, torch.arange(lb.numel(), device=lb.device), n_groups)
-        j = first[first >= 0]
-        ub = torch.zeros(n_groups, device=lb.device)
-        ub[group[j]] = _closest_on_triangle(x[:, j], cols.index_select(1, row[j])).sqrt()
-        keep = lb <= ub[group] + 2 * slack + self.tol
-        keep[j] = True
-        keep = torch.nonzero(keep).squeeze(1)
-        row = row[keep]
-        return kk[keep], pp[keep], tt[keep], _closest_on_triangle(x[:, keep], cols.index_select(1, row))
-
     @torch.no_grad()
-    def candidates(self, tv: torch.Tensor, slack: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(candidate, point, triangle) index triples ``(M,)`` each: for every point, every triangle
-        within ``2 slack`` of its nearest one in ``tv (K, T, 3, 3)`` (and a few more)."""
-        k_, t_ = tv.shape[:2]
-        cols = _pack_triangles(tv)  # (35, K, T)
-        cen = self.centres.float().t()[:, None, :, None]  # (3, 1, G, 1)
-        lb = _lower_bound(cen, cols[:_LB_COLS, :, None, :])  # (K, G, T)
-        likely = lb.argmin(-1)  # (K, G)
-        rows = cols.gather(2, likely[None].expand(cols.shape[0], -1, -1))  # (35, K, G)
-        u = _closest_on_triangle(cen[:, :, :, 0], rows).sqrt()  # (K, G)
-        keep = lb <= (u + 2 * self.radius.float()[None])[..., None] + 2 * slack + self.tol
-        kk, gg, tt = keep.nonzero(as_tuple=True)
-        n = self.count[gg]
-        pair = torch.repeat_interleave(torch.arange(kk.numel(), device=kk.device), n)
-        pp = torch.arange(pair.numel(), device=kk.device) + (self.start[gg] - (torch.cumsum(n, 0) - n))[pair]
-        kk, pp, tt, d2 = self._prune(cols.reshape(cols.shape[0], -1), kk[pair], pp, tt[pair], t_, slack)
-        if slack > 0:
-            d = d2.sqrt()
-            group = kk * self.num_points + pp
-            dmin = torch.full((k_ * self.num_points,), math.inf, device=d.device).scatter_reduce(0, group, d, "amin")
-            close = torch.nonzero(d <= dmin[group] + 2 * slack + self.tol).squeeze(1)
-            kk, pp, tt = kk[close], pp[close], tt[close]
-        return kk, pp, tt
-
-    @torch.no_grad()
-    def nearest(self, tv: torch.Tensor, cache: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The nearest triangle ``(K, P)`` int64 of every point (in :attr:`points` order) and the
+    def nearest(self, tv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The nearest triangle ``(K, P)`` int64 of every point in ``tv (K, T, 3, 3)`` and the
         barycentric weights ``(K, P, 3)`` of the closest point on it."""
         x = tv.detach()
         k_, t_ = x.shape[:2]
-        if cache is None:
-            pairs = self.candidates(x, 0.0)
-        else:
-            ok = cache.get("shape") == (k_, t_) and float((x - cache["tv"]).abs().amax()) <= self.slack / math.sqrt(3)
-            if not ok:
-                cache.update(shape=(k_, t_), tv=x.clone(), pairs=self.candidates(x, self.slack))
-                cache["builds"] = cache.get("builds", 0) + 1
-            pairs = cache["pairs"]
-        cols = _pack_triangles(x).reshape(35, -1)
-        kk, pp, tt, d2 = self._prune(cols, *pairs, t_, 0.0)
-        best = _argmin_key(d2, kk * self.num_points + pp, torch.arange(d2.numel(), device=d2.device), k_ * self.num_points)
-        t_idx = tt[best].view(k_, -1)
+        p_ = self.num_points
+        cols = _pack_triangles(x)[:, :, None, :]  # (35, K, 1, T)
+        t_idx = torch.empty((k_, p_), dtype=torch.long, device=x.device)
+        step = max(1, self.max_pairs // max(1, k_ * t_))
+        for p0 in range(0, p_, step):
+            xp = self._xt[:, None, p0:p0 + step, None]  # (3, 1, p, 1)
+            t_idx[:, p0:p0 + step] = _closest_on_triangle(xp, cols).argmin(-1)
         chosen = _pack_triangles(x.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3)), torch.float64)
         _, w = _closest_on_triangle(self.points.double().t()[:, None], chosen, bary=True)
         return t_idx, w.movedim(0, -1)
 
-    def __call__(self, tv: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+    def __call__(self, tv: torch.Tensor) -> torch.Tensor:
         """``(K, P)`` squared distances from the points to ``tv (K, T, 3, 3)``, differentiable w.r.t. ``tv``."""
-        t_idx, w = self.nearest(tv, cache)
+        t_idx, w = self.nearest(tv)
         near = tv.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3))  # (K, P, 3, 3)
         q = (w.to(tv.dtype)[..., None] * near).sum(-2)
         return ((self.points.to(tv.dtype)[None] - q) ** 2).sum(-1)
@@ -477,10 +382,8 @@ class Objective:
         device: where the work runs.
         seed: seeds the scan subsample and the surface samples.
 
-    ``objective(verts, mesh, cache=None)``: ``verts (K, V, 3)`` candidate vertices in the object
-    frame, ``mesh`` a :class:`translator.geometry.MeshBatch` giving the faces, ``cache`` an optional
-    dict reused across calls on the same topology (faster; the results are the same) ->
-    ``(loss (K,), {term: (K,)})``.
+    ``objective(verts, mesh)``: ``verts (K, V, 3)`` candidate vertices in the object frame, ``mesh`` a
+    :class:`translator.geometry.MeshBatch` giving the faces -> ``(loss (K,), {term: (K,)})``.
     """
 
     def __init__(self, observations: Any, world_from_object: torch.Tensor, cfg: Any, device: Any = "cpu", seed: int = 0):
@@ -498,7 +401,7 @@ class Objective:
             pts = pts[order[: cfg.scan_points]]
         self.points = pts.float().to(self.device)
         """``(P, 3)`` the subset of ``scan_points`` scan points of ``scan_to_mesh``."""
-        self.s2m = ScanToMesh(self.points.cpu(), clusters=min(128, max(8, len(pts) // 12))).to(self.device)
+        self.s2m = ScanToMesh(self.points)
         frames = getattr(observations, "frames", None)
         self.views = None
         if frames is not None and (cfg.depth > 0 or cfg.silhouette > 0 or cfg.free_space > 0):
@@ -516,7 +419,7 @@ class Objective:
     def _rho(self, d: torch.Tensor, clamp: float) -> torch.Tensor:
         return robust_penalty(d.clamp_max(clamp), "huber", self.cfg.huber)
 
-    def __call__(self, verts: torch.Tensor, mesh: Any, cache: dict | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(self, verts: torch.Tensor, mesh: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.cfg
         tris = mesh.triangles().to(verts.device)
         k_ = verts.shape[0]
@@ -526,7 +429,7 @@ class Objective:
             return big, {n: big.detach() for n in names}
         terms: dict[str, torch.Tensor] = {}
         if "scan_to_mesh" in names:
-            d = torch.sqrt(self.s2m(verts[:, tris], cache) + 1e-12)
+            d = torch.sqrt(self.s2m(verts[:, tris]) + 1e-12)
             terms["scan_to_mesh"] = self._rho(d, c.outlier).mean(-1)
         out = None
         if self.views is not None and any(n in names for n in ("mesh_to_scan", "depth", "silhouette", "free_space")):

@@ -312,14 +312,12 @@ class FitProblem:
             free = self.free_mask(config)
             slack = self.config.scale_slack
 
-            cache: dict = {}  # the objective's work reused across the Adam steps of this group
-
-            def eval_fn(z, yaw, t, ls, config=config, cache=cache, slack=slack):
+            def eval_fn(z, yaw, t, ls, config=config, slack=slack):
                 ls_c = torch.clamp(ls, -slack, slack) if slack > 0 else torch.zeros_like(ls)
                 mesh = self.mesh(config, z)
                 m = pose_matrix(yaw, t, ls_c)
                 verts = apply_pose(mesh.verts.expand(z.shape[0], -1, -1), m)
-                return self.objective(verts, mesh, cache)
+                return self.objective(verts, mesh)
 
             settings = self.config.refine
             if slack <= 0 and settings.optimize_scale:

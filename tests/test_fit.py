@@ -211,7 +211,7 @@ def test_synth_fit_edit_refit_end_to_end(tmp_path, capsys):
     # the fitted mesh in world coordinates sits where the scan is, on the floor
     mesh = load_ply(out_dir / "fitted.ply")
     obs = load_scan(scan, instance_id=1)
-    d = ScanToMesh(obs.points, clusters=64)(mesh.points[mesh.faces][None]).sqrt()
+    d = ScanToMesh(obs.points)(mesh.points[mesh.faces][None]).sqrt()
     assert float(d.median()) < 0.03
     assert abs(float(mesh.points[:, 2].min()) - truth["floor_z"]) < 0.05
     _check_blend(out_dir, res, program)

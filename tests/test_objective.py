@@ -16,7 +16,6 @@ from backend.objective import (
     ScanNeighbours,
     ScanToMesh,
     _closest_on_triangle,
-    _lower_bound,
     _pack_triangles,
     _prepare_views,
     clean_points,
@@ -93,23 +92,6 @@ def test_packed_closest_point_matches_a_region_classification_reference():
     assert torch.allclose(point_triangle_sqdist(p[:, None], tv[None]), ref, atol=1e-10)
 
 
-def test_lower_bound_is_a_lower_bound_and_exact_off_the_vertex_regions():
-    tv = _random_triangles(40, 2)
-    p = torch.randn(200, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2
-    cols = _pack_triangles(tv, torch.float64)
-    lb = _lower_bound(p.t()[:, :, None], cols[:, None, :])
-    exact = point_triangle_sqdist(p[:, None], tv[None]).sqrt()
-    assert (lb <= exact + 1e-12).all()
-    # points right above a proper triangle's interior: the bound is the distance
-    t = tv[20]
-    above = (t.mean(0) + 0.3 * torch.linalg.cross(t[1] - t[0], t[2] - t[0]))[None]
-    assert torch.allclose(_lower_bound(above.t(), cols[:, 20:21]), point_triangle_sqdist(above, t[None]).sqrt())
-    # 1-Lipschitz in the point
-    q = p + 0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-    lq = _lower_bound(q.t()[:, :, None], cols[:, None, :])
-    assert ((lb - lq).abs() <= (p - q).norm(dim=1)[:, None] + 1e-12).all()
-
-
 def _mesh_batch(k: int, seed: int, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """``k`` variants of a small "table" (a top and four legs): vertices ``(k, V, 3)`` and triangles ``(T, 3)``."""
     from backend.synth import box_mesh
@@ -143,31 +125,23 @@ def _scan_points(n: int, seed: int) -> torch.Tensor:
     return pts.float()
 
 
-def test_scan_to_mesh_equals_brute_force_with_and_without_the_cache():
+def test_scan_to_mesh_equals_the_float64_reference():
     pts = _scan_points(600, 0)
     v, t = _mesh_batch(5, 1)
     tv = v[:, t]
-    s2m = ScanToMesh(pts, clusters=40, slack=0.01)
-    brute = point_triangle_sqdist(s2m.points.double()[None, :, None], tv.double()[:, None]).amin(-1)
-    got = s2m(tv)
+    ref = point_triangle_sqdist(pts.double()[None, :, None], tv.double()[:, None]).amin(-1)
+    got = ScanToMesh(pts)(tv)
     assert got.shape == (5, 600)
-    assert torch.allclose(got.double(), brute, atol=1e-6)
-    # cached calls along a path of small moves stay exact; big moves rebuild the cache
-    cache: dict = {}
-    g = torch.Generator().manual_seed(5)
-    x = tv.clone()
-    for step in range(12):
-        x = x + (0.002 if step < 8 else 0.05) * torch.randn(5, 1, 1, 3, generator=g)
-        got = s2m(x, cache)
-        brute = point_triangle_sqdist(s2m.points.double()[None, :, None], x.double()[:, None]).amin(-1)
-        assert torch.allclose(got.double(), brute, atol=1e-6), step
-    assert 2 <= cache["builds"] <= 9  # small moves reuse the cache, the large ones rebuild it
+    assert torch.allclose(got.double(), ref, atol=1e-6)
+    # chunking the sweep (a few points at a time) changes nothing
+    assert torch.equal(ScanToMesh(pts, max_pairs=5 * tv.shape[1] * 7)(tv), got)
+    assert torch.equal(ScanToMesh(pts, max_pairs=1)(tv), got)
 
 
 def test_scan_to_mesh_gradient_is_the_gradient_of_the_exact_distance():
     pts = _scan_points(300, 2)
     v, t = _mesh_batch(2, 3, torch.float64)
-    s2m = ScanToMesh(pts.double(), clusters=30)
+    s2m = ScanToMesh(pts.double())
     x = v.clone().requires_grad_(True)
     s2m(x[:, t]).sqrt().sum().backward()
     y = v.clone().requires_grad_(True)

@@ -98,7 +98,7 @@ def chamfer_cm(verts_a: Any, tris_a: Any, verts_b: Any, tris_b: Any, samples: in
     for (va, ta), (vb, tb) in (((verts_a, tris_a), (verts_b, tris_b)), ((verts_b, tris_b), (verts_a, tris_a))):
         pts, _ = _area_samples(va, ta, samples, seed)
         _, tv = _area_samples(vb, tb, 1, seed)
-        d2 = ScanToMesh(pts, clusters=128)(tv[None])
+        d2 = ScanToMesh(pts)(tv[None])
         out.append(float(d2.clamp_min(0).sqrt().mean()))
     return 100.0 * 0.5 * (out[0] + out[1])
 
