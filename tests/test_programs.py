@@ -304,7 +304,7 @@ def _bed_box(v: dict) -> tuple[list[float], list[float]]:
     if v["Headboard Style"] != "None":
         top = max(top, v["Headboard Height"])
     if v["Has Footboard"]:
-        top = max(top, v["Footboard Height"])
+        top = max(top, v["Footboard Height"], mattress_top + 0.05)  # a footboard rises above the mattress
     b = _half(v["Width"], v["Length"], top)
     return b, b
 
@@ -492,6 +492,40 @@ def test_validity(name):
             assert not problems, f"{name} {s}: {problems}"
         checked += len(sets)
     assert checked == 200
+
+
+def test_bed_head_and_foot_cannot_be_confused():
+    """A footboard always rises at least 5 cm above the mattress top (its top is max(Footboard
+    Height, mattress top + 0.05)), and every headboard is taller than any footboard: a bed with a
+    footboard and no headboard never looks like the same bed turned round with a headboard and a
+    footboard hidden in the mattress."""
+    from backend.gallery import corner_values, sample_values
+
+    _, space, module = load("bed")
+    assert space["Headboard Height"].low > space["Footboard Height"].high
+    rng = random.Random(11)
+    checked = 0
+    for combo in itertools.product(*(p.choices for p in space.discrete)):
+        d = dict(zip((p.name for p in space.discrete), combo))
+        if not d["Has Footboard"]:
+            continue
+        sets = [corner_values(space, d, False), corner_values(space, d, True)]
+        sets += sample_values(space, 4, rng, discrete=d)
+        sets.append({**sets[-1], "Footboard Height": space["Footboard Height"].low,
+                     "Frame Height": space["Frame Height"].high, "Mattress Thickness": space["Mattress Thickness"].high})
+        cont = {p.name: torch.tensor([s[p.name] for s in sets], dtype=torch.float64) for p in space.continuous}
+        verts = module.program(d, cont).verts
+        for i, s in enumerate(sets):
+            mattress_top = s["Frame Height"] + s["Mattress Thickness"]
+            # the footboard is the only part at the foot end's outer half board (the frame starts at -L/2 + bt)
+            foot = verts[i][verts[i][:, 1] < -s["Length"] / 2 + s["Board Thickness"] / 2]
+            assert len(foot) > 0, s
+            foot_top = float(foot[:, 2].max())
+            assert foot_top >= mattress_top + 0.05 - 1e-9, (s, foot_top, mattress_top)
+            assert foot_top == pytest.approx(max(s["Footboard Height"], mattress_top + 0.05), abs=1e-9)
+            assert foot_top < space["Headboard Height"].low, s
+            checked += 1
+    assert checked == 36 * 7
 
 
 # ---------------------------------------------------------------------------

@@ -5,6 +5,13 @@ mattress; a panel or slatted headboard or none, an optional footboard, zero
 to two pillows and an optional blanket over the foot end. Width and Length
 are the overall footprint, boards included. Origin at the floor centre,
 +Z up; the foot end faces -Y, the headboard is at +Y.
+
+Head and foot never look alike: a footboard always rises at least 5 cm above
+the mattress (its top is max(Footboard Height, mattress top + 0.05), the
+mattress top being Frame Height + Mattress Thickness), so it is never hidden
+inside the mattress, and the headboard's height range (0.95..1.4) lies above
+the footboard's (0.45..0.9), so a footboard cannot pass for a headboard of a
+bed turned round.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ BLANKET_COVER = 0.65  # fraction of the mattress length the blanket covers, from
 BLANKET_DROP = 0.10  # how far the blanket hangs down the mattress sides
 BLANKET_THICKNESS = 0.03
 BLANKET_OVERHANG = 0.02
+FOOTBOARD_CLEARANCE = 0.05  # a footboard's top is at least this far above the mattress top
 
 
 def build():
@@ -49,8 +57,10 @@ def build():
     fh = k.float("Frame Height", 0.3, 0.20, 0.45, "height of the frame's top (the mattress lies on it)")
     mt = k.float("Mattress Thickness", 0.22, 0.12, 0.30, "mattress thickness")
     lh = k.float("Leg Height", 0.1, 0.05, 0.15, "legs: height of the legs (the frame starts there)")
-    hh = k.float("Headboard Height", 1.0, 0.8, 1.4, "headboard: height of its top above the floor")
-    fbh = k.float("Footboard Height", 0.55, 0.45, 0.9, "footboard: height of its top above the floor")
+    hh = k.float("Headboard Height", 1.0, 0.95, 1.4, "headboard: height of its top above the floor")
+    fbh = k.float("Footboard Height", 0.55, 0.45, 0.9,
+                  "footboard: height of its top above the floor, raised to at least 5 cm above the mattress top "
+                  "(top = max(Footboard Height, Frame Height + Mattress Thickness + 0.05))")
     bt = k.float("Board Thickness", 0.05, 0.03, 0.10, "headboard and footboard thickness (y)")
 
     lift = k.menu_switch(base_style, {"Legs": lh}, type="FLOAT", label="Lift")
@@ -88,7 +98,8 @@ def build():
         k.spread(slat, k.xyz(step - inner, 0.0, 0.0), k.xyz(step, 0.0, 0.0), SLATS, label="Headboard Slats"),
         label="Slatted Headboard")
     head = k.menu_switch(headboard, {"Panel": panel, "Slatted": slatted}, label="Headboard")
-    foot = k.switch(has_footboard, k.box(-w * 0.5, w * 0.5, -length * 0.5, bt - length * 0.5, 0.0, fbh,
+    foot_top = k.max(fbh, top + FOOTBOARD_CLEARANCE)  # always visible above the mattress
+    foot = k.switch(has_footboard, k.box(-w * 0.5, w * 0.5, -length * 0.5, bt - length * 0.5, 0.0, foot_top,
                                          label="Footboard Panel"), label="Footboard")
 
     # -- bedding --------------------------------------------------------------------------
