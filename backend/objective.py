@@ -26,8 +26,9 @@ touches the ``K`` candidate meshes. The terms are those of
     mask's coverage of each downscaled pixel, ignoring pixels where another
     object hides this one.
 ``floor``
-    ``relu(-min_v z_v)``: how far the candidate sinks below the floor (the object
-    frame's ``z = 0``: the scan's floor, or its lowest point).
+    ``relu(-min_v z_v - tolerance)``: how far the candidate sinks below the floor (the
+    object frame's ``z = 0``: the scan's floor, or its lowest point), beyond a small
+    tolerance for the floor estimate's error.
 ``free_space`` (RGB-D frames)
     :func:`backend.losses.free_space_penalty`: rendered surface in front of the
     observed depth (the sensor saw through it), clamped at ``depth_cap``, per
@@ -441,7 +442,7 @@ class Objective:
         if "mesh_to_scan" in names:
             terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, None if out is None else out.depth.detach())
         if "floor" in names:
-            terms["floor"] = torch.relu(-verts[..., 2].amin(1))
+            terms["floor"] = torch.relu(-verts[..., 2].amin(1) - c.floor_tolerance)
         loss = sum(getattr(c, n) * terms[n] for n in names)
         return loss, terms
 

@@ -39,12 +39,18 @@ class ObjectiveConfig:
     """Weight of the distance from mesh surface samples to the scan (truncated: scans are partial)."""
     depth: float = 1.0
     """Weight of the masked depth L1 (RGB-D frames only)."""
-    silhouette: float = 0.2
-    """Weight of the soft silhouette IoU loss (RGB-D frames only)."""
+    silhouette: float = 0.05
+    """Weight of the soft silhouette IoU loss (RGB-D frames only). Kept small: at the downscaled render
+    size thin parts cover fractions of pixels, so the loss is far from 0 even at the true shape and its
+    pull on thin parts is biased; depth and free space carry the outline's information."""
     free_space: float = 1.0
     """Weight of the penalty for mesh surface in front of observed depth (RGB-D frames only)."""
     floor: float = 1.0
-    """Weight of the penalty for sinking into the floor: how far (metres) the lowest vertex is below it."""
+    """Weight of the penalty for sinking into the floor: how far (metres) the lowest vertex is more than
+    ``floor_tolerance`` below it."""
+    floor_tolerance: float = 0.01
+    """Sinking this far (metres) into the floor costs nothing (the floor height estimated from the frames
+    or the scan's lowest points is off by a few millimetres)."""
     huber: float = 0.02
     """Huber transition (metres) of the distance terms."""
     outlier: float = 0.3

@@ -10,7 +10,10 @@ takes a random one), and refines the continuous parameters and the pose with
 a few batched Adam steps (warm-started when the configuration was seen
 before, so revisits keep improving it, else from the most similar refined
 configuration). Several simulations run per step and
-are evaluated as one batch; virtual visits keep them apart. A final, longer
+are evaluated as one batch; virtual visits keep them apart. Each simulated
+configuration is refined under every pose hypothesis at once (they share the
+program evaluation), and every result is backed up along its own pose's path, so
+a pose chosen early on the wrong evidence cannot hide the right one. A final, longer
 refinement polishes the best configurations.
 """
 
@@ -31,6 +34,10 @@ class MCTSConfig(SearchConfig):
     """UCT exploration constant (rewards are normalised to [0, 1])."""
     simulations_per_step: int = 6
     """Simulations evaluated together as one batch per step."""
+    all_poses: bool = True
+    """Refine each simulated configuration under every pose hypothesis (one batch, one program
+    evaluation) and back each result up its own pose's subtree; otherwise only under the pose the
+    tree chose."""
     rollout_random: float = 0.8
     """A rollout keeps the best configuration's values for the undecided decisions, except that with
     this probability one of them changes (preferably to a value not yet refined with the others'
@@ -180,17 +187,20 @@ def run_mcts(ctx: SearchContext) -> Candidate:
             for node in path:
                 node.virtual += 1
             batch.append((path, config))
-        # one request per distinct configuration in this step
+        # each distinct discrete configuration of this step, under every pose hypothesis: the poses share
+        # one program evaluation, so they cost far less than separate simulations would
         unique: dict[tuple, dict[str, Any]] = {}
         for _, config in batch:
-            unique.setdefault(config_key(config), config)
-        requests = [RefineRequest(config, None, cfg.refine_steps) for config in unique.values()]
+            unique.setdefault(config_key({k: v for k, v in config.items() if k != POSE}), config)
+        poses = range(ctx.problem.pose_hypotheses) if cfg.all_poses else [None]
+        requests = [RefineRequest(config if k is None else {**config, POSE: k}, None, cfg.refine_steps)
+                    for config in unique.values() for k in poses]
         cands = ctx.evaluate(requests)
-        result = {c.key: c for c in cands}
-        for path, config in batch:
+        for path, _ in batch:
             for node in path:
                 node.virtual -= 1
-            tree.backup(path, result[config_key(config)].objective)
+        for cand in cands:  # back up every result along its own path (its pose's subtree)
+            tree.insert(cand.config, cand.objective)
     return ctx.finish()
 
 
