@@ -332,3 +332,49 @@ def test_recovery_metrics_count_active_parameters_and_wrap_the_yaw(bed, targets)
     v, t = box_mesh([0, 0, 0], [1.0, 1.0, 0.002])
     assert chamfer_cm(v, t, v, t) < 1e-3
     assert chamfer_cm(v, t, v + torch.tensor([0.0, 0.0, 0.02], dtype=torch.float64), t) == pytest.approx(2.0, abs=0.15)
+
+
+def test_recovery_metrics_compare_a_turned_symmetric_object_with_its_equivalent_description():
+    """An oval pedestal table turned by 90 degrees with width and depth swapped is the same table:
+    the metrics compare such a fit with that description; a turned fit that is not the same shape
+    is compared with the truth as it is."""
+    from types import SimpleNamespace
+
+    from backend.benchmarks.fit import recovery_metrics
+    from backend.problem import apply_pose, pose_matrix
+
+    program = load_any(ROOT / "sample_scenes" / "programs" / "table.json")
+    space, module = parameter_space(program), compile_program(program)
+    disc = {p.name: p.default for p in space.discrete}
+    disc.update({"Top Shape": "Oval", "Leg Style": "Pedestal"})
+    cont = {p.name: p.default for p in space.continuous}
+    cont.update({"Width": 1.1, "Depth": 0.7})
+    yaw = 0.4
+    world = pose_matrix(torch.tensor([yaw], dtype=torch.float64), torch.tensor([[0.3, -0.2, 0.0]], dtype=torch.float64))
+    mesh = module.program(disc, {k: torch.tensor([float(v)], dtype=torch.float64) for k, v in cont.items()})
+    true_mesh = (apply_pose(mesh.verts.double(), world)[0], mesh.triangles())
+    truth = {"parameters": {"discrete": disc, "continuous": cont}, "pose": {"yaw": yaw, "world_from_object": world[0].tolist()}}
+
+    swapped = {**cont, "Width": 0.7 + 0.01, "Depth": 1.1}  # 1 cm off in the turned description
+    fit_turned = SimpleNamespace(discrete=disc, continuous=swapped, yaw=yaw + math.pi / 2 + 0.01, mesh=None)
+    m = recovery_metrics(space, truth, fit_turned, true_mesh, module)
+    assert m["equivalent"] == 1
+    assert m["yaw_error_deg"] == pytest.approx(math.degrees(0.01), abs=0.05)
+    assert m["continuous_errors_cm"]["Width"] == pytest.approx(1.0, abs=0.1)
+    assert m["continuous_errors_cm"]["Depth"] < 0.1
+    assert m["compared_with"]["Width"] == pytest.approx(0.7, abs=1e-3)
+
+    # the truth's own values at a quarter turn: compared with the turned description, they are 40 cm off
+    same_values_turned = SimpleNamespace(discrete=disc, continuous=cont, yaw=yaw + math.pi / 2, mesh=None)
+    m = recovery_metrics(space, truth, same_values_turned, true_mesh, module)
+    assert m["equivalent"] == 1 and m["continuous_errors_cm"]["Width"] == pytest.approx(40.0, abs=0.1)
+
+    # a trestle table is not the same turned by a quarter (its feet run along the width): compared as it is
+    disc = {**disc, "Leg Style": "Trestle"}
+    mesh = module.program(disc, {k: torch.tensor([float(v)], dtype=torch.float64) for k, v in cont.items()})
+    true_mesh = (apply_pose(mesh.verts.double(), world)[0], mesh.triangles())
+    truth = {"parameters": {"discrete": disc, "continuous": cont}, "pose": {"yaw": yaw, "world_from_object": world[0].tolist()}}
+    fit_turned = SimpleNamespace(discrete=disc, continuous=swapped, yaw=yaw + math.pi / 2, mesh=None)
+    m = recovery_metrics(space, truth, fit_turned, true_mesh, module)
+    assert m["equivalent"] == 0 and m["yaw_error_deg"] == pytest.approx(90.0, abs=1e-6)
+    assert m["continuous_errors_cm"]["Width"] == pytest.approx(39.0, abs=1e-6)

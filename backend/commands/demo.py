@@ -62,6 +62,7 @@ def run(cfg: DemoConfig) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from translator.codegen import compile_program
     from translator.loading import load_any
     from translator.params import parameter_space
 
@@ -87,12 +88,14 @@ def run(cfg: DemoConfig) -> int:
         path = _program_path(gt, scene)
         program = load_any(path)
         space = parameter_space(program)
+        module = compile_program(program)
         obs = load_scan(scene, instance_id=gt.get("object_instance_id", 1))
         t0 = time.perf_counter()
         try:
             with console.status(f"fitting {scene.name} ({path.stem}, {len(obs.points)} points, "
                                 f"{obs.frames.num_frames if obs.frames is not None else 0} frames)..."):
-                result = fit(program, obs, FitConfig(method=cfg.method, budget=cfg.budget, seed=cfg.seed), space=space)
+                result = fit(program, obs, FitConfig(method=cfg.method, budget=cfg.budget, seed=cfg.seed), space=space,
+                             module=module)
         except FitError as exc:
             raise UserError(f"{scene.name}: {exc}") from None
         seconds = time.perf_counter() - t0
@@ -101,13 +104,17 @@ def run(cfg: DemoConfig) -> int:
         if mesh_file.is_file():
             m = load_ply(mesh_file)
             true_mesh = (m.points, m.faces)
-        metrics = recovery_metrics(space, gt, result, true_mesh)
+        metrics = recovery_metrics(space, gt, result, true_mesh, module)
         if cfg.output:
             write_outputs(result, Path(cfg.output) / scene.name, program, obs)
 
         disc_true = gt["parameters"]["discrete"]
-        cont_true = gt["parameters"]["continuous"]
-        table = Table(title=f"{scene.name}: {path.stem}", title_justify="left")
+        cont_true = metrics["compared_with"]
+        title = f"{scene.name}: {path.stem}"
+        if metrics["equivalent"]:
+            title += (f" (the object is symmetric and was found turned by {90 * metrics['equivalent']} deg: 'true' "
+                      f"describes the true object at that turn)")
+        table = Table(title=title, title_justify="left")
         for col in ("parameter", "true", "recovered", "error"):
             table.add_column(col, justify="left" if col == "parameter" else "right")
         for p in space:
