@@ -45,6 +45,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from .losses import (
@@ -204,21 +205,27 @@ class ScanToMesh:
 class ScanNeighbours:
     """Distances from query points (surface samples) to the nearest of fixed scan points, up to ``reach``.
 
-    A coarse occupancy grid of the scan (cells of ``reach / 2``, dilated by ``reach``) is built
-    once; queries outside its marked cells are farther than ``reach`` from every scan point and
-    get ``reach`` without a search. Only the others are searched, exactly, with
-    :func:`backend.losses.nearest_neighbors` (whose cost is in the far queries).
+    On CPU a scipy KD-tree of the scan is built once and queried with ``reach`` as the upper bound
+    (far queries end early). Elsewhere (``backend="grid"``) a coarse occupancy grid of the scan
+    (cells of ``reach / 2``, dilated by ``reach``) is built once; queries outside its marked cells
+    are farther than ``reach`` from every scan point and get ``reach`` without a search, the others
+    are searched exactly with :func:`backend.losses.nearest_neighbors`.
 
     Args:
         points: ``(P, 3)`` scan points.
         reach: distances are clamped to this.
+        backend: ``"auto"`` (KD-tree on CPU, grid elsewhere), ``"kdtree"`` or ``"grid"``.
     """
 
-    def __init__(self, points: torch.Tensor, reach: float):
+    def __init__(self, points: torch.Tensor, reach: float, backend: str = "auto"):
         import torch.nn.functional as F
 
+        if backend not in ("auto", "kdtree", "grid"):
+            raise ValueError(f"unknown backend {backend!r}; expected auto, kdtree or grid")
         self.points = points
         self.reach = float(reach)
+        self.backend = backend
+        self._tree = None
         self.cell = self.reach / 2
         p = points.double()
         r = math.ceil(self.reach / self.cell) + 1
@@ -234,20 +241,35 @@ class ScanNeighbours:
         self.points, self.origin, self.near, self.dims = (t.to(device) for t in (self.points, self.origin, self.near, self.dims))
         return self
 
+    def _kdtree(self):
+        if self._tree is None:
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(self.points.detach().double().cpu().numpy())
+        return self._tree
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``x (..., 3)`` -> ``(...)`` distance to the nearest scan point, clamped to ``reach``
         (differentiable w.r.t. ``x`` below ``reach``)."""
         flat = x.reshape(-1, 3)
-        c = torch.floor((flat.detach() - self.origin.to(x.dtype)) / self.cell).long()
-        inside = ((c >= 0) & (c < self.dims)).all(-1)
-        cc = c.clamp_min(0).minimum(self.dims - 1)
-        cand = torch.nonzero(inside & self.near[cc[:, 0], cc[:, 1], cc[:, 2]]).squeeze(1)
         d = torch.full(flat.shape[:1], self.reach, dtype=x.dtype, device=x.device) + flat[:, 0] * 0
+        targets = self.points.to(x.dtype)
+        if self.backend == "kdtree" or (self.backend == "auto" and flat.device.type == "cpu"):
+            q = flat.detach().double().cpu().numpy()
+            dist, idx = self._kdtree().query(q, k=1, distance_upper_bound=self.reach,
+                                             workers=max(1, torch.get_num_threads()))
+            cand = torch.from_numpy(np.nonzero(np.isfinite(dist))[0]).to(x.device)
+            idx = torch.from_numpy(idx[np.isfinite(dist)].astype(np.int64)).to(x.device)
+        else:
+            c = torch.floor((flat.detach() - self.origin.to(x.dtype)) / self.cell).long()
+            inside = ((c >= 0) & (c < self.dims)).all(-1)
+            cc = c.clamp_min(0).minimum(self.dims - 1)
+            cand = torch.nonzero(inside & self.near[cc[:, 0], cc[:, 1], cc[:, 2]]).squeeze(1)
+            idx = nearest_neighbors(flat.index_select(0, cand).detach(), targets, backend="grid")[1][0] if cand.numel() \
+                else cand
         if cand.numel():
-            targets = self.points.to(x.dtype)
             q = flat.index_select(0, cand)
-            _, idx = nearest_neighbors(q.detach(), targets)
-            dist = torch.sqrt(((q - targets[idx[0]]) ** 2).sum(-1) + 1e-12).clamp_max(self.reach)
+            dist = torch.sqrt(((q - targets[idx]) ** 2).sum(-1) + 1e-12).clamp_max(self.reach)
             d = d.index_put((cand,), dist)
         return d.view(x.shape[:-1])
 

@@ -376,5 +376,30 @@ def test_recovery_metrics_compare_a_turned_symmetric_object_with_its_equivalent_
     truth = {"parameters": {"discrete": disc, "continuous": cont}, "pose": {"yaw": yaw, "world_from_object": world[0].tolist()}}
     fit_turned = SimpleNamespace(discrete=disc, continuous=swapped, yaw=yaw + math.pi / 2, mesh=None)
     m = recovery_metrics(space, truth, fit_turned, true_mesh, module)
-    assert m["equivalent"] == 0 and m["yaw_error_deg"] == pytest.approx(90.0, abs=1e-6)
+    assert m["equivalent"] is None and m["yaw_error_deg"] == pytest.approx(90.0, abs=1e-6)
     assert m["continuous_errors_cm"]["Width"] == pytest.approx(39.0, abs=1e-6)
+
+
+def test_recovery_metrics_do_not_count_a_parameter_that_does_not_change_the_shape():
+    """The pedestal's foot radius is capped at 0.45 x the top's smaller side: above the cap any value
+    draws the same table, so a fit anywhere above it is right (and one below it is not)."""
+    from types import SimpleNamespace
+
+    from backend.benchmarks.fit import recovery_metrics
+    from backend.problem import apply_pose, pose_matrix
+
+    program = load_any(ROOT / "sample_scenes" / "programs" / "table.json")
+    space, module = parameter_space(program), compile_program(program)
+    disc = {**{p.name: p.default for p in space.discrete}, "Top Shape": "Round", "Leg Style": "Pedestal"}
+    cont = {**{p.name: p.default for p in space.continuous}, "Width": 0.6, "Base Radius": 0.38}  # cap: 0.27
+    world = pose_matrix(torch.tensor([1.0], dtype=torch.float64), torch.tensor([[0.0, 0.5, 0.0]], dtype=torch.float64))
+    mesh = module.program(disc, {k: torch.tensor([float(v)], dtype=torch.float64) for k, v in cont.items()})
+    true_mesh = (apply_pose(mesh.verts.double(), world)[0], mesh.triangles())
+    truth = {"parameters": {"discrete": disc, "continuous": cont}, "pose": {"yaw": 1.0, "world_from_object": world[0].tolist()}}
+    for fitted, low, high in ((0.30, 0.0, 0.1), (0.2, 6.9, 12.0)):  # from below, Adam may overshoot the cap a little
+        result = SimpleNamespace(discrete=disc, continuous={**cont, "Base Radius": fitted}, yaw=1.0, mesh=None)
+        assert recovery_metrics(space, truth, result)["continuous_errors_cm"]["Base Radius"] == pytest.approx(
+            100 * abs(fitted - 0.38), abs=1e-6)  # against the truth's own value
+        m = recovery_metrics(space, truth, result, true_mesh, module)
+        assert m["equivalent"] == 0
+        assert low <= m["continuous_errors_cm"]["Base Radius"] <= high, fitted

@@ -159,12 +159,13 @@ def test_scan_to_mesh_gradient_is_the_gradient_of_the_exact_distance():
         assert math.isclose(fd, float(x.grad[idx]), rel_tol=1e-4, abs_tol=1e-7), idx
 
 
-def test_scan_neighbours_equal_the_clamped_nearest_distance():
+@pytest.mark.parametrize("backend", ["kdtree", "grid"])
+def test_scan_neighbours_equal_the_clamped_nearest_distance(backend):
     pts = _scan_points(2000, 7)
     g = torch.Generator().manual_seed(8)
     q = (pts[torch.randint(0, 2000, (500,), generator=g)] + 0.08 * torch.randn(500, 3, generator=g)).double()
     q = torch.cat([q, torch.tensor([[5.0, 5.0, 5.0], [-3.0, 0.0, 0.5]], dtype=torch.float64)])  # far away
-    nb = ScanNeighbours(pts, reach=0.1)
+    nb = ScanNeighbours(pts, reach=0.1, backend=backend)
     x = q.clone().requires_grad_(True)
     d = nb(x)
     brute = torch.cdist(q, pts.double()).amin(1).clamp_max(0.1)

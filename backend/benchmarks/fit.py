@@ -12,10 +12,12 @@ time budget. Per program and method it prints:
   (subtype DISTANCE) active in the true configuration;
 * yaw error (deg): the angle difference wrapped to [0, 180].
 
-A symmetric object found turned by a quarter or half turn (an oval table
-turned by 90 degrees with width and depth swapped is the same table) is
-compared with the description of the true object at that turn when one
-exists (:func:`equivalent_description`; the line of the object says so); the
+Continuous values and yaw are compared with the description of the true
+object nearest the fit (:func:`equivalent_description`): a program can draw
+one shape with several values (a parameter capped by another one; an oval
+table turned by 90 degrees with width and depth swapped is the same table).
+The line of an object says when the truth's own values were used instead (no
+nearby description reproduces the true mesh) or when it was turned; the
 discrete values are always compared with the truth's.
 
 * Chamfer distance (cm) between the fitted and the true mesh: the mean of
@@ -183,11 +185,13 @@ def recovery_metrics(space: Any, truth: dict, result: Any, true_mesh: tuple[Any,
                      module: Any = None) -> dict:
     """Compare a fit with the ground truth of a synthetic scan.
 
-    When the fit's yaw is about a quarter, half or three-quarter turn off and ``module`` (the
-    compiled program) and ``true_mesh`` are given, the continuous values and the yaw are compared
-    with an :func:`equivalent_description` of the true object at that turn when one exists (the
-    shape is symmetric and the fit found it turned; ``equivalent`` says so). Discrete values are
-    always compared with the truth's.
+    With ``module`` (the compiled program) and ``true_mesh``, the continuous values and the yaw are
+    compared with the description of the true object nearest the fit
+    (:func:`equivalent_description`, at the quarter turn nearest the fit's yaw) when it reproduces
+    the true mesh: a parameter that does not change the shape where the truth has it (a pedestal
+    foot radius capped by the table top's size) cannot be recovered by anyone and counts as
+    recovered, and a symmetric object found turned is compared at that turn. Otherwise, and
+    always for the discrete values, the truth's own values count.
 
     Args:
         space: the program's :class:`translator.params.ParameterSpace`.
@@ -200,15 +204,15 @@ def recovery_metrics(space: Any, truth: dict, result: Any, true_mesh: tuple[Any,
         ``discrete_correct``, ``discrete_total``, ``discrete_wrong`` (names), ``continuous_errors_cm``
         ({name: |fit - true| in cm} over active DISTANCE parameters), ``continuous_mae_cm`` (None
         without any), ``yaw_error_deg``, ``chamfer_cm`` (None without ``true_mesh``),
-        ``equivalent`` (the quarter turns of the description used, 0 for the truth's own) and
-        ``compared_with`` (the continuous values the fit was compared with).
+        ``equivalent`` (the quarter turns of the nearest description used, None when the truth's
+        own values were) and ``compared_with`` (the continuous values the fit was compared with).
     """
     disc = truth["parameters"]["discrete"]
     cont = truth["parameters"]["continuous"]
     true_yaw = float(truth["pose"]["yaw"])
     turns = round(math.remainder(float(result.yaw) - true_yaw, 2 * math.pi) / (math.pi / 2)) % 4
-    equivalent = 0
-    if turns and module is not None and true_mesh is not None:
+    equivalent = None
+    if module is not None and true_mesh is not None:
         alt = equivalent_description(module, space, truth, turns, result.continuous, true_mesh)
         if alt is not None:
             cont, true_yaw, equivalent = alt["continuous"], alt["yaw"], turns
@@ -337,6 +341,8 @@ def run(cfg: FitBenchConfig) -> int:
                     records.append(rec)
                     mae = m["continuous_mae_cm"]
                     turned = f" (vs the truth turned {90 * m['equivalent']} deg: symmetric)" if m["equivalent"] else ""
+                    records_note = "" if m["equivalent"] is not None else " (vs the truth's own values)"
+                    turned += records_note
                     console.print(f"  {rec['program']} #{i} {method:>4}: discrete {m['discrete_correct']}/{m['discrete_total']}"
                                   f"{' wrong ' + ', '.join(m['discrete_wrong']) if m['discrete_wrong'] else ''}, "
                                   f"continuous {'n/a' if mae is None else f'{mae:.2f} cm'}, yaw {m['yaw_error_deg']:.1f} deg{turned}, "
