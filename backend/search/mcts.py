@@ -38,6 +38,9 @@ class MCTSConfig(SearchConfig):
     """Refine each simulated configuration under every pose hypothesis (one batch, one program
     evaluation) and back each result up its own pose's subtree; otherwise only under the pose the
     tree chose."""
+    pose_keep: float = 1.3
+    """On a revisit, a configuration's pose hypotheses whose result is worse than this times its best
+    pose's are not refined further."""
     rollout_random: float = 0.8
     """A rollout keeps the best configuration's values for the undecided decisions, except that with
     this probability one of them changes (preferably to a value not yet refined with the others'
@@ -171,6 +174,22 @@ class _Tree:
             node.best = max(node.best, -objective)
 
 
+def _posed(ctx: SearchContext, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pose variants of a simulated configuration to refine: every pose hypothesis the first time
+    (with ``all_poses``), afterwards those whose result is within ``pose_keep`` times the
+    configuration's best pose (a symmetric object keeps several)."""
+    cfg: MCTSConfig = ctx.config  # type: ignore[assignment]
+    if not cfg.all_poses:
+        return [config]
+    variants = [ctx.problem.canonical({**config, POSE: k}) for k in range(ctx.problem.pose_hypotheses)]
+    seen = [ctx.by_config.get(config_key(v)) for v in variants]
+    done = [c.objective for c in seen if c is not None]
+    if not done:
+        return variants
+    best = min(done)
+    return [v for v, c in zip(variants, seen) if c is None or c.objective <= cfg.pose_keep * best]
+
+
 def run_mcts(ctx: SearchContext) -> Candidate:
     """Run MCTS within ``ctx``'s budget and return the best candidate (after the final refinement)."""
     cfg: MCTSConfig = ctx.config  # type: ignore[assignment]
@@ -192,9 +211,7 @@ def run_mcts(ctx: SearchContext) -> Candidate:
         unique: dict[tuple, dict[str, Any]] = {}
         for _, config in batch:
             unique.setdefault(config_key({k: v for k, v in config.items() if k != POSE}), config)
-        poses = range(ctx.problem.pose_hypotheses) if cfg.all_poses else [None]
-        requests = [RefineRequest(config if k is None else {**config, POSE: k}, None, cfg.refine_steps)
-                    for config in unique.values() for k in poses]
+        requests = [RefineRequest(c, None, cfg.refine_steps) for config in unique.values() for c in _posed(ctx, config)]
         cands = ctx.evaluate(requests)
         for path, _ in batch:
             for node in path:
