@@ -71,11 +71,20 @@ class FitBenchConfig:
     noise: str = "scannet"
     """Depth noise of the synthetic scans: scannet or none."""
     threads: int = 1
-    """torch CPU threads (one is fastest for these small tensors on a shared machine)."""
+    """torch CPU threads per fit (one is fastest for these small tensors on a shared machine)."""
+    jobs: int = 1
+    """Fits run at the same time, each in its own process (at most the number of free CPU cores, or
+    the fits' time budgets buy less)."""
     output: str | None = None
     """Also write every per-object record as JSON to this file."""
     keep: str | None = None
     """Keep the synthetic scans in this folder (default: a temporary folder)."""
+    diagnose: bool = True
+    """For every object with a wrong discrete value or a continuous error above --tolerance-cm, also
+    refine the truth and compare objectives: a "search" miss (the truth scores better) or "not
+    identifiable" (the fit scores as well as the truth at this noise)."""
+    tolerance_cm: float = 1.5
+    """Continuous error (cm) above which an object counts as missed (for --diagnose and the summary)."""
 
 
 # ---------------------------------------------------------------------------
@@ -181,6 +190,27 @@ def equivalent_description(module: Any, space: Any, truth: dict, quarter_turns: 
     return {"continuous": values, "yaw": float(truth["pose"]["yaw"]) + turn, "chamfer_cm": cham}
 
 
+def truth_objective(module: Any, space: Any, observations: Any, truth: dict, steps: int = 60) -> float:
+    """The fitting objective at the truth: the true configuration and pose, refined for ``steps`` Adam
+    steps from the true values (the noise moves the optimum a little). A fit that ends above it
+    missed a better answer the objective knew about (a search miss); one that ends at or below it
+    found something the objective cannot tell from the truth at this noise (not identifiable)."""
+    import torch
+
+    from ..fit import clean_observations
+    from ..problem import FitProblem, ProblemConfig
+    from ..search.base import POSE, RefineRequest, State
+
+    problem = FitProblem(module, space, clean_observations(observations), ProblemConfig())
+    disc = truth["parameters"]["discrete"]
+    cont = truth["parameters"]["continuous"]
+    config = problem.canonical({POSE: 0, **{k: v for k, v in disc.items() if k in {p.name for p in space.discrete}}})
+    z = problem.normalise({k: v for k, v in cont.items() if k in {p.name for p in space.continuous}})
+    m = problem.world_from_object.inverse() @ torch.tensor(truth["pose"]["world_from_object"], dtype=torch.float64)
+    state = State(z, math.atan2(float(m[1, 0]), float(m[0, 0])), m[:3, 3].to(torch.float32))
+    return problem.refine([RefineRequest(config, state, steps)])[0].objective
+
+
 def recovery_metrics(space: Any, truth: dict, result: Any, true_mesh: tuple[Any, Any] | None = None,
                      module: Any = None) -> dict:
     """Compare a fit with the ground truth of a synthetic scan.
@@ -284,17 +314,56 @@ def _summary(records: list[dict]) -> dict:
     }
 
 
-def run(cfg: FitBenchConfig) -> int:
+def _fit_one(path: str, folder: str, method: str, cfg: FitBenchConfig) -> dict:
+    """Fit one synthetic target with one method and measure it (runs in a worker with ``--jobs``)."""
     import torch
-    from rich.console import Console
-    from rich.table import Table
 
     from translator.codegen import compile_program
     from translator.loading import load_any
     from translator.params import parameter_space
 
-    from ..fit import METHODS, FitConfig, fit
+    from ..fit import FitConfig, fit
     from ..scans import load_ply, load_scan
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    program = load_any(path)
+    space = parameter_space(program)
+    module = compile_program(program)
+    truth = json.loads((Path(folder) / "ground_truth.json").read_text())
+    obs = load_scan(folder, instance_id=truth["object_instance_id"])
+    true_mesh = load_ply(Path(folder) / "object_mesh.ply")
+    t0 = time.perf_counter()
+    result = fit(program, obs, FitConfig(method=method, budget=cfg.budget, seed=cfg.seed), space=space, module=module)
+    seconds = time.perf_counter() - t0
+    m = recovery_metrics(space, truth, result, (true_mesh.points, true_mesh.faces), module)
+    rec = {"method": method, "seconds": seconds, "objective": result.objective, **m}
+    if cfg.diagnose and (m["discrete_wrong"] or (m["continuous_mae_cm"] or 0.0) > cfg.tolerance_cm):
+        rec["truth_objective"] = truth_objective(module, space, obs, truth)
+        rec["miss"] = "search" if result.objective > rec["truth_objective"] * (1 + 1e-3) else "not identifiable"
+    return rec
+
+
+def _line(rec: dict) -> str:
+    mae = rec["continuous_mae_cm"]
+    notes = f" (vs the truth turned {90 * rec['equivalent']} deg: symmetric)" if rec["equivalent"] else ""
+    notes += "" if rec["equivalent"] is not None else " (vs the truth's own values)"
+    if "miss" in rec:
+        notes += f" [{rec['miss']}: objective {rec['objective']:.4g}, at the truth {rec['truth_objective']:.4g}]"
+    wrong = " wrong " + ", ".join(rec["discrete_wrong"]) if rec["discrete_wrong"] else ""
+    return (f"  {rec['program']} #{rec['target']} {rec['method']:>4}: discrete {rec['discrete_correct']}/{rec['discrete_total']}"
+            f"{wrong}, continuous {'n/a' if mae is None else f'{mae:.2f} cm'}, yaw {rec['yaw_error_deg']:.1f} deg{notes}, "
+            f"chamfer {rec['chamfer_cm']:.2f} cm, {rec['seconds']:.1f} s")
+
+
+def run(cfg: FitBenchConfig) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..fit import METHODS
     from ..synth import CaptureSettings, NoiseSettings, load_shape_program, synthesize
 
     programs = _split(cfg.programs, "programs")
@@ -304,6 +373,8 @@ def run(cfg: FitBenchConfig) -> int:
             raise UserError(f"--methods: unknown method '{m}' (choose from {', '.join(METHODS)})")
     if cfg.targets < 1:
         raise UserError("--targets must be at least 1")
+    if cfg.jobs < 1:
+        raise UserError("--jobs must be at least 1")
     if not (cfg.budget > 0 and math.isfinite(cfg.budget)):
         raise UserError(f"--budget must be a positive number of seconds, got {cfg.budget}")
     if cfg.threads:
@@ -315,38 +386,28 @@ def run(cfg: FitBenchConfig) -> int:
     root = Path(cfg.keep or tmp.name)
     console.print(f"bench fit: {len(programs)} programs x {cfg.targets} targets x {len(methods)} methods, "
                   f"budget {cfg.budget:g} s, seed {cfg.seed}, noise {cfg.noise}, {cfg.views} views, "
-                  f"torch threads {torch.get_num_threads()}")
+                  f"torch threads {torch.get_num_threads()}, {cfg.jobs} fit(s) at a time")
     try:
+        tasks = []
         for name, path in paths.items():
             shape = load_shape_program(path)
-            program = load_any(path)
-            space = parameter_space(program)
-            module = compile_program(program)
             for i in range(cfg.targets):
                 seed = cfg.seed * 10007 + i
                 folder = root / f"{Path(name).stem}_{i}"
-                syn = synthesize(shape, folder, seed, noise=NoiseSettings(kind=cfg.noise),
-                                 capture=CaptureSettings(views=cfg.views, occluders=cfg.occluders))
-                truth = syn.ground_truth
-                obs = load_scan(folder, instance_id=truth["object_instance_id"])
-                true_mesh = load_ply(folder / "object_mesh.ply")
-                for method in methods:
-                    t0 = time.perf_counter()
-                    result = fit(program, obs, FitConfig(method=method, budget=cfg.budget, seed=cfg.seed), space=space,
-                                 module=module)
-                    seconds = time.perf_counter() - t0
-                    m = recovery_metrics(space, truth, result, (true_mesh.points, true_mesh.faces), module)
-                    rec = {"program": Path(name).stem, "target": i, "seed": seed, "method": method,
-                           "seconds": seconds, "objective": result.objective, **m}
-                    records.append(rec)
-                    mae = m["continuous_mae_cm"]
-                    turned = f" (vs the truth turned {90 * m['equivalent']} deg: symmetric)" if m["equivalent"] else ""
-                    records_note = "" if m["equivalent"] is not None else " (vs the truth's own values)"
-                    turned += records_note
-                    console.print(f"  {rec['program']} #{i} {method:>4}: discrete {m['discrete_correct']}/{m['discrete_total']}"
-                                  f"{' wrong ' + ', '.join(m['discrete_wrong']) if m['discrete_wrong'] else ''}, "
-                                  f"continuous {'n/a' if mae is None else f'{mae:.2f} cm'}, yaw {m['yaw_error_deg']:.1f} deg{turned}, "
-                                  f"chamfer {m['chamfer_cm']:.2f} cm, {seconds:.1f} s")
+                synthesize(shape, folder, seed, noise=NoiseSettings(kind=cfg.noise),
+                           capture=CaptureSettings(views=cfg.views, occluders=cfg.occluders))
+                info = {"program": Path(name).stem, "target": i, "seed": seed}
+                tasks += [(info, str(path), str(folder), method) for method in methods]
+        if cfg.jobs == 1:
+            for info, path, folder, method in tasks:
+                records.append({**info, **_fit_one(path, folder, method, cfg)})
+                console.print(_line(records[-1]), soft_wrap=True)
+        else:
+            with ProcessPoolExecutor(cfg.jobs) as pool:
+                futures = [(info, pool.submit(_fit_one, path, folder, method, cfg)) for info, path, folder, method in tasks]
+                for info, future in futures:
+                    records.append({**info, **future.result()})
+                    console.print(_line(records[-1]), soft_wrap=True)
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -364,6 +425,13 @@ def run(cfg: FitBenchConfig) -> int:
             table.add_row(name, method, f"{s['accuracy']:.1f}", f"{s['exact']:.0f}", f"{s['mae_cm']:.2f}",
                           f"{s['yaw_deg']:.1f}", f"{s['chamfer_cm']:.2f}", f"{s['time_s']:.1f}")
     console.print(table)
+    for method in methods:
+        rs = [r for r in records if r["method"] == method]
+        kinds = [r.get("miss") for r in rs if "miss" in r]
+        if kinds:
+            console.print(f"{method}: {len(kinds)} of {len(rs)} objects missed (a wrong discrete value or > "
+                          f"{cfg.tolerance_cm:g} cm): {kinds.count('search')} search misses (the truth scores better), "
+                          f"{kinds.count('not identifiable')} not identifiable (the fit scores as well as the truth)", soft_wrap=True)
     overall = {m: _summary([r for r in records if r["method"] == m]) for m in methods}
     best = max(methods, key=lambda m: (overall[m]["accuracy"], -overall[m]["mae_cm"]))
     worst_acc = min(per[best][p]["accuracy"] for p in per[best])
