@@ -38,6 +38,9 @@ class MCTSConfig(SearchConfig):
     """Refine each simulated configuration under every pose hypothesis (one batch, one program
     evaluation) and back each result up its own pose's subtree; otherwise only under the pose the
     tree chose."""
+    extra_change: float = 0.35
+    """After the rollout's first change, each further decision changes too with this probability (some
+    better configurations are two changes away from the incumbent, each change alone being worse)."""
     pose_keep: float = 1.3
     """On a revisit, a configuration's pose hypotheses whose result is worse than this times its best
     pose's are not refined further."""
@@ -121,9 +124,9 @@ class _Tree:
 
     def rollout(self, decided: dict[str, Any]) -> dict[str, Any]:
         """Complete a partial assignment around the incumbent: the remaining decisions keep the best
-        configuration's values, but one of them (with probability ``rollout_random``) changes, to a
-        value whose configuration has not been refined yet when there is one; before any result every
-        remaining decision is random."""
+        configuration's values, but one of them (with probability ``rollout_random``) changes, and then
+        each further one with probability ``extra_change``, to values whose configuration has not been
+        refined yet when there are some; before any result every remaining decision is random."""
         full = dict(decided)
         pos = 0
         base = self.ctx.best.config if self.ctx.best is not None else {}
@@ -136,13 +139,21 @@ class _Tree:
             values = list(self.problem.choices(name))
             full[name] = base[name] if name in base and base[name] in values else self.ctx.choice(values)
             rest.append(name)
+        changes = 0
         if flip and rest:
+            changes = 1
+            while changes < len(rest) and self.ctx.random() < self.ctx.config.extra_change:  # type: ignore[attr-defined]
+                changes += 1
+        changed: set[str] = set()
+        for _ in range(changes):
             # prefer a change the search has not refined yet (the incumbent's unexplored neighbours)
-            moves = [(n, v) for n in rest for v in self.problem.choices(n) if v != full[n]]
+            moves = [(n, v) for n in rest if n not in changed for v in self.problem.choices(n) if v != full[n]]
             fresh = [mv for mv in moves if config_key(self.problem.canonical({**full, mv[0]: mv[1]})) not in self.ctx.by_config]
             if fresh or moves:
                 name, value = self.ctx.choice(fresh or moves)
                 full[name] = value
+                changed.add(name)
+        if changes:
             pos = 0  # decisions that the change activates keep the incumbent's (default) values
             while True:
                 pos, name = self.next_decision(full, pos)
