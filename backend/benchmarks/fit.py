@@ -401,13 +401,13 @@ def run(cfg: FitBenchConfig) -> int:
         if cfg.jobs == 1:
             for info, path, folder, method in tasks:
                 records.append({**info, **_fit_one(path, folder, method, cfg)})
-                console.print(_line(records[-1]), soft_wrap=True)
+                console.print(_line(records[-1]), soft_wrap=True, markup=False)
         else:
             with ProcessPoolExecutor(cfg.jobs) as pool:
                 futures = [(info, pool.submit(_fit_one, path, folder, method, cfg)) for info, path, folder, method in tasks]
                 for info, future in futures:
                     records.append({**info, **future.result()})
-                    console.print(_line(records[-1]), soft_wrap=True)
+                    console.print(_line(records[-1]), soft_wrap=True, markup=False)
     finally:
         if tmp is not None:
             tmp.cleanup()
