@@ -27,7 +27,7 @@ from translator.ir import Program, ProgramError
 from translator.params import ParameterSpace, check_values, parameter_space
 
 from .problem import FitProblem, ProblemConfig, apply_pose
-from .search.base import POSE, Candidate, SearchContext, State
+from .search.base import POSE, Candidate, SearchContext
 from .search.refine import RefineSettings
 
 __all__ = ["METHODS", "FitConfig", "FitError", "FitResult", "clean_observations", "fit", "load_result", "write_outputs"]
@@ -247,14 +247,8 @@ def _warm_start(ctx: SearchContext, problem: FitProblem, space: ParameterSpace, 
     from .search.base import RefineRequest
 
     values = check_values(space, {k: v for k, v in cfg.init.items() if k in {p.name for p in space}}, where="--init")
-    config = problem.canonical({POSE: 0, **{k: v for k, v in values.items() if space[k].kind == "discrete"}})
-    z = problem.normalise({k: v for k, v in values.items() if space[k].kind == "continuous"})
-    yaw, t = problem.yaw_hypotheses[0], torch.zeros(3)
-    if cfg.init_pose is not None:
-        m = problem.world_from_object.inverse() @ torch.tensor(cfg.init_pose, dtype=torch.float64)
-        yaw = math.atan2(float(m[1, 0]), float(m[0, 0]))
-        t = m[:3, 3].to(torch.float32)
-    ctx.evaluate([RefineRequest(config, State(z, yaw, t, 0.0), ctx.config.refine_steps)])
+    config, state = problem.candidate_at(values, cfg.init_pose)
+    ctx.evaluate([RefineRequest(config, state, ctx.config.refine_steps)])
 
 
 def make_result(problem: FitProblem, best: Candidate, cfg: FitConfig, ctx: SearchContext, program: Program,

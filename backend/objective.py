@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from .losses import (
+    NN_BACKENDS,
     depth_l1,
     free_space_penalty,
     nearest_neighbors,
@@ -205,9 +206,9 @@ class ScanToMesh:
 class ScanNeighbours:
     """Distances from query points (surface samples) to the nearest of fixed scan points, up to ``reach``.
 
-    On CPU a scipy KD-tree of the scan is built once and queried with ``reach`` as the upper bound
-    (far queries end early). Elsewhere (``backend="grid"``) a coarse occupancy grid of the scan
-    (cells of ``reach / 2``, dilated by ``reach``) is built once; queries outside its marked cells
+    On CPU a scipy KD-tree of the scan is built once (on the first call) and queried with ``reach``
+    as the upper bound (far queries end early). Elsewhere (``backend="grid"``) a coarse occupancy
+    grid of the scan (cells of ``reach / 2``, dilated by ``reach``) is built once (on the first call); queries outside its marked cells
     are farther than ``reach`` from every scan point and get ``reach`` without a search, the others
     are searched exactly with :func:`backend.losses.nearest_neighbors`.
 
@@ -218,27 +219,17 @@ class ScanNeighbours:
     """
 
     def __init__(self, points: torch.Tensor, reach: float, backend: str = "auto"):
-        import torch.nn.functional as F
-
-        if backend not in ("auto", "kdtree", "grid"):
-            raise ValueError(f"unknown backend {backend!r}; expected auto, kdtree or grid")
+        if backend not in NN_BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(NN_BACKENDS)}")
         self.points = points
         self.reach = float(reach)
         self.backend = backend
-        self._tree = None
-        self.cell = self.reach / 2
-        p = points.double()
-        r = math.ceil(self.reach / self.cell) + 1
-        self.origin = (p.min(0).values - (r + 1) * self.cell).to(points.dtype)
-        dims = torch.ceil((p.max(0).values - self.origin.double()) / self.cell).long() + r + 2
-        cells = torch.floor((p - self.origin.double()) / self.cell).long()
-        occ = torch.zeros(tuple(dims.tolist()), dtype=torch.float32)
-        occ[cells[:, 0], cells[:, 1], cells[:, 2]] = 1.0
-        self.near = F.max_pool3d(occ[None, None], 2 * r + 1, stride=1, padding=r)[0, 0] > 0
-        self.dims = dims
+        self._tree = None  # built on the first KD-tree query
+        self._grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # on the first grid query
 
     def to(self, device: torch.device) -> ScanNeighbours:
-        self.points, self.origin, self.near, self.dims = (t.to(device) for t in (self.points, self.origin, self.near, self.dims))
+        self.points = self.points.to(device)
+        self._grid = None
         return self
 
     def _kdtree(self):
@@ -248,28 +239,50 @@ class ScanNeighbours:
             self._tree = cKDTree(self.points.detach().double().cpu().numpy())
         return self._tree
 
+    def _occupancy(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Origin ``(3,)``, dims ``(3,)`` and the ``near`` cells (bool grid) of the grid search."""
+        if self._grid is None:
+            import torch.nn.functional as F
+
+            cell = self.reach / 2
+            p = self.points.double()
+            r = math.ceil(self.reach / cell) + 1
+            origin = p.min(0).values - (r + 1) * cell
+            dims = torch.ceil((p.max(0).values - origin) / cell).long() + r + 2
+            cells = torch.floor((p - origin) / cell).long()
+            occ = torch.zeros(tuple(dims.tolist()), dtype=torch.float32, device=p.device)
+            occ[cells[:, 0], cells[:, 1], cells[:, 2]] = 1.0
+            near = F.max_pool3d(occ[None, None], 2 * r + 1, stride=1, padding=r)[0, 0] > 0
+            self._grid = (origin.to(self.points.dtype), dims, near)
+        return self._grid
+
+    def _candidates(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of the queries ``flat (M, 3)`` within ``reach`` of the scan (a few more with the grid)
+        and the row of each one's nearest scan point."""
+        if self.backend == "kdtree" or (self.backend == "auto" and flat.device.type == "cpu"):
+            dist, idx = self._kdtree().query(flat.detach().double().cpu().numpy(), k=1, distance_upper_bound=self.reach,
+                                             workers=max(1, torch.get_num_threads()))
+            near = np.isfinite(dist)
+            return (torch.from_numpy(np.nonzero(near)[0]).to(flat.device),
+                    torch.from_numpy(idx[near].astype(np.int64)).to(flat.device))
+        origin, dims, near = self._occupancy()
+        c = torch.floor((flat.detach() - origin.to(flat.dtype)) / (self.reach / 2)).long()
+        inside = ((c >= 0) & (c < dims)).all(-1)
+        cc = c.clamp_min(0).minimum(dims - 1)
+        cand = torch.nonzero(inside & near[cc[:, 0], cc[:, 1], cc[:, 2]]).squeeze(1)
+        if not cand.numel():
+            return cand, cand
+        return cand, nearest_neighbors(flat.index_select(0, cand).detach(), self.points, backend="grid")[1][0]
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``x (..., 3)`` -> ``(...)`` distance to the nearest scan point, clamped to ``reach``
         (differentiable w.r.t. ``x`` below ``reach``)."""
         flat = x.reshape(-1, 3)
         d = torch.full(flat.shape[:1], self.reach, dtype=x.dtype, device=x.device) + flat[:, 0] * 0
-        targets = self.points.to(x.dtype)
-        if self.backend == "kdtree" or (self.backend == "auto" and flat.device.type == "cpu"):
-            q = flat.detach().double().cpu().numpy()
-            dist, idx = self._kdtree().query(q, k=1, distance_upper_bound=self.reach,
-                                             workers=max(1, torch.get_num_threads()))
-            cand = torch.from_numpy(np.nonzero(np.isfinite(dist))[0]).to(x.device)
-            idx = torch.from_numpy(idx[np.isfinite(dist)].astype(np.int64)).to(x.device)
-        else:
-            c = torch.floor((flat.detach() - self.origin.to(x.dtype)) / self.cell).long()
-            inside = ((c >= 0) & (c < self.dims)).all(-1)
-            cc = c.clamp_min(0).minimum(self.dims - 1)
-            cand = torch.nonzero(inside & self.near[cc[:, 0], cc[:, 1], cc[:, 2]]).squeeze(1)
-            idx = nearest_neighbors(flat.index_select(0, cand).detach(), targets, backend="grid")[1][0] if cand.numel() \
-                else cand
+        cand, idx = self._candidates(flat)
         if cand.numel():
             q = flat.index_select(0, cand)
-            dist = torch.sqrt(((q - targets[idx]) ** 2).sum(-1) + 1e-12).clamp_max(self.reach)
+            dist = torch.sqrt(((q - self.points.to(x.dtype)[idx]) ** 2).sum(-1) + 1e-12).clamp_max(self.reach)
             d = d.index_put((cand,), dist)
         return d.view(x.shape[:-1])
 

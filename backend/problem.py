@@ -239,6 +239,17 @@ class FitProblem:
     def discrete_values(self, config: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in config.items() if k != POSE}
 
+    def candidate_at(self, values: dict[str, Any], world_from_program: Any = None) -> tuple[dict[str, Any], State]:
+        """The configuration and state of given parameter values (by name; missing ones at their
+        defaults) and, optionally, a ``(4, 4)`` world_from_program pose (else the first yaw hypothesis
+        at the frame's origin): the inverse of :meth:`state_values` and :meth:`world_pose`."""
+        config = self.canonical({POSE: 0, **values})
+        z = self.normalise(values)
+        if world_from_program is None:
+            return config, State(z, self.yaw_hypotheses[0], torch.zeros(3, dtype=self.dtype, device=self.device))
+        m = self.world_from_object.inverse() @ torch.as_tensor(world_from_program, dtype=torch.float64)
+        return config, State(z, math.atan2(float(m[1, 0]), float(m[0, 0])), m[:3, 3].to(self.device, self.dtype))
+
     def world_pose(self, state: State) -> torch.Tensor:
         """``(4, 4)`` float64 world_from_program for a state."""
         m = pose_matrix(torch.tensor([state.yaw], dtype=torch.float64), state.translation.to(torch.float64).reshape(1, 3),

@@ -138,7 +138,7 @@ def equivalent_description(module: Any, space: Any, truth: dict, quarter_turns: 
 
     from ..losses import sample_surface
     from ..objective import ScanToMesh
-    from ..problem import apply_pose
+    from ..problem import apply_pose, pose_matrix
 
     disc = truth["parameters"]["discrete"]
     cont = dict(truth["parameters"]["continuous"])
@@ -151,11 +151,10 @@ def equivalent_description(module: Any, space: Any, truth: dict, quarter_turns: 
     z0 = ((torch.tensor([float(start.get(n, cont[n])) for n in names], dtype=torch.float64) - lo) / (hi - lo))
     u = torch.logit(z0.clamp(1e-3, 1 - 1e-3)).requires_grad_(True)
     turn = quarter_turns * math.pi / 2
-    rz = torch.eye(4, dtype=torch.float64)
-    rz[0, 0], rz[0, 1], rz[1, 0], rz[1, 1] = math.cos(turn), -math.sin(turn), math.sin(turn), math.cos(turn)
+    rz = pose_matrix(torch.tensor([turn], dtype=torch.float64), torch.zeros((1, 3), dtype=torch.float64))[0]
     world = torch.tensor(truth["pose"]["world_from_object"], dtype=torch.float64) @ rz
     tv, tt = torch.as_tensor(true_mesh[0], dtype=torch.float64), torch.as_tensor(true_mesh[1], dtype=torch.long)
-    pts, _ = _area_samples(tv, tt, 2000, 0)
+    pts = sample_surface(tv[None], tt, 2000, 0).points[0]
     local = (pts - world[:3, 3]) @ world[:3, :3]  # the true surface in the turned program frame
     to_true = ScanToMesh(local)
     true_local = ((tv - world[:3, 3]) @ world[:3, :3])[tt][None]  # (1, T, 3, 3)
@@ -195,19 +194,14 @@ def truth_objective(module: Any, space: Any, observations: Any, truth: dict, ste
     steps from the true values (the noise moves the optimum a little). A fit that ends above it
     missed a better answer the objective knew about (a search miss); one that ends at or below it
     found something the objective cannot tell from the truth at this noise (not identifiable)."""
-    import torch
 
     from ..fit import clean_observations
     from ..problem import FitProblem, ProblemConfig
-    from ..search.base import POSE, RefineRequest, State
+    from ..search.base import RefineRequest
 
     problem = FitProblem(module, space, clean_observations(observations), ProblemConfig())
-    disc = truth["parameters"]["discrete"]
-    cont = truth["parameters"]["continuous"]
-    config = problem.canonical({POSE: 0, **{k: v for k, v in disc.items() if k in {p.name for p in space.discrete}}})
-    z = problem.normalise({k: v for k, v in cont.items() if k in {p.name for p in space.continuous}})
-    m = problem.world_from_object.inverse() @ torch.tensor(truth["pose"]["world_from_object"], dtype=torch.float64)
-    state = State(z, math.atan2(float(m[1, 0]), float(m[0, 0])), m[:3, 3].to(torch.float32))
+    values = {**truth["parameters"]["discrete"], **truth["parameters"]["continuous"]}
+    config, state = problem.candidate_at(values, truth["pose"]["world_from_object"])
     return problem.refine([RefineRequest(config, state, steps)])[0].objective
 
 
