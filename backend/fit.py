@@ -179,7 +179,7 @@ def clean_observations(observations: Any) -> Any:
     from dataclasses import replace
 
     from .objective import clean_points
-    from .scans import object_frame
+    from .scans import lowest_z, object_frame
 
     pts = observations.points
     keep = clean_points(pts)
@@ -187,7 +187,7 @@ def clean_observations(observations: Any) -> Any:
         keep = torch.ones(len(pts), dtype=torch.bool)
     frame = observations.frame
     floor = frame.floor_z
-    if abs(frame.floor_z - float(pts[:, 2].min())) < 1e-6:  # the floor came from the points: look for it
+    if abs(frame.floor_z - lowest_z(pts[:, 2])) < 1e-6:  # the floor came from the points: look for it
         floor = _floor_height(observations.frames, pts[keep])
     if bool(keep.all()) and floor == frame.floor_z:
         return observations

@@ -65,6 +65,7 @@ __all__ = [
     "load_scan",
     "load_scan2cad",
     "load_scannet_scene",
+    "lowest_z",
     "min_area_rectangle",
     "object_frame",
     "observations_from_frames",
@@ -837,19 +838,25 @@ def _frame_matrix(yaw: float, center_xy: Any, floor_z: float) -> torch.Tensor:
     return m
 
 
+def lowest_z(z: Any) -> float:
+    """The height of the lowest points of ``z (P,)``: the 0.1 % quantile, so that a few stray points
+    below the floor (flying pixels) do not count."""
+    return float(np.quantile(np.asarray(torch.as_tensor(z).detach().cpu().double()), 0.001))
+
+
 def object_frame(points: torch.Tensor, floor_z: float | None = None, yaw: float | None = None,
                  where: str = "object") -> ObjectFrame:
     """The gravity-aligned frame of an object's points ``(P, 3)`` (z up).
 
     Origin: the centre of the minimum-area XY rectangle, at ``floor_z`` (default: the
-    lowest point's z). ``yaw`` fixes the orientation (e.g. from an annotated box);
+    lowest points' z, the 0.1 % quantile, so that a few stray points below the floor do not sink it). ``yaw`` fixes the orientation (e.g. from an annotated box);
     otherwise it comes from the rectangle.
     """
     p = torch.as_tensor(points).detach().cpu().double().numpy().reshape(-1, 3)
     if len(p) == 0:
         raise ScanError(f"{where}: no points")
     _check_finite(p, "points", where)
-    fz = float(p[:, 2].min()) if floor_z is None else float(floor_z)
+    fz = lowest_z(p[:, 2]) if floor_z is None else float(floor_z)
     if yaw is None:
         a, center, size = min_area_rectangle(p[:, :2])
     else:

@@ -16,7 +16,8 @@ layout plus the ground truth::
 
 Scene: the object stands on a floor plane ``z = 0`` (its lowest point on the
 floor), rotated by ``yaw`` about +Z and moved on the floor. Cameras: ``views``
-hand-held poses on an arc of 90-200 degrees around it, at 1.2-1.8 m height and
+hand-held poses on an arc of 90-200 degrees around it whose middle is within 45
+degrees of the object's front (the program's -Y side), at 1.2-1.8 m height and
 1-3 m distance (further for large objects, so that they fit the view), looking
 at the object with small aiming and roll jitter; the floor is in view.
 
@@ -136,6 +137,10 @@ class CaptureSettings:
     """Focal length in units of the image width (ScanNet's depth camera: 577.6 px at 640 px)."""
     arc_deg: tuple[float, float] = (90.0, 200.0)
     """Range of the arc (degrees) the views spread over."""
+    facing_deg: float = 45.0
+    """The arc's middle lies within this many degrees of the object's front (-Y in the program's frame):
+    furniture is scanned from where people use it (its back is often against a wall), so the views
+    always include its front. 180 puts the arc anywhere around the object."""
     height_m: tuple[float, float] = (1.2, 1.8)
     """Range of the sensor height above the floor (m)."""
     distance_m: tuple[float, float] = (1.0, 3.0)
@@ -158,6 +163,8 @@ class CaptureSettings:
                 raise SynthError(f"{name} must be a range 0 < low <= high, got ({lo}, {hi})")
         if self.occluders < 0:
             raise SynthError(f"occluders must be >= 0, got {self.occluders}")
+        if not 0 <= self.facing_deg <= 180:
+            raise SynthError(f"facing_deg must be within 0..180 degrees, got {self.facing_deg}")
 
     def intrinsics(self) -> list[float]:
         """``[fx, fy, cx, cy]`` (square pixels, principal point at the image centre)."""
@@ -284,17 +291,21 @@ def _yaw_matrix(yaw: float, translation: Any) -> torch.Tensor:
     return m
 
 
-def sample_cameras(center: Any, radius: float, top: float, capture: CaptureSettings, rng: np.random.Generator) -> tuple[Cameras, dict]:
+def sample_cameras(center: Any, radius: float, top: float, capture: CaptureSettings, rng: np.random.Generator,
+                   front: float = 0.0) -> tuple[Cameras, dict]:
     """Hand-held views of an object with bounding-sphere ``radius`` around ``center`` (3,) whose top is at
-    ``top`` (m): on an arc, at sensor height and distance drawn from ``capture``, aimed at the object
-    with jitter and a small roll. Returns the cameras (float64) and what was drawn."""
+    ``top`` (m): on an arc whose middle lies within ``capture.facing_deg`` of the azimuth ``front``
+    (radians, world frame: the direction the object's front faces), at sensor height and distance drawn
+    from ``capture``, aimed at the object with jitter and a small roll. Returns the cameras (float64)
+    and what was drawn."""
     f, _, cx, cy = capture.intrinsics()
     half_fov = math.atan(min(cx, cy) / f)
     lo, hi = capture.distance_m
     need = radius / math.sin(half_fov) * 0.9  # fits (up to a small crop) in the narrower field of view
     dist = float(rng.uniform(max(lo, need), max(hi, need + 0.5)))
     arc = math.radians(float(rng.uniform(*capture.arc_deg)))
-    start = float(rng.uniform(0, 2 * math.pi))
+    facing = math.radians(capture.facing_deg)
+    start = front + float(rng.uniform(-facing, facing)) - arc / 2
     n = capture.views
     steps = np.linspace(0, arc, n) if n > 1 else np.array([arc / 2])
     jitter = (arc / max(n - 1, 1)) * 0.1
@@ -475,7 +486,8 @@ def synthesize(program: ShapeProgram, out_dir: str | Path, seed: int = 0, *, noi
     center = ((lo + hi) / 2).numpy()
     radius = float((hi - lo).norm() / 2)
     top = float(hi[2])
-    cams, cam_info = sample_cameras(center, radius, top, capture, rng)
+    front = yaw - math.pi / 2  # the program's front faces -Y
+    cams, cam_info = sample_cameras(center, radius, top, capture, rng, front)
     boxes = _occluder_boxes(center, radius, cams, capture.occluders, rng)
 
     # the scene: object, floor, occluders (triangle ranges tell them apart)

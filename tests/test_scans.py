@@ -291,6 +291,16 @@ def test_object_frame_hypotheses_and_floor():
     raises_one_line(lambda: object_frame(torch.zeros(0, 3), where="thing"), "thing", "no points")
 
 
+def test_object_frame_floor_ignores_a_stray_point():
+    """Without a given floor it lies at the object's lowest points; one noise point below them does not
+    sink it (a plain minimum would)."""
+    pts = torch.from_numpy(box_surface_points((0.0, 0.0, 0.5), (0.8, 0.5, 1.0), yaw=0.0, n=40)).float()
+    lowest = float(pts[:, 2].min())
+    stray = torch.tensor([[0.1, 0.1, lowest - 0.05]])
+    f = object_frame(torch.cat([pts, stray]))
+    assert abs(f.floor_z - lowest) < 0.005
+
+
 # ---------------------------------------------------------------------------
 # RGB-D frame folders
 

@@ -68,6 +68,9 @@ class FitBenchConfig:
     """RGB-D frames per synthetic scan."""
     occluders: int = 0
     """Box occluders per synthetic scan."""
+    facing: float = 45.0
+    """The synthetic scans' arcs of views are centred within this many degrees of the object's front
+    (180: anywhere around it, so some scans never see the front and its parts cannot be recovered)."""
     noise: str = "scannet"
     """Depth noise of the synthetic scans: scannet or none."""
     threads: int = 1
@@ -389,7 +392,8 @@ def run(cfg: FitBenchConfig) -> int:
                 seed = cfg.seed * 10007 + i
                 folder = root / f"{Path(name).stem}_{i}"
                 synthesize(shape, folder, seed, noise=NoiseSettings(kind=cfg.noise),
-                           capture=CaptureSettings(views=cfg.views, occluders=cfg.occluders))
+                           capture=CaptureSettings(views=cfg.views, occluders=cfg.occluders,
+                                                           facing_deg=cfg.facing))
                 info = {"program": Path(name).stem, "target": i, "seed": seed}
                 tasks += [(info, str(path), str(folder), method) for method in methods]
         if cfg.jobs == 1:

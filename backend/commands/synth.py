@@ -26,6 +26,9 @@ class SynthConfig:
     """Image width in pixels."""
     height: int = 120
     """Image height in pixels."""
+    facing: float = 45.0
+    """The arc of views is centred within this many degrees of the object's front (-Y in the program's
+    frame); 180 puts it anywhere around the object."""
     set: tuple[str, ...] = ()
     """Parameters to fix instead of sampling, NAME=VALUE (e.g. --set "Leg Style=Sled" "Seat Height=0.45")."""
     yaw: float | None = None
@@ -45,7 +48,8 @@ def run(cfg: SynthConfig) -> int:
         raise UserError("say where to write the scan: -o/--output DIR")
     try:
         noise = NoiseSettings(kind=cfg.noise)
-        capture = CaptureSettings(views=cfg.views, width=cfg.width, height=cfg.height, occluders=cfg.occluders)
+        capture = CaptureSettings(views=cfg.views, width=cfg.width, height=cfg.height, occluders=cfg.occluders,
+                                  facing_deg=cfg.facing)
         program = load_shape_program(cfg.program, cfg.ranges, cfg.object)
         fixed = parse_assignments(program.space, cfg.set)
         result = synthesize(program, cfg.output, cfg.seed, noise=noise, capture=capture, fixed=fixed, yaw=cfg.yaw)
