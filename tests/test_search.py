@@ -146,3 +146,39 @@ def test_search_config_defaults_are_documented():
     assert "exploration" in docs and "budget_seconds" in docs and "seed" in docs
     assert isinstance(SearchConfig().budget_seconds, float)
     assert RefineRequest({POSE: 0}).steps > 0
+
+
+def _cand(config, objective):
+    return Candidate(dict(config), State(torch.zeros(3), 0.0, torch.zeros(3)), objective)
+
+
+def test_mcts_drops_poses_far_worse_than_the_best():
+    from types import SimpleNamespace
+
+    from backend.search.mcts import _live_poses, _posed
+
+    problem = ToyProblem()
+    base = problem.canonical({})
+    objectives = {0: 0.10, 1: 0.25, 2: 0.12, 3: 1.0}  # pose_prune 2: 0.25 and 1.0 are out
+    ctx = SimpleNamespace(config=MCTSConfig(), problem=problem, steps_done={},
+                          by_config={config_key({**base, POSE: k}): _cand({**base, POSE: k}, o) for k, o in objectives.items()})
+    assert _live_poses(ctx) == {0, 2}
+    other = problem.canonical({"style": 4})
+    assert sorted(c[POSE] for c in _posed(ctx, other, _live_poses(ctx))) == [0, 2]
+    # a configuration refined enough under a pose is not refined again under it
+    ctx.steps_done[config_key({**base, POSE: 0})] = ctx.config.revisit_steps
+    assert [c[POSE] for c in _posed(ctx, base, {0, 2})] == [2]
+
+
+def test_mcts_spends_its_budget_on_configurations_not_yet_seen():
+    """Revisits stop at ``revisit_steps`` per configuration, so the same evaluation budget covers more
+    configurations than without the cap (and still finds the optimum)."""
+    runs = {}
+    for cap in (40, 10**9):
+        cfg = MCTSConfig(budget_seconds=60, max_evaluations=3000, refine_steps=10, final_steps=10, revisit_steps=cap)
+        best, ctx = mcts(ToyProblem(), cfg)
+        final = {c.key for c in ctx.top_configs(cfg.final_candidates)}
+        assert all(n < cap + cfg.refine_steps for k, n in ctx.steps_done.items() if k not in final)
+        assert {k: best.config[k] for k in TARGET} == TARGET
+        runs[cap] = len(ctx.by_config)
+    assert runs[40] > runs[10**9]

@@ -123,8 +123,9 @@ class SearchConfig:
     final_candidates: int = 3
     """How many of the best distinct configurations get the final refinement."""
     starts: int = 2
-    """Starts (the defaults, then random values) refined side by side for a configuration seen for the
-    first time when no similar configuration has been refined yet (otherwise it starts from that one)."""
+    """Starts refined side by side for a configuration seen for the first time (the best is kept): the
+    most similar refined configuration's values when there is one, then the defaults, then random
+    values."""
     pilot_steps: int = 30
     """Adam steps of the pilot: before the search, the default configuration is refined under every
     pose hypothesis (one batch), so that later configurations start from its continuous values."""
@@ -170,6 +171,8 @@ class SearchContext:
         self.step = 0
         self.best: Candidate | None = None
         self.by_config: dict[tuple, Candidate] = {}
+        self.steps_done: dict[tuple, int] = {}
+        """Adam steps spent on each configuration (pose included) so far, all refinements together."""
         self.history: list[tuple[float, float]] = []  # (seconds, best objective)
         self.step_seconds: float | None = None
         """Running estimate of the time of one Adam step of one discrete configuration."""
@@ -215,8 +218,10 @@ class SearchContext:
             if r.init is None:
                 if r.hint is None:
                     r.hint = self.donor(r.config)
-                # a similar refined configuration is a better start than the defaults or random values
-                r.starts = 1 if r.hint is not None else max(r.starts, self.config.starts)
+                # a similar configuration's refined values usually start closest, but a structural change
+                # (legs removed, a cushion more) can leave them in a compensating basin: the defaults
+                # start beside them
+                r.starts = max(r.starts, self.config.starts)
         t0 = time.perf_counter()
         cands = self.problem.refine(requests)
         groups = len({config_key({k: v for k, v in r.config.items() if k != POSE}) for r in requests})
@@ -224,6 +229,9 @@ class SearchContext:
         per_step = (time.perf_counter() - t0) / (steps * max(1, groups))
         self.step_seconds = per_step if self.step_seconds is None else 0.7 * self.step_seconds + 0.3 * per_step
         self.budget.evaluations += sum(r.steps * (r.starts if r.init is None else 1) for r in requests)
+        for r in requests:
+            key = config_key(r.config)
+            self.steps_done[key] = self.steps_done.get(key, 0) + r.steps
         for c in cands:
             prev = self.by_config.get(c.key)
             if prev is None or c.objective < prev.objective:

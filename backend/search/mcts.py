@@ -44,6 +44,13 @@ class MCTSConfig(SearchConfig):
     pose_keep: float = 1.3
     """On a revisit, a configuration's pose hypotheses whose result is worse than this times its best
     pose's are not refined further."""
+    pose_prune: float = 2.0
+    """A pose hypothesis whose best result over all configurations is worse than this times the best
+    pose's is not refined for further configurations (a long bed turned 90 degrees cannot fit it)."""
+    revisit_steps: int = 60
+    """A configuration (under one pose) refined this many Adam steps in all is not refined again during
+    the search (the final refinement polishes the best ones): a simulation that reaches one refines a
+    neighbour not yet saturated instead, so the budget goes to configurations not yet seen."""
     rollout_random: float = 0.8
     """A rollout keeps the best configuration's values for the undecided decisions, except that with
     this probability one of them changes (preferably to a value not yet refined with the others'
@@ -144,24 +151,38 @@ class _Tree:
             changes = 1
             while changes < len(rest) and self.ctx.random() < self.ctx.config.extra_change:  # type: ignore[attr-defined]
                 changes += 1
+        return self._change(full, rest, changes, base) if changes else full
+
+    def _change(self, full: dict[str, Any], names: list[str], changes: int, base: dict[str, Any]) -> dict[str, Any]:
+        """``full`` with ``changes`` of the decisions ``names`` set to other values (preferring changes whose
+        configuration has not been refined yet); decisions that the changes activate take ``base``'s
+        values (or random ones)."""
+        full = dict(full)
         changed: set[str] = set()
         for _ in range(changes):
             # prefer a change the search has not refined yet (the incumbent's unexplored neighbours)
-            moves = [(n, v) for n in rest if n not in changed for v in self.problem.choices(n) if v != full[n]]
+            moves = [(n, v) for n in names if n not in changed and n in full for v in self.problem.choices(n) if v != full[n]]
             fresh = [mv for mv in moves if config_key(self.problem.canonical({**full, mv[0]: mv[1]})) not in self.ctx.by_config]
             if fresh or moves:
                 name, value = self.ctx.choice(fresh or moves)
                 full[name] = value
                 changed.add(name)
-        if changes:
-            pos = 0  # decisions that the change activates keep the incumbent's (default) values
-            while True:
-                pos, name = self.next_decision(full, pos)
-                if name is None:
-                    return full
-                values = list(self.problem.choices(name))
-                full[name] = base[name] if name in base and base[name] in values else self.ctx.choice(values)
-        return full
+        pos = 0
+        while True:
+            pos, name = self.next_decision(full, pos)
+            if name is None:
+                return full
+            values = list(self.problem.choices(name))
+            full[name] = base[name] if name in base and base[name] in values else self.ctx.choice(values)
+
+    def neighbour(self, config: dict[str, Any]) -> dict[str, Any]:
+        """A configuration one decision (and, with probability ``extra_change`` each, more) away from
+        ``config``, preferring ones not refined yet (the pose stays)."""
+        names = [n for n in self.order[1:] if n in config and self.problem.is_active(n, config) is not False]
+        changes = 1
+        while changes < len(names) and self.ctx.random() < self.ctx.config.extra_change:  # type: ignore[attr-defined]
+            changes += 1
+        return self._change(config, names, changes, config)
 
     def insert(self, config: dict[str, Any], objective: float) -> None:
         """Record an evaluated configuration (e.g. from the pilot) along its full path."""
@@ -185,20 +206,36 @@ class _Tree:
             node.best = max(node.best, -objective)
 
 
-def _posed(ctx: SearchContext, config: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pose variants of a simulated configuration to refine: every pose hypothesis the first time
-    (with ``all_poses``), afterwards those whose result is within ``pose_keep`` times the
-    configuration's best pose (a symmetric object keeps several)."""
+def _live_poses(ctx: SearchContext) -> set[int]:
+    """The pose hypotheses whose best result is within ``pose_prune`` times the best one's."""
+    cfg: MCTSConfig = ctx.config  # type: ignore[assignment]
+    best: dict[int, float] = {}
+    for c in ctx.by_config.values():
+        k = int(c.config[POSE])
+        best[k] = min(best.get(k, math.inf), c.objective)
+    if not best:
+        return set(range(ctx.problem.pose_hypotheses))
+    lo = min(best.values())
+    return {k for k in range(ctx.problem.pose_hypotheses) if k not in best or best[k] <= cfg.pose_prune * lo}
+
+
+def _posed(ctx: SearchContext, config: dict[str, Any], live: set[int] | None = None) -> list[dict[str, Any]]:
+    """The pose variants of a simulated configuration to refine: every live pose hypothesis (``live``,
+    see :func:`_live_poses`) the first time (with ``all_poses``), afterwards those whose result is
+    within ``pose_keep`` times the configuration's best pose (a symmetric object keeps several) and that are not saturated
+    (``revisit_steps``); none when every variant is done."""
     cfg: MCTSConfig = ctx.config  # type: ignore[assignment]
     if not cfg.all_poses:
         return [config]
-    variants = [ctx.problem.canonical({**config, POSE: k}) for k in range(ctx.problem.pose_hypotheses)]
+    variants = [ctx.problem.canonical({**config, POSE: k}) for k in range(ctx.problem.pose_hypotheses)
+                if live is None or k in live]
     seen = [ctx.by_config.get(config_key(v)) for v in variants]
     done = [c.objective for c in seen if c is not None]
     if not done:
         return variants
     best = min(done)
-    return [v for v, c in zip(variants, seen) if c is None or c.objective <= cfg.pose_keep * best]
+    return [v for v, c in zip(variants, seen) if c is None or (c.objective <= cfg.pose_keep * best
+                                                               and ctx.steps_done.get(c.key, 0) < cfg.revisit_steps)]
 
 
 def run_mcts(ctx: SearchContext) -> Candidate:
@@ -211,9 +248,14 @@ def run_mcts(ctx: SearchContext) -> Candidate:
         tree.insert(cand.config, cand.objective)
     while not ctx.budget.exhausted(reserve=0.2):
         batch: list[tuple[list[_Node], dict[str, Any]]] = []
+        live = _live_poses(ctx)
         for _ in range(cfg.simulations_per_step):
             path, decided = tree.select()
             config = ctx.problem.canonical(tree.rollout(decided))
+            for _ in range(8):  # a saturated configuration: refine a neighbour instead
+                if _posed(ctx, config, live):
+                    break
+                config = ctx.problem.canonical(tree.neighbour(config))
             for node in path:
                 node.virtual += 1
             batch.append((path, config))
@@ -222,11 +264,14 @@ def run_mcts(ctx: SearchContext) -> Candidate:
         unique: dict[tuple, dict[str, Any]] = {}
         for _, config in batch:
             unique.setdefault(config_key({k: v for k, v in config.items() if k != POSE}), config)
-        requests = [RefineRequest(c, None, cfg.refine_steps) for config in unique.values() for c in _posed(ctx, config)]
-        cands = ctx.evaluate(requests)
+        requests = [RefineRequest(c, None, cfg.refine_steps) for config in unique.values()
+                    for c in _posed(ctx, config, live)]
         for path, _ in batch:
             for node in path:
                 node.virtual -= 1
+        if not requests:  # every configuration near the incumbent is saturated
+            break
+        cands = ctx.evaluate(requests)
         for cand in cands:  # back up every result along its own path (its pose's subtree)
             tree.insert(cand.config, cand.objective)
     return ctx.finish()
