@@ -526,6 +526,10 @@ def test_bed_head_and_foot_cannot_be_confused():
             assert foot_top < space["Headboard Height"].low, s
             checked += 1
     assert checked == 36 * 7
+    # the default Footboard Height shapes the board for every mattress (a fit starting from the defaults
+    # gets a gradient for it: below the mattress top + 0.05 the height changes nothing)
+    highest_top = space["Frame Height"].high + space["Mattress Thickness"].high + 0.05
+    assert highest_top < space["Footboard Height"].default < space["Footboard Height"].high
 
 
 # ---------------------------------------------------------------------------

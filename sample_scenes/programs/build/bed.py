@@ -11,7 +11,9 @@ the mattress (its top is max(Footboard Height, mattress top + 0.05), the
 mattress top being Frame Height + Mattress Thickness), so it is never hidden
 inside the mattress, and the headboard's height range (0.95..1.4) lies above
 the footboard's (0.45..0.9), so a footboard cannot pass for a headboard of a
-bed turned round.
+bed turned round. Footboard Height's default (0.85) lies above every mattress
+top + 0.05 (at most 0.8), where the height shapes the board: a fit that starts
+from the defaults gets its gradient (below the mattress top it has none).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def build():
     mt = k.float("Mattress Thickness", 0.22, 0.12, 0.30, "mattress thickness")
     lh = k.float("Leg Height", 0.1, 0.05, 0.15, "legs: height of the legs (the frame starts there)")
     hh = k.float("Headboard Height", 1.0, 0.95, 1.4, "headboard: height of its top above the floor")
-    fbh = k.float("Footboard Height", 0.55, 0.45, 0.9,
+    fbh = k.float("Footboard Height", 0.85, 0.45, 0.9,
                   "footboard: height of its top above the floor, raised to at least 5 cm above the mattress top "
                   "(top = max(Footboard Height, Frame Height + Mattress Thickness + 0.05))")
     bt = k.float("Board Thickness", 0.05, 0.03, 0.10, "headboard and footboard thickness (y)")
