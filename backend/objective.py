@@ -29,6 +29,15 @@ touches the ``K`` candidate meshes. The terms are those of
     ``relu(-min_v z_v - tolerance)``: how far the candidate sinks below the floor (the
     object frame's ``z = 0``: the scan's floor, or its lowest point), beyond a small
     tolerance for the floor estimate's error.
+``top``
+    ``relu(top_scan - tolerance - max_v z_v)``: how far the candidate stays below the scan's top
+    (the 99.9 % quantile of its heights), beyond a small tolerance for the noise there. The
+    distance terms clamp far points and the depth term counts a pixel the candidate misses at a
+    fixed cost, so neither pulls a candidate that is far too short (a bookshelf whose shelves
+    aligned with the wrong ones) back up; this one does. One-sided: the scan's points lie on the
+    object (a partial scan may not show its top), and surface above the scan is penalised by the
+    other terms. (The same one-sided pull on the sides, tried too, made refinements worse: the
+    noisy outline of a partial scan is a poor guide there.)
 ``free_space`` (RGB-D frames)
     :func:`backend.losses.free_space_penalty`: rendered surface in front of the
     observed depth (the sensor saw through it), clamped at ``depth_cap``, per
@@ -429,6 +438,8 @@ class Objective:
         gen = torch.Generator().manual_seed(self.seed)
         object_from_world = torch.linalg.inv(torch.as_tensor(world_from_object, dtype=torch.float64))
         pts = observations.points.double() @ object_from_world[:3, :3].T + object_from_world[:3, 3]
+        self.scan_top = float(np.quantile(pts[:, 2].numpy(), 0.999))
+        """Height of the scan's top in the object frame (metres), for the ``top`` term."""
         order = torch.randperm(len(pts), generator=gen)
         dense = pts[order[: 4 * cfg.scan_points]] if cfg.scan_points else pts
         self.neighbours = ScanNeighbours(dense.float(), cfg.truncate).to(self.device)
@@ -443,7 +454,7 @@ class Objective:
         if frames is not None and (cfg.depth > 0 or cfg.silhouette > 0 or cfg.free_space > 0):
             views = _prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
             self.views = None if views is None else views.to(self.device)
-        names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor") if getattr(cfg, n) > 0]
+        names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor", "top") if getattr(cfg, n) > 0]
         if self.views is not None:
             if self.views.mask is not None:
                 names += [n for n in ("depth", "silhouette") if getattr(cfg, n) > 0]
@@ -478,6 +489,8 @@ class Objective:
             terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, None if out is None else out.depth.detach())
         if "floor" in names:
             terms["floor"] = torch.relu(-verts[..., 2].amin(1) - c.floor_tolerance)
+        if "top" in names:
+            terms["top"] = torch.relu(self.scan_top - c.top_tolerance - verts[..., 2].amax(1))
         loss = sum(getattr(c, n) * terms[n] for n in names)
         return loss, terms
 

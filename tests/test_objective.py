@@ -223,7 +223,7 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
 
     obs = clean_observations(_chair_observations())
     obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig())
-    assert obj.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "depth", "silhouette", "free_space"]
+    assert obj.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "top", "depth", "silhouette", "free_space"]
     v, mesh = _true_mesh_in_object_frame(obs)
     c = v.mean(1, keepdim=True)
     turn = torch.tensor([[-1.0, 0, 0], [0, -1.0, 0], [0, 0, 1.0]])
@@ -242,7 +242,7 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
     # the point terms alone, for a point cloud without frames, also rank the truth first
     pc = observations_from_points(obs.points)
     obj_pc = Objective(pc, obs.frame.world_from_object, ObjectiveConfig())
-    assert obj_pc.terms == ["scan_to_mesh", "mesh_to_scan", "floor"]
+    assert obj_pc.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "top"]
     loss_pc, _ = obj_pc(variants, replace(mesh, verts=variants))
     assert int(loss_pc.argmin()) == 0
 
@@ -308,3 +308,26 @@ def test_objective_is_deterministic_and_batch_independent(k):
         assert torch.allclose(ta[name], torch.cat([s[1][name] for s in singles]), rtol=1e-5, atol=1e-7), name
     # surface samples are drawn per batch, so mesh_to_scan agrees up to sampling noise
     assert torch.allclose(ta["mesh_to_scan"], torch.cat([s[1]["mesh_to_scan"] for s in singles]), rtol=0.1, atol=1e-4)
+
+
+def test_top_pulls_a_candidate_that_is_too_short_and_leaves_the_truth_alone():
+    from backend.fit import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    cfg = ObjectiveConfig(scan_to_mesh=0, mesh_to_scan=0, depth=0, silhouette=0, free_space=0, floor=0, top=1.0)
+    obj = Objective(obs, obs.frame.world_from_object, cfg)
+    assert obj.terms == ["top"]
+    v, mesh = _true_mesh_in_object_frame(obs)
+    true_top = float(v[..., 2].max())
+    assert abs(obj.scan_top - true_top) < cfg.top_tolerance  # the scan's top is the object's (within noise)
+    base = torch.tensor([0.0, 0.0, float(v[..., 2].min())])
+    x = torch.cat([v, (v - base) * torch.tensor([1.0, 1.0, 0.6]) + base, (v - base) * 1.2 + base]).requires_grad_(True)
+    loss, _ = obj(x, replace(mesh, verts=x))
+    lv = loss.detach()
+    assert float(lv[0]) == 0.0 and float(lv[2]) == 0.0  # taller is left to the other terms
+    short = obj.scan_top - cfg.top_tolerance - float(x[1, :, 2].detach().max())
+    assert short > 0.2 and float(lv[1]) == pytest.approx(short, abs=1e-5)
+    loss.sum().backward()
+    highest = x[1, :, 2] == x[1, :, 2].max()
+    assert float(x.grad[1, highest, 2].sum()) == pytest.approx(-1.0)  # raising the top lowers the loss
+    assert float(x.grad[1, ~highest].abs().sum()) == 0.0
