@@ -30,14 +30,16 @@ touches the ``K`` candidate meshes. The terms are those of
     object frame's ``z = 0``: the scan's floor, or its lowest point), beyond a small
     tolerance for the floor estimate's error.
 ``top``
-    ``relu(top_scan - tolerance - max_v z_v)``: how far the candidate stays below the scan's top
-    (the 99.9 % quantile of its heights), beyond a small tolerance for the noise there. The
+    ``relu(|max_v z_v - top_scan| - tolerance)``: how far the candidate's top is from the scan's
+    top (the 99.9 % quantile of its heights), beyond a small tolerance for the noise there. The
     distance terms clamp far points and the depth term counts a pixel the candidate misses at a
     fixed cost, so neither pulls a candidate that is far too short (a bookshelf whose shelves
-    aligned with the wrong ones) back up; this one does. One-sided: the scan's points lie on the
-    object (a partial scan may not show its top), and surface above the scan is penalised by the
-    other terms. (The same one-sided pull on the sides, tried too, made refinements worse: the
-    noisy outline of a partial scan is a poor guide there.)
+    aligned with the wrong ones) back up; and surface where the sensor measured nothing (above
+    the object, in front of no wall) is seen by no term but the silhouette, so a cabinet 90 cm too
+    tall cost only that. This term assumes the scan shows the object's top, as hand-held scans
+    that look down on furniture do; set its weight to 0 for scans that cut the top off. (A
+    pull on the four sides, tried too, made refinements worse: the noisy outline of a partial scan
+    is a poor guide there.)
 ``free_space`` (RGB-D frames)
     :func:`backend.losses.free_space_penalty`: rendered surface in front of the
     observed depth (the sensor saw through it), clamped at ``depth_cap``, per
@@ -490,7 +492,7 @@ class Objective:
         if "floor" in names:
             terms["floor"] = torch.relu(-verts[..., 2].amin(1) - c.floor_tolerance)
         if "top" in names:
-            terms["top"] = torch.relu(self.scan_top - c.top_tolerance - verts[..., 2].amax(1))
+            terms["top"] = torch.relu((verts[..., 2].amax(1) - self.scan_top).abs() - c.top_tolerance)
         loss = sum(getattr(c, n) * terms[n] for n in names)
         return loss, terms
 

@@ -52,10 +52,10 @@ class ObjectiveConfig:
     """Sinking this far (metres) into the floor costs nothing (the floor height estimated from the frames
     or the scan's lowest points is off by a few millimetres)."""
     top: float = 1.0
-    """Weight of the penalty for staying below the scan's top: how far (metres) the highest vertex is more
-    than ``top_tolerance`` below the scan's highest points."""
+    """Weight of the penalty for a top at the wrong height: how far (metres) the highest vertex is more than
+    ``top_tolerance`` above or below the scan's highest points (0 for scans that do not show the top)."""
     top_tolerance: float = 0.03
-    """Staying this far (metres) below the scan's top costs nothing (noise spreads the highest points)."""
+    """A top this close (metres) to the scan's costs nothing (noise spreads the highest points)."""
     huber: float = 0.02
     """Huber transition (metres) of the distance terms."""
     outlier: float = 0.3

@@ -310,7 +310,7 @@ def test_objective_is_deterministic_and_batch_independent(k):
     assert torch.allclose(ta["mesh_to_scan"], torch.cat([s[1]["mesh_to_scan"] for s in singles]), rtol=0.1, atol=1e-4)
 
 
-def test_top_pulls_a_candidate_that_is_too_short_and_leaves_the_truth_alone():
+def test_top_pulls_a_candidate_to_the_scans_top_and_leaves_the_truth_alone():
     from backend.fit import clean_observations
 
     obs = clean_observations(_chair_observations())
@@ -324,10 +324,13 @@ def test_top_pulls_a_candidate_that_is_too_short_and_leaves_the_truth_alone():
     x = torch.cat([v, (v - base) * torch.tensor([1.0, 1.0, 0.6]) + base, (v - base) * 1.2 + base]).requires_grad_(True)
     loss, _ = obj(x, replace(mesh, verts=x))
     lv = loss.detach()
-    assert float(lv[0]) == 0.0 and float(lv[2]) == 0.0  # taller is left to the other terms
+    assert float(lv[0]) == 0.0
     short = obj.scan_top - cfg.top_tolerance - float(x[1, :, 2].detach().max())
+    tall = float(x[2, :, 2].detach().max()) - obj.scan_top - cfg.top_tolerance
     assert short > 0.2 and float(lv[1]) == pytest.approx(short, abs=1e-5)
+    assert tall > 0.1 and float(lv[2]) == pytest.approx(tall, abs=1e-5)
     loss.sum().backward()
-    highest = x[1, :, 2] == x[1, :, 2].max()
-    assert float(x.grad[1, highest, 2].sum()) == pytest.approx(-1.0)  # raising the top lowers the loss
-    assert float(x.grad[1, ~highest].abs().sum()) == 0.0
+    for k, sign in ((1, -1.0), (2, 1.0)):  # raising a short top / lowering a tall one lowers the loss
+        highest = x[k, :, 2] == x[k, :, 2].max()
+        assert float(x.grad[k, highest, 2].sum()) == pytest.approx(sign)
+        assert float(x.grad[k, ~highest].abs().sum()) == 0.0
