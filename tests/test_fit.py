@@ -133,7 +133,9 @@ def test_search_methods_return_valid_results_that_improve_the_objective(bed, tar
     objs = [h[1] for h in result.history]
     assert all(b <= a + 1e-12 for a, b in itertools.pairwise(objs))  # the best so far never gets worse
     assert set(result.terms) == {"scan_to_mesh", "mesh_to_scan", "floor", "top", "depth", "silhouette", "free_space"}
-    assert 0.8 * 400 <= result.evaluations <= 400 + 3 * 15  # searched until the budget, then the final refinement
+    # searched until the budget (the last batch may pass it: at most 6 simulations x 4 poses x 2 starts x 6
+    # steps), then the final refinement (at most 3 x 15)
+    assert 0.8 * 400 <= result.evaluations <= 400 + 6 * 4 * 2 * 6 + 3 * 15
 
 
 def test_locks_are_respected(bed, targets):
