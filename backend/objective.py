@@ -219,8 +219,8 @@ class ScanNeighbours:
 
     On CPU a scipy KD-tree of the scan is built once (on the first call) and queried with ``reach``
     as the upper bound (far queries end early). Elsewhere (``backend="grid"``) a coarse occupancy
-    grid of the scan (cells of ``reach / 2``, dilated by ``reach``) is built once (on the first call); queries outside its marked cells
-    are farther than ``reach`` from every scan point and get ``reach`` without a search, the others
+    grid of the scan (cells of ``reach / 2``, dilated by ``reach``) is built once (on the first
+    call); queries outside its marked cells are farther than ``reach`` from every scan point and get ``reach`` without a search, the others
     are searched exactly with :func:`backend.losses.nearest_neighbors`.
 
     Args:

@@ -849,8 +849,8 @@ def object_frame(points: torch.Tensor, floor_z: float | None = None, yaw: float 
     """The gravity-aligned frame of an object's points ``(P, 3)`` (z up).
 
     Origin: the centre of the minimum-area XY rectangle, at ``floor_z`` (default: the
-    lowest points' z, the 0.1 % quantile, so that a few stray points below the floor do not sink it). ``yaw`` fixes the orientation (e.g. from an annotated box);
-    otherwise it comes from the rectangle.
+    lowest points' z, :func:`lowest_z`). ``yaw`` fixes the orientation (e.g. from an annotated
+    box); otherwise it comes from the rectangle.
     """
     p = torch.as_tensor(points).detach().cpu().double().numpy().reshape(-1, 3)
     if len(p) == 0:

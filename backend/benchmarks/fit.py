@@ -392,8 +392,7 @@ def run(cfg: FitBenchConfig) -> int:
                 seed = cfg.seed * 10007 + i
                 folder = root / f"{Path(name).stem}_{i}"
                 synthesize(shape, folder, seed, noise=NoiseSettings(kind=cfg.noise),
-                           capture=CaptureSettings(views=cfg.views, occluders=cfg.occluders,
-                                                           facing_deg=cfg.facing))
+                           capture=CaptureSettings(views=cfg.views, occluders=cfg.occluders, facing_deg=cfg.facing))
                 info = {"program": Path(name).stem, "target": i, "seed": seed}
                 tasks += [(info, str(path), str(folder), method) for method in methods]
         if cfg.jobs == 1:

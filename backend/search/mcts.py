@@ -146,12 +146,15 @@ class _Tree:
             values = list(self.problem.choices(name))
             full[name] = base[name] if name in base and base[name] in values else self.ctx.choice(values)
             rest.append(name)
-        changes = 0
-        if flip and rest:
-            changes = 1
-            while changes < len(rest) and self.ctx.random() < self.ctx.config.extra_change:  # type: ignore[attr-defined]
-                changes += 1
-        return self._change(full, rest, changes, base) if changes else full
+        return self._change(full, rest, self._changes(len(rest)), base) if flip and rest else full
+
+    def _changes(self, n: int) -> int:
+        """How many of ``n`` decisions a move changes: one, then each further one with probability
+        ``extra_change``."""
+        changes = 1
+        while changes < n and self.ctx.random() < self.ctx.config.extra_change:  # type: ignore[attr-defined]
+            changes += 1
+        return changes
 
     def _change(self, full: dict[str, Any], names: list[str], changes: int, base: dict[str, Any]) -> dict[str, Any]:
         """``full`` with ``changes`` of the decisions ``names`` set to other values (preferring changes whose
@@ -161,7 +164,7 @@ class _Tree:
         changed: set[str] = set()
         for _ in range(changes):
             # prefer a change the search has not refined yet (the incumbent's unexplored neighbours)
-            moves = [(n, v) for n in names if n not in changed and n in full for v in self.problem.choices(n) if v != full[n]]
+            moves = [(n, v) for n in names if n not in changed for v in self.problem.choices(n) if v != full[n]]
             fresh = [mv for mv in moves if config_key(self.problem.canonical({**full, mv[0]: mv[1]})) not in self.ctx.by_config]
             if fresh or moves:
                 name, value = self.ctx.choice(fresh or moves)
@@ -178,11 +181,8 @@ class _Tree:
     def neighbour(self, config: dict[str, Any]) -> dict[str, Any]:
         """A configuration one decision (and, with probability ``extra_change`` each, more) away from
         ``config``, preferring ones not refined yet (the pose stays)."""
-        names = [n for n in self.order[1:] if n in config and self.problem.is_active(n, config) is not False]
-        changes = 1
-        while changes < len(names) and self.ctx.random() < self.ctx.config.extra_change:  # type: ignore[attr-defined]
-            changes += 1
-        return self._change(config, names, changes, config)
+        names = [n for n in self.order[1:] if self.problem.is_active(n, config) is not False]
+        return self._change(config, names, self._changes(len(names)), config) if names else config
 
     def insert(self, config: dict[str, Any], objective: float) -> None:
         """Record an evaluated configuration (e.g. from the pilot) along its full path."""
@@ -222,8 +222,8 @@ def _live_poses(ctx: SearchContext) -> set[int]:
 def _posed(ctx: SearchContext, config: dict[str, Any], live: set[int] | None = None) -> list[dict[str, Any]]:
     """The pose variants of a simulated configuration to refine: every live pose hypothesis (``live``,
     see :func:`_live_poses`) the first time (with ``all_poses``), afterwards those whose result is
-    within ``pose_keep`` times the configuration's best pose (a symmetric object keeps several) and that are not saturated
-    (``revisit_steps``); none when every variant is done."""
+    within ``pose_keep`` times the configuration's best pose (a symmetric object keeps several) and
+    that are not saturated (``revisit_steps``); none when every variant is done."""
     cfg: MCTSConfig = ctx.config  # type: ignore[assignment]
     if not cfg.all_poses:
         return [config]
