@@ -290,11 +290,13 @@ class FitProblem:
         if r.hint is None:
             return self._initial(r.config, n, generator)
         h = r.hint.state
+        # the hint's Adam moments come along: the shared parameters are near their optimum already, so the
+        # run continues at the hint's (low) learning rate instead of restarting with full-size steps
         if int(r.hint.config.get(POSE, 0)) == int(r.config[POSE]):
-            first = h.clone()
+            first = State(h.z.clone(), h.yaw, h.translation.clone(), h.log_scale, h.moments)
         else:
             yaw = h.yaw - self.yaw_hypotheses[int(r.hint.config.get(POSE, 0))] + self.yaw_hypotheses[int(r.config[POSE])]
-            first = self._centred(r.config, [State(h.z.clone(), yaw, h.translation.clone(), h.log_scale)])[0]
+            first = self._centred(r.config, [State(h.z.clone(), yaw, h.translation.clone(), h.log_scale, h.moments)])[0]
         return [first] + (self._initial(r.config, n - 1, generator) if n > 1 else [])
 
     @torch.no_grad()
@@ -307,7 +309,7 @@ class FitProblem:
         posed = apply_pose(verts, pose_matrix(yaw, torch.zeros(len(states), 3, dtype=self.dtype, device=self.device)))
         lo, hi = posed.amin(1), posed.amax(1)
         t = torch.stack([-(lo[:, 0] + hi[:, 0]) / 2, -(lo[:, 1] + hi[:, 1]) / 2, -lo[:, 2]], -1)
-        return [State(s.z, s.yaw, t[k], s.log_scale) for k, s in enumerate(states)]
+        return [State(s.z, s.yaw, t[k], s.log_scale, s.moments) for k, s in enumerate(states)]
 
     def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None) -> list[Candidate]:
         gen = generator or torch.Generator().manual_seed(1234 + self.refinements)
@@ -344,14 +346,15 @@ class FitProblem:
             settings = self.config.refine
             if slack <= 0 and settings.optimize_scale:
                 settings = RefineSettings(**{**settings.__dict__, "optimize_scale": False})
-            z, yaw, t, ls, loss, terms = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings)
+            z, yaw, t, ls, loss, terms, moments = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings,
+                                                               [s.moments for s in states])
             for k, i in enumerate(owner):
                 obj = float(loss[k])
                 if not math.isfinite(obj):
                     obj = math.inf
                 cand = Candidate(
                     config=dict(requests[i].config),
-                    state=State(z[k].detach(), float(yaw[k]), t[k].detach(), float(ls[k])),
+                    state=State(z[k].detach(), float(yaw[k]), t[k].detach(), float(ls[k]), moments[k]),
                     objective=obj,
                     terms={n: float(v[k]) for n, v in terms.items()},
                     refine_steps=steps,

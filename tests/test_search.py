@@ -71,9 +71,10 @@ class ToyProblem:
                 return ((zz - Z_TARGET) ** 2).sum(-1) + off, {"fit": ((zz - Z_TARGET) ** 2).sum(-1)}
 
             settings = RefineSettings(lr_params=0.3, optimize_yaw=False, optimize_translation=False)
-            zb, _, _, _, loss, terms = refine_batch(f, z[None], torch.zeros(1), torch.zeros(1, 3), torch.zeros(1),
-                                                    torch.ones(3, dtype=torch.bool), r.steps, settings)
-            out.append(Candidate(dict(r.config), State(zb[0], 0.0, torch.zeros(3)), float(loss[0]),
+            zb, _, _, _, loss, terms, moments = refine_batch(
+                f, z[None], torch.zeros(1), torch.zeros(1, 3), torch.zeros(1), torch.ones(3, dtype=torch.bool), r.steps,
+                settings, [r.init.moments if r.init is not None else None])
+            out.append(Candidate(dict(r.config), State(zb[0], 0.0, torch.zeros(3), 0.0, moments[0]), float(loss[0]),
                                  {k: float(v[0]) for k, v in terms.items()}, r.steps))
         return out
 
@@ -86,11 +87,39 @@ def test_refine_batch_keeps_the_best_state_and_respects_the_free_mask():
 
     z0 = torch.full((2, 2), 0.5)
     free = torch.tensor([True, False])
-    z, _, _, _, loss, _ = refine_batch(f, z0, torch.zeros(2), torch.zeros(2, 3), torch.zeros(2), free, 200,
+    z, _, _, _, loss, _, _ = refine_batch(f, z0, torch.zeros(2), torch.zeros(2, 3), torch.zeros(2), free, 200,
                                        RefineSettings(lr_params=0.2))
     assert torch.allclose(z[:, 0], target[:, 0], atol=5e-3)
     assert torch.allclose(z[:, 1], z0[:, 1])  # locked dimension untouched
     assert torch.allclose(loss, ((z - target) ** 2).sum(-1))
+
+
+def test_refining_again_continues_the_same_adam_run():
+    """Two refinements of 10 steps, the second from the first's state and moments, equal one of 20 (the
+    loss falls at every step, so the best state is the last), and the learning rate follows one schedule."""
+    w = torch.tensor([[1.0, -2.0, 0.5], [0.3, 0.0, -1.0]], dtype=torch.float64)
+
+    def f(z, yaw, t, ls):
+        return -(w * z).sum(-1) + yaw ** 2 + (t ** 2).sum(-1), {}
+
+    z0 = torch.full((2, 3), 0.5, dtype=torch.float64)
+    yaw0, t0, ls0 = torch.tensor([0.3, -0.2], dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    free = torch.tensor([True, True, False])
+    settings = RefineSettings(horizon=15)
+    one = refine_batch(f, z0, yaw0, t0, ls0, free, 20, settings)
+    a = refine_batch(f, z0, yaw0, t0, ls0, free, 10, settings)
+    b = refine_batch(f, a.z, a.yaw, a.translation, a.log_scale, free, 10, settings, a.moments)
+    assert [m.step for m in b.moments] == [20, 20]
+    torch.testing.assert_close(b.z, one.z)
+    torch.testing.assert_close(b.yaw, one.yaw)
+    torch.testing.assert_close(b.loss, one.loss)
+    torch.testing.assert_close(b.moments[0].v, one.moments[0].v)
+    # a fresh run from the same values moves differently (full-size first step, schedule from the start)
+    fresh = refine_batch(f, a.z, a.yaw, a.translation, a.log_scale, free, 10, settings)
+    assert not torch.allclose(fresh.z, one.z)
+    # a state's copy drops the moments: a refinement from it is a new run
+    s = State(a.z[0], float(a.yaw[0]), a.translation[0], 0.0, a.moments[0])
+    assert s.clone().moments is None
 
 
 def test_enumeration_respects_dependencies():

@@ -20,6 +20,7 @@ __all__ = [
     "POSE",
     "Budget",
     "Candidate",
+    "Moments",
     "Problem",
     "Progress",
     "RefineRequest",
@@ -37,6 +38,18 @@ def config_key(config: dict[str, Any]) -> tuple:
 
 
 @dataclass
+class Moments:
+    """Adam's state of one candidate after a refinement, so that refining it again continues the run."""
+
+    step: int
+    """Adam steps taken so far (the learning-rate schedule's position)."""
+    m: torch.Tensor
+    """``(D + 5,)`` first moment (parameter logits, yaw, translation, log scale)."""
+    v: torch.Tensor
+    """``(D + 5,)`` second moment."""
+
+
+@dataclass
 class State:
     """Continuous unknowns of one candidate.
 
@@ -46,14 +59,19 @@ class State:
         yaw: rotation about +Z in the object frame, radians (the hypothesis' yaw included).
         translation: ``(3,)`` metres in the object frame.
         log_scale: log of a uniform scale slack (0 when disabled).
+        moments: the optimiser's state when the values came from a refinement of this candidate
+            (refining it again continues that run), else None.
     """
 
     z: torch.Tensor
     yaw: float
     translation: torch.Tensor
     log_scale: float = 0.0
+    moments: Moments | None = None
 
     def clone(self) -> State:
+        """A copy of the values without the optimiser's state: a refinement from it starts a new run (for
+        another configuration, or values changed by hand)."""
         return State(self.z.clone(), float(self.yaw), self.translation.clone(), float(self.log_scale))
 
 

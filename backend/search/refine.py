@@ -4,32 +4,46 @@ Continuous parameters are optimised in logit space (``z = sigmoid(u)`` keeps the
 inside their ranges); yaw, translation and a log-scale slack directly. Locked or
 inactive parameters get no updates (their gradients are masked). Each candidate
 keeps the best state it reached, not merely the last.
+
+A candidate's Adam moments and step count travel with its state
+(:class:`~backend.search.base.Moments`), so refining it again continues the same
+run: the learning rate follows one schedule over all of a candidate's steps, and
+a revisit does not begin with the full-size first step of a fresh Adam (which
+throws a converged candidate out of its basin, so that short revisits never
+improve it).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
-__all__ = ["RefineSettings", "logit", "refine_batch"]
+from .base import Moments
+
+__all__ = ["RefineSettings", "Refined", "logit", "refine_batch"]
+
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
 
 @dataclass
 class RefineSettings:
     lr_params: float = 0.4
-    """Adam learning rate of the continuous parameters in logit space (at the first step)."""
+    """Adam learning rate of the continuous parameters in logit space (at a candidate's first step)."""
     lr_yaw: float = 0.04
-    """Adam learning rate of the yaw (radians, at the first step)."""
+    """Adam learning rate of the yaw (radians, at a candidate's first step)."""
     lr_translation: float = 0.015
-    """Adam learning rate of the translation (metres, at the first step)."""
+    """Adam learning rate of the translation (metres, at a candidate's first step)."""
     lr_scale: float = 0.01
-    """Adam learning rate of the log-scale slack (at the first step)."""
+    """Adam learning rate of the log-scale slack (at a candidate's first step)."""
     lr_final: float = 0.3
-    """The learning rates fall on a cosine from their values to this fraction of them at the last step
-    (fast moves first, then fine ones)."""
+    """The learning rates fall on a cosine from their values to this fraction of them over a candidate's
+    first ``horizon`` Adam steps (fast moves first, then fine ones) and stay there."""
+    horizon: int = 120
+    """Adam steps, all of a candidate's refinements together, over which the learning rates fall."""
     optimize_yaw: bool = True
     optimize_translation: bool = True
     optimize_scale: bool = False
@@ -43,6 +57,25 @@ def logit(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
 EvalFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
+class Refined(NamedTuple):
+    """What :func:`refine_batch` returns for K candidates: the best state each reached, its loss and
+    terms, and the Adam moments at the end of the run (to continue it later)."""
+
+    z: torch.Tensor  # (K, D)
+    yaw: torch.Tensor  # (K,)
+    translation: torch.Tensor  # (K, 3)
+    log_scale: torch.Tensor  # (K,)
+    loss: torch.Tensor  # (K,)
+    terms: dict[str, torch.Tensor]  # {name: (K,)}
+    moments: list[Moments]
+
+
+def schedule(steps_done: torch.Tensor, settings: RefineSettings) -> torch.Tensor:
+    """Learning-rate factor of each candidate's next step, given its Adam steps so far ``(K,)``."""
+    frac = (steps_done.to(torch.float64) / max(1, settings.horizon - 1)).clamp(max=1.0)
+    return settings.lr_final + (1 - settings.lr_final) * 0.5 * (1 + torch.cos(math.pi * frac))
+
+
 def refine_batch(
     eval_fn: EvalFn,
     z0: torch.Tensor,
@@ -52,7 +85,8 @@ def refine_batch(
     free: torch.Tensor,
     steps: int,
     settings: RefineSettings,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    moments: Sequence[Moments | None] | None = None,
+) -> Refined:
     """Refine K candidates that share one discrete configuration.
 
     Args:
@@ -61,56 +95,55 @@ def refine_batch(
         yaw0, t0, ls0: ``(K,)``, ``(K, 3)``, ``(K,)`` initial pose.
         free: ``(D,)`` bool, which continuous dimensions may change.
         steps: Adam steps (0 evaluates the initial state only).
+        moments: per candidate, the Adam state of an earlier run to continue (None: a fresh run).
 
     Returns:
-        The best ``z, yaw, t, log_scale`` per candidate, its ``loss (K,)`` and ``terms``.
+        The best ``z, yaw, t, log_scale`` per candidate, its ``loss (K,)``, ``terms`` and the moments.
     """
-    u = logit(z0.detach().clone()).requires_grad_(True)
-    yaw = yaw0.detach().clone().requires_grad_(settings.optimize_yaw)
-    t = t0.detach().clone().requires_grad_(settings.optimize_translation)
-    ls = ls0.detach().clone().requires_grad_(settings.optimize_scale)
-    groups = [{"params": [u], "lr": settings.lr_params}]
-    if settings.optimize_yaw:
-        groups.append({"params": [yaw], "lr": settings.lr_yaw})
-    if settings.optimize_translation:
-        groups.append({"params": [t], "lr": settings.lr_translation})
-    if settings.optimize_scale:
-        groups.append({"params": [ls], "lr": settings.lr_scale})
-    opt = torch.optim.Adam(groups)
-    for g in opt.param_groups:
-        g["lr0"] = g["lr"]
-    mask = free.to(u.dtype).unsqueeze(0)
-    best_loss = torch.full((z0.shape[0],), float("inf"), dtype=z0.dtype)
-    best = [z0.detach().clone(), yaw0.detach().clone(), t0.detach().clone(), ls0.detach().clone()]
+    k, d = z0.shape
+    dtype, device = z0.dtype, z0.device
+    moments = list(moments) if moments is not None else [None] * k
+    # one leaf (K, P): logits of the parameters, yaw, translation, log scale
+    x = torch.cat([logit(z0.detach()), yaw0.detach().reshape(k, 1).to(dtype), t0.detach().reshape(k, 3).to(dtype),
+                   ls0.detach().reshape(k, 1).to(dtype)], 1).clone().requires_grad_(True)
+    p = d + 5
+    lr0 = torch.tensor([settings.lr_params] * d + [settings.lr_yaw] + [settings.lr_translation] * 3 + [settings.lr_scale],
+                       dtype=dtype, device=device)
+    mask = torch.cat([free.to(device, dtype), torch.tensor(
+        [settings.optimize_yaw] + [settings.optimize_translation] * 3 + [settings.optimize_scale], dtype=dtype, device=device)])
+    done = torch.tensor([m.step if m is not None else 0 for m in moments], dtype=torch.long, device=device)
+    zeros = torch.zeros(p, dtype=dtype, device=device)
+    m1 = torch.stack([m.m.to(device, dtype) if m is not None else zeros for m in moments])
+    m2 = torch.stack([m.v.to(device, dtype) if m is not None else zeros for m in moments])
+
+    best_loss = torch.full((k,), float("inf"), dtype=dtype, device=device)
+    best_x = x.detach().clone()
     best_terms: dict[str, torch.Tensor] = {}
     for step in range(steps + 1):
-        z = torch.sigmoid(u)
-        loss, terms = eval_fn(z, yaw, t, ls)
+        z = torch.sigmoid(x[:, :d])
+        loss, terms = eval_fn(z, x[:, d], x[:, d + 1:d + 4], x[:, d + 4])
         with torch.no_grad():
             lv = loss.detach()
             better = lv < best_loss
             if bool(better.any()):
                 best_loss = torch.where(better, lv, best_loss)
-                best[0][better] = z.detach()[better]
-                best[1][better] = yaw.detach()[better]
-                best[2][better] = t.detach()[better]
-                best[3][better] = ls.detach()[better]
-                for k, v in terms.items():
-                    cur = best_terms.get(k)
+                best_x[better] = x.detach()[better]
+                for name, v in terms.items():
+                    cur = best_terms.get(name)
                     v = v.detach()
-                    best_terms[k] = v.clone() if cur is None else torch.where(better, v, cur)
+                    best_terms[name] = v.clone() if cur is None else torch.where(better, v, cur)
         if step == steps:
             break
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        if u.grad is not None:
-            u.grad.mul_(mask)
-            u.grad.nan_to_num_(0.0)
-        for p in (yaw, t, ls):
-            if p.grad is not None:
-                p.grad.nan_to_num_(0.0)
-        f = settings.lr_final + (1 - settings.lr_final) * 0.5 * (1 + math.cos(math.pi * step / max(1, steps - 1)))
-        for g in opt.param_groups:
-            g["lr"] = g["lr0"] * f
-        opt.step()
-    return best[0], best[1], best[2], best[3], best_loss, best_terms
+        (g,) = torch.autograd.grad(loss.sum(), x)
+        with torch.no_grad():
+            g = g.nan_to_num(0.0) * mask
+            rate = lr0 * schedule(done, settings).to(dtype).unsqueeze(1)  # (K, P)
+            done = done + 1
+            m1.mul_(BETA1).add_(g, alpha=1 - BETA1)
+            m2.mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
+            c1 = (1 - BETA1 ** done.to(dtype)).unsqueeze(1)
+            c2 = (1 - BETA2 ** done.to(dtype)).unsqueeze(1)
+            x -= rate * (m1 / c1) / ((m2 / c2).sqrt() + EPS)
+    out = [Moments(int(done[i]), m1[i].clone(), m2[i].clone()) for i in range(k)]
+    return Refined(torch.sigmoid(best_x[:, :d]), best_x[:, d], best_x[:, d + 1:d + 4],
+                   best_x[:, d + 4], best_loss, best_terms, out)
