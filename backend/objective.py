@@ -29,6 +29,14 @@ touches the ``K`` candidate meshes. The terms are those of
     ``relu(-min_v z_v - tolerance)``: how far the candidate sinks below the floor (the
     object frame's ``z = 0``: the scan's floor, or its lowest point), beyond a small
     tolerance for the floor estimate's error.
+``bottom``
+    ``relu(min_v z_v - bottom_scan - tolerance)``: how far the candidate's lowest vertex is above
+    the scan's lowest points (their 0.1 % quantile): an object reaches at least as low as its
+    scanned points, so a candidate may not float, trading its legs or base for a raised body
+    (a bed 2 cm in the air with a frame 6 cm too low and a mattress 4 cm too thick fit the
+    rest of a scan nearly as well as the truth). Only this side: where the scan misses the
+    object's bottom, its lowest points are higher than the object's and the term lets the
+    candidate reach lower (the ``floor`` term stops it at the floor).
 ``top``
     ``relu(|max_v z_v - top_scan| - tolerance)``: how far the candidate's top is from the scan's
     top (the 99.9 % quantile of its heights), beyond a small tolerance for the noise there. The
@@ -68,6 +76,7 @@ from .losses import (
     sample_surface,
     silhouette_iou_loss,
 )
+from .scans import lowest_z
 
 __all__ = ["Objective", "ScanNeighbours", "ScanToMesh", "clean_points"]
 
@@ -442,6 +451,8 @@ class Objective:
         pts = observations.points.double() @ object_from_world[:3, :3].T + object_from_world[:3, 3]
         self.scan_top = float(np.quantile(pts[:, 2].numpy(), 0.999))
         """Height of the scan's top in the object frame (metres), for the ``top`` term."""
+        self.scan_bottom = lowest_z(pts[:, 2])
+        """Height of the scan's lowest points in the object frame (metres), for the ``bottom`` term."""
         order = torch.randperm(len(pts), generator=gen)
         dense = pts[order[: 4 * cfg.scan_points]] if cfg.scan_points else pts
         self.neighbours = ScanNeighbours(dense.float(), cfg.truncate).to(self.device)
@@ -456,7 +467,7 @@ class Objective:
         if frames is not None and (cfg.depth > 0 or cfg.silhouette > 0 or cfg.free_space > 0):
             views = _prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
             self.views = None if views is None else views.to(self.device)
-        names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor", "top") if getattr(cfg, n) > 0]
+        names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top") if getattr(cfg, n) > 0]
         if self.views is not None:
             if self.views.mask is not None:
                 names += [n for n in ("depth", "silhouette") if getattr(cfg, n) > 0]
@@ -491,6 +502,8 @@ class Objective:
             terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, None if out is None else out.depth.detach())
         if "floor" in names:
             terms["floor"] = torch.relu(-verts[..., 2].amin(1) - c.floor_tolerance)
+        if "bottom" in names:
+            terms["bottom"] = torch.relu(verts[..., 2].amin(1) - self.scan_bottom - c.bottom_tolerance)
         if "top" in names:
             terms["top"] = torch.relu((verts[..., 2].amax(1) - self.scan_top).abs() - c.top_tolerance)
         loss = sum(getattr(c, n) * terms[n] for n in names)

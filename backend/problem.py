@@ -51,6 +51,11 @@ class ObjectiveConfig:
     floor_tolerance: float = 0.01
     """Sinking this far (metres) into the floor costs nothing (the floor height estimated from the frames
     or the scan's lowest points is off by a few millimetres)."""
+    bottom: float = 1.0
+    """Weight of the penalty for floating: how far (metres) the lowest vertex is more than
+    ``bottom_tolerance`` above the scan's lowest points (an object reaches at least as low as its scan)."""
+    bottom_tolerance: float = 0.01
+    """A lowest vertex this close (metres) above the scan's lowest points costs nothing (noise)."""
     top: float = 1.0
     """Weight of the penalty for a top at the wrong height: how far (metres) the highest vertex is more than
     ``top_tolerance`` above or below the scan's highest points (0 for scans that do not show the top)."""

@@ -132,7 +132,7 @@ def test_search_methods_return_valid_results_that_improve_the_objective(bed, tar
     assert reports and reports[-1]["best_objective"] == pytest.approx(result.objective)
     objs = [h[1] for h in result.history]
     assert all(b <= a + 1e-12 for a, b in itertools.pairwise(objs))  # the best so far never gets worse
-    assert set(result.terms) == {"scan_to_mesh", "mesh_to_scan", "floor", "top", "depth", "silhouette", "free_space"}
+    assert set(result.terms) == {"scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top", "depth", "silhouette", "free_space"}
     # searched until the budget (the last batch may pass it: at most 6 simulations x 4 poses x 2 starts x 6
     # steps), then the final refinement (at most 3 x 15)
     assert 0.8 * 400 <= result.evaluations <= 400 + 6 * 4 * 2 * 6 + 3 * 15

@@ -223,7 +223,7 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
 
     obs = clean_observations(_chair_observations())
     obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig())
-    assert obj.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "top", "depth", "silhouette", "free_space"]
+    assert obj.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top", "depth", "silhouette", "free_space"]
     v, mesh = _true_mesh_in_object_frame(obs)
     c = v.mean(1, keepdim=True)
     turn = torch.tensor([[-1.0, 0, 0], [0, -1.0, 0], [0, 0, 1.0]])
@@ -242,7 +242,7 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
     # the point terms alone, for a point cloud without frames, also rank the truth first
     pc = observations_from_points(obs.points)
     obj_pc = Objective(pc, obs.frame.world_from_object, ObjectiveConfig())
-    assert obj_pc.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "top"]
+    assert obj_pc.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top"]
     loss_pc, _ = obj_pc(variants, replace(mesh, verts=variants))
     assert int(loss_pc.argmin()) == 0
 
@@ -314,7 +314,8 @@ def test_top_pulls_a_candidate_to_the_scans_top_and_leaves_the_truth_alone():
     from backend.fit import clean_observations
 
     obs = clean_observations(_chair_observations())
-    cfg = ObjectiveConfig(scan_to_mesh=0, mesh_to_scan=0, depth=0, silhouette=0, free_space=0, floor=0, top=1.0)
+    cfg = ObjectiveConfig(scan_to_mesh=0, mesh_to_scan=0, depth=0, silhouette=0, free_space=0, floor=0, bottom=0,
+                          top=1.0)
     obj = Objective(obs, obs.frame.world_from_object, cfg)
     assert obj.terms == ["top"]
     v, mesh = _true_mesh_in_object_frame(obs)
@@ -334,3 +335,26 @@ def test_top_pulls_a_candidate_to_the_scans_top_and_leaves_the_truth_alone():
         highest = x[k, :, 2] == x[k, :, 2].max()
         assert float(x.grad[k, highest, 2].sum()) == pytest.approx(sign)
         assert float(x.grad[k, ~highest].abs().sum()) == 0.0
+
+
+def test_bottom_stops_a_candidate_from_floating_above_the_scans_lowest_points():
+    from backend.fit import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    cfg = ObjectiveConfig(scan_to_mesh=0, mesh_to_scan=0, depth=0, silhouette=0, free_space=0, floor=0, top=0,
+                          bottom=1.0)
+    obj = Objective(obs, obs.frame.world_from_object, cfg)
+    assert obj.terms == ["bottom"]
+    v, mesh = _true_mesh_in_object_frame(obs)
+    assert abs(obj.scan_bottom - float(v[..., 2].min())) < cfg.bottom_tolerance  # the scan reaches the floor
+    lift = torch.tensor([0.0, 0.0, 0.05])
+    x = torch.cat([v, v + lift, v - lift]).requires_grad_(True)  # the truth, floating 5 cm, sunk 5 cm
+    loss, _ = obj(x, replace(mesh, verts=x))
+    lv = loss.detach()
+    assert float(lv[0]) == 0.0 and float(lv[2]) == 0.0  # sinking is the floor term's business
+    floating = float(x[1, :, 2].detach().min()) - obj.scan_bottom - cfg.bottom_tolerance
+    assert floating > 0.03 and float(lv[1]) == pytest.approx(floating, abs=1e-5)
+    loss.sum().backward()
+    lowest = x[1, :, 2] == x[1, :, 2].min()
+    assert float(x.grad[1, lowest, 2].sum()) == pytest.approx(1.0)  # lowering it lowers the loss
+    assert float(x.grad[1, ~lowest].abs().sum()) == 0.0 and float(x.grad[0].abs().sum()) == 0.0
