@@ -82,7 +82,9 @@ class FitResult:
     terms: dict[str, float]
     timings: dict[str, float]
     evaluations: int
-    history: list[list[float]]
+    history: list[list]
+    """``[seconds, best objective, phase]`` over the search: phase "search", or "final" for the final
+    refinement under the finer objective (another scale)."""
     version: str = __version__
     warnings: list[str] = field(default_factory=list)
     mesh: Any = field(default=None, repr=False)  # MeshBatch in world coordinates (not serialised)
@@ -274,7 +276,7 @@ def make_result(problem: FitProblem, best: Candidate, cfg: FitConfig, ctx: Searc
         terms=dict(best.terms),
         timings={"search_s": t_search},
         evaluations=ctx.budget.evaluations,
-        history=[[round(a, 4), b] for a, b in ctx.history],
+        history=[[round(a, 4), b, phase] for a, b, phase in ctx.history],
         warnings=warnings,
         mesh=world_mesh,
     )

@@ -16,7 +16,7 @@ import math
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -90,6 +90,14 @@ class ProblemConfig:
     device: str = "cpu"
     scale_slack: float = 0.0
     """Allowed uniform scale deviation (0.05 = +-5 %); 0 disables the scale unknown."""
+    fine_scan_points: int = 12000
+    """Scan points of the finer objective that decides between the best configurations at the end of a
+    search (the search's own objective uses ``objective.scan_points``): parts a few centimetres across
+    (handles, round or square legs) fall between the search's points and pixels."""
+    fine_render_width: int = 160
+    """Render width (pixels) of the finer objective's frame terms."""
+    fine_max_views: int = 6
+    """RGB-D views of the finer objective."""
 
 
 def pose_matrix(yaw: torch.Tensor, t: torch.Tensor, log_scale: torch.Tensor | None = None) -> torch.Tensor:
@@ -147,7 +155,21 @@ class FitProblem:
         self.hi = torch.tensor(hi, dtype=self.dtype, device=self.device)
         self._decisions = self._dependency_order()
         self.objective = Objective(observations, self.world_from_object, self.config.objective, self.device, generator_seed)
+        self._observations, self._seed = observations, generator_seed
+        self._fine = None
         self.refinements = 0
+
+    @property
+    def fine_objective(self):
+        """The objective with ``fine_*`` detail (built on first use)."""
+        if self._fine is None:
+            from .objective import Objective
+
+            c = self.config
+            cfg = replace(c.objective, scan_points=c.fine_scan_points, render_width=c.fine_render_width,
+                          max_views=c.fine_max_views)
+            self._fine = Objective(self._observations, self.world_from_object, cfg, self.device, self._seed)
+        return self._fine
 
     # -- the Problem protocol ---------------------------------------------------
 
@@ -316,7 +338,8 @@ class FitProblem:
         t = torch.stack([-(lo[:, 0] + hi[:, 0]) / 2, -(lo[:, 1] + hi[:, 1]) / 2, -lo[:, 2]], -1)
         return [State(s.z, s.yaw, t[k], s.log_scale, s.moments) for k, s in enumerate(states)]
 
-    def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None) -> list[Candidate]:
+    def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None,
+               fine: bool = False) -> list[Candidate]:
         gen = generator or torch.Generator().manual_seed(1234 + self.refinements)
         self.refinements += 1
         # one program evaluation per discrete configuration: pose hypotheses only change the yaw
@@ -341,12 +364,14 @@ class FitProblem:
             free = self.free_mask(config)
             slack = self.config.scale_slack
 
-            def eval_fn(z, yaw, t, ls, config=config, slack=slack):
+            objective = self.fine_objective if fine else self.objective
+
+            def eval_fn(z, yaw, t, ls, config=config, slack=slack, objective=objective):
                 ls_c = torch.clamp(ls, -slack, slack) if slack > 0 else torch.zeros_like(ls)
                 mesh = self.mesh(config, z)
                 m = pose_matrix(yaw, t, ls_c)
                 verts = apply_pose(mesh.verts.expand(z.shape[0], -1, -1), m)
-                return self.objective(verts, mesh)
+                return objective(verts, mesh)
 
             settings = self.config.refine
             if slack <= 0 and settings.optimize_scale:

@@ -68,8 +68,12 @@ def write_report(result: Any, observations: Any, path: str | Path, max_views: in
                 ax.legend(fontsize=6, markerscale=4)
         bottom = fig.add_subplot(2, 1, 2)
     hist = result.history
+    for phase, label in (("search", "search objective"), ("final", "finer objective (final decision)")):
+        part = [h for h in hist if (h[2] if len(h) > 2 else "search") == phase]
+        if part:
+            bottom.plot([h[0] for h in part], [h[1] for h in part], "-o", ms=2, label=label)
     if hist:
-        bottom.plot([h[0] for h in hist], [h[1] for h in hist], "-o", ms=2)
+        bottom.legend(fontsize=6)
     bottom.set_xlabel("seconds")
     bottom.set_ylabel("best objective")
     bottom.set_yscale("log")

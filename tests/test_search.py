@@ -60,7 +60,7 @@ class ToyProblem:
                 m += 1.0
         return m
 
-    def refine(self, requests):
+    def refine(self, requests, fine=False):  # one objective: the finer one is the same
         out = []
         for r in requests:
             self.calls += 1
@@ -149,6 +149,39 @@ def test_methods_find_the_optimum_of_a_small_space(method):
     objs = [r["best_objective"] for r in reports]
     assert objs and all(b <= a + 1e-12 for a, b in zip(objs, objs[1:]))
     assert reports[-1]["best_config"] == best.config or reports[-1]["best_objective"] >= best.objective - 1e-9
+
+
+class FineToy(ToyProblem):
+    """A problem whose finer objective tells apart what the search's cannot: the configuration that
+    differs from the target in its style alone (4 for 3) is the runner-up for the search's objective
+    and the best for the finer one."""
+
+    fine = False
+
+    def refine(self, requests, fine=False):
+        self.fine = fine
+        return super().refine(requests)
+
+    def misfit(self, config):
+        m = super().misfit(config)
+        if config["style"] == 4 and m == 1.0:
+            return -0.5 if self.fine else 0.5
+        return m
+
+
+@pytest.mark.parametrize("fine", [True, False])
+def test_the_finer_objective_decides_between_the_best_configurations(fine):
+    cfg = ExhaustiveConfig(budget_seconds=30, refine_steps=5, final_steps=20, final_candidates=3, fine_final=fine)
+    best, ctx = exhaustive(FineToy(), cfg)
+    assert best.config["style"] == (4 if fine else 3)
+    assert {k: v for k, v in best.config.items() if k != "style"} == {k: v for k, v in TARGET.items() if k != "style"}
+    if fine:  # the best 3 distinct discrete configurations, each once, refined under the finer objective
+        finals = list(ctx.finals.values())
+        assert len(finals) == 3
+        assert len({config_key({k: v for k, v in c.config.items() if k != POSE}) for c in finals}) == 3
+        assert best.objective == min(c.objective for c in finals)
+    else:
+        assert not ctx.finals
 
 
 @pytest.mark.parametrize("runner,cfg", [(mcts, MCTSConfig), (genetic, GAConfig), (coordinate_descent, CDConfig)])

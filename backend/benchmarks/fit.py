@@ -194,7 +194,8 @@ def equivalent_description(module: Any, space: Any, truth: dict, quarter_turns: 
 
 def truth_objective(module: Any, space: Any, observations: Any, truth: dict, steps: int = 60) -> float:
     """The fitting objective at the truth: the true configuration and pose, refined for ``steps`` Adam
-    steps from the true values (the noise moves the optimum a little). A fit that ends above it
+    steps from the true values (the noise moves the optimum a little), under the finer objective that
+    makes a search's final decision (the one its result's objective is measured in). A fit that ends above it
     missed a better answer the objective knew about (a search miss); one that ends at or below it
     found something the objective cannot tell from the truth at this noise (not identifiable)."""
 
@@ -205,7 +206,7 @@ def truth_objective(module: Any, space: Any, observations: Any, truth: dict, ste
     problem = FitProblem(module, space, clean_observations(observations), ProblemConfig())
     values = {**truth["parameters"]["discrete"], **truth["parameters"]["continuous"]}
     config, state = problem.candidate_at(values, truth["pose"]["world_from_object"])
-    return problem.refine([RefineRequest(config, state, steps)])[0].objective
+    return problem.refine([RefineRequest(config, state, steps)], fine=True)[0].objective
 
 
 def recovery_metrics(space: Any, truth: dict, result: Any, true_mesh: tuple[Any, Any] | None = None,

@@ -122,8 +122,10 @@ class Problem(Protocol):
     def continuous_free(self, config: dict[str, Any], d: int) -> bool:
         """Whether continuous dimension ``d`` is active and unlocked under ``config``."""
 
-    def refine(self, requests: list[RefineRequest]) -> list[Candidate]:
-        """Batched gradient refinement; one candidate per request."""
+    def refine(self, requests: list[RefineRequest], fine: bool = False) -> list[Candidate]:
+        """Batched gradient refinement; one candidate per request. ``fine``: under the finer objective
+        that decides between the best configurations at the end (its values are not comparable with
+        the search's)."""
 
 
 @dataclass
@@ -136,10 +138,18 @@ class SearchConfig:
     """Random seed: equal seeds give equal results on the same machine and inputs."""
     refine_steps: int = 15
     """Adam steps per candidate evaluation during the search."""
+    final_share: float = 0.2
+    """Share of the budget kept for the final refinement."""
     final_steps: int = 150
-    """Adam steps of the final refinement of the best candidates."""
-    final_candidates: int = 3
-    """How many of the best distinct configurations get the final refinement."""
+    """Adam steps (at most) of the final refinement of the best candidates."""
+    final_candidates: int = 4
+    """How many of the best distinct discrete configurations (each under its best pose) get the final
+    refinement."""
+    fine_final: bool = True
+    """The final refinement runs under the problem's finer objective, which then decides: near-ties of
+    the search's objective are often details a few centimetres across that it does not resolve."""
+    fine_probe_steps: int = 10
+    """Adam steps of the final refinement's first round, whose time sizes the rest."""
     starts: int = 2
     """Starts refined side by side for a configuration seen for the first time (the best is kept): the
     most similar refined configuration's values when there is one, then the defaults, then random
@@ -189,11 +199,17 @@ class SearchContext:
         self.step = 0
         self.best: Candidate | None = None
         self.by_config: dict[tuple, Candidate] = {}
+        self.finals: dict[tuple, Candidate] = {}
+        """The final refinement's results (under the finer objective with ``fine_final``)."""
         self.steps_done: dict[tuple, int] = {}
         """Adam steps spent on each configuration (pose included) so far, all refinements together."""
-        self.history: list[tuple[float, float]] = []  # (seconds, best objective)
+        self.history: list[tuple[float, float, str]] = []
+        """``(seconds, best objective, phase)`` after every evaluation; phase ``"search"``, or ``"final"`` for
+        the final refinement under the finer objective (its values are on another scale)."""
         self.step_seconds: float | None = None
-        """Running estimate of the time of one Adam step of one discrete configuration."""
+        """Running estimate of the time of one Adam step of one discrete configuration (search objective)."""
+        self.last_step_seconds: float | None = None
+        """The same, measured in the last evaluation alone."""
 
     def random(self) -> float:
         return float(torch.rand((), generator=self.generator))
@@ -224,9 +240,11 @@ class SearchContext:
         self.evaluate([RefineRequest({**base, POSE: k}, None, self.config.pilot_steps)
                        for k in range(self.problem.pose_hypotheses)])
 
-    def evaluate(self, requests: list[RefineRequest]) -> list[Candidate]:
+    def evaluate(self, requests: list[RefineRequest], fine: bool = False) -> list[Candidate]:
         """Refine a batch of requests, warm-starting configurations seen before (and new ones from the
-        most similar refined configuration), and record the results."""
+        most similar refined configuration), and record the results. ``fine``: under the finer
+        objective; the results go to ``finals`` and, their values not being comparable with the
+        search's, only they compete for ``best`` from then on."""
         for r in requests:
             r.config = self.problem.canonical(r.config)
             if r.init is None:
@@ -241,24 +259,30 @@ class SearchContext:
                 # start beside them
                 r.starts = max(r.starts, self.config.starts)
         t0 = time.perf_counter()
-        cands = self.problem.refine(requests)
+        cands = self.problem.refine(requests, fine=True) if fine else self.problem.refine(requests)
         groups = len({config_key({k: v for k, v in r.config.items() if k != POSE}) for r in requests})
         steps = max(r.steps for r in requests) + 1
         per_step = (time.perf_counter() - t0) / (steps * max(1, groups))
-        self.step_seconds = per_step if self.step_seconds is None else 0.7 * self.step_seconds + 0.3 * per_step
+        self.last_step_seconds = per_step
+        if not fine:
+            self.step_seconds = per_step if self.step_seconds is None else 0.7 * self.step_seconds + 0.3 * per_step
         self.budget.evaluations += sum(r.steps * (r.starts if r.init is None else 1) for r in requests)
         for r in requests:
             key = config_key(r.config)
             self.steps_done[key] = self.steps_done.get(key, 0) + r.steps
+        pool = self.finals if fine else self.by_config
+        if fine and not self.finals:
+            self.best = None
         for c in cands:
-            prev = self.by_config.get(c.key)
+            prev = pool.get(c.key)
             if prev is None or c.objective < prev.objective:
-                self.by_config[c.key] = c
+                pool[c.key] = c
             if self.best is None or c.objective < self.best.objective:
                 self.best = c
         self.step += 1
-        self.history.append((self.budget.elapsed, self.best.objective if self.best else math.inf))
-        self.report()
+        self.history.append((self.budget.elapsed, self.best.objective if self.best else math.inf,
+                             "final" if fine else "search"))
+        self.report(phase="final" if fine else "search")
         return cands
 
     def report(self, **info: Any) -> None:
@@ -278,21 +302,37 @@ class SearchContext:
     def top_configs(self, n: int) -> list[Candidate]:
         return sorted(self.by_config.values(), key=lambda c: c.objective)[:n]
 
+    def final_configs(self) -> list[Candidate]:
+        """The best ``final_candidates`` distinct discrete configurations, each under its best pose."""
+        out: list[Candidate] = []
+        seen: set[tuple] = set()
+        for c in sorted(self.by_config.values(), key=lambda c: c.objective):
+            key = config_key({k: v for k, v in c.config.items() if k != POSE})
+            if key not in seen:
+                seen.add(key)
+                out.append(c)
+            if len(out) == self.config.final_candidates:
+                break
+        return out
+
     def finish(self) -> Candidate:
-        """Final, longer refinement of the best few configurations, as long as the budget allows
-        (at most ``final_steps`` Adam steps); returns the best candidate."""
-        top = self.top_configs(self.config.final_candidates)
+        """Final, longer refinement of the best few configurations (:meth:`final_configs`) as long as the
+        budget allows (at most ``final_steps`` Adam steps), under the finer objective with
+        ``fine_final``; returns the best candidate. A first round of ``fine_probe_steps`` times the
+        steps, and the rest of the budget sizes the second."""
+        top = self.final_configs()
         if not top:
             raise RuntimeError("the search evaluated no candidate")
-        steps = self.config.final_steps
-        b = self.budget
+        cfg, b, fine = self.config, self.budget, self.config.fine_final
         if b.max_evaluations and b.evaluations / b.max_evaluations >= b.elapsed / b.seconds:
             # the evaluation budget binds: the step count does not depend on the machine's speed
-            steps = max(1, min(steps, (b.max_evaluations - b.evaluations) // len(top)))
-        elif self.step_seconds:
-            groups = len({config_key({k: v for k, v in c.config.items() if k != POSE}) for c in top})
-            left = b.seconds - b.elapsed
-            steps = max(1, min(steps, int(0.9 * left / (self.step_seconds * groups)) - 1))
-        reqs = [RefineRequest(c.config, c.state, steps) for c in top]
-        self.evaluate(reqs)
+            steps = max(1, min(cfg.final_steps, (b.max_evaluations - b.evaluations) // len(top)))
+            self.evaluate([RefineRequest(c.config, c.state, steps) for c in top], fine)
+            return self.best
+        probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
+        cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
+        left = b.seconds - b.elapsed
+        steps = min(cfg.final_steps - probe, int(0.9 * left / (self.last_step_seconds * len(top))) - 1)
+        if steps > 0:
+            self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands], fine)
         return self.best

@@ -31,10 +31,10 @@ def run_cd(ctx: SearchContext) -> Candidate:
     start = problem.canonical({POSE: 0})
     (best,) = ctx.evaluate([RefineRequest(start, None, cfg.refine_steps)])
     improved = True
-    while improved and not ctx.budget.exhausted(reserve=0.2):
+    while improved and not ctx.budget.exhausted(reserve=ctx.config.final_share):
         improved = False
         for name in order:
-            if ctx.budget.exhausted(reserve=0.2):
+            if ctx.budget.exhausted(reserve=ctx.config.final_share):
                 break
             active = problem.is_active(name, best.config)
             if active is False:
@@ -53,7 +53,7 @@ def run_cd(ctx: SearchContext) -> Candidate:
                     best, improved = top, True
         dims = int(best.state.z.numel())
         for d in range(dims):
-            if ctx.budget.exhausted(reserve=0.2):
+            if ctx.budget.exhausted(reserve=ctx.config.final_share):
                 break
             if not problem.continuous_free(best.config, d):
                 continue

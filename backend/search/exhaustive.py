@@ -51,7 +51,7 @@ def run_exhaustive(ctx: SearchContext) -> Candidate:
     for i in range(0, len(configs), cfg.batch):
         ctx.evaluate([RefineRequest(c, None, cfg.refine_steps) for c in configs[i: i + cfg.batch]])
         ctx.report(configs_done=min(i + cfg.batch, len(configs)), configs_total=len(configs))
-        if ctx.budget.exhausted(reserve=0.2):
+        if ctx.budget.exhausted(reserve=ctx.config.final_share):
             break
     return ctx.finish()
 

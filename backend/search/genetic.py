@@ -89,7 +89,7 @@ def run_ga(ctx: SearchContext) -> Candidate:
              for _ in range(max(0, cfg.population - len(seeds)))]
     pop = seeds + (ctx.evaluate(fresh) if fresh else [])
     generation = 0
-    while not ctx.budget.exhausted(reserve=0.2):
+    while not ctx.budget.exhausted(reserve=ctx.config.final_share):
         generation += 1
         pop.sort(key=lambda c: c.objective)
         elite = pop[: cfg.elite]

@@ -246,7 +246,7 @@ def run_mcts(ctx: SearchContext) -> Candidate:
     ctx.pilot()
     for cand in ctx.by_config.values():  # the pilot's (or a warm start's) results seed the tree
         tree.insert(cand.config, cand.objective)
-    while not ctx.budget.exhausted(reserve=0.2):
+    while not ctx.budget.exhausted(reserve=ctx.config.final_share):
         batch: list[tuple[list[_Node], dict[str, Any]]] = []
         live = _live_poses(ctx)
         for _ in range(cfg.simulations_per_step):
