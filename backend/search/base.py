@@ -148,8 +148,9 @@ class SearchConfig:
     fine_final: bool = True
     """The final refinement runs under the problem's finer objective, which then decides: near-ties of
     the search's objective are often details a few centimetres across that it does not resolve."""
-    fine_probe_steps: int = 10
-    """Adam steps of the final refinement's first round, whose time sizes the rest."""
+    fine_probe_steps: int = 15
+    """Adam steps of the final refinement's first round over all its configurations; the better half
+    of them get the rest of the budget (whose size the first round's time gives)."""
     starts: int = 2
     """Starts refined side by side for a configuration seen for the first time (the best is kept): the
     most similar refined configuration's values when there is one, then the defaults, then random
@@ -318,8 +319,8 @@ class SearchContext:
     def finish(self) -> Candidate:
         """Final, longer refinement of the best few configurations (:meth:`final_configs`) as long as the
         budget allows (at most ``final_steps`` Adam steps), under the finer objective with
-        ``fine_final``; returns the best candidate. A first round of ``fine_probe_steps`` times the
-        steps, and the rest of the budget sizes the second."""
+        ``fine_final``; returns the best candidate. A first round of ``fine_probe_steps`` over all of
+        them ranks them (and times a step); the better half share the rest of the budget."""
         top = self.final_configs()
         if not top:
             raise RuntimeError("the search evaluated no candidate")
@@ -331,8 +332,9 @@ class SearchContext:
             return self.best
         probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
         cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
+        cands = sorted(cands, key=lambda c: c.objective)[:(len(cands) + 1) // 2]
         left = b.seconds - b.elapsed
-        steps = min(cfg.final_steps - probe, int(0.9 * left / (self.last_step_seconds * len(top))) - 1)
+        steps = min(cfg.final_steps - probe, int(0.9 * left / (self.last_step_seconds * len(cands))) - 1)
         if steps > 0:
             self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands], fine)
         return self.best
