@@ -310,15 +310,23 @@ def test_objective_is_deterministic_and_batch_independent(k):
     assert torch.allclose(ta["mesh_to_scan"], torch.cat([s[1]["mesh_to_scan"] for s in singles]), rtol=0.1, atol=1e-4)
 
 
-def test_top_pulls_a_candidate_to_the_scans_top_and_leaves_the_truth_alone():
+def _one_term(name: str):
+    """An objective of the chair's scan with only term ``name`` (weight 1), its config, and the true mesh
+    in the object frame."""
     from backend.fit import clean_observations
 
     obs = clean_observations(_chair_observations())
-    cfg = ObjectiveConfig(scan_to_mesh=0, mesh_to_scan=0, depth=0, silhouette=0, free_space=0, floor=0, bottom=0,
-                          top=1.0)
+    weights = dict.fromkeys(("scan_to_mesh", "mesh_to_scan", "depth", "silhouette", "free_space", "floor", "bottom",
+                             "top"), 0.0)
+    cfg = ObjectiveConfig(**{**weights, name: 1.0})
     obj = Objective(obs, obs.frame.world_from_object, cfg)
-    assert obj.terms == ["top"]
+    assert obj.terms == [name]
     v, mesh = _true_mesh_in_object_frame(obs)
+    return obj, cfg, v, mesh
+
+
+def test_top_pulls_a_candidate_to_the_scans_top_and_leaves_the_truth_alone():
+    obj, cfg, v, mesh = _one_term("top")
     true_top = float(v[..., 2].max())
     assert abs(obj.scan_top - true_top) < cfg.top_tolerance  # the scan's top is the object's (within noise)
     base = torch.tensor([0.0, 0.0, float(v[..., 2].min())])
@@ -338,14 +346,7 @@ def test_top_pulls_a_candidate_to_the_scans_top_and_leaves_the_truth_alone():
 
 
 def test_bottom_stops_a_candidate_from_floating_above_the_scans_lowest_points():
-    from backend.fit import clean_observations
-
-    obs = clean_observations(_chair_observations())
-    cfg = ObjectiveConfig(scan_to_mesh=0, mesh_to_scan=0, depth=0, silhouette=0, free_space=0, floor=0, top=0,
-                          bottom=1.0)
-    obj = Objective(obs, obs.frame.world_from_object, cfg)
-    assert obj.terms == ["bottom"]
-    v, mesh = _true_mesh_in_object_frame(obs)
+    obj, cfg, v, mesh = _one_term("bottom")
     assert abs(obj.scan_bottom - float(v[..., 2].min())) < cfg.bottom_tolerance  # the scan reaches the floor
     lift = torch.tensor([0.0, 0.0, 0.05])
     x = torch.cat([v, v + lift, v - lift]).requires_grad_(True)  # the truth, floating 5 cm, sunk 5 cm
