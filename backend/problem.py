@@ -320,10 +320,10 @@ class FitProblem:
         # the hint's Adam moments come along: the shared parameters are near their optimum already, so the
         # run continues at the hint's (low) learning rate instead of restarting with full-size steps
         if int(r.hint.config.get(POSE, 0)) == int(r.config[POSE]):
-            first = State(h.z.clone(), h.yaw, h.translation.clone(), h.log_scale, h.moments)
+            first = h.clone(moments=True)
         else:
             yaw = h.yaw - self.yaw_hypotheses[int(r.hint.config.get(POSE, 0))] + self.yaw_hypotheses[int(r.config[POSE])]
-            first = self._centred(r.config, [State(h.z.clone(), yaw, h.translation.clone(), h.log_scale, h.moments)])[0]
+            first = self._centred(r.config, [replace(h.clone(moments=True), yaw=yaw)])[0]
         return [first] + (self._initial(r.config, n - 1, generator) if n > 1 else [])
 
     @torch.no_grad()
@@ -336,7 +336,7 @@ class FitProblem:
         posed = apply_pose(verts, pose_matrix(yaw, torch.zeros(len(states), 3, dtype=self.dtype, device=self.device)))
         lo, hi = posed.amin(1), posed.amax(1)
         t = torch.stack([-(lo[:, 0] + hi[:, 0]) / 2, -(lo[:, 1] + hi[:, 1]) / 2, -lo[:, 2]], -1)
-        return [State(s.z, s.yaw, t[k], s.log_scale, s.moments) for k, s in enumerate(states)]
+        return [replace(s, translation=t[k]) for k, s in enumerate(states)]
 
     def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None,
                fine: bool = False) -> list[Candidate]:
@@ -347,6 +347,7 @@ class FitProblem:
         for i, r in enumerate(requests):
             groups.setdefault(config_key(self.discrete_values(r.config)), []).append(i)
         results: list[Candidate | None] = [None] * len(requests)
+        objective = self.fine_objective if fine else self.objective
         for idx in groups.values():
             config = requests[idx[0]].config
             states: list[State] = []
@@ -363,8 +364,6 @@ class FitProblem:
             ls0 = torch.tensor([s.log_scale for s in states], dtype=self.dtype, device=self.device)
             free = self.free_mask(config)
             slack = self.config.scale_slack
-
-            objective = self.fine_objective if fine else self.objective
 
             def eval_fn(z, yaw, t, ls, config=config, slack=slack, objective=objective):
                 ls_c = torch.clamp(ls, -slack, slack) if slack > 0 else torch.zeros_like(ls)

@@ -69,10 +69,11 @@ class State:
     log_scale: float = 0.0
     moments: Moments | None = None
 
-    def clone(self) -> State:
-        """A copy of the values without the optimiser's state: a refinement from it starts a new run (for
-        another configuration, or values changed by hand)."""
-        return State(self.z.clone(), float(self.yaw), self.translation.clone(), float(self.log_scale))
+    def clone(self, moments: bool = False) -> State:
+        """A copy of the values; without the optimiser's state unless ``moments`` (a refinement from it then
+        starts a new run: for another configuration, or values changed by hand)."""
+        return State(self.z.clone(), float(self.yaw), self.translation.clone(), float(self.log_scale),
+                     self.moments if moments else None)
 
 
 @dataclass
@@ -209,8 +210,6 @@ class SearchContext:
         the final refinement under the finer objective (its values are on another scale)."""
         self.step_seconds: float | None = None
         """Running estimate of the time of one Adam step of one discrete configuration (search objective)."""
-        self.last_step_seconds: float | None = None
-        """The same, measured in the last evaluation alone."""
 
     def random(self) -> float:
         return float(torch.rand((), generator=self.generator))
@@ -260,11 +259,10 @@ class SearchContext:
                 # start beside them
                 r.starts = max(r.starts, self.config.starts)
         t0 = time.perf_counter()
-        cands = self.problem.refine(requests, fine=True) if fine else self.problem.refine(requests)
+        cands = self.problem.refine(requests, fine=fine)
         groups = len({config_key({k: v for k, v in r.config.items() if k != POSE}) for r in requests})
         steps = max(r.steps for r in requests) + 1
         per_step = (time.perf_counter() - t0) / (steps * max(1, groups))
-        self.last_step_seconds = per_step
         if not fine:
             self.step_seconds = per_step if self.step_seconds is None else 0.7 * self.step_seconds + 0.3 * per_step
         self.budget.evaluations += sum(r.steps * (r.starts if r.init is None else 1) for r in requests)
@@ -331,10 +329,12 @@ class SearchContext:
             self.evaluate([RefineRequest(c.config, c.state, steps) for c in top], fine)
             return self.best
         probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
+        t0 = time.perf_counter()
         cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
+        per_step = (time.perf_counter() - t0) / ((probe + 1) * len(top))  # one Adam step of one configuration
         cands = sorted(cands, key=lambda c: c.objective)[:(len(cands) + 1) // 2]
         left = b.seconds - b.elapsed
-        steps = min(cfg.final_steps - probe, int(0.9 * left / (self.last_step_seconds * len(cands))) - 1)
+        steps = min(cfg.final_steps - probe, int(0.9 * left / (per_step * len(cands))) - 1)
         if steps > 0:
             self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands], fine)
         return self.best
