@@ -23,8 +23,8 @@ Shapes: ``C`` views, ``H x W`` images; ``intrinsics`` rows are
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import torch
 
@@ -104,13 +104,13 @@ class Cameras:
     def dtype(self) -> torch.dtype:
         return self.cam_to_world.dtype
 
-    def __getitem__(self, index) -> "Cameras":
+    def __getitem__(self, index) -> Cameras:
         """Select views (an int keeps the view dimension)."""
         if isinstance(index, int):
             index = slice(index, index + 1) if index != -1 else slice(-1, None)
         return replace(self, intrinsics=self.intrinsics[index], cam_to_world=self.cam_to_world[index])
 
-    def to(self, device=None, dtype=None) -> "Cameras":
+    def to(self, device=None, dtype=None) -> Cameras:
         return replace(self, intrinsics=self.intrinsics.to(device=device, dtype=dtype),
                        cam_to_world=self.cam_to_world.to(device=device, dtype=dtype))
 
@@ -203,7 +203,7 @@ class Cameras:
     # ----------------------------------------------------------- constructors
     @classmethod
     def look_at(cls, eye, target, up: Sequence[float] = (0.0, 0.0, 1.0), *, intrinsics, width: int,
-                height: int) -> "Cameras":
+                height: int) -> Cameras:
         """Cameras at ``eye`` ``(C, 3)`` looking at ``target`` ``(C, 3)`` (or ``(3,)``), with
         world ``up`` pointing up in the image. ``intrinsics``: ``(4,)`` or ``(C, 4)``."""
         eye_t = torch.as_tensor(eye)

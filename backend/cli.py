@@ -13,27 +13,12 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable
+import typing
 
-from .config import add_arguments, from_args
+from .command import Command, UserError
+from .options import add_arguments, from_args
 
-__all__ = ["Command", "UserError", "main", "commands"]
-
-
-class UserError(Exception):
-    """An error caused by the user's input; reported as one line, exit status 2."""
-
-
-@dataclass
-class Command:
-    name: str
-    help: str
-    config: type
-    run: Callable[[Any], int | None]
-    positional: tuple[str, ...] = ()
-    description: str = ""
-    add_subcommands: Callable[[argparse.ArgumentParser], None] | None = None
+__all__ = ["commands", "main"]
 
 
 def commands() -> dict[str, Command]:
@@ -53,14 +38,21 @@ def _user_error_types() -> tuple[type, ...]:
     from translator.runtime import ParameterError, TopologySplitError
 
     from .fit import FitError
-    from .scans import ScanError
+    from .structures import ScanError
 
     return (UserError, ProgramError, ParameterError, TopologySplitError, ScanError, FitError,
             FileNotFoundError, IsADirectoryError, PermissionError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``shapeprog <cmd>: error: <message>``, exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="shapeprog", description="Blender shape programs as differentiable PyTorch, fitted to scans.")
+    parser = _Parser(prog="shapeprog", description="Blender shape programs as differentiable PyTorch, fitted to scans.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     cmds = commands()
     for cmd in cmds.values():
@@ -79,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         if cmd.add_subcommands is not None:
             rc = cmd.run(args)
         else:
-            rc = cmd.run(from_args(cmd.config, args))
+            base = cmd.load_config(args.config) if cmd.load_config is not None and getattr(args, "config", None) else None
+            rc = cmd.run(from_args(cmd.config, args, base))
     except _user_error_types() as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"shapeprog {cmd.name}: error: {msg}", file=sys.stderr)

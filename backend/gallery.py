@@ -22,6 +22,8 @@ import torch
 from translator.geometry import MeshBatch
 from translator.params import ParameterSpace
 
+from .evaluate import evaluate_sets
+
 __all__ = ["CREASE_COS", "PALETTE", "corner_values", "describe", "make_gallery", "sample_values", "shade_mesh"]
 
 CREASE_COS = math.cos(math.radians(30.0))  # outline edges between polygons meeting at more than 30 degrees
@@ -180,8 +182,6 @@ def make_gallery(program: Any, n: int = 16, seed: int = 0, out: str | Path = "ga
 
     from translator.codegen import compile_program
     from translator.params import parameter_space
-
-    from .commands.eval import evaluate_sets
 
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

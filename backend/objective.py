@@ -10,10 +10,10 @@ touches the ``K`` candidate meshes. The terms are those of
     ``mean_p huber(min(d(p, M), outlier))``: exact point-to-triangle distance
     from every scan point ``p`` to the candidate's surface ``M``, clamped so
     that stray points (mask bleeding, flying pixels) stop pulling. Computed by
-    :class:`ScanToMesh` (exact).
+    :class:`backend.ops.point_mesh.PointsToMesh` (exact).
 ``mesh_to_scan``
     ``sum_s huber(min(d(s, scan), truncate)) / S`` over ``S`` area-weighted
-    surface samples ``s`` (:func:`backend.losses.sample_surface`), truncated
+    surface samples ``s`` (:func:`backend.ops.sampling.sample_surface`), truncated
     because scans are partial. With RGB-D frames only the samples the sensor
     could have seen count (inside a view, not hidden by the candidate itself or
     by something the sensor measured in front of them).
@@ -54,291 +54,105 @@ touches the ``K`` candidate meshes. The terms are those of
     object pixel.
 
 The loss is ``sum_term weight_term * term`` with the weights of
-:class:`backend.problem.ObjectiveConfig`; terms with weight 0 (or without the
+:class:`ObjectiveConfig`; terms with weight 0 (or without the
 data they need) are not computed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from .losses import (
-    NN_BACKENDS,
-    depth_l1,
-    free_space_penalty,
-    nearest_neighbors,
-    robust_penalty,
-    sample_surface,
-    silhouette_iou_loss,
-)
-from .scans import lowest_z
+from translator.geometry import MeshBatch
 
-__all__ = ["Objective", "ScanNeighbours", "ScanToMesh", "clean_points"]
+from .cameras import Cameras
+from .losses import depth_l1, free_space_penalty, robust_penalty, silhouette_iou_loss
+from .object_frame import lowest_z
+from .ops.knn import ScanNeighbours
+from .ops.point_mesh import PointsToMesh
+from .ops.sampling import sample_surface
+from .render import RasterSettings, RenderOutput, render
+from .structures import Frames, Observations
 
-_TINY = 1e-20
+__all__ = ["Objective", "ObjectiveConfig"]
 
-# ---------------------------------------------------------------------------
-# scan -> mesh distances
+@dataclass
+class ObjectiveConfig:
+    """Weights and settings of the fitting objective (a weighted sum of backend.losses terms)."""
 
+    scan_to_mesh_weight: float = 1.0
+    """Weight of the one-sided distance from scan points to the mesh surface (robust)."""
+    mesh_to_scan_weight: float = 1.0
+    """Weight of the distance from mesh surface samples to the scan (truncated: scans are partial)."""
+    depth_weight: float = 1.0
+    """Weight of the masked depth L1 (RGB-D frames only)."""
+    silhouette_weight: float = 0.05
+    """Weight of the soft silhouette IoU loss (RGB-D frames only). Kept small: at the downscaled render
+    size thin parts cover fractions of pixels, so the loss is far from 0 even at the true shape and its
+    pull on thin parts is biased; depth and free space carry the outline's information."""
+    free_space_weight: float = 1.0
+    """Weight of the penalty for mesh surface in front of observed depth (RGB-D frames only)."""
+    floor_weight: float = 1.0
+    """Weight of the penalty for sinking into the floor: how far (metres) the lowest vertex is more than
+    ``floor_tolerance`` below it."""
+    floor_tolerance: float = 0.01
+    """Sinking this far (metres) into the floor costs nothing (the floor height estimated from the frames
+    or the scan's lowest points is off by a few millimetres)."""
+    bottom_weight: float = 1.0
+    """Weight of the penalty for floating: how far (metres) the lowest vertex is more than
+    ``bottom_tolerance`` above the scan's lowest points (an object reaches at least as low as its scan)."""
+    bottom_tolerance: float = 0.01
+    """A lowest vertex this close (metres) above the scan's lowest points costs nothing (noise)."""
+    top_weight: float = 1.0
+    """Weight of the penalty for a top at the wrong height: how far (metres) the highest vertex is more than
+    ``top_tolerance`` above or below the scan's highest points (0 for scans that do not show the top)."""
+    top_tolerance: float = 0.03
+    """A top this close (metres) to the scan's costs nothing (noise spreads the highest points)."""
+    huber: float = 0.02
+    """Huber transition (metres) of the distance terms."""
+    outlier: float = 0.3
+    """Scan points farther than this (metres) from the mesh count as this far (stray points stop pulling)."""
+    truncate: float = 0.1
+    """Distances above this (metres) count as this in the mesh-to-scan term."""
+    free_space_margin: float = 0.05
+    """Mesh surface counts as seen through only this far (metres) in front of the observed depth."""
+    depth_cap: float = 0.2
+    """Per-pixel depth errors and free-space gaps are capped at this (metres)."""
+    scan_points: int = 1500
+    """Scan points of the scan-to-mesh term (a fixed random subset; mesh-to-scan uses 4x as many)."""
+    surface_samples: int = 1000
+    """Mesh surface samples per candidate for the mesh-to-scan term."""
+    render_width: int = 80
+    """RGB-D views are shrunk by an integer factor to about this many pixels across for the frame terms."""
+    max_views: int = 4
+    """At most this many RGB-D views enter the objective."""
+    fine_scan_points: int = 12000
+    """Scan points of the finer objective that decides between the best configurations at the end of a
+    search (the search's own objective uses ``scan_points``): parts a few centimetres across (handles,
+    round or square legs) fall between the search's points and pixels."""
+    fine_render_width: int = 160
+    """Render width (pixels) of the finer objective's frame terms."""
+    fine_max_views: int = 6
+    """RGB-D views of the finer objective."""
 
-def _pack_triangles(tv: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Per-triangle data of the nearest-triangle search, columns first: ``tv (..., 3, 3)`` -> ``(35, ...)``
-    in ``dtype``, set up in float64 (so the per-pair work in float32 stays well conditioned).
+    TERMS = ("scan_to_mesh", "mesh_to_scan", "depth", "silhouette", "free_space", "floor", "bottom", "top")
 
-    Rows: unit normal ``nh`` (0:3) and ``a . nh`` (3); unit in-plane outward normals ``o_i`` of the
-    edges ``ab, bc, ca`` (4:13) and their offsets ``a . o0, b . o1, c . o2`` (13:16); 1 for a proper
-    triangle, 0 for a degenerate one (16; its normals and offsets are 0); ``a, b - a, c - a, c - b``
-    (17:29); ``|ab|^2, |ac|^2, |bc|^2, ab . bc, ab . ac, |ab|^2 |ac|^2 - (ab . ac)^2`` (29:35).
-    """
-    t = tv.double()
-    a, b, c = t.unbind(-2)
-    ab, ac, bc = b - a, c - a, c - b
-    d00, d01, d11, bb = (ab * ab).sum(-1), (ab * ac).sum(-1), (ac * ac).sum(-1), (bc * bc).sum(-1)
-    n = torch.linalg.cross(ab, ac, dim=-1)
-    nl = n.norm(dim=-1, keepdim=True)
-    ok = nl > 1e-9 * torch.sqrt(d00 * d11).unsqueeze(-1)
-    nh = torch.where(ok, n / nl.clamp_min(1e-300), torch.zeros_like(n))
-    outs, offs = [], []
-    for v, e in ((a, ab), (b, bc), (c, a - c)):
-        o = torch.linalg.cross(e, nh, dim=-1)
-        o = torch.where(ok, o / o.norm(dim=-1, keepdim=True).clamp_min(1e-300), torch.zeros_like(o))
-        outs.append(o)
-        offs.append((v * o).sum(-1))
-    scalars = [(a * nh).sum(-1)]
-    rows = [nh, scalars[0][..., None], *outs, torch.stack(offs, -1), ok.to(t.dtype), a, ab, ac, bc,
-            torch.stack([d00, d11, bb, (ab * bc).sum(-1), d01, d00 * d11 - d01 * d01], -1)]
-    return torch.cat(rows, -1).movedim(-1, 0).to(dtype).contiguous()
+    def weight(self, term: str) -> float:
+        """The weight of ``term`` (one of :attr:`TERMS`)."""
+        return float(getattr(self, f"{term}_weight"))
 
+    def finer(self) -> ObjectiveConfig:
+        """This objective with the ``fine_*`` detail (the final decision's objective)."""
+        return replace(self, scan_points=self.fine_scan_points, render_width=self.fine_render_width,
+                       max_views=self.fine_max_views)
 
-def _dot(x: torch.Tensor, cols: torch.Tensor, i: int) -> torch.Tensor:
-    """``x . cols[i:i+3]`` for columns-first ``x (3, ...)`` and ``cols (C, ...)`` (broadcasting)."""
-    return torch.addcmul(torch.addcmul(x[0] * cols[i], x[1], cols[i + 1]), x[2], cols[i + 2])
-
-
-def _edge_sides(x: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Signed distance of ``x`` to the triangle's plane and the largest signed in-plane distance
-    beyond an edge line (``<= 0`` inside the triangle's prism)."""
-    sd = _dot(x, cols, 0) - cols[3]
-    side = torch.maximum(torch.maximum(_dot(x, cols, 4) - cols[13], _dot(x, cols, 7) - cols[14]), _dot(x, cols, 10) - cols[15])
-    return sd, side
-
-
-def _closest_on_triangle(x: torch.Tensor, cols: torch.Tensor, bary: bool = False):
-    """Squared distance (and, with ``bary``, the barycentric weights ``(3, ...)`` of the closest point)
-    from points ``x (3, ...)`` to packed triangles ``cols (35, ...)`` (columns first, broadcasting);
-    no autograd. Equals :func:`_point_triangle_sqdist` up to rounding.
-
-    Inside the triangle's prism the distance is the plane distance; otherwise the nearest of the
-    edge distances ``|ap|^2 - 2 t (ap . e) + t^2 |e|^2`` (``t`` clamped to [0, 1])."""
-    sd, side = _edge_sides(x, cols)
-    inside = (side <= 0) & (cols[16] > 0)
-    ap = x - cols[17:20]
-    pp = (ap * ap).sum(0)
-    d20 = _dot(ap, cols, 20)
-    d21 = _dot(ap, cols, 23)
-    q = _dot(ap, cols, 26) - cols[32]  # (p - b) . bc
-    d00, d11, bb = cols[29], cols[30], cols[31]
-    one = torch.ones_like(d00)
-    t0 = (d20 / torch.where(d00 > _TINY, d00, one)).clamp(0, 1)
-    t2 = (d21 / torch.where(d11 > _TINY, d11, one)).clamp(0, 1)
-    t1 = (q / torch.where(bb > _TINY, bb, one)).clamp(0, 1)
-    e0 = pp - t0 * (2 * d20 - t0 * d00)
-    e2 = pp - t2 * (2 * d21 - t2 * d11)
-    e1 = (pp - 2 * d20 + d00) - t1 * (2 * q - t1 * bb)
-    edge = torch.minimum(torch.minimum(e0, e1), e2)
-    d2 = torch.where(inside, sd * sd, edge).clamp_min(0.0)
-    if not bary:
-        return d2
-    d01, denom = cols[33], cols[34]
-    den = torch.where(denom > 0, denom, one)
-    v = (d11 * d20 - d01 * d21) / den
-    w = (d00 * d21 - d01 * d20) / den
-    z = torch.zeros_like(v)
-    first = (e0 <= e1) & (e0 <= e2)
-    wb = torch.where(inside, v, torch.where(first, t0, torch.where(e1 <= e2, 1 - t1, z)))
-    wc = torch.where(inside, w, torch.where(first, z, torch.where(e1 <= e2, t1, t2)))
-    return d2, torch.stack([1 - wb - wc, wb, wc], 0)
-
-
-class ScanToMesh:
-    """Squared distances from fixed scan points to batches of candidate meshes (exact).
-
-    The nearest triangle of every point is found without autograd by measuring every (point,
-    triangle) pair with :func:`_closest_on_triangle` (float32, about 40 elementwise operations per
-    pair, in chunks of at most ``max_pairs`` pairs: small chunks stay in cache). For the meshes a fit sees (a few hundred
-    triangles, about a thousand points) this plain sweep is faster than any pruning: it is a
-    handful of large vectorised operations instead of many small gathers.
-
-    Only the distance to the nearest triangle is differentiated, as ``|p - q|^2`` with ``q`` the
-    closest point at fixed barycentric weights (recomputed in float64): by the envelope theorem this
-    has the exact gradient of the point-to-triangle distance. In float32 the chosen triangle is the
-    nearest one or one within rounding of it; the distance to it is exact.
-
-    Args:
-        points: ``(P, 3)`` scan points.
-        max_pairs: (candidate, point, triangle) triples measured at once (bounds memory).
-    """
-
-    def __init__(self, points: torch.Tensor, max_pairs: int = 100_000):
-        self.points = points
-        """``(P, 3)`` the points (distances come in this order)."""
-        self.max_pairs = int(max_pairs)
-        self._xt = points.float().t().contiguous()  # (3, P)
-
-    def to(self, device: torch.device) -> ScanToMesh:
-        self.points, self._xt = self.points.to(device), self._xt.to(device)
-        return self
-
-    @property
-    def num_points(self) -> int:
-        return int(self.points.shape[0])
-
-    @torch.no_grad()
-    def nearest(self, tv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The nearest triangle ``(K, P)`` int64 of every point in ``tv (K, T, 3, 3)`` and the
-        barycentric weights ``(K, P, 3)`` of the closest point on it."""
-        x = tv.detach()
-        k_, t_ = x.shape[:2]
-        p_ = self.num_points
-        cols = _pack_triangles(x)[:, :, None, :]  # (35, K, 1, T)
-        t_idx = torch.empty((k_, p_), dtype=torch.long, device=x.device)
-        step = max(1, self.max_pairs // max(1, k_ * t_))
-        for p0 in range(0, p_, step):
-            xp = self._xt[:, None, p0:p0 + step, None]  # (3, 1, p, 1)
-            t_idx[:, p0:p0 + step] = _closest_on_triangle(xp, cols).argmin(-1)
-        chosen = _pack_triangles(x.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3)), torch.float64)
-        _, w = _closest_on_triangle(self.points.double().t()[:, None], chosen, bary=True)
-        return t_idx, w.movedim(0, -1)
-
-    def __call__(self, tv: torch.Tensor) -> torch.Tensor:
-        """``(K, P)`` squared distances from the points to ``tv (K, T, 3, 3)``, differentiable w.r.t. ``tv``."""
-        t_idx, w = self.nearest(tv)
-        near = tv.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3))  # (K, P, 3, 3)
-        q = (w.to(tv.dtype)[..., None] * near).sum(-2)
-        return ((self.points.to(tv.dtype)[None] - q) ** 2).sum(-1)
-
-
-class ScanNeighbours:
-    """Distances from query points (surface samples) to the nearest of fixed scan points, up to ``reach``.
-
-    On CPU a scipy KD-tree of the scan is built once (on the first call) and queried with ``reach``
-    as the upper bound (far queries end early). Elsewhere (``backend="grid"``) a coarse occupancy
-    grid of the scan (cells of ``reach / 2``, dilated by ``reach``) is built once (on the first
-    call); queries outside its marked cells are farther than ``reach`` from every scan point and get ``reach`` without a search, the others
-    are searched exactly with :func:`backend.losses.nearest_neighbors`.
-
-    Args:
-        points: ``(P, 3)`` scan points.
-        reach: distances are clamped to this.
-        backend: ``"auto"`` (KD-tree on CPU, grid elsewhere), ``"kdtree"`` or ``"grid"``.
-    """
-
-    def __init__(self, points: torch.Tensor, reach: float, backend: str = "auto"):
-        if backend not in NN_BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(NN_BACKENDS)}")
-        self.points = points
-        self.reach = float(reach)
-        self.backend = backend
-        self._tree = None  # built on the first KD-tree query
-        self._grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # on the first grid query
-
-    def to(self, device: torch.device) -> ScanNeighbours:
-        self.points = self.points.to(device)
-        self._grid = None
-        return self
-
-    def _kdtree(self):
-        if self._tree is None:
-            from scipy.spatial import cKDTree
-
-            self._tree = cKDTree(self.points.detach().double().cpu().numpy())
-        return self._tree
-
-    def _occupancy(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Origin ``(3,)``, dims ``(3,)`` and the ``near`` cells (bool grid) of the grid search."""
-        if self._grid is None:
-            import torch.nn.functional as F
-
-            cell = self.reach / 2
-            p = self.points.double()
-            r = math.ceil(self.reach / cell) + 1
-            origin = p.min(0).values - (r + 1) * cell
-            dims = torch.ceil((p.max(0).values - origin) / cell).long() + r + 2
-            cells = torch.floor((p - origin) / cell).long()
-            occ = torch.zeros(tuple(dims.tolist()), dtype=torch.float32, device=p.device)
-            occ[cells[:, 0], cells[:, 1], cells[:, 2]] = 1.0
-            near = F.max_pool3d(occ[None, None], 2 * r + 1, stride=1, padding=r)[0, 0] > 0
-            self._grid = (origin.to(self.points.dtype), dims, near)
-        return self._grid
-
-    def _candidates(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rows of the queries ``flat (M, 3)`` within ``reach`` of the scan (a few more with the grid)
-        and the row of each one's nearest scan point."""
-        if self.backend == "kdtree" or (self.backend == "auto" and flat.device.type == "cpu"):
-            dist, idx = self._kdtree().query(flat.detach().double().cpu().numpy(), k=1, distance_upper_bound=self.reach,
-                                             workers=max(1, torch.get_num_threads()))
-            near = np.isfinite(dist)
-            return (torch.from_numpy(np.nonzero(near)[0]).to(flat.device),
-                    torch.from_numpy(idx[near].astype(np.int64)).to(flat.device))
-        origin, dims, near = self._occupancy()
-        c = torch.floor((flat.detach() - origin.to(flat.dtype)) / (self.reach / 2)).long()
-        inside = ((c >= 0) & (c < dims)).all(-1)
-        cc = c.clamp_min(0).minimum(dims - 1)
-        cand = torch.nonzero(inside & near[cc[:, 0], cc[:, 1], cc[:, 2]]).squeeze(1)
-        if not cand.numel():
-            return cand, cand
-        return cand, nearest_neighbors(flat.index_select(0, cand).detach(), self.points, backend="grid")[1][0]
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """``x (..., 3)`` -> ``(...)`` distance to the nearest scan point, clamped to ``reach``
-        (differentiable w.r.t. ``x`` below ``reach``)."""
-        flat = x.reshape(-1, 3)
-        d = torch.full(flat.shape[:1], self.reach, dtype=x.dtype, device=x.device) + flat[:, 0] * 0
-        cand, idx = self._candidates(flat)
-        if cand.numel():
-            q = flat.index_select(0, cand)
-            dist = torch.sqrt(((q - self.points.to(x.dtype)[idx]) ** 2).sum(-1) + 1e-12).clamp_max(self.reach)
-            d = d.index_put((cand,), dist)
-        return d.view(x.shape[:-1])
 
 
 # ---------------------------------------------------------------------------
-# scan preparation
-
-
-def clean_points(points: torch.Tensor, radius: float | None = None, min_fraction: float = 0.05) -> torch.Tensor:
-    """``(P,)`` bool: the points that are not isolated strays (mask bleeding, flying pixels).
-
-    A point is kept when the cells of a ``radius`` grid around it (its own and the 26 around
-    it) hold at least ``max(4, min_fraction * median)`` points, the median taken over all points.
-    ``radius`` defaults to 3 cm, raised for sparse clouds to 4x the typical point spacing.
-    """
-    p = torch.as_tensor(points).double().reshape(-1, 3)
-    n = len(p)
-    if n < 8:
-        return torch.ones(n, dtype=torch.bool)
-    if radius is None:
-        ext = (p.max(0).values - p.min(0).values).clamp_min(1e-3)
-        area = float(2 * (ext[0] * ext[1] + ext[1] * ext[2] + ext[0] * ext[2]))
-        radius = max(0.03, 4.0 * math.sqrt(area / n))
-    cell = torch.floor((p - p.min(0).values) / radius).long() + 1
-    dims = cell.max(0).values + 2
-    key = (cell[:, 0] * dims[1] + cell[:, 1]) * dims[2] + cell[:, 2]
-    uniq, counts = torch.unique(key, return_counts=True)
-    total = torch.zeros(n, dtype=torch.long)
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            for dz in (-1, 0, 1):
-                k = key + (dx * dims[1] + dy) * dims[2] + dz
-                j = torch.searchsorted(uniq, k).clamp_max(len(uniq) - 1)
-                total += torch.where(uniq[j] == k, counts[j], 0)
-    threshold = max(4.0, min_fraction * float(total.double().median()))
-    return total >= threshold
+# the views
 
 
 @dataclass
@@ -358,7 +172,7 @@ class _Views:
             penalty from "per observed pixel" to "per object pixel"; 1 without masks).
     """
 
-    cameras: Any
+    cameras: Cameras
     mask: torch.Tensor | None
     core: torch.Tensor | None
     depth: torch.Tensor | None
@@ -374,9 +188,7 @@ class _Views:
                       move(self.counted), self.pixels_per_object_pixel)
 
 
-def _prepare_views(frames: Any, object_from_world: torch.Tensor, max_views: int, render_width: int) -> _Views | None:
-    from .cameras import Cameras
-
+def _prepare_views(frames: Frames, object_from_world: torch.Tensor, max_views: int, render_width: int) -> _Views | None:
     depth = frames.depth.float()
     c_all = depth.shape[0]
     masks = frames.masks
@@ -432,9 +244,9 @@ class Objective:
     """The fitting objective for one object's observations (see the module docstring for the terms).
 
     Args:
-        observations: :class:`backend.scans.Observations` (world frame).
+        observations: :class:`backend.structures.Observations` (world frame).
         world_from_object: ``(4, 4)`` float64, the frame candidates are posed in.
-        cfg: :class:`backend.problem.ObjectiveConfig` (weights and settings).
+        cfg: :class:`ObjectiveConfig` (weights and settings).
         device: where the work runs.
         seed: seeds the scan subsample and the surface samples.
 
@@ -442,7 +254,8 @@ class Objective:
     :class:`translator.geometry.MeshBatch` giving the faces -> ``(loss (K,), {term: (K,)})``.
     """
 
-    def __init__(self, observations: Any, world_from_object: torch.Tensor, cfg: Any, device: Any = "cpu", seed: int = 0):
+    def __init__(self, observations: Observations, world_from_object: torch.Tensor, cfg: ObjectiveConfig,
+                 device: str | torch.device = "cpu", seed: int = 0):
         self.cfg = cfg
         self.device = torch.device(device)
         self.seed = int(seed)
@@ -461,17 +274,17 @@ class Objective:
             pts = pts[order[: cfg.scan_points]]
         self.points = pts.float().to(self.device)
         """``(P, 3)`` the subset of ``scan_points`` scan points of ``scan_to_mesh``."""
-        self.s2m = ScanToMesh(self.points)
+        self.s2m = PointsToMesh(self.points)
         frames = getattr(observations, "frames", None)
         self.views = None
-        if frames is not None and (cfg.depth > 0 or cfg.silhouette > 0 or cfg.free_space > 0):
+        if frames is not None and any(cfg.weight(n) > 0 for n in ("depth", "silhouette", "free_space")):
             views = _prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
             self.views = None if views is None else views.to(self.device)
-        names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top") if getattr(cfg, n) > 0]
+        names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top") if cfg.weight(n) > 0]
         if self.views is not None:
             if self.views.mask is not None:
-                names += [n for n in ("depth", "silhouette") if getattr(cfg, n) > 0]
-            if cfg.free_space > 0:
+                names += [n for n in ("depth", "silhouette") if cfg.weight(n) > 0]
+            if cfg.weight("free_space") > 0:
                 names.append("free_space")
         self.terms = names
         """Names of the terms this objective computes (weight > 0 and the data they need)."""
@@ -479,7 +292,7 @@ class Objective:
     def _rho(self, d: torch.Tensor, clamp: float) -> torch.Tensor:
         return robust_penalty(d.clamp_max(clamp), "huber", self.cfg.huber)
 
-    def __call__(self, verts: torch.Tensor, mesh: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(self, verts: torch.Tensor, mesh: MeshBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.cfg
         tris = mesh.triangles().to(verts.device)
         k_ = verts.shape[0]
@@ -493,8 +306,6 @@ class Objective:
             terms["scan_to_mesh"] = self._rho(d, c.outlier).mean(-1)
         out = None
         if self.views is not None and any(n in names for n in ("mesh_to_scan", "depth", "silhouette", "free_space")):
-            from .render import RasterSettings, render
-
             out = render(verts, tris, self.views.cameras.to(dtype=verts.dtype),
                          RasterSettings(silhouette="silhouette" in names, znear=0.05))
             terms.update(self._frame_terms(out, names))
@@ -506,7 +317,7 @@ class Objective:
             terms["bottom"] = torch.relu(verts[..., 2].amin(1) - self.scan_bottom - c.bottom_tolerance)
         if "top" in names:
             terms["top"] = torch.relu((verts[..., 2].amax(1) - self.scan_top).abs() - c.top_tolerance)
-        loss = sum(getattr(c, n) * terms[n] for n in names)
+        loss = sum(c.weight(n) * terms[n] for n in names)
         return loss, terms
 
     def _mesh_to_scan(self, verts: torch.Tensor, tris: torch.Tensor, rendered: torch.Tensor | None) -> torch.Tensor:
@@ -539,7 +350,7 @@ class Objective:
         tol = self.cfg.free_space_margin
         return (inside & (rend > 0) & (z <= rend + tol) & (obs > 0) & (obs >= z - tol)).any(0)
 
-    def _frame_terms(self, out: Any, names: list[str]) -> dict[str, torch.Tensor]:
+    def _frame_terms(self, out: RenderOutput, names: list[str]) -> dict[str, torch.Tensor]:
         v, c = self.views, self.cfg
         terms = {}
         if "depth" in names:

@@ -13,72 +13,21 @@ cameras are moved there once, and a candidate mesh is ``s * Rz(yaw) @ v + t``.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
 from translator.params import Parameter, ParameterSpace
+from translator.runtime import eval_context
 
+from .objective import Objective, ObjectiveConfig
+from .ops.pose import apply_pose, pose_matrix
 from .search.base import POSE, Candidate, RefineRequest, State, config_key
 from .search.refine import RefineSettings, refine_batch
 
-__all__ = ["FitProblem", "ObjectiveConfig", "ProblemConfig", "apply_pose", "pose_matrix"]
-
-
-@dataclass
-class ObjectiveConfig:
-    """Weights and settings of the fitting objective (a weighted sum of backend.losses terms)."""
-
-    scan_to_mesh: float = 1.0
-    """Weight of the one-sided distance from scan points to the mesh surface (robust)."""
-    mesh_to_scan: float = 1.0
-    """Weight of the distance from mesh surface samples to the scan (truncated: scans are partial)."""
-    depth: float = 1.0
-    """Weight of the masked depth L1 (RGB-D frames only)."""
-    silhouette: float = 0.05
-    """Weight of the soft silhouette IoU loss (RGB-D frames only). Kept small: at the downscaled render
-    size thin parts cover fractions of pixels, so the loss is far from 0 even at the true shape and its
-    pull on thin parts is biased; depth and free space carry the outline's information."""
-    free_space: float = 1.0
-    """Weight of the penalty for mesh surface in front of observed depth (RGB-D frames only)."""
-    floor: float = 1.0
-    """Weight of the penalty for sinking into the floor: how far (metres) the lowest vertex is more than
-    ``floor_tolerance`` below it."""
-    floor_tolerance: float = 0.01
-    """Sinking this far (metres) into the floor costs nothing (the floor height estimated from the frames
-    or the scan's lowest points is off by a few millimetres)."""
-    bottom: float = 1.0
-    """Weight of the penalty for floating: how far (metres) the lowest vertex is more than
-    ``bottom_tolerance`` above the scan's lowest points (an object reaches at least as low as its scan)."""
-    bottom_tolerance: float = 0.01
-    """A lowest vertex this close (metres) above the scan's lowest points costs nothing (noise)."""
-    top: float = 1.0
-    """Weight of the penalty for a top at the wrong height: how far (metres) the highest vertex is more than
-    ``top_tolerance`` above or below the scan's highest points (0 for scans that do not show the top)."""
-    top_tolerance: float = 0.03
-    """A top this close (metres) to the scan's costs nothing (noise spreads the highest points)."""
-    huber: float = 0.02
-    """Huber transition (metres) of the distance terms."""
-    outlier: float = 0.3
-    """Scan points farther than this (metres) from the mesh count as this far (stray points stop pulling)."""
-    truncate: float = 0.1
-    """Distances above this (metres) count as this in the mesh-to-scan term."""
-    free_space_margin: float = 0.05
-    """Mesh surface counts as seen through only this far (metres) in front of the observed depth."""
-    depth_cap: float = 0.2
-    """Per-pixel depth errors and free-space gaps are capped at this (metres)."""
-    scan_points: int = 1500
-    """Scan points of the scan-to-mesh term (a fixed random subset; mesh-to-scan uses 4x as many)."""
-    surface_samples: int = 1000
-    """Mesh surface samples per candidate for the mesh-to-scan term."""
-    render_width: int = 80
-    """RGB-D views are shrunk by an integer factor to about this many pixels across for the frame terms."""
-    max_views: int = 4
-    """At most this many RGB-D views enter the objective."""
+__all__ = ["FitProblem", "ProblemConfig"]
 
 
 @dataclass
@@ -90,33 +39,6 @@ class ProblemConfig:
     device: str = "cpu"
     scale_slack: float = 0.0
     """Allowed uniform scale deviation (0.05 = +-5 %); 0 disables the scale unknown."""
-    fine_scan_points: int = 12000
-    """Scan points of the finer objective that decides between the best configurations at the end of a
-    search (the search's own objective uses ``objective.scan_points``): parts a few centimetres across
-    (handles, round or square legs) fall between the search's points and pixels."""
-    fine_render_width: int = 160
-    """Render width (pixels) of the finer objective's frame terms."""
-    fine_max_views: int = 6
-    """RGB-D views of the finer objective."""
-
-
-def pose_matrix(yaw: torch.Tensor, t: torch.Tensor, log_scale: torch.Tensor | None = None) -> torch.Tensor:
-    """``(K, 4, 4)`` object-frame transforms ``T @ Rz(yaw) @ S`` from ``yaw (K,)``, ``t (K, 3)``."""
-    c, s = torch.cos(yaw), torch.sin(yaw)
-    z, o = torch.zeros_like(c), torch.ones_like(c)
-    sc = torch.exp(log_scale) if log_scale is not None else o
-    rows = [
-        torch.stack([c * sc, -s * sc, z, t[:, 0]], -1),
-        torch.stack([s * sc, c * sc, z, t[:, 1]], -1),
-        torch.stack([z, z, sc, t[:, 2]], -1),
-        torch.stack([z, z, z, o], -1),
-    ]
-    return torch.stack(rows, -2)
-
-
-def apply_pose(verts: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """``verts (K, V, 3)`` transformed by ``m (K, 4, 4)``."""
-    return verts @ m[:, :3, :3].transpose(1, 2) + m[:, None, :3, 3]
 
 
 class FitProblem:
@@ -124,8 +46,6 @@ class FitProblem:
 
     def __init__(self, module: Any, space: ParameterSpace, observations: Any, config: ProblemConfig | None = None,
                  generator_seed: int = 0):
-        from .objective import Objective
-
         self.module = module
         self.space = space
         self.obs = observations
@@ -163,12 +83,8 @@ class FitProblem:
     def fine_objective(self):
         """The objective with ``fine_*`` detail (built on first use)."""
         if self._fine is None:
-            from .objective import Objective
-
-            c = self.config
-            cfg = replace(c.objective, scan_points=c.fine_scan_points, render_width=c.fine_render_width,
-                          max_views=c.fine_max_views)
-            self._fine = Objective(self._observations, self.world_from_object, cfg, self.device, self._seed)
+            self._fine = Objective(self._observations, self.world_from_object, self.config.objective.finer(), self.device,
+                                   self._seed)
         return self._fine
 
     # -- the Problem protocol ---------------------------------------------------
@@ -293,7 +209,7 @@ class FitProblem:
 
         The translator's traced fast path is off here: a search evaluates each configuration (and
         batch size) only a few dozen times, fewer than it takes tracing to pay for itself."""
-        with _untraced():
+        with eval_context(trace=False):
             return self.module.program(self.discrete_values(config), self.values(z))
 
     # -- refinement ---------------------------------------------------------
@@ -338,8 +254,8 @@ class FitProblem:
         t = torch.stack([-(lo[:, 0] + hi[:, 0]) / 2, -(lo[:, 1] + hi[:, 1]) / 2, -lo[:, 2]], -1)
         return [replace(s, translation=t[k]) for k, s in enumerate(states)]
 
-    def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None,
-               fine: bool = False) -> list[Candidate]:
+    def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None, fine: bool = False,
+               should_stop: Callable[[], bool] | None = None) -> list[Candidate]:
         gen = generator or torch.Generator().manual_seed(1234 + self.refinements)
         self.refinements += 1
         # one program evaluation per discrete configuration: pose hypotheses only change the yaw
@@ -375,8 +291,8 @@ class FitProblem:
             settings = self.config.refine
             if slack <= 0 and settings.optimize_scale:
                 settings = RefineSettings(**{**settings.__dict__, "optimize_scale": False})
-            z, yaw, t, ls, loss, terms, moments = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings,
-                                                               [s.moments for s in states])
+            z, yaw, t, ls, loss, terms, moments, done = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings,
+                                                                     [s.moments for s in states], should_stop)
             for k, i in enumerate(owner):
                 obj = float(loss[k])
                 if not math.isfinite(obj):
@@ -386,26 +302,12 @@ class FitProblem:
                     state=State(z[k].detach(), float(yaw[k]), t[k].detach(), float(ls[k]), moments[k]),
                     objective=obj,
                     terms={n: float(v[k]) for n, v in terms.items()},
-                    refine_steps=steps,
+                    refine_steps=done,
                 )
                 prev = results[i]
                 if prev is None or cand.objective < prev.objective:
                     results[i] = cand
         return [c for c in results if c is not None]
-
-
-@contextmanager
-def _untraced():
-    """Evaluate programs on the plain path (``SHAPEPROG_TRACE=0``, see :mod:`translator.tracing`)."""
-    old = os.environ.get("SHAPEPROG_TRACE")
-    os.environ["SHAPEPROG_TRACE"] = "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["SHAPEPROG_TRACE"]
-        else:
-            os.environ["SHAPEPROG_TRACE"] = old
 
 
 def _bounds(p: Parameter) -> tuple[Any, Any]:

@@ -52,8 +52,8 @@ import torch
 from translator.geometry import write_ply
 
 from .cameras import Cameras
+from .io import write_matrix, write_point_cloud
 from .render import RasterSettings, render
-from .scans import write_matrix, write_point_cloud
 
 __all__ = [
     "OBJECT_ID",

@@ -18,10 +18,12 @@ from parity import reset_blender
 
 from backend.cli import main
 from backend.fit import FitConfig, FitError, fit
-from backend.objective import ScanToMesh
+from backend.ops import PointsToMesh
+from backend.objective import ObjectiveConfig
 from backend.problem import FitProblem, ProblemConfig
-from backend.scans import load_ply, load_scan, observations_from_points, write_point_cloud
-from backend.search.base import POSE, SearchContext
+from backend.io import load_ply, load_scan, write_point_cloud
+from backend.object_frame import observations_from_points
+from backend.search.base import POSE, Budget, SearchContext
 from backend.search.exhaustive import ExhaustiveConfig, run_exhaustive
 from backend.synth import CaptureSettings, NoiseSettings, load_shape_program, synthesize
 from translator.codegen import compile_program
@@ -88,11 +90,11 @@ def _yaw_error_deg(result, truth) -> float:
 def test_exhaustive_finds_the_true_configuration_of_noise_free_targets(bed, targets, name):
     _, space, module = bed
     truth, obs = targets[name]
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
 
     problem = FitProblem(module, space, clean_observations(obs), ProblemConfig(locks=dict(LOCKED)))
-    ctx = SearchContext(problem, ExhaustiveConfig(budget_seconds=600, refine_steps=8, final_steps=30, starts=1,
-                                                  final_candidates=3), None, "exhaustive")
+    ctx = SearchContext(problem, ExhaustiveConfig(refine_steps=8, final_steps=30, starts=1, final_candidates=3),
+                        Budget(600), method="exhaustive")
     best = run_exhaustive(ctx)
     assert len(ctx.by_config) == 4 * 3 * 2  # every pose x headboard x footboard was refined
     disc = truth["parameters"]["discrete"]
@@ -120,11 +122,12 @@ def _default_objective(problem, fine: bool = False) -> float:
 def test_the_finer_objective_sees_more_of_the_scan_and_prefers_the_truth(bed, targets):
     _, space, module = bed
     truth, obs = targets["noisy"]
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
     from backend.search.base import RefineRequest
 
     obs = clean_observations(obs)
-    problem = FitProblem(module, space, obs, ProblemConfig(fine_scan_points=4000, fine_render_width=120, fine_max_views=5))
+    fine = ObjectiveConfig(fine_scan_points=4000, fine_render_width=120, fine_max_views=5)
+    problem = FitProblem(module, space, obs, ProblemConfig(objective=fine))
     coarse, fine = problem.objective, problem.fine_objective
     assert problem.fine_objective is fine  # built once
     assert coarse.points.shape[0] == 1500 and fine.points.shape[0] == min(4000, len(obs.points))
@@ -141,10 +144,10 @@ def test_search_methods_return_valid_results_that_improve_the_objective(bed, tar
     program, space, module = bed
     _, obs = targets["noisy"]
     reports = []
-    result = fit(program, obs, FitConfig(method=method, budget=120, max_evaluations=400, seed=0, search_options=QUICK),
+    result = fit(program, obs, FitConfig(method=method, budget=120, max_evaluations=400, seed=0).with_search(**QUICK),
                  space=space, module=module, progress=reports.append)
     _check_valid(result, space)
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
 
     problem = FitProblem(module, space, clean_observations(obs), ProblemConfig())
     assert result.objective < 0.8 * _default_objective(problem, fine=True)  # the result's is the finer objective
@@ -163,7 +166,7 @@ def test_locks_are_respected(bed, targets):
     program, space, module = bed
     _, obs = targets["noisy"]
     locks = {"Headboard Style": "Slatted", "Width": 1.55, "Has Footboard": True}
-    result = fit(program, obs, FitConfig(method="mcts", budget=120, max_evaluations=200, locks=locks, search_options=QUICK),
+    result = fit(program, obs, FitConfig(method="mcts", budget=120, max_evaluations=200, locks=locks).with_search(**QUICK),
                  space=space, module=module)
     assert result.discrete["Headboard Style"] == "Slatted" and result.discrete["Has Footboard"] is True
     assert result.continuous["Width"] == pytest.approx(1.55, abs=1e-6)
@@ -174,8 +177,8 @@ def test_warm_start_from_the_truth_stays_at_the_truth(bed, targets):
     program, space, module = bed
     truth, obs = targets["slatted"]
     init = {**truth["parameters"]["discrete"], **truth["parameters"]["continuous"]}
-    result = fit(program, obs, FitConfig(method="mcts", budget=120, max_evaluations=250, init=init, search_options=QUICK,
-                                         init_pose=truth["pose"]["world_from_object"]), space=space, module=module)
+    result = fit(program, obs, FitConfig(method="mcts", budget=120, max_evaluations=250, init=init,
+                                         init_pose=truth["pose"]["world_from_object"]).with_search(**QUICK), space=space, module=module)
     disc = truth["parameters"]["discrete"]
     active = [p for p in space if p.active_when.holds(disc)]
     for p in active:
@@ -191,8 +194,8 @@ def test_a_seed_reproduces_the_result(bed, targets):
     program, space, module = bed
     _, obs = targets["noisy"]
     small_ga = {**QUICK, "population": 6, "elite": 2}
-    runs = [fit(program, obs, FitConfig(method=m, budget=300, max_evaluations=260 if m == "ga" else 450, seed=3,
-                                        search_options=small_ga if m == "ga" else QUICK), space=space, module=module)
+    runs = [fit(program, obs, FitConfig(method=m, budget=300, max_evaluations=260 if m == "ga" else 450,
+                                        seed=3).with_search(**(small_ga if m == "ga" else QUICK)), space=space, module=module)
             for m in ("ga", "ga", "mcts", "mcts")]
     for a, b in (runs[:2], runs[2:]):
         assert len(a.history) >= 4  # the pilot, search steps, the final refinement
@@ -229,12 +232,12 @@ def test_synth_fit_edit_refit_end_to_end(tmp_path, capsys):
     space = parameter_space(program)
     assert set(res["discrete"]) == {p.name for p in space.discrete}
     assert set(res["continuous"]) == {p.name for p in space.continuous}
-    assert res["method"] == "mcts" and res["seed"] == 0 and res["software"]["shapeprog"]
+    assert res["method"] == "mcts" and res["seed"] == 0 and res["provenance"]["software"]["shapeprog"]
     assert {"search_s", "outputs_s"} <= set(res["timings"])
     # the fitted mesh in world coordinates sits where the scan is, on the floor
     mesh = load_ply(out_dir / "fitted.ply")
     obs = load_scan(scan, instance_id=1)
-    d = ScanToMesh(obs.points)(mesh.points[mesh.faces][None]).sqrt()
+    d = PointsToMesh(obs.points)(mesh.points[mesh.faces][None]).sqrt()
     assert float(d.median()) < 0.03
     assert abs(float(mesh.points[:, 2].min()) - truth["floor_z"]) < 0.05
     _check_blend(out_dir, res, program)
@@ -298,7 +301,7 @@ def test_bad_inputs_get_a_one_line_error(tmp_path, capsys, targets):
     for bad in ("0", "-5"):
         rc, _, err = _run(capsys, "fit", "-p", BED, "--frames", scan, "--instance-id", 1, "-o", tmp_path / "o3",
                           "--quiet", "--budget", bad)
-        assert rc == 2 and "budget must be a positive" in _error_line(err)
+        assert rc == 2 and "budget must be a number of seconds >= 2" in _error_line(err)
 
     c = pts.mean(0)
     for factor, words in ((25.0, "far larger"), (0.01, "far smaller")):
@@ -314,13 +317,15 @@ def test_fit_api_errors_name_the_problem(bed, targets):
     _, obs = targets["noisy"]
     with pytest.raises(FitError, match="unknown method 'annealing'"):
         fit(program, obs, FitConfig(method="annealing"), space=space, module=module)
-    with pytest.raises(FitError, match="budget must be a positive"):
+    with pytest.raises(FitError, match="budget must be a number of seconds >= 2"):
         fit(program, obs, FitConfig(budget=float("nan")), space=space, module=module)
     pc = observations_from_points(obs.points[:30])
     with pytest.raises(FitError, match="only 30 points"):
         fit(program, pc, FitConfig(), space=space, module=module)
-    with pytest.raises(FitError, match="mcts has no setting 'steps'"):
-        fit(program, obs, FitConfig(search_options={"steps": 3}), space=space, module=module)
+    from backend.options import config_from_dict
+
+    with pytest.raises(ValueError, match=r"config.mcts: unknown setting\(s\) 'steps' for MCTSConfig"):
+        config_from_dict(FitConfig, {"method": "mcts", "mcts": {"steps": 3}})
 
 
 # ---------------------------------------------------------------------------
@@ -330,7 +335,7 @@ def test_fit_api_errors_name_the_problem(bed, targets):
 def test_recovery_metrics_count_active_parameters_and_wrap_the_yaw(bed, targets):
     from types import SimpleNamespace
 
-    from backend.benchmarks.fit import chamfer_cm, recovery_metrics
+    from backend.metrics import chamfer_cm, recovery_metrics
 
     _, space, _ = bed
     truth, _ = targets["panel"]
@@ -363,8 +368,8 @@ def test_recovery_metrics_compare_a_turned_symmetric_object_with_its_equivalent_
     is compared with the truth as it is."""
     from types import SimpleNamespace
 
-    from backend.benchmarks.fit import recovery_metrics
-    from backend.problem import apply_pose, pose_matrix
+    from backend.metrics import recovery_metrics
+    from backend.ops import apply_pose, pose_matrix
 
     program = load_any(ROOT / "sample_scenes" / "programs" / "table.json")
     space, module = parameter_space(program), compile_program(program)
@@ -408,8 +413,8 @@ def test_recovery_metrics_do_not_count_a_parameter_that_does_not_change_the_shap
     draws the same table, so a fit anywhere above it is right (and one below it is not)."""
     from types import SimpleNamespace
 
-    from backend.benchmarks.fit import recovery_metrics
-    from backend.problem import apply_pose, pose_matrix
+    from backend.metrics import recovery_metrics
+    from backend.ops import apply_pose, pose_matrix
 
     program = load_any(ROOT / "sample_scenes" / "programs" / "table.json")
     space, module = parameter_space(program), compile_program(program)

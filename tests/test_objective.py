@@ -10,18 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend.losses import point_triangle_sqdist
-from backend.objective import (
-    Objective,
-    ScanNeighbours,
-    ScanToMesh,
-    _closest_on_triangle,
-    _pack_triangles,
-    _prepare_views,
-    clean_points,
-)
-from backend.problem import ObjectiveConfig
-from backend.scans import load_ply, load_scan, observations_from_points
+from backend.objective import Objective, ObjectiveConfig, _prepare_views
+from backend.ops import PackedTriangles, PointsToMesh, ScanNeighbours, point_triangle_sqdist
+from backend.ops.point_mesh import closest_on_triangles
+from backend.io import load_ply, load_scan
+from backend.object_frame import clean_points, observations_from_points
 from translator.geometry import MeshBatch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,8 +73,8 @@ def _random_triangles(n: int, seed: int) -> torch.Tensor:
 def test_packed_closest_point_matches_a_region_classification_reference():
     tv = _random_triangles(40, 0)
     p = torch.randn(60, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 1.5
-    cols = _pack_triangles(tv, torch.float64)
-    d2, w = _closest_on_triangle(p.t()[:, :, None], cols[:, None, :], bary=True)  # (P, T)
+    packed = PackedTriangles.pack(tv, torch.float64)
+    d2, w = closest_on_triangles(p.t()[:, :, None], packed[None, :], bary=True)  # (P, T)
     ref = torch.tensor([[_closest_reference(pi.tolist(), *t.tolist()) for t in tv] for pi in p], dtype=torch.float64)
     assert torch.allclose(d2, ref, atol=1e-10)
     # the barycentric weights give the closest point itself
@@ -130,18 +123,18 @@ def test_scan_to_mesh_equals_the_float64_reference():
     v, t = _mesh_batch(5, 1)
     tv = v[:, t]
     ref = point_triangle_sqdist(pts.double()[None, :, None], tv.double()[:, None]).amin(-1)
-    got = ScanToMesh(pts)(tv)
+    got = PointsToMesh(pts)(tv)
     assert got.shape == (5, 600)
     assert torch.allclose(got.double(), ref, atol=1e-6)
     # chunking the sweep (a few points at a time) changes nothing
-    assert torch.equal(ScanToMesh(pts, max_pairs=5 * tv.shape[1] * 7)(tv), got)
-    assert torch.equal(ScanToMesh(pts, max_pairs=1)(tv), got)
+    assert torch.equal(PointsToMesh(pts, max_pairs=5 * tv.shape[1] * 7)(tv), got)
+    assert torch.equal(PointsToMesh(pts, max_pairs=1)(tv), got)
 
 
 def test_scan_to_mesh_gradient_is_the_gradient_of_the_exact_distance():
     pts = _scan_points(300, 2)
     v, t = _mesh_batch(2, 3, torch.float64)
-    s2m = ScanToMesh(pts.double())
+    s2m = PointsToMesh(pts.double())
     x = v.clone().requires_grad_(True)
     s2m(x[:, t]).sqrt().sum().backward()
     y = v.clone().requires_grad_(True)
@@ -219,7 +212,7 @@ def _true_mesh_in_object_frame(obs):
 
 
 def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
 
     obs = clean_observations(_chair_observations())
     obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig())
@@ -248,10 +241,10 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
 
 
 def test_free_space_penalises_surface_in_front_of_the_observed_depth():
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
 
     obs = clean_observations(_chair_observations())
-    cfg = ObjectiveConfig(scan_to_mesh=0, mesh_to_scan=0, depth=0, silhouette=0, free_space=1.0)
+    cfg = ObjectiveConfig(scan_to_mesh_weight=0, mesh_to_scan_weight=0, depth_weight=0, silhouette_weight=0, free_space_weight=1.0)
     obj = Objective(obs, obs.frame.world_from_object, cfg)
     v, mesh = _true_mesh_in_object_frame(obs)
     cam = obj.views.cameras.centers[0]
@@ -263,10 +256,10 @@ def test_free_space_penalises_surface_in_front_of_the_observed_depth():
 
 
 def test_objective_gradients_match_finite_differences():
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
 
     obs = clean_observations(_chair_observations())
-    cfg = ObjectiveConfig(depth=0, silhouette=0, free_space=0, surface_samples=300, scan_points=400)
+    cfg = ObjectiveConfig(depth_weight=0, silhouette_weight=0, free_space_weight=0, surface_samples=300, scan_points=400)
     obj = Objective(obs, obs.frame.world_from_object, cfg)
     v, mesh = _true_mesh_in_object_frame(obs)
     x = (v.double() + torch.tensor([0.03, -0.02, 0.01], dtype=torch.float64)).requires_grad_(True)
@@ -280,10 +273,10 @@ def test_objective_gradients_match_finite_differences():
 
 
 def test_degenerate_candidates_get_a_large_finite_loss():
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
 
     obs = clean_observations(_chair_observations())
-    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig(depth=0, silhouette=0, free_space=0))
+    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig(depth_weight=0, silhouette_weight=0, free_space_weight=0))
     v, mesh = _true_mesh_in_object_frame(obs)
     flat = torch.cat([v, torch.zeros_like(v)]).requires_grad_(True)
     loss, _ = obj(flat, replace(mesh, verts=flat))
@@ -294,10 +287,10 @@ def test_degenerate_candidates_get_a_large_finite_loss():
 
 @pytest.mark.parametrize("k", [1, 7])
 def test_objective_is_deterministic_and_batch_independent(k):
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
 
     obs = clean_observations(_chair_observations())
-    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig(silhouette=0))
+    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig(silhouette_weight=0))
     v, mesh = _true_mesh_in_object_frame(obs)
     vk = v.expand(k, -1, -1) + torch.linspace(0, 0.05, k)[:, None, None]
     a, ta = obj(vk, replace(mesh, verts=vk))
@@ -313,12 +306,11 @@ def test_objective_is_deterministic_and_batch_independent(k):
 def _one_term(name: str):
     """An objective of the chair's scan with only term ``name`` (weight 1), its config, and the true mesh
     in the object frame."""
-    from backend.fit import clean_observations
+    from backend.object_frame import clean_observations
 
     obs = clean_observations(_chair_observations())
-    weights = dict.fromkeys(("scan_to_mesh", "mesh_to_scan", "depth", "silhouette", "free_space", "floor", "bottom",
-                             "top"), 0.0)
-    cfg = ObjectiveConfig(**{**weights, name: 1.0})
+    weights = {f"{t}_weight": 0.0 for t in ObjectiveConfig.TERMS}
+    cfg = ObjectiveConfig(**{**weights, f"{name}_weight": 1.0})
     obj = Objective(obs, obs.frame.world_from_object, cfg)
     assert obj.terms == [name]
     v, mesh = _true_mesh_in_object_frame(obs)

@@ -397,7 +397,7 @@ def discrete_combos(space, n: int, rng: random.Random) -> list[dict]:
 
 
 def test_library_is_complete():
-    from backend.commands.programs import program_names
+    from backend.library import program_names
 
     assert set(PROGRAMS) <= set(program_names())
     for name in PROGRAMS:
@@ -773,14 +773,14 @@ def test_programs_build_check_finds_stale_files(tmp_path, monkeypatch, capsys):
     from parity import reset_blender
 
     from backend.cli import main
-    from backend.commands import programs
+    from backend import library
 
     reset_blender()
     assert main(["programs", "build", "--check", "bed"]) == 0
     stale = json.loads((PROGRAMS_DIR / "bed.json").read_text())
     stale["groups"]["Bed"]["inputs"][5]["max"] = 2.5  # someone widened Width in the .json by hand
     (tmp_path / "bed.json").write_text(json.dumps(stale))
-    monkeypatch.setattr(programs, "PROGRAMS_DIR", tmp_path)
+    monkeypatch.setattr(library, "PROGRAMS_DIR", tmp_path)
     capsys.readouterr()
     assert main(["programs", "build", "--check", "bed"]) == 1
     assert "bed: STALE" in capsys.readouterr().out

@@ -21,20 +21,9 @@ from fixtures_scannet import (
 )
 from PIL import Image
 
-from backend.scans import (
-    ScanError,
-    crop_box,
-    frames_to_points,
-    load_frames,
-    load_ply,
-    load_scan,
-    load_scan2cad,
-    load_scannet_scene,
-    min_area_rectangle,
-    object_frame,
-    quaternion_to_matrix,
-    write_point_cloud,
-)
+from backend.io import crop_box, load_frames, load_ply, load_scan, load_scan2cad, load_scannet_scene, write_point_cloud
+from backend.object_frame import min_area_rectangle, object_frame
+from backend.structures import ScanError
 
 
 def raises_one_line(fn, *needles: str) -> str:
@@ -187,12 +176,14 @@ def test_scannet_mismatched_segments(tmp_path):
 # Scan2CAD
 
 
-def test_quaternion_to_matrix():
+def test_scan2cad_quaternions_follow_the_w_x_y_z_convention():
+    from translator.nodes.transform import quaternion_to_matrix
+
     # 90 degrees about z
-    r = quaternion_to_matrix([math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)])
+    r = quaternion_to_matrix(torch.tensor([math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)], dtype=torch.float64)).numpy()
     np.testing.assert_allclose(r @ [1, 0, 0], [0, 1, 0], atol=1e-12)
     # the Scan2CAD scan rotation of the published example maps ScanNet's z up to y up
-    r = quaternion_to_matrix([-0.7071067811865476, 0.7071067811865475, -0.0, -0.0])
+    r = quaternion_to_matrix(torch.tensor([-0.7071067811865476, 0.7071067811865475, -0.0, -0.0], dtype=torch.float64)).numpy()
     np.testing.assert_allclose(r @ [0, 0, 1], [0, 1, 0], atol=1e-12)
 
 
@@ -325,11 +316,11 @@ def test_frames_read_and_backproject(tmp_path):
     assert (fr.masks[1].numpy() == gt["mask"]).all()
     np.testing.assert_allclose(fr.color[2].numpy(), gt["colors"][3] / 255.0, atol=1e-6)  # the 3rd kept frame is frame 3
     np.testing.assert_allclose(fr.cameras.cam_to_world[2].numpy(), gt["poses"][3], atol=1e-6)
-    pts, cols = frames_to_points(fr, masked=True)
+    pts, cols = fr.to_points(masked=True)
     expected = np.concatenate([_expected_world_points(gt, i)[gt["mask"] & (gt["depth"] > 0)] for i in fr.frame_ids])
     np.testing.assert_allclose(pts.numpy(), expected, atol=1e-4)
     assert cols.shape == pts.shape
-    all_pts, _ = frames_to_points(fr, masked=False)
+    all_pts, _ = fr.to_points(masked=False)
     assert len(all_pts) == 4 * (gt["h"] * gt["w"] - 1)  # every pixel but the missing one
 
 

@@ -10,15 +10,17 @@ problem on real programs is tested in test_fit.py).
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import pytest
 import torch
 
-from backend.search.base import POSE, Candidate, RefineRequest, SearchConfig, State, config_key
-from backend.search.coordinate_descent import CDConfig, coordinate_descent
-from backend.search.exhaustive import ExhaustiveConfig, enumerate_configs, exhaustive
-from backend.search.genetic import GAConfig, genetic
-from backend.search.mcts import MCTSConfig, mcts
+from backend.search import run_search
+from backend.search.base import POSE, Budget, Candidate, RefineRequest, State, config_key
+from backend.search.coordinate_descent import CDConfig
+from backend.search.exhaustive import ExhaustiveConfig, enumerate_configs
+from backend.search.genetic import GAConfig
+from backend.search.mcts import MCTSConfig
 from backend.search.refine import RefineSettings, refine_batch
 
 TARGET = {POSE: 2, "style": 3, "has_legs": True, "legs": 1}
@@ -60,7 +62,7 @@ class ToyProblem:
                 m += 1.0
         return m
 
-    def refine(self, requests, fine=False):  # one objective: the finer one is the same
+    def refine(self, requests, fine=False, should_stop=None):  # one objective: the finer one is the same
         out = []
         for r in requests:
             self.calls += 1
@@ -71,11 +73,11 @@ class ToyProblem:
                 return ((zz - Z_TARGET) ** 2).sum(-1) + off, {"fit": ((zz - Z_TARGET) ** 2).sum(-1)}
 
             settings = RefineSettings(lr_params=0.3, optimize_yaw=False, optimize_translation=False)
-            zb, _, _, _, loss, terms, moments = refine_batch(
+            zb, _, _, _, loss, terms, moments, done = refine_batch(
                 f, z[None], torch.zeros(1), torch.zeros(1, 3), torch.zeros(1), torch.ones(3, dtype=torch.bool), r.steps,
-                settings, [r.init.moments if r.init is not None else None])
+                settings, [r.init.moments if r.init is not None else None], should_stop)
             out.append(Candidate(dict(r.config), State(zb[0], 0.0, torch.zeros(3), 0.0, moments[0]), float(loss[0]),
-                                 {k: float(v[0]) for k, v in terms.items()}, r.steps))
+                                 {k: float(v[0]) for k, v in terms.items()}, done))
         return out
 
 
@@ -87,7 +89,7 @@ def test_refine_batch_keeps_the_best_state_and_respects_the_free_mask():
 
     z0 = torch.full((2, 2), 0.5)
     free = torch.tensor([True, False])
-    z, _, _, _, loss, _, _ = refine_batch(f, z0, torch.zeros(2), torch.zeros(2, 3), torch.zeros(2), free, 200,
+    z, _, _, _, loss, _, _, _ = refine_batch(f, z0, torch.zeros(2), torch.zeros(2, 3), torch.zeros(2), free, 200,
                                        RefineSettings(lr_params=0.2))
     assert torch.allclose(z[:, 0], target[:, 0], atol=5e-3)
     assert torch.allclose(z[:, 1], z0[:, 1])  # locked dimension untouched
@@ -135,14 +137,14 @@ def test_enumeration_respects_dependencies():
 @pytest.mark.parametrize("method", ["exhaustive", "mcts", "ga", "cd"])
 def test_methods_find_the_optimum_of_a_small_space(method):
     problem = ToyProblem()
-    runner, cfg = {
-        "exhaustive": (exhaustive, ExhaustiveConfig(budget_seconds=30, refine_steps=5, final_steps=20)),
-        "mcts": (mcts, MCTSConfig(budget_seconds=30, max_evaluations=6000, refine_steps=5, final_steps=20)),
-        "ga": (genetic, GAConfig(budget_seconds=30, max_evaluations=8000, refine_steps=5, final_steps=20)),
-        "cd": (coordinate_descent, CDConfig(budget_seconds=30, max_evaluations=4000, refine_steps=5, final_steps=20)),
+    cfg, evaluations = {
+        "exhaustive": (ExhaustiveConfig(refine_steps=5, final_steps=20), None),
+        "mcts": (MCTSConfig(refine_steps=5, final_steps=20), 6000),
+        "ga": (GAConfig(refine_steps=5, final_steps=20), 8000),
+        "cd": (CDConfig(refine_steps=5, final_steps=20), 4000),
     }[method]
     reports = []
-    best, ctx = runner(problem, cfg, reports.append)
+    best, ctx = run_search(problem, method, cfg, Budget(30, evaluations), progress=reports.append)
     assert {k: best.config[k] for k in TARGET} == TARGET
     assert torch.allclose(best.state.z, Z_TARGET, atol=0.02)
     # progress went through the callback, with a best objective that never got worse
@@ -158,9 +160,9 @@ class FineToy(ToyProblem):
 
     fine = False
 
-    def refine(self, requests, fine=False):
+    def refine(self, requests, fine=False, should_stop=None):
         self.fine = fine
-        return super().refine(requests)
+        return super().refine(requests, should_stop=should_stop)
 
     def misfit(self, config):
         m = super().misfit(config)
@@ -171,8 +173,8 @@ class FineToy(ToyProblem):
 
 @pytest.mark.parametrize("fine", [True, False])
 def test_the_finer_objective_decides_between_the_best_configurations(fine):
-    cfg = ExhaustiveConfig(budget_seconds=30, refine_steps=5, final_steps=20, final_candidates=3, fine_final=fine)
-    best, ctx = exhaustive(FineToy(), cfg)
+    cfg = ExhaustiveConfig(refine_steps=5, final_steps=20, final_candidates=3, fine_final=fine)
+    best, ctx = run_search(FineToy(), "exhaustive", cfg, Budget(30))
     assert best.config["style"] == (4 if fine else 3)
     assert {k: v for k, v in best.config.items() if k != "style"} == {k: v for k, v in TARGET.items() if k != "style"}
     if fine:  # the best 3 distinct discrete configurations, each once, refined under the finer objective
@@ -184,29 +186,28 @@ def test_the_finer_objective_decides_between_the_best_configurations(fine):
         assert not ctx.finals
 
 
-@pytest.mark.parametrize("runner,cfg", [(mcts, MCTSConfig), (genetic, GAConfig), (coordinate_descent, CDConfig)])
-def test_locks_are_respected_and_seeds_reproduce(runner, cfg):
-    c = cfg(budget_seconds=30, max_evaluations=1500, refine_steps=4, final_steps=4, seed=7)
+@pytest.mark.parametrize("method,cfg", [("mcts", MCTSConfig), ("ga", GAConfig), ("cd", CDConfig)])
+def test_locks_are_respected_and_seeds_reproduce(method, cfg):
+    c = cfg(refine_steps=4, final_steps=4)
     problem = ToyProblem(locks={"style": 1})
-    best, ctx = runner(problem, c)
+    best, ctx = run_search(problem, method, c, Budget(30, 1500), seed=7)
     assert all(cand.config["style"] == 1 for cand in ctx.by_config.values())
-    best2, _ = runner(ToyProblem(locks={"style": 1}), cfg(budget_seconds=30, max_evaluations=1500, refine_steps=4,
-                                                         final_steps=4, seed=7))
+    best2, _ = run_search(ToyProblem(locks={"style": 1}), method, c, Budget(30, 1500), seed=7)
     assert best.config == best2.config and math.isclose(best.objective, best2.objective, rel_tol=1e-6)
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan")])
 def test_a_non_positive_budget_is_refused(bad):
     with pytest.raises(ValueError, match="budget must be a positive"):
-        mcts(ToyProblem(), MCTSConfig(budget_seconds=bad))
+        run_search(ToyProblem(), "mcts", MCTSConfig(), Budget(bad))
 
 
 def test_search_config_defaults_are_documented():
-    from backend.config import field_docs
+    from backend.options import field_docs
 
     docs = field_docs(MCTSConfig)
-    assert "exploration" in docs and "budget_seconds" in docs and "seed" in docs
-    assert isinstance(SearchConfig().budget_seconds, float)
+    assert "exploration" in docs and "refine_steps" in docs and "final_share" in docs
+    assert set(docs) == {f.name for f in fields(MCTSConfig)}
     assert RefineRequest({POSE: 0}).steps > 0
 
 
@@ -237,8 +238,8 @@ def test_mcts_spends_its_budget_on_configurations_not_yet_seen():
     configurations than without the cap (and still finds the optimum)."""
     runs = {}
     for cap in (40, 10**9):
-        cfg = MCTSConfig(budget_seconds=60, max_evaluations=3000, refine_steps=10, final_steps=10, revisit_steps=cap)
-        best, ctx = mcts(ToyProblem(), cfg)
+        cfg = MCTSConfig(refine_steps=10, final_steps=10, revisit_steps=cap)
+        best, ctx = run_search(ToyProblem(), "mcts", cfg, Budget(60, 3000))
         final = {c.key for c in ctx.top_configs(cfg.final_candidates)}
         assert all(n < cap + cfg.refine_steps for k, n in ctx.steps_done.items() if k not in final)
         assert {k: best.config[k] for k in TARGET} == TARGET

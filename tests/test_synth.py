@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from backend.cli import main
-from backend.fit import clean_observations
-from backend.scans import frames_to_points, load_frames, load_ply, load_scan
+from backend.object_frame import clean_observations
+from backend.io import load_frames, load_ply, load_scan
 from backend.synth import (
     OBJECT_ID,
     CaptureSettings,
@@ -258,7 +258,7 @@ def test_round_trip_without_noise_lies_on_the_true_mesh(clean_scan):
     assert frames.num_frames == SMALL.views and frames.depth.shape[1:] == (SMALL.height, SMALL.width)
     torch.testing.assert_close(frames.cameras.cam_to_world.double(), clean_scan.cameras.cam_to_world, atol=1e-6, rtol=0)
     assert (frames.masks.numpy() == (clean_scan.instances == OBJECT_ID)).all()
-    pts, cols = frames_to_points(frames)
+    pts, cols = frames.to_points()
     assert len(pts) > 300 and cols.shape == pts.shape
     dist = box_surface_distance(pts.double().numpy(), gt)
     assert dist.max() < 1.0e-3  # millimetre quantisation along the ray
@@ -470,7 +470,7 @@ def test_sample_scene_reads_back_onto_its_mesh(folder):
     frames = load_frames(folder, instance_id=gt["object_instance_id"])
     assert frames.num_frames == gt["frames"] and frames.masks.any(dim=(1, 2)).all()
     fused = load_ply(folder / "object_points.ply")
-    pts, _ = frames_to_points(frames)
+    pts, _ = frames.to_points()
     torch.testing.assert_close(fused.points, pts.float(), atol=1e-5, rtol=0)
     mesh = load_ply(folder / "object_mesh.ply")
     assert mesh.points[:, 2].min().item() == pytest.approx(0.0, abs=1e-5)

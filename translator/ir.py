@@ -36,6 +36,7 @@ their ``internal_links`` (Blender's pass-through).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -54,6 +55,7 @@ __all__ = [
     "Socket",
     "load_program",
     "program_from_dict",
+    "program_hash",
     "quote",
     "save_program",
     "topological_order",
@@ -564,3 +566,10 @@ def _check_group_recursion(prog: Program) -> None:
         state[name] = 2
 
     visit(prog.entry, [])
+
+
+def program_hash(program: Program) -> str:
+    """SHA-256 (hex) of a program's IR content (its canonical JSON, key order sorted): equal programs hash
+    equal wherever their files live."""
+    text = json.dumps(_json_safe(program.to_dict()), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

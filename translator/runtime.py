@@ -82,7 +82,12 @@ __all__ = [
 @dataclass(frozen=True)
 class EvalContext:
     dtype: torch.dtype = torch.float32
+    """dtype of tensors made from constants."""
     device: torch.device = torch.device("cpu")
+    """device of tensors made from constants."""
+    trace: bool = True
+    """Whether program calls may use the traced fast path (:mod:`translator.tracing`; the environment
+    variable ``SHAPEPROG_TRACE=0`` turns it off everywhere)."""
 
 
 _CONTEXT: contextvars.ContextVar[EvalContext] = contextvars.ContextVar("shapeprog_eval", default=EvalContext())
@@ -93,10 +98,12 @@ def current() -> EvalContext:
 
 
 class eval_context:
-    """``with eval_context(dtype, device): ...`` sets where constants become tensors."""
+    """``with eval_context(dtype, device): ...`` sets where constants become tensors;
+    ``with eval_context(trace=False): ...`` evaluates programs on the plain (untraced) path.
+    ``trace`` left as None keeps the enclosing context's choice."""
 
-    def __init__(self, dtype: torch.dtype = torch.float32, device: Any = "cpu"):
-        self.ctx = EvalContext(dtype, torch.device(device))
+    def __init__(self, dtype: torch.dtype = torch.float32, device: Any = "cpu", trace: bool | None = None):
+        self.ctx = EvalContext(dtype, torch.device(device), current().trace if trace is None else bool(trace))
 
     def __enter__(self) -> EvalContext:
         self._token = _CONTEXT.set(self.ctx)

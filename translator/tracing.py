@@ -13,7 +13,8 @@ a trace. While tracing, every tensor -> Python conversion (``bool``, ``int``,
 ``float``, ``item``, ``tolist``) is recorded; the traced graph returns those
 tensors too, and a replay whose guard values differ from the recorded ones
 falls back to the slow path (the reference: the plain Python program) for
-that call. ``SHAPEPROG_TRACE=0`` disables the fast path.
+that call. ``eval_context(trace=False)`` disables the fast path for a block of
+code, ``SHAPEPROG_TRACE=0`` everywhere.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ _CONVERSIONS = ("__bool__", "__int__", "__float__", "__index__", "item", "tolist
 
 
 def enabled() -> bool:
-    return os.environ.get("SHAPEPROG_TRACE", "1") != "0"
+    """Whether the fast path is on: the evaluation context allows it (``eval_context(trace=False)`` turns it
+    off for a block) and the environment does not forbid it (``SHAPEPROG_TRACE=0``)."""
+    from .runtime import current
+
+    return current().trace and os.environ.get("SHAPEPROG_TRACE", "1") != "0"
 
 
 class _GuardRecorder:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from ..cli import Command, UserError
+from ..command import Command, UserError
 
 _DEFAULT_PROGRAM = Path(__file__).resolve().parents[3] / "shared" / "reference_programs" / "table.blend"
 
@@ -166,7 +166,8 @@ def _maxrss_gb() -> float:
 
 
 def run(cfg: RenderBenchConfig) -> int:
-    from ..losses import chamfer_scan_to_mesh, sample_surface
+    from ..losses import chamfer_scan_to_mesh
+    from ..ops.sampling import sample_surface
     from ..render import RasterSettings, render
 
     if cfg.candidates < 1 or cfg.views < 1 or cfg.width < 1 or cfg.height < 1 or cfg.scan_points < 1 or cfg.samples < 1:
@@ -176,7 +177,7 @@ def run(cfg: RenderBenchConfig) -> int:
     gen = torch.Generator().manual_seed(cfg.seed)
     try:
         verts, faces, base, source = _perturbed_program(cfg, gen)
-    except Exception as exc:  # any failure to load / translate / run the program: fall back, and say why
+    except Exception as exc:  # noqa: BLE001  (any failure to load / translate / run the program: fall back, and say why)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         verts, faces, base, source = _fallback_table(cfg, gen)
         source += f" -- the program could not be used: {reason}"

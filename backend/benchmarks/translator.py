@@ -12,7 +12,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from ..cli import Command, UserError
+from ..command import Command, UserError
 
 
 @dataclass

@@ -7,8 +7,8 @@ import importlib
 import pkgutil
 from dataclasses import dataclass
 
-from ..cli import Command
-from ..config import add_arguments, from_args
+from ..command import Command
+from ..options import add_arguments, from_args
 
 
 def benchmarks() -> dict[str, Command]:

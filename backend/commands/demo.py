@@ -14,17 +14,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cli import Command, UserError
-
-ROOT = Path(__file__).resolve().parents[2]
-SCENES = ROOT / "sample_scenes" / "scenes"
+from ..command import Command, UserError
+from ..library import PROGRAMS_DIR, ROOT, SCENES_DIR
 
 
 @dataclass
 class DemoConfig:
     budget: float = 35.0
     """Time budget per scene, in seconds (the four bundled scenes take about 2.5 minutes on 2 CPU cores)."""
-    scenes: str = str(SCENES)
+    scenes: str = str(SCENES_DIR)
     """Folder of scans with ground_truth.json (one sub-folder per scene)."""
     method: str = "mcts"
     """Search method: mcts, ga, cd or exhaustive."""
@@ -43,7 +41,7 @@ def _program_path(gt: dict, scene: Path) -> Path:
     for cand in (recorded, ROOT / recorded, scene / recorded):
         if recorded.name and cand.is_file():
             return cand
-    lib = ROOT / "sample_scenes" / "programs" / f"{gt.get('program_name', recorded.stem)}.json"
+    lib = PROGRAMS_DIR / f"{gt.get('program_name', recorded.stem)}.json"
     if lib.is_file():
         return lib
     raise UserError(f"{scene / 'ground_truth.json'}: program {str(recorded)!r} not found")
@@ -66,9 +64,9 @@ def run(cfg: DemoConfig) -> int:
     from translator.loading import load_any
     from translator.params import parameter_space
 
-    from ..benchmarks.fit import recovery_metrics
     from ..fit import FitConfig, FitError, fit, write_outputs
-    from ..scans import load_ply, load_scan
+    from ..io import load_ply, load_scan
+    from ..metrics import recovery_metrics
 
     folder = Path(cfg.scenes)
     if not folder.is_dir():

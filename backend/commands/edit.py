@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cli import Command, UserError
+from ..command import Command, UserError
 
 
 @dataclass
@@ -32,7 +32,7 @@ def run(cfg: EditConfig) -> int:
     from translator.params import check_values, parameter_space, parse_assignments, split_values
 
     from ..fit import FitError, load_result
-    from ..problem import apply_pose
+    from ..ops.pose import apply_pose
 
     if not cfg.output:
         raise UserError("-o/--output is required")

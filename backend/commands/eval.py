@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cli import Command, UserError
+from ..command import Command, UserError
+from ..evaluate import evaluate_sets
 
 
 @dataclass
@@ -36,31 +37,6 @@ def _write(mesh, path: Path, index: int = 0) -> None:
         write_ply(mesh, path, index)
     else:
         raise UserError(f"{path}: output must end in .obj or .ply")
-
-
-def evaluate_sets(module, space, sets: list[dict]) -> list:
-    """Evaluate value sets, batching those that share discrete values; returns one MeshBatch (B=1) per set."""
-    import torch
-
-    from translator.params import split_values
-
-    results: list = [None] * len(sets)
-    groups: dict[tuple, list[int]] = {}
-    for i, values in enumerate(sets):
-        d, _ = split_values(space, values)
-        groups.setdefault(tuple(sorted(d.items())), []).append(i)
-    for key, idx in groups.items():
-        discrete = dict(key)
-        cont_names = sorted({k for i in idx for k in sets[i] if space[k].kind == "continuous"})
-        continuous = {}
-        for name in cont_names:
-            p = space[name]
-            vals = [sets[i].get(name, p.default) for i in idx]
-            continuous[name] = torch.tensor(vals, dtype=torch.float32)
-        for sub_idx, mesh in module.program_grouped(discrete, continuous):
-            for j, k in enumerate(sub_idx.tolist()):
-                results[idx[k]] = mesh[j]
-    return results
 
 
 def run(cfg: EvalConfig) -> int:

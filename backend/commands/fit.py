@@ -1,19 +1,30 @@
-"""``shapeprog fit``: recover a program's parameters and the object's pose from a scan."""
+"""``shapeprog fit``: recover a program's parameters and the object's pose from a scan.
+
+Every setting of the fit is an option (:class:`backend.fit.FitConfig`: ``--budget``,
+``--objective.depth-weight``, ``--mcts.exploration``, ...). ``result.json`` records the inputs and
+the whole config, and ``shapeprog fit --config result.json -o OUT`` runs the same fit again (options
+given beside ``--config`` replace the recorded ones).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from ..cli import Command, UserError
+from ..command import Command, UserError
+from ..fit.config import FitConfig
+from ..options import config_from_dict, config_to_dict
+
+__all__ = ["COMMAND", "FitCommandConfig", "FitInputs", "load_observations", "load_recorded"]
 
 
 @dataclass
-class FitCommandConfig:
-    program: str = field(default=None, metadata={"short": "-p"})  # type: ignore[assignment]
-    """The program: an IR .json (NAME.blend beside it gives a fitted .blend) or a .blend (needs bpy)."""
-    output: str = field(default=None, metadata={"short": "-o"})  # type: ignore[assignment]
-    """Output directory: result.json, fitted.ply, fitted.obj, fitted.blend, report.png."""
+class FitInputs:
+    """What a fit reads: the program and the scan, with the readers' options."""
+
+    program: str | None = field(default=None, metadata={"short": "-p"})
+    """The program: an IR .json (NAME.blend beside it gives a fitted .blend), a .blend (needs bpy) or a library name."""
     scan: str | None = None
     """The scan: a .ply point cloud / mesh of the object, or a ScanNet scene (with --object-id or --scan2cad)."""
     frames: str | None = None
@@ -26,70 +37,102 @@ class FitCommandConfig:
     """With a ScanNet scene: a Scan2CAD annotation JSON; crops the scene with --scan2cad-index's box."""
     scan2cad_index: int | None = None
     """Which aligned model of the Scan2CAD annotation to crop."""
-    method: str = "mcts"
-    """Search method: mcts, ga, cd or exhaustive."""
-    budget: float = 60.0
-    """Time budget in seconds."""
-    seed: int = 0
-    """Random seed."""
-    lock: tuple[str, ...] = ()
-    """Parameters to keep fixed, NAME=VALUE (e.g. --lock "Legs Type=1")."""
-    init: str | None = None
-    """Warm start from an earlier (possibly edited) result.json."""
-    device: str = "cpu"
-    """cpu or cuda."""
-    ranges: str | None = None
-    """Parameter ranges: a NAME.params.json sidecar or a PyTorchGeoNodes sp_*.json."""
     every: int = 1
     """With --frames: use every k-th frame."""
     max_frames: int | None = 8
     """With --frames: at most this many frames."""
-    scale_slack: float = 0.0
-    """Allowed uniform scale deviation (e.g. 0.05)."""
     object: str | None = None
     """Object in the .blend whose modifier holds the program."""
+    ranges: str | None = None
+    """Parameter ranges: a NAME.params.json sidecar or a PyTorchGeoNodes sp_*.json."""
+    lock: tuple[str, ...] = ()
+    """Parameters to keep fixed, NAME=VALUE (e.g. --lock "Legs Type=1")."""
+    init: str | None = None
+    """Warm start from an earlier (possibly edited) result.json."""
+
+
+@dataclass
+class FitCommandConfig:
+    inputs: FitInputs = field(default_factory=FitInputs, metadata={"flatten": True})
+    """The program and the scan."""
+    fit: FitConfig = field(default_factory=FitConfig, metadata={"flatten": True})
+    """The fit's settings."""
+    output: str = field(default=None, metadata={"short": "-o"})  # type: ignore[assignment]
+    """Output directory: result.json, fitted.ply, fitted.obj, fitted.blend, report.png."""
+    config: str | None = None
+    """Rerun the fit recorded in this result.json (its inputs and settings; options given here replace them)."""
     quiet: bool = False
     """No progress bar."""
 
 
-def load_observations(cfg: FitCommandConfig):
-    from ..scans import ScanError, load_frames, load_scan, observations_from_frames
+def load_recorded(path: str) -> FitCommandConfig:
+    """The inputs and config recorded in a result.json, as a command config (``--config``)."""
+    from ..fit import FitError, load_result
 
     try:
-        if cfg.scan is None and cfg.frames is None:
-            raise UserError("give the scan: --scan FILE and/or --frames DIR")
-        if cfg.scan is not None:
-            obs = load_scan(cfg.scan, object_id=cfg.object_id, scan2cad=cfg.scan2cad, scan2cad_index=cfg.scan2cad_index)
-            if cfg.frames is not None:
-                obs.frames = load_frames(cfg.frames, every=cfg.every, max_frames=cfg.max_frames, instance_id=cfg.instance_id)
-            return obs
-        frames = load_frames(cfg.frames, every=cfg.every, max_frames=cfg.max_frames, instance_id=cfg.instance_id)
-        return observations_from_frames(frames)
-    except ScanError as exc:
-        raise UserError(str(exc)) from None
+        data = load_result(path)
+        inputs = data.get("provenance", {}).get("inputs")
+        if not isinstance(inputs, dict) or not isinstance(data.get("config"), dict):
+            raise UserError(f"{path}: records no inputs and config to rerun (written by an older version or by edit?)")
+        return FitCommandConfig(inputs=config_from_dict(FitInputs, inputs, f"{path}: inputs"),
+                                fit=config_from_dict(FitConfig, data["config"], f"{path}: config"))
+    except (FitError, ValueError, TypeError) as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+
+
+def load_observations(inputs: FitInputs):
+    """The observations named by the inputs (:func:`backend.io.load_scan`, frames)."""
+    from ..io import load_frames, load_scan
+    from ..object_frame import observations_from_frames
+
+    if inputs.scan is None and inputs.frames is None:
+        raise UserError("give the scan: --scan FILE and/or --frames DIR")
+    if inputs.scan is not None:
+        obs = load_scan(inputs.scan, object_id=inputs.object_id, scan2cad=inputs.scan2cad,
+                        scan2cad_index=inputs.scan2cad_index)
+        if inputs.frames is not None:
+            obs.frames = load_frames(inputs.frames, every=inputs.every, max_frames=inputs.max_frames,
+                                     instance_id=inputs.instance_id)
+        return obs
+    frames = load_frames(inputs.frames, every=inputs.every, max_frames=inputs.max_frames, instance_id=inputs.instance_id)
+    return observations_from_frames(frames)
+
+
+def _recorded_inputs(inputs: FitInputs) -> dict[str, Any]:
+    """The inputs with their paths made absolute (a rerun may start elsewhere)."""
+    d = config_to_dict(inputs)
+    for f in fields(FitInputs):
+        if f.name in ("program", "scan", "frames", "scan2cad", "ranges", "init") and d[f.name] is not None \
+                and Path(d[f.name]).exists():
+            d[f.name] = str(Path(d[f.name]).resolve())
+    return d
 
 
 def run(cfg: FitCommandConfig) -> int:
+    from dataclasses import replace
+
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from translator.loading import load_any
     from translator.params import parameter_space, parse_assignments
 
-    from ..fit import FitConfig, FitError, fit, load_result, write_outputs
+    from ..fit import FitError, fit, load_result, write_outputs
+    from ..library import resolve_program
 
-    if not cfg.program or not cfg.output:
+    inputs = cfg.inputs
+    if not inputs.program or not cfg.output:
         raise UserError("--program and -o/--output are required")
-    prog = load_any(cfg.program, cfg.object)
-    space = parameter_space(prog, cfg.ranges)
-    obs = load_observations(cfg)
-    init = pose = None
-    if cfg.init:
-        data = load_result(cfg.init)
-        init = {**data["discrete"], **data["continuous"]}
-        pose = data.get("world_from_program")
-    fcfg = FitConfig(method=cfg.method, budget=cfg.budget, seed=cfg.seed, device=cfg.device,
-                     locks=parse_assignments(space, cfg.lock), init=init, init_pose=pose, scale_slack=cfg.scale_slack)
+    prog = load_any(resolve_program(inputs.program), inputs.object)
+    space = parameter_space(prog, inputs.ranges)
+    obs = load_observations(inputs)
+    fcfg = replace(cfg.fit, locks=parse_assignments(space, inputs.lock))
+    if inputs.init:
+        try:
+            data = load_result(inputs.init)
+        except FitError as exc:
+            raise UserError(str(exc)) from None
+        fcfg = replace(fcfg, init={**data["discrete"], **data["continuous"]}, init_pose=data.get("world_from_program"))
     console = Console(stderr=True)
     try:
         if cfg.quiet:
@@ -97,7 +140,7 @@ def run(cfg: FitCommandConfig) -> int:
         else:
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                           TimeElapsedColumn(), console=console, transient=False) as bar:
-                task = bar.add_task(f"fit {cfg.method}", total=1.0, info="")
+                task = bar.add_task(f"fit {fcfg.method}", total=1.0, info="")
 
                 def progress(p: dict) -> None:
                     bar.update(task, completed=p["fraction"], info=f"step {p['step']} best {p['best_objective']:.4g}")
@@ -106,6 +149,7 @@ def run(cfg: FitCommandConfig) -> int:
                 bar.update(task, completed=1.0)
     except FitError as exc:
         raise UserError(str(exc)) from None
+    result.provenance["inputs"] = _recorded_inputs(inputs)
     files = write_outputs(result, cfg.output, prog, obs)
     print(f"objective {result.objective:.5g} ({', '.join(f'{k} {v:.4g}' for k, v in result.terms.items())})")
     for k, v in result.values.items():
@@ -117,4 +161,4 @@ def run(cfg: FitCommandConfig) -> int:
 
 
 COMMAND = Command(name="fit", help="fit a program's parameters and the object's pose to a scan",
-                  config=FitCommandConfig, run=run)
+                  config=FitCommandConfig, run=run, load_config=load_recorded)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..cli import Command
+from ..command import Command
 
 
 @dataclass

@@ -7,66 +7,21 @@
   fails if a committed ``NAME.json`` differs from what its script makes.
 
 Other commands take a library name wherever they take a program file
-(:func:`resolve_program`): ``shapeprog sample chair``.
+(:func:`backend.library.resolve_program`): ``shapeprog sample chair``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
-from ..cli import Command, UserError
-
-__all__ = ["BUILD_DIR", "PROGRAMS_DIR", "build_program", "load_build_script", "program_names", "resolve_program"]
-
-PROGRAMS_DIR = Path(__file__).resolve().parents[2] / "sample_scenes" / "programs"
-BUILD_DIR = PROGRAMS_DIR / "build"
-_HELPER = "progkit"  # the build scripts' shared node-building module
-
-
-def program_names() -> list[str]:
-    """Names of the library's programs (one build script each)."""
-    return sorted(p.stem for p in BUILD_DIR.glob("*.py") if p.stem != _HELPER and not p.stem.startswith("_"))
-
-
-def resolve_program(program: str) -> Path:
-    """A library name (``chair``) -> its committed ``.json``; a path is returned as it is."""
-    path = Path(program)
-    if path.suffix.lower() in (".json", ".blend") or path.exists():
-        return path
-    if program in program_names():
-        return PROGRAMS_DIR / f"{program}.json"
-    raise UserError(f"{program!r} is neither a program file (.json/.blend) nor a library program "
-                    f"({', '.join(program_names())})")
-
-
-def load_build_script(name: str) -> ModuleType:
-    """Import ``build/NAME.py`` (it defines ``NAME`` and ``build()``)."""
-    path = BUILD_DIR / f"{name}.py"
-    if not path.is_file():
-        raise UserError(f"no build script for {name!r} (programs: {', '.join(program_names())})")
-    spec = importlib.util.spec_from_file_location(f"shapeprog_build_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def build_program(name: str, out_dir: Path) -> tuple[Path, Path]:
-    """Build one program with bpy into ``out_dir``: returns the written ``(NAME.blend, NAME.json)``."""
-    from translator.loading import has_bpy
-
-    if not has_bpy():
-        raise UserError("building programs needs bpy (pip install 'shapeprog[blender]')")
-    module = load_build_script(name)
-    kit = sys.modules[_HELPER]  # imported by the build script from its own folder
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return kit.build_files(module.build, module.NAME, out_dir)
+from .. import library
+from ..command import Command, UserError
+from ..library import build_program, program_names
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -79,7 +34,7 @@ def _build(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for name in names:
                 _, js = build_program(name, Path(tmp))
-                committed = PROGRAMS_DIR / f"{name}.json"
+                committed = library.PROGRAMS_DIR / f"{name}.json"
                 same = committed.is_file() and json.loads(committed.read_text()) == json.loads(js.read_text())
                 print(f"{name}: {'up to date' if same else 'STALE'}")
                 if not same:
@@ -88,7 +43,7 @@ def _build(args: argparse.Namespace) -> int:
             print(f"rebuild with: shapeprog programs build {' '.join(stale)}", file=sys.stderr)
             return 1
         return 0
-    out_dir = Path(args.out_dir) if args.out_dir else PROGRAMS_DIR
+    out_dir = Path(args.out_dir) if args.out_dir else library.PROGRAMS_DIR
     for name in names:
         blend, js = build_program(name, out_dir)
         print(f"{name}: wrote {blend} and {js}")
@@ -102,16 +57,16 @@ def _list(args: argparse.Namespace) -> int:
     from translator.ir import load_program
     from translator.params import parameter_space
 
-    table = Table(title=f"shape programs in {PROGRAMS_DIR}")
+    table = Table(title=f"shape programs in {library.PROGRAMS_DIR}")
     for col in ("name", "discrete", "continuous", "file"):
         table.add_column(col)
     for name in program_names():
-        path = PROGRAMS_DIR / f"{name}.json"
+        path = library.PROGRAMS_DIR / f"{name}.json"
         if not path.is_file():
             table.add_row(name, "-", "-", "(not built)")
             continue
         space = parameter_space(load_program(path), analyze=False)
-        table.add_row(name, str(len(space.discrete)), str(len(space.continuous)), str(path.relative_to(PROGRAMS_DIR.parents[1])))
+        table.add_row(name, str(len(space.discrete)), str(len(space.continuous)), str(path.relative_to(library.PROGRAMS_DIR.parents[1])))
     Console(width=120).print(table)
     return 0
 
@@ -120,7 +75,7 @@ def _add(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     b = sub.add_parser("build", help="regenerate NAME.blend and NAME.json from the build scripts (needs bpy)")
     b.add_argument("names", nargs="*", metavar="NAME", help="programs to build (default: all)")
-    b.add_argument("--out-dir", help=f"where to write (default: {PROGRAMS_DIR})")
+    b.add_argument("--out-dir", help=f"where to write (default: {library.PROGRAMS_DIR})")
     b.add_argument("--check", action="store_true", help="build into a scratch folder; exit 1 if a committed .json is stale")
     sub.add_parser("list", help="list the library's programs")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cli import Command, UserError
+from ..command import Command, UserError
 
 
 @dataclass
@@ -29,7 +29,7 @@ def run(cfg: SampleConfig) -> int:
     from translator.loading import load_any
 
     from ..gallery import make_gallery
-    from .programs import resolve_program
+    from ..library import resolve_program
 
     if cfg.count < 1:
         raise UserError(f"-n must be at least 1, got {cfg.count}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..cli import Command, UserError
+from ..command import Command, UserError
 
 
 @dataclass

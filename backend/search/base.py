@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import torch
@@ -123,20 +123,18 @@ class Problem(Protocol):
     def continuous_free(self, config: dict[str, Any], d: int) -> bool:
         """Whether continuous dimension ``d`` is active and unlocked under ``config``."""
 
-    def refine(self, requests: list[RefineRequest], fine: bool = False) -> list[Candidate]:
-        """Batched gradient refinement; one candidate per request. ``fine``: under the finer objective
-        that decides between the best configurations at the end (its values are not comparable with
-        the search's)."""
+    def refine(self, requests: list[RefineRequest], fine: bool = False,
+               should_stop: Callable[[], bool] | None = None) -> list[Candidate]:
+        """Batched gradient refinement; one candidate per request, in order (its ``refine_steps``: the
+        steps taken). ``fine``: under the finer objective that decides between the best configurations
+        at the end (its values are not comparable with the search's). ``should_stop`` is asked before
+        every step; True ends the refinement with what it reached."""
 
 
 @dataclass
 class SearchConfig:
-    budget_seconds: float = 60.0
-    """Wall-clock budget of the search (the final refinement included)."""
-    max_evaluations: int | None = None
-    """Stop after this many objective evaluations (candidate x Adam step), if given."""
-    seed: int = 0
-    """Random seed: equal seeds give equal results on the same machine and inputs."""
+    """Settings every search method shares (the budget and the seed are the fit's, see :class:`Budget`)."""
+
     refine_steps: int = 15
     """Adam steps per candidate evaluation during the search."""
     final_share: float = 0.2
@@ -165,17 +163,32 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 class Budget:
-    def __init__(self, seconds: float, max_evaluations: int | None):
+    """A search's limits: wall-clock seconds from its creation (create it when the fit starts, so that
+    setting up counts too), optionally objective evaluations (candidates x Adam steps: when they bind, a
+    seed gives the same result on any machine), and a stop request (``stop``: anything with ``is_set()``,
+    such as a :class:`threading.Event` set by a signal handler or a job's cancel)."""
+
+    def __init__(self, seconds: float, max_evaluations: int | None = None, stop: Any = None):
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"the budget must be a positive number of seconds, got {seconds}")
         self.seconds = float(seconds)
         self.max_evaluations = max_evaluations
+        self.stop = stop
         self.start = time.perf_counter()
         self.evaluations = 0
 
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop was requested."""
+        return self.stop is not None and bool(self.stop.is_set())
+
+    def deadline(self, reserve: float = 0.0) -> float:
+        """The ``time.perf_counter()`` time at which only ``reserve`` (a fraction of the budget) is left."""
+        return self.start + self.seconds * (1.0 - reserve)
 
     def fraction(self) -> float:
         f = self.elapsed / self.seconds
@@ -184,18 +197,19 @@ class Budget:
         return f
 
     def exhausted(self, reserve: float = 0.0) -> bool:
-        """True when less than ``reserve`` (a fraction of the budget) is left."""
-        return self.fraction() >= 1.0 - reserve
+        """True when a stop was requested or less than ``reserve`` (a fraction of the budget) is left."""
+        return self.stopped or self.fraction() >= 1.0 - reserve
 
 
 class SearchContext:
     """Budget, randomness, the best candidates found and progress reporting for one search run."""
 
-    def __init__(self, problem: Problem, config: SearchConfig, progress: Progress | None = None, method: str = ""):
+    def __init__(self, problem: Problem, config: SearchConfig, budget: Budget, seed: int = 0,
+                 progress: Progress | None = None, method: str = ""):
         self.problem = problem
         self.config = config
-        self.budget = Budget(config.budget_seconds, config.max_evaluations)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.budget = budget
+        self.generator = torch.Generator().manual_seed(seed)
         self.progress = progress
         self.method = method
         self.step = 0
@@ -208,8 +222,8 @@ class SearchContext:
         self.history: list[tuple[float, float, str]] = []
         """``(seconds, best objective, phase)`` after every evaluation; phase ``"search"``, or ``"final"`` for
         the final refinement under the finer objective (its values are on another scale)."""
-        self.step_seconds: float | None = None
-        """Running estimate of the time of one Adam step of one discrete configuration (search objective)."""
+        self.phase_seconds: dict[str, float] = {}
+        """Seconds spent refining in each phase: ``pilot``, ``search`` and ``final``."""
 
     def random(self) -> float:
         return float(torch.rand((), generator=self.generator))
@@ -238,15 +252,20 @@ class SearchContext:
             return
         base = self.problem.canonical({POSE: 0})
         self.evaluate([RefineRequest({**base, POSE: k}, None, self.config.pilot_steps)
-                       for k in range(self.problem.pose_hypotheses)])
+                       for k in range(self.problem.pose_hypotheses)], phase="pilot")
 
-    def evaluate(self, requests: list[RefineRequest], fine: bool = False) -> list[Candidate]:
+    def evaluate(self, requests: list[RefineRequest], fine: bool = False, phase: str | None = None) -> list[Candidate]:
         """Refine a batch of requests, warm-starting configurations seen before (and new ones from the
         most similar refined configuration), and record the results. ``fine``: under the finer
         objective; the results go to ``finals`` and, their values not being comparable with the
-        search's, only they compete for ``best`` from then on."""
+        search's, only they compete for ``best`` from then on.
+
+        Refinements end early at the phase's deadline (the search's leaves ``final_share`` of the budget
+        to the final refinement) or when a stop is requested, keeping what they reached; the steps
+        actually taken are counted. ``phase`` names the phase for :attr:`phase_seconds` (default:
+        ``final`` when ``fine``, else ``search``)."""
+        requests = [replace(r, config=self.problem.canonical(r.config)) for r in requests]  # the caller's stay as given
         for r in requests:
-            r.config = self.problem.canonical(r.config)
             if r.init is None:
                 seen = self.by_config.get(config_key(r.config))
                 if seen is not None:
@@ -259,16 +278,16 @@ class SearchContext:
                 # start beside them
                 r.starts = max(r.starts, self.config.starts)
         t0 = time.perf_counter()
-        cands = self.problem.refine(requests, fine=fine)
-        groups = len({config_key({k: v for k, v in r.config.items() if k != POSE}) for r in requests})
-        steps = max(r.steps for r in requests) + 1
-        per_step = (time.perf_counter() - t0) / (steps * max(1, groups))
-        if not fine:
-            self.step_seconds = per_step if self.step_seconds is None else 0.7 * self.step_seconds + 0.3 * per_step
-        self.budget.evaluations += sum(r.steps * (r.starts if r.init is None else 1) for r in requests)
-        for r in requests:
+        deadline = self.budget.deadline(0.0 if fine else self.config.final_share)
+        budget = self.budget
+        cands = self.problem.refine(requests, fine=fine,
+                                    should_stop=lambda: budget.stopped or time.perf_counter() >= deadline)
+        phase = phase or ("final" if fine else "search")
+        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + time.perf_counter() - t0
+        for r, c in zip(requests, cands, strict=True):  # one candidate per request, in order
+            self.budget.evaluations += c.refine_steps * (r.starts if r.init is None else 1)
             key = config_key(r.config)
-            self.steps_done[key] = self.steps_done.get(key, 0) + r.steps
+            self.steps_done[key] = self.steps_done.get(key, 0) + c.refine_steps
         pool = self.finals if fine else self.by_config
         if fine and not self.finals:
             self.best = None
@@ -322,6 +341,8 @@ class SearchContext:
         top = self.final_configs()
         if not top:
             raise RuntimeError("the search evaluated no candidate")
+        if self.budget.stopped:  # asked to stop: the best so far (under the search's objective)
+            return self.best
         cfg, b, fine = self.config, self.budget, self.config.fine_final
         if b.max_evaluations and b.evaluations / b.max_evaluations >= b.elapsed / b.seconds:
             # the evaluation budget binds: the step count does not depend on the machine's speed

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import POSE, Candidate, Progress, RefineRequest, SearchConfig, SearchContext
+from .base import POSE, Candidate, RefineRequest, SearchConfig, SearchContext
 
-__all__ = ["CDConfig", "run_cd", "coordinate_descent"]
+__all__ = ["CDConfig", "run_cd"]
 
 
 @dataclass
@@ -67,8 +67,3 @@ def run_cd(ctx: SearchContext) -> Candidate:
             if top.objective < best.objective - 1e-9:
                 best, improved = top, True
     return ctx.finish()
-
-
-def coordinate_descent(problem, config: CDConfig | None = None, progress: Progress | None = None) -> tuple[Candidate, SearchContext]:
-    ctx = SearchContext(problem, config or CDConfig(), progress, "cd")
-    return run_cd(ctx), ctx

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .base import POSE, Candidate, Progress, RefineRequest, SearchConfig, SearchContext, config_key
+from .base import POSE, Candidate, RefineRequest, SearchConfig, SearchContext, config_key
 
-__all__ = ["ExhaustiveConfig", "run_exhaustive", "exhaustive", "enumerate_configs"]
+__all__ = ["ExhaustiveConfig", "enumerate_configs", "run_exhaustive"]
 
 
 @dataclass
@@ -54,8 +54,3 @@ def run_exhaustive(ctx: SearchContext) -> Candidate:
         if ctx.budget.exhausted(reserve=ctx.config.final_share):
             break
     return ctx.finish()
-
-
-def exhaustive(problem, config: ExhaustiveConfig | None = None, progress: Progress | None = None) -> tuple[Candidate, SearchContext]:
-    ctx = SearchContext(problem, config or ExhaustiveConfig(), progress, "exhaustive")
-    return run_exhaustive(ctx), ctx

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import POSE, Candidate, Progress, RefineRequest, SearchConfig, SearchContext, State
+from .base import POSE, Candidate, RefineRequest, SearchConfig, SearchContext, State
 
-__all__ = ["GAConfig", "run_ga", "genetic"]
+__all__ = ["GAConfig", "run_ga"]
 
 
 @dataclass
@@ -104,8 +104,3 @@ def run_ga(ctx: SearchContext) -> Candidate:
         if not math.isfinite(min(c.objective for c in pop)):
             break
     return ctx.finish()
-
-
-def genetic(problem, config: GAConfig | None = None, progress: Progress | None = None) -> tuple[Candidate, SearchContext]:
-    ctx = SearchContext(problem, config or GAConfig(), progress, "ga")
-    return run_ga(ctx), ctx

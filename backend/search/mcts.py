@@ -23,9 +23,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import POSE, Candidate, Progress, RefineRequest, SearchConfig, SearchContext, config_key
+from .base import POSE, Candidate, RefineRequest, SearchConfig, SearchContext, config_key
 
-__all__ = ["MCTSConfig", "run_mcts", "mcts"]
+__all__ = ["MCTSConfig", "run_mcts"]
 
 
 @dataclass
@@ -63,7 +63,7 @@ class _Node:
     depth: int
     visits: int = 0
     best: float = -math.inf  # max-backup of normalised-free raw reward (-objective)
-    children: dict[Any, "_Node"] = field(default_factory=dict)
+    children: dict[Any, _Node] = field(default_factory=dict)
     virtual: int = 0
 
 
@@ -97,6 +97,11 @@ class _Tree:
             return 1.0 if obj <= self.lo else 0.0
         return min(1.0, self.lo / obj)
 
+    def uct(self, child: _Node, parent_visits: int) -> float:
+        """UCT score of a visited child: its reward plus the exploration bonus."""
+        n = child.visits + child.virtual
+        return self.q(child) + self.ctx.config.exploration * math.sqrt(math.log(parent_visits + 1) / n)  # type: ignore[attr-defined]
+
     def select(self) -> tuple[list[_Node], dict[str, Any]]:
         node = self.root
         path = [node]
@@ -117,14 +122,7 @@ class _Tree:
                 path.append(child)
                 return path, decided  # expansion: the rest is a random rollout
             n_parent = max(1, node.visits + node.virtual)
-            c = self.ctx.config.exploration  # type: ignore[attr-defined]
-
-            def uct(v: Any) -> float:
-                ch = node.children[v]
-                n = ch.visits + ch.virtual
-                return self.q(ch) + c * math.sqrt(math.log(n_parent + 1) / n)
-
-            v = max(values, key=uct)
+            v = max(values, key=lambda v, node=node, n_parent=n_parent: self.uct(node.children[v], n_parent))
             decided = {**decided, name: v}
             node = node.children[v]
             path.append(node)
@@ -275,8 +273,3 @@ def run_mcts(ctx: SearchContext) -> Candidate:
         for cand in cands:  # back up every result along its own path (its pose's subtree)
             tree.insert(cand.config, cand.objective)
     return ctx.finish()
-
-
-def mcts(problem, config: MCTSConfig | None = None, progress: Progress | None = None) -> tuple[Candidate, SearchContext]:
-    ctx = SearchContext(problem, config or MCTSConfig(), progress, "mcts")
-    return run_mcts(ctx), ctx

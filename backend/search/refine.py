@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -45,8 +45,11 @@ class RefineSettings:
     horizon: int = 120
     """Adam steps, all of a candidate's refinements together, over which the learning rates fall."""
     optimize_yaw: bool = True
+    """Refine the yaw."""
     optimize_translation: bool = True
-    optimize_scale: bool = False
+    """Refine the translation."""
+    optimize_scale: bool = field(default=False, metadata={"cli": False})
+    """Refine the log-scale slack (set from the fit's scale slack: on when it is above 0)."""
 
 
 def logit(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
@@ -68,6 +71,8 @@ class Refined(NamedTuple):
     loss: torch.Tensor  # (K,)
     terms: dict[str, torch.Tensor]  # {name: (K,)}
     moments: list[Moments]
+    steps: int
+    """Adam steps taken (fewer than asked for when ``should_stop`` ended the run)."""
 
 
 def schedule(steps_done: torch.Tensor, settings: RefineSettings) -> torch.Tensor:
@@ -86,6 +91,7 @@ def refine_batch(
     steps: int,
     settings: RefineSettings,
     moments: Sequence[Moments | None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Refined:
     """Refine K candidates that share one discrete configuration.
 
@@ -96,6 +102,8 @@ def refine_batch(
         free: ``(D,)`` bool, which continuous dimensions may change.
         steps: Adam steps (0 evaluates the initial state only).
         moments: per candidate, the Adam state of an earlier run to continue (None: a fresh run).
+        should_stop: asked before every Adam step; True ends the run there (a deadline, a cancel), with
+            the best state reached so far.
 
     Returns:
         The best ``z, yaw, t, log_scale`` per candidate, its ``loss (K,)``, ``terms`` and the moments.
@@ -132,7 +140,7 @@ def refine_batch(
                     cur = best_terms.get(name)
                     v = v.detach()
                     best_terms[name] = v.clone() if cur is None else torch.where(better, v, cur)
-        if step == steps:
+        if step == steps or (should_stop is not None and should_stop()):
             break
         (g,) = torch.autograd.grad(loss.sum(), x)
         with torch.no_grad():
@@ -146,4 +154,4 @@ def refine_batch(
             x -= rate * (m1 / c1) / ((m2 / c2).sqrt() + EPS)
     out = [Moments(int(done[i]), m1[i].clone(), m2[i].clone()) for i in range(k)]
     return Refined(torch.sigmoid(best_x[:, :d]), best_x[:, d], best_x[:, d + 1:d + 4],
-                   best_x[:, d + 4], best_loss, best_terms, out)
+                   best_x[:, d + 4], best_loss, best_terms, out, step)

@@ -1,216 +1,25 @@
-"""Differentiable depth and soft-silhouette rendering of batched triangle meshes.
+"""The ``"torch"`` backend: the fast pure-PyTorch rasterizer (the same code on CPU and CUDA).
 
-``render(verts, faces, cameras)`` draws ``N`` candidate meshes (one shared
-triangle list) into ``C`` views and returns, per pixel:
-
-* ``depth`` ``(N, C, H, W)``: camera-frame ``z`` of the nearest surface, ``0``
-  where nothing is hit (ScanNet's invalid value). It is the perspective-correct
-  interpolation of the visible triangle's vertex depths,
-  ``1 / z = sum_i lambda_i / z_i`` (``lambda`` the screen-space barycentrics),
-  so it is differentiable w.r.t. the three vertices of the visible triangle;
-  which triangle is visible is a discrete choice with no gradient.
-* ``silhouette`` ``(N, C, H, W)`` in ``[0, 1]`` (SoftRas-style): triangle ``j``
-  covers pixel ``p`` with probability
-  ``D_j = clamp((sigmoid(-d_j(p) / sigma) - eps) / (1 - 2 eps), 0, 1)``, where
-  ``d_j`` is the signed screen-space distance in pixels from the pixel centre
-  to the projected triangle (negative inside) and ``eps =
-  RasterSettings.silhouette_eps``; the silhouette is ``1 - prod_j (1 - D_j)``
-  over the triangles visible somewhere in that view (in the z-buffer; hidden
-  triangles cannot change the outline). The rescaling makes ``D_j`` exactly 0
-  beyond ``band = sigma * ln((1 - eps) / eps)`` px outside the triangle and
-  exactly 1 that far inside, so only a band around the edges is evaluated, and
-  the result stays continuous. Pixels whose whole ``(2r + 1)^2`` neighbourhood
-  (``r = ceil(band)``, clipped to the image) is covered by the mesh are set to
-  1 (no soft seams along interior edges). Gradients reach the two vertices of
-  the nearest edge of every triangle in a pixel's band.
-* ``face_index`` ``(N, C, H, W)`` int64, the visible triangle (``-1``: background).
-* ``bary`` ``(N, C, H, W, 3)`` perspective-correct barycentrics of the visible
-  point (weights of the triangle's vertices; ``0`` on background).
-
-Conventions: cameras are :class:`backend.cameras.Cameras` (ScanNet/OpenCV
-pinhole, pixel centres at integer coordinates). Triangles with a vertex closer
-than ``RasterSettings.znear`` to the camera plane, and triangles seen exactly
-edge-on (projected area below ``1e-10`` px^2), are culled; there is no clipping.
-Both sides of a triangle are drawn unless ``RasterSettings.cull_backfaces``.
-
-Backends: renderers register under a name (:func:`register_renderer`);
-``"torch"`` is the fast pure-PyTorch rasterizer (the same code on CPU and
-CUDA), ``"reference"`` a slow per-pixel, per-triangle loop used by the tests
-to check the fast path's values and gradients.
-
-How ``"torch"`` works: the discrete part (which pixels each triangle touches,
-the z-buffer, which pixels are saturated) runs without autograd on exact
-per-row spans of each triangle (no ``N x C x H x W x F`` tensors): for every
-pixel row a triangle touches, the pixel interval inside it (or inside it grown
-by the silhouette band) is solved from its three edge inequalities. The
-z-buffer is a ``scatter_reduce(amin)`` over keys ``(depth bits << 32) | face``.
-Then only the visible triangle of each hit pixel (depth, barycentrics) and the
-(pixel, triangle) pairs in the silhouette band are evaluated with autograd (the
-silhouette pairs with a hand-written backward). Images are processed in chunks
-bounded by ``RasterSettings.max_pairs``.
+The discrete part (which pixels each triangle touches, the z-buffer, which pixels are saturated)
+runs without autograd on exact per-row spans of each triangle; then only the visible triangle of
+each hit pixel and the (pixel, triangle) pairs in the silhouette band are evaluated with autograd
+(the silhouette pairs with a hand-written backward). See :mod:`backend.render`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Protocol
 
 import torch
-import torch.nn.functional as F
 
-from .cameras import Cameras
+from ..cameras import Cameras
+from .base import AREA_EPS, DIST_EPS, LEN_EPS, RasterSettings, RenderOutput, register_renderer
 
-__all__ = [
-    "RasterSettings",
-    "RenderOutput",
-    "Renderer",
-    "render",
-    "render_mesh",
-    "render_reference",
-    "register_renderer",
-    "renderers",
-]
+__all__: list[str] = []  # registers the "torch" backend
 
-AREA_EPS = 1e-10
-"""Triangles whose projected area (doubled, px^2) is below this are culled."""
-LEN_EPS = 1e-8
-"""Triangles with a projected edge shorter than this (px) are culled."""
 _SLACK = 1e-7  # px; pixel centres this close outside an edge count as inside (rounding guard)
-_DIST_EPS = 1e-12  # px^2 added under the square root of the silhouette distance (finite gradient on edges)
 _NO_HIT = torch.iinfo(torch.int64).max
-
-
-@dataclass
-class RasterSettings:
-    """How to rasterize (shared by every renderer backend)."""
-
-    sigma: float = 0.5
-    """Soft-silhouette edge width in pixels: a triangle covers a pixel at signed distance d (negative inside)
-    with probability about sigmoid(-d / sigma)."""
-    silhouette_eps: float = 0.05
-    """Soft-silhouette cut-off: coverage is rescaled from [eps, 1 - eps] to [0, 1], so it reaches exactly 0 and 1
-    at sigma * ln(1/eps - 1) px from an edge and only that band is evaluated (smaller: wider band, slower)."""
-    znear: float = 1e-2
-    """Triangles with a vertex closer than this to the camera plane (in scene units, metres) are culled."""
-    max_pairs: int = 3_000_000
-    """Bound on the (pixel, triangle) pairs processed at once; bounds memory, larger is slightly faster."""
-    silhouette: bool = True
-    """Compute the soft silhouette (turn off for depth-only renders)."""
-    cull_backfaces: bool = False
-    """Drop triangles facing away from the camera (faster; exact for closed meshes seen from outside)."""
-
-    def __post_init__(self) -> None:
-        if not self.sigma > 0:
-            raise ValueError(f"sigma must be positive, got {self.sigma}")
-        if not 0 < self.silhouette_eps < 0.5:
-            raise ValueError(f"silhouette_eps must be in (0, 0.5), got {self.silhouette_eps}")
-        if not self.znear > 0:
-            raise ValueError(f"znear must be positive, got {self.znear}")
-        if int(self.max_pairs) < 1:
-            raise ValueError(f"max_pairs must be at least 1, got {self.max_pairs}")
-
-    @property
-    def band(self) -> float:
-        """Half-width in pixels of the evaluated silhouette band: ``sigma * ln((1 - eps) / eps)``."""
-        eps = self.silhouette_eps
-        return self.sigma * math.log((1 - eps) / eps)
-
-
-@dataclass
-class RenderOutput:
-    """Per-pixel render of ``N`` candidates in ``C`` views of ``H x W`` pixels.
-
-    Attributes:
-        depth: ``(N, C, H, W)`` camera-frame z of the nearest surface, 0 on background.
-        silhouette: ``(N, C, H, W)`` soft coverage in [0, 1], or ``None`` when not computed.
-        face_index: ``(N, C, H, W)`` int64 visible triangle, -1 on background.
-        bary: ``(N, C, H, W, 3)`` perspective-correct barycentrics of the visible point, 0 on background.
-    """
-
-    depth: torch.Tensor
-    silhouette: torch.Tensor | None
-    face_index: torch.Tensor
-    bary: torch.Tensor
-
-    @property
-    def mask(self) -> torch.Tensor:
-        """``(N, C, H, W)`` bool: pixels where a triangle is visible."""
-        return self.face_index >= 0
-
-
-class Renderer(Protocol):
-    """A rendering backend: ``(verts (N, V, 3), faces (F, 3), cameras, settings) -> RenderOutput``."""
-
-    def __call__(self, verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
-                 settings: RasterSettings) -> RenderOutput: ...
-
-
-_RENDERERS: dict[str, Renderer] = {}
-
-
-def register_renderer(name: str) -> Callable[[Renderer], Renderer]:
-    """Decorator: register a rendering backend under ``name``."""
-
-    def deco(fn: Renderer) -> Renderer:
-        _RENDERERS[name] = fn
-        return fn
-
-    return deco
-
-
-def renderers() -> list[str]:
-    """Names of the registered backends."""
-    return sorted(_RENDERERS)
-
-
-def render(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, settings: RasterSettings | None = None,
-           backend: str = "torch") -> RenderOutput:
-    """Render ``N`` meshes sharing ``faces`` into every camera.
-
-    Args:
-        verts: ``(N, V, 3)`` (or ``(V, 3)``) world-space vertex positions; float32 or float64.
-        faces: ``(F, 3)`` int64 vertex indices, shared by the batch.
-        cameras: ``C`` cameras (moved to ``verts``' device and dtype).
-        settings: raster settings (defaults: :class:`RasterSettings`).
-        backend: a registered backend name (see :func:`renderers`).
-
-    Returns:
-        :class:`RenderOutput` with ``(N, C, H, W)`` images.
-    """
-    settings = settings or RasterSettings()
-    if backend not in _RENDERERS:
-        raise ValueError(f"unknown renderer backend '{backend}' (have: {', '.join(renderers())})")
-    verts, faces = _check_inputs(verts, faces, cameras)
-    return _RENDERERS[backend](verts, faces, cameras.to(device=verts.device, dtype=verts.dtype), settings)
-
-
-def render_mesh(mesh, cameras: Cameras, settings: RasterSettings | None = None, backend: str = "torch") -> RenderOutput:
-    """Render a :class:`translator.geometry.MeshBatch` (its faces fan-triangulated)."""
-    return render(mesh.verts, mesh.triangles(), cameras, settings, backend)
-
-
-def _check_inputs(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(cameras, Cameras):
-        raise ValueError(f"cameras must be a backend.cameras.Cameras, got {type(cameras).__name__}")
-    if not isinstance(verts, torch.Tensor) or not verts.is_floating_point():
-        raise ValueError("verts must be a floating-point tensor (N, V, 3)")
-    if verts.ndim == 2:
-        verts = verts[None]
-    if verts.ndim != 3 or verts.shape[-1] != 3:
-        raise ValueError(f"verts must be (N, V, 3), got shape {tuple(verts.shape)}")
-    if not isinstance(faces, torch.Tensor) or faces.ndim != 2 or faces.shape[1] != 3:
-        shape = tuple(faces.shape) if isinstance(faces, torch.Tensor) else type(faces).__name__
-        raise ValueError(f"faces must be (F, 3), got shape {shape}")
-    if faces.is_floating_point() or faces.dtype == torch.bool:
-        raise ValueError(f"faces must hold integer vertex indices, got dtype {faces.dtype}")
-    faces = faces.to(device=verts.device, dtype=torch.long)
-    if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= verts.shape[1]):
-        raise ValueError(f"faces index vertices {int(faces.min())}..{int(faces.max())} but there are {verts.shape[1]} vertices")
-    if not torch.isfinite(verts).all():
-        bad = int(torch.nonzero(~torch.isfinite(verts).reshape(verts.shape[0], -1).all(1))[0])
-        raise ValueError(f"verts of candidate {bad} contain NaN or inf")
-    return verts, faces
 
 
 def _project(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, znear: float):
@@ -475,7 +284,7 @@ class _SilhouetteLogQ(torch.autograd.Function):
                 bry = torch.where(better, ry, bry)
                 bk = torch.where(better, i, bk)
                 cmin, cmax = torch.minimum(cmin, c), torch.maximum(cmax, c)
-        dist = torch.sqrt(best + _DIST_EPS)
+        dist = torch.sqrt(best + DIST_EPS)
         inside = (cmin >= 0) | (cmax <= 0)
         signed = torch.where(inside, -dist, dist)
         cover = torch.sigmoid(signed / -sigma)  # D before the eps rescaling
@@ -547,115 +356,3 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
 
 # ----------------------------------------------------------------------------------------------
 # the reference backend
-
-
-def _ray_triangle(d: torch.Tensor, p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor):
-    """Moller-Trumbore: the ray ``t * d`` from the camera centre against triangle ``p0 p1 p2``;
-    returns ``(t, u, v)`` (hit point ``(1 - u - v) p0 + u p1 + v p2``) or ``None`` when parallel."""
-    e1 = p1 - p0
-    e2 = p2 - p0
-    h = torch.linalg.cross(d, e2)
-    a = torch.dot(e1, h)
-    if abs(float(a.detach())) < 1e-15:
-        return None
-    s = -p0
-    u = torch.dot(s, h) / a
-    q = torch.linalg.cross(s, e1)
-    v = torch.dot(d, q) / a
-    t = torch.dot(e2, q) / a
-    return t, u, v
-
-
-def _segment_distance(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    ab = b - a
-    s = torch.clamp(torch.dot(p - a, ab) / torch.dot(ab, ab), 0.0, 1.0)
-    r = p - (a + s * ab)
-    return torch.sqrt(torch.dot(r, r) + _DIST_EPS)
-
-
-@register_renderer("reference")
-def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
-                     settings: RasterSettings | None = None) -> RenderOutput:
-    """Slow, obviously-correct renderer: every pixel against every triangle in Python loops.
-
-    Depth and barycentrics from a 3D ray-triangle intersection (Moller-Trumbore) of the pixel
-    ray; the silhouette from the exact 2D point-to-triangle distance with no band cut-off.
-    Only for tiny scenes (tests)."""
-    settings = settings or RasterSettings()
-    verts, faces = _check_inputs(verts, faces, cameras)
-    cameras = cameras.to(device=verts.device, dtype=verts.dtype)
-    n = verts.shape[0]
-    c = len(cameras)
-    h, w = cameras.height, cameras.width
-    cam = cameras.world_to_cam(verts)  # (C, N, V, 3)
-    uv, _ = cameras.project(verts)  # (C, N, V, 2)
-    depth = [[[[verts.new_zeros(()) for _ in range(w)] for _ in range(h)] for _ in range(c)] for _ in range(n)]
-    bary = [[[[verts.new_zeros(3) for _ in range(w)] for _ in range(h)] for _ in range(c)] for _ in range(n)]
-    sil = [[[[verts.new_zeros(()) for _ in range(w)] for _ in range(h)] for _ in range(c)] for _ in range(n)]
-    face_index = torch.full((n, c, h, w), -1, dtype=torch.long)
-    fl = faces.tolist()
-    for i in range(n):
-        for j in range(c):
-            fx, fy, cx, cy = cameras.intrinsics[j].tolist()
-            tris = []
-            for f, (a, bb, cc) in enumerate(fl):
-                p = (cam[j, i, a], cam[j, i, bb], cam[j, i, cc])
-                q = (uv[j, i, a], uv[j, i, bb], uv[j, i, cc])
-                if min(float(pp[2].detach()) for pp in p) <= settings.znear:
-                    continue
-                if settings.cull_backfaces and float(torch.dot(p[0], torch.linalg.cross(p[1], p[2])).detach()) >= 0:
-                    continue  # the normal (p1 - p0) x (p2 - p0) points away from the camera
-                e = [q[(k + 2) % 3] - q[(k + 1) % 3] for k in range(3)]
-                area2 = float(((q[1][0] - q[0][0]) * (q[2][1] - q[0][1]) - (q[1][1] - q[0][1]) * (q[2][0] - q[0][0])).detach())
-                if abs(area2) <= AREA_EPS or min(float(torch.linalg.norm(ek.detach())) for ek in e) <= LEN_EPS:
-                    continue
-                tris.append((f, p, q))
-            for y in range(h):
-                for x in range(w):
-                    d = verts.new_tensor([(x - cx) / fx, (y - cy) / fy, 1.0])
-                    best = None
-                    for f, p, _ in tris:
-                        hit = _ray_triangle(d, *p)
-                        if hit is not None:
-                            t, u, v = hit
-                            u0, v0 = float(u.detach()), float(v.detach())
-                            inside = u0 >= 0 and v0 >= 0 and u0 + v0 <= 1
-                            if inside and (best is None or float(t.detach()) < float(best[1].detach())):
-                                best = (f, t, torch.stack([1 - u - v, u, v]))
-                    if best is not None:
-                        face_index[i, j, y, x] = best[0]
-                        depth[i][j][y][x] = best[1]
-                        bary[i][j][y][x] = best[2]
-            if not settings.silhouette:
-                continue
-            visible = set(face_index[i, j].reshape(-1).tolist()) - {-1}
-            r = math.ceil(settings.band)
-            for y in range(h):
-                for x in range(w):
-                    window = face_index[i, j, max(y - r, 0):y + r + 1, max(x - r, 0):x + r + 1]
-                    if bool((window >= 0).all()):
-                        sil[i][j][y][x] = verts.new_ones(())
-                        continue
-                    pt = verts.new_tensor([float(x), float(y)])
-                    logq = verts.new_zeros(())
-                    full = False
-                    for f, _, q in tris:
-                        if f not in visible:
-                            continue
-                        dist = torch.stack([_segment_distance(pt, q[k], q[(k + 1) % 3]) for k in range(3)]).min()
-                        crosses = [float(((q[(k + 1) % 3][0] - q[k][0]) * (pt[1] - q[k][1])
-                                         - (q[(k + 1) % 3][1] - q[k][1]) * (pt[0] - q[k][0])).detach()) for k in range(3)]
-                        inside = all(cr >= 0 for cr in crosses) or all(cr <= 0 for cr in crosses)
-                        signed = -dist if inside else dist
-                        eps = settings.silhouette_eps
-                        cover = torch.clamp((torch.sigmoid(-signed / settings.sigma) - eps) / (1 - 2 * eps), 0.0, 1.0)
-                        if float(cover.detach()) >= 1:
-                            full = True
-                            break
-                        logq = logq + torch.log(1 - cover)
-                    sil[i][j][y][x] = verts.new_ones(()) if full else 1 - torch.exp(logq)
-
-    def stack(grid):
-        return torch.stack([torch.stack([torch.stack([torch.stack(row) for row in view]) for view in cand]) for cand in grid])
-
-    return RenderOutput(stack(depth), stack(sil) if settings.silhouette else None, face_index.to(verts.device), stack(bary))

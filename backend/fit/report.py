@@ -8,22 +8,27 @@ Below: the objective over time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
+
+from ..structures import Frames, Observations
+
+if TYPE_CHECKING:
+    from .result import FitResult
 
 __all__ = ["write_report"]
 
 
-def _fitted_depth(result: Any, frames: Any) -> torch.Tensor:
-    from .render import RasterSettings, render
+def _fitted_depth(result: FitResult, frames: Frames) -> torch.Tensor:
+    from ..render import RasterSettings, render
 
     mesh = result.mesh
     out = render(mesh.verts[:1].float(), mesh.triangles(), frames.cameras, RasterSettings())
     return out.depth[0]
 
 
-def write_report(result: Any, observations: Any, path: str | Path, max_views: int = 4) -> None:
+def write_report(result: FitResult, observations: Observations, path: str | Path, max_views: int = 4) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -4,10 +4,13 @@ and its transform set to the recovered pose (needs bpy and the program's .blend)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from translator.ir import Program
 from translator.loading import has_bpy
+
+if TYPE_CHECKING:
+    from .result import FitResult
 
 __all__ = ["find_program_blend", "write_fitted_blend"]
 
@@ -28,7 +31,7 @@ def find_program_blend(program: Program) -> Path | None:
     return None
 
 
-def write_fitted_blend(result: Any, program: Program, path: str | Path) -> tuple[str | None, str]:
+def write_fitted_blend(result: FitResult, program: Program, path: str | Path) -> tuple[str | None, str]:
     """Write ``path``; returns (path, "") or (None, why it was skipped)."""
     if not has_bpy():
         return None, "bpy is not installed"
