@@ -38,9 +38,10 @@ def _user_error_types() -> tuple[type, ...]:
     from translator.runtime import ParameterError, TopologySplitError
 
     from .fit import FitError
+    from .io.outputs import OutputError
     from .structures import ScanError
 
-    return (UserError, ProgramError, ParameterError, TopologySplitError, ScanError, FitError,
+    return (UserError, ProgramError, ParameterError, TopologySplitError, ScanError, FitError, OutputError,
             FileNotFoundError, IsADirectoryError, PermissionError)
 
 

@@ -19,11 +19,13 @@ import torch
 
 from .structures import Frames, ObjectFrame, Observations, ScanError, check_finite, frame_matrix
 
-__all__ = ["clean_observations", "clean_points", "floor_height", "lowest_z", "min_area_rectangle", "object_frame", "observations_from_frames", "observations_from_points"]
+__all__ = ["clean_observations", "clean_points", "convex_hull", "convex_hull_reference", "floor_height", "lowest_z", "min_area_rectangle", "object_frame", "observations_from_frames", "observations_from_points"]
 
 
-def _convex_hull(xy: np.ndarray) -> np.ndarray:
-    """Convex hull (Andrew's monotone chain), counter-clockwise, ``(H, 2)``."""
+def convex_hull_reference(xy: np.ndarray) -> np.ndarray:
+    """Convex hull (Andrew's monotone chain), counter-clockwise from the lowest-x (then lowest-y) point,
+    ``(H, 2)``, collinear points left out. Plain Python per point: the reference :func:`convex_hull` is
+    tested against."""
     pts = np.unique(xy, axis=0)
     if len(pts) <= 2:
         return pts
@@ -45,6 +47,53 @@ def _convex_hull(xy: np.ndarray) -> np.ndarray:
     return np.asarray(lower[:-1] + upper[:-1], dtype=np.float64)
 
 
+_DIRECTIONS = np.array([[1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1]], dtype=np.float64)
+
+
+def _hull_candidates(xy: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """The points that may be hull vertices: all but those well inside the polygon through the extreme points
+    in 8 directions (Akl-Toussaint; the polygon lies inside the hull, so its inner points are not vertices).
+    Two passes over ``chunk`` rows at a time (memory stays small for millions of points)."""
+    xy = np.ascontiguousarray(xy, dtype=np.float64)
+    best = np.full(len(_DIRECTIONS), -np.inf)
+    ext = np.zeros((len(_DIRECTIONS), 2))
+    for i in range(0, len(xy), chunk):
+        part = xy[i:i + chunk]
+        proj = part @ _DIRECTIONS.T
+        arg = proj.argmax(0)
+        better = proj[arg, np.arange(len(_DIRECTIONS))] > best
+        best[better] = proj[arg, np.arange(len(_DIRECTIONS))][better]
+        ext[better] = part[arg[better]]
+    poly = ext[np.r_[True, np.any(ext[1:] != ext[:-1], axis=1)]]  # counter-clockwise, repeats dropped
+    if len(poly) > 1 and np.all(poly[0] == poly[-1]):
+        poly = poly[:-1]
+    if len(poly) < 3:
+        return xy
+    edges = np.roll(poly, -1, axis=0) - poly
+    normals = np.stack([-edges[:, 1], edges[:, 0]], 1)  # inward: e x (p - a) > 0 inside a counter-clockwise polygon
+    offsets = (normals * poly).sum(1) + 1e-9 * (float(np.abs(xy).max()) + 1.0) ** 2
+    keep = np.ones(len(xy), dtype=bool)
+    for i in range(0, len(xy), chunk):
+        keep[i:i + chunk] = ~(xy[i:i + chunk] @ normals.T > offsets).all(1)
+    return xy[keep]
+
+
+def convex_hull(xy: np.ndarray) -> np.ndarray:
+    """The same hull as :func:`convex_hull_reference` (vertices, start and order), fast for millions of
+    points: qhull on the points that can be vertices."""
+    cand = np.unique(_hull_candidates(np.asarray(xy, dtype=np.float64)), axis=0)
+    if len(cand) <= 2:
+        return cand
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        verts = cand[ConvexHull(cand).vertices]  # counter-clockwise for 2-D input
+    except QhullError:  # all points on a line: degenerate
+        return convex_hull_reference(cand)
+    first = np.lexsort((verts[:, 1], verts[:, 0]))[0]
+    return np.roll(verts, -first, axis=0)
+
+
 def min_area_rectangle(xy: Any) -> tuple[float, np.ndarray, np.ndarray]:
     """Minimum-area rectangle around 2-D points ``xy (P, 2)``.
 
@@ -54,7 +103,7 @@ def min_area_rectangle(xy: Any) -> tuple[float, np.ndarray, np.ndarray]:
     convex-hull edge, so only hull edge directions are tried (rotating calipers).
     """
     xy = np.asarray(xy, dtype=np.float64)
-    hull = _convex_hull(xy)
+    hull = convex_hull(xy)
     if len(hull) == 1:
         return 0.0, hull[0].copy(), np.zeros(2)
     if len(hull) == 2:

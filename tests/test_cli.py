@@ -103,7 +103,7 @@ def test_params_table(program_json, capsys):
     [
         (["eval", "{p}", "--set", "Wdth=1", "-o", "{t}/a.obj"], "unknown parameter 'Wdth'"),
         (["eval", "{p}", "--set", "Leg Style=1.5", "-o", "{t}/a.obj"], "cannot read '1.5' as an integer"),
-        (["eval", "{p}", "-o", "{t}/a.stl"], "output must end in .obj or .ply"),
+        (["eval", "{p}", "-o", "{t}/a.stl"], "the mesh must end in .obj or .ply"),
         (["eval", "{p}"], "give either -o/--output"),
         (["eval", "{t}/missing.json", "-o", "{t}/a.obj"], "missing.json: no such file"),
         (["eval", "{p}", "--params-file", "{t}/bad.json", "--out-dir", "{t}/o"], "bad.json: not valid JSON"),

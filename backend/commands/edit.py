@@ -32,10 +32,15 @@ def run(cfg: EditConfig) -> int:
     from translator.params import check_values, parameter_space, parse_assignments, split_values
 
     from ..fit import FitError, load_result
+    from ..io.outputs import prepare_dir, prepare_file
     from ..ops.pose import apply_pose
 
     if not cfg.output:
         raise UserError("-o/--output is required")
+    if Path(cfg.output).suffix.lower() in (".ply", ".obj"):
+        prepare_file(cfg.output, (".ply", ".obj"), "mesh")
+    else:
+        prepare_dir(cfg.output)
     try:
         data = load_result(cfg.result)
     except FitError as exc:
@@ -56,7 +61,6 @@ def run(cfg: EditConfig) -> int:
         (write_ply if out.suffix.lower() == ".ply" else write_obj)(mesh, out)
         print(f"wrote {out}")
         return 0
-    out.mkdir(parents=True, exist_ok=True)
     data["discrete"] = {k: v for k, v in values.items() if space[k].kind == "discrete"}
     data["continuous"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items() if space[k].kind == "continuous"}
     data["edited"] = list(cfg.set)

@@ -29,14 +29,10 @@ class EvalConfig:
 
 
 def _write(mesh, path: Path, index: int = 0) -> None:
+    """Write ``mesh`` as .obj or .ply by ``path``'s suffix (checked up front by ``prepare_file``)."""
     from translator.geometry import write_obj, write_ply
 
-    if path.suffix.lower() == ".obj":
-        write_obj(mesh, path, index)
-    elif path.suffix.lower() == ".ply":
-        write_ply(mesh, path, index)
-    else:
-        raise UserError(f"{path}: output must end in .obj or .ply")
+    (write_obj if path.suffix.lower() == ".obj" else write_ply)(mesh, path, index)
 
 
 def run(cfg: EvalConfig) -> int:
@@ -45,10 +41,18 @@ def run(cfg: EvalConfig) -> int:
     from translator.loading import load_any
     from translator.params import check_values, parameter_space, parse_assignments
 
+    from ..io.outputs import prepare_dir, prepare_file
+
     if (cfg.output is None) == (cfg.params_file is None):
         raise UserError("give either -o/--output OUT.(obj|ply) or --params-file SETS.json with --out-dir DIR")
     if cfg.format not in ("obj", "ply"):
         raise UserError(f"--format must be obj or ply, got {cfg.format!r}")
+    if cfg.output:
+        prepare_file(cfg.output, (".obj", ".ply"), "mesh")
+    elif not cfg.out_dir:
+        raise UserError("--params-file needs --out-dir DIR")
+    else:
+        prepare_dir(cfg.out_dir, "--out-dir folder")
     prog = load_any(cfg.program, cfg.object)
     module = compile_program(prog)
     space = parameter_space(prog, analyze=False)
@@ -58,8 +62,6 @@ def run(cfg: EvalConfig) -> int:
         _write(mesh, Path(cfg.output))
         print(f"wrote {cfg.output} ({mesh.num_verts} vertices, {mesh.num_faces} faces)")
         return 0
-    if not cfg.out_dir:
-        raise UserError("--params-file needs --out-dir DIR")
     path = Path(cfg.params_file)
     try:
         data = json.loads(path.read_text())
@@ -76,7 +78,6 @@ def run(cfg: EvalConfig) -> int:
         except ProgramError as exc:
             raise UserError(str(exc)) from None
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     meshes = evaluate_sets(module, space, sets)
     for i, mesh in enumerate(meshes):
         _write(mesh, out / f"{i:04d}.{cfg.format}")

@@ -8,11 +8,12 @@ given beside ``--config`` replace the recorded ones).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..command import Command, UserError
+from ..command import Command, UserError, stop_on_signals
 from ..fit.config import FitConfig
 from ..options import config_from_dict, config_to_dict
 
@@ -63,6 +64,9 @@ class FitCommandConfig:
     """Rerun the fit recorded in this result.json (its inputs and settings; options given here replace them)."""
     quiet: bool = False
     """No progress bar."""
+    threads: int = 1
+    """torch CPU threads (one is fastest for a fit's small tensors, and keeps its time budget when other work
+    shares the cores; 0 keeps torch's default)."""
 
 
 def load_recorded(path: str) -> FitCommandConfig:
@@ -108,21 +112,42 @@ def _recorded_inputs(inputs: FitInputs) -> dict[str, Any]:
     return d
 
 
+def _log_lines(method: str, every: float = 2.0):
+    """A progress callback that prints a plain line to stderr at most every ``every`` seconds and at each new
+    phase (for logs, where a live progress bar cannot draw)."""
+    last = {"t": -1e9, "phase": None}
+
+    def progress(p: dict) -> None:
+        if p["elapsed"] - last["t"] >= every or p.get("phase") != last["phase"]:
+            last["t"], last["phase"] = p["elapsed"], p.get("phase")
+            print(f"fit {method}: {100 * p['fraction']:.0f}% {p.get('phase', '')} step {p['step']} best "
+                  f"{p['best_objective']:.4g} ({p['elapsed']:.1f} s)", file=sys.stderr, flush=True)
+
+    return progress
+
+
 def run(cfg: FitCommandConfig) -> int:
     from dataclasses import replace
 
+    import torch
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from translator.loading import load_any
     from translator.params import parameter_space, parse_assignments
 
-    from ..fit import FitError, fit, load_result, write_outputs
+    from ..fit import FitError, FitInterrupted, fit, load_result, write_outputs
+    from ..io.outputs import prepare_dir
     from ..library import resolve_program
 
     inputs = cfg.inputs
     if not inputs.program or not cfg.output:
         raise UserError("--program and -o/--output are required")
+    prepare_dir(cfg.output)
+    if cfg.threads < 0:
+        raise UserError(f"--threads must be 0 (torch's default) or more, got {cfg.threads}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     prog = load_any(resolve_program(inputs.program), inputs.object)
     space = parameter_space(prog, inputs.ranges)
     obs = load_observations(inputs)
@@ -134,21 +159,27 @@ def run(cfg: FitCommandConfig) -> int:
             raise UserError(str(exc)) from None
         fcfg = replace(fcfg, init={**data["discrete"], **data["continuous"]}, init_pose=data.get("world_from_program"))
     console = Console(stderr=True)
-    try:
-        if cfg.quiet:
-            result = fit(prog, obs, fcfg, space=space)
-        else:
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                          TimeElapsedColumn(), console=console, transient=False) as bar:
-                task = bar.add_task(f"fit {fcfg.method}", total=1.0, info="")
+    with stop_on_signals() as stop:
+        try:
+            if cfg.quiet:
+                result = fit(prog, obs, fcfg, space=space, stop=stop)
+            elif not console.is_terminal:  # a log: a plain line every few seconds
+                result = fit(prog, obs, fcfg, space=space, progress=_log_lines(fcfg.method), stop=stop)
+            else:
+                with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                              TimeElapsedColumn(), console=console, transient=False) as bar:
+                    task = bar.add_task(f"fit {fcfg.method}", total=1.0, info="")
 
-                def progress(p: dict) -> None:
-                    bar.update(task, completed=p["fraction"], info=f"step {p['step']} best {p['best_objective']:.4g}")
+                    def progress(p: dict) -> None:
+                        bar.update(task, completed=p["fraction"], info=f"step {p['step']} best {p['best_objective']:.4g}")
 
-                result = fit(prog, obs, fcfg, space=space, progress=progress)
-                bar.update(task, completed=1.0)
-    except FitError as exc:
-        raise UserError(str(exc)) from None
+                    result = fit(prog, obs, fcfg, space=space, progress=progress, stop=stop)
+                    bar.update(task, completed=1.0)
+        except FitError as exc:
+            raise UserError(str(exc)) from None
+        except FitInterrupted as exc:
+            print(f"shapeprog fit: interrupted: {exc}; nothing written", file=sys.stderr)
+            return stop.exit_status
     result.provenance["inputs"] = _recorded_inputs(inputs)
     files = write_outputs(result, cfg.output, prog, obs)
     print(f"objective {result.objective:.5g} ({', '.join(f'{k} {v:.4g}' for k, v in result.terms.items())})")
@@ -157,6 +188,10 @@ def run(cfg: FitCommandConfig) -> int:
     for w in result.warnings:
         print(f"warning: {w}")
     print(f"wrote {', '.join(Path(f).name for f in files.values())} to {cfg.output}")
+    if result.status == "interrupted":
+        print(f"shapeprog fit: interrupted: wrote the best candidate found in {result.timings['search_s']:.1f} s",
+              file=sys.stderr)
+        return stop.exit_status
     return 0
 
 

@@ -29,6 +29,7 @@ def run(cfg: SampleConfig) -> int:
     from translator.loading import load_any
 
     from ..gallery import make_gallery
+    from ..io.outputs import prepare_file
     from ..library import resolve_program
 
     if cfg.count < 1:
@@ -37,6 +38,7 @@ def run(cfg: SampleConfig) -> int:
         raise UserError(f"--columns must be >= 1 and --tile >= 32, got {cfg.columns} and {cfg.tile}")
     if not cfg.output.lower().endswith(".png"):
         raise UserError(f"{cfg.output}: the gallery is written as PNG; give a .png path")
+    prepare_file(cfg.output, (".png",), "gallery")
     prog = load_any(resolve_program(cfg.program), cfg.object)
     out = make_gallery(prog, n=cfg.count, seed=cfg.seed, out=cfg.output, columns=cfg.columns, tile=cfg.tile)
     print(f"wrote {out}")

@@ -42,10 +42,12 @@ class SynthConfig:
 def run(cfg: SynthConfig) -> int:
     from translator.params import parse_assignments
 
+    from ..io.outputs import prepare_dir
     from ..synth import CaptureSettings, NoiseSettings, SynthError, load_shape_program, synthesize
 
     if cfg.output is None:
         raise UserError("say where to write the scan: -o/--output DIR")
+    prepare_dir(cfg.output, "scan folder")
     try:
         noise = NoiseSettings(kind=cfg.noise)
         capture = CaptureSettings(views=cfg.views, width=cfg.width, height=cfg.height, occluders=cfg.occluders,

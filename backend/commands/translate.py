@@ -25,8 +25,14 @@ def run(cfg: TranslateConfig) -> int:
     from translator.ir import save_program
     from translator.loading import load_any
 
+    from ..io.outputs import prepare_file
+
     if cfg.output is None and cfg.python is None:
         raise UserError("nothing to write: give -o/--output PROGRAM.json and/or --python PROGRAM.py")
+    if cfg.output:
+        prepare_file(cfg.output, (".json",), "IR file")
+    if cfg.python:
+        prepare_file(cfg.python, (".py",), "Python module")
     prog = load_any(cfg.program, cfg.object)
     check_supported(prog)
     if cfg.output:

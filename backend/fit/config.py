@@ -45,6 +45,10 @@ class FitConfig:
     """Allowed uniform scale deviation (e.g. 0.05); 0 keeps the program's metric size."""
     min_points: int = 50
     """Refuse scans with fewer points than this."""
+    max_scan_points: int = 100_000
+    """Scans with more points are subsampled (seeded) to this many before anything else: the objective uses
+    far fewer (``objective.fine_scan_points`` and 4x as many neighbours), so a 10-million-point scan costs
+    about what a 100-thousand-point one does."""
     locks: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})
     """Parameter values to keep fixed (name -> value)."""
     init: dict[str, Any] | None = field(default=None, metadata={"cli": False})

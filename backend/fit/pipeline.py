@@ -31,7 +31,7 @@ from ..structures import Observations
 from .config import FitConfig
 from .result import FitError, FitInterrupted, FitResult, software_versions
 
-__all__ = ["MIN_BUDGET_S", "CheckedInputs", "check_inputs", "fit", "scan_hash"]
+__all__ = ["MIN_BUDGET_S", "CheckedInputs", "check_inputs", "fit", "scan_hash", "subsample"]
 
 MIN_BUDGET_S = 2.0
 """The shortest budget a fit accepts (seconds)."""
@@ -102,6 +102,17 @@ def scan_hash(observations: Observations) -> str:
     return h.hexdigest()
 
 
+def subsample(observations: Observations, max_points: int, seed: int = 0) -> Observations:
+    """The observations with at most ``max_points`` of their points (a seeded random subset, colors and
+    normals alike; frames and the object frame unchanged)."""
+    n = int(observations.points.shape[0])
+    if n <= max_points:
+        return observations
+    keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:max_points].sort().values
+    sub = {k: getattr(observations, k)[keep] for k in ("points", "colors", "normals") if getattr(observations, k) is not None}
+    return replace(observations, **sub)
+
+
 def fit(program: Program, observations: Observations, cfg: FitConfig | None = None, *,
         space: ParameterSpace | None = None, progress: Callable[[dict], None] | None = None,
         module: ModuleType | None = None, stop: Any = None) -> FitResult:
@@ -125,7 +136,7 @@ def fit(program: Program, observations: Observations, cfg: FitConfig | None = No
     space = space or parameter_space(program)
     provenance = {"program_sha256": program_hash(program), "scan_sha256": scan_hash(observations),
                   "software": software_versions()}
-    observations = clean_observations(observations)
+    observations = clean_observations(subsample(observations, cfg.max_scan_points, cfg.seed))
     checked = check_inputs(space, observations, cfg)
     module = module or compile_program(program)
     pcfg = ProblemConfig(objective=cfg.objective, refine=replace(cfg.refine, optimize_scale=cfg.scale_slack > 0),

@@ -61,6 +61,8 @@ def write_report(result: FitResult, observations: Observations, path: str | Path
     else:
         fig = plt.figure(figsize=(10, 6))
         pts = observations.points.cpu()
+        if len(pts) > 20000:  # a scatter plot shows no more
+            pts = pts[torch.randperm(len(pts), generator=torch.Generator().manual_seed(0))[:20000]]
         verts = result.mesh.verts[0].detach().cpu()
         for c, (i, j, name) in enumerate([(0, 1, "top (x, y)"), (0, 2, "front (x, z)"), (1, 2, "side (y, z)")]):
             ax = fig.add_subplot(2, 3, c + 1)
