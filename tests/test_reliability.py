@@ -35,7 +35,7 @@ def test_the_budget_holds_while_two_processes_load_the_cores(tmp_path):
     busy = _busy()
     try:
         p = shapeprog("fit", "-p", BED, "--frames", SCENE, "--instance-id", 1, "--budget", 5, "--quiet", "-o", tmp_path)
-        out, err = p.communicate(timeout=300)
+        _, err = p.communicate(timeout=300)
     finally:
         for b in busy:
             b.kill()
@@ -53,7 +53,7 @@ def test_a_signal_stops_the_fit_and_keeps_the_best_candidate(tmp_path, signum, s
     assert line.startswith("fit mcts: ") and " best " in line, line
     p.send_signal(signum)
     t0 = time.monotonic()
-    out, err = p.communicate(timeout=120)
+    _, err = p.communicate(timeout=120)
     assert p.returncode == status, err
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["status"] == "interrupted"
@@ -77,7 +77,7 @@ def test_an_output_that_cannot_be_written_fails_before_any_work(tmp_path, comman
     }[command]
     t0 = time.monotonic()
     p = shapeprog(*args)
-    out, err = p.communicate(timeout=60)
+    _, err = p.communicate(timeout=60)
     assert p.returncode == 2 and time.monotonic() - t0 < 15  # 15 s: the interpreter's start-up on a loaded machine
     lines = err.strip().splitlines()
     assert len(lines) == 1 and str(blocker) in lines[0] and "Traceback" not in err, err
@@ -118,7 +118,7 @@ def test_a_ten_million_point_scan_costs_about_what_a_small_one_does(tmp_path):
     _write_big_scan(scan, 10_000_000)
     t0 = time.monotonic()
     p = shapeprog("fit", "-p", BED, "--scan", scan, "--budget", 10, "--quiet", "-o", tmp_path / "out")
-    out, err = p.communicate(timeout=300)
+    _, err = p.communicate(timeout=300)
     seconds = time.monotonic() - t0
     assert p.returncode == 0, err
     result = json.loads((tmp_path / "out" / "result.json").read_text())

@@ -260,6 +260,35 @@ def test_min_area_rectangle_matches_brute_force(seed):
     assert np.abs(u).max() <= size[0] / 2 + 1e-9 and np.abs(v).max() <= size[1] / 2 + 1e-9
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_convex_hull_equals_the_monotone_chain_reference(seed):
+    from backend.object_frame import convex_hull, convex_hull_reference
+
+    rng = np.random.default_rng(seed)
+    n = [40, 500, 5000, 20000, 3, 200][seed]
+    xy = rng.normal(size=(n, 2)) * [2.0, 0.5] if seed % 2 == 0 else rng.uniform(-1, 1, (n, 2))
+    if seed == 5:
+        xy = np.concatenate([xy, xy[:50]])  # repeated points
+    np.testing.assert_array_equal(convex_hull(xy), convex_hull_reference(xy))
+
+
+def test_convex_hull_of_degenerate_inputs_and_near_collinear_points_gives_the_same_rectangle():
+    from backend.object_frame import convex_hull, convex_hull_reference
+
+    line = np.stack([np.linspace(0, 1, 50), np.linspace(0, 2, 50)], 1)
+    np.testing.assert_array_equal(convex_hull(line), convex_hull_reference(line))
+    np.testing.assert_array_equal(convex_hull(line[:1]), line[:1])
+    # a grid of 0.1 steps: collinear hull points that rounding may keep in one hull and drop in the other
+    grid = np.random.default_rng(1).uniform(-1, 1, (3000, 2)).round(1)
+    fast, ref = convex_hull(grid), convex_hull_reference(grid)
+    assert {tuple(p) for p in fast} <= {tuple(p) for p in ref}
+
+    def area(h):
+        return 0.5 * abs(np.dot(h[:, 0], np.roll(h[:, 1], -1)) - np.dot(h[:, 1], np.roll(h[:, 0], -1)))
+
+    assert area(fast) == pytest.approx(area(ref), rel=1e-12)
+
+
 def test_min_area_rectangle_of_a_rotated_box():
     pts = box_surface_points((1.0, 2.0, 0.5), (1.2, 0.4, 1.0), yaw=2.0)
     yaw, center, size = min_area_rectangle(pts[:, :2])
