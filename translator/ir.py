@@ -298,8 +298,17 @@ def _default(d: dict, key: str, where: str, typ: str) -> Any:
     return v
 
 
+FLT_MAX = 3.4028234663852886e38
+"""The largest float32: Blender stores float sockets as float32, so a larger value cannot come from it."""
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+"""Blender's integer sockets are int32."""
+
+
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite number within float32 range (JSON's NaN/Infinity, 1e308 and 10**400 are not)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    return -FLT_MAX <= v <= FLT_MAX  # False for NaN; exact for huge ints (no float conversion)
 
 
 def _numbers(v: Any, sizes: tuple[int, ...]) -> bool:
@@ -311,15 +320,15 @@ def _fits(typ: str, v: Any) -> str:
     if v is None:
         return ""
     if typ == "VALUE":
-        return "" if _is_number(v) else "expected a number"
+        return "" if _is_number(v) else "expected a finite number within float32 range"
     if typ == "INT":
-        return "" if _is_number(v) and float(v).is_integer() else "expected an integer"
+        return "" if _is_number(v) and float(v).is_integer() and INT_MIN <= v <= INT_MAX else "expected a 32-bit integer"
     if typ == "BOOLEAN":
         return "" if isinstance(v, bool) or v in (0, 1) else "expected true or false"
     if typ in ("VECTOR", "ROTATION"):
-        return "" if _numbers(v, (2, 3, 4)) else "expected a list of 3 numbers"
+        return "" if _numbers(v, (2, 3, 4)) else "expected a list of 3 finite numbers"
     if typ == "RGBA":
-        return "" if _numbers(v, (4,)) else "expected a list of 4 numbers"
+        return "" if _numbers(v, (4,)) else "expected a list of 4 finite numbers"
     if typ == "MATRIX":
         flat = v if v and not isinstance(v[0], list) else [x for row in v for x in (row if isinstance(row, list) else [row])]
         return "" if _numbers(flat, (16,)) else "expected 16 numbers"
@@ -367,6 +376,8 @@ def _iface(d: Any, where: str) -> InterfaceSocket:
     bound = {}
     for key in ("min", "max"):
         v = _opt(d, key, (int, float), where, None)
+        if v is not None and not _is_number(v):
+            raise ProgramError(f"{where}: '{key}' {quote(json.dumps(v), 40)} is not a finite number within float32 range")
         bound[key] = None if v is None else float(v)
     typ = _socket_type(d, where)
     return InterfaceSocket(
