@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import inspect
-import itertools
 import keyword
 import math
 import re
@@ -25,15 +24,13 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from . import runtime as rt
-from .ir import Group, InterfaceSocket, Node, Program, ProgramError, Socket, quote, topological_order
-from .nodes import NodeSpec, kwarg_name, load_all
+from .ir import Group, Node, Program, ProgramError, Socket, quote, topological_order
+from .nodes import NodeSpec, kwarg_name
+from .partial import SELECTOR, UNKNOWN, PartialEvaluator, Source, active_output, interface_default, is_plain
 
 __all__ = ["UnsupportedNodesError", "check_supported", "compile_program", "generate_source", "literal"]
 
-_SWITCH_COND = {"switch": "Switch", "index_switch": "Index", "menu_switch": "Menu"}
 # Names the generated module uses itself; nothing from the program may take them.
 _RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {
     "rt", "torch", "program", "program_grouped", "PARAMETERS", "discrete", "continuous",
@@ -79,51 +76,6 @@ def literal(value: Any) -> str:
     raise ProgramError(f"cannot express {type(value).__name__} value as a literal")
 
 
-def _is_literal_value(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(isinstance(v, (bool, int, float)) for v in value)
-    return False
-
-
-def _to_literal_value(value: Any) -> Any:
-    """A folded runtime value as plain data, or raise if it is not plain (tensor with batch, field, geometry)."""
-    if isinstance(value, torch.Tensor):
-        if value.requires_grad or value.dim() > 1 or (value.dim() == 1 and value.numel() > 4):
-            raise ValueError
-        if value.dtype == torch.bool:
-            return bool(value.item()) if value.dim() == 0 else [bool(v) for v in value.tolist()]
-        if value.dtype.is_floating_point:
-            return float(value.item()) if value.dim() == 0 else tuple(float(v) for v in value.tolist())
-        return int(value.item()) if value.dim() == 0 else tuple(int(v) for v in value.tolist())
-    if isinstance(value, tuple) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        return tuple(float(v) for v in value)
-    if _is_literal_value(value):
-        return value
-    raise ValueError
-
-
-@dataclass
-class _Src:
-    """Where an input's value comes from: a node output, or a constant ``value``.
-
-    ``type`` is the type of that output (or constant); ``via`` the socket types
-    the value passes through on the way (muted nodes convert input -> output type).
-    """
-
-    node: str | None
-    socket: str | None
-    type: str
-    value: Any = None
-    via: tuple[str, ...] = ()
-
-    def steps(self, dst: str) -> list[tuple[str, str]]:
-        """The implicit conversions from the source to a ``dst`` socket, in order."""
-        chain = [self.type, *self.via, dst]
-        return [(a, b) for a, b in itertools.pairwise(chain) if a != b and {a, b} != {"VECTOR", "ROTATION"}]
-
-
 class _Names:
     """Unique Python identifiers within one scope."""
 
@@ -144,20 +96,10 @@ class _GroupInfo:
     group: Group
     func_name: str
     names: _Names
+    nodes: dict[str, Node]
     params: dict[str, str] = field(default_factory=dict)  # interface input identifier -> parameter name
-    nodes: dict[str, Node] = field(default_factory=dict)
-    incoming: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
     var: dict[str, str] = field(default_factory=dict)  # node name -> variable
     out_vars: dict[tuple[str, str], str] = field(default_factory=dict)  # (node, output) -> variable
-    folded: dict[tuple[str, str], Any] = field(default_factory=dict)  # (node, output) -> constant
-
-
-def _active_output(g: Group) -> Node | None:
-    outs = [n for n in g.nodes if n.bl_idname == "NodeGroupOutput"]
-    for n in outs:
-        if n.properties.get("is_active_output", False):
-            return n
-    return outs[0] if outs else None
 
 
 def _keywords(func: Any) -> set[str] | None:
@@ -173,130 +115,57 @@ def _default_expr(typ: str) -> str:
     if typ == "GEOMETRY":
         return "rt.empty_geometry()"
     d = rt.default_value(typ)
-    return literal(d) if _is_literal_value(d) else "None"
+    return literal(d) if is_plain(d) else "None"
 
 
 class _Generator:
     def __init__(self, program: Program):
         self.program = program
-        self.registry = load_all()
+        self.pe = PartialEvaluator(program, through_groups=False)
+        self.registry = self.pe.registry
         self.modules = {s.module: s.module.rsplit(".", 1)[-1] + "_nodes" for s in self.registry.values() if s.func is not None}
         self.used_modules: set[str] = set()
         global_names = _Names(_RESERVED | set(self.modules.values()))
         funcs = {gname: global_names.take("group_" + _ident(gname, "g")) for gname in program.groups}
         self.infos: dict[str, _GroupInfo] = {}
         for gname, g in program.groups.items():
-            info = _GroupInfo(group=g, func_name=funcs[gname], names=_Names(global_names.taken),
-                              nodes={n.name: n for n in g.nodes})
+            info = _GroupInfo(group=g, func_name=funcs[gname], names=_Names(global_names.taken), nodes=self.pe.nodes[gname])
             for s in g.inputs:
                 info.params[s.identifier] = info.names.take(_ident(s.identifier, "s"))
-            for lk in g.links:
-                info.incoming.setdefault((lk.to_node, lk.to_socket), []).append((lk.from_node, lk.from_socket))
             for n in g.nodes:
                 info.var[n.name] = info.names.take(_ident(n.name))
             self.infos[gname] = info
-        for info in self.infos.values():
-            self.fold(info)
+        for g in program.groups.values():
+            self.pe.fold(g)
 
     # -- graph helpers -------------------------------------------------------
 
     def spec(self, node: Node) -> NodeSpec | None:
-        return self.registry.get(node.bl_idname)
+        return self.pe.spec(node)
 
     def kind(self, node: Node) -> str:
-        spec = self.spec(node)
-        return spec.kind if spec is not None else "plain"
+        return self.pe.kind(node)
 
-    def resolve(self, info: _GroupInfo, node: Node, sock_id: str) -> list[_Src]:
-        """Sources of an input socket (in link order), following reroutes and muted nodes.
-        An input linked only from dangling reroutes counts as unlinked (Blender's rule)."""
-        sock = node.input(sock_id)
-        out = self._sources(info, node, sock_id, frozenset())
-        if not out and not sock.multi_input:
-            return [_Src(None, None, sock.type, sock.default)]
-        return out
+    def resolve(self, info: _GroupInfo, node: Node, sock_id: str) -> list[Source]:
+        return self.pe.sources(info.group, node, sock_id)
 
-    def _sources(self, info: _GroupInfo, node: Node, sock_id: str, seen: frozenset) -> list[_Src]:
-        links = info.incoming.get((node.name, sock_id), [])
-        return [s for fn, fs in links for s in self._follow(info, fn, fs, seen)]
-
-    def _follow(self, info: _GroupInfo, node_name: str, sock_id: str, seen: frozenset) -> list[_Src]:
-        n = info.nodes[node_name]
-        out_sock = n.output(sock_id)
-        if (node_name, sock_id) in seen:
-            raise ProgramError(f"group {quote(info.group.name)} node {quote(n.name)}: pass-through loop")
-        seen = seen | {(node_name, sock_id)}
-        if n.bl_idname == "NodeReroute":  # nothing when dangling (no link into the chain)
-            return self._sources(info, n, n.inputs[0].identifier, seen)
-        if not n.mute:
-            return [_Src(node_name, sock_id, out_sock.type)]
-        # A muted node passes its internally linked input through, converted to the
-        # output's type; a multi-input passes its first link; no internal link: the default.
-        for a, b in n.internal_links:
-            if b != sock_id:
-                continue
-            in_sock = n.input(a)
-            first = self._sources(info, n, a, seen)[:1]
-            if not first:
-                return [_Src(None, None, in_sock.type, in_sock.default, via=(out_sock.type,))]
-            return [_Src(s.node, s.socket, s.type, s.value, s.via + (in_sock.type, out_sock.type)) for s in first]
-        return [_Src(None, None, out_sock.type, rt.default_value(out_sock.type))]
-
-    def enabled_inputs(self, node: Node) -> list[Socket]:
-        return [s for s in node.inputs if s.enabled and s.type != "CUSTOM"]
-
-    def branch_sockets(self, node: Node) -> list[Socket]:
-        cond = _SWITCH_COND[self.kind(node)]
-        return [s for s in self.enabled_inputs(node) if s.identifier != cond]
-
-    def constant(self, info: _GroupInfo, src: _Src, dst_type: str) -> tuple[bool, Any]:
-        """``(True, value)`` when ``src`` is known at translation time (converted to ``dst_type``)."""
-        if src.node is None:
-            v = src.value
-        elif (src.node, src.socket) in info.folded:
-            v = info.folded[(src.node, src.socket)]
-        else:
-            return False, None
-        if not _is_literal_value(v):
-            return False, None
-        try:
-            v = tuple(v) if isinstance(v, list) else v
-            for a, b in src.steps(dst_type):
-                with rt.eval_context(torch.float32, "cpu"):
-                    v = _to_literal_value(rt.convert(v, a, b))
-        except (TypeError, ValueError):
-            return False, None
-        return True, v
-
-    def static_choice(self, info: _GroupInfo, n: Node) -> tuple[bool, Socket | None]:
-        """For a switch whose choice is a constant: ``(True, taken input socket)``, the socket
-        being None when no branch matches (the output is the type's default). Else ``(False, None)``."""
-        kind = self.kind(n)
-        cond_sock = n.input(_SWITCH_COND[kind])
-        srcs = self.resolve(info, n, cond_sock.identifier)
-        ok, v = self.constant(info, srcs[0], cond_sock.type)
-        if not ok:
-            return False, None
-        branches = self.branch_sockets(n)
-        if kind == "switch":
-            return True, next(s for s in branches if s.identifier == ("True" if v else "False"))
-        if kind == "index_switch":
-            return True, branches[v] if isinstance(v, int) and 0 <= v < len(branches) else None
-        return True, next((s for s in branches if s.name == v), None)
+    def folded(self, info: _GroupInfo, src: Source) -> bool:
+        """Whether ``src`` is a node output known at translation time."""
+        return src.node is not None and self.pe.known(info.group, src.node, src.socket)
 
     def eager_deps(self, info: _GroupInfo, node: Node) -> list[str]:
         """Nodes that must run before ``node`` in the same scope (a switch: its condition, or its taken branch)."""
-        socks = self.enabled_inputs(node)
-        if self.kind(node) in _SWITCH_COND:
-            static, taken = self.static_choice(info, node)
-            if not static:
-                socks = [node.input(_SWITCH_COND[self.kind(node)])]
+        socks = self.pe.enabled_inputs(node)
+        if self.kind(node) in SELECTOR:
+            taken = self.pe.choice(info.group, node)
+            if taken is UNKNOWN:
+                socks = [node.input(SELECTOR[self.kind(node)])]
             else:
                 socks = [taken] if taken is not None else []
         deps = []
         for s in socks:
             for src in self.resolve(info, node, s.identifier):
-                if src.node is not None and (src.node, src.socket) not in info.folded:
+                if src.node is not None and not self.folded(info, src):
                     deps.append(src.node)
         return deps
 
@@ -304,7 +173,7 @@ class _Generator:
         """Nodes the active Group Output depends on, in dependency order; a switch with a
         constant choice only reaches its taken branch. Reroutes and muted nodes are
         followed through (never emitted)."""
-        out_node = _active_output(info.group)
+        out_node = active_output(info.group)
         if out_node is None:
             return []
         seen: set[str] = set()
@@ -315,20 +184,16 @@ class _Generator:
                 continue
             seen.add(name)
             n = info.nodes[name]
-            socks = self.enabled_inputs(n)
-            if self.kind(n) in _SWITCH_COND:
-                static, taken = self.static_choice(info, n)
-                if static:
+            socks = self.pe.enabled_inputs(n)
+            if self.kind(n) in SELECTOR:
+                taken = self.pe.choice(info.group, n)
+                if taken is not UNKNOWN:
                     socks = [taken] if taken is not None else []
             for s in socks:
                 for src in self.resolve(info, n, s.identifier):
                     if src.node is not None:
                         stack.append(src.node)
         return [n for n in topological_order(info.group) if n in seen]
-
-    def used_outputs(self, info: _GroupInfo, n: Node) -> set[str]:
-        """Outputs of ``n`` with a link (directly, or into a reroute / muted node)."""
-        return {fs for links in info.incoming.values() for fn, fs in links if fn == n.name}
 
     # -- checks --------------------------------------------------------------
 
@@ -341,7 +206,7 @@ class _Generator:
                 return
             visited.add(gname)
             info = self.infos[gname]
-            if _active_output(info.group) is None:
+            if active_output(info.group) is None:
                 problems.append(f"group {quote(gname)} has no Group Output node")
                 return
             for name in self.reachable(info):
@@ -367,17 +232,17 @@ class _Generator:
             if reason:
                 out.append(f"{where}: {reason}")
         if spec.kind in ("plain", "group"):
-            extra = sorted(self.used_outputs(info, n) - set(self.node_outputs(n)))
+            extra = sorted(self.pe.linked_outputs(info.group, n) - set(self.node_outputs(n)))
             if extra:
                 what = "is not supported" if spec.kind == "plain" else f"is not an output of group {quote(n.group)}"
                 out.append(f"{where}: output {', '.join(quote(o) for o in extra)} {what}")
         if spec.kind == "plain":
             accepted = _keywords(spec.func)
-            unknown = [s.identifier for s in self.enabled_inputs(n)
+            unknown = [s.identifier for s in self.pe.enabled_inputs(n)
                        if accepted is not None and spec.renames.get(s.identifier, kwarg_name(s.identifier)) not in accepted]
             if unknown:
                 out.append(f"{where}: input {', '.join(quote(i) for i in unknown)} is not supported")
-        for s in self.enabled_inputs(n):
+        for s in self.pe.enabled_inputs(n):
             for src in self.resolve(info, n, s.identifier):
                 if src.node is not None and info.nodes[src.node].bl_idname == "NodeGroupInput" \
                         and src.socket not in info.params:
@@ -386,68 +251,6 @@ class _Generator:
                 if bad:
                     out.append(f"{where}: input {quote(s.identifier)} gets a {bad[0][0]} value; no conversion to {bad[0][1]}")
         return out
-
-    # -- constant folding ----------------------------------------------------
-
-    def fold(self, info: _GroupInfo) -> None:
-        """Evaluate pure nodes with constant inputs, and switches with a constant choice, at translation time."""
-        for name in topological_order(info.group):
-            n = info.nodes[name]
-            spec = self.spec(n)
-            if spec is None or n.mute:
-                continue
-            if spec.kind in _SWITCH_COND:
-                self.fold_switch(info, n)
-            elif spec.kind == "plain" and spec.pure:
-                self.fold_plain(info, n, spec)
-
-    def fold_plain(self, info: _GroupInfo, n: Node, spec: NodeSpec) -> None:
-        kwargs: dict[str, Any] = {}
-        for s in self.enabled_inputs(n):
-            srcs = self.resolve(info, n, s.identifier)
-            vals = []
-            for src in srcs:
-                ok, v = self.constant(info, src, s.type)
-                if not ok:
-                    return
-                vals.append(v)
-            kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
-            if s.multi_input:
-                kwargs[kw] = vals
-            elif srcs:
-                kwargs[kw] = vals[0]
-        for p in spec.props:
-            kwargs[p] = n.properties.get(p)
-        try:
-            with rt.eval_context(torch.float32, "cpu"):
-                result = spec.func(**kwargs)
-            outs = (result,) if len(spec.outputs) == 1 else tuple(result)
-            folded = {oid: _to_literal_value(v) for oid, v in zip(spec.outputs, outs)}
-        except Exception:  # noqa: BLE001 - not foldable (an unsupported mode, needs a geometry): left to run time
-            return
-        for oid, v in folded.items():
-            info.folded[(n.name, oid)] = v
-
-    def fold_switch(self, info: _GroupInfo, n: Node) -> None:
-        static, taken = self.static_choice(info, n)
-        if not static:
-            return
-        kind = self.kind(n)
-        out_sock = next(s for s in n.outputs if s.identifier == "Output")
-        if kind == "menu_switch":  # the per-item booleans
-            for s in n.outputs:
-                if s.identifier != "Output":
-                    info.folded[(n.name, s.identifier)] = taken is not None and s.name == taken.name
-        if out_sock.type == "GEOMETRY":
-            return
-        if taken is None:
-            d = rt.default_value(out_sock.type)
-            if _is_literal_value(d):
-                info.folded[(n.name, "Output")] = d
-            return
-        ok, v = self.constant(info, self.resolve(info, n, taken.identifier)[0], out_sock.type)
-        if ok:
-            info.folded[(n.name, "Output")] = v
 
     # -- emission ------------------------------------------------------------
 
@@ -478,12 +281,12 @@ class _Generator:
             return [s.identifier for s in self.program.groups[n.group].outputs]
         return [s.identifier for s in n.outputs if s.type != "CUSTOM"]
 
-    def src_expr(self, info: _GroupInfo, src: _Src, dst_type: str) -> str:
+    def src_expr(self, info: _GroupInfo, src: Source, dst_type: str) -> str:
         """Source for the value ``src`` delivers to a ``dst_type`` socket (conversions included)."""
         if src.node is None and (dst_type == "GEOMETRY" or src.type == "GEOMETRY"):
             return "rt.empty_geometry()"
-        ok, v = self.constant(info, src, dst_type)
-        if ok:
+        v = self.pe.source_value(info.group, src, dst_type)
+        if v is not UNKNOWN:
             return literal(v)
         if src.node is None:
             return "None"  # a default that is not plain data (a matrix): the consumer's own default
@@ -520,14 +323,14 @@ class _Generator:
 
     def plain_call(self, info: _GroupInfo, n: Node, spec: NodeSpec) -> str:
         args = []
-        for s in self.enabled_inputs(n):
+        for s in self.pe.enabled_inputs(n):
             kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
-            if kw in spec.implicit and not info.incoming.get((n.name, s.identifier)):
+            if kw in spec.implicit and not self.pe.is_linked(info.group, n, s.identifier):
                 continue
             args.append(f"{kw}={self.input_expr(info, n, s)}")
         for p in spec.props:
             args.append(f"{p}={literal(n.properties.get(p))}")
-        used = self.used_outputs(info, n)
+        used = self.pe.linked_outputs(info.group, n)
         if spec.outputs_arg:
             args.append(f"outputs_used={literal(tuple(o for o in spec.outputs if o in used))}")
         call = f"{self.alias(spec.module)}.{spec.func.__name__}({', '.join(args)})"
@@ -542,9 +345,9 @@ class _Generator:
         args = []
         for s in g.inputs:
             sock = next((x for x in n.inputs if x.identifier == s.identifier), None)
-            value = self.input_expr(info, n, sock) if sock is not None else literal(_iface_default(s))
+            value = self.input_expr(info, n, sock) if sock is not None else literal(interface_default(s))
             args.append(f"{ginfo.params[s.identifier]}={value}")
-        used = self.used_outputs(info, n)
+        used = self.pe.linked_outputs(info.group, n)
         targets = [self.out_var(info, n, s.identifier) if s.identifier in used else "_" for s in g.outputs]
         return f"({', '.join(targets)},) = {ginfo.func_name}({', '.join(args)})"
 
@@ -554,24 +357,24 @@ class _Generator:
         kind = self.kind(n)
         out_sock = next(s for s in n.outputs if s.identifier == "Output")
         typ = out_sock.type
-        used = self.used_outputs(info, n)
+        used = self.pe.linked_outputs(info.group, n)
         lines: list[str] = []
-        cond = self.input_expr(info, n, n.input(_SWITCH_COND[kind]))
+        cond = self.input_expr(info, n, n.input(SELECTOR[kind]))
         if kind == "menu_switch":  # per-item booleans: is this item the chosen one?
             for s in n.outputs:
-                if s.identifier != "Output" and s.identifier in used and (n.name, s.identifier) not in info.folded:
+                if s.identifier != "Output" and s.identifier in used and not self.pe.known(info.group, n.name, s.identifier):
                     lines.append(f"{ind}{self.out_var(info, n, s.identifier)} = {cond} == {literal(s.name)}")
         if "Output" not in used and kind == "menu_switch":
             return lines
         target = self.out_var(info, n, "Output")
-        static, taken = self.static_choice(info, n)
-        if static:
+        taken = self.pe.choice(info.group, n)
+        if taken is not UNKNOWN:
             value = self.src_expr(info, self.resolve(info, n, taken.identifier)[0], typ) if taken else _default_expr(typ)
             return lines + [f"{ind}{target} = {value}"]
         thunks = []
-        for s in self.branch_sockets(n):
+        for s in self.pe.branch_sockets(n):
             src = self.resolve(info, n, s.identifier)[0]
-            if src.node is None or (src.node, src.socket) in info.folded or src.node in avail \
+            if src.node is None or self.folded(info, src) or src.node in avail \
                     or info.nodes[src.node].bl_idname == "NodeGroupInput":
                 thunks.append(f"lambda: {self.src_expr(info, src, typ)}")
                 continue
@@ -580,7 +383,7 @@ class _Generator:
             lines.extend(self.emit_scope(info, [src.node], set(avail), ind + "    "))
             lines.append(f"{ind}    return {self.src_expr(info, src, typ)}")
             thunks.append(fname)
-        socks = self.branch_sockets(n)
+        socks = self.pe.branch_sockets(n)
         name = literal(n.name[:60])  # for topology errors
         if kind == "switch":
             by_id = {s.identifier: t for s, t in zip(socks, thunks)}
@@ -601,7 +404,7 @@ class _Generator:
             n = info.nodes[name]
             if name in closure or name in avail or n.bl_idname == "NodeGroupInput":
                 continue
-            if all((name, o) in info.folded for o in self.node_outputs(n)):
+            if all(self.pe.known(info.group, name, o) for o in self.node_outputs(n)):
                 continue
             closure.add(name)
             stack.extend(self.eager_deps(info, n))
@@ -616,7 +419,7 @@ class _Generator:
             ready = [m for m in pending if deps[m] <= done]
             if not ready:
                 raise ProgramError(f"group {quote(info.group.name)}: cannot order nodes {sorted(pending)[:5]}")
-            plain = [m for m in ready if self.kind(info.nodes[m]) not in _SWITCH_COND]
+            plain = [m for m in ready if self.kind(info.nodes[m]) not in SELECTOR]
             pick = min(plain or ready, key=pos.__getitem__)
             lines.extend(self.emit_node(info, info.nodes[pick], done, ind))
             done.add(pick)
@@ -635,8 +438,8 @@ class _Generator:
     def emit_group(self, gname: str) -> list[str]:
         info = self.infos[gname]
         g = info.group
-        out_node = _active_output(g)
-        params = ", ".join(f"{info.params[s.identifier]}={literal(_iface_default(s))}" for s in g.inputs)
+        out_node = active_output(g)
+        params = ", ".join(f"{info.params[s.identifier]}={literal(interface_default(s))}" for s in g.inputs)
         lines = [f"def {info.func_name}({params}):"]
         lines += self.group_docstring(info)
         targets, rets = [], []
@@ -646,7 +449,7 @@ class _Generator:
                 rets.append(_default_expr(s.type))
                 continue
             srcs = self.resolve(info, out_node, s.identifier)
-            targets.extend(src.node for src in srcs if src.node is not None and (src.node, src.socket) not in info.folded)
+            targets.extend(src.node for src in srcs if src.node is not None and not self.folded(info, src))
             rets.append(self.src_expr(info, srcs[0], sock.type))
         lines.extend(self.emit_scope(info, targets, set(), "    "))
         lines.append(f"    return ({', '.join(rets)},)")
@@ -676,7 +479,7 @@ class _Generator:
             params.append(
                 "    rt.Parameter("
                 f"name={literal(s.name)}, identifier={literal(s.identifier)}, arg={literal(entry.params[s.identifier])}, "
-                f"type={literal(s.type)}, default={literal(_iface_default(s))}, min={literal(s.min)}, max={literal(s.max)}, "
+                f"type={literal(s.type)}, default={literal(interface_default(s))}, min={literal(s.min)}, max={literal(s.max)}, "
                 f"items={literal(tuple(s.items) if s.items else None)}, subtype={literal(s.subtype)}),"
             )
         source = _text(self.program.source) if self.program.source else "an IR document"
@@ -707,25 +510,6 @@ class _Generator:
             "",
         ]
         return "\n".join(header + body + footer)
-
-
-def _iface_default(s: InterfaceSocket) -> Any:
-    """An interface input's default as plain data (the entry group's: the modifier's value)."""
-    v = s.default
-    if s.type == "GEOMETRY":
-        return None
-    if isinstance(v, list):
-        return tuple(v) if _is_literal_value(v) else None
-    if v is None:
-        d = rt.default_value(s.type)
-        return d if _is_literal_value(d) else None
-    if s.type == "BOOLEAN":
-        return bool(v)
-    if s.type == "INT" and isinstance(v, (int, float)):
-        return int(v)
-    if s.type == "VALUE" and isinstance(v, (int, float)):
-        return float(v)
-    return v
 
 
 def check_supported(program: Program) -> None:

@@ -25,24 +25,25 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .dependencies import Condition, analyze_dependencies, live_parameters
 from .ir import Program, ProgramError
 
 __all__ = [
-    "Parameter",
     "Condition",
+    "Parameter",
     "ParameterSpace",
-    "parameter_space",
-    "load_sidecar",
+    "check_values",
     "import_pytorchgeonodes_config",
     "live_parameters",
-    "parse_value",
+    "load_sidecar",
+    "parameter_space",
     "parse_assignments",
-    "check_values",
+    "parse_value",
     "split_values",
 ]
 
