@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import tokenize
 
 import irdocs as D
@@ -186,3 +187,43 @@ def test_arbitrary_names_translate_and_evaluate_the_same(names):
     a = compile_program(prog).program({}, {mapping["nsid0"]: size})
     b = compile_program(base).program({}, {"nsid0": size})
     assert torch.equal(a.verts, b.verts)
+
+
+def test_interface_and_node_names_become_inert_distinct_identifiers(tmp_path):
+    """Arguments are named after the interface's names and variables after node labels or names:
+    hostile, reserved and clashing names all become distinct, harmless ``[a-z0-9_]`` identifiers."""
+    marker = tmp_path / "pwned"
+    evil = payloads(marker)[0]
+    names = [evil, "rt", "torch", "program", "math_nodes", "group_main", "for", "len", "Width", "width", "WIDTH!",
+             "", "9 lives", "_private", "__class__", "x" * 300, evil + "2"]
+    ifaces = [D.iface(f"Socket_{i}", "VALUE", float(i), name=nm) for i, nm in enumerate(names)]
+    nodes, links, prev = [D.group_input(ifaces)], [], None
+    for i, nm in enumerate(names):  # total = input 0 + input 1 + ...; labels (even) or names (odd) are hostile
+        add = D.math(f"{nm}{i}", "ADD", a=0.0, b=0.0)
+        add["label"] = nm if i % 2 == 0 else ""
+        nodes.append(add)
+        links.append(D.link("Group Input", f"Socket_{i}", add["name"], "Value_001"))
+        if prev is not None:
+            links.append(D.link(prev, "Value", add["name"], "Value"))
+        prev = add["name"]
+    nodes += [D.combine_xyz(evil + "xyz"), D.mesh_line(evil + "line", count=2), D.group_output()]
+    links += [D.link(prev, "Value", evil + "xyz", "X"), D.link(evil + "xyz", "Vector", evil + "line", "Offset"),
+              D.link(evil + "line", "Mesh", "Group Output", "Socket_0")]
+    prog = program_from_dict(D.program({"main": D.group(nodes, links, inputs=ifaces)}))
+    src = generate_source(prog)
+    assert_inert(src, evil, marker)
+    tree = ast.parse(src)
+    func = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "group_main")
+    args = [a.arg for a in func.args.args]
+    assert len(args) == len(set(args)) == len(names)
+    reserved = {"rt", "torch", "program", "program_grouped", "math_nodes", "group_main", "len", "for"}
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", a) and a not in reserved for a in args), args
+    assert args[8:10] == ["width", "width_2"] and args[12] == "p_9_lives" and args[13] == "private"
+    assigned = [n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+    assert len(assigned) == len(set(assigned)) and not set(assigned) & (set(args) | reserved)
+    mod = compile_program(prog)
+    assert [p.arg for p in mod.PARAMETERS] == args
+    mesh = mod.program({}, {evil: torch.tensor([100.0, 0.0]), "": torch.tensor([1.0, 2.0])})
+    total = torch.tensor([100.0, 0.0]) + sum(range(len(names))) - 11 + torch.tensor([1.0, 2.0])
+    assert torch.allclose(mesh.verts[:, 1, 0], total)
+    assert not marker.exists()

@@ -1,25 +1,33 @@
 """IR -> readable PyTorch source.
 
 One Python function per node group, nodes in dependency order, one line (or a
-few) per node named after it with the node's name in a comment. Constant
-subgraphs are folded at translation time (a Switch whose condition is a
-constant becomes its taken branch). Switch, Index Switch and Menu Switch
-branches become local functions, so only the taken branch is evaluated.
+few) per node with the node's name in a comment:
+
+* a group's arguments are named after its interface (``seat_width``), a
+  node's variable after its label or name; defaults and constants are the
+  shortest literals that mean the same float32 (``0.46``);
+* Math and Vector Math ADD / SUBTRACT / MULTIPLY become Python operators where
+  that is exactly the node (:mod:`translator.operators`); every other node is a
+  call of its runtime function, listing the geometry nodes' inputs only where
+  they differ from the function's defaults;
+* constant subgraphs are folded at translation time by the
+  :class:`~translator.partial.PartialEvaluator` (a Switch whose condition is a
+  constant becomes its taken branch); Switch, Index Switch and Menu Switch
+  branches become local functions, so only the taken branch is evaluated.
 
 Everything taken from the program file reaches the source only as sanitised
-identifiers (``[a-z0-9_]``, never a keyword, builtin or module alias), as
-``repr`` literals, or escaped inside comments and docstrings; nothing from
-the file is ever executed.
+identifiers (``[a-z0-9_]``, never a keyword, builtin, module alias or another
+generated name), as ``repr`` literals, or escaped inside comments and
+docstrings (:mod:`translator.pysource`); nothing from the file is ever executed.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import inspect
 import keyword
-import math
 import re
-import textwrap
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +35,9 @@ from typing import Any
 from . import runtime as rt
 from .ir import Group, Node, Program, ProgramError, Socket, quote, topological_order
 from .nodes import NodeSpec, kwarg_name
+from .operators import Operand, ValueKinds, operator_expression
 from .partial import SELECTOR, UNKNOWN, PartialEvaluator, Source, active_output, interface_default, is_plain
+from .pysource import Names, comment_text, identifier, literal
 
 __all__ = ["UnsupportedNodesError", "check_supported", "compile_program", "generate_source", "literal"]
 
@@ -35,6 +45,8 @@ __all__ = ["UnsupportedNodesError", "check_supported", "compile_program", "gener
 _RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {
     "rt", "torch", "program", "program_grouped", "PARAMETERS", "discrete", "continuous",
 }
+# rt.Parameter's optional fields and their defaults (left out of PARAMETERS when equal)
+_PARAMETER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(rt.Parameter) if f.default is not dataclasses.MISSING}
 # Socket types with implicit conversions between each other (Blender's type_conversions).
 _CONVERTIBLE = frozenset({"VALUE", "INT", "BOOLEAN", "VECTOR", "ROTATION", "RGBA"})
 
@@ -43,59 +55,11 @@ class UnsupportedNodesError(ProgramError):
     """Translation met nodes or modes ShapeProg does not implement; lists all of them."""
 
 
-def _ident(text: str, prefix: str = "n") -> str:
-    """``text`` as a lower-case identifier made of ``[a-z0-9_]`` (never empty, never starting
-    with a digit or ``_``, at most 40 characters)."""
-    s = re.sub(r"[^0-9a-zA-Z]+", "_", text)[:40].strip("_").lower()
-    if not s:
-        s = prefix
-    if s[0].isdigit():
-        s = f"{prefix}_{s}"
-    return s
-
-
-def _text(value: Any, limit: int = 80) -> str:
-    """Text from the program file for a comment or docstring: quoted with escapes
-    (no line breaks), no double quote that could close a docstring, cut to ``limit``."""
-    return quote(value, limit).replace('"', "\\x22")
-
-
-def literal(value: Any) -> str:
-    """A Python literal for a JSON-like value (never splices raw text)."""
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return repr(int(value))
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        items = ", ".join(literal(v) for v in value)
-        return f"({items},)" if len(value) == 1 else f"({items})"
-    raise ProgramError(f"cannot express {type(value).__name__} value as a literal")
-
-
-class _Names:
-    """Unique Python identifiers within one scope."""
-
-    def __init__(self, taken: set[str] | frozenset[str]):
-        self.taken = set(taken)
-
-    def take(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.taken or keyword.iskeyword(name):
-            k += 1
-            name = f"{base}_{k}"
-        self.taken.add(name)
-        return name
-
-
 @dataclass
 class _GroupInfo:
     group: Group
     func_name: str
-    names: _Names
+    names: Names
     nodes: dict[str, Node]
     params: dict[str, str] = field(default_factory=dict)  # interface input identifier -> parameter name
     var: dict[str, str] = field(default_factory=dict)  # node name -> variable
@@ -110,6 +74,12 @@ def _keywords(func: Any) -> set[str] | None:
     return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
+def _defaults(func: Any) -> dict[str, str]:
+    """The literal of each keyword argument's default in ``func`` (plain defaults only)."""
+    return {p.name: literal(p.default) for p in inspect.signature(func).parameters.values()
+            if p.default is not p.empty and is_plain(p.default)}
+
+
 def _default_expr(typ: str) -> str:
     """Source for the default value of a socket type (what an unmatched switch or a muted node gives)."""
     if typ == "GEOMETRY":
@@ -119,24 +89,33 @@ def _default_expr(typ: str) -> str:
 
 
 class _Generator:
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, operators: bool = True):
         self.program = program
+        self.operators = operators
         self.pe = PartialEvaluator(program, through_groups=False)
         self.registry = self.pe.registry
         self.modules = {s.module: s.module.rsplit(".", 1)[-1] + "_nodes" for s in self.registry.values() if s.func is not None}
         self.used_modules: set[str] = set()
-        global_names = _Names(_RESERVED | set(self.modules.values()))
-        funcs = {gname: global_names.take("group_" + _ident(gname, "g")) for gname in program.groups}
+        global_names = Names(_RESERVED | set(self.modules.values()))
+        funcs = {gname: global_names.take("group_" + identifier(gname, "g")) for gname in program.groups}
         self.infos: dict[str, _GroupInfo] = {}
         for gname, g in program.groups.items():
-            info = _GroupInfo(group=g, func_name=funcs[gname], names=_Names(global_names.taken), nodes=self.pe.nodes[gname])
-            for s in g.inputs:
-                info.params[s.identifier] = info.names.take(_ident(s.identifier, "s"))
+            info = _GroupInfo(group=g, func_name=funcs[gname], names=Names(global_names.taken), nodes=self.pe.nodes[gname])
+            for s in g.inputs:  # arguments named after the interface, variables after the nodes
+                info.params[s.identifier] = info.names.take(identifier(s.name or s.identifier, "p"))
             for n in g.nodes:
-                info.var[n.name] = info.names.take(_ident(n.name))
+                info.var[n.name] = info.names.take(identifier(n.label or n.name))
             self.infos[gname] = info
         for g in program.groups.values():
             self.pe.fold(g)
+        self._kinds: ValueKinds | None = None
+        self._defaults: dict[str, dict[str, str]] = {}
+
+    @property
+    def kinds(self) -> ValueKinds:
+        if self._kinds is None:
+            self._kinds = ValueKinds(self.pe)
+        return self._kinds
 
     # -- graph helpers -------------------------------------------------------
 
@@ -270,8 +249,16 @@ class _Generator:
             return info.var[n.name]
         key = (n.name, sock_id)
         if key not in info.out_vars:
-            info.out_vars[key] = info.names.take(f"{info.var[n.name]}_{_ident(sock_id, 's')}")
+            info.out_vars[key] = info.names.take(identifier(f"{info.var[n.name]}_{self.output_name(n, sock_id)}"))
         return info.out_vars[key]
+
+    def output_name(self, n: Node, sock_id: str) -> str:
+        """The name a user sees on output ``sock_id`` of ``n`` (its identifier when it has none)."""
+        if n.bl_idname == "GeometryNodeGroup":
+            socks = self.program.groups[n.group].outputs
+        else:
+            socks = n.outputs
+        return next((s.name for s in socks if s.identifier == sock_id and s.name), sock_id)
 
     def node_outputs(self, n: Node) -> list[str]:
         spec = self.spec(n)
@@ -302,13 +289,15 @@ class _Generator:
         return self.src_expr(info, srcs[0], sock.type)
 
     def describe(self, n: Node) -> str:
-        """The comment above a node's line: its name, type and modes (escaped)."""
+        """The comment above a node's line: its name (and label, when it has another), type and
+        modes (escaped)."""
         modes = []
         for k in ("operation", "data_type", "input_type", "mode", "fill_type", "domain"):
             v = n.properties.get(k)
             if isinstance(v, str):
-                modes.append(v if re.fullmatch(r"[A-Z0-9_]{1,40}", v) else _text(v, 40))
-        return f"{_text(n.name)} ({' '.join([n.bl_idname] + modes)})"
+                modes.append(v if re.fullmatch(r"[A-Z0-9_]{1,40}", v) else comment_text(v, 40))
+        label = f" label {comment_text(n.label, 60)}" if n.label and n.label != n.name else ""
+        return f"{comment_text(n.name)}{label} ({' '.join([n.bl_idname] + modes)})"
 
     def emit_node(self, info: _GroupInfo, n: Node, avail: set[str], ind: str) -> list[str]:
         spec = self.spec(n)
@@ -321,16 +310,41 @@ class _Generator:
             lines.extend(self.switch_lines(info, n, avail, ind))
         return lines
 
+    def operands(self, info: _GroupInfo, n: Node) -> dict[str, Operand]:
+        """The node's enabled single inputs as the generated code reads them (for operators)."""
+        out = {}
+        for s in self.pe.enabled_inputs(n):
+            if s.multi_input:
+                continue
+            src = self.resolve(info, n, s.identifier)[0]
+            out[s.identifier] = Operand(self.src_expr(info, src, s.type), self.kinds.arg(info.group, src, s.type),
+                                        self.pe.source_value(info.group, src, s.type))
+        return out
+
     def plain_call(self, info: _GroupInfo, n: Node, spec: NodeSpec) -> str:
+        """A plain node's line: a Python operator where that is exactly the node, else a call of its
+        runtime function (a geometry node's inputs and any node's properties only where they differ
+        from the function's defaults)."""
+        used = self.pe.linked_outputs(info.group, n)
+        if self.operators:
+            op = operator_expression(n, self.operands(info, n), used)
+            if op is not None:
+                return f"{self.out_var(info, n, op[0])} = {op[1]}"
+        if spec.bl_idname not in self._defaults:
+            self._defaults[spec.bl_idname] = _defaults(spec.func)
+        defaults = self._defaults[spec.bl_idname]
         args = []
         for s in self.pe.enabled_inputs(n):
             kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
             if kw in spec.implicit and not self.pe.is_linked(info.group, n, s.identifier):
                 continue
-            args.append(f"{kw}={self.input_expr(info, n, s)}")
+            expr = self.input_expr(info, n, s)
+            if spec.pure or expr != defaults.get(kw):  # a value node's operands are always spelled out
+                args.append(f"{kw}={expr}")
         for p in spec.props:
-            args.append(f"{p}={literal(n.properties.get(p))}")
-        used = self.pe.linked_outputs(info.group, n)
+            expr = literal(n.properties.get(p))
+            if expr != defaults.get(p):
+                args.append(f"{p}={expr}")
         if spec.outputs_arg:
             args.append(f"outputs_used={literal(tuple(o for o in spec.outputs if o in used))}")
         call = f"{self.alias(spec.module)}.{spec.func.__name__}({', '.join(args)})"
@@ -378,7 +392,8 @@ class _Generator:
                     or info.nodes[src.node].bl_idname == "NodeGroupInput":
                 thunks.append(f"lambda: {self.src_expr(info, src, typ)}")
                 continue
-            fname = info.names.take(f"_{info.var[n.name]}_{_ident(s.identifier, 's')}")
+            branch = s.name if kind == "menu_switch" else s.identifier
+            fname = info.names.take("_" + identifier(f"{info.var[n.name]}_{branch}"))
             lines.append(f"{ind}def {fname}():")
             lines.extend(self.emit_scope(info, [src.node], set(avail), ind + "    "))
             lines.append(f"{ind}    return {self.src_expr(info, src, typ)}")
@@ -427,13 +442,16 @@ class _Generator:
         return lines
 
     def group_docstring(self, info: _GroupInfo) -> list[str]:
-        """The group function's docstring: the group's name, its inputs and outputs (escaped, wrapped)."""
+        """The group function's docstring: the group's name, its inputs and outputs (escaped)."""
         g = info.group
-        ins = ", ".join(f"{info.params[s.identifier]} = {_text(s.name, 40)} ({s.type})" for s in g.inputs)
-        outs = ", ".join(f"{_text(s.name, 40)} ({s.type})" for s in g.outputs)
-        text = [f"Inputs: {ins}." if ins else "No inputs.", f"Returns a tuple: {outs or 'nothing'}."]
-        body = [w for t in text for w in textwrap.wrap(t, 100, break_long_words=False, break_on_hyphens=False)]
-        return [f'    """Node group {_text(g.name)}.', ""] + [f"    {w}" for w in body] + ['    """']
+        lines = [f'    """Node group {comment_text(g.name)}.', ""]
+        if g.inputs:
+            lines.append("    Args:")
+            lines += [f"        {info.params[s.identifier]}: {comment_text(s.name, 60)} ({s.type})" for s in g.inputs]
+            lines.append("")
+        lines.append("    Returns a tuple:" if g.outputs else "    Returns an empty tuple.")
+        lines += [f"        {comment_text(s.name, 60)} ({s.type})" for s in g.outputs]
+        return lines + ['    """']
 
     def emit_group(self, gname: str) -> list[str]:
         info = self.infos[gname]
@@ -476,15 +494,14 @@ class _Generator:
         entry = self.infos[self.program.entry]
         params = []
         for s in entry.group.inputs:
-            params.append(
-                "    rt.Parameter("
-                f"name={literal(s.name)}, identifier={literal(s.identifier)}, arg={literal(entry.params[s.identifier])}, "
-                f"type={literal(s.type)}, default={literal(interface_default(s))}, min={literal(s.min)}, max={literal(s.max)}, "
-                f"items={literal(tuple(s.items) if s.items else None)}, subtype={literal(s.subtype)}),"
-            )
-        source = _text(self.program.source) if self.program.source else "an IR document"
+            fields = [f"name={literal(s.name)}", f"identifier={literal(s.identifier)}", f"arg={literal(entry.params[s.identifier])}",
+                      f"type={literal(s.type)}", f"default={literal(interface_default(s))}"]
+            optional = {"min": s.min, "max": s.max, "items": tuple(s.items) if s.items else None, "subtype": s.subtype}
+            fields += [f"{k}={literal(v)}" for k, v in optional.items() if v != _PARAMETER_DEFAULTS[k]]
+            params.append(f"    rt.Parameter({', '.join(fields)}),")
+        source = comment_text(self.program.source) if self.program.source else "an IR document"
         header = [
-            f'"""Shape program generated by ShapeProg from {source}, entry group {_text(self.program.entry)}.',
+            f'"""Shape program generated by ShapeProg from {source}, entry group {comment_text(self.program.entry)}.',
             "",
             "Call ``program(discrete, continuous)``: discrete values (INT, BOOLEAN, MENU inputs)",
             "are Python values shared by the batch; continuous values (VALUE, VECTOR inputs) are",
@@ -518,16 +535,18 @@ def check_supported(program: Program) -> None:
     _Generator(program).check()
 
 
-def generate_source(program: Program) -> str:
-    """The generated Python module's source for ``program``."""
-    return _Generator(program).generate()
+def generate_source(program: Program, *, operators: bool = True) -> str:
+    """The generated Python module's source for ``program``. ``operators=False`` keeps every
+    node a call of its runtime function (no Python operators; for checking the operators)."""
+    return _Generator(program, operators).generate()
 
 
-def compile_program(program: Program) -> types.ModuleType:
-    """Generate and import the program's module (in memory). Its ``program`` is the entry point."""
-    src = generate_source(program)
-    mod = types.ModuleType(f"shapeprog_generated_{_ident(program.entry)}")
-    mod.__file__ = f"<shapeprog {_ident(program.source or program.entry)}>"
+def compile_program(program: Program, *, operators: bool = True) -> types.ModuleType:
+    """Generate and import the program's module (in memory). Its ``program`` is the entry point;
+    ``operators`` as in :func:`generate_source`."""
+    src = generate_source(program, operators=operators)
+    mod = types.ModuleType(f"shapeprog_generated_{identifier(program.entry)}")
+    mod.__file__ = f"<shapeprog {identifier(program.source or program.entry)}>"
     code = compile(src, mod.__file__, "exec")
     exec(code, mod.__dict__)  # noqa: S102 - our own generated source; program data only appears as literals
     mod.SOURCE = src
