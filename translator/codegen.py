@@ -125,7 +125,7 @@ class _Generator:
     def kind(self, node: Node) -> str:
         return self.pe.kind(node)
 
-    def resolve(self, info: _GroupInfo, node: Node, sock_id: str) -> list[Source]:
+    def resolve(self, info: _GroupInfo, node: Node, sock_id: str) -> tuple[Source, ...]:
         return self.pe.sources(info.group, node, sock_id)
 
     def folded(self, info: _GroupInfo, src: Source) -> bool:

@@ -9,9 +9,12 @@ does the same when
 * no operand can be a field (a field makes the node return a lazy field), and
 * at least one operand is a float tensor, so that the other, a Python number,
   enters the operation in that tensor's dtype exactly as ``as_float`` would
-  have made it. Where neither operand is known to be a tensor (two inputs of
-  the entry group, which are Python floats when left at their defaults), the
-  generator spells the conversion: ``rt.as_float(seat_height) - thickness``.
+  have made it. (That holds when a call's continuous tensors share one dtype,
+  which :func:`translator.runtime.run` makes the context's; a call mixing
+  float32 and float64 tensors may see a Python number rounded differently.) Where
+  neither operand is known to be a tensor (two inputs of the entry group,
+  which are Python floats when left at their defaults), the generator spells
+  the conversion: ``rt.as_float(seat_height) - thickness``.
 
 Only Math ADD / SUBTRACT / MULTIPLY without clamping and Vector Math ADD /
 SUBTRACT / MULTIPLY (whose ``Value`` output nobody reads) become operators:
@@ -27,8 +30,10 @@ three kinds at translation time:
 * ``ANY``: anything, a field included (a field input's result, a geometry node's
   attribute output, ...).
 
-Inputs of a nested group get the weakest kind their Group nodes pass them (groups
-form a DAG, so the fixed point is unique).
+Inputs of a nested group get the weakest kind their Group nodes pass them: every
+input starts as ``VALUE`` and is lowered round by round until nothing changes.
+Groups never call themselves (the IR rejects recursion), so every argument a call
+passes was computed before it, and the kinds found this way hold at run time.
 """
 
 from __future__ import annotations

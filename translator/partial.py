@@ -172,6 +172,7 @@ class PartialEvaluator:
             for lk in g.links:
                 inc.setdefault((lk.to_node, lk.to_socket), []).append((lk.from_node, lk.from_socket))
             self.incoming[g.name] = inc
+        self._sources: dict[tuple[str, str, str], tuple[Source, ...]] = {}
         self._values: dict[tuple[str, str, Bound], dict[str, Any]] = {}
 
     # -- the graph -----------------------------------------------------------
@@ -200,15 +201,18 @@ class PartialEvaluator:
     def is_linked(self, g: Group, node: Node, sock_id: str) -> bool:
         return bool(self.incoming[g.name].get((node.name, sock_id)))
 
-    def sources(self, g: Group, node: Node, sock_id: str) -> list[Source]:
+    def sources(self, g: Group, node: Node, sock_id: str) -> tuple[Source, ...]:
         """Sources of an input socket (in link order), following reroutes and muted nodes.
         An unlinked input (or one linked only from dangling reroutes, Blender's rule) gives
         its own default, a multi-input nothing."""
-        sock = node.input(sock_id)
-        out = self._links(g, node, sock_id, frozenset())
-        if not out and not sock.multi_input:
-            return [Source(None, None, sock.type, sock.default)]
-        return out
+        key = (g.name, node.name, sock_id)
+        if key not in self._sources:
+            sock = node.input(sock_id)
+            out = self._links(g, node, sock_id, frozenset())
+            if not out and not sock.multi_input:
+                out = [Source(None, None, sock.type, sock.default)]
+            self._sources[key] = tuple(out)
+        return self._sources[key]
 
     def _links(self, g: Group, node: Node, sock_id: str, seen: frozenset) -> list[Source]:
         links = self.incoming[g.name].get((node.name, sock_id), [])
