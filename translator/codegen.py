@@ -35,7 +35,7 @@ from typing import Any
 from . import runtime as rt
 from .ir import Group, Node, Program, ProgramError, Socket, quote, topological_order
 from .nodes import NodeSpec, kwarg_name
-from .operators import Operand, ValueKinds, operator_expression
+from .operators import OPERATOR_NODES, Operand, ValueKinds, operator_expression
 from .partial import SELECTOR, UNKNOWN, PartialEvaluator, Source, active_output, interface_default, is_plain
 from .pysource import Names, comment_text, identifier, literal
 
@@ -326,7 +326,7 @@ class _Generator:
         runtime function (a geometry node's inputs and any node's properties only where they differ
         from the function's defaults)."""
         used = self.pe.linked_outputs(info.group, n)
-        if self.operators:
+        if self.operators and n.bl_idname in OPERATOR_NODES:
             op = operator_expression(n, self.operands(info, n), used)
             if op is not None:
                 return f"{self.out_var(info, n, op[0])} = {op[1]}"

@@ -44,13 +44,14 @@ from typing import Any
 from .ir import Group, Node, topological_order
 from .partial import SELECTOR, UNKNOWN, PartialEvaluator, Source, active_output
 
-__all__ = ["ANY", "TENSOR", "VALUE", "Operand", "ValueKinds", "operator_expression"]
+__all__ = ["ANY", "OPERATOR_NODES", "TENSOR", "VALUE", "Operand", "ValueKinds", "operator_expression"]
 
 TENSOR, VALUE, ANY = "tensor", "value", "any"
 _RANK = {TENSOR: 0, VALUE: 1, ANY: 2}
 
-# Node operations written as a Python operator.
+# Node operations written as a Python operator, and the nodes that can be.
 _OPERATORS = {"ADD": "+", "SUBTRACT": "-", "MULTIPLY": "*"}
+OPERATOR_NODES = frozenset({"ShaderNodeMath", "ShaderNodeVectorMath"})
 
 
 def _weakest(*kinds: str) -> str:
