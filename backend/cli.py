@@ -35,13 +35,13 @@ def commands() -> dict[str, Command]:
 
 def _user_error_types() -> tuple[type, ...]:
     from translator.ir import ProgramError
-    from translator.runtime import ParameterError, TopologySplitError
+    from translator.runtime import ParameterError, SizeLimitError, TopologySplitError
 
     from .fit import FitError
     from .io.outputs import OutputError
     from .structures import ScanError
 
-    return (UserError, ProgramError, ParameterError, TopologySplitError, ScanError, FitError, OutputError,
+    return (UserError, ProgramError, ParameterError, TopologySplitError, SizeLimitError, ScanError, FitError, OutputError,
             FileNotFoundError, IsADirectoryError, PermissionError)
 
 
@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             add_arguments(p, cmd.config, cmd.positional)
         p.set_defaults(_cmd=cmd.name)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a one-line usage error (2)
+        return int(exc.code or 0)
     if not getattr(args, "_cmd", None):
         parser.print_help()
         return 2

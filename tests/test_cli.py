@@ -106,7 +106,7 @@ def test_params_table(program_json, capsys):
         (["eval", "{p}", "-o", "{t}/a.stl"], "the mesh must end in .obj or .ply"),
         (["eval", "{p}"], "give either -o/--output"),
         (["eval", "{t}/missing.json", "-o", "{t}/a.obj"], "missing.json: no such file"),
-        (["eval", "{p}", "--params-file", "{t}/bad.json", "--out-dir", "{t}/o"], "bad.json: not valid JSON"),
+        (["eval", "{p}", "--params-file", "{t}/bad.json", "--out-dir", "{t}/o"], "bad.json: the parameter sets file is not valid JSON"),
         (["translate", "{p}"], "nothing to write"),
         (["params", "{t}/x.txt"], "expected a program .json or .blend file"),
     ],

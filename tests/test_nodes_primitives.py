@@ -11,6 +11,7 @@ input; batching; counts (and cone radii) that differ across a batch.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -641,3 +642,50 @@ def test_bad_input_errors_name_the_problem():
         P.mesh_cone(fill_type="FAN")
     with pytest.raises(ValueError, match="Mesh Line mode"):
         P.mesh_line(mode="CIRCLE")
+
+
+# ---------------------------------------------------------------------------
+# size limits: a count from a user's value must not allocate until the machine dies
+
+
+def test_a_node_that_would_exceed_the_size_limit_raises_before_allocating():
+    from translator import runtime as rt
+    from translator.nodes import instances as I
+    from translator.nodes import primitives as P
+
+    for make, words in ((lambda: P.mesh_line(count=10**9), "a line of 1,000,000,000 points"),
+                        (lambda: P.mesh_grid(vertices_x=100_000, vertices_y=100_000), "Grid (100,000 x 100,000 vertices)"),
+                        (lambda: P.mesh_uv_sphere(segments=10**5, rings=10**5), "UV Sphere (100,000 segments, 100,000 rings)")):
+        with pytest.raises(rt.SizeLimitError, match=rf"{re.escape(words)} would make [\d,]+ vertices and face corners, "
+                                                    r"more than the limit of 20,000,000"):
+            make()
+    # realizing multiplies: 2,000 points x a 2,500-vertex grid instance is within no single node's limit
+    points = P.mesh_line(count=2000)
+    tile = P.mesh_grid(vertices_x=50, vertices_y=50)[0]
+    inst = I.instance_on_points(points=points, instance=tile)
+    with rt.eval_context(max_elements=1_000_000):
+        with pytest.raises(rt.SizeLimitError, match=r"Realize Instances \(2,000 instances\) would make 24,?\d{3},\d{3} "):
+            I.realize_instances(geometry=inst)
+    with rt.eval_context(max_elements=30_000_000):
+        assert I.realize_instances(geometry=inst).mesh.num_verts == 2000 * 2500
+
+
+def test_the_command_line_refuses_a_huge_count_in_one_line(tmp_path, capsys):
+    import json
+
+    import irdocs as D
+
+    from backend.cli import main
+
+    count = D.iface("Socket_1", "INT", 10, name="Count")
+    doc = D.program({"Program": D.group([D.group_input([count]), D.mesh_line("Line"), D.group_output()],
+                                        [D.link("Group Input", "Socket_1", "Line", "Count"),
+                                         D.link("Line", "Mesh", "Group Output", "Socket_0")], inputs=[count])})
+    path = tmp_path / "line.json"
+    path.write_text(json.dumps(doc))
+    assert main(["eval", str(path), "--set", "Count=1000000000", "-o", str(tmp_path / "m.ply")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a line of 1,000,000,000 points would make" in err[0]
+    assert main(["eval", str(path), "--set", "Count=1000", "--max-elements", "500", "-o", str(tmp_path / "m.ply")]) == 2
+    assert "more than the limit of 500" in capsys.readouterr().err
+    assert main(["eval", str(path), "--set", "Count=1000", "-o", str(tmp_path / "m.ply")]) == 0

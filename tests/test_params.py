@@ -96,7 +96,23 @@ def test_sidecar_ranges_and_errors(tmp_path):
     with pytest.raises(ProgramError, match="no parameter named 'Nope'"):
         parameter_space(prog, side)
     side.write_text("{not json")
-    with pytest.raises(ProgramError, match="cannot read parameter ranges"):
+    with pytest.raises(ProgramError, match="the parameter ranges file is not valid JSON"):
+        parameter_space(prog, side)
+    bad = {
+        '{"parameters": {"Unbounded": {"range": [NaN, 1]}}}': "NaN is not a number",
+        '{"parameters": {"Unbounded": {"range": [2, 1]}}}': "parameters.Unbounded.range: low 2 is above high 1",
+        '{"parameters": {"Unbounded": {"rnage": [0, 1]}}}': "parameters.Unbounded.rnage: Extra inputs are not permitted",
+        '{"parameters": {"Unbounded": {"range": [0, 1e999]}}}': "parameters.Unbounded.range: must be [low, high] (finite numbers, or two lists of 3 for a vector), got [0, Infinity]",
+        '{"parameters": {"Leg Style": {"choices": []}}}': "parameters.Leg Style.choices: List should have at least 1 item",
+        '{"parameters": []}': "parameters: Input should be a valid dictionary",
+    }
+    for text, words in bad.items():
+        side.write_text(text)
+        with pytest.raises(ProgramError) as err:
+            parameter_space(prog, side)
+        assert str(err.value).startswith(f"{side}: ") and words in str(err.value) and "\n" not in str(err.value), text
+    side.write_bytes(bytes(range(256)))
+    with pytest.raises(ProgramError, match="not a text file"):
         parameter_space(prog, side)
 
 

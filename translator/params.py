@@ -23,20 +23,23 @@ Sidecar schema (``NAME.params.json``)::
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .dependencies import Condition, analyze_dependencies, live_parameters
 from .ir import Program, ProgramError
+from .validation import DiscreteValue, Range, StrictStr, read_json, validate
 
 __all__ = [
     "Condition",
     "Parameter",
     "ParameterSpace",
+    "check_value",
     "check_values",
     "import_pytorchgeonodes_config",
     "live_parameters",
@@ -143,57 +146,70 @@ def _finite(v: Any, bound: float) -> bool:
     return all(isinstance(x, (int, float)) and math.isfinite(x) and abs(x) < bound for x in vals)
 
 
-def load_sidecar(path: str | Path) -> dict[str, dict]:
-    """Read a ``NAME.params.json`` sidecar: ``{name: {"range": [lo, hi]} | {"choices": [...]}}``."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ProgramError(f"{path}: cannot read parameter ranges: {exc}") from None
-    params = data.get("parameters") if isinstance(data, dict) else None
-    if not isinstance(params, dict):
-        raise ProgramError(f"{path}: expected {{\"parameters\": {{name: {{...}}}}}}")
-    for name, spec in params.items():
-        if not isinstance(spec, dict):
-            raise ProgramError(f"{path}: parameter '{name}' must be an object")
-        rng = spec.get("range")
-        if rng is not None and not (isinstance(rng, list) and len(rng) == 2):
-            raise ProgramError(f"{path}: parameter '{name}': 'range' must be [low, high]")
-    return params
+class _RangeSpec(BaseModel):
+    """One parameter of a sidecar: a ``[low, high]`` range (numbers, or per-component vectors) or choices."""
+
+    model_config = ConfigDict(extra="forbid")
+    range: Range | None = None
+    choices: list[DiscreteValue] | None = Field(default=None, min_length=1)
 
 
-def import_pytorchgeonodes_config(path: str | Path) -> dict[str, dict]:
+class _Sidecar(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parameters: dict[str, _RangeSpec]
+
+
+class _SpEntry(BaseModel):
+    """A PyTorchGeoNodes parameter (their format: other keys are theirs and left alone)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: StrictStr | None = None
+    range: Range | None = None
+    params: dict[str, _SpEntry] | None = None
+    or_dependencies: list[StrictStr | list[DiscreteValue]] | None = None
+    or_dependcies: list[StrictStr | list[DiscreteValue]] | None = None  # sic: sp_bed.json spells it so
+
+
+class _SpConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    params: dict[str, _SpEntry]
+
+
+def load_sidecar(path: str | Path, data: Any = None) -> dict[str, dict]:
+    """Read a ``NAME.params.json`` sidecar: ``{name: {"range": [lo, hi]} | {"choices": [...]}}`` (``data``:
+    its JSON when already read). One-line :class:`ProgramError` naming the file and field."""
+    data = read_json(path, "parameter ranges file") if data is None else data
+    side = validate(_Sidecar, data, str(path))
+    return {name: spec.model_dump(exclude_none=True) for name, spec in side.parameters.items()}
+
+
+def import_pytorchgeonodes_config(path: str | Path, data: Any = None) -> dict[str, dict]:
     """Read a PyTorchGeoNodes ``sp_*.json`` config into sidecar form (``range``, ``depends``).
 
     Nested groups are flattened; ``or_dependencies`` (also the misspelt
     ``or_dependcies``) become ``depends``: a list of ``[name, value]`` pairs or
     bare names (meaning ``name == True``), any of which activates the parameter.
     """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ProgramError(f"{path}: cannot read config: {exc}") from None
+    data = read_json(path, "PyTorchGeoNodes config") if data is None else data
+    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+        raise ProgramError(f"{path}: not a PyTorchGeoNodes shape-program config (no 'params')")
+    config = validate(_SpConfig, data, str(path))
     out: dict[str, dict] = {}
 
-    def walk(params: dict) -> None:
+    def walk(params: dict[str, _SpEntry]) -> None:
         for name, spec in params.items():
-            if not isinstance(spec, dict):
-                raise ProgramError(f"{path}: '{name}' must be an object")
-            if spec.get("type") == "nested":
-                walk(spec.get("params", {}))
+            if spec.type == "nested":
+                walk(spec.params or {})
                 continue
-            entry: dict[str, Any] = {"type": spec.get("type")}
-            if "range" in spec:
-                entry["range"] = spec["range"]
-            deps = spec.get("or_dependencies", spec.get("or_dependcies"))
+            entry: dict[str, Any] = {"type": spec.type}
+            if spec.range is not None:
+                entry["range"] = [list(x) if isinstance(x, tuple) else x for x in spec.range]
+            deps = spec.or_dependencies if spec.or_dependencies is not None else spec.or_dependcies
             if deps:
                 entry["depends"] = deps
             out[name] = entry
 
-    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
-        raise ProgramError(f"{path}: not a PyTorchGeoNodes shape-program config (no 'params')")
-    walk(data["params"])
+    walk(config.params)
     return out
 
 
@@ -207,8 +223,8 @@ def _apply_range(p: Parameter, spec: dict, source: str, where: str) -> Parameter
     if p.type == "VALUE":
         return replace(p, low=float(lo), high=float(hi), range_source=source)
     if p.type == "VECTOR":
-        lo3 = tuple(float(x) for x in (lo if isinstance(lo, list) else [lo] * 3))
-        hi3 = tuple(float(x) for x in (hi if isinstance(hi, list) else [hi] * 3))
+        lo3 = tuple(float(x) for x in (lo if isinstance(lo, (list, tuple)) else [lo] * 3))
+        hi3 = tuple(float(x) for x in (hi if isinstance(hi, (list, tuple)) else [hi] * 3))
         return replace(p, low=lo3, high=hi3, range_source=source)
     if p.type == "INT":
         lo, hi = int(lo), int(hi)
@@ -277,12 +293,10 @@ def _sidecar_specs(program: Program, sidecar: str | Path | dict | None) -> tuple
                     return load_sidecar(cand), "sidecar", str(cand)
         return {}, "", ""
     path = Path(sidecar)
-    if not path.is_file():
-        raise ProgramError(f"{path}: no such parameter file")
-    text = path.read_text()
-    if '"params"' in text and '"parameters"' not in text:
-        return import_pytorchgeonodes_config(path), "sp_config", str(path)
-    return load_sidecar(path), "sidecar", str(path)
+    data = read_json(path, "parameter ranges file")
+    if isinstance(data, dict) and "params" in data and "parameters" not in data:
+        return import_pytorchgeonodes_config(path, data), "sp_config", str(path)
+    return load_sidecar(path, data), "sidecar", str(path)
 
 
 # ---------------------------------------------------------------------------
@@ -293,40 +307,39 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 def parse_value(p: Parameter, text: str) -> Any:
-    """Parse ``text`` as a value of ``p`` (float; ``x,y,z``; int; true/false; menu item)."""
+    """Parse ``text`` as a value of ``p`` (float; ``x,y,z``; int; true/false; menu item), checked like
+    :func:`check_values` (finite, within the parameter's range)."""
     t = text.strip()
+    value: Any = None
     try:
         if p.type == "VALUE":
-            return float(t)
-        if p.type == "VECTOR":
-            parts = [float(x) for x in t.strip("()[] ").split(",")]
-            if len(parts) != 3:
+            value = float(t)
+        elif p.type == "VECTOR":
+            value = tuple(float(x) for x in t.strip("()[] ").split(","))
+            if len(value) != 3:
                 raise ValueError
-            return tuple(parts)
-        if p.type == "INT":
+        elif p.type == "INT":
             v = float(t)
-            if v != int(v):
+            if not (math.isfinite(v) and v == int(v)):
                 raise ValueError
-            return int(v)
-        if p.type == "BOOLEAN":
-            if t.lower() in _TRUE:
-                return True
-            if t.lower() in _FALSE:
-                return False
-            raise ValueError
-        if p.type == "MENU":
+            value = int(v)
+        elif p.type == "BOOLEAN":
+            if t.lower() not in _TRUE | _FALSE:
+                raise ValueError
+            value = t.lower() in _TRUE
+        else:
             if p.choices and t not in p.choices:
                 raise ValueError
-            return t
+            value = t
     except ValueError:
-        pass
-    expected = {"VALUE": "a number", "VECTOR": "x,y,z", "INT": "an integer", "BOOLEAN": "true or false",
-                "MENU": f"one of {list(p.choices or ())}"}[p.type]
-    raise ProgramError(f"parameter '{p.name}': cannot read {text!r} as {expected}")
+        expected = {"VALUE": "a number", "VECTOR": "x,y,z", "INT": "an integer", "BOOLEAN": "true or false",
+                    "MENU": f"one of {list(p.choices or ())}"}[p.type]
+        raise ProgramError(f"parameter '{p.name}': cannot read {text!r} as {expected}") from None
+    return check_value(p, value)
 
 
 def parse_assignments(space: ParameterSpace, items: Iterable[str]) -> dict[str, Any]:
-    """``["Width=1.2", "Legs Type=2"]`` -> ``{"Width": 1.2, "Legs Type": 2}`` (names checked)."""
+    """``["Width=1.2", "Legs Type=2"]`` -> ``{"Width": 1.2, "Legs Type": 2}`` (names and values checked)."""
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
@@ -341,8 +354,61 @@ def parse_assignments(space: ParameterSpace, items: Iterable[str]) -> dict[str, 
     return out
 
 
+_ROUNDING = 1e-6
+"""Values this far (relative) outside a range are taken as its end: a float32 computation at a bound
+(a fit's result read back as float64) lands up to an ulp beyond it."""
+
+
+def _within(v: float, lo: float | None, hi: float | None) -> float | None:
+    """``v`` clamped to ``[lo, hi]`` when it is inside up to rounding; None when it is outside."""
+    if lo is not None and v < lo:
+        return lo if lo - v <= _ROUNDING * max(1.0, abs(lo)) else None
+    if hi is not None and v > hi:
+        return hi if v - hi <= _ROUNDING * max(1.0, abs(hi)) else None
+    return v
+
+
+def check_value(p: Parameter, v: Any, prefix: str = "") -> Any:
+    """One value of ``p`` (JSON data or parsed text), checked and normalised: the right type, finite, within
+    the parameter's range or choices. :class:`ProgramError` naming the parameter (and the range) otherwise.
+    Values outside a range are refused, not clamped."""
+    is_number = isinstance(v, (int, float)) and not isinstance(v, bool)
+    ok = {
+        "VALUE": is_number,
+        "VECTOR": isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                                      for x in v),
+        "INT": is_number and (isinstance(v, int) or (math.isfinite(v) and v == int(v))),
+        "BOOLEAN": isinstance(v, bool) or (isinstance(v, int) and v in (0, 1)),
+        "MENU": isinstance(v, str) and (not p.choices or v in p.choices),
+    }[p.type]
+    expected = {"VALUE": "a number", "VECTOR": "3 numbers", "INT": "an integer", "BOOLEAN": "true or false",
+                "MENU": f"one of {list(p.choices or ())}"}[p.type]
+    if not ok:
+        raise ProgramError(f"{prefix}parameter '{p.name}' ({p.type.lower()}): bad value {v!r}, expected {expected}")
+    if p.type in ("VALUE", "VECTOR"):
+        xs = [float(x) for x in (v if p.type == "VECTOR" else [v])]
+        if not all(math.isfinite(x) for x in xs):
+            raise ProgramError(f"{prefix}parameter '{p.name}': {v!r} is not a finite number")
+        lows = p.low if isinstance(p.low, tuple) else (p.low,) * len(xs)
+        highs = p.high if isinstance(p.high, tuple) else (p.high,) * len(xs)
+        inside = [_within(x, lo, hi) for x, lo, hi in zip(xs, lows, highs, strict=True)]
+        if any(x is None for x in inside):
+            raise ProgramError(f"{prefix}parameter '{p.name}' = {v!r} is outside its range {p.describe_range()}")
+        return inside[0] if p.type == "VALUE" else tuple(inside)
+    if p.type == "INT":
+        v = int(v)
+        if (p.choices is not None and v not in p.choices) or not -(2**31) <= v < 2**31:
+            raise ProgramError(f"{prefix}parameter '{p.name}' = {v} is outside its range "
+                               f"{p.describe_range() if p.choices is not None else 'of 32-bit integers'}")
+        return v
+    if p.type == "BOOLEAN":
+        return bool(v)
+    return v
+
+
 def check_values(space: ParameterSpace, values: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Validate a ``{name: value}`` mapping (JSON data); returns it keyed by parameter name."""
+    """Validate a ``{name: value}`` mapping (JSON data) with :func:`check_value`; returns it keyed by
+    parameter name."""
     out: dict[str, Any] = {}
     prefix = f"{where}: " if where else ""
     for k, v in values.items():
@@ -350,24 +416,7 @@ def check_values(space: ParameterSpace, values: dict[str, Any], where: str = "")
             p = space[k]
         except KeyError:
             raise ProgramError(f"{prefix}unknown parameter '{k}'") from None
-        ok = {
-            "VALUE": isinstance(v, (int, float)) and not isinstance(v, bool),
-            "VECTOR": isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v),
-            "INT": isinstance(v, int) and not isinstance(v, bool) or (isinstance(v, float) and v == int(v)),
-            "BOOLEAN": isinstance(v, bool) or v in (0, 1),
-            "MENU": isinstance(v, str) and (not p.choices or v in p.choices),
-        }[p.type]
-        if not ok:
-            raise ProgramError(f"{prefix}parameter '{p.name}' ({p.type.lower()}): bad value {v!r}")
-        if p.type == "VALUE":
-            v = float(v)
-        elif p.type == "VECTOR":
-            v = tuple(float(x) for x in v)
-        elif p.type == "INT":
-            v = int(v)
-        elif p.type == "BOOLEAN":
-            v = bool(v)
-        out[p.name] = v
+        out[p.name] = check_value(p, v, prefix)
     return out
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import RootModel
+
+from translator.validation import ParameterValue, read_json, validate
+
 from ..command import Command, UserError
 from ..evaluate import evaluate_sets
+
+_PARAMETER_SETS = RootModel[list[dict[str, ParameterValue]]]
+"""A ``--params-file``: a list of ``{parameter name: value}`` objects (finite numbers, 3-vectors, booleans,
+integers, menu item names)."""
 
 
 @dataclass
@@ -26,6 +33,8 @@ class EvalConfig:
     """Mesh format for --params-file outputs: obj or ply."""
     object: str | None = None
     """Object in the .blend whose geometry-nodes modifier holds the program."""
+    max_elements: int = 20_000_000
+    """Refuse to evaluate when one node would make more vertices and face corners than this."""
 
 
 def _write(mesh, path: Path, index: int = 0) -> None:
@@ -37,9 +46,9 @@ def _write(mesh, path: Path, index: int = 0) -> None:
 
 def run(cfg: EvalConfig) -> int:
     from translator.codegen import compile_program
-    from translator.ir import ProgramError
     from translator.loading import load_any
     from translator.params import check_values, parameter_space, parse_assignments
+    from translator.runtime import eval_context
 
     from ..io.outputs import prepare_dir, prepare_file
 
@@ -53,32 +62,28 @@ def run(cfg: EvalConfig) -> int:
         raise UserError("--params-file needs --out-dir DIR")
     else:
         prepare_dir(cfg.out_dir, "--out-dir folder")
+    if cfg.max_elements < 1:
+        raise UserError(f"--max-elements must be at least 1, got {cfg.max_elements}")
     prog = load_any(cfg.program, cfg.object)
     module = compile_program(prog)
     space = parameter_space(prog, analyze=False)
     base = parse_assignments(space, cfg.set)
+    limit = eval_context(max_elements=cfg.max_elements)
     if cfg.output:
-        (mesh,) = evaluate_sets(module, space, [base])
+        with limit:
+            (mesh,) = evaluate_sets(module, space, [base])
         _write(mesh, Path(cfg.output))
         print(f"wrote {cfg.output} ({mesh.num_verts} vertices, {mesh.num_faces} faces)")
         return 0
     path = Path(cfg.params_file)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+    data = read_json(path, "parameter sets file", UserError)
+    if not isinstance(data, list):
         raise UserError(f"{path}: expected a JSON list of {{parameter name: value}} objects")
-    sets = []
-    for i, d in enumerate(data):
-        try:
-            sets.append({**base, **check_values(space, d, where=f"{path} item {i}")})
-        except ProgramError as exc:
-            raise UserError(str(exc)) from None
+    sets = [{**base, **check_values(space, d, where=f"{path} item {i}")}
+            for i, d in enumerate(validate(_PARAMETER_SETS, data, str(path), UserError).root)]
     out = Path(cfg.out_dir)
-    meshes = evaluate_sets(module, space, sets)
+    with limit:
+        meshes = evaluate_sets(module, space, sets)
     for i, mesh in enumerate(meshes):
         _write(mesh, out / f"{i:04d}.{cfg.format}")
     print(f"wrote {len(meshes)} meshes to {out}")

@@ -127,6 +127,15 @@ def _log_lines(method: str, every: float = 2.0):
 
 
 def run(cfg: FitCommandConfig) -> int:
+    from ..io.outputs import output_dir
+
+    if not cfg.inputs.program or not cfg.output:
+        raise UserError("--program and -o/--output are required")
+    with output_dir(cfg.output):
+        return _run(cfg)
+
+
+def _run(cfg: FitCommandConfig) -> int:
     from dataclasses import replace
 
     import torch
@@ -137,13 +146,9 @@ def run(cfg: FitCommandConfig) -> int:
     from translator.params import parameter_space, parse_assignments
 
     from ..fit import FitError, FitInterrupted, fit, load_result, write_outputs
-    from ..io.outputs import prepare_dir
     from ..library import resolve_program
 
     inputs = cfg.inputs
-    if not inputs.program or not cfg.output:
-        raise UserError("--program and -o/--output are required")
-    prepare_dir(cfg.output)
     if cfg.threads < 0:
         raise UserError(f"--threads must be 0 (torch's default) or more, got {cfg.threads}")
     if cfg.threads:

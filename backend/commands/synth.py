@@ -42,21 +42,21 @@ class SynthConfig:
 def run(cfg: SynthConfig) -> int:
     from translator.params import parse_assignments
 
-    from ..io.outputs import prepare_dir
+    from ..io.outputs import output_dir
     from ..synth import CaptureSettings, NoiseSettings, SynthError, load_shape_program, synthesize
 
     if cfg.output is None:
         raise UserError("say where to write the scan: -o/--output DIR")
-    prepare_dir(cfg.output, "scan folder")
-    try:
-        noise = NoiseSettings(kind=cfg.noise)
-        capture = CaptureSettings(views=cfg.views, width=cfg.width, height=cfg.height, occluders=cfg.occluders,
-                                  facing_deg=cfg.facing)
-        program = load_shape_program(cfg.program, cfg.ranges, cfg.object)
-        fixed = parse_assignments(program.space, cfg.set)
-        result = synthesize(program, cfg.output, cfg.seed, noise=noise, capture=capture, fixed=fixed, yaw=cfg.yaw)
-    except SynthError as exc:
-        raise UserError(str(exc)) from None
+    with output_dir(cfg.output, "scan folder"):
+        try:
+            noise = NoiseSettings(kind=cfg.noise)
+            capture = CaptureSettings(views=cfg.views, width=cfg.width, height=cfg.height, occluders=cfg.occluders,
+                                      facing_deg=cfg.facing)
+            program = load_shape_program(cfg.program, cfg.ranges, cfg.object)
+            fixed = parse_assignments(program.space, cfg.set)
+            result = synthesize(program, cfg.output, cfg.seed, noise=noise, capture=capture, fixed=fixed, yaw=cfg.yaw)
+        except SynthError as exc:
+            raise UserError(str(exc)) from None
     gt = result.ground_truth
     print(f"wrote {cfg.output}: {gt['frames']} frames {cfg.width}x{cfg.height}, "
           f"{gt['object_points']['count']} object points, noise {cfg.noise}, seed {cfg.seed}")

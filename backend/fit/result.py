@@ -3,22 +3,24 @@
 
 from __future__ import annotations
 
-import json
+import math
 import platform
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, PlainValidator
 
 from translator import __version__
 from translator.geometry import MeshBatch
+from translator.validation import ContinuousValue, DiscreteValue, StrictStr, read_json, validate
 
 from ..options import config_to_dict
 from .config import FitConfig
 
-__all__ = ["FitError", "FitInterrupted", "FitResult", "load_result", "software_versions"]
+__all__ = ["FitError", "FitInterrupted", "FitResult", "check_pose", "load_result", "software_versions"]
 
 
 class FitError(ValueError):
@@ -81,14 +83,46 @@ class FitResult:
         return d
 
 
-def load_result(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FitError(f"{path}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise FitError(f"{path}: not valid JSON: {exc}") from None
+class _ResultFile(BaseModel):
+    """What ``edit``, ``fit --init`` and ``fit --config`` read from a result.json (other keys are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+    program: StrictStr
+    discrete: dict[str, DiscreteValue]
+    continuous: dict[str, ContinuousValue]
+    world_from_program: Annotated[Any, PlainValidator(lambda m: check_pose(m).tolist())]
+
+
+def check_pose(data: Any, max_scale: float = 4.0) -> np.ndarray:
+    """``data`` (nested lists) as a ``(4, 4)`` float64 matrix; ``ValueError`` unless it is 4x4 of finite numbers,
+    a rotation + translation with a uniform scale within ``[1 / max_scale, max_scale]`` (what a fit returns):
+    bottom row ``0 0 0 1``, no shear, no mirror."""
+    rows = data if isinstance(data, (list, tuple)) else []
+    shape = f"{len(rows)}x{len(rows[0]) if rows and isinstance(rows[0], (list, tuple)) else 0}"
+    if not (len(rows) == 4 and all(isinstance(r, (list, tuple)) and len(r) == 4 for r in rows)):
+        raise ValueError(f"must be a 4x4 matrix (4 rows of 4 numbers), got {shape if rows else type(data).__name__}")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for r in rows for x in r):
+        raise ValueError("must hold finite numbers only")
+    m = np.asarray(rows, dtype=np.float64)
+    if np.abs(m[3] - [0.0, 0.0, 0.0, 1.0]).max() > 1e-6:
+        raise ValueError("the bottom row must be 0 0 0 1")
+    r = m[:3, :3]
+    det = float(np.linalg.det(r))
+    if det <= 0:
+        raise ValueError("not a rotation (it mirrors or collapses space)")
+    scale = det ** (1.0 / 3.0)
+    if not 1.0 / max_scale <= scale <= max_scale:
+        raise ValueError(f"its scale {scale:.4g} is outside [{1 / max_scale:g}, {max_scale:g}]")
+    if np.abs(r.T @ r / scale**2 - np.eye(3)).max() > 1e-4:
+        raise ValueError("not a rigid transform: its rotation part is not orthogonal (shear or uneven scale)")
+    return m
+
+
+def load_result(path: str | Path) -> dict[str, Any]:
+    """Read and check a result.json (one-line :class:`FitError` naming the file and field): the program, the
+    discrete and continuous values (finite) and a rigid 4x4 pose. Returns its JSON data."""
+    data = read_json(path, "result.json", FitError)
     if not isinstance(data, dict) or "discrete" not in data or "continuous" not in data:
         raise FitError(f"{path}: not a ShapeProg result.json (no 'discrete'/'continuous')")
+    validate(_ResultFile, data, str(path), FitError)
     return data

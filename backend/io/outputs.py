@@ -5,11 +5,13 @@ fail at the end, when it writes, loses everything it computed. :func:`prepare_di
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["OutputError", "prepare_dir", "prepare_file"]
+__all__ = ["OutputError", "output_dir", "prepare_dir", "prepare_file"]
 
 
 class OutputError(ValueError):
@@ -48,3 +50,18 @@ def prepare_file(path: str | Path, suffixes: tuple[str, ...] = (), what: str = "
         raise OutputError(f"{file}: the {what} must end in {' or '.join(suffixes)}")
     prepare_dir(file.parent if str(file.parent) else ".", f"{what}'s folder")
     return file
+
+
+@contextlib.contextmanager
+def output_dir(path: str | Path, what: str = "output folder") -> Iterator[Path]:
+    """:func:`prepare_dir` for a block of work: the folder is checked before the work starts, and a folder this
+    call created is removed again when the block ends with nothing written into it (it failed or stopped early)."""
+    folder = Path(path)
+    created = not folder.exists()
+    prepare_dir(folder, what)
+    try:
+        yield folder
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty

@@ -23,6 +23,7 @@ Python loop over instances or vertices.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import torch
@@ -433,6 +434,21 @@ def _to_mesh(piece: _Piece, plan: _Plan) -> MeshBatch:
 # -- the single-mesh case: Blender copies that mesh, transforms it and adds instance attributes
 
 
+def _realized_size(geo: GeometrySet, chosen: torch.Tensor | None, memo: dict) -> int:
+    """Vertices plus face corners of ``geo`` realized: its mesh and its (``chosen``) instances, recursively
+    (``memo``: size per referenced geometry)."""
+    n = geo.mesh.num_verts + geo.mesh.num_corners if geo.mesh is not None else 0
+    inst = geo.instances
+    if inst is not None and inst.count:
+        refs = inst.reference_index if chosen is None else [inst.reference_index[i] for i in chosen.tolist()]
+        for ref, times in Counter(refs).items():
+            r = inst.references[ref]
+            if id(r) not in memo:
+                memo[id(r)] = _realized_size(r, None, memo)
+            n += times * memo[id(r)]
+    return n
+
+
 def _count_meshes(geo: GeometrySet, chosen: torch.Tensor | None, memo: dict) -> int:
     n = 1 if geo.mesh is not None and geo.mesh.num_verts else 0
     inst = geo.instances
@@ -493,6 +509,7 @@ def realize(geo: GeometrySet, selection: torch.Tensor | None = None) -> Geometry
         kept = _subset(inst, rest)
     kind_lists: dict[str, list] = {}
     _gather_kinds(geo, kind_lists, chosen, set())
+    rt.check_size(_realized_size(geo, chosen, {}), f"Realize Instances ({inst.count:,} instances)")
     meshes: list[MeshBatch] = []
     _gather_meshes(geo, meshes)
     plan = _make_plan(kind_lists, meshes)

@@ -245,6 +245,7 @@ def _line_mesh(start: torch.Tensor, delta: torch.Tensor, n: int) -> GeometrySet:
     """``n`` points ``start + i * delta`` (``(b, 1, 3)`` each) joined by edges ``(i, i + 1)``."""
     if n < 1:
         return GeometrySet()
+    rt.check_size(n, f"a line of {n:,} points")
     i = torch.arange(n, dtype=start.dtype, device=start.device).reshape(1, n, 1)
     verts = start + i * delta
     edges = _line_edges(n).to(start.device)
@@ -328,6 +329,7 @@ def mesh_grid(size_x=1.0, size_y=1.0, vertices_x=3, vertices_y=3, outputs_used=N
     vx, vy = _count(vertices_x, "Grid Vertices X"), _count(vertices_y, "Grid Vertices Y")
     if vx < 1 or vy < 1:
         return GeometrySet(), (0.0, 0.0, 0.0)
+    rt.check_size(5 * vx * vy, f"Grid ({vx:,} x {vy:,} vertices)")
     dt = _dtype(size_x, size_y)
     params = _params(dt, size_x, size_y)
     topo = _topology(grid_topology, vx, vy, dtype=dt)
@@ -439,6 +441,7 @@ def mesh_cube(size=(1.0, 1.0, 1.0), vertices_x=2, vertices_y=2, vertices_z=2, ou
     vz = _count(vertices_z, "Cube Vertices Z")
     if vx < 1 or vy < 1 or vz < 1:
         return GeometrySet(), (0.0, 0.0, 0.0)
+    rt.check_size(10 * (vx * vy + vy * vz + vz * vx), f"Cube ({vx:,} x {vy:,} x {vz:,} vertices)")
     dt = _dtype(size)
     s = rt.as_vector(size).to(dt).reshape(-1, 3)
     degenerate = min(vx, vy, vz) == 1
@@ -644,6 +647,7 @@ def _cylinder_or_cone(n_value, side_value, fill_value, radius_top, radius_bottom
     fill = 1 if fill_type == "NONE" else _count(fill_value, f"{what} Fill Segments")
     if fill < 1:
         return none
+    rt.check_size(5 * n * (side + 2 * fill + 1) + 2, f"{what} ({n:,} vertices, {side:,} side and {fill:,} fill segments)")
     top_point = _is_zero(radius_top, f"whether the {what} top radius is 0")
     bottom_point = _is_zero(radius_bottom, f"whether the {what} bottom radius is 0")
     dt = _dtype(radius_top, radius_bottom, depth)
@@ -755,6 +759,7 @@ def mesh_uv_sphere(segments=32, rings=16, radius=1.0, outputs_used=None):
     n, r = _count(segments, "UV Sphere Segments"), _count(rings, "UV Sphere Rings")
     if n < 3 or r < 2:
         return GeometrySet(), (0.0, 0.0, 0.0)
+    rt.check_size(5 * n * r, f"UV Sphere ({n:,} segments, {r:,} rings)")
     dt = _dtype(radius)
     topo = _topology(uv_sphere_topology, n, r, dtype=dt)
     mesh = _mesh(_positions(topo, _params(dt, radius)), topo)
@@ -918,6 +923,7 @@ def mesh_ico_sphere(radius=1.0, subdivisions=1, outputs_used=None):
     icosahedron). Returns ``(geometry, uv_map_field)``."""
     _single("Ico Sphere", radius=radius)
     s = min(max(_count(subdivisions, "Ico Sphere Subdivisions"), 1), 10)
+    rt.check_size(70 * 4**s, f"Ico Sphere ({s} subdivisions)")
     dt = _dtype(radius)
     topo = _topology(ico_sphere_topology, s, dtype=dt)
     mesh = _mesh(_positions(topo, torch.abs(_params(dt, radius))), topo)

@@ -24,11 +24,13 @@ __all__ = [
     "EvalContext",
     "Field",
     "FieldContext",
+    "SizeLimitError",
     "as_bool",
     "as_float",
     "as_int",
     "as_vector",
     "batch_size_of",
+    "check_size",
     "current",
     "eval_context",
     "identity_matrix",
@@ -48,6 +50,22 @@ class EvalContext:
     trace: bool = True
     """Whether program calls may use the traced fast path (:mod:`translator.tracing`; the environment
     variable ``SHAPEPROG_TRACE=0`` turns it off everywhere)."""
+    max_elements: int = 20_000_000
+    """The most elements (vertices plus face corners) one node may make; a node that would make more raises
+    :class:`SizeLimitError` before it allocates anything (a count of 10^9 from a user's value)."""
+
+
+class SizeLimitError(ValueError):
+    """A node would make more elements than the evaluation allows (one line naming the node)."""
+
+
+def check_size(elements: int, what: str) -> None:
+    """Raise :class:`SizeLimitError` when ``what`` (a node, with the counts that decide its size) would make
+    more than the context's ``max_elements`` elements."""
+    limit = current().max_elements
+    if elements > limit:
+        raise SizeLimitError(f"{what} would make {elements:,} vertices and face corners, more than the limit of "
+                             f"{limit:,} (raise it with --max-elements)")
 
 
 _CONTEXT: contextvars.ContextVar[EvalContext] = contextvars.ContextVar(
@@ -60,11 +78,15 @@ def current() -> EvalContext:
 
 class eval_context:
     """``with eval_context(dtype, device): ...`` sets where constants become tensors;
-    ``with eval_context(trace=False): ...`` evaluates programs on the plain (untraced) path.
-    ``trace`` left as None keeps the enclosing context's choice."""
+    ``with eval_context(trace=False): ...`` evaluates programs on the plain (untraced) path;
+    ``with eval_context(max_elements=n): ...`` sets the size limit. ``trace`` and ``max_elements`` left as
+    None keep the enclosing context's choice."""
 
-    def __init__(self, dtype: torch.dtype = torch.float32, device: Any = "cpu", trace: bool | None = None):
-        self.ctx = EvalContext(dtype, torch.device(device), current().trace if trace is None else bool(trace))
+    def __init__(self, dtype: torch.dtype = torch.float32, device: Any = "cpu", trace: bool | None = None,
+                 max_elements: int | None = None):
+        cur = current()
+        self.ctx = EvalContext(dtype, torch.device(device), cur.trace if trace is None else bool(trace),
+                               cur.max_elements if max_elements is None else int(max_elements))
 
     def __enter__(self) -> EvalContext:
         self._token = _CONTEXT.set(self.ctx)
