@@ -33,16 +33,10 @@ def commands() -> dict[str, Command]:
     return found
 
 
-def _user_error_types() -> tuple[type, ...]:
-    from translator.ir import ProgramError
-    from translator.runtime import ParameterError, SizeLimitError, TopologySplitError
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .errors import USER_ERRORS  # imports the library (torch): only once a command has failed
 
-    from .fit import FitError
-    from .io.outputs import OutputError
-    from .structures import ScanError
-
-    return (UserError, ProgramError, ParameterError, TopologySplitError, SizeLimitError, ScanError, FitError, OutputError,
-            FileNotFoundError, IsADirectoryError, PermissionError)
+    return USER_ERRORS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             base = cmd.load_config(args.config) if cmd.load_config is not None and getattr(args, "config", None) else None
             rc = cmd.run(from_args(cmd.config, args, base))
-    except _user_error_types() as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"shapeprog {cmd.name}: error: {msg}", file=sys.stderr)
+    except (UserError, *_user_errors()) as exc:
+        from .errors import one_line
+
+        print(f"shapeprog {cmd.name}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"shapeprog {cmd.name}: interrupted", file=sys.stderr)

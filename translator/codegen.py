@@ -221,6 +221,12 @@ class _Generator:
                        if accepted is not None and spec.renames.get(s.identifier, kwarg_name(s.identifier)) not in accepted]
             if unknown:
                 out.append(f"{where}: input {', '.join(quote(i) for i in unknown)} is not supported")
+            kws: dict[str, str] = {}
+            for s in self.pe.enabled_inputs(n):
+                kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
+                if kw in kws:
+                    out.append(f"{where}: inputs {quote(kws[kw])} and {quote(s.identifier)} are the same input")
+                kws.setdefault(kw, s.identifier)
         for s in self.pe.enabled_inputs(n):
             for src in self.resolve(info, n, s.identifier):
                 if src.node is not None and info.nodes[src.node].bl_idname == "NodeGroupInput" \

@@ -330,6 +330,8 @@ def _fits(typ: str, v: Any) -> str:
     if typ == "RGBA":
         return "" if _numbers(v, (4,)) else "expected a list of 4 finite numbers"
     if typ == "MATRIX":
+        if not isinstance(v, list):
+            return "expected 16 numbers"
         flat = v if v and not isinstance(v[0], list) else [x for row in v for x in (row if isinstance(row, list) else [row])]
         return "" if _numbers(flat, (16,)) else "expected 16 numbers"
     if typ in ("STRING", "MENU", "MATERIAL", "OBJECT", "COLLECTION", "IMAGE", "TEXTURE"):

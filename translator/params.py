@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .dependencies import Condition, analyze_dependencies, live_parameters
 from .ir import Program, ProgramError
-from .validation import DiscreteValue, Range, StrictStr, read_json, validate
+from .validation import DiscreteValue, Range, StrictStr, is_finite_number, read_json, shown, validate
 
 __all__ = [
     "Condition",
@@ -52,6 +52,8 @@ __all__ = [
 
 FLT_MAX_ISH = 1e30
 INT_UNBOUNDED = 2**31 - 1
+MAX_CHOICES = 4097
+"""An integer parameter with more values than this in its range is not enumerated (no ``choices``)."""
 
 
 @dataclass
@@ -76,7 +78,7 @@ class Parameter:
     def describe_range(self) -> str:
         if self.kind == "discrete":
             if self.choices is None:
-                return "unbounded"
+                return f"{self.low}..{self.high}" if self.low is not None else "unbounded"
             if self.type == "INT" and len(self.choices) > 6:
                 return f"{self.choices[0]}..{self.choices[-1]}"
             return ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices)
@@ -227,10 +229,13 @@ def _apply_range(p: Parameter, spec: dict, source: str, where: str) -> Parameter
         hi3 = tuple(float(x) for x in (hi if isinstance(hi, (list, tuple)) else [hi] * 3))
         return replace(p, low=lo3, high=hi3, range_source=source)
     if p.type == "INT":
+        if not all(float(x).is_integer() and -(2**31) <= x < 2**31 for x in (lo, hi)):
+            raise ProgramError(f"{where}: parameter '{p.name}': an integer range must hold 32-bit integers, got [{lo}, {hi}]")
         lo, hi = int(lo), int(hi)
         if hi < lo:
             raise ProgramError(f"{where}: parameter '{p.name}': empty range [{lo}, {hi}]")
-        return replace(p, low=lo, high=hi, choices=tuple(range(lo, hi + 1)), range_source=source)
+        choices = tuple(range(lo, hi + 1)) if hi - lo < MAX_CHOICES else None  # a wider range is searched as unbounded
+        return replace(p, low=lo, high=hi, choices=choices, range_source=source)
     return p
 
 
@@ -264,7 +269,7 @@ def parameter_space(program: Program, sidecar: str | Path | dict | None = None, 
             p = replace(p, low=float(s.min), high=float(s.max))
         elif s.type == "VECTOR" and _finite(s.min, FLT_MAX_ISH) and _finite(s.max, FLT_MAX_ISH):
             p = replace(p, low=(float(s.min),) * 3, high=(float(s.max),) * 3)
-        elif s.type == "INT" and _finite(s.min, INT_UNBOUNDED) and _finite(s.max, INT_UNBOUNDED) and s.max - s.min <= 4096:
+        elif s.type == "INT" and _finite(s.min, INT_UNBOUNDED) and _finite(s.max, INT_UNBOUNDED) and s.max - s.min < MAX_CHOICES:
             p = replace(p, low=int(s.min), high=int(s.max), choices=tuple(range(int(s.min), int(s.max) + 1)))
         else:
             p = replace(p, range_source="default")
@@ -377,29 +382,30 @@ def check_value(p: Parameter, v: Any, prefix: str = "") -> Any:
         "VALUE": is_number,
         "VECTOR": isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
                                                                       for x in v),
-        "INT": is_number and (isinstance(v, int) or (math.isfinite(v) and v == int(v))),
+        "INT": is_number and (isinstance(v, int) or (is_finite_number(v) and v == int(v))),
         "BOOLEAN": isinstance(v, bool) or (isinstance(v, int) and v in (0, 1)),
         "MENU": isinstance(v, str) and (not p.choices or v in p.choices),
     }[p.type]
     expected = {"VALUE": "a number", "VECTOR": "3 numbers", "INT": "an integer", "BOOLEAN": "true or false",
                 "MENU": f"one of {list(p.choices or ())}"}[p.type]
     if not ok:
-        raise ProgramError(f"{prefix}parameter '{p.name}' ({p.type.lower()}): bad value {v!r}, expected {expected}")
+        raise ProgramError(f"{prefix}parameter '{p.name}' ({p.type.lower()}): bad value {shown(v)}, expected {expected}")
     if p.type in ("VALUE", "VECTOR"):
+        if not all(is_finite_number(x) for x in (v if p.type == "VECTOR" else [v])):
+            raise ProgramError(f"{prefix}parameter '{p.name}': {shown(v)} is not a finite number")
         xs = [float(x) for x in (v if p.type == "VECTOR" else [v])]
-        if not all(math.isfinite(x) for x in xs):
-            raise ProgramError(f"{prefix}parameter '{p.name}': {v!r} is not a finite number")
         lows = p.low if isinstance(p.low, tuple) else (p.low,) * len(xs)
         highs = p.high if isinstance(p.high, tuple) else (p.high,) * len(xs)
         inside = [_within(x, lo, hi) for x, lo, hi in zip(xs, lows, highs, strict=True)]
         if any(x is None for x in inside):
-            raise ProgramError(f"{prefix}parameter '{p.name}' = {v!r} is outside its range {p.describe_range()}")
+            raise ProgramError(f"{prefix}parameter '{p.name}' = {shown(v)} is outside its range {p.describe_range()}")
         return inside[0] if p.type == "VALUE" else tuple(inside)
     if p.type == "INT":
         v = int(v)
-        if (p.choices is not None and v not in p.choices) or not -(2**31) <= v < 2**31:
-            raise ProgramError(f"{prefix}parameter '{p.name}' = {v} is outside its range "
-                               f"{p.describe_range() if p.choices is not None else 'of 32-bit integers'}")
+        outside = (p.choices is not None and v not in p.choices) or (p.low is not None and not p.low <= v <= p.high)
+        if outside or not -(2**31) <= v < 2**31:
+            raise ProgramError(f"{prefix}parameter '{p.name}' = {shown(v)} is outside its range "
+                               f"{p.describe_range() if p.low is not None or p.choices else 'of 32-bit integers'}")
         return v
     if p.type == "BOOLEAN":
         return bool(v)

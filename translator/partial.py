@@ -153,6 +153,9 @@ class Source:
         return [(a, b) for a, b in itertools.pairwise(chain) if a != b and {a, b} != {"VECTOR", "ROTATION"}]
 
 
+_VALUE_TYPES = frozenset({"VALUE", "INT", "BOOLEAN", "VECTOR", "ROTATION", "RGBA", "STRING", "MENU"})
+
+
 class PartialEvaluator:
     """Sources, known values and switch choices of a program's nodes (memoised).
 
@@ -253,6 +256,8 @@ class PartialEvaluator:
         """The value ``src`` delivers to a ``dst_type`` socket (implicit conversions applied,
         as Blender does in float32) when known, else :data:`UNKNOWN`."""
         v = src.value if src.node is None else self.output_value(g, src.node, src.socket, bound)
+        if v is None and src.node is None and src.type in _VALUE_TYPES:  # a default left out: the type's default
+            v = rt.default_value(src.type)
         if v is UNKNOWN or not is_plain(v):
             return UNKNOWN
         v = tuple(v) if isinstance(v, list) else v

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field, PlainValidator, StrictBool, StrictInt, St
 from .ir import ProgramError
 
 __all__ = ["ContinuousValue", "DiscreteValue", "FiniteFloat", "ParameterValue", "Range", "StrictBool", "StrictInt",
-           "StrictStr", "Vector3", "read_json", "validate"]
+           "StrictStr", "Vector3", "is_finite_number", "read_json", "shown", "validate"]
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 """A finite number (integers are accepted as numbers)."""
@@ -26,8 +27,15 @@ Vector3 = tuple[FiniteFloat, FiniteFloat, FiniteFloat]
 """Three finite numbers."""
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def is_finite_number(v: Any) -> bool:
+    """A real number (not a bool) that a float64 holds: NaN, infinities and integers beyond float range are not
+    (``math.isfinite(10**400)`` would raise)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return abs(v) <= sys.float_info.max if isinstance(v, int) else math.isfinite(v)
+
+
+_number = is_finite_number
 
 
 def _continuous(v: Any) -> float | tuple[float, float, float]:
@@ -35,13 +43,13 @@ def _continuous(v: Any) -> float | tuple[float, float, float]:
         return float(v)
     if isinstance(v, (list, tuple)) and len(v) == 3 and all(_number(x) for x in v):
         return tuple(float(x) for x in v)
-    raise ValueError(f"must be a finite number or 3 finite numbers, got {_shown(v)}")
+    raise ValueError(f"must be a finite number or 3 finite numbers, got {shown(v)}")
 
 
 def _discrete(v: Any) -> bool | int | str:
     if isinstance(v, (bool, int, str)):
         return v
-    raise ValueError(f"must be true or false, an integer or a name, got {_shown(v)}")
+    raise ValueError(f"must be true or false, an integer or a name, got {shown(v)}")
 
 
 def _value(v: Any) -> Any:
@@ -51,7 +59,7 @@ def _value(v: Any) -> Any:
         pass
     if isinstance(v, (bool, int, str)):
         return v
-    raise ValueError(f"must be a finite number, 3 finite numbers, true or false, an integer or a name, got {_shown(v)}")
+    raise ValueError(f"must be a finite number, 3 finite numbers, true or false, an integer or a name, got {shown(v)}")
 
 
 def _range(v: Any) -> tuple:
@@ -70,10 +78,11 @@ def _range(v: Any) -> tuple:
                 if any(a > b for a, b in zip(los, his, strict=True)):
                     raise ValueError(f"low {list(los)} is above high {list(his)}")
                 return (los, his)
-    raise ValueError(f"must be [low, high] (finite numbers, or two lists of 3 for a vector), got {_shown(v)}")
+    raise ValueError(f"must be [low, high] (finite numbers, or two lists of 3 for a vector), got {shown(v)}")
 
 
-def _shown(v: Any) -> str:
+def shown(v: Any) -> str:
+    """``v`` for a message: its JSON text, cut to 40 characters."""
     text = json.dumps(v) if isinstance(v, (dict, list, tuple, str, int, float, bool, type(None))) else type(v).__name__
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -5,16 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import RootModel
-
-from translator.validation import ParameterValue, read_json, validate
-
 from ..command import Command, UserError
-from ..evaluate import evaluate_sets
-
-_PARAMETER_SETS = RootModel[list[dict[str, ParameterValue]]]
-"""A ``--params-file``: a list of ``{parameter name: value}`` objects (finite numbers, 3-vectors, booleans,
-integers, menu item names)."""
+from ..evaluate import evaluate_sets, load_parameter_sets
 
 
 @dataclass
@@ -47,7 +39,7 @@ def _write(mesh, path: Path, index: int = 0) -> None:
 def run(cfg: EvalConfig) -> int:
     from translator.codegen import compile_program
     from translator.loading import load_any
-    from translator.params import check_values, parameter_space, parse_assignments
+    from translator.params import parameter_space, parse_assignments
     from translator.runtime import eval_context
 
     from ..io.outputs import prepare_dir, prepare_file
@@ -75,12 +67,7 @@ def run(cfg: EvalConfig) -> int:
         _write(mesh, Path(cfg.output))
         print(f"wrote {cfg.output} ({mesh.num_verts} vertices, {mesh.num_faces} faces)")
         return 0
-    path = Path(cfg.params_file)
-    data = read_json(path, "parameter sets file", UserError)
-    if not isinstance(data, list):
-        raise UserError(f"{path}: expected a JSON list of {{parameter name: value}} objects")
-    sets = [{**base, **check_values(space, d, where=f"{path} item {i}")}
-            for i, d in enumerate(validate(_PARAMETER_SETS, data, str(path), UserError).root)]
+    sets = load_parameter_sets(cfg.params_file, space, base)
     out = Path(cfg.out_dir)
     with limit:
         meshes = evaluate_sets(module, space, sets)

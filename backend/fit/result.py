@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import platform
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, PlainValidator
 
 from translator import __version__
 from translator.geometry import MeshBatch
-from translator.validation import ContinuousValue, DiscreteValue, StrictStr, read_json, validate
+from translator.validation import ContinuousValue, DiscreteValue, StrictStr, is_finite_number, read_json, validate
 
 from ..options import config_to_dict
 from .config import FitConfig
@@ -101,12 +100,14 @@ def check_pose(data: Any, max_scale: float = 4.0) -> np.ndarray:
     shape = f"{len(rows)}x{len(rows[0]) if rows and isinstance(rows[0], (list, tuple)) else 0}"
     if not (len(rows) == 4 and all(isinstance(r, (list, tuple)) and len(r) == 4 for r in rows)):
         raise ValueError(f"must be a 4x4 matrix (4 rows of 4 numbers), got {shape if rows else type(data).__name__}")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for r in rows for x in r):
+    if not all(is_finite_number(x) for r in rows for x in r):
         raise ValueError("must hold finite numbers only")
     m = np.asarray(rows, dtype=np.float64)
     if np.abs(m[3] - [0.0, 0.0, 0.0, 1.0]).max() > 1e-6:
         raise ValueError("the bottom row must be 0 0 0 1")
     r = m[:3, :3]
+    if np.abs(m).max() > 1e12:
+        raise ValueError("holds values too large for a pose (over 1e12)")
     det = float(np.linalg.det(r))
     if det <= 0:
         raise ValueError("not a rotation (it mirrors or collapses space)")

@@ -36,6 +36,27 @@ def _triangulate(polys: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(tris)[order]
 
 
+def _check_counts(path: Path) -> None:
+    """Refuse a header whose element counts the file cannot hold (every element row takes at least one byte), so
+    that a damaged or hostile count (10^12 vertices) is not allocated before the body is read."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if not head.startswith(b"ply"):
+        raise ScanError(f"{path}: cannot read PLY: not a PLY file (no 'ply' magic)")
+    for line in head.split(b"end_header", 1)[0].splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == b"element":
+            try:
+                count = int(words[2])
+            except ValueError:
+                raise ScanError(f"{path}: cannot read PLY: element {words[1].decode(errors='replace')!r} has count "
+                                f"{words[2].decode(errors='replace')!r}") from None
+            if not 0 <= count <= size:
+                raise ScanError(f"{path}: cannot read PLY: the header declares {count:,} "
+                                f"{words[1].decode(errors='replace')} elements but the file has {size:,} bytes")
+
+
 def load_ply(path: str | Path) -> PointCloud:
     """Read a ``.ply`` point cloud or mesh (binary or ascii) with colors and normals when present.
 
@@ -48,6 +69,7 @@ def load_ply(path: str | Path) -> PointCloud:
     path = Path(path)
     if not path.is_file():
         raise ScanError(f"{path}: no such file")
+    _check_counts(path)
     try:
         ply = PlyData.read(str(path))
     except (PlyParseError, ValueError, OSError, EOFError, IndexError, KeyError, UnicodeDecodeError) as exc:
