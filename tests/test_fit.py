@@ -222,8 +222,8 @@ def test_synth_fit_edit_refit_end_to_end(tmp_path, capsys):
     assert rc == 0, err
     truth = json.loads((scan / "ground_truth.json").read_text())
     out_dir = tmp_path / "fit"
-    rc, _, err = _run(capsys, "fit", "-p", BED, "--frames", scan, "--instance-id", 1, "--budget", 6, "--quiet",
-                        "-o", out_dir)
+    rc, _, err = _run(capsys, "fit", "-p", BED, "--frames", scan, "--instance-id", 1, "--budget", 300,
+                      "--max-evaluations", 600, "--quiet", "-o", out_dir)
     assert rc == 0, err
     for f in ("result.json", "fitted.ply", "fitted.obj", "report.png"):
         assert (out_dir / f).is_file() and (out_dir / f).stat().st_size > 0, f
@@ -250,8 +250,8 @@ def test_synth_fit_edit_refit_end_to_end(tmp_path, capsys):
     assert res2["continuous"]["Width"] == pytest.approx(1.3)
     assert res2["world_from_program"] == res["world_from_program"]
     refit = tmp_path / "refit"
-    rc, _, err = _run(capsys, "fit", "-p", BED, "--frames", scan, "--instance-id", 1, "--budget", 4, "--quiet",
-                        "--init", edited / "result.json", "-o", refit)
+    rc, _, err = _run(capsys, "fit", "-p", BED, "--frames", scan, "--instance-id", 1, "--budget", 300,
+                      "--max-evaluations", 300, "--quiet", "--init", edited / "result.json", "-o", refit)
     assert rc == 0, err
     res3 = json.loads((refit / "result.json").read_text())
     assert res3["objective"] <= res["objective"] * 1.5
