@@ -29,7 +29,7 @@ requires_reference = pytest.mark.skipif(
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def export_reference(name: str):
     """The reference program ``name`` exported from its .blend (needs bpy), cached per session."""
     from translator.blender_export import export_blend

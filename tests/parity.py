@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pytest

@@ -113,18 +113,18 @@ def test_to_and_dtype():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(intrinsics=torch.ones(2, 3), cam_to_world=torch.eye(4)[None].repeat(2, 1, 1)), r"intrinsics must be \(C, 4\).*got shape \(2, 3\)"),
-        (dict(intrinsics=torch.ones(3, 4), cam_to_world=torch.eye(4)[None].repeat(2, 1, 1)), r"C = 2 views, got shape \(3, 4\)"),
-        (dict(intrinsics=torch.ones(4), cam_to_world=torch.eye(3)[None]), r"cam_to_world must be \(C, 4, 4\), got shape \(1, 3, 3\)"),
-        (dict(intrinsics=torch.tensor([0.0, 1, 0, 0]), cam_to_world=torch.eye(4)[None]), "focal lengths must be positive"),
-        (dict(intrinsics=torch.ones(4), cam_to_world=torch.diag(torch.tensor([2.0, 2, 2, 1]))[None]), "view 0 is not a rotation"),
-        (dict(intrinsics=torch.ones(4), cam_to_world=2 * torch.eye(4)[None]), r"must end with the row \[0, 0, 0, 1\]"),
-        (dict(intrinsics=torch.ones(4), cam_to_world=torch.full((1, 4, 4), float("nan"))), "view 0 contains NaN"),
-        (dict(intrinsics=torch.ones(4), cam_to_world=torch.eye(4)[None], width=0), "width must be a positive integer"),
+        ({"intrinsics": torch.ones(2, 3), "cam_to_world": torch.eye(4)[None].repeat(2, 1, 1)}, r"intrinsics must be \(C, 4\).*got shape \(2, 3\)"),
+        ({"intrinsics": torch.ones(3, 4), "cam_to_world": torch.eye(4)[None].repeat(2, 1, 1)}, r"C = 2 views, got shape \(3, 4\)"),
+        ({"intrinsics": torch.ones(4), "cam_to_world": torch.eye(3)[None]}, r"cam_to_world must be \(C, 4, 4\), got shape \(1, 3, 3\)"),
+        ({"intrinsics": torch.tensor([0.0, 1, 0, 0]), "cam_to_world": torch.eye(4)[None]}, "focal lengths must be positive"),
+        ({"intrinsics": torch.ones(4), "cam_to_world": torch.diag(torch.tensor([2.0, 2, 2, 1]))[None]}, "view 0 is not a rotation"),
+        ({"intrinsics": torch.ones(4), "cam_to_world": 2 * torch.eye(4)[None]}, r"must end with the row \[0, 0, 0, 1\]"),
+        ({"intrinsics": torch.ones(4), "cam_to_world": torch.full((1, 4, 4), float("nan"))}, "view 0 contains NaN"),
+        ({"intrinsics": torch.ones(4), "cam_to_world": torch.eye(4)[None], "width": 0}, "width must be a positive integer"),
     ],
 )
 def test_constructor_errors(kwargs, message):
-    args = dict(width=4, height=3) | kwargs
+    args = {"width": 4, "height": 3} | kwargs
     with pytest.raises(ValueError, match=message):
         Cameras(**args)
 

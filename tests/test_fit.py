@@ -18,11 +18,11 @@ from parity import reset_blender
 
 from backend.cli import main
 from backend.fit import FitConfig, FitError, fit
-from backend.ops import PointsToMesh
-from backend.objective import ObjectiveConfig
-from backend.problem import FitProblem, ProblemConfig
 from backend.io import load_ply, load_scan, write_point_cloud
 from backend.object_frame import observations_from_points
+from backend.objective import ObjectiveConfig
+from backend.ops import PointsToMesh
+from backend.problem import FitProblem, ProblemConfig
 from backend.search.base import POSE, Budget, SearchContext
 from backend.search.exhaustive import ExhaustiveConfig, run_exhaustive
 from backend.synth import CaptureSettings, NoiseSettings, load_shape_program, synthesize

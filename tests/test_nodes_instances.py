@@ -12,10 +12,9 @@ import torch
 from parity import requires_bpy
 
 from translator import runtime as rt
-from translator.geometry import Attribute, GeometrySet, Instances
+from translator.geometry import Attribute, GeometrySet, Instances, transform_points
 from translator.nodes import instances as I
 from translator.nodes import primitives
-from translator.geometry import transform_points
 from translator.nodes.transform import loc_rot_scale
 
 SEED = 4321

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from backend.io import load_ply, load_scan
+from backend.object_frame import clean_points, observations_from_points
 from backend.objective import Objective, ObjectiveConfig, _prepare_views
 from backend.ops import PackedTriangles, PointsToMesh, ScanNeighbours, point_triangle_sqdist
 from backend.ops.point_mesh import closest_on_triangles
-from backend.io import load_ply, load_scan
-from backend.object_frame import clean_points, observations_from_points
 from translator.geometry import MeshBatch
 
 ROOT = Path(__file__).resolve().parents[1]

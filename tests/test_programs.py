@@ -772,8 +772,8 @@ def test_programs_list(capsys):
 def test_programs_build_check_finds_stale_files(tmp_path, monkeypatch, capsys):
     from parity import reset_blender
 
-    from backend.cli import main
     from backend import library
+    from backend.cli import main
 
     reset_blender()
     assert main(["programs", "build", "--check", "bed"]) == 0

@@ -233,8 +233,8 @@ def test_input_errors(verts, faces, message):
         render(verts, faces, cams)
 
 
-@pytest.mark.parametrize("kwargs, message", [(dict(sigma=0.0), "sigma"), (dict(silhouette_eps=0.5), "silhouette_eps"),
-                                             (dict(znear=-1.0), "znear"), (dict(max_pairs=0), "max_pairs")])
+@pytest.mark.parametrize("kwargs, message", [({"sigma": 0.0}, "sigma"), ({"silhouette_eps": 0.5}, "silhouette_eps"),
+                                             ({"znear": -1.0}, "znear"), ({"max_pairs": 0}, "max_pairs")])
 def test_settings_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         RasterSettings(**kwargs)

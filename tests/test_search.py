@@ -9,6 +9,7 @@ problem on real programs is tested in test_fit.py).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import fields
 
@@ -144,12 +145,12 @@ def test_methods_find_the_optimum_of_a_small_space(method):
         "cd": (CDConfig(refine_steps=5, final_steps=20), 4000),
     }[method]
     reports = []
-    best, ctx = run_search(problem, method, cfg, Budget(30, evaluations), progress=reports.append)
+    best, _ = run_search(problem, method, cfg, Budget(30, evaluations), progress=reports.append)
     assert {k: best.config[k] for k in TARGET} == TARGET
     assert torch.allclose(best.state.z, Z_TARGET, atol=0.02)
     # progress went through the callback, with a best objective that never got worse
     objs = [r["best_objective"] for r in reports]
-    assert objs and all(b <= a + 1e-12 for a, b in zip(objs, objs[1:]))
+    assert objs and all(b <= a + 1e-12 for a, b in itertools.pairwise(objs))
     assert reports[-1]["best_config"] == best.config or reports[-1]["best_objective"] >= best.objective - 1e-9
 
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from backend.cli import main
-from backend.object_frame import clean_observations
 from backend.io import load_frames, load_ply, load_scan
+from backend.object_frame import clean_observations
 from backend.synth import (
     OBJECT_ID,
     CaptureSettings,
@@ -204,7 +204,7 @@ def test_views_face_the_front(facing):
     front = math.radians(250.0)
     offsets = []
     for _ in range(200):
-        cams, info = sample_cameras(np.zeros(3), 0.5, 0.8, CaptureSettings(views=5, facing_deg=facing), rng, front)
+        cams, _ = sample_cameras(np.zeros(3), 0.5, 0.8, CaptureSettings(views=5, facing_deg=facing), rng, front)
         eye = cams.centers.numpy()
         az = np.arctan2(eye[:, 1], eye[:, 0])
         mid = np.angle(np.exp(1j * az).mean())  # the arc's middle (views are evenly spread over it)

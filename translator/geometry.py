@@ -16,13 +16,13 @@ from pathlib import Path
 import torch
 
 __all__ = [
-    "MeshBatch",
     "Attribute",
-    "Instances",
     "GeometrySet",
+    "Instances",
     "LazyVerts",
-    "transform_points",
+    "MeshBatch",
     "empty_mesh",
+    "transform_points",
     "write_obj",
     "write_ply",
 ]
@@ -83,7 +83,7 @@ class LazyVerts:
         self.parts = parts
 
     @staticmethod
-    def of(verts: "torch.Tensor | LazyVerts") -> "LazyVerts":
+    def of(verts: torch.Tensor | LazyVerts) -> LazyVerts:
         return verts if isinstance(verts, LazyVerts) else LazyVerts([(verts, None)])
 
     @property
@@ -94,7 +94,7 @@ class LazyVerts:
     def batch_size(self) -> int:
         return max(max(int(v.shape[0]), 1 if x is None else int(x.shape[0])) for v, x in self.parts)
 
-    def transformed(self, m: torch.Tensor) -> "LazyVerts":
+    def transformed(self, m: torch.Tensor) -> LazyVerts:
         """These positions moved by ``m (4, 4)`` / ``(B, 4, 4)`` (applied after the pending transforms)."""
         mm = m if m.dim() == 3 else m.unsqueeze(0)
         out = []
@@ -107,7 +107,7 @@ class LazyVerts:
                 out.append((v, torch.matmul(mm.unsqueeze(1), x)))
         return LazyVerts(out)
 
-    def instanced(self, transforms: torch.Tensor) -> "LazyVerts":
+    def instanced(self, transforms: torch.Tensor) -> LazyVerts:
         """``n`` copies, one per instance transform ``(B, n, 4, 4)``, in instance order."""
         out = []  # (local, (B, n * m, 4, 4), m): m copies of the part per instance
         for v, x in self.parts:
@@ -125,7 +125,7 @@ class LazyVerts:
         return LazyVerts([(v, x[:, i * m:(i + 1) * m]) for i in range(n) for (v, x, m) in out])
 
     @staticmethod
-    def cat(items: list["torch.Tensor | LazyVerts"]) -> "LazyVerts":
+    def cat(items: list[torch.Tensor | LazyVerts]) -> LazyVerts:
         parts: list = []
         for it in items:
             parts.extend(LazyVerts.of(it).parts)
@@ -187,7 +187,7 @@ class MeshBatch:
         lazy = self.__dict__.get("_lazy")
         return lazy if lazy is not None else LazyVerts.of(self.__dict__["_verts"])
 
-    def transformed(self, m: torch.Tensor) -> "MeshBatch":
+    def transformed(self, m: torch.Tensor) -> MeshBatch:
         """This mesh moved by ``m (4, 4)`` / ``(B, 4, 4)``; the positions are computed lazily."""
         return MeshBatch(self.lazy_verts.transformed(m), self.corner_verts, self.face_offsets, self.edges,
                          dict(self.attributes), list(self.materials))
@@ -223,7 +223,7 @@ class MeshBatch:
         cv = self.corner_verts
         return torch.stack([cv[start], cv[start + k + 1], cv[start + k + 2]], dim=1)
 
-    def expand(self, batch_size: int) -> "MeshBatch":
+    def expand(self, batch_size: int) -> MeshBatch:
         """Broadcast a batch of 1 to ``batch_size`` (no copy)."""
         if self.batch_size == batch_size:
             return self
@@ -232,7 +232,7 @@ class MeshBatch:
         attrs = {k: Attribute(a.domain, a.data.expand(batch_size, *a.data.shape[1:])) for k, a in self.attributes.items()}
         return replace(self, verts=self.verts.expand(batch_size, -1, -1), attributes=attrs)
 
-    def __getitem__(self, index) -> "MeshBatch":
+    def __getitem__(self, index) -> MeshBatch:
         """Select batch elements (an int keeps the batch dimension)."""
         if isinstance(index, int):
             index = slice(index, index + 1)
@@ -240,7 +240,7 @@ class MeshBatch:
         verts = self.verts[index] if self.verts.shape[0] != 1 else self.verts
         return replace(self, verts=verts, attributes=attrs)
 
-    def to(self, device=None, dtype=None) -> "MeshBatch":
+    def to(self, device=None, dtype=None) -> MeshBatch:
         attrs = {k: Attribute(a.domain, a.data.to(device=device)) for k, a in self.attributes.items()}
         return replace(
             self,
@@ -271,7 +271,7 @@ def _get_verts(self: MeshBatch) -> torch.Tensor:
     return self.__dict__["_verts"]
 
 
-def _set_verts(self: MeshBatch, value: "torch.Tensor | LazyVerts") -> None:
+def _set_verts(self: MeshBatch, value: torch.Tensor | LazyVerts) -> None:
     if isinstance(value, LazyVerts):
         if len(value.parts) == 1 and value.parts[0][1] is None:
             self.__dict__["_verts"], self.__dict__["_lazy"] = value.parts[0][0], None
@@ -305,7 +305,7 @@ class Instances:
         attributes: per-instance attributes on the ``INSTANCE`` domain.
     """
 
-    references: list["GeometrySet"]
+    references: list[GeometrySet]
     reference_index: list[int]
     transforms: torch.Tensor
     attributes: dict[str, Attribute] = field(default_factory=dict)

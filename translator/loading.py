@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .ir import Program, ProgramError, load_program
 
-__all__ = ["load_any", "has_bpy"]
+__all__ = ["has_bpy", "load_any"]
 
 
 def has_bpy() -> bool:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import os
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Self
 
 import torch
 
@@ -49,7 +50,7 @@ class _GuardRecorder:
         self.tensors: list[torch.Tensor] = []
         self._saved: dict[str, Any] = {}
 
-    def __enter__(self) -> "_GuardRecorder":
+    def __enter__(self) -> Self:
         for name in _CONVERSIONS:
             orig = getattr(torch.Tensor, name)
             self._saved[name] = orig
@@ -146,8 +147,7 @@ class TraceCache:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 traced = torch.jit.trace(fn, example, check_trace=False, strict=False)
-        except Exception:
-            # something the tracer cannot record: keep this key on the slow path
+        except Exception:  # noqa: BLE001  (whatever the tracer cannot record: this key stays on the slow path)
             self.entries[key] = 0
             self.stats["slow"] += 1
             return slow(kwargs)

@@ -19,10 +19,11 @@ handled by the code generator itself; they are registered with a ``kind``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["NodeSpec", "node", "special", "REGISTRY", "get_spec", "kwarg_name", "load_all"]
+__all__ = ["REGISTRY", "NodeSpec", "get_spec", "kwarg_name", "load_all", "node", "special"]
 
 
 @dataclass
