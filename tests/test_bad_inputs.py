@@ -51,7 +51,7 @@ CASES = {
     "synth -o an existing file": (lambda t: ["synth", CHAIR, "-o", _text(t, "f", "x")], "the scan folder is a file"),
     "synth --yaw nan": (lambda t: ["synth", CHAIR, "--yaw", "nan", "-o", t / "s"], "argument --yaw: not a finite number: 'nan'"),
     "synth --set nan": (lambda t: ["synth", CHAIR, "--set", "Seat Width=nan", "-o", t / "s"],
-                        "parameter 'Seat Width': nan is not a finite number"),
+                        "parameter 'Seat Width': NaN is not a finite number"),
     "edit: pose 2x3": (lambda t: ["edit", _result(t, world_from_program=[[1, 0, 0], [0, 1, 0]]), "-o", t / "e"],
                        "world_from_program: must be a 4x4 matrix (4 rows of 4 numbers), got 2x3"),
     "edit: discrete a list": (lambda t: ["edit", _result(t, discrete=["Four Legs"]), "-o", t / "e"],
