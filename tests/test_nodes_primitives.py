@@ -657,7 +657,7 @@ def test_a_node_that_would_exceed_the_size_limit_raises_before_allocating():
                         (lambda: P.mesh_grid(vertices_x=100_000, vertices_y=100_000), "Grid (100,000 x 100,000 vertices)"),
                         (lambda: P.mesh_uv_sphere(segments=10**5, rings=10**5), "UV Sphere (100,000 segments, 100,000 rings)")):
         with pytest.raises(rt.SizeLimitError, match=rf"{re.escape(words)} would make [\d,]+ vertices and face corners, "
-                                                    r"more than the limit of 20,000,000"):
+                                                    r"more than the limit of 100,000,000"):
             make()
     # realizing multiplies: 2,000 points x a 2,500-vertex grid instance is within no single node's limit
     points = P.mesh_line(count=2000)

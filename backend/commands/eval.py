@@ -25,7 +25,7 @@ class EvalConfig:
     """Mesh format for --params-file outputs: obj or ply."""
     object: str | None = None
     """Object in the .blend whose geometry-nodes modifier holds the program."""
-    max_elements: int = 20_000_000
+    max_elements: int = 100_000_000
     """Refuse to evaluate when one node would make more vertices and face corners than this."""
 
 

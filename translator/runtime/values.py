@@ -50,7 +50,7 @@ class EvalContext:
     trace: bool = True
     """Whether program calls may use the traced fast path (:mod:`translator.tracing`; the environment
     variable ``SHAPEPROG_TRACE=0`` turns it off everywhere)."""
-    max_elements: int = 20_000_000
+    max_elements: int = 100_000_000
     """The most elements (vertices plus face corners) one node may make; a node that would make more raises
     :class:`SizeLimitError` before it allocates anything (a count of 10^9 from a user's value)."""
 
