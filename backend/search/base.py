@@ -306,7 +306,13 @@ class SearchContext:
     def report(self, **info: Any) -> None:
         if self.progress is None or self.best is None:
             return
+        values = {k: v for k, v in self.best.config.items() if k != POSE}
+        state_values, world_pose = getattr(self.problem, "state_values", None), getattr(self.problem, "world_pose", None)
+        if state_values is not None:  # FitProblem's (a job's progress shows them); a toy problem may lack them
+            values.update(state_values(self.best.state))
         self.progress({
+            "best_values": values,
+            "best_pose": world_pose(self.best.state).tolist() if world_pose is not None else None,
             "method": self.method,
             "step": self.step,
             "elapsed": self.budget.elapsed,
