@@ -162,7 +162,9 @@ class RayExecutor(Executor):
         self.device = device
         if num_gpus is None:
             num_gpus = 1 if device.startswith("cuda") else 0
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        resources = ray.cluster_resources()
+        cpus = float(resources.get("CPU", 1.0))
+        self._devices = ["cpu"] + (["cuda"] if resources.get("GPU", 0) > 0 else [])
         self.max_in_flight = int(max_in_flight or max(1, int(cpus // max(num_cpus, 1e-9))))
         self.threads = threads
         self._board = ray.remote(num_cpus=0)(Board).remote()
@@ -188,9 +190,7 @@ class RayExecutor(Executor):
         return len(self._pending) + sum(1 for h in self._inflight.values() if not h.started)
 
     def devices(self) -> list[str]:
-        import ray
-
-        return ["cpu"] + (["cuda"] if ray.cluster_resources().get("GPU", 0) > 0 else [])
+        return list(self._devices)
 
     def submit(self, spec: JobSpec, on_progress: Callable[[str, dict], None] = noop,
                on_done: Callable[[str, JobOutcome], None] = noop, on_start: Callable[[str], None] = noop) -> JobHandle:
