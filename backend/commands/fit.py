@@ -67,6 +67,8 @@ class FitCommandConfig:
     threads: int = 1
     """torch CPU threads (one is fastest for a fit's small tensors, and keeps its time budget when other work
     shares the cores; 0 keeps torch's default)."""
+    server: str | None = None
+    """Run the fit on a ShapeProg service at this URL (shapeprog serve; token from SHAPEPROG_TOKEN) and write the same output folder here."""
 
 
 def load_recorded(path: str) -> FitCommandConfig:
@@ -155,7 +157,6 @@ def _run(cfg: FitCommandConfig) -> int:
         torch.set_num_threads(cfg.threads)
     prog = load_any(resolve_program(inputs.program), inputs.object)
     space = parameter_space(prog, inputs.ranges)
-    obs = load_observations(inputs)
     fcfg = replace(cfg.fit, locks=parse_assignments(space, inputs.lock))
     if inputs.init:
         try:
@@ -163,6 +164,11 @@ def _run(cfg: FitCommandConfig) -> int:
         except FitError as exc:
             raise UserError(str(exc)) from None
         fcfg = replace(fcfg, init={**data["discrete"], **data["continuous"]}, init_pose=data.get("world_from_program"))
+    if cfg.server:
+        from .fit_remote import run_remote
+
+        return run_remote(cfg, prog, fcfg, _recorded_inputs(inputs))
+    obs = load_observations(inputs)
     console = Console(stderr=True)
     with stop_on_signals() as stop:
         try:
