@@ -1,0 +1,317 @@
+"""The job service against a live server: ``shapeprog serve`` started in a subprocess on a free loopback
+port (:class:`backend.service.process.ServerProcess`), driven over HTTP by :class:`backend.client.Client`.
+
+Fits use tiny refinements and an evaluation budget (``max_evaluations`` with a long time budget), so a
+job's result does not depend on the machine's speed and equals a local fit with the same seed."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import signal
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from backend.client import Client, ClientError, scan_payload  # noqa: E402
+from backend.service.process import ServerProcess  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAIR_PLY = ROOT / "sample_scenes" / "scenes" / "chair_s1" / "object_points.ply"
+TABLE_FRAMES = ROOT / "sample_scenes" / "scenes" / "table_s2"
+QUICK = {"mcts": {"pilot_steps": 4, "refine_steps": 4, "final_steps": 6}}
+
+
+def quick(max_evaluations: int = 100, seed: int = 0, **extra) -> dict:
+    """Options of a short fit whose end is decided by its evaluation count, not the clock."""
+    return {"budget": 300, "max_evaluations": max_evaluations, "seed": seed, "config": QUICK, **extra}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with ServerProcess(tmp_path_factory.mktemp("service"), "--workers", "2") as s:
+        yield s
+    print(s.log_tail(40))
+
+
+@pytest.fixture()
+def client(server):
+    with Client(server.url) as c:
+        yield c
+
+
+def _wait_running(client: Client, job_id: str, steps: int = 1, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.job(job_id)
+        if job["state"] == "running" and (job["progress"] or {}).get("step", 0) >= steps:
+            return job
+        assert job["state"] in ("queued", "running"), job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not start running")
+
+
+def test_health_and_programs(client):
+    h = client.health()
+    assert h["executor"] == "local" and h["workers"]["total"] == 2 and "cpu" in h["devices"] and h["version"]
+    progs = {p["id"]: p for p in client.programs()}
+    assert {"chair", "table", "bed"} <= set(progs) and progs["chair"]["source"] == "library"
+
+    from translator.loading import load_any
+    from translator.params import parameter_space
+
+    space = parameter_space(load_any(ROOT / "sample_scenes" / "programs" / "chair.json"))
+    chair = client.program("chair")
+    assert [p["name"] for p in chair["parameters"]] == [p.name for p in space]
+    by_name = {p["name"]: p for p in chair["parameters"]}
+    for p in space:
+        assert by_name[p.name]["kind"] == p.kind and by_name[p.name]["active_when"] == str(p.active_when)
+
+
+def test_a_job_equals_the_local_fit_and_streams_its_progress(client, tmp_path):
+    import torch
+
+    from backend.fit import FitConfig, fit
+    from backend.io import load_scan
+    from backend.options import config_from_dict
+    from translator.loading import load_any
+
+    job = client.submit("chair", scan_payload(CHAIR_PLY), quick(120, seed=3), label="chair_s1")
+    assert job["state"] in ("queued", "running") and job["program"] == "chair" and job["label"] == "chair_s1"
+    events = list(client.events(job["id"], timeout=300))
+    kinds = [e for e, _ in events]
+    assert kinds[-1] == "end" and kinds.count("end") == 1
+    final = events[-1][1]
+    assert final["state"] == "succeeded", final
+    progress = [j["progress"] for e, j in events if e == "progress" and j["progress"]]
+    assert progress, kinds  # the stream carried the fit's progress, not just the end
+    assert all(0.0 <= p["fraction"] <= 1.0 and p["step"] >= 1 and p["best_objective"] > 0 for p in progress)
+    assert set(progress[-1]["best_values"]) >= {"Seat Height", "Leg Style"} and len(progress[-1]["best_pose"]) == 4
+    assert set(final["files"]) >= {"result.json", "fitted.ply", "fitted.obj", "report.png"}
+
+    remote = client.result(job["id"])
+    files = client.download(job["id"], tmp_path / "out")
+    assert {f.name for f in files} == set(final["files"])
+    assert (tmp_path / "out" / "fitted.ply").read_bytes() == client.file(job["id"], "fitted.ply")
+
+    torch.set_num_threads(1)  # as a worker fits
+    cfg = config_from_dict(FitConfig, {"budget": 300, "max_evaluations": 120, "seed": 3, **QUICK})
+    local = fit(load_any(ROOT / "sample_scenes" / "programs" / "chair.json"), load_scan(CHAIR_PLY), cfg)
+    assert remote["status"] == "succeeded" and remote["evaluations"] == local.evaluations
+    assert remote["discrete"] == local.discrete
+    for name, value in local.continuous.items():
+        assert remote["continuous"][name] == pytest.approx(value, abs=1e-6), name
+    assert remote["objective"] == pytest.approx(local.objective, rel=1e-9, abs=1e-12)
+    flat = [x for row in remote["world_from_program"] for x in row]
+    assert flat == pytest.approx([x for row in local.world_from_program for x in row], abs=1e-6)
+
+
+def test_multipart_frames_upload(client, tmp_path):
+    """A frame folder sent as a zip file (multipart), with the frame reader's options as form fields."""
+    from backend.client import zip_folder
+
+    zf = tmp_path / "table_s2.zip"
+    zf.write_bytes(zip_folder(TABLE_FRAMES))
+    job = client.submit("table", {"instance_id": 1, "max_frames": 4}, quick(40), label="table_s2", scan_file=zf)
+    final = client.wait(job["id"], timeout=300)
+    assert final["state"] == "succeeded", final
+    inputs = client.result(job["id"])["provenance"]["inputs"]
+    assert inputs["frames"].endswith("frames") and inputs["instance_id"] == 1 and inputs["max_frames"] == 4
+
+
+def test_cancel_mid_run_keeps_the_best_result(client):
+    job = client.submit("chair", scan_payload(CHAIR_PLY), {"budget": 200, "config": QUICK})
+    _wait_running(client, job["id"], steps=2)
+    t0 = time.perf_counter()
+    answer = client.cancel(job["id"])
+    assert answer["state"] in ("running", "cancelled")
+    final = client.wait(job["id"], timeout=30)
+    seconds = time.perf_counter() - t0
+    assert final["state"] == "cancelled", final
+    result = client.result(job["id"])
+    assert result["status"] == "interrupted" and result["discrete"] and result["objective"] > 0
+    # the fit stopped within 2 s of the request; writing the output folder comes on top
+    assert seconds - result["timings"]["outputs_s"] <= 2.0, (seconds, result["timings"])
+    assert result["timings"]["search_s"] < 60
+    with pytest.raises(ClientError) as e:
+        client.cancel(job["id"])
+    assert e.value.status == 409 and "cancelled" in e.value.detail
+
+
+def test_eight_jobs_on_two_workers_all_finish(client):
+    ids = [client.submit("chair", scan_payload(CHAIR_PLY), quick(30, seed=i), label=f"many {i}")["id"] for i in range(8)]
+    busiest, queued = 0, 0
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        h = client.health()
+        busiest, queued = max(busiest, h["workers"]["busy"]), max(queued, h["queue"])
+        states = [client.job(i)["state"] for i in ids]
+        if all(s not in ("queued", "running") for s in states):
+            break
+        time.sleep(0.5)
+    assert busiest <= 2 and queued >= 1
+    jobs = [client.job(i) for i in ids]
+    assert all(j["state"] == "succeeded" for j in jobs), [(j["state"], j["error"]) for j in jobs]
+    listed = [j["id"] for j in client.jobs() if j["id"] in ids]
+    assert listed == ids[::-1]  # newest first
+    assert {j["id"] for j in client.jobs(state="succeeded")} >= set(ids)
+
+
+def _status(server, method: str, path: str, **kw) -> tuple[int, str]:
+    r = httpx.request(method, server.url + path, timeout=30, **kw)
+    return r.status_code, (r.json().get("detail", "") if r.headers.get("content-type", "").startswith("application/json")
+                           else r.text)
+
+
+def test_bad_inputs_get_their_status_and_one_line(server, client):
+    good_scan = scan_payload(CHAIR_PLY)
+
+    def submit(body):
+        return _status(server, "POST", "/v1/jobs", json=body)
+
+    code, msg = submit({"program": "chair", "scan": {"ply": base64.b64encode(b"ply\nformat nonsense\n").decode()}})
+    assert code == 422 and msg.startswith("scan.ply: ") and "PLY" in msg and "\n" not in msg
+    code, msg = submit({"program": "nope", "scan": good_scan})
+    assert code == 422 and msg.startswith("program: unknown program 'nope'")
+    code, msg = submit({"program": "chair", "scan": good_scan, "options": {"budget": 0}})
+    assert code == 422 and msg.startswith("options.budget:")
+    code, msg = submit({"program": "chair", "scan": good_scan, "options": {"method": "magic"}})
+    assert code == 422 and msg.startswith("options.method:")
+    code, msg = submit({"program": "chair", "scan": good_scan, "options": {"locks": {"No Such Thing": 1}}})
+    assert code == 422 and "No Such Thing" in msg
+    code, msg = submit({"program": "chair", "scan": good_scan, "options": {"config": {"objective": {"nonsense": 1}}}})
+    assert code == 422 and "nonsense" in msg
+    code, msg = submit({"program": "chair", "scan": {"points": [[0, 0, "x"]]}})
+    assert code == 422 and msg.startswith("scan.points")
+    code, msg = submit({"program": "chair", "scan": {"zip": "abc"}})
+    assert code == 422 and msg.startswith("scan:")
+    code, msg = submit({"program": "chair"})
+    assert code == 422 and msg.startswith("scan: missing")
+    code, msg = _status(server, "POST", "/v1/jobs", content=b"{not json", headers={"content-type": "application/json"})
+    assert code == 422 and msg.startswith("request: not valid JSON")
+
+    # an uploaded IR with a node the translator does not support: refused as an upload and inline
+    doc = json.loads((ROOT / "sample_scenes" / "programs" / "bed.json").read_text())
+    group = doc["groups"][doc["entry"]]
+    victim = next(n for n in group["nodes"] if n["bl_idname"] not in ("NodeGroupInput", "NodeGroupOutput"))
+    victim["bl_idname"] = "GeometryNodeMeshBoolean"
+    code, msg = _status(server, "POST", "/v1/programs", json=doc)
+    assert code == 422 and msg.startswith("program: ") and "unsupported" in msg and "GeometryNodeMeshBoolean" in msg
+    code, msg = submit({"program": doc, "scan": good_scan})
+    assert code == 422 and "GeometryNodeMeshBoolean" in msg
+    code, msg = _status(server, "POST", "/v1/programs", json={"schema_version": 99})
+    assert code == 422 and "schema_version" in msg
+
+    # a zip that tries to leave its folder
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../../evil.txt", "x")
+    code, msg = submit({"program": "chair", "scan": {"frames_zip": base64.b64encode(buf.getvalue()).decode()}})
+    assert code == 422 and "refusing the member '../../evil.txt'" in msg
+    assert not (server.data_dir / "evil.txt").exists() and not (server.data_dir.parent / "evil.txt").exists()
+
+    # unknown ids, file names outside the output folder, states that forbid the action
+    code, msg = _status(server, "GET", "/v1/jobs/0123456789abcdef0123456789abcdef")
+    assert code == 404 and "no job" in msg
+    code, _ = _status(server, "GET", "/v1/jobs/..%2F..%2Fjobs.sqlite")
+    assert code == 404
+    code, _ = _status(server, "GET", "/v1/programs/nope")
+    assert code == 404
+    job = client.submit("chair", good_scan, {"budget": 200, "config": QUICK})
+    code, msg = _status(server, "DELETE", f"/v1/jobs/{job['id']}")
+    assert code == 409 and "cancel it first" in msg
+    for name in ("..%2F..%2Fjobs.sqlite", "result.json.bak", "server.log"):
+        code, _ = _status(server, "GET", f"/v1/jobs/{job['id']}/files/{name}")
+        assert code == 404, name
+    code, msg = _status(server, "GET", f"/v1/jobs/{job['id']}/result")
+    assert code == 404
+    code, msg = _status(server, "POST", f"/v1/jobs/{job['id']}/retry")
+    assert code == 409 and "retried" in msg
+    client.cancel(job["id"])
+    client.wait(job["id"], timeout=60)
+    assert _status(server, "DELETE", f"/v1/jobs/{job['id']}")[0] == 204
+    assert _status(server, "GET", f"/v1/jobs/{job['id']}")[0] == 404
+    assert client.health()["version"]  # still serving
+
+
+def test_program_upload_is_content_addressed_and_usable(client):
+    doc = json.loads((ROOT / "sample_scenes" / "programs" / "chair.json").read_text())
+    doc["source"] = "/etc/passwd.blend"  # names no file the server will ever open
+    first = client.upload_program(doc)
+    assert first["source"] == "upload" and len(first["id"]) == 64
+    again = httpx.post(client.url + "/v1/programs", json=doc, timeout=30)
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert first["id"] in {p["id"] for p in client.programs()}
+    job = client.submit(first["id"], scan_payload(CHAIR_PLY), quick(30))
+    final = client.wait(job["id"], timeout=300)
+    assert final["state"] == "succeeded" and final["program"] == first["id"]
+    assert "fitted.blend" not in final["files"]
+
+
+def test_token_size_limit_and_exposure(tmp_path):
+    token = "s3cret-token-0123456789"
+    (tmp_path / "token").write_text(token + "\n")
+    with ServerProcess(tmp_path / "data", "--workers", "1", "--token-file", tmp_path / "token", "--max-upload-mb", "1",
+                       token=token) as s:
+        assert httpx.get(s.url + "/v1/health").status_code == 401
+        r = httpx.get(s.url + "/v1/health", headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 401 and r.json()["detail"] == "wrong bearer token"
+        assert httpx.get(s.url + "/docs").status_code == 401
+        with Client(s.url, token=token) as c:
+            assert c.health()["workers"]["total"] == 1
+            big = {"program": "chair", "scan": {"ply": "A" * (2 * 2**20)}}
+            r = httpx.post(s.url + "/v1/jobs", json=big, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            assert r.status_code == 413 and "upload limit" in r.json()["detail"]
+            assert c.health()["queue"] == 0  # still serving
+    # binding beyond loopback without a token: refused before it starts, with one line
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k != "SHAPEPROG_TOKEN"}
+    p = subprocess.run([sys.executable, "-m", "backend.cli", "serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "x")],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "binding to 0.0.0.0 exposes the service" in lines[0] and "--token-file" in lines[0]
+
+
+def test_sigkill_loses_nothing_finished_and_retry_finishes_the_interrupted_job(tmp_path):
+    data = tmp_path / "data"
+    chair = scan_payload(CHAIR_PLY)
+    s = ServerProcess(data, "--workers", "1").start()
+    try:
+        with Client(s.url) as c:
+            done = c.submit("chair", chair, quick(30))
+            assert c.wait(done["id"], timeout=300)["state"] == "succeeded"
+            before = c.result(done["id"])
+            running = c.submit("chair", chair, quick(150))
+            queued = c.submit("chair", chair, quick(30, seed=1))
+            _wait_running(c, running["id"])
+            assert c.job(queued["id"])["state"] == "queued"
+        s.proc.send_signal(signal.SIGKILL)
+        s.proc.wait(10)
+    finally:
+        s.kill()
+    s2 = ServerProcess(data, "--workers", "1", port=s.port).start()
+    try:
+        with Client(s2.url) as c:
+            assert c.result(done["id"]) == before
+            assert c.file(done["id"], "fitted.ply") == (data / "jobs" / done["id"] / "output" / "fitted.ply").read_bytes()
+            lost = c.job(running["id"])
+            assert lost["state"] == "interrupted" and "retry" in lost["error"]
+            assert c.wait(queued["id"], timeout=300)["state"] == "succeeded"  # queued jobs run after a restart
+            again = c.retry(running["id"])
+            assert again["retry_of"] == running["id"] and again["options"] == lost["options"]
+            final = c.wait(again["id"], timeout=300)
+            assert final["state"] == "succeeded" and c.result(again["id"])["evaluations"] >= 1
+    finally:
+        s2.stop()
+    log = s2.log_tail(200)
+    assert f"job id={running['id']} state=interrupted" in log
