@@ -32,7 +32,7 @@ from typing import Any
 
 from .base import Executor, JobHandle, noop
 from .spec import JobOutcome, JobSpec
-from .worker import one_line, run_job
+from .worker import clean_inherited_path, one_line, run_job
 
 __all__ = ["Board", "RayExecutor", "RayStop", "import_ray", "ray_fit"]
 
@@ -122,6 +122,7 @@ def _unpack(files: dict[str, bytes], folder: Path) -> None:
 
 def ray_fit(spec_data: dict, inputs: dict[str, bytes] | None, board: Any) -> tuple[dict, dict[str, bytes]]:
     """The Ray task: run one job in a scratch folder; returns its outcome and its output files."""
+    clean_inherited_path()
     spec = JobSpec.from_dict(spec_data)
     work = Path(tempfile.mkdtemp(prefix=f"shapeprog-{spec.id[:12]}-"))
     try:

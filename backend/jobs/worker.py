@@ -24,7 +24,7 @@ from typing import Any
 
 from .spec import JobOutcome, JobSpec, progress_record
 
-__all__ = ["Throttle", "init_worker", "load_job", "one_line", "run_job", "user_error_types", "watch_parent"]
+__all__ = ["Throttle", "clean_inherited_path", "init_worker", "load_job", "one_line", "run_job", "user_error_types", "watch_parent"]
 
 log = logging.getLogger("shapeprog.jobs")
 
@@ -159,10 +159,23 @@ def watch_parent(interval: float = 1.0) -> None:
     threading.Thread(target=watch, name="shapeprog-watch-parent", daemon=True).start()
 
 
+def clean_inherited_path() -> None:
+    """Drop bpy's own script folders from ``sys.path`` in a fresh worker. A parent that imported bpy has
+    them on its path, a spawned child inherits that path, and there ``import bpy`` would find the
+    ``bpy/<version>/scripts/modules/bpy`` package instead of the module (``No module named '_bpy'``);
+    bpy adds them again when the worker imports it."""
+    import sys
+
+    if "bpy" not in sys.modules:
+        marker = f"{os.sep}bpy{os.sep}"
+        sys.path[:] = [p for p in sys.path if not (marker in p and f"{os.sep}scripts" in p)]
+
+
 def init_worker(threads: int = 1, nice: int = 0, warm: bool = True) -> None:
     """Set up a worker process: torch threads, a lower CPU priority (``nice``: the web process and its
     clients stay responsive while every core fits), logging, and the imports a fit needs (torch, the
     fit pipeline, bpy for fitted.blend) so that the first job does not pay for them."""
+    clean_inherited_path()
     if nice:
         try:
             os.nice(nice)
