@@ -29,7 +29,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and pinned: a bare `torch` requirement could pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[blender,server,dev]"
+.venv/bin/python -m pip install -q -e ".[blender,server,distributed,dev]"
 rm -f .venv/.shapeprog-*
 touch "$stamp"
 echo "setup: environment ready in .venv"
