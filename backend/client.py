@@ -77,7 +77,7 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
     def _request(self, method: str, path: str, **kw: Any):

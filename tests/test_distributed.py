@@ -11,7 +11,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'shapeprog[distributed]')")
 
-from backend.cli import main  # noqa: E402
+from backend.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "sample_scenes" / "scenes"

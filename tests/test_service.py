@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -20,8 +23,8 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from backend.client import Client, ClientError, scan_payload  # noqa: E402
-from backend.service.process import ServerProcess  # noqa: E402
+from backend.client import Client, ClientError, scan_payload
+from backend.service.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAIR_PLY = ROOT / "sample_scenes" / "scenes" / "chair_s1" / "object_points.ply"
@@ -271,12 +274,9 @@ def test_token_size_limit_and_exposure(tmp_path):
             assert r.status_code == 413 and "upload limit" in r.json()["detail"]
             assert c.health()["queue"] == 0  # still serving
     # binding beyond loopback without a token: refused before it starts, with one line
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in __import__("os").environ.items() if k != "SHAPEPROG_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k != "SHAPEPROG_TOKEN"}
     p = subprocess.run([sys.executable, "-m", "backend.cli", "serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "x")],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "binding to 0.0.0.0 exposes the service" in lines[0] and "--token-file" in lines[0]

@@ -87,7 +87,7 @@ class JobHandle:
     def _call(fn: Callable, *args: Any) -> None:
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - a failing callback must not kill the executor's thread
+        except Exception:  # a failing callback must not kill the executor's thread
             log.exception("job callback %s failed", getattr(fn, "__name__", fn))
 
 

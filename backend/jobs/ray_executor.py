@@ -268,7 +268,7 @@ class RayExecutor(Executor):
             self._pump()
             try:
                 events = ray.get(self._board.drain.remote(), timeout=10)
-            except Exception:  # noqa: BLE001 - a slow or restarted actor: try again
+            except Exception:  # a slow or restarted actor: try again
                 log.warning("could not read progress from Ray", exc_info=True)
                 events = []
             for kind, job_id, payload in events:

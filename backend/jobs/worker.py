@@ -140,7 +140,7 @@ def run_job(spec: JobSpec, report: Callable[[dict], None] | None = None, stop: A
         return JobOutcome("cancelled", seconds=time.perf_counter() - t0)
     except user_error_types() as exc:
         return JobOutcome("failed", one_line(exc), seconds=time.perf_counter() - t0)
-    except Exception as exc:  # noqa: BLE001 - a job's failure is reported, never raised into the executor
+    except Exception as exc:  # a job's failure is reported, never raised into the executor
         log.exception("job %s failed", spec.id)
         return JobOutcome("failed", f"{type(exc).__name__}: {one_line(exc)}", seconds=time.perf_counter() - t0)
 
@@ -188,9 +188,10 @@ def init_worker(threads: int = 1, nice: int = 0, warm: bool = True) -> None:
     if warm:
         import torch._dynamo  # noqa: F401  (torch.optim imports it with the first optimiser)
 
+        from translator.loading import has_bpy
+
         from .. import fit  # noqa: F401
         from ..fit import outputs  # noqa: F401
-        from translator.loading import has_bpy
 
         if has_bpy():
             import bpy  # noqa: F401

@@ -25,7 +25,7 @@ from translator.ir import ProgramError
 from ..jobs import ACTIVE_STATES, FINAL_STATES, Executor, JobHandle, JobOutcome, JobSpec
 from .programs import ProgramCatalog
 from .store import JobStore, now
-from .uploads import UploadError, save_scan, save_scan_file
+from .uploads import save_scan, save_scan_file
 
 __all__ = ["OUTPUT_FILES", "JobManager", "ManagerError"]
 
@@ -92,10 +92,11 @@ class JobManager:
         """A job from a :class:`~backend.service.schemas.JobRequest` (and a multipart scan file: its name, its
         bytes and the frame reader's options ``instance_id``, ``every``, ``max_frames``): checks the
         program, the options and the scan, writes the job's folder, stores and queues it."""
+        from translator.params import check_values
+
         from ..fit import FitConfig
         from ..fit.pipeline import MIN_BUDGET_S
         from ..options import config_from_dict, config_to_dict
-        from translator.params import check_values
 
         entry = self._program(request.program)
         opts = request.options
