@@ -315,3 +315,24 @@ def test_sigkill_loses_nothing_finished_and_retry_finishes_the_interrupted_job(t
         s2.stop()
     log = s2.log_tail(200)
     assert f"job id={running['id']} state=interrupted" in log
+
+
+def test_sigterm_stops_with_the_best_result_and_keeps_the_queue(tmp_path):
+    data = tmp_path / "data"
+    chair = scan_payload(CHAIR_PLY)
+    s = ServerProcess(data, "--workers", "1").start()
+    try:
+        with Client(s.url) as c:
+            running = c.submit("chair", chair, {"budget": 200, "config": QUICK})
+            queued = c.submit("chair", chair, quick(30))
+            _wait_running(c, running["id"], steps=2)
+        assert s.stop(timeout=30) in (0, -signal.SIGTERM)  # SIGTERM: a graceful stop (uvicorn re-raises the signal)
+    finally:
+        s.kill()
+    log = s.log_tail(100)
+    assert f"job id={running['id']} state=interrupted" in log and "stays queued" in log and "service stopped" in log
+    with ServerProcess(data, "--workers", "1") as s2, Client(s2.url) as c:
+        stopped = c.job(running["id"])
+        assert stopped["state"] == "interrupted" and "result.json" in stopped["files"]
+        assert c.result(running["id"])["status"] == "interrupted"  # its best result so far was kept
+        assert c.wait(queued["id"], timeout=300)["state"] == "succeeded"

@@ -250,9 +250,12 @@ class JobManager:
             asked = job_id in self._cancelled
             self._cancelled.discard(job_id)
         state = outcome.state
-        if state == "cancelled" and self._stopping and not asked:
-            state = "interrupted"  # the server is going down, not the user's cancel
         row = self.store.get(job_id)
+        if state == "cancelled" and self._stopping and not asked:
+            if row is not None and row["state"] == "queued":
+                log.info("job id=%s stays queued (the server is stopping; it runs after a restart)", job_id)
+                return
+            state = "interrupted"  # the server is going down, not the user's cancel
         progress = self._live.pop(job_id, None) or (row or {}).get("progress")
         self._written.pop(job_id, None)
         if state == "succeeded" and progress:
