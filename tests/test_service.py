@@ -336,3 +336,28 @@ def test_sigterm_stops_with_the_best_result_and_keeps_the_queue(tmp_path):
         assert stopped["state"] == "interrupted" and "result.json" in stopped["files"]
         assert c.result(running["id"])["status"] == "interrupted"  # its best result so far was kept
         assert c.wait(queued["id"], timeout=300)["state"] == "succeeded"
+
+
+def test_fit_server_writes_the_same_output_folder_as_a_local_fit(server, tmp_path, capsys):
+    from backend.cli import main
+
+    args = ["-p", "chair", "--scan", str(CHAIR_PLY), "--budget", "300", "--max-evaluations", "60", "--seed", "2",
+            "--mcts.pilot-steps", "4", "--mcts.refine-steps", "4", "--mcts.final-steps", "6", "--quiet"]
+    assert main(["fit", *args, "--server", server.url, "-o", str(tmp_path / "remote")]) == 0
+    remote_out = capsys.readouterr().out
+    assert main(["fit", *args, "-o", str(tmp_path / "local")]) == 0  # one torch thread here too (conftest)
+    local_out = capsys.readouterr().out
+    remote_files = {p.name for p in (tmp_path / "remote").iterdir()}
+    assert remote_files == {p.name for p in (tmp_path / "local").iterdir()}
+    a = json.loads((tmp_path / "remote" / "result.json").read_text())
+    b = json.loads((tmp_path / "local" / "result.json").read_text())
+    assert a["discrete"] == b["discrete"] and a["objective"] == pytest.approx(b["objective"], rel=1e-9)
+    assert a["config"] == b["config"]
+    assert a["provenance"]["inputs"] == b["provenance"]["inputs"] and a["provenance"]["server"]["url"] == server.url
+    first = [next(line for line in out.splitlines() if line.startswith("objective")) for out in (remote_out, local_out)]
+    assert first[0] == first[1]  # the same "objective ..." line
+
+    rc = main(["fit", "-p", "chair", "--scan", str(CHAIR_PLY), "--budget", "0", "--server", server.url,
+               "-o", str(tmp_path / "bad")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "options.budget" in err and len(err.strip().splitlines()) == 1
