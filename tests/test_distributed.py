@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,9 @@ QUICK = {"mcts": {"pilot_steps": 4, "refine_steps": 4, "final_steps": 6}}
 def local_ray():
     started = not ray.is_initialized()
     if started:
+        # Ray kills workers when the whole machine passes 95 % memory, whoever uses it; on a shared test machine
+        # that made fits fail for other processes' memory, so the test cluster leaves memory to the OS
+        os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
         ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
     if started:

@@ -169,7 +169,9 @@ class RayExecutor(Executor):
         self.max_in_flight = int(max_in_flight or max(1, int(cpus // max(num_cpus, 1e-9))))
         self.threads = threads
         self._board = ray.remote(num_cpus=0)(Board).remote()
-        self._task = ray.remote(ray_fit).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=0)
+        # a task whose worker or node died (out of memory, a lost node) runs again elsewhere: a fit writes only to
+        # its scratch folder, so a second attempt is safe; run_job itself never raises
+        self._task = ray.remote(ray_fit).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=2, retry_exceptions=False)
         self._lock = threading.RLock()
         self._pending: deque[JobHandle] = deque()
         self._inflight: dict[Any, JobHandle] = {}
