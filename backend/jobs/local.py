@@ -14,6 +14,7 @@ queue read by one listener thread; each job's stop flag is a manager ``Event`` p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import queue as queue_mod
@@ -49,10 +50,8 @@ def _work(spec_data: dict, stop) -> dict:
     q = _QUEUE
 
     def send(kind: str, payload=None) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a lost progress report must not end the fit
             q.put((kind, spec.id, payload))
-        except Exception:  # noqa: BLE001 - a lost progress report must not end the fit
-            pass
 
     send("start")
     return run_job(spec, report=lambda p: send("progress", p), stop=stop).to_dict()
@@ -164,10 +163,8 @@ class LocalExecutor(Executor):
                 p.terminate()
         for h in list(self._running.values()):
             h.finish(JobOutcome("cancelled", "the executor shut down before the job reported"))
-        try:
+        with contextlib.suppress(Exception):  # already gone
             self._manager.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
 
     # -- inside
 

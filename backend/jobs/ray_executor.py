@@ -19,6 +19,7 @@ The project (``shapeprog``) must be importable on every node (installed there, o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -89,10 +90,8 @@ class RayStop:
             import ray
 
             self._last = now
-            try:
+            with contextlib.suppress(Exception):  # the driver went away: keep fitting, the result is still useful
                 self._set = bool(ray.get(self.board.is_cancelled.remote(self.job_id), timeout=5))
-            except Exception:  # noqa: BLE001 - the driver went away: keep fitting, the result is still useful
-                pass
         return self._set
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 from ..library import ROOT
 
@@ -91,7 +92,7 @@ class ServerProcess:
             self.proc.kill()
         return self.proc.wait(10)
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
