@@ -307,14 +307,16 @@ def show_image(context: Any, path: str) -> Any:
     image = bpy.data.images.load(path, check_existing=True)
     image.reload()
     window = getattr(context, "window", None)
-    if window is None:
+    if bpy.app.background or window is None or window.screen is None:
         return image  # headless: loaded, nothing to show it in
     area = next((a for a in window.screen.areas if a.type == "IMAGE_EDITOR"), None)
     if area is None:
+        count = len(context.window_manager.windows)
         with context.temp_override(window=window):
             bpy.ops.wm.window_new()
-        window = context.window_manager.windows[-1]
-        area = window.screen.areas[0]
+        if len(context.window_manager.windows) == count:
+            return image
+        area = context.window_manager.windows[-1].screen.areas[0]
         area.type = "IMAGE_EDITOR"
     area.spaces.active.image = image
     return image

@@ -56,9 +56,9 @@ def object_points(obj: Any, depsgraph: Any) -> array:
                 ev.to_mesh_clear()
     clouds = []
     if hasattr(ev, "evaluated_geometry"):  # 4.3+: a point cloud made by geometry nodes counts too
-        pc = ev.evaluated_geometry().pointcloud
-        if pc is not None:
-            clouds.append(pc)
+        geometry = ev.evaluated_geometry()  # owns its point cloud: keep it alive while reading
+        if geometry.pointcloud is not None:
+            clouds.append(geometry.pointcloud)
     elif obj.type == "POINTCLOUD":
         clouds.append(ev.data)
     for pc in clouds:
