@@ -192,14 +192,12 @@ def request_health(client: BackendClient) -> None:
         return
     state.HEALTH.state, state.HEALTH.url = "checking", client.url
     background("health", client.health)
-    ensure_timer()
 
 
 def request_programs(client: BackendClient) -> None:
     """Ask ``/v1/programs`` on a worker thread (the pump updates :data:`state.PROGRAMS`)."""
     state.PROGRAMS.loading, state.PROGRAMS.url = True, client.url
     background("programs", client.programs)
-    ensure_timer()
 
 
 def _on_health(payload: Any) -> None:
@@ -305,8 +303,28 @@ def _redraw() -> None:
                 area.tag_redraw()
 
 
+def _auto_refresh() -> None:
+    """Keep the panel's status line and program list fresh (every HEALTH_INTERVAL seconds, UI sessions)."""
+    from .preferences import make_client
+
+    h = state.HEALTH
+    if h.state == "checking" or state.PROGRAMS.loading:
+        return
+    stale = time.monotonic() - h.checked > HEALTH_INTERVAL
+    try:
+        client = make_client()
+    except BackendError as exc:
+        h.state, h.text = "error", str(exc)
+        return
+    if stale or h.url != client.url:
+        request_health(client)
+    elif h.state == "ok" and (state.PROGRAMS.url != client.url or not (state.PROGRAMS.programs or state.PROGRAMS.error)):
+        request_programs(client)
+
+
 def _timer() -> float | None:
     pump()
+    _auto_refresh()
     if any(not j.done for j in state.JOBS.values()):
         return PUMP_INTERVAL
     if state.HEALTH.state == "checking" or state.PROGRAMS.loading:

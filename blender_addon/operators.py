@@ -95,9 +95,20 @@ def _script_locks(text: str) -> dict:
     return locks
 
 
+def library_dir(prefs: Any) -> str:
+    """Where the library's NAME.blend files are on this machine: the preference, else the local backend's
+    checkout (its sample_scenes/programs), else ''."""
+    if prefs.library_dir:
+        return bpy.path.abspath(prefs.library_dir)
+    if prefs.backend_dir:
+        cand = os.path.join(bpy.path.abspath(prefs.backend_dir), "sample_scenes", "programs")
+        if os.path.isdir(cand):
+            return cand
+    return ""
+
+
 def _spec(scan: Any, options: dict, prefs: Any, **kw: Any) -> jobs.JobSpec:
-    return jobs.JobSpec(scan=scan, options=options, library_dir=bpy.path.abspath(prefs.library_dir) if prefs.library_dir
-                        else "", cache_dir=cache_dir("cache"), **kw)
+    return jobs.JobSpec(scan=scan, options=options, library_dir=library_dir(prefs), cache_dir=cache_dir("cache"), **kw)
 
 
 def _finish(op: Any, started: list[state.Job], wait: bool, verb: str) -> set[str]:

@@ -49,7 +49,7 @@ class ShapeProgPreferences(bpy.types.AddonPreferences):
         col.prop(self, "backend_url")
         col.prop(self, "token")
         col.prop(self, "timeout")
-        if not is_loopback(self.backend_url) and not bpy.app.online_access:
+        if online_access_error(self.backend_url):
             col.label(text="Online access is off: only a backend on this machine can be used", icon="ERROR")
         col = layout.column(heading="Local Backend")
         col.prop(self, "python_path")

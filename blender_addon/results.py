@@ -121,6 +121,11 @@ def apply_result(job: state.Job, result: dict) -> Any:
     job.result_object = obj.name
     obj.update_tag()
     _select(obj)
+    if not bpy.app.background:  # one undo step per applied result
+        try:
+            bpy.ops.ed.undo_push(message=f"ShapeProg: {obj.name}")
+        except RuntimeError:
+            pass
     return obj
 
 
