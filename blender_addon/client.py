@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-__all__ = ["BackendClient", "BackendError", "DEFAULT_URL", "is_loopback", "normalize_url"]
+__all__ = ["DEFAULT_URL", "BackendClient", "BackendError", "is_loopback", "normalize_url"]
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 
@@ -88,7 +88,7 @@ class BackendClient:
             raise self._http_error(method, path, exc) from None
         except urllib.error.URLError as exc:
             raise BackendError(self._unreachable(exc.reason)) from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise BackendError(f"the ShapeProg backend at {self.url} did not answer {method} {path} "
                                f"within {timeout or self.timeout:g} s") from None
         except (ConnectionError, OSError) as exc:

@@ -24,8 +24,19 @@ from . import results, state
 from .client import BackendClient, BackendError
 from .scan import ScanPayload
 
-__all__ = ["JobSpec", "PUMP_INTERVAL", "background", "clear_jobs", "detach_all", "ensure_timer", "pump", "request_health",
-           "request_programs", "start", "wait"]
+__all__ = [
+    "PUMP_INTERVAL",
+    "JobSpec",
+    "background",
+    "clear_jobs",
+    "detach_all",
+    "ensure_timer",
+    "pump",
+    "request_health",
+    "request_programs",
+    "start",
+    "wait",
+]
 
 PUMP_INTERVAL = 0.25
 POLL_INTERVAL = 0.5

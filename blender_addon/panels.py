@@ -123,7 +123,7 @@ def draw_locks(layout: Any, locks: Any, editable_values: bool, obj: Any = None) 
         row.prop(lk, "locked", text=lk.name, icon="LOCKED" if lk.locked else "UNLOCKED")
         if editable_values:
             row.prop(lk, "value", text="")
-        elif mod is not None and lk.kind != "MENU" and idents.get(lk.name) in mod.keys():
+        elif mod is not None and lk.kind != "MENU" and idents.get(lk.name) in mod:
             row.prop(mod, f'["{idents[lk.name]}"]', text="")
 
 

@@ -5,8 +5,7 @@ import json
 from typing import Any
 
 import bpy
-from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import state
 
@@ -122,8 +121,8 @@ class ShapeProgScene(bpy.types.PropertyGroup):
         description="Object whose geometry-nodes modifier is the program (empty: the active object)")
     scan_source: EnumProperty(
         name="Scan", default="SELECTED",
-        items=[("SELECTED", "Selected Objects", "One job per selected mesh or point-cloud object (its evaluated "
-                                                "vertices in world space)"),
+        items=[("SELECTED", "Selected Objects", ("One job per selected mesh or point-cloud object (its evaluated "
+                                                 "vertices in world space)")),
                ("FILE", "File", "A .ply file or a ScanNet frame folder")])
     scan_path: StringProperty(name="Scan File", subtype="FILE_PATH", default="",
                               description="A .ply point cloud or mesh, or a ScanNet frame folder")

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EVENTS", "HEALTH", "JOBS", "PROGRAMS", "Health", "Job", "ProgramList", "reset", "TERMINAL"]
+__all__ = ["EVENTS", "HEALTH", "JOBS", "PROGRAMS", "TERMINAL", "Health", "Job", "ProgramList", "reset"]
 
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 """The service's final job states."""

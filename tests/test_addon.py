@@ -30,8 +30,7 @@ if HAS_BPY:
     _cand = Path(_spec.origin).parent / "5.0" / "scripts" / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
     BLENDER_EXT = _cand if _cand.is_file() else None
 
-from addon_fake_backend import FakeBackend  # noqa: E402
-
+from addon_fake_backend import FakeBackend
 
 # -- the package, its manifest and the zip (no Blender needed) ----------------------------------------
 
@@ -97,7 +96,7 @@ def test_enabling_the_addon_imports_neither_torch_nor_backend():
     code = ("import sys, json, bpy, addon_utils; sys.path.insert(0, sys.argv[1]); "
             "assert addon_utils.enable('blender_addon', default_set=True, handle_error=None); "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'backend', 'numpy'))))")
-    out = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, timeout=120, cwd="/")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT)], check=False, capture_output=True, text=True, timeout=120, cwd="/")
     assert out.returncode == 0, out.stderr
     # bpy itself imports numpy; nothing of torch or the backend comes in
     assert not [m for m in json.loads(out.stdout.strip().splitlines()[-1]) if not m.startswith("numpy")]
@@ -133,7 +132,7 @@ def test_blenders_own_validator_accepts_the_zip(tmp_path):
     from backend.commands.addon import build_zip
 
     path = build_zip(tmp_path)
-    out = subprocess.run([sys.executable, str(BLENDER_EXT), "validate", str(path)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, str(BLENDER_EXT), "validate", str(path)], check=False, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0 and "Success" in out.stdout, out.stdout + out.stderr
 
@@ -242,8 +241,9 @@ def test_reconstruct_with_a_library_program_applies_the_result(fake):
 
 @requires_bpy
 def test_scan_points_are_evaluated_and_in_world_space(addon):
-    import bpy
     from array import array
+
+    import bpy
 
     from blender_addon.scan import object_points, points_to_ply
 

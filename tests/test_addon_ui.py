@@ -33,7 +33,7 @@ class OperatorProps:
         object.__setattr__(self, "_rna", rna)
 
     def __setattr__(self, name: str, value) -> None:
-        assert name in self._rna.properties.keys(), f"{self._idname} has no property {name!r}"
+        assert name in self._rna.properties, f"{self._idname} has no property {name!r}"
         object.__setattr__(self, name, value)
 
 
@@ -52,7 +52,7 @@ class RecordingLayout:
         import bpy
 
         funcs = bpy.types.UILayout.bl_rna.functions
-        assert name in funcs.keys(), f"UILayout has no function {name!r}"
+        assert name in funcs, f"UILayout has no function {name!r}"
         params = {p.identifier: p for p in funcs[name].parameters}
 
         def call(*args, **kw):
@@ -60,14 +60,14 @@ class RecordingLayout:
                 assert key in params, f"UILayout.{name}() has no argument {key!r}"
                 p = params[key]
                 if p.type == "ENUM" and isinstance(value, str) and not p.is_enum_flag:
-                    assert value in p.enum_items.keys(), f"UILayout.{name}({key}={value!r}): not a valid value"
+                    assert value in p.enum_items, f"UILayout.{name}({key}={value!r}): not a valid value"
             self.calls.append((self.depth, name, args, kw))
             if name in ("prop", "prop_search"):
                 data, prop = args[0], args[1]
                 if prop.startswith('["'):
-                    assert prop[2:-2] in data.keys(), f"{data!r} has no ID property {prop}"
+                    assert prop[2:-2] in data, f"{data!r} has no ID property {prop}"
                 else:
-                    assert prop in data.bl_rna.properties.keys(), f"{type(data).__name__} has no property {prop!r}"
+                    assert prop in data.bl_rna.properties, f"{type(data).__name__} has no property {prop!r}"
             if name == "operator":
                 idname = args[0]
                 mod, _, op = idname.partition(".")
@@ -103,7 +103,6 @@ def _context(**kw):
 
 @pytest.fixture
 def addon():
-    import bpy  # noqa: I001 - bpy puts addon_utils on the path
     import addon_utils
     from parity import reset_blender
 
@@ -155,10 +154,9 @@ def test_a_fresh_session_draws(addon):
 
 def test_every_state_of_backend_program_scan_and_options_draws(addon, monkeypatch):
     import bpy
+    from addon_fake_backend import parameter_rows
 
     from blender_addon import backend_process, panels, preferences, state
-
-    from addon_fake_backend import parameter_rows
 
     state.HEALTH.state, state.HEALTH.text = "ok", "ShapeProg 0.1.0 | cpu | queue 0"
     state.PROGRAMS.programs = [{"id": "chair", "name": "chair", "source": "library", "parameters": parameter_rows("chair")}]
@@ -337,5 +335,5 @@ assert sys.modules["bl_ext.user_default.shapeprog.programs"].translator() == "bl
 print("DRAWN", len(mod.panels.classes))
 """
     env = {**__import__("os").environ, "BLENDER_USER_RESOURCES": str(tmp_path / "user")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env, cwd=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=180, env=env, cwd=str(tmp_path))
     assert out.returncode == 0 and "DRAWN 6" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
