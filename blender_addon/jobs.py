@@ -105,10 +105,9 @@ def _work(job: state.Job, client: BackendClient, spec: JobSpec) -> None:
         if spec.program_ir is not None:
             program_id = client.upload_program(spec.program_ir)["id"]
         _post(job, "program", program_id)
-        if spec.fetch_blend:
-            blend = _fetch_blend(client, program_id, spec)
-            if blend:
-                _post(job, "blend", blend)
+        blend = _fetch_blend(client, program_id, spec) if spec.fetch_blend else ""
+        if blend:
+            _post(job, "blend", blend)
         if job.cancel.is_set() or job.stop.is_set():
             _post(job, "ended", {"state": "cancelled", "error": None})
             return
@@ -146,7 +145,7 @@ def _work(job: state.Job, client: BackendClient, spec: JobSpec) -> None:
         folder = os.path.join(spec.cache_dir, "jobs", job_id)
         report = _download(client, job, "report.png", folder) if "report.png" in (remote.get("files") or ["report.png"]) else ""
         fitted = ""
-        if spec.fetch_blend and not job.program_blend:
+        if spec.fetch_blend and not blend:
             # the program's .blend was not available: the fit's own fitted.blend holds the same object
             fitted = _download(client, job, "fitted.blend", folder)
         _post(job, "finished", {"job": remote, "result": result, "report": report, "fitted_blend": fitted})

@@ -32,35 +32,32 @@ class ShapeProgLock(bpy.types.PropertyGroup):
                             description="Menu items, separated by newlines")
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
 def lock_value(lock: ShapeProgLock) -> Any:
     """The lock's text as a value of its parameter's type. Raises ValueError naming the parameter."""
-    text = lock.value.strip()
+    text, kind = lock.value.strip(), lock.kind
     try:
-        if lock.kind == "VALUE":
+        if kind == "VALUE":
             return float(text)
-        if lock.kind == "INT":
-            return int(float(text)) if float(text).is_integer() else int(text)
-        if lock.kind == "BOOLEAN":
-            if text.lower() in ("true", "1", "yes", "on"):
-                return True
-            if text.lower() in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if lock.kind == "VECTOR":
+        if kind == "INT" and float(text).is_integer():
+            return int(float(text))
+        if kind == "BOOLEAN":
+            return _BOOLEANS[text.lower()]
+        if kind == "VECTOR":
             vals = [float(x) for x in text.strip("()[]").replace(",", " ").split()]
-            if len(vals) != 3:
-                raise ValueError
-            return vals
-        if lock.kind == "MENU":
+            if len(vals) == 3:
+                return vals
+        elif kind == "MENU":
             items = [c for c in lock.choices.split("\n") if c]
-            if items and text not in items:
-                raise ValueError
+            if text in items or (text and not items):
+                return text
+        elif kind != "INT":
             return text
-    except ValueError:
+    except (ValueError, KeyError):
         pass
-    else:
-        return text
-    raise ValueError(f"lock '{lock.name}': {text!r} is not a value of type {lock.kind.lower()}")
+    raise ValueError(f"lock '{lock.name}': {text!r} is not a value of type {kind.lower()}")
 
 
 def _text(value: Any) -> str:

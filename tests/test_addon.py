@@ -553,3 +553,44 @@ def test_opening_another_file_cancels_the_running_jobs(fake):
     while not any(p.endswith("/cancel") for m, p, _ in fake.requests):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_the_local_backend_command_line(tmp_path):
+    from blender_addon import backend_process as bp
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    exe = tmp_path / "shapeprog"
+    exe.write_text("")
+    url = "http://127.0.0.1:9876"
+    assert bp.command_line(str(venv), url, "/data") == [str(venv / "bin" / "python"), "-m", "backend.cli", "serve",
+                                                         "--host", "127.0.0.1", "--port", "9876", "--data-dir", "/data"]
+    assert bp.command_line(str(exe), "http://localhost:8765")[:2] == [str(exe), "serve"]
+    assert bp.command_line(sys.executable, url)[:3] == [sys.executable, "-m", "backend.cli"]
+    for bad, why in (("", "set the Python"), (str(tmp_path / "nope"), "no such file"), (str(tmp_path), "no bin/python")):
+        with pytest.raises(bp.LaunchError, match=why):
+            bp.command_line(bad, url)
+
+
+@requires_bpy
+def test_lock_values_are_parsed_by_type_and_preferences_have_defaults(addon):
+    import bpy
+
+    from blender_addon.client import DEFAULT_URL
+    from blender_addon.preferences import _Defaults
+    from blender_addon.properties import lock_value
+
+    locks = bpy.context.scene.shapeprog.locks
+    cases = [("VALUE", "0.45", 0.45), ("INT", "3", 3), ("INT", "3.0", 3), ("BOOLEAN", "True", True),
+             ("BOOLEAN", "off", False), ("VECTOR", "(1, 2, 3)", [1.0, 2.0, 3.0]), ("MENU", "Sled", "Sled")]
+    for kind, text, want in cases:
+        lk = locks.add()
+        lk.name, lk.kind, lk.value, lk.choices = "P", kind, text, "Four Legs\nSled"
+        assert lock_value(lk) == want
+    for kind, text in (("VALUE", "x"), ("INT", "2.5"), ("BOOLEAN", "maybe"), ("VECTOR", "1 2"), ("MENU", "Wheels")):
+        lk = locks.add()
+        lk.name, lk.kind, lk.value, lk.choices = "P", kind, text, "Four Legs\nSled"
+        with pytest.raises(ValueError, match=f"lock 'P': {text!r} is not a value of type {kind.lower()}"):
+            lock_value(lk)
+    assert _Defaults().backend_url == DEFAULT_URL and _Defaults().timeout == 30.0

@@ -274,3 +274,35 @@ def test_the_extension_unregisters_cleanly(tmp_path, service, extension_zip):
     out = _blender(tmp_path, extension_zip, service, body)
     assert out["health"].startswith("ShapeProg ") and "chair" in out["programs"]
     assert out["classes"] == [] and out["props"] == [False, False] and not out["timer"] and out["handlers"] == []
+
+
+def test_start_and_stop_a_local_backend_from_the_panel(tmp_path, extension_zip):
+    root = _service_root()
+    if root is None:
+        pytest.skip("the job service (backend/service) is not in this checkout; set SHAPEPROG_SERVICE_ROOT")
+    url = f"http://127.0.0.1:{_free_port()}"
+    body = f"""
+    prefs.python_path, prefs.backend_dir, prefs.data_dir = {sys.executable!r}, {str(root)!r}, {str(tmp_path / "jobs")!r}
+    assert bpy.ops.shapeprog.start_backend() == {{'FINISHED'}}
+    proc = addon.backend_process.current()
+    OUT["command"], OUT["pid"] = proc.command, proc.popen.pid
+    deadline = time.monotonic() + 180
+    while addon.state.HEALTH.state == "checking" and time.monotonic() < deadline:
+        addon.jobs.pump(); time.sleep(0.1)
+    OUT["health"] = addon.state.HEALTH.text
+    assert bpy.ops.shapeprog.stop_backend() == {{'FINISHED'}}
+    OUT["stopped"] = proc.popen.poll() is not None
+    assert bpy.ops.shapeprog.start_backend() == {{'FINISHED'}}
+    OUT["pid2"] = addon.backend_process.current().popen.pid  # left running: Blender's exit must stop it
+    """
+    out = _blender(tmp_path, extension_zip, url, body)
+    assert out["command"][1:4] == ["-m", "backend.cli", "serve"] and out["health"].startswith("ShapeProg ")
+    assert out["stopped"]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            os.kill(out["pid2"], 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "the local backend outlived Blender"
+        time.sleep(0.2)
