@@ -144,7 +144,8 @@ class FakeBackend:
                 if parts == ["jobs"] and method == "POST":
                     if fake.program(body["program"]) is None:
                         return self._send(404, {"detail": f"unknown program {body['program']!r}"})
-                    base64.b64decode(body["scan"]["ply"])
+                    scan = body["scan"]
+                    base64.b64decode(scan["ply"] if "ply" in scan else scan["frames_zip"])
                     jid = uuid.uuid4().hex
                     fake.jobs[jid] = {"id": jid, "state": "queued", "label": body.get("label", ""),
                                       "program": body["program"], "progress": None, "error": None, "files": [],

@@ -594,3 +594,29 @@ def test_lock_values_are_parsed_by_type_and_preferences_have_defaults(addon):
         with pytest.raises(ValueError, match=f"lock 'P': {text!r} is not a value of type {kind.lower()}"):
             lock_value(lk)
     assert _Defaults().backend_url == DEFAULT_URL and _Defaults().timeout == 30.0
+
+
+@requires_bpy
+def test_a_scan_file_or_frame_folder(fake):
+    import base64
+    import io
+
+    import bpy
+
+    sp = bpy.context.scene.shapeprog
+    sp.scan_source, sp.scan_path, sp.instance_id = "FILE", str(SCENE), 1
+    assert bpy.ops.shapeprog.reconstruct(program="chair", wait=True) == {"FINISHED"}
+    assert bpy.ops.shapeprog.reconstruct(scan_path=str(SCENE / "object_points.ply"), program="chair", wait=True) == {"FINISHED"}
+    frames, ply = [b["scan"] for m, p, b in fake.requests if m == "POST" and p == "/v1/jobs"]
+    assert frames["instance_id"] == 1 and ply["ply"] == base64.b64encode((SCENE / "object_points.ply").read_bytes()).decode()
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(frames["frames_zip"]))) as zf:
+        names = set(zf.namelist())
+    assert {"intrinsic/intrinsic_depth.txt", "pose/0.txt", "depth/0.png"} <= names
+    res = bpy.data.objects["chair_s1_fit"]
+    assert res.shapeprog.scan == "" and res.shapeprog.scan_path == str(SCENE) and "object_points_fit" in bpy.data.objects
+    # Refine reads the same file again
+    assert bpy.ops.shapeprog.refine(target="chair_s1_fit", wait=True) == {"FINISHED"}
+    assert "frames_zip" in [b for m, p, b in fake.requests if m == "POST" and p == "/v1/jobs"][-1]["scan"]
+    sp.scan_path = str(SCENE / "nope.ply")
+    with pytest.raises(RuntimeError, match="no such file or folder"):
+        bpy.ops.shapeprog.reconstruct(program="chair", wait=True)
