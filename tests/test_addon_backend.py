@@ -198,21 +198,26 @@ def test_reconstruct_a_sample_scan_then_refine_with_a_lock(tmp_path, service, ex
 
 
 def test_cancel_leaves_the_scene_untouched(tmp_path, service, extension_zip):
-    body = """
+    body = f"""
+    prefs.library_dir = {str(ROOT / "sample_scenes" / "programs")!r}  # where chair.blend is: the preview needs it
     before = scene_state()
-    bpy.ops.shapeprog.reconstruct(scan="chair_scan", program="chair", budget=120.0)
+    bpy.ops.shapeprog.reconstruct(scan="chair_scan", program="chair", budget=300.0)
     job = next(iter(addon.state.JOBS.values()))
     deadline = time.monotonic() + 300
-    while job.state != "running" and not job.done and time.monotonic() < deadline:
+    while not job.preview and not job.done and time.monotonic() < deadline:
         addon.jobs.pump(); time.sleep(0.1)
-    OUT["running"] = job.state
+    OUT["running"], OUT["preview"] = job.state, job.preview
+    OUT["preview_values"] = values(bpy.data.objects[job.preview]) if job.preview else {{}}
+    OUT["progress"] = [job.fraction, job.best_objective]
     bpy.ops.shapeprog.cancel(job=job.key)
     addon.jobs.wait([job])
     OUT["state"], OUT["error"], OUT["same"] = job.state, job.error, scene_state() == before
     OUT["remote"] = job.remote_id
     """
     out = _blender(tmp_path, extension_zip, service, body)
-    assert out["running"] == "running" and out["state"] == "cancelled" and out["same"], out
+    assert out["running"] == "running" and out["preview"] == "chair_scan (ShapeProg preview)", out
+    assert out["preview_values"] and 0 < out["progress"][0] < 1 and out["progress"][1] is not None
+    assert out["state"] == "cancelled" and out["same"], out
     assert _get(f"{service}/v1/jobs/{out['remote']}")["state"] == "cancelled"
 
 
