@@ -128,16 +128,18 @@ def _finish(op: Any, started: list[state.Job], wait: bool, verb: str) -> set[str
     return {"FINISHED"}
 
 
+_SKIP = {"SKIP_SAVE"}  # a left-out option comes from the panel, never from the last call
 _OPTION_PROPS = {
-    "method": EnumProperty(name="Method", items=METHODS, default="mcts"),
-    "budget": FloatProperty(name="Budget", default=60.0, min=1.0, description="Time budget of one fit in seconds"),
-    "seed": IntProperty(name="Seed", default=0, min=0),
-    "device": StringProperty(name="Device", default="cpu", description="Torch device (cpu, cuda)"),
+    "method": EnumProperty(name="Method", items=METHODS, default="mcts", options=_SKIP),
+    "budget": FloatProperty(name="Budget", default=60.0, min=1.0, options=_SKIP,
+                            description="Time budget of one fit in seconds"),
+    "seed": IntProperty(name="Seed", default=0, min=0, options=_SKIP),
+    "device": StringProperty(name="Device", default="cpu", description="Torch device (cpu, cuda)", options=_SKIP),
     "max_evaluations": IntProperty(name="Max Evaluations", default=0, min=0,
-                                   description="Also stop after this many evaluations (0: no limit)"),
+                                   description="Also stop after this many evaluations (0: no limit)", options=_SKIP),
     "config": StringProperty(name="Config", default="",
-                             description="JSON object of further FitConfig fields (options.config)"),
-    "wait": BoolProperty(name="Wait", default=False, options={"SKIP_SAVE"},
+                             description="JSON object of further FitConfig fields (options.config)", options=_SKIP),
+    "wait": BoolProperty(name="Wait", default=False, options=_SKIP,
                          description="Block until the jobs end and their results are applied (scripts)"),
 }
 
@@ -150,15 +152,15 @@ class SHAPEPROG_OT_reconstruct(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     scan: StringProperty(name="Scan", default="",
-                         description="Scan object name (empty: the panel's choice, e.g. the selected objects)")
+                         description="Scan object name (empty: the panel's choice, e.g. the selected objects)", options=_SKIP)
     scan_path: StringProperty(name="Scan File", default="", subtype="FILE_PATH",
-                              description="A .ply or ScanNet frame folder instead of an object")
-    instance_id: IntProperty(name="Instance", default=1, min=0)
+                              description="A .ply or ScanNet frame folder instead of an object", options=_SKIP)
+    instance_id: IntProperty(name="Instance", default=1, min=0, options=_SKIP)
     program: StringProperty(name="Program", default="",
                             description="Library program name, or the name of an object with a geometry-nodes "
-                                        "modifier (empty: the panel's choice)")
+                                        "modifier (empty: the panel's choice)", options=_SKIP)
     locks: StringProperty(name="Locks", default="",
-                          description='JSON object of parameter values to hold: {"Leg Style": "Sled"}')
+                          description='JSON object of parameter values to hold: {"Leg Style": "Sled"}', options=_SKIP)
     __annotations__.update(_OPTION_PROPS)
 
     def _program(self, context: Any) -> tuple[str, str, Any]:
@@ -240,7 +242,7 @@ class SHAPEPROG_OT_refine(bpy.types.Operator):
     bl_label = "Refine"
     bl_options = {"REGISTER"}
 
-    target: StringProperty(name="Target", default="", description="The result object (empty: the active object)")
+    target: StringProperty(name="Target", default="", description="The result object (empty: the active object)", options=_SKIP)
     __annotations__.update(_OPTION_PROPS)
 
     def execute(self, context: Any) -> set[str]:

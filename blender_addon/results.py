@@ -131,7 +131,10 @@ def apply_result(job: state.Job, result: dict) -> Any:
 
 def _select(obj: Any) -> None:
     view_layer = bpy.context.view_layer
-    if view_layer is None or view_layer.objects.get(obj.name) is None:
+    if view_layer is None:
+        return
+    view_layer.update()  # the new object's base
+    if view_layer.objects.get(obj.name) is None:
         return
     for o in view_layer.objects.selected:
         o.select_set(False)

@@ -439,7 +439,13 @@ def test_one_job_per_selected_scan(fake):
     b.select_set(True)
     sp = bpy.context.scene.shapeprog
     sp.program_source, sp.library_program, sp.budget = "LIBRARY", "chair", 7.0
-    assert bpy.ops.shapeprog.reconstruct(wait=True) == {"FINISHED"}
+    assert bpy.ops.shapeprog.reconstruct(scan="scan_a", program="chair", budget=3.0, wait=True) == {"FINISHED"}
+    assert bpy.context.selected_objects == [bpy.data.objects["scan_a_fit"]]  # the result is selected and active
+    assert bpy.context.view_layer.objects.active.name == "scan_a_fit"
+    fake.requests.clear()
+    a.select_set(True)
+    b.select_set(True)
+    assert bpy.ops.shapeprog.reconstruct(wait=True) == {"FINISHED"}  # the panel's settings, not the last call's
     assert {"scan_a_fit", "scan_b_fit"} <= set(bpy.data.objects.keys())
     labels = sorted(b["label"] for m, p, b in fake.requests if m == "POST" and p == "/v1/jobs")
     assert labels == ["scan_a", "scan_b"]
