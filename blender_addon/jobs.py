@@ -75,7 +75,7 @@ def _fetch_blend(client: BackendClient, program_id: str, spec: JobSpec) -> str:
             raise
         data = None
     if data:
-        tmp = path + ".part"
+        tmp = f"{path}.{threading.get_ident()}.part"  # jobs of the same program may download it at once
         with open(tmp, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
@@ -84,10 +84,10 @@ def _fetch_blend(client: BackendClient, program_id: str, spec: JobSpec) -> str:
     return local if local and os.path.isfile(local) else ""
 
 
-def _download(client: BackendClient, job: state.Job, name: str, folder: str) -> str:
+def _download(client: BackendClient, job_id: str, name: str, folder: str) -> str:
     """Save the job's file ``name`` in ``folder``; '' when the job has no such file."""
     try:
-        data = client.file(job.remote_id, name)
+        data = client.file(job_id, name)
     except BackendError as exc:
         if exc.status == 404:
             return ""
@@ -119,7 +119,11 @@ def _work(job: state.Job, client: BackendClient, spec: JobSpec) -> None:
         while not job.stop.is_set():
             if job.cancel.is_set() and not cancel_sent:
                 cancel_sent = True
-                client.cancel(job_id)
+                try:
+                    client.cancel(job_id)
+                except BackendError as exc:
+                    if exc.status != 409:  # 409: it ended meanwhile; its final state comes next
+                        raise
             try:
                 remote = client.job(job_id)
                 failures = 0
@@ -143,11 +147,12 @@ def _work(job: state.Job, client: BackendClient, spec: JobSpec) -> None:
             return
         result = client.result(job_id)
         folder = os.path.join(spec.cache_dir, "jobs", job_id)
-        report = _download(client, job, "report.png", folder) if "report.png" in (remote.get("files") or ["report.png"]) else ""
+        has_report = "report.png" in (remote.get("files") or ["report.png"])
+        report = _download(client, job_id, "report.png", folder) if has_report else ""
         fitted = ""
         if spec.fetch_blend and not blend:
             # the program's .blend was not available: the fit's own fitted.blend holds the same object
-            fitted = _download(client, job, "fitted.blend", folder)
+            fitted = _download(client, job_id, "fitted.blend", folder)
         _post(job, "finished", {"job": remote, "result": result, "report": report, "fitted_blend": fitted})
     except BackendError as exc:
         _post(job, "error", str(exc))
