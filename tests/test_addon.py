@@ -125,6 +125,14 @@ def test_build_writes_an_extension_zip_with_the_translator_vendored(tmp_path):
                 assert not {m for m in mods if m.split(".")[0] in ("torch", "backend", "translator", "numpy")}, name
 
 
+def test_build_needs_an_output_folder(capsys):
+    from backend.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["addon", "build"])
+    assert exc.value.code == 2 and "-o/--out-dir" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(BLENDER_EXT is None, reason="Blender's extension tool (bl_pkg) is not installed")
 def test_blenders_own_validator_accepts_the_zip(tmp_path):
     import subprocess
