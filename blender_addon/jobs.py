@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,8 +339,11 @@ def _auto_refresh() -> None:
 
 
 def _timer() -> float | None:
-    pump()
-    _auto_refresh()
+    try:
+        pump()
+        _auto_refresh()
+    except Exception:  # noqa: BLE001 - an exception would unregister the timer and freeze every job
+        traceback.print_exc()
     if any(not j.done for j in state.JOBS.values()):
         return PUMP_INTERVAL
     if state.HEALTH.state == "checking" or state.PROGRAMS.loading:

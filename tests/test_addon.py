@@ -634,3 +634,24 @@ def test_a_scan_file_or_frame_folder(fake):
     sp.scan_path = str(SCENE / "nope.ply")
     with pytest.raises(RuntimeError, match="no such file or folder"):
         bpy.ops.shapeprog.reconstruct(program="chair", wait=True)
+
+
+@requires_bpy
+def test_the_timer_keeps_the_status_line_and_program_list_fresh(fake):
+    import bpy
+
+    from blender_addon import jobs, state
+
+    assert bpy.app.timers.is_registered(jobs._timer)
+    assert jobs._timer() == 1.0 or state.HEALTH.state == "checking"  # asks /v1/health
+    _pump_until(lambda: state.HEALTH.state == "ok")
+    assert state.HEALTH.text.startswith("ShapeProg 0.1.0 | cpu | queue 0")
+    jobs._timer()  # healthy: asks for the programs
+    _pump_until(lambda: not state.PROGRAMS.loading and state.PROGRAMS.programs)
+    assert state.PROGRAMS.get("chair")["parameters"][0]["name"] == "Leg Style"
+    bpy.context.scene.shapeprog.library_program = "chair"
+    assert [lk.name for lk in bpy.context.scene.shapeprog.locks][:1] == ["Leg Style"]
+    bpy.context.preferences.addons["blender_addon"].preferences.backend_url = "http://127.0.0.1:9"
+    jobs._timer()  # the URL changed: asks again, and says why it failed
+    _pump_until(lambda: state.HEALTH.state == "error")
+    assert "not reachable" in state.HEALTH.text
