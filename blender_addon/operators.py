@@ -67,8 +67,10 @@ def _options(op: Any, defaults: Any) -> dict:
     def pick(name: str) -> Any:
         return getattr(op, name) if op.properties.is_property_set(name) else getattr(defaults, name)
 
-    opts = {"method": pick("method"), "budget": float(pick("budget")), "seed": int(pick("seed")),
-            "device": (pick("device") or "cpu").strip()}
+    opts = {"method": pick("method"), "budget": float(pick("budget")), "seed": int(pick("seed"))}
+    device = (pick("device") or "").strip()
+    if device:  # else the backend's own --device
+        opts["device"] = device
     max_eval = int(pick("max_evaluations"))
     if max_eval > 0:
         opts["max_evaluations"] = max_eval
@@ -134,7 +136,8 @@ _OPTION_PROPS = {
     "budget": FloatProperty(name="Budget", default=60.0, min=1.0, options=_SKIP,
                             description="Time budget of one fit in seconds"),
     "seed": IntProperty(name="Seed", default=0, min=0, options=_SKIP),
-    "device": StringProperty(name="Device", default="cpu", description="Torch device (cpu, cuda)", options=_SKIP),
+    "device": StringProperty(name="Device", default="", options=_SKIP,
+                             description="Torch device (cpu, cuda; empty: the backend's default)"),
     "max_evaluations": IntProperty(name="Max Evaluations", default=0, min=0,
                                    description="Also stop after this many evaluations (0: no limit)", options=_SKIP),
     "config": StringProperty(name="Config", default="",

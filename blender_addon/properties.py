@@ -128,8 +128,9 @@ class ShapeProgScene(bpy.types.PropertyGroup):
     method: EnumProperty(name="Method", items=METHODS, default="mcts")
     budget: FloatProperty(name="Budget", default=60.0, min=1.0, soft_max=600.0, subtype="TIME_ABSOLUTE",
                           unit="TIME_ABSOLUTE", description="Time budget of one fit in seconds")
-    device: StringProperty(name="Device", default="cpu", search=_device_search,
-                           description="Torch device of the fit (cpu, cuda, ...; the backend lists its own)")
+    device: StringProperty(name="Device", default="", search=_device_search,
+                           description="Torch device of the fit (cpu, cuda, ...; the backend lists its own); "
+                                       "empty: the backend's default")
     seed: IntProperty(name="Seed", default=0, min=0, description="Random seed of the search")
     max_evaluations: IntProperty(name="Max Evaluations", default=0, min=0,
                                  description="Also stop after this many objective evaluations (0: no limit)")
@@ -153,7 +154,7 @@ class ShapeProgObject(bpy.types.PropertyGroup):
     report_path: StringProperty(name="Report", default="", subtype="FILE_PATH")
     method: EnumProperty(name="Method", items=METHODS, default="mcts")
     budget: FloatProperty(name="Budget", default=60.0, min=1.0, subtype="TIME_ABSOLUTE", unit="TIME_ABSOLUTE")
-    device: StringProperty(name="Device", default="cpu", search=_device_search)
+    device: StringProperty(name="Device", default="", search=_device_search)
     seed: IntProperty(name="Seed", default=0, min=0)
     max_evaluations: IntProperty(name="Max Evaluations", default=0, min=0)
     locks: CollectionProperty(type=ShapeProgLock)

@@ -85,7 +85,7 @@ def _store(obj: Any, job: state.Job, result: dict) -> None:
     sp.method = opts.get("method", sp.method)
     sp.budget = float(opts.get("budget", sp.budget))
     sp.seed = int(opts.get("seed", sp.seed))
-    sp.device = str(opts.get("device", sp.device))
+    sp.device = str(opts.get("device", ""))
     sp.max_evaluations = int(opts.get("max_evaluations") or 0)
     objective = result.get("objective")
     sp.message = (f"{'Refined' if job.kind == 'refine' else 'Reconstructed'}: objective "

@@ -239,7 +239,7 @@ def test_reconstruct_with_a_library_program_applies_the_result(fake):
     assert sorted(o.name for o in bpy.data.objects) == ["chair_scan", "chair_scan_fit"]  # no preview left behind
     submit = next(b for m, p, b in fake.requests if m == "POST" and p == "/v1/jobs")
     assert submit["program"] == "chair" and submit["label"] == "chair_scan"
-    assert submit["options"] == {"method": "mcts", "budget": 5.0, "seed": 3, "device": "cpu"}
+    assert submit["options"] == {"method": "mcts", "budget": 5.0, "seed": 3}  # the server's own device
     import base64
 
     ply = base64.b64decode(submit["scan"]["ply"])
@@ -458,6 +458,11 @@ def test_one_job_per_selected_scan(fake):
     labels = sorted(b["label"] for m, p, b in fake.requests if m == "POST" and p == "/v1/jobs")
     assert labels == ["scan_a", "scan_b"]
     assert all(b["options"]["budget"] == 7.0 for m, p, b in fake.requests if m == "POST" and p == "/v1/jobs")
+    sp.device = "cuda"
+    a.select_set(True)
+    assert bpy.ops.shapeprog.reconstruct(wait=True) == {"FINISHED"}
+    assert [b for m, p, b in fake.requests if m == "POST" and p == "/v1/jobs"][-1]["options"]["device"] == "cuda"
+    assert bpy.context.view_layer.objects.active.shapeprog.device == "cuda"
 
 
 @requires_bpy

@@ -267,7 +267,7 @@ def test_the_extension_unregisters_cleanly(tmp_path, service, extension_zip):
     body = """
     bpy.ops.shapeprog.check_backend()
     job_deadline = time.monotonic() + 30
-    while addon.state.HEALTH.state == "checking" and time.monotonic() < job_deadline:
+    while (addon.state.HEALTH.state == "checking" or addon.state.PROGRAMS.loading) and time.monotonic() < job_deadline:
         addon.jobs.pump(); time.sleep(0.05)
     OUT["health"] = addon.state.HEALTH.text
     OUT["programs"] = sorted(p["id"] for p in addon.state.PROGRAMS.programs if p.get("source") == "library")
