@@ -148,7 +148,9 @@ class VIEW3D_PT_shapeprog_options(_ShapeProgPanel, bpy.types.Panel):
         row.operator("shapeprog.refresh_locks", text="", icon="FILE_REFRESH", emboss=False)
         if sp.show_locks:
             box.use_property_split = False
-            draw_locks(box, sp.locks, editable_values=sp.program_source == "LIBRARY")
+            library = sp.program_source == "LIBRARY"
+            program_obj = None if library else (sp.program_object or context.active_object)
+            draw_locks(box, sp.locks, editable_values=library, obj=program_obj)
 
 
 def draw_job(layout: Any, job: state.Job) -> None:
