@@ -103,6 +103,7 @@ def _context(**kw):
 
 @pytest.fixture
 def addon():
+    import bpy  # noqa: F401, I001 - importing bpy puts addon_utils on the path
     import addon_utils
     from parity import reset_blender
 
