@@ -16,7 +16,7 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAMS_DIR = ROOT / "sample_scenes" / "programs"
@@ -53,7 +53,7 @@ class FakeBackend:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> FakeBackend:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
