@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from translator.geometry import MeshBatch
+from translator.ir import Program
 from translator.params import ParameterSpace
 
 from .evaluate import evaluate_sets
@@ -169,7 +170,7 @@ def shade_mesh(mesh: MeshBatch, index: int = 0, size: int = 256, azimuth: float 
     return img
 
 
-def make_gallery(program: Any, n: int = 16, seed: int = 0, out: str | Path = "gallery.png", columns: int = 4,
+def make_gallery(program: Program, n: int = 16, seed: int = 0, out: str | Path = "gallery.png", columns: int = 4,
                  tile: int = 256, title: str | None = None,
                  evaluate: Callable[[dict[str, Any]], MeshBatch] | None = None) -> Path:
     """Draw ``n`` random samples of ``program`` (an IR :class:`~translator.ir.Program`) into ``out`` (PNG).

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 import statistics
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import torch
+from numpy.typing import ArrayLike
 
 from translator.params import ParameterSpace
 
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["chamfer_cm", "equivalent_description", "recovery_metrics", "truth_objective"]
 
 
-def chamfer_cm(verts_a: Any, tris_a: Any, verts_b: Any, tris_b: Any, samples: int = 4000, seed: int = 0) -> float:
+def chamfer_cm(verts_a: ArrayLike | torch.Tensor, tris_a: ArrayLike | torch.Tensor, verts_b: ArrayLike | torch.Tensor,
+               tris_b: ArrayLike | torch.Tensor, samples: int = 4000, seed: int = 0) -> float:
     """Symmetric Chamfer distance in cm between two triangle meshes (metres): the mean of the two
     directions' mean exact distance from area-weighted surface samples to the other surface."""
     out = []
@@ -46,7 +49,7 @@ def chamfer_cm(verts_a: Any, tris_a: Any, verts_b: Any, tris_b: Any, samples: in
     return 100.0 * 0.5 * (out[0] + out[1])
 
 
-def equivalent_description(module: Any, space: ParameterSpace, truth: dict, quarter_turns: int, start: dict[str, Any],
+def equivalent_description(module: ModuleType, space: ParameterSpace, truth: dict, quarter_turns: int, start: dict[str, Any],
                            true_mesh: tuple[Any, Any], tolerance_cm: float = 0.3, steps: int = 300) -> dict | None:
     """Another description of the true object, turned by ``quarter_turns`` x 90 degrees, if there is one.
 
@@ -109,7 +112,7 @@ def equivalent_description(module: Any, space: ParameterSpace, truth: dict, quar
     return {"continuous": values, "yaw": float(truth["pose"]["yaw"]) + turn, "chamfer_cm": cham}
 
 
-def truth_objective(module: Any, space: ParameterSpace, observations: Observations, truth: dict, steps: int = 60) -> float:
+def truth_objective(module: ModuleType, space: ParameterSpace, observations: Observations, truth: dict, steps: int = 60) -> float:
     """The fitting objective at the truth: the true configuration and pose, refined for ``steps`` Adam
     steps from the true values (the noise moves the optimum a little), under the finer objective that
     makes a search's final decision (the one its result's objective is measured in). A fit that ends above it

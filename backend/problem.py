@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -26,6 +27,7 @@ from .objective import Objective, ObjectiveConfig
 from .ops.pose import apply_pose, pose_matrix
 from .search.base import POSE, Candidate, RefineRequest, State, config_key
 from .search.refine import RefineSettings, refine_batch
+from .structures import Observations
 
 __all__ = ["FitProblem", "ProblemConfig"]
 
@@ -44,7 +46,7 @@ class ProblemConfig:
 class FitProblem:
     """Implements :class:`backend.search.base.Problem` for a compiled program and observations."""
 
-    def __init__(self, module: Any, space: ParameterSpace, observations: Any, config: ProblemConfig | None = None,
+    def __init__(self, module: ModuleType, space: ParameterSpace, observations: Observations, config: ProblemConfig | None = None,
                  generator_seed: int = 0):
         self.module = module
         self.space = space
@@ -187,7 +189,8 @@ class FitProblem:
     def discrete_values(self, config: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in config.items() if k != POSE}
 
-    def candidate_at(self, values: dict[str, Any], world_from_program: Any = None) -> tuple[dict[str, Any], State]:
+    def candidate_at(self, values: dict[str, Any], world_from_program: Sequence[Sequence[float]] | torch.Tensor | None = None
+                     ) -> tuple[dict[str, Any], State]:
         """The configuration and state of given parameter values (by name; missing ones at their
         defaults) and, optionally, a ``(4, 4)`` world_from_program pose (else the first yaw hypothesis
         at the frame's origin): the inverse of :meth:`state_values` and :meth:`world_pose`."""

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from translator.geometry import write_ply
+from translator.params import ParameterSpace
 
 from .cameras import Cameras
 from .io import write_matrix, write_point_cloud
@@ -205,7 +206,7 @@ def load_shape_program(path: str | Path, ranges: str | Path | None = None, objec
     return ShapeProgram(Path(path).stem, parameter_space(prog, ranges), module.program, str(path))
 
 
-def sample_parameters(space: Any, rng: np.random.Generator, fixed: dict[str, Any] | None = None) -> tuple[dict, dict, dict]:
+def sample_parameters(space: ParameterSpace, rng: np.random.Generator, fixed: dict[str, Any] | None = None) -> tuple[dict, dict, dict]:
     """Draw every parameter of ``space``.
 
     Ranges: uniform in ``[low, high]`` for continuous parameters with a range, uniform over

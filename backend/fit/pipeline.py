@@ -26,7 +26,7 @@ from ..object_frame import clean_observations
 from ..ops.pose import apply_pose
 from ..problem import FitProblem, ProblemConfig
 from ..search import METHODS
-from ..search.base import POSE, Budget, Candidate, RefineRequest, SearchContext
+from ..search.base import POSE, Budget, Candidate, RefineRequest, SearchContext, StopFlag
 from ..structures import Observations
 from .config import FitConfig
 from .result import FitError, FitInterrupted, FitResult, software_versions
@@ -115,7 +115,7 @@ def subsample(observations: Observations, max_points: int, seed: int = 0) -> Obs
 
 def fit(program: Program, observations: Observations, cfg: FitConfig | None = None, *,
         space: ParameterSpace | None = None, progress: Callable[[dict], None] | None = None,
-        module: ModuleType | None = None, stop: Any = None) -> FitResult:
+        module: ModuleType | None = None, stop: StopFlag | None = None) -> FitResult:
     """Fit ``program`` to ``observations`` under ``cfg`` (default :class:`FitConfig`).
 
     ``space`` and ``module`` (the compiled program) are built from ``program`` unless given;

@@ -27,6 +27,7 @@ __all__ = [
     "SearchConfig",
     "SearchContext",
     "State",
+    "StopFlag",
     "config_key",
 ]
 
@@ -162,13 +163,19 @@ class SearchConfig:
 Progress = Callable[[dict[str, Any]], None]
 
 
+class StopFlag(Protocol):
+    """A stop request: :class:`threading.Event`, a multiprocessing Event, a job's cancel flag."""
+
+    def is_set(self) -> bool: ...
+
+
 class Budget:
     """A search's limits: wall-clock seconds from its creation (create it when the fit starts, so that
     setting up counts too), optionally objective evaluations (candidates x Adam steps: when they bind, a
     seed gives the same result on any machine), and a stop request (``stop``: anything with ``is_set()``,
     such as a :class:`threading.Event` set by a signal handler or a job's cancel)."""
 
-    def __init__(self, seconds: float, max_evaluations: int | None = None, stop: Any = None):
+    def __init__(self, seconds: float, max_evaluations: int | None = None, stop: StopFlag | None = None):
         if seconds is None or not math.isfinite(seconds) or seconds <= 0:
             raise ValueError(f"the budget must be a positive number of seconds, got {seconds}")
         self.seconds = float(seconds)
