@@ -227,6 +227,9 @@ class _Generator:
                 if kw in kws:
                     out.append(f"{where}: inputs {quote(kws[kw])} and {quote(s.identifier)} are the same input")
                 kws.setdefault(kw, s.identifier)
+                if s.multi_input != (kw in spec.multi_inputs):
+                    out.append(f"{where}: input {quote(s.identifier)} is {'' if s.multi_input else 'not '}marked "
+                               f"multi-input, which this node's is {'not' if s.multi_input else ''}".rstrip())
         for s in self.pe.enabled_inputs(n):
             for src in self.resolve(info, n, s.identifier):
                 if src.node is not None and info.nodes[src.node].bl_idname == "NodeGroupInput" \

@@ -38,6 +38,7 @@ class NodeSpec:
     implicit: frozenset[str] = field(default_factory=frozenset)  # kwargs left to the function when unlinked
     renames: dict[str, str] = field(default_factory=dict)  # socket identifier -> kwarg when the default is ambiguous
     outputs_arg: bool = False  # the function takes outputs_used=(outputs read downstream) and may skip the others
+    multi_inputs: frozenset[str] = field(default_factory=frozenset)  # kwargs that are multi-input sockets (a list)
 
     @property
     def module(self) -> str:
@@ -63,6 +64,7 @@ def node(
     implicit: tuple[str, ...] = (),
     renames: dict[str, str] | None = None,
     outputs_arg: bool = False,
+    multi_inputs: tuple[str, ...] = (),
 ) -> Callable[[Callable], Callable]:
     """Register the decorated runtime function for ``bl_idname`` (one or several). With
     ``outputs_arg`` the generated code passes ``outputs_used``: the output identifiers linked
@@ -73,6 +75,7 @@ def node(
             REGISTRY[name] = NodeSpec(
                 bl_idname=name, func=fn, outputs=outputs, props=props, check=check, pure=pure,
                 implicit=frozenset(implicit), renames=dict(renames or {}), outputs_arg=outputs_arg,
+                multi_inputs=frozenset(multi_inputs),
             )
         return fn
 

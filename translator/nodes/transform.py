@@ -256,7 +256,7 @@ def join_instances(parts: list[Instances]) -> Instances | None:
     return Instances(references=refs, reference_index=index, transforms=transforms, attributes=attrs)
 
 
-@node("GeometryNodeJoinGeometry", outputs=("Geometry",), pure=False)
+@node("GeometryNodeJoinGeometry", outputs=("Geometry",), pure=False, multi_inputs=("geometry",))
 def join_geometry(geometry=()):
     """Join Geometry: meshes and instances concatenated in Blender's link order (the exporter
     lists a multi-input's links top to bottom). Meshes are joined as Blender does it, by
