@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,25 +93,70 @@ class JobHandle:
 
 
 class Executor(ABC):
-    """Runs fit jobs in workers; see the module's docstring for the callbacks."""
+    """Runs fit jobs in workers; see the module's docstring for the callbacks.
+
+    The queue of jobs waiting for a worker is kept here (``_pending``, under ``_lock``); an executor
+    implements :meth:`_pump` (hand queued jobs to free workers), :meth:`_stop_running` (ask a running
+    fit to stop) and :meth:`shutdown` (starting with :meth:`_close`)."""
 
     kind: str = "?"
     """``local`` or ``ray`` (what ``GET /v1/health`` reports)."""
 
-    @abstractmethod
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._pending: deque[JobHandle] = deque()
+        self._closed = False
+
     def submit(self, spec: JobSpec, on_progress: Callable[[str, dict], None] = noop,
                on_done: Callable[[str, JobOutcome], None] = noop, on_start: Callable[[str], None] = noop) -> JobHandle:
         """Queue a job; returns its handle at once."""
+        handle = JobHandle(spec, on_progress, on_done, on_start)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the executor has shut down")
+            self._pending.append(handle)
+        self._pump()
+        return handle
 
-    @abstractmethod
     def cancel(self, handle: JobHandle) -> bool:
         """Cancel a job: True when it was dropped before starting (already reported ``cancelled``), False
         when a running fit was asked to stop (or the job had ended)."""
+        with self._lock:
+            handle.cancel_requested = True
+            dropped = handle in self._pending
+            if dropped:
+                self._pending.remove(handle)
+        if dropped:
+            handle.finish(JobOutcome("cancelled"))
+            return True
+        if handle.state == "running":
+            self._stop_running(handle)
+        return False
 
     @abstractmethod
     def shutdown(self, wait: float = 5.0) -> None:
         """Stop running fits (each keeps its best result), drop queued jobs (reported ``cancelled``) and
         release the workers, waiting at most ``wait`` seconds for running jobs to report."""
+
+    def _close(self) -> bool:
+        """Refuse new jobs and report the queued ones ``cancelled``; False when already closed."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._closed = True
+            pending = list(self._pending)
+            self._pending.clear()
+        for h in pending:
+            h.finish(JobOutcome("cancelled"))
+        return True
+
+    @abstractmethod
+    def _pump(self) -> None:
+        """Hand queued jobs to free workers (called after every submit and whenever a worker frees up)."""
+
+    @abstractmethod
+    def _stop_running(self, handle: JobHandle) -> None:
+        """Ask a running job's fit to stop at its next step."""
 
     @property
     @abstractmethod

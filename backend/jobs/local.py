@@ -20,13 +20,11 @@ import multiprocessing as mp
 import queue as queue_mod
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.managers import SyncManager
 
-from .base import Executor, JobHandle, default_workers, noop
+from .base import Executor, JobHandle, default_workers
 from .spec import JobOutcome, JobSpec
 from .worker import init_worker, run_job, watch_parent
 
@@ -80,10 +78,8 @@ class LocalExecutor(Executor):
         self._manager = SyncManager(ctx=self._ctx)
         self._manager.start(watch_parent)
         self._queue = self._manager.Queue()
-        self._lock = threading.RLock()
-        self._pending: deque[JobHandle] = deque()
+        super().__init__()
         self._running: dict[str, JobHandle] = {}
-        self._closed = False
         self._pool = self._new_pool()
         self._listener = threading.Thread(target=self._listen, name="shapeprog-progress", daemon=True)
         self._listener.start()
@@ -113,44 +109,17 @@ class LocalExecutor(Executor):
     def devices(self) -> list[str]:
         return [self.device]
 
-    def submit(self, spec: JobSpec, on_progress: Callable[[str, dict], None] = noop,
-               on_done: Callable[[str, JobOutcome], None] = noop, on_start: Callable[[str], None] = noop) -> JobHandle:
-        handle = JobHandle(spec, on_progress, on_done, on_start)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the executor has shut down")
-            self._pending.append(handle)
-        self._pump()
-        return handle
-
-    def cancel(self, handle: JobHandle) -> bool:
-        with self._lock:
-            handle.cancel_requested = True
-            if handle in self._pending:
-                self._pending.remove(handle)
-                dropped = True
-            else:
-                dropped = False
-                if handle.stop is not None and handle.state == "running":
-                    try:
-                        handle.stop.set()
-                    except Exception:  # noqa: BLE001 - the manager is gone: the pool is going down too
-                        log.warning("could not signal job %s to stop", handle.id)
-        if dropped:
-            handle.finish(JobOutcome("cancelled"))
-        return dropped
+    def _stop_running(self, handle: JobHandle) -> None:
+        if handle.stop is not None:
+            try:
+                handle.stop.set()
+            except Exception:  # noqa: BLE001 - the manager is gone: the pool is going down too
+                log.warning("could not signal job %s to stop", handle.id)
 
     def shutdown(self, wait: float = 5.0) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            pending = list(self._pending)
-            self._pending.clear()
-            running = list(self._running.values())
-        for h in pending:
-            h.finish(JobOutcome("cancelled"))
-        for h in running:
+        if not self._close():
+            return
+        for h in list(self._running.values()):
             self.cancel(h)
         deadline = time.monotonic() + wait
         while self._running and time.monotonic() < deadline:

@@ -25,13 +25,11 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .base import Executor, JobHandle, noop
+from .base import Executor, JobHandle
 from .spec import JobOutcome, JobSpec
 from .worker import clean_inherited_path, one_line, run_job
 
@@ -171,11 +169,9 @@ class RayExecutor(Executor):
         # a task whose worker or node died (out of memory, a lost node) runs again elsewhere: a fit writes only to
         # its scratch folder, so a second attempt is safe; run_job itself never raises
         self._task = ray.remote(ray_fit).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=2, retry_exceptions=False)
-        self._lock = threading.RLock()
-        self._pending: deque[JobHandle] = deque()
+        super().__init__()
         self._inflight: dict[Any, JobHandle] = {}
         self._by_id: dict[str, JobHandle] = {}
-        self._closed = False
         self._thread = threading.Thread(target=self._loop, name="shapeprog-ray", daemon=True)
         self._thread.start()
 
@@ -194,43 +190,16 @@ class RayExecutor(Executor):
     def devices(self) -> list[str]:
         return list(self._devices)
 
-    def submit(self, spec: JobSpec, on_progress: Callable[[str, dict], None] = noop,
-               on_done: Callable[[str, JobOutcome], None] = noop, on_start: Callable[[str], None] = noop) -> JobHandle:
-        handle = JobHandle(spec, on_progress, on_done, on_start)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the executor has shut down")
-            self._pending.append(handle)
-            self._by_id[spec.id] = handle
-        return handle
-
-    def cancel(self, handle: JobHandle) -> bool:
+    def _stop_running(self, handle: JobHandle) -> None:
         import ray
 
-        with self._lock:
-            handle.cancel_requested = True
-            dropped = handle in self._pending
-            if dropped:
-                self._pending.remove(handle)
-                self._by_id.pop(handle.id, None)
-        if dropped:
-            handle.finish(JobOutcome("cancelled"))
-            return True
-        if handle.state == "running":
-            self._board.cancel.remote(handle.id)
-            if not handle.started and "ref" in handle.extra:
-                ray.cancel(handle.extra["ref"])
-        return False
+        self._board.cancel.remote(handle.id)
+        if not handle.started and "ref" in handle.extra:
+            ray.cancel(handle.extra["ref"])
 
     def shutdown(self, wait: float = 5.0) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            pending = list(self._pending)
-            self._pending.clear()
-        for h in pending:
-            h.finish(JobOutcome("cancelled"))
+        if not self._close():
+            return
         for h in list(self._inflight.values()):
             self.cancel(h)
         self._thread.join(wait)
@@ -248,6 +217,7 @@ class RayExecutor(Executor):
             while self._pending and len(self._inflight) < self.max_in_flight and not self._closed:
                 h = self._pending.popleft()
                 h.state = "running"
+                self._by_id[h.id] = h
                 try:
                     shipped = _pack(Path(h.spec.inputs_dir)) if h.spec.inputs_dir else None
                     ref = self._task.remote(replace(h.spec, threads=h.spec.threads or self.threads).to_dict(), shipped,
