@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import random
 
-import irdocs as D
-import parity as P
 import pytest
 import torch
-from parity import requires_bpy
 
+from tests.fixtures import irdocs as D
+from tests.fixtures import parity as P
+from tests.fixtures.parity import requires_bpy
 from translator import runtime as rt
 from translator.codegen import compile_program
 from translator.ir import program_from_dict

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 import torch
-from parity import requires_bpy
 
 from backend.cli import main
+from tests.fixtures.parity import requires_bpy
 from translator.codegen import compile_program
 from translator.ir import load_program
 
@@ -21,9 +21,10 @@ def blend_file(tmp_path_factory):
     """A saved .blend whose program uses an int, a bool and floats (from the params tests)."""
     pytest.importorskip("bpy", reason="bpy is not installed")
     import bpy
-    from test_params import _switch_program
 
-    _switch_program()
+    from tests.fixtures.bpy_programs import switch_program
+
+    switch_program()
     path = tmp_path_factory.mktemp("blend") / "legs.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     return path

@@ -13,13 +13,13 @@ import struct
 from functools import cache
 from pathlib import Path
 
-import irdocs as D
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import translator.nodes.transform as transform_nodes
+from tests.fixtures import irdocs as D
 from translator.codegen import check_supported, compile_program, generate_source
 from translator.ir import load_program, program_from_dict
 from translator.nodes import primitives

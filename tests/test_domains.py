@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from parity import Tree, check_parity, requires_bpy, translate_object
+
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, translate_object
 
 
 def _chain(t: Tree, geo, name: str, src_domain: str, data_type: str, value_src, dst_name: str, dst_domain: str):

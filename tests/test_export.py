@@ -9,35 +9,24 @@ exported and checked when ../shared/reference_programs is present.
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import irdocs as D
-import parity as P
 import pytest
-from conftest import REFERENCE_DIR, REFERENCE_NAMES, requires_reference
-from parity import requires_bpy
 
+from tests.fixtures import irdocs as D
+from tests.fixtures import parity as P
+from tests.fixtures.parity import requires_bpy, seeded_parity
+from tests.fixtures.reference import REFERENCE_DIR, REFERENCE_NAMES, requires_reference
 from translator.ir import ProgramError, load_program, program_from_dict, save_program
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 20240
-
-
 def export(obj):
     from translator.blender_export import export_object
 
     return export_object(obj)
-
-
-def parity(obj, spec: dict, n: int = 6, fixed: list[dict] = (), module=None) -> int:
-    """Blender parity for ``fixed`` value sets plus ``n`` random ones drawn from ``spec``."""
-    rng = random.Random(SEED)
-    sets = list(fixed) + [P.random_values(rng, spec) for _ in range(n)]
-    return P.check_parity(obj, sets, module=module)
 
 
 def node_types(prog, group=None) -> list[str]:
@@ -180,7 +169,7 @@ def test_frames_are_dropped():
     obj = t.object()
     prog = export(obj)
     assert "NodeFrame" not in node_types(prog)
-    assert parity(obj, LINE_SPEC) == 6
+    assert seeded_parity(obj, LINE_SPEC) == 6
 
 
 @requires_bpy
@@ -207,7 +196,7 @@ def test_reroutes_pass_values_through():
     obj = t.object()
     prog = export(obj)
     assert node_types(prog).count("NodeReroute") == 5
-    n = parity(obj, LINE_SPEC, fixed=[{"Count": 3, "Step": 1.0}])
+    n = seeded_parity(obj, LINE_SPEC, fixed=[{"Count": 3, "Step": 1.0}])
     assert n == 7
     bm = P.evaluate_blender(obj)
     assert bm.verts[0].tolist() == [5.0, 5.0, 5.0]  # the dangling reroute left Start Location's own value
@@ -276,7 +265,7 @@ def test_muted_nodes_pass_through_with_conversions_and_defaults():
     assert len(muted) == 8 and muted[sep.name] == [["Vector", "X"], ["Vector", "Y"], ["Vector", "Z"]]
     assert muted[dead.name] == [] and muted[msw.name] == [["False", "Output"]]
     spec = {"Count": ("int", 1, 5), "A": ("float", -2.0, 2.0), "B": ("float", -2.0, 2.0)}
-    assert parity(obj, spec, n=8) == 8
+    assert seeded_parity(obj, spec, n=8) == 8
     bm = P.evaluate_blender(obj)
     assert len(bm.verts) > 0
 
@@ -318,7 +307,7 @@ def test_muted_invalid_and_unavailable_links_are_dropped_hidden_sockets_kept():
     zsock = prog.entry_group.node(cx.name).input("Z")
     assert zsock.default == 2.0 and zsock.enabled
     assert not prog.entry_group.node(line.name).input("Resolution").enabled
-    assert parity(obj, LINE_SPEC) == 6
+    assert seeded_parity(obj, LINE_SPEC) == 6
 
 
 # -- nested groups -------------------------------------------------------------------
@@ -407,7 +396,7 @@ def test_nested_groups_used_twice_with_unlinked_inputs():
     assert bnode.group == "Post" and bnode.inputs[1].default == -0.75
     assert prog.entry_group.node(c.name).internal_links == [[c.inputs[0].identifier, c.outputs[0].identifier]]
     spec = {"Height": ("float", 0.5, 4.5), "Count": ("int", 1, 5)}
-    assert parity(obj, spec, n=8) == 8
+    assert seeded_parity(obj, spec, n=8) == 8
 
 
 # -- multi-input order ---------------------------------------------------------------
@@ -437,7 +426,7 @@ def test_join_keeps_blenders_multi_input_order():
     into_join = [lk.from_node for lk in prog.entry_group.links if lk.to_node == join.name]
     assert len(into_join) == 5
     assert into_join == [lk.from_node.name for lk in join.inputs[0].links]
-    assert parity(obj, {"Step": ("float", -3.0, 3.0)}, n=3) == 3
+    assert seeded_parity(obj, {"Step": ("float", -3.0, 3.0)}, n=3) == 3
     # each part is a line of a different length, so the vertex order pins the link order
     bm = P.evaluate_blender(obj)
     assert len(bm.verts) == 15
@@ -549,7 +538,7 @@ def test_menu_inputs_items_and_modifier_values():
     P.compare(P.evaluate_blender(obj), module.program(), what="the modifier's menu value")
     spec = {"Shape": ("choice", ["Plain", "Moved", "Lifted"]), "Count": ("int", 1, 5)}
     fixed = [{"Shape": s, "Count": 2} for s in ("Plain", "Moved", "Lifted")]
-    assert parity(obj, spec, n=4, fixed=fixed, module=module) == 7
+    assert seeded_parity(obj, spec, n=4, fixed=fixed, module=module) == 7
 
 
 @requires_bpy

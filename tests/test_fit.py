@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from parity import reset_blender
 
 from backend.cli import main
 from backend.fit import FitConfig, FitError, fit
@@ -26,6 +25,7 @@ from backend.problem import FitProblem, ProblemConfig
 from backend.search.base import POSE, Budget, SearchContext
 from backend.search.exhaustive import ExhaustiveConfig, run_exhaustive
 from backend.synth import CaptureSettings, NoiseSettings, load_shape_program, synthesize
+from tests.fixtures.parity import reset_blender
 from translator.codegen import compile_program
 from translator.loading import load_any
 from translator.params import parameter_space

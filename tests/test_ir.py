@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 import json
 
-import irdocs as D
 import pytest
 
+from tests.fixtures import irdocs as D
 from translator.ir import ProgramError, load_program, program_from_dict, quote, save_program, topological_order
 
 

@@ -51,7 +51,7 @@ def test_run_job_reports_user_errors_as_one_line_failures(tmp_path):
 
 
 def test_run_job_fits_a_scannet_object_and_honours_stop(tmp_path):
-    from fixtures_scannet import make_scannet_scene
+    from tests.fixtures.scannet import make_scannet_scene
 
     make_scannet_scene(tmp_path / "scene")
     reports: list[dict] = []

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from parity import requires_bpy, reset_blender
-from probes import build_probe, f32
 
+from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.probes import build_probe, f32
 from translator.blender_export import export_object
 from translator.nodes import inputs as I
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import random
 
-import parity as P
 import pytest
 import torch
-from parity import requires_bpy
 
+from tests.fixtures import parity as P
+from tests.fixtures.parity import requires_bpy
 from translator import runtime as rt
 from translator.geometry import Attribute, GeometrySet, Instances, transform_points
 from translator.nodes import instances as I

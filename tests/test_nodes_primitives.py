@@ -16,9 +16,17 @@ import re
 import numpy as np
 import pytest
 import torch
-from parity import Tree, check_parity, compare_attributes, requires_bpy, reset_blender, split_values, translate_object
-from probes import draw_sets
 
+from tests.fixtures.parity import (
+    Tree,
+    check_parity,
+    compare_attributes,
+    requires_bpy,
+    reset_blender,
+    split_values,
+    translate_object,
+)
+from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import get_spec
 from translator.nodes import primitives as P
@@ -673,9 +681,8 @@ def test_a_node_that_would_exceed_the_size_limit_raises_before_allocating():
 def test_the_command_line_refuses_a_huge_count_in_one_line(tmp_path, capsys):
     import json
 
-    import irdocs as D
-
     from backend.cli import main
+    from tests.fixtures import irdocs as D
 
     count = D.iface("Socket_1", "INT", 10, name="Count")
     doc = D.program({"Program": D.group([D.group_input([count]), D.mesh_line("Line"), D.group_output()],

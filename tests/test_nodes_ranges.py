@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from parity import requires_bpy, reset_blender
-from probes import build_probe, draw_sets
 
+from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.probes import build_probe, draw_sets
 from translator import runtime as rt
 from translator.nodes import get_spec
 from translator.nodes import ranges as R

@@ -7,11 +7,11 @@ import math
 import random
 
 import numpy as np
-import parity as P
 import pytest
 import torch
-from parity import requires_bpy
 
+from tests.fixtures import parity as P
+from tests.fixtures.parity import requires_bpy
 from translator import runtime as rt
 from translator.geometry import GeometrySet
 from translator.nodes import primitives

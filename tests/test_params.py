@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import export_reference, requires_reference, sp_config
-from parity import add_input, group_input, group_output, link, make_object, new_tree, requires_bpy, reset_blender
 
+from tests.fixtures.bpy_programs import switch_program
+from tests.fixtures.parity import requires_bpy
+from tests.fixtures.reference import export_reference, requires_reference, sp_config
 from translator.ir import ProgramError
 from translator.params import (
     check_values,
@@ -17,57 +18,9 @@ from translator.params import (
 )
 
 
-def _switch_program():
-    """Has Legs (bool) switches a transformed line on/off; Leg Count (int) selects through an Index Switch;
-    'Leg Height' is used only when Has Legs; 'Spread' only when Has Legs and Leg Count is 1."""
-    import bpy  # noqa: F401
-
-    reset_blender()
-    ng = new_tree()
-    add_input(ng, "Width", "NodeSocketFloat", 1.0, 0.5, 2.0)
-    add_input(ng, "Has Legs", "NodeSocketBool", True)
-    add_input(ng, "Leg Height", "NodeSocketFloat", 0.4, 0.1, 0.9)
-    add_input(ng, "Leg Style", "NodeSocketInt", 0, 0, 2)
-    add_input(ng, "Spread", "NodeSocketFloat", 0.2, 0.0, 1.0)
-    add_input(ng, "Unbounded", "NodeSocketFloat", 0.0)
-    gi = group_input(ng)
-    ids = {it.name: it.identifier for it in ng.interface.items_tree if it.item_type == "SOCKET"}
-    top = ng.nodes.new("GeometryNodeMeshLine")
-    cx = ng.nodes.new("ShaderNodeCombineXYZ")
-    link(ng, gi, ids["Width"], cx, "X")
-    link(ng, gi, ids["Unbounded"], cx, "Y")
-    link(ng, cx, "Vector", top, "Offset")
-    legs = ng.nodes.new("GeometryNodeMeshLine")
-    lz = ng.nodes.new("ShaderNodeCombineXYZ")
-    link(ng, gi, ids["Leg Height"], lz, "Z")
-    link(ng, lz, "Vector", legs, "Offset")
-    spread = ng.nodes.new("GeometryNodeTransform")
-    sx = ng.nodes.new("ShaderNodeCombineXYZ")
-    link(ng, gi, ids["Spread"], sx, "X")
-    link(ng, sx, "Vector", spread, "Translation")
-    link(ng, legs, "Mesh", spread, "Geometry")
-    isw = ng.nodes.new("GeometryNodeIndexSwitch")
-    isw.data_type = "GEOMETRY"
-    isw.index_switch_items.new()  # three items: 0, 1, 2
-    link(ng, gi, ids["Leg Style"], isw, "Index")
-    link(ng, legs, "Mesh", isw, "Item_0")
-    link(ng, spread, "Geometry", isw, "Item_1")
-    sw = ng.nodes.new("GeometryNodeSwitch")
-    sw.input_type = "GEOMETRY"
-    link(ng, gi, ids["Has Legs"], sw, "Switch")
-    link(ng, isw, "Output", sw, "True")
-    join = ng.nodes.new("GeometryNodeJoinGeometry")
-    link(ng, top, "Mesh", join, "Geometry")
-    link(ng, sw, "Output", join, "Geometry")
-    link(ng, join, "Geometry", group_output(ng), "Socket_0")
-    from translator.blender_export import export_object
-
-    return export_object(make_object(ng))
-
-
 @requires_bpy
 def test_dependencies_of_a_built_program():
-    prog = _switch_program()
+    prog = switch_program()
     space = parameter_space(prog)
     by = {p.name: p for p in space}
     assert by["Width"].kind == "continuous" and (by["Width"].low, by["Width"].high) == (0.5, 2.0)
@@ -86,7 +39,7 @@ def test_dependencies_of_a_built_program():
 
 @requires_bpy
 def test_sidecar_ranges_and_errors(tmp_path):
-    prog = _switch_program()
+    prog = switch_program()
     side = tmp_path / "p.params.json"
     side.write_text(json.dumps({"parameters": {"Unbounded": {"range": [-1, 1]}, "Leg Style": {"range": [0, 1]}}}))
     space = parameter_space(prog, side)
@@ -150,7 +103,7 @@ def test_reference_dependencies_agree_with_the_papers_configs(name):
 
 @requires_bpy
 def test_parse_and_check_values():
-    space = parameter_space(_switch_program())
+    space = parameter_space(switch_program())
     assert parse_assignments(space, ["Width=1.5", "Has Legs=false", "Leg Style=2"]) == {
         "Width": 1.5, "Has Legs": False, "Leg Style": 2}
     with pytest.raises(ProgramError, match="unknown parameter 'Wdth'"):

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from parity import requires_bpy
+
+from tests.fixtures.parity import requires_bpy
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS_DIR = ROOT / "sample_scenes" / "programs"
@@ -538,7 +539,8 @@ def test_bed_head_and_foot_cannot_be_confused():
 
 def _open(name: str):
     import bpy
-    from parity import reset_blender
+
+    from tests.fixtures.parity import reset_blender
 
     reset_blender()
     bpy.ops.wm.open_mainfile(filepath=str(PROGRAMS_DIR / f"{name}.blend"), load_ui=False)
@@ -550,9 +552,8 @@ def _open(name: str):
 def test_parity_with_blender(name):
     """The committed program equals Blender's evaluation of the committed .blend for 50 random
     parameter sets (discrete values random too, so topologies vary) and the range corners."""
-    from parity import check_parity
-
     from backend.gallery import corner_values, sample_values
+    from tests.fixtures.parity import check_parity
 
     _, space, module = load(name)
     rng = random.Random(7)
@@ -569,9 +570,8 @@ def test_parity_with_blender(name):
 def test_committed_json_is_fresh(name, tmp_path):
     """The committed .json equals a fresh export of the committed .blend, and the build script
     (through ``shapeprog programs build``) writes the same program again."""
-    from parity import reset_blender
-
     from backend.cli import main
+    from tests.fixtures.parity import reset_blender
     from translator.blender_export import export_blend
     from translator.ir import save_program
 
@@ -770,10 +770,9 @@ def test_programs_list(capsys):
 
 @requires_bpy
 def test_programs_build_check_finds_stale_files(tmp_path, monkeypatch, capsys):
-    from parity import reset_blender
-
     from backend import library
     from backend.cli import main
+    from tests.fixtures.parity import reset_blender
 
     reset_blender()
     assert main(["programs", "build", "--check", "bed"]) == 0

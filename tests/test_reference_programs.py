@@ -7,9 +7,9 @@ import random
 
 import pytest
 import torch
-from conftest import REFERENCE_DIR, REFERENCE_NAMES, export_reference, requires_reference, sp_config
-from parity import compare, evaluate_blender, requires_bpy
 
+from tests.fixtures.parity import compare, evaluate_blender, requires_bpy
+from tests.fixtures.reference import REFERENCE_DIR, REFERENCE_NAMES, export_reference, requires_reference, sp_config
 from translator.codegen import compile_program
 from translator.ir import program_from_dict
 from translator.params import parameter_space

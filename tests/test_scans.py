@@ -9,7 +9,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from fixtures_scannet import (
+from PIL import Image
+
+from backend.io import crop_box, load_frames, load_ply, load_scan, load_scan2cad, load_scannet_scene, write_point_cloud
+from backend.object_frame import min_area_rectangle, object_frame
+from backend.structures import ScanError
+from tests.fixtures.scannet import (
     box_surface_points,
     make_frame_folder,
     make_scan2cad,
@@ -19,11 +24,6 @@ from fixtures_scannet import (
     write_matrix,
     write_ply,
 )
-from PIL import Image
-
-from backend.io import crop_box, load_frames, load_ply, load_scan, load_scan2cad, load_scannet_scene, write_point_cloud
-from backend.object_frame import min_area_rectangle, object_frame
-from backend.structures import ScanError
 
 
 def raises_one_line(fn, *needles: str) -> str:

@@ -9,12 +9,12 @@ import json
 import re
 import tokenize
 
-import irdocs as D
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fixtures import irdocs as D
 from translator.codegen import UnsupportedNodesError, check_supported, compile_program, generate_source
 from translator.ir import ProgramError, load_program, program_from_dict
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import parity as P
 import pytest
-from parity import requires_bpy
-from test_export import parity
+
+from tests.fixtures import parity as P
+from tests.fixtures.parity import requires_bpy, seeded_parity
 
 N_RANDOM = 20
 SWITCH_TYPES = ("FLOAT", "INT", "BOOLEAN", "VECTOR", "RGBA", "ROTATION", "MATRIX", "STRING", "MENU", "OBJECT",
@@ -52,8 +52,7 @@ def test_switch_sockets_in_blender_5():
 
 def test_switch_types_without_values_are_refused():
     """Types that carry no value ShapeProg can compute (shaders, bundles, closures) fail at translation."""
-    import irdocs as D
-
+    from tests.fixtures import irdocs as D
     from translator.codegen import UnsupportedNodesError, check_supported
     from translator.ir import program_from_dict
 
@@ -139,7 +138,7 @@ def test_switch_parity_numeric_vector_and_geometry_types():
     spec = {"Count": ("int", 0, 6), "Alt Count": ("int", 0, 4), "A": ("float", -2, 2), "B": ("float", -2, 2),
             "V": ("vector", -1, 1)} | {f"F{k}": ("bool",) for k in range(1, 9)}
     fixed = [{f"F{k}": on for k in range(1, 9)} for on in (False, True)]
-    assert parity(obj, spec, n=N_RANDOM, fixed=fixed) == N_RANDOM + 2
+    assert seeded_parity(obj, spec, n=N_RANDOM, fixed=fixed) == N_RANDOM + 2
 
 
 def _blender_attributes(obj, names):
@@ -315,7 +314,7 @@ def test_index_switch_parity_any_number_of_items_and_out_of_range():
     spec = {"Which": ("int", -2, 7), "Pick": ("int", -1, 5), "Count": ("int", 0, 4), "A": ("float", -2, 2),
             "B": ("float", -2, 2)}
     fixed = [{"Which": k, "Pick": k - 1, "Count": 2} for k in range(-1, 7)]
-    assert parity(obj, spec, n=N_RANDOM, fixed=fixed) == N_RANDOM + 8
+    assert seeded_parity(obj, spec, n=N_RANDOM, fixed=fixed) == N_RANDOM + 8
 
 
 # -- Menu Switch ---------------------------------------------------------------------
@@ -381,4 +380,4 @@ def test_menu_switch_parity_with_menu_inputs_and_item_booleans():
     spec = {"Shape": ("choice", ["Flat", "Tall", "Twin", "None"]), "Size": ("choice", ["Small", "Large", "Custom"]),
             "Count": ("int", 0, 4), "A": ("float", -2, 2)}
     fixed = [{"Shape": s, "Size": z, "Count": 2} for s in ("Flat", "Tall", "Twin", "None") for z in ("Small", "Custom")]
-    assert parity(obj, spec, n=N_RANDOM, fixed=fixed, module=module) == N_RANDOM + 8
+    assert seeded_parity(obj, spec, n=N_RANDOM, fixed=fixed, module=module) == N_RANDOM + 8

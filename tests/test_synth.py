@@ -397,7 +397,7 @@ def test_synth_command_program_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "missing.json" in err and "\n" not in err
     # a program that makes only points (a Mesh Line) has no surface to scan
-    from irdocs import group, group_input, group_output, link, mesh_line, program
+    from tests.fixtures.irdocs import group, group_input, group_output, link, mesh_line, program
 
     doc = program({"G": group([group_input([]), mesh_line("Line", count=4), group_output()],
                               [link("Line", "Mesh", "Group Output", "Socket_0")])})

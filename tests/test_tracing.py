@@ -3,10 +3,10 @@ and falls back to the plain program when a Python decision depended on tensor va
 
 from __future__ import annotations
 
-import irdocs as D
 import pytest
 import torch
 
+from tests.fixtures import irdocs as D
 from translator.codegen import compile_program
 from translator.ir import program_from_dict
 
