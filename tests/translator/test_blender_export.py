@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import ROOT
 from tests.fixtures import irdocs as D
 from tests.fixtures import parity as P
 from tests.fixtures.parity import requires_bpy, seeded_parity
 from tests.fixtures.reference import REFERENCE_DIR, REFERENCE_NAMES, requires_reference
 from translator.ir import ProgramError, load_program, program_from_dict, save_program
 
-ROOT = Path(__file__).resolve().parent.parent
+
 def export(obj):
     from translator.blender_export import export_object
 

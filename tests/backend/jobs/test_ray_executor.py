@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import ROOT
+
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'shapeprog[distributed]')")
 
 from backend.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "sample_scenes" / "scenes"
 QUICK = {"mcts": {"pilot_steps": 4, "refine_steps": 4, "final_steps": 6}}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,9 +14,9 @@ from backend.object_frame import clean_points, observations_from_points
 from backend.objective import Objective, ObjectiveConfig, _prepare_views
 from backend.ops import PackedTriangles, PointsToMesh, ScanNeighbours, point_triangle_sqdist
 from backend.ops.point_mesh import closest_on_triangles
+from tests.fixtures import ROOT
 from translator.geometry import MeshBatch
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from backend.cli import main
+from tests.fixtures import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CHAIR = ROOT / "sample_scenes" / "programs" / "chair.json"
 SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"
 

@@ -19,8 +19,8 @@ from backend.jobs import JobOutcome, JobSpec, LocalExecutor, run_job
 from backend.jobs.manifest import ManifestError, is_complete, read_manifest
 from backend.jobs.spec import progress_record
 from backend.jobs.worker import Throttle
+from tests.fixtures import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CHAIR_PLY = ROOT / "sample_scenes" / "scenes" / "chair_s1" / "object_points.ply"
 QUICK = {"mcts": {"pilot_steps": 4, "refine_steps": 4, "final_steps": 6}}
 

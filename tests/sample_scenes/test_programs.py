@@ -20,15 +20,14 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from tests.fixtures import ROOT
 from tests.fixtures.parity import requires_bpy
 
-ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS_DIR = ROOT / "sample_scenes" / "programs"
 PROGRAMS = ("chair", "table", "sofa", "cabinet", "bed", "bookshelf")
 

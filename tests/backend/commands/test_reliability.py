@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.fixtures import ROOT
+
 SCENE = ROOT / "sample_scenes" / "scenes" / "sofa_s4"
 BED = ROOT / "sample_scenes" / "programs" / "bed.json"
 

@@ -11,7 +11,6 @@ import random
 import re
 import struct
 from functools import cache
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import translator.nodes.transform as transform_nodes
+from tests.fixtures import ROOT
 from tests.fixtures import irdocs as D
 from translator.codegen import check_supported, compile_program, generate_source
 from translator.ir import load_program, program_from_dict
@@ -281,7 +281,7 @@ def test_generated_names_never_clash():
 
 # -- readable source: names, literals, operators -----------------------------------------
 
-LIBRARY = Path(__file__).resolve().parents[1] / "sample_scenes" / "programs"
+LIBRARY = ROOT / "sample_scenes" / "programs"
 LIBRARY_PROGRAMS = ["chair", "table", "sofa", "cabinet", "bed", "bookshelf"]
 
 

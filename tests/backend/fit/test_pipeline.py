@@ -25,12 +25,12 @@ from backend.problem import FitProblem, ProblemConfig
 from backend.search.base import POSE, Budget, SearchContext
 from backend.search.exhaustive import ExhaustiveConfig, run_exhaustive
 from backend.synth import CaptureSettings, NoiseSettings, load_shape_program, synthesize
+from tests.fixtures import ROOT
 from tests.fixtures.parity import reset_blender
 from translator.codegen import compile_program
 from translator.loading import load_any
 from translator.params import parameter_space
 
-ROOT = Path(__file__).resolve().parents[1]
 BED = ROOT / "sample_scenes" / "programs" / "bed.json"
 LOCKED = {"Base Style": "Legs", "Pillow Count": 2, "Has Blanket": False}
 QUICK = {"pilot_steps": 8, "refine_steps": 6, "final_steps": 15}  # short refinements: tests check logic, not accuracy

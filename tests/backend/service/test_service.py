@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.fixtures import ROOT
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -26,7 +27,6 @@ pytest.importorskip("uvicorn")
 from backend.client import Client, ClientError, scan_payload
 from backend.service.process import ServerProcess
 
-ROOT = Path(__file__).resolve().parents[1]
 CHAIR_PLY = ROOT / "sample_scenes" / "scenes" / "chair_s1" / "object_points.ply"
 TABLE_FRAMES = ROOT / "sample_scenes" / "scenes" / "table_s2"
 QUICK = {"mcts": {"pilot_steps": 4, "refine_steps": 4, "final_steps": 6}}
