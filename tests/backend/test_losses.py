@@ -1,4 +1,4 @@
-"""Losses: hand-computed values, brute-force references for every fast search, float64 gradchecks."""
+"""Losses: robust penalties and image losses by hand, Chamfer against brute force, float64 gradchecks."""
 
 import math
 
@@ -13,7 +13,8 @@ from backend.losses import (
     robust_penalty,
     silhouette_iou_loss,
 )
-from backend.ops import nearest_neighbors, point_mesh_sqdist, point_mesh_sqdist_reference, point_triangle_sqdist, sample_surface
+from backend.ops import sample_surface
+from tests.fixtures.meshes import random_mesh
 
 D = torch.float64
 
@@ -113,216 +114,6 @@ def test_image_loss_shape_errors():
         depth_l1(torch.zeros(1, 2, 4, 5), torch.zeros(2, 4, 5), torch.zeros(2, 4, 4, dtype=torch.bool))
 
 
-# ------------------------------------------------------------------ point to triangle
-
-
-def _closest_point_ericson(p, a, b, c):
-    """Closest point on triangle abc to p, region by region (Ericson, Real-Time Collision Detection 5.1.5);
-    plain Python floats."""
-    def sub(u, v):
-        return [u[i] - v[i] for i in range(3)]
-
-    def dot(u, v):
-        return sum(u[i] * v[i] for i in range(3))
-
-    def lin(o, u, s, w=None, t=0.0):
-        return [o[i] + s * u[i] + (t * w[i] if w is not None else 0.0) for i in range(3)]
-
-    ab, ac, ap = sub(b, a), sub(c, a), sub(p, a)
-    d1, d2 = dot(ab, ap), dot(ac, ap)
-    if d1 <= 0 and d2 <= 0:
-        return a
-    bp = sub(p, b)
-    d3, d4 = dot(ab, bp), dot(ac, bp)
-    if d3 >= 0 and d4 <= d3:
-        return b
-    vc = d1 * d4 - d3 * d2
-    if vc <= 0 and d1 >= 0 and d3 <= 0:
-        return lin(a, ab, d1 / (d1 - d3))
-    cp = sub(p, c)
-    d5, d6 = dot(ab, cp), dot(ac, cp)
-    if d6 >= 0 and d5 <= d6:
-        return c
-    vb = d5 * d2 - d1 * d6
-    if vb <= 0 and d2 >= 0 and d6 <= 0:
-        return lin(a, ac, d2 / (d2 - d6))
-    va = d3 * d6 - d5 * d4
-    if va <= 0 and (d4 - d3) >= 0 and (d5 - d6) >= 0:
-        return lin(b, sub(c, b), (d4 - d3) / ((d4 - d3) + (d5 - d6)))
-    denom = 1.0 / (va + vb + vc)
-    return lin(a, ab, vb * denom, ac, vc * denom)
-
-
-def test_point_triangle_matches_ericson():
-    g = torch.Generator().manual_seed(0)
-    tri = torch.randn((400, 3, 3), generator=g, dtype=D)
-    pts = 1.5 * torch.randn((400, 3), generator=g, dtype=D)
-    ours = point_triangle_sqdist(pts, tri)
-    ref = []
-    for p, t in zip(pts.tolist(), tri.tolist()):
-        q = _closest_point_ericson(p, *t)
-        ref.append(sum((p[i] - q[i]) ** 2 for i in range(3)))
-    torch.testing.assert_close(ours, torch.tensor(ref, dtype=D), rtol=1e-10, atol=1e-12)
-
-
-def test_point_triangle_by_hand_and_degenerate():
-    tri = torch.tensor([[0.0, 0, 0], [2, 0, 0], [0, 2, 0]], dtype=D)
-    pts = torch.tensor([[0.5, 0.5, 3.0], [-1.0, -1.0, 0.0], [1.0, -2.0, 1.0], [2.0, 2.0, 0.0]], dtype=D)
-    expect = torch.tensor([9.0, 2.0, 5.0, 2.0], dtype=D)  # above the face; past a corner; past an edge; past the hypotenuse
-    torch.testing.assert_close(point_triangle_sqdist(pts, tri), expect)
-    segment = torch.tensor([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]], dtype=D)  # collinear: its distance is to the segment
-    torch.testing.assert_close(point_triangle_sqdist(torch.tensor([[1.0, 1.0, 0.0], [3.0, 0.0, 0.0]], dtype=D), segment),
-                               torch.tensor([1.0, 1.0], dtype=D))
-    point = torch.zeros((3, 3), dtype=D, requires_grad=True)
-    d = point_triangle_sqdist(torch.tensor([1.0, 2.0, 2.0], dtype=D), point)
-    d.backward()
-    assert float(d.detach()) == 9.0 and torch.isfinite(point.grad).all()
-
-
-def test_point_triangle_gradcheck():
-    g = torch.Generator().manual_seed(1)
-    tri = torch.randn((30, 3, 3), generator=g, dtype=D).requires_grad_(True)
-    pts = torch.randn((30, 3), generator=g, dtype=D).requires_grad_(True)
-    assert torch.autograd.gradcheck(point_triangle_sqdist, (pts, tri))
-
-
-def _mesh(seed: int, n: int = 3, v: int = 40, f: int = 60):
-    g = torch.Generator().manual_seed(seed)
-    verts = torch.randn((n, v, 3), generator=g, dtype=D)
-    faces = torch.stack([torch.randperm(v, generator=g)[:3] for _ in range(f)])
-    return verts, faces
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_point_mesh_matches_the_reference(seed):
-    verts, faces = _mesh(seed)
-    pts = 1.3 * torch.randn((300, 3), generator=torch.Generator().manual_seed(seed + 10), dtype=D)
-    v1 = verts.clone().requires_grad_(True)
-    res = point_mesh_sqdist(pts, v1, faces)
-    v2 = verts.clone().requires_grad_(True)
-    ref = point_mesh_sqdist_reference(pts, v2, faces)
-    torch.testing.assert_close(res.sqdist, ref, rtol=0, atol=1e-7)
-    tri_d = point_triangle_sqdist(pts[None], verts[:, faces].gather(1, res.face[..., None, None].expand(-1, -1, 3, 3)))
-    torch.testing.assert_close(tri_d, ref, rtol=0, atol=1e-7)  # the chosen face is a nearest one
-    w = torch.rand(res.sqdist.shape, generator=torch.Generator().manual_seed(3), dtype=D)
-    (res.sqdist * w).sum().backward()
-    (ref * w).sum().backward()
-    torch.testing.assert_close(v1.grad, v2.grad, rtol=1e-6, atol=1e-7)
-
-
-def test_point_mesh_gradcheck():
-    verts, faces = _mesh(4, n=2, v=9, f=6)
-    pts = torch.randn((12, 3), generator=torch.Generator().manual_seed(5), dtype=D)
-    v = verts.clone().requires_grad_(True)
-    p = pts.clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda a, b: point_mesh_sqdist(b, a, faces).sqdist, (v, p))
-    assert torch.autograd.gradcheck(lambda a, b: point_mesh_sqdist_reference(b, a, faces), (v, p))
-
-
-def test_point_mesh_errors():
-    verts, faces = _mesh(0)
-    with pytest.raises(ValueError, match=r"points must be a float tensor \(P, 3\), got shape \(5, 2\)"):
-        point_mesh_sqdist(torch.zeros(5, 2, dtype=D), verts, faces)
-    with pytest.raises(ValueError, match="points contain NaN or inf"):
-        point_mesh_sqdist(torch.full((5, 3), float("nan"), dtype=D), verts, faces)
-    with pytest.raises(ValueError, match="the mesh has no triangles"):
-        point_mesh_sqdist(torch.zeros(5, 3, dtype=D), verts, faces[:0])
-    with pytest.raises(ValueError, match=r"verts must be a float tensor \(N, V, 3\)"):
-        point_mesh_sqdist(torch.zeros(5, 3, dtype=D), verts[0], faces)
-
-
-# ------------------------------------------------------------------ sampling and nearest neighbours
-
-
-def test_sample_surface_is_deterministic_on_the_surface_and_area_weighted():
-    # two triangles: one of area 2, one of area 0.5
-    verts = torch.tensor([[[0.0, 0, 0], [2, 0, 0], [0, 2, 0], [0, 0, 5], [1, 0, 5], [0, 1, 5]]], dtype=D)
-    faces = torch.tensor([[0, 1, 2], [3, 4, 5]])
-    a = sample_surface(verts, faces, 4000, seed=3)
-    b = sample_surface(verts, faces, 4000, seed=3)
-    assert torch.equal(a.points, b.points) and torch.equal(a.face, b.face)
-    assert not torch.equal(a.points, sample_surface(verts, faces, 4000, seed=4).points)
-    d = point_triangle_sqdist(a.points[0], verts[0][faces[a.face[0]]])
-    assert float(d.max()) < 1e-24
-    share = float((a.face == 0).double().mean())
-    assert abs(share - 0.8) < 0.03  # 2 / 2.5
-    assert (a.bary >= 0).all() and torch.allclose(a.bary.sum(-1), torch.ones(1, dtype=D))
-    # uniform inside the big triangle: mean near its centroid
-    big = a.points[0][a.face[0] == 0]
-    torch.testing.assert_close(big.mean(0), torch.tensor([2 / 3, 2 / 3, 0.0], dtype=D), atol=0.05, rtol=0)
-
-
-def test_sample_surface_gradient_is_the_barycentric_weight():
-    verts = torch.tensor([[[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]], dtype=D, requires_grad=True)
-    s = sample_surface(verts, torch.tensor([[0, 1, 2]]), 5, seed=0)
-    s.points[0, 2, 1].backward()
-    torch.testing.assert_close(verts.grad[0, :, 1], s.bary[0, 2])
-
-
-def test_sample_surface_errors():
-    with pytest.raises(ValueError, match="candidate 0 has zero surface area"):
-        sample_surface(torch.zeros(1, 3, 3, dtype=D), torch.tensor([[0, 1, 2]]), 4)
-    with pytest.raises(ValueError, match="num_samples must be at least 1"):
-        sample_surface(torch.rand(1, 3, 3, dtype=D), torch.tensor([[0, 1, 2]]), 0)
-
-
-def _brute_nn(q, t):
-    d = ((q[:, :, None, :] - t[:, None, :, :]) ** 2).sum(-1)
-    return d.min(2)
-
-
-_NN_CASES = ["per_candidate", "shared_targets", "shared_queries", "far", "flat", "duplicates", "single"]
-
-
-@pytest.mark.parametrize("backend", ["kdtree", "grid"])
-@pytest.mark.parametrize("case", _NN_CASES)
-def test_nearest_neighbors_matches_brute_force(case, backend):
-    g = torch.Generator().manual_seed(_NN_CASES.index(case))
-    q = torch.randn((3, 400, 3), generator=g, dtype=D)
-    t = 0.6 * torch.randn((3, 250, 3), generator=g, dtype=D)
-    if case == "shared_targets":
-        d, i = nearest_neighbors(q, t[0], backend=backend)
-        ref = _brute_nn(q, t[:1].expand(3, -1, -1))
-    elif case == "shared_queries":
-        d, i = nearest_neighbors(q[0], t, backend=backend)
-        ref = _brute_nn(q[:1].expand(3, -1, -1), t)
-    else:
-        if case == "far":
-            q = q * 20  # most queries outside the grid
-        elif case == "flat":
-            t[..., 2] = 0.5  # all targets in one plane
-        elif case == "duplicates":
-            t = t[:, :10].repeat(1, 25, 1)
-        elif case == "single":
-            t = t[:, :1]
-        d, i = nearest_neighbors(q, t, backend=backend)
-        ref = _brute_nn(q, t)
-    torch.testing.assert_close(d, ref.values, rtol=0, atol=1e-12)
-    tt = t if case != "shared_targets" else t[:1].expand(3, -1, -1)
-    qq = q if case != "shared_queries" else q[:1].expand(3, -1, -1)
-    torch.testing.assert_close(((qq - tt.gather(1, i[..., None].expand(-1, -1, 3))) ** 2).sum(-1), ref.values, rtol=0, atol=1e-12)
-
-
-def test_nearest_neighbors_errors():
-    with pytest.raises(ValueError, match=r"queries must be a float tensor \(N, M, 3\) or \(M, 3\), got shape \(4, 2\)"):
-        nearest_neighbors(torch.zeros(4, 2), torch.zeros(3, 3))
-    with pytest.raises(ValueError, match="batch sizes differ: 2 and 3"):
-        nearest_neighbors(torch.zeros(2, 4, 3), torch.zeros(3, 5, 3))
-    with pytest.raises(ValueError, match="no targets"):
-        nearest_neighbors(torch.zeros(2, 4, 3), torch.zeros(2, 0, 3))
-    with pytest.raises(ValueError, match="unknown nearest-neighbour backend 'ball'"):
-        nearest_neighbors(torch.zeros(2, 4, 3), torch.zeros(2, 5, 3), backend="ball")
-
-
-def test_nearest_neighbors_memory_chunks_agree():
-    g = torch.Generator().manual_seed(0)
-    q = torch.randn((2, 300, 3), generator=g, dtype=D)
-    t = torch.randn((2, 200, 3), generator=g, dtype=D)
-    a = nearest_neighbors(q, t, backend="grid")
-    b = nearest_neighbors(q, t, max_pairs=7, backend="grid")
-    assert torch.equal(a[0], b[0])
-
-
 # ------------------------------------------------------------------ Chamfer
 
 
@@ -338,7 +129,7 @@ def _brute_chamfer(points, verts, faces, samples, robust, scale, two_sided):
 @pytest.mark.parametrize("robust", ["none", "clamp", "huber"])
 @pytest.mark.parametrize("two_sided", [False, True])
 def test_chamfer_matches_brute_force(robust, two_sided):
-    verts, faces = _mesh(7, n=3, v=30, f=40)
+    verts, faces = random_mesh(7, n=3, v=30, f=40)
     pts = torch.randn((500, 3), generator=torch.Generator().manual_seed(8), dtype=D)
     fn = chamfer_two_sided if two_sided else chamfer_scan_to_mesh
     v1 = verts.clone().requires_grad_(True)
@@ -353,7 +144,7 @@ def test_chamfer_matches_brute_force(robust, two_sided):
 
 
 def test_chamfer_gradcheck():
-    verts, faces = _mesh(9, n=2, v=8, f=6)
+    verts, faces = random_mesh(9, n=2, v=8, f=6)
     pts = torch.randn((40, 3), generator=torch.Generator().manual_seed(10), dtype=D)
     v = verts.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda a: chamfer_scan_to_mesh(pts, a, faces, 50), (v,))
@@ -361,22 +152,9 @@ def test_chamfer_gradcheck():
 
 
 def test_chamfer_is_zero_on_its_own_samples():
-    verts, faces = _mesh(11, n=1)
+    verts, faces = random_mesh(11, n=1)
     pts = sample_surface(verts, faces, 200, seed=0).points[0]
     assert float(chamfer_two_sided(pts, verts, faces, 200)) < 1e-24
     assert math.isfinite(float(chamfer_scan_to_mesh(pts + 10, verts, faces, 200)))
 
 
-def test_nearest_neighbors_kdtree_threads_agree_with_grid():
-    """The KD-tree search spread over threads (one batch slice each) == the single-thread grid search."""
-    g = torch.Generator().manual_seed(3)
-    q = torch.randn((5, 300, 3), generator=g, dtype=D)
-    t = torch.randn((5, 200, 3), generator=g, dtype=D)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        d, i = nearest_neighbors(q, t, backend="kdtree")
-    finally:
-        torch.set_num_threads(threads)
-    ref = nearest_neighbors(q, t, backend="grid")
-    assert torch.equal(d, ref[0]) and torch.equal(i, ref[1])
