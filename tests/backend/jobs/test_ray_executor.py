@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import ROOT
+from tests.fixtures.jobs import QUICK
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'shapeprog[distributed]')")
 
 from backend.cli import main
 
 SCENES = ROOT / "sample_scenes" / "scenes"
-QUICK = {"mcts": {"pilot_steps": 4, "refine_steps": 4, "final_steps": 6}}
 
 
 @pytest.fixture(scope="module")

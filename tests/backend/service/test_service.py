@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.fixtures import ROOT
+from tests.fixtures.jobs import CHAIR_PLY, QUICK
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -27,9 +28,7 @@ pytest.importorskip("uvicorn")
 from backend.client import Client, ClientError, scan_payload
 from backend.service.process import ServerProcess
 
-CHAIR_PLY = ROOT / "sample_scenes" / "scenes" / "chair_s1" / "object_points.ply"
 TABLE_FRAMES = ROOT / "sample_scenes" / "scenes" / "table_s2"
-QUICK = {"mcts": {"pilot_steps": 4, "refine_steps": 4, "final_steps": 6}}
 
 
 def quick(max_evaluations: int = 100, seed: int = 0, **extra) -> dict:
