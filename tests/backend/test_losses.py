@@ -156,5 +156,3 @@ def test_chamfer_is_zero_on_its_own_samples():
     pts = sample_surface(verts, faces, 200, seed=0).points[0]
     assert float(chamfer_two_sided(pts, verts, faces, 200)) < 1e-24
     assert math.isfinite(float(chamfer_scan_to_mesh(pts + 10, verts, faces, 200)))
-
-

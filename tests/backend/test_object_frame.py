@@ -10,9 +10,7 @@ import torch
 
 from backend.object_frame import clean_points, min_area_rectangle, object_frame
 from tests.fixtures.meshes import table_scan_points
-from tests.fixtures.scannet import (
-    box_surface_points,
-)
+from tests.fixtures.scannet import box_surface_points
 from tests.fixtures.scans import raises_one_line
 
 

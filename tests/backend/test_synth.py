@@ -1,9 +1,8 @@
 """Synthetic scans: parameter sampling, the depth noise model's statistics, ScanNet-layout round trips,
-reproducibility and the ``shapeprog synth`` command."""
+reproducibility (the box program built in code: tests/fixtures/synth.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from backend.cli import main
 from backend.io import load_frames, load_ply, load_scan
 from backend.object_frame import clean_observations
 from backend.synth import (
@@ -28,39 +26,9 @@ from backend.synth import (
     sample_parameters,
     synthesize,
 )
-from tests.fixtures import ROOT
+from tests.fixtures.synth import BOX, SPACE, box_program
 from translator.geometry import MeshBatch
-from translator.params import Parameter, ParameterSpace
 
-# ---------------------------------------------------------------------------
-# A small shape program built in code: a box of Width x Depth x Height standing on z = 0, split into
-# `Cells` boxes along x (a discrete choice that changes topology but not the surface); Style "Tall"
-# makes it 1.5 times taller. Height has no finite range (sampled around its default).
-
-
-def _box_program(discrete: dict, continuous: dict) -> MeshBatch:
-    w, d, h = (float(continuous[k][0]) for k in ("Width", "Depth", "Height"))
-    h *= 1.5 if discrete["Style"] == "Tall" else 1.0
-    n = int(discrete["Cells"])
-    vs, ts = [], []
-    for i in range(n):
-        v, t = box_mesh([-w / 2 + (i + 0.5) * w / n, 0.0, h / 2], [w / n, d, h])
-        vs.append(v)
-        ts.append(t + 8 * i)
-    tris = torch.cat(ts)
-    return MeshBatch(verts=torch.cat(vs)[None], corner_verts=tris.reshape(-1), face_offsets=torch.arange(0, 3 * len(tris) + 1, 3))
-
-
-SPACE = ParameterSpace([
-    Parameter("Width", "Socket_1", "VALUE", 0.8, low=0.4, high=1.2),
-    Parameter("Depth", "Socket_2", "VALUE", 0.5, low=0.3, high=0.8),
-    Parameter("Height", "Socket_3", "VALUE", 0.75),
-    Parameter("Cells", "Socket_4", "INT", 1, low=1, high=3, choices=(1, 2, 3)),
-    Parameter("Style", "Socket_5", "MENU", "Plain", choices=("Plain", "Tall")),
-    Parameter("Offset", "Socket_6", "VECTOR", (0.1, 0.2, 0.0)),
-    Parameter("Count", "Socket_7", "INT", 4),
-])
-BOX = ShapeProgram("box", SPACE, _box_program)
 SMALL = CaptureSettings(views=4, width=80, height=60)
 
 
@@ -268,7 +236,7 @@ def test_round_trip_without_noise_lies_on_the_true_mesh(clean_scan):
     # the ground-truth mesh file is the program's mesh under the ground-truth pose
     mesh = load_ply(clean_scan.folder / "object_mesh.ply")
     p = gt["parameters"]
-    local = _box_program(p["discrete"], {k: torch.tensor([v]) for k, v in p["continuous"].items()})
+    local = box_program(p["discrete"], {k: torch.tensor([v]) for k, v in p["continuous"].items()})
     m = torch.tensor(gt["pose"]["world_from_object"], dtype=torch.float64)
     expected = local.verts[0].double() @ m[:3, :3].T + m[:3, 3]
     torch.testing.assert_close(mesh.points.double(), expected, atol=1e-5, rtol=0)
@@ -357,126 +325,3 @@ def test_empty_program_is_an_error(tmp_path):
 
     with pytest.raises(SynthError, match="makes no faces"):
         synthesize(ShapeProgram("empty", SPACE, nothing), tmp_path / "x", capture=SMALL)
-
-
-# ---------------------------------------------------------------------------
-# The command
-
-
-def test_synth_command(tmp_path, monkeypatch, capsys):
-    import backend.synth as synth_mod
-
-    seen = {}
-
-    def fake_load(path, ranges=None, object_name=None):
-        seen["path"] = path
-        return BOX
-
-    monkeypatch.setattr(synth_mod, "load_shape_program", fake_load)
-    out = tmp_path / "scan"
-    rc = main(["synth", "prog.json", "--seed", "5", "-o", str(out), "--views", "3", "--noise", "none", "--width", "64",
-               "--height", "48", "--set", "Width=1.1", "Style=Tall", "--yaw", "0.5", "--occluders", "0"])
-    assert rc == 0 and seen["path"] == "prog.json"
-    gt = json.loads((out / "ground_truth.json").read_text())
-    assert gt["seed"] == 5 and gt["frames"] == 3 and gt["noise"]["kind"] == "none"
-    assert gt["parameters"]["continuous"]["Width"] == 1.1 and gt["parameters"]["discrete"]["Style"] == "Tall"
-    assert gt["pose"]["yaw"] == 0.5
-    assert load_frames(out).depth.shape == (3, 48, 64)
-    assert "wrote" in capsys.readouterr().out
-    # bad input: one line, exit status 2
-    rc = main(["synth", "prog.json", "-o", str(tmp_path / "y"), "--set", "Nope=1"])
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and "\n" not in err and "unknown parameter 'Nope'" in err
-    rc = main(["synth", "prog.json", "-o", str(tmp_path / "y"), "--views", "0"])
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and "views must be >= 1" in err
-
-
-def test_synth_command_program_errors(tmp_path, capsys):
-    rc = main(["synth", str(tmp_path / "missing.json"), "-o", str(tmp_path / "o")])
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and "missing.json" in err and "\n" not in err
-    # a program that makes only points (a Mesh Line) has no surface to scan
-    from tests.fixtures.irdocs import group, group_input, group_output, link, mesh_line, program
-
-    doc = program({"G": group([group_input([]), mesh_line("Line", count=4), group_output()],
-                              [link("Line", "Mesh", "Group Output", "Socket_0")])})
-    (tmp_path / "line.json").write_text(json.dumps(doc))
-    rc = main(["synth", str(tmp_path / "line.json"), "-o", str(tmp_path / "o")])
-    err = capsys.readouterr().err.strip()
-    assert rc == 2 and "makes no faces" in err and "line.json" in err
-
-
-# ---------------------------------------------------------------------------
-# The committed sample set (sample_scenes/scenes, regenerated by its regenerate.py)
-
-SCENES = ROOT / "sample_scenes" / "scenes"
-SAMPLE_DIRS = sorted(p.parent for p in SCENES.glob("*/ground_truth.json"))
-
-
-def point_triangle_distance(points: np.ndarray, tris: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Exact distance from each point ``(P, 3)`` to the nearest triangle ``(T, 3, 3)``: the plane distance
-    when the point projects inside the triangle, else the distance to the nearest edge."""
-
-    def seg(p, a, b):
-        ab = b - a
-        t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-300), 0, 1)
-        return np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
-
-    a, b, c = tris[:, 0], tris[:, 1], tris[:, 2]
-    n = np.cross(b - a, c - a)
-    area2 = np.linalg.norm(n, axis=-1)
-    nu = n / np.maximum(area2, 1e-300)[:, None]
-    out = []
-    for i in range(0, len(points), chunk):
-        p = points[i:i + chunk, None, :]
-        d_plane = ((p - a) * nu).sum(-1)
-        q = p - d_plane[..., None] * nu
-        inside = ((np.cross(b - a, q - a) * n).sum(-1) >= 0) & ((np.cross(c - b, q - b) * n).sum(-1) >= 0) \
-            & ((np.cross(a - c, q - c) * n).sum(-1) >= 0) & (area2 > 1e-12)
-        edge = np.minimum(np.minimum(seg(p, a, b), seg(p, b, c)), seg(p, c, a))
-        out.append(np.where(inside, np.abs(d_plane), edge).min(1))
-    return np.concatenate(out)
-
-
-def test_point_triangle_distance_against_sampling():
-    rng = np.random.default_rng(0)
-    tris = rng.normal(size=(5, 3, 3))
-    pts = rng.normal(size=(40, 3)) * 2
-    # dense samples of every triangle's inside and edges: an upper bound that is tight up to the spacing
-    w = np.concatenate([rng.dirichlet(np.ones(3), size=20000)]
-                       + [np.stack([1 - t, t, 0 * t], 1)[:, order] for order in ([0, 1, 2], [2, 0, 1], [1, 2, 0])
-                          for t in [np.linspace(0, 1, 4000)]])
-    samples = np.concatenate([w @ t for t in tris])
-    brute = np.linalg.norm(pts[:, None] - samples[None], axis=2).min(1)
-    exact = point_triangle_distance(pts, tris)
-    assert (exact <= brute + 1e-12).all() and np.allclose(exact, brute, atol=0.01)
-
-
-def test_sample_set_is_small_and_complete():
-    assert len(SAMPLE_DIRS) >= 3, "run python sample_scenes/scenes/regenerate.py"
-    total = sum(p.stat().st_size for p in SCENES.rglob("*") if p.is_file())
-    assert total < 5 * 1024 * 1024
-
-
-@pytest.mark.parametrize("folder", SAMPLE_DIRS, ids=[p.name for p in SAMPLE_DIRS])
-def test_sample_scene_reads_back_onto_its_mesh(folder):
-    gt = json.loads((folder / "ground_truth.json").read_text())
-    program = ROOT / gt["program"]
-    if program.is_file():
-        digest = hashlib.sha256(program.read_bytes()).hexdigest()
-        assert digest == gt["program_sha256"], f"{gt['program']} changed: run python sample_scenes/scenes/regenerate.py"
-    frames = load_frames(folder, instance_id=gt["object_instance_id"])
-    assert frames.num_frames == gt["frames"] and frames.masks.any(dim=(1, 2)).all()
-    fused = load_ply(folder / "object_points.ply")
-    pts, _ = frames.to_points()
-    torch.testing.assert_close(fused.points, pts.float(), atol=1e-5, rtol=0)
-    mesh = load_ply(folder / "object_mesh.ply")
-    assert mesh.points[:, 2].min().item() == pytest.approx(0.0, abs=1e-5)
-    sub = pts.double().numpy()[np.random.default_rng(0).choice(len(pts), min(len(pts), 400), replace=False)]
-    dist = point_triangle_distance(sub, mesh.points.double().numpy()[mesh.faces.numpy()])
-    cams = frames.cameras.centers.double().numpy()
-    zmax = np.linalg.norm(sub[:, None] - cams[None], axis=2).min(1).max()
-    sigma_far = depth_sigma(np.array([zmax]), np.array([math.radians(70)]), NoiseSettings())[0]
-    assert np.median(dist) < 0.5 * sigma_far
-    assert np.quantile(dist, 0.9) < 1.2 * sigma_far

@@ -9,6 +9,8 @@
   change topology included);
 * the committed .json equals a fresh export of the committed .blend;
 * the dependency analysis finds the intended "active when" conditions.
+
+The library's gallery code and commands are tested in tests/backend/test_gallery.py and tests/backend/commands.
 """
 
 from __future__ import annotations
@@ -19,17 +21,13 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
-import numpy as np
 import pytest
 import torch
 
-from tests.fixtures import ROOT
+from tests.fixtures.library import PROGRAMS, PROGRAMS_DIR, load
+from tests.fixtures.meshes import boxes
 from tests.fixtures.parity import requires_bpy
-
-PROGRAMS_DIR = ROOT / "sample_scenes" / "programs"
-PROGRAMS = ("chair", "table", "sofa", "cabinet", "bed", "bookshelf")
 
 TOUCH_TOL = 1e-4  # metres: parts closer than this touch; min z within this of the floor
 MIN_FACE_AREA = 1e-6  # square metres
@@ -368,17 +366,6 @@ ACTIVE_WHEN: dict[str, dict[str, Callable[[dict], bool]]] = {
 }
 
 
-@cache
-def load(name: str):
-    """(program, parameter space, compiled module) of the committed ``NAME.json``."""
-    from translator.codegen import compile_program
-    from translator.ir import load_program
-    from translator.params import parameter_space
-
-    prog = load_program(PROGRAMS_DIR / f"{name}.json")
-    return prog, parameter_space(prog), compile_program(prog)
-
-
 def discrete_combos(space, n: int, rng: random.Random) -> list[dict]:
     """``n`` discrete assignments; the first ones walk through every choice of every parameter."""
     params = space.discrete
@@ -587,16 +574,6 @@ def test_committed_json_is_fresh(name, tmp_path):
 # Tests: the validity checker itself (it must be able to fail)
 
 
-def _boxes(*spans: tuple[float, ...]) -> tuple[torch.Tensor, list[list[int]]]:
-    """Axis-aligned boxes ``(x0, x1, y0, y1, z0, z1)`` as one mesh (outward quads): ``(1, V, 3)``, polygons."""
-    verts, polys = [], []
-    for x0, x1, y0, y1, z0, z1 in spans:
-        o = len(verts)
-        verts += [(x, y, z) for z in (z0, z1) for y in (y0, y1) for x in (x0, x1)]
-        polys += [[o + i for i in f] for f in ([0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5])]
-    return torch.tensor([verts], dtype=torch.float64), polys
-
-
 def _check(verts, polys, allowed=(9.0,) * 6, promised=(0.0,) * 6) -> list[str]:
     return check_mesh(verts, polys, torch.tensor([allowed], dtype=torch.float64),
                       torch.tensor([promised], dtype=torch.float64)).problems[0]
@@ -615,7 +592,7 @@ TABLE_LEGS = [(sx * 0.45 - 0.02, sx * 0.45 + 0.02, sy * 0.25 - 0.02, sy * 0.25 +
 
 
 def test_checker_accepts_a_table_and_its_box():
-    v, p = _boxes(TABLE_TOP, *TABLE_LEGS)
+    v, p = boxes(TABLE_TOP, *TABLE_LEGS)
     assert _check(v, p, [0.5, 0.5, 0.3, 0.3, 0, 0.75], [0.5, 0.5, 0.3, 0.3, 0, 0.75]) == []
     assert len(split_parts(p, v.shape[1])) == 5
 
@@ -624,15 +601,15 @@ def test_checker_finds_a_floating_part():
     # a shelf hanging 2 mm below the top, touching nothing: floats; 50 micrometres away: touches
     for gap, floats in ((0.002, True), (0.00005, False)):
         shelf = (-0.3, 0.3, -0.1, 0.1, 0.4, 0.7 - gap)
-        problems = _check(*_boxes(TABLE_TOP, *TABLE_LEGS, shelf))
+        problems = _check(*boxes(TABLE_TOP, *TABLE_LEGS, shelf))
         assert any("float" in m for m in problems) == floats, problems
 
 
 def test_checker_finds_lifted_mesh_flat_faces_and_box_errors():
-    v, p = _boxes(TABLE_TOP, *TABLE_LEGS)
+    v, p = boxes(TABLE_TOP, *TABLE_LEGS)
     problems = _check(v + torch.tensor([0.0, 0.0, 0.01], dtype=torch.float64), p)
     assert any("not on the floor" in m for m in problems) and any("float" in m for m in problems)
-    flat = _check(*_boxes((0, 1, 0, 1, 0, 0)))  # a box of zero height
+    flat = _check(*boxes((0, 1, 0, 1, 0, 0)))  # a box of zero height
     assert any("faces with area" in m for m in flat)
     assert any("> allowed" in m for m in _check(v, p, [0.5, 0.45, 0.3, 0.3, 0, 0.75]))
     assert any("< promised" in m for m in _check(v, p, promised=[0.5, 0.5, 0.3, 0.3, 0, 0.8]))
@@ -652,8 +629,8 @@ def test_touch_is_exact_for_rotated_parts():
     0.5 + 0.5 * sqrt(2) apart or closer (a corner meets a face)."""
     limit = 0.5 + 0.5 * math.sqrt(2.0)
     for dist in (limit - 1e-3, limit + 0.5 * TOUCH_TOL, limit + 3 * TOUCH_TOL, limit + 1e-2):
-        a, pa = _boxes((-0.5, 0.5, -0.5, 0.5, 0.0, 1.0))
-        b, pb = _boxes((dist - 0.5, dist + 0.5, -0.5, 0.5, 0.0, 1.0))
+        a, pa = boxes((-0.5, 0.5, -0.5, 0.5, 0.0, 1.0))
+        b, pb = boxes((dist - 0.5, dist + 0.5, -0.5, 0.5, 0.0, 1.0))
         b = _rotated(b, 45.0, about=(dist, 0.0))
         v = torch.cat([a, b], 1)
         polys = pa + [[i + 8 for i in f] for f in pb]
@@ -664,10 +641,10 @@ def test_touch_is_exact_for_rotated_parts():
 def test_touch_needs_edge_axes():
     """Two boards crossing like a plus sign touch although neither has a vertex inside the other;
     two parallel diagonal boards whose bounding boxes overlap do not touch."""
-    v, p = _boxes((-1, 1, -0.05, 0.05, 0, 0.1), (-0.05, 0.05, -1, 1, 0, 0.1))
+    v, p = boxes((-1, 1, -0.05, 0.05, 0, 0.1), (-0.05, 0.05, -1, 1, 0, 0.1))
     assert bool(touch_matrix(v, split_parts(p, 16))[0, 0, 1])
-    a, pa = _boxes((-1, 1, -0.05, 0.05, 0, 0.1))
-    b, _ = _boxes((-1, 1, 0.25, 0.35, 0, 0.1))
+    a, pa = boxes((-1, 1, -0.05, 0.05, 0, 0.1))
+    b, _ = boxes((-1, 1, 0.25, 0.35, 0, 0.1))
     v = torch.cat([_rotated(a, 45.0), _rotated(b, 45.0)], 1)
     polys = pa + [[i + 8 for i in f] for f in pa]
     parts = split_parts(polys, 16)
@@ -685,101 +662,7 @@ def test_unique_directions_matches_pairwise_definition():
 
 
 def test_split_parts_groups_by_shared_vertices():
-    _, p = _boxes((0, 1, 0, 1, 0, 1), (2, 3, 0, 1, 0, 1))
+    _, p = boxes((0, 1, 0, 1, 0, 1), (2, 3, 0, 1, 0, 1))
     parts = split_parts(p, 16)
     assert [x.tolist() for x in parts.verts] == [list(range(8)), list(range(8, 16))]
     assert [len(f) for f in parts.faces] == [6, 6] and [e.shape[0] for e in parts.edges] == [12, 12]
-
-
-# ---------------------------------------------------------------------------
-# Tests: galleries and commands
-
-
-def test_describe_lists_only_active_discrete_values():
-    from backend.gallery import describe
-
-    _, space, _ = load("chair")
-    values = {p.name: p.default for p in space.parameters}
-    values.update({"Leg Style": "Star Base", "Back Style": "Slatted", "Has Armrests": False, "Round Legs": True,
-                   "Slat Count": 5})
-    assert describe(space, values) == ["Leg Style: Star Base", "Back Style: Slatted", "no Armrests", "Slat Count: 5"]
-    values.update({"Leg Style": "Four Legs", "Back Style": "None", "Round Legs": False, "Has Stretchers": True})
-    assert describe(space, values) == ["Leg Style: Four Legs", "Back Style: None", "no Armrests", "Round Legs: no",
-                                       "Has Stretchers"]
-
-
-def test_sample_values_respect_ranges_choices_and_fixed_values():
-    from backend.gallery import corner_values, sample_values
-
-    _, space, _ = load("cabinet")
-    sets = sample_values(space, 200, random.Random(3), discrete={"Front Style": "Doors"})
-    assert {s["Front Style"] for s in sets} == {"Doors"}
-    assert {s["Base Style"] for s in sets} == {"Plinth", "Legs", "None"}
-    for p in space.continuous:
-        vals = [s[p.name] for s in sets]
-        assert p.low <= min(vals) < max(vals) <= p.high
-    assert sample_values(space, 5, random.Random(3)) == sample_values(space, 5, random.Random(3))
-    lo, hi = corner_values(space, {"Drawer Count": 6}, False), corner_values(space, {}, True)
-    assert lo["Width"] == pytest.approx(0.3) and hi["Width"] == pytest.approx(2.0)
-    assert lo["Drawer Count"] == 6 and hi["Drawer Count"] == 3
-
-
-def test_shade_mesh_draws_an_outlined_object_on_white():
-    from backend.gallery import shade_mesh
-    from translator.geometry import MeshBatch
-
-    v, p = _boxes((-0.5, 0.5, -0.5, 0.5, 0.0, 1.0))
-    mesh = MeshBatch(verts=v, corner_verts=torch.tensor([i for f in p for i in f]),
-                     face_offsets=torch.arange(0, 4 * len(p) + 1, 4))
-    img = shade_mesh(mesh, 0, 64)
-    assert img.shape == (64, 64, 3)
-    white = (img == 1.0).all(-1)
-    assert white[0, 0] and white[-1, -1] and not white[32, 32]
-    shades = {tuple(np.round(c, 3)) for c in img[~white].reshape(-1, 3)}
-    assert (0.2, 0.2, 0.2) in shades and len(shades) >= 3  # outline plus at least two lit faces
-
-
-def test_sample_command_writes_a_labelled_gallery(tmp_path, capsys):
-    from PIL import Image
-
-    from backend.cli import main
-
-    out = tmp_path / "g.png"
-    assert main(["sample", "table", "-n", "3", "--seed", "5", "--tile", "96", "--columns", "3", "-o", str(out)]) == 0
-    img = np.asarray(Image.open(out).convert("RGB"))
-    assert img.shape[1] == 3 * 96 and (img < 128).any()
-    again = tmp_path / "h.png"
-    assert main(["sample", str(PROGRAMS_DIR / "table.json"), "-n", "3", "--seed", "5", "--tile", "96",
-                 "--columns", "3", "-o", str(again)]) == 0
-    assert np.array_equal(img, np.asarray(Image.open(again).convert("RGB")))  # same seed, same samples
-    capsys.readouterr()
-    assert main(["sample", "wardrobe", "-o", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("shapeprog sample: error:") and "chair" in err and "\n" not in err
-    assert main(["sample", "chair", "-n", "0", "-o", str(out)]) == 2
-
-
-def test_programs_list(capsys):
-    from backend.cli import main
-
-    assert main(["programs", "list"]) == 0
-    out = capsys.readouterr().out
-    assert all(name in out for name in PROGRAMS)
-
-
-@requires_bpy
-def test_programs_build_check_finds_stale_files(tmp_path, monkeypatch, capsys):
-    from backend import library
-    from backend.cli import main
-    from tests.fixtures.parity import reset_blender
-
-    reset_blender()
-    assert main(["programs", "build", "--check", "bed"]) == 0
-    stale = json.loads((PROGRAMS_DIR / "bed.json").read_text())
-    stale["groups"]["Bed"]["inputs"][5]["max"] = 2.5  # someone widened Width in the .json by hand
-    (tmp_path / "bed.json").write_text(json.dumps(stale))
-    monkeypatch.setattr(library, "PROGRAMS_DIR", tmp_path)
-    capsys.readouterr()
-    assert main(["programs", "build", "--check", "bed"]) == 1
-    assert "bed: STALE" in capsys.readouterr().out
-    assert main(["programs", "build", "sideboard"]) == 2

@@ -11,11 +11,7 @@ import torch
 from PIL import Image
 
 from backend.io import load_frames, load_scan
-from tests.fixtures.scannet import (
-    make_frame_folder,
-    write_depth_png,
-    write_matrix,
-)
+from tests.fixtures.scannet import make_frame_folder, write_depth_png, write_matrix
 from tests.fixtures.scans import raises_one_line
 
 
@@ -140,5 +136,3 @@ def test_frames_bad_inputs(tmp_path):
         p.unlink()
     (f / "instance-filt").rmdir()
     raises_one_line(lambda: load_frames(f, instance_id=3), "nomasks", "no instance-filt/ folder")
-
-

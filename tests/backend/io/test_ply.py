@@ -7,9 +7,7 @@ import pytest
 import torch
 
 from backend.io import load_ply, write_point_cloud
-from tests.fixtures.scannet import (
-    write_ply,
-)
+from tests.fixtures.scannet import write_ply
 from tests.fixtures.scans import raises_one_line
 
 

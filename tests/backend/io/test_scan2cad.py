@@ -10,11 +10,7 @@ import pytest
 import torch
 
 from backend.io import crop_box, load_scan, load_scan2cad
-from tests.fixtures.scannet import (
-    make_scan2cad,
-    make_scannet_scene,
-    rot_z,
-)
+from tests.fixtures.scannet import make_scan2cad, make_scannet_scene, rot_z
 from tests.fixtures.scans import raises_one_line
 
 

@@ -10,9 +10,7 @@ import pytest
 import torch
 
 from backend.io import load_scan, load_scannet_scene
-from tests.fixtures.scannet import (
-    make_scannet_scene,
-)
+from tests.fixtures.scannet import make_scannet_scene
 from tests.fixtures.scans import raises_one_line
 
 

@@ -1,6 +1,5 @@
 """Nearest neighbours: both backends against brute force, chunking and threads, the clamped scan neighbours."""
 
-
 import pytest
 import torch
 
