@@ -8,7 +8,7 @@ Each sample is ``shapeprog synth`` of one of the project's own programs
 6 views. When a program's ``.json`` is not there yet, it is built first from
 ``sample_scenes/programs/build/NAME.py`` into a temporary folder (needs bpy).
 ``ground_truth.json`` records the program as ``sample_scenes/programs/NAME.json``
-and its SHA-256: when a program changes, ``tests/test_synth.py`` asks for this
+and its SHA-256: when a program changes, ``tests/sample_scenes/test_scenes.py`` asks for this
 script to be run again.
 """
 

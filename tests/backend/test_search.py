@@ -4,7 +4,7 @@ The problem has a pose decision (4 hypotheses), three discrete parameters with a
 dependency (``legs`` only matters when ``has_legs``), and 3 continuous values.
 Refinement is exact gradient descent on a quadratic whose minimum depends on the
 configuration, so what is tested here is the search logic itself (the fitting
-problem on real programs is tested in test_fit.py).
+problem on real programs is tested in test_problem.py and fit/test_pipeline.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Logic nodes: Boolean Math and Compare.
 
 Semantics follow Blender 5.0 (``node_fn_boolean_math.cc``, ``node_fn_compare.cc``),
-checked against Blender in ``tests/test_nodes_logic.py``. Results are booleans:
+checked against Blender in ``tests/translator/nodes/test_logic.py``. Results are booleans:
 a Python ``bool`` when every input is a Python value, a bool tensor ``()`` /
 ``(B,)`` for tensor inputs, a field when any input is one. Comparisons have no
 gradient.

@@ -2,7 +2,7 @@
 
 Semantics follow Blender 5.0 (``NOD_math_functions.hh``, ``BLI_math_base_safe.h``,
 ``node_fn_integer_math.cc``, ``node_fn_float_to_int.cc``), checked operation by
-operation against Blender itself (``tests/test_nodes_math.py``):
+operation against Blender itself (``tests/translator/nodes/test_math.py``):
 
 * the ``safe_*`` variants: division, modulo, logarithm and inverse square root
   by/of zero give 0, square root of a negative number 0, arc sine/cosine clamp

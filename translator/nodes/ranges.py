@@ -1,7 +1,7 @@
 """Range nodes: Clamp and Map Range.
 
 Semantics follow Blender 5.0 (``node_shader_clamp.cc``, ``node_shader_map_range.cc``),
-checked against Blender in ``tests/test_nodes_ranges.py``. Inputs are floats
+checked against Blender in ``tests/translator/nodes/test_ranges.py``. Inputs are floats
 ``()`` / ``(B,)`` (vectors ``(3,)`` / ``(B, 3)`` for Map Range's FLOAT_VECTOR
 type) or fields. Gradients are those of the branch taken; a zero input range
 maps to ``To Min`` with zero gradient (Blender's ``safe_divide``).
