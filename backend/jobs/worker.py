@@ -24,7 +24,8 @@ from typing import Any
 
 from .spec import JobOutcome, JobSpec, progress_record
 
-__all__ = ["Throttle", "clean_inherited_path", "init_worker", "load_job", "one_line", "run_job", "user_error_types", "watch_parent"]
+__all__ = ["Throttle", "clean_inherited_path", "init_worker", "inputs_as_fields", "load_job", "one_line", "run_job",
+           "user_error_types", "watch_parent"]
 
 log = logging.getLogger("shapeprog.jobs")
 
@@ -33,6 +34,27 @@ def one_line(exc: BaseException) -> str:
     """An exception's message as one line (its type's name when it has none)."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+def inputs_as_fields(text: str, spec: JobSpec) -> str:
+    """A job's one-line error without the paths of the folder its inputs were uploaded to (``inputs_dir``, a
+    service's job folder or a Ray task's copy of it): the scan (``scan.ply`` or the frame folder) reads
+    ``scan``, an uploaded program ``program``, any other file under it its path inside that folder.
+    ``/data/jobs/<id>/inputs/scan.ply: only 3 points ...`` becomes ``scan: only 3 points ...``; a file of a
+    frame folder, ``scan/depth/0.png: ...``. Jobs without ``inputs_dir`` (a batch's own files) are unchanged."""
+    if not spec.inputs_dir:
+        return text
+    inputs = Path(spec.inputs_dir)
+    named = [(spec.scan, "scan"), (spec.frames, "scan"), (spec.program if Path(spec.program).suffix else None, "program")]
+    pairs = []
+    for rel, field in named:
+        if rel and not Path(rel).is_absolute():
+            pairs.append((inputs / rel, field))
+    pairs.append((inputs, ""))
+    for path, field in pairs:
+        for form in dict.fromkeys((str(path), str(path.resolve()))):
+            text = text.replace(form + os.sep, f"{field}/" if field else "").replace(form, field or "inputs")
+    return text
 
 
 def user_error_types() -> tuple[type, ...]:
@@ -139,10 +161,11 @@ def run_job(spec: JobSpec, report: Callable[[dict], None] | None = None, stop: A
     except FitInterrupted:
         return JobOutcome("cancelled", seconds=time.perf_counter() - t0)
     except user_error_types() as exc:
-        return JobOutcome("failed", one_line(exc), seconds=time.perf_counter() - t0)
+        return JobOutcome("failed", inputs_as_fields(one_line(exc), spec), seconds=time.perf_counter() - t0)
     except Exception as exc:  # a job's failure is reported, never raised into the executor
         log.exception("job %s failed", spec.id)
-        return JobOutcome("failed", f"{type(exc).__name__}: {one_line(exc)}", seconds=time.perf_counter() - t0)
+        return JobOutcome("failed", inputs_as_fields(f"{type(exc).__name__}: {one_line(exc)}", spec),
+                          seconds=time.perf_counter() - t0)
 
 
 def watch_parent(interval: float = 1.0) -> None:

@@ -28,7 +28,7 @@ from ..jobs import STATES, Executor, make_executor
 from .config import ServiceConfig, default_data_dir
 from .manager import JobManager, ManagerError
 from .programs import ProgramCatalog
-from .schemas import Health, Job, JobList, JobRequest, Program, ProgramList, one_line_error
+from .schemas import Health, Job, JobList, JobRequest, Program, ProgramList, field_error, one_line_error
 from .store import JobStore
 from .uploads import UploadError
 
@@ -192,10 +192,28 @@ def create_app(cfg: ServiceConfig | None = None, *, token: str | None = None, ex
         try:
             entry = await run_in_threadpool(request.app.state.catalog.get, program_id)
         except ProgramError as exc:
-            raise ManagerError(422, f"program: {exc}") from None
+            raise ManagerError(422, field_error("program", str(exc))) from None
         if entry is None:
             raise ManagerError(404, f"no program {program_id!r}")
         return entry.info
+
+    @app.get("/v1/programs/{program_id}/blend", tags=["programs"], response_class=FileResponse,
+             responses={200: {"content": {"application/octet-stream": {}}, "description": "the program's .blend"},
+                        404: {"description": "no such program, an upload, or a library program without a .blend"}})
+    async def program_blend(program_id: str, request: Request) -> FileResponse:
+        """A library program's .blend (its object is the Program's `object`); 404 for uploads."""
+        catalog = request.app.state.catalog
+        try:
+            entry = await run_in_threadpool(catalog.get, program_id)
+        except ProgramError as exc:
+            raise ManagerError(422, field_error("program", str(exc))) from None
+        if entry is None:
+            raise ManagerError(404, f"no program {program_id!r}")
+        path = await run_in_threadpool(catalog.blend, program_id)
+        if path is None:
+            why = "an uploaded program has no .blend" if entry.info["source"] == "upload" else "its .blend is missing"
+            raise ManagerError(404, f"program {program_id!r} has no .blend ({why})")
+        return FileResponse(path, media_type="application/octet-stream", filename=f"{program_id}.blend")
 
     @app.post("/v1/programs", response_model=Program, status_code=201, tags=["programs"],
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -206,7 +224,7 @@ def create_app(cfg: ServiceConfig | None = None, *, token: str | None = None, ex
         try:
             entry, new = await run_in_threadpool(request.app.state.catalog.add, body)
         except ProgramError as exc:
-            raise ManagerError(422, f"program: {exc}") from None
+            raise ManagerError(422, field_error("program", str(exc))) from None
         response.status_code = 201 if new else 200
         log.info("program id=%s uploaded new=%s", entry.info["id"], new)
         return entry.info

@@ -24,6 +24,7 @@ from translator.ir import ProgramError
 
 from ..jobs import ACTIVE_STATES, FINAL_STATES, Executor, JobHandle, JobOutcome, JobSpec
 from .programs import ProgramCatalog
+from .schemas import field_error
 from .store import JobStore, now
 from .uploads import save_scan, save_scan_file
 
@@ -151,12 +152,12 @@ class JobManager:
             try:
                 entry, _ = self.catalog.add(ref)
             except ProgramError as exc:
-                raise ManagerError(422, f"program: {' '.join(str(exc).split())}") from None
+                raise ManagerError(422, field_error("program", str(exc))) from None
             return entry
         try:
             entry = self.catalog.get(ref)
         except ProgramError as exc:
-            raise ManagerError(422, f"program: {' '.join(str(exc).split())}") from None
+            raise ManagerError(422, field_error("program", str(exc))) from None
         if entry is None:
             raise ManagerError(422, f"program: unknown program {ref!r} (library programs: "
                                     f"{', '.join(self.catalog.library_names())}; or the id of an uploaded one)")

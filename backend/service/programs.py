@@ -5,6 +5,8 @@ An upload is data, handled with the translator's own rules: :func:`translator.ir
 validates it (never executing anything, names never spliced into code) and
 :func:`translator.codegen.check_supported` refuses unsupported nodes, both with their one-line
 messages. Parameter tables (what ``shapeprog params`` shows) are computed once per program and cached.
+A library program's ``.blend`` (:meth:`ProgramCatalog.blend`) is served to clients such as the Blender
+add-on, which appends the program's object (``object`` in the program's description) from it.
 """
 
 from __future__ import annotations
@@ -100,9 +102,18 @@ class ProgramCatalog:
 
         space = parameter_space(program)
         name = program_id if source == "library" else (program.object or program.entry)
-        info = {"id": program_id, "name": name, "source": source, "sha256": program_hash(program),
-                "parameters": parameter_table(space)}
+        info = {"id": program_id, "name": name, "object": program.object or "", "source": source,
+                "sha256": program_hash(program), "parameters": parameter_table(space)}
         return CatalogEntry(info, program, space, path)
+
+    def blend(self, program_id: str) -> Path | None:
+        """A library program's ``.blend`` (``NAME.blend`` beside its ``NAME.json``), or None: uploads never
+        have one (the server opens no file an upload names), nor do library programs built without one."""
+        entry = self.get(program_id)
+        if entry is None or entry.info["source"] != "library":
+            return None
+        path = entry.path.with_suffix(".blend")
+        return path if path.is_file() else None
 
     def list(self) -> list[dict[str, Any]]:
         out = []

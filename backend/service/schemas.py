@@ -11,7 +11,7 @@ from ..fit.config import FitConfig
 from ..fit.pipeline import MIN_BUDGET_S
 
 __all__ = ["Health", "Job", "JobList", "JobOptions", "JobRequest", "Parameter", "Program", "ProgramList", "Progress",
-           "ScanFrames", "ScanPly", "ScanPoints", "one_line_error"]
+           "ScanFrames", "ScanPly", "ScanPoints", "field_error", "one_line_error"]
 
 _D = FitConfig()
 
@@ -134,6 +134,8 @@ class Parameter(BaseModel):
 class Program(BaseModel):
     id: str
     name: str
+    object: str = Field("", description="the IR's object name: the object in the program's .blend that carries it "
+                                        "(empty when the IR names none)")
     source: Literal["library", "upload"]
     sha256: str
     parameters: list[Parameter]
@@ -155,6 +157,18 @@ class Health(BaseModel):
     executor: Literal["local", "ray"]
     workers: Workers
     queue: int
+
+
+def field_error(field: str, message: str) -> str:
+    """``field: message`` as one line, without repeating the field when the message already starts with it
+    (``program: missing field 'entry'``, not ``program: program: ...``; ``program must be ...`` becomes
+    ``program: must be ...``)."""
+    text = " ".join(str(message).split())
+    if text.startswith(f"{field}:"):
+        return text
+    if text.startswith(f"{field} "):
+        text = text[len(field) + 1:]
+    return f"{field}: {text}"
 
 
 def one_line_error(errors: list[dict[str, Any]], prefix: tuple = ()) -> str:

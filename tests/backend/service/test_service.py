@@ -360,3 +360,77 @@ def test_fit_server_writes_the_same_output_folder_as_a_local_fit(server, tmp_pat
                "-o", str(tmp_path / "bad")])
     err = capsys.readouterr().err
     assert rc == 2 and "options.budget" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_library_programs_blend_and_object(server, client, tmp_path):
+    """``GET /v1/programs/{id}/blend`` serves a library program's .blend, ``Program.object`` names its object,
+    and a library job lists (and serves) its ``fitted.blend``; uploads have neither."""
+    from translator.loading import has_bpy
+
+    chair = client.program("chair")
+    assert chair["object"] == "chair" and all(p["object"] for p in client.programs() if p["source"] == "library")
+    r = httpx.get(f"{server.url}/v1/programs/chair/blend", timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    assert r.content == (ROOT / "sample_scenes" / "programs" / "chair.blend").read_bytes()
+    code, msg = _status(server, "GET", "/v1/programs/nope/blend")
+    assert code == 404 and msg == "no program 'nope'"
+
+    doc = json.loads((ROOT / "sample_scenes" / "programs" / "chair.json").read_text())
+    doc["object"] = "MyChair"
+    upload = client.upload_program(doc)
+    assert upload["object"] == "MyChair" and upload["name"] == "MyChair" and client.program(upload["id"])["object"] == "MyChair"
+    code, msg = _status(server, "GET", f"/v1/programs/{upload['id']}/blend")
+    assert code == 404 and msg == f"program '{upload['id']}' has no .blend (an uploaded program has no .blend)"
+
+    if not has_bpy():
+        pytest.skip("fitted.blend needs bpy on the server")
+    job = client.wait(client.submit("chair", scan_payload(CHAIR_PLY), quick(30))["id"], timeout=300)
+    assert job["state"] == "succeeded" and "fitted.blend" in job["files"], job
+    path = tmp_path / "fitted.blend"
+    path.write_bytes(client.file(job["id"], "fitted.blend"))
+    import bpy
+
+    with bpy.data.libraries.load(str(path)) as (src, _):
+        assert chair["object"] in list(src.objects)  # the object the add-on appends
+    assert "fitted.blend" not in client.wait(client.submit(upload["id"], scan_payload(CHAIR_PLY), quick(30))["id"],
+                                             timeout=300)["files"]
+
+
+def test_errors_name_the_field_once_and_never_a_server_path(server, client):
+    code, msg = _status(server, "POST", "/v1/programs", json={"schema_version": 1})
+    assert code == 422 and msg == "program: missing field 'entry'"
+    code, msg = _status(server, "POST", "/v1/programs", json=[1, 2])
+    assert code == 422 and msg == "program: must be a JSON object, got a list"
+    code, msg = _status(server, "POST", "/v1/jobs", json={"program": {"schema_version": 1}, "scan": scan_payload(CHAIR_PLY)})
+    assert code == 422 and msg == "program: missing field 'entry'"
+
+    # a scan the upload check accepts but the fit refuses: the job's error names the request's field
+    three = [[0, 0, 0], [1, 0, 0], [0, 1, 0]]
+    ply = b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nend_header\n" + \
+        b"".join(b"%g %g %g\n" % tuple(p) for p in three)
+    jobs = [client.submit("chair", {"points": three}, quick(10)),
+            client.submit("chair", {"ply": base64.b64encode(ply).decode()}, quick(10))]
+    r = httpx.post(f"{server.url}/v1/jobs", data={"request": json.dumps({"program": "chair", "options": quick(10)})},
+                   files={"scan": ("mine.ply", ply)}, timeout=30)
+    assert r.status_code == 202, r.text
+    jobs.append(r.json())
+    for job in jobs:
+        final = client.wait(job["id"], timeout=300)
+        assert final["state"] == "failed" and final["error"] == "scan: only 3 points; at least 50 are needed to fit", final
+        assert str(server.data_dir) not in final["error"] and job["id"] not in final["error"]
+
+
+def test_job_errors_map_the_inputs_folder_to_the_request_fields(tmp_path):
+    from backend.jobs import JobSpec
+    from backend.jobs.worker import inputs_as_fields
+
+    inputs = tmp_path / "jobs" / "abc" / "inputs"
+    spec = JobSpec(id="abc", program="program.json", output=str(tmp_path / "out"), frames="frames/table_s2",
+                   inputs_dir=str(inputs))
+    assert inputs_as_fields(f"{inputs}/frames/table_s2/depth/0.png: cannot read PNG", spec) == \
+        "scan/depth/0.png: cannot read PNG"
+    assert inputs_as_fields(f"{inputs}/frames/table_s2: no depth/ folder", spec) == "scan: no depth/ folder"
+    assert inputs_as_fields(f"{inputs}/program.json: unsupported nodes: X", spec) == "program: unsupported nodes: X"
+    assert inputs_as_fields(f"{inputs}/other.txt and {inputs}", spec) == "other.txt and inputs"
+    batch = JobSpec(id="b", program="chair", output="/o", scan="/home/me/scan.ply")  # a batch's own files stay named
+    assert inputs_as_fields("/home/me/scan.ply: only 3 points", batch) == "/home/me/scan.ply: only 3 points"
