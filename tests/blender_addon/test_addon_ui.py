@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from parity import requires_bpy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"
@@ -323,7 +323,7 @@ def test_the_installed_extension_draws_too(tmp_path):
     zip_path = build_zip(tmp_path / "dist")
     code = f"""
 import sys, bpy
-sys.path.insert(0, {str(ROOT / 'tests')!r})
+sys.path[:0] = [{str(ROOT / 'tests' / 'blender_addon')!r}, {str(ROOT / 'tests')!r}]
 assert bpy.ops.extensions.package_install_files(filepath={str(zip_path)!r}, repo="user_default",
                                                  enable_on_install=True) == {{'FINISHED'}}
 mod = sys.modules["bl_ext.user_default.shapeprog"]

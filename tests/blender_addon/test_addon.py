@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from parity import HAS_BPY, requires_bpy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from parity import requires_bpy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"
 FIT_EVALUATIONS = 1000
 """Objective evaluations of the reconstruction test's fit (the fit stops there, so the seed fixes its result)."""
