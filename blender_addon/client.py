@@ -143,6 +143,7 @@ class BackendClient:
         return (self._request("GET", "/v1/programs") or {}).get("programs", [])
 
     def program(self, program_id: str) -> dict:
+        """``GET /v1/programs/{id}``: the Program (``object``: the object of its .blend that carries it)."""
         return self._request("GET", f"/v1/programs/{urllib.parse.quote(program_id, safe='')}")
 
     def upload_program(self, ir: dict) -> dict:
@@ -150,8 +151,9 @@ class BackendClient:
         return self._request("POST", "/v1/programs", ir, timeout=max(self.timeout, 60.0))
 
     def program_blend(self, program_id: str) -> bytes:
-        """``GET /v1/programs/{id}/blend``: a library program's .blend (proposed in the add-on's README;
-        raises BackendError with status 404/405 where the service does not serve it)."""
+        """``GET /v1/programs/{id}/blend``: a library program's .blend (its object is the Program's
+        ``object``); BackendError with status 404 for uploads and programs without one (405 from a service
+        older than the endpoint)."""
         return self._request("GET", f"/v1/programs/{urllib.parse.quote(program_id, safe='')}/blend", raw=True,
                              timeout=max(self.timeout, 60.0))
 

@@ -1,7 +1,7 @@
 """The job queue: worker threads talk to the backend, the timer pump applies what they report.
 
 Each job runs on its own worker thread (:func:`start`): upload the program when it is the user's own,
-fetch the library program's .blend, submit, poll the job every half second, download the result and the
+fetch the library program's .blend and the name of its object that carries the program, submit, poll the job every half second, download the result and the
 report. Workers never touch bpy; they put events on :data:`state.EVENTS`. :func:`pump` drains that queue
 on the main thread and does everything that touches Blender (preview object, result object, panel
 redraw). It is registered with ``bpy.app.timers`` and is a plain function: headless scripts and tests call
@@ -85,6 +85,18 @@ def _fetch_blend(client: BackendClient, program_id: str, spec: JobSpec) -> str:
     return local if local and os.path.isfile(local) else ""
 
 
+def _program_object(client: BackendClient, program_id: str) -> str:
+    """The object of the program's .blend that carries it (``Program.object``; '' when the service does not
+    say: the add-on then takes the object named like the program, else the first with a geometry-nodes
+    modifier)."""
+    try:
+        return str(client.program(program_id).get("object") or "")
+    except BackendError as exc:
+        if exc.status != 404:
+            raise
+        return ""
+
+
 def _download(client: BackendClient, job_id: str, name: str, folder: str) -> str:
     """Save the job's file ``name`` in ``folder``; '' when the job has no such file."""
     try:
@@ -107,6 +119,8 @@ def _work(job: state.Job, client: BackendClient, spec: JobSpec) -> None:
             program_id = client.upload_program(spec.program_ir)["id"]
         _post(job, "program", program_id)
         blend = _fetch_blend(client, program_id, spec) if spec.fetch_blend else ""
+        if spec.fetch_blend:  # which object to append from it (or from the job's fitted.blend)
+            _post(job, "object", _program_object(client, program_id))
         if blend:
             _post(job, "blend", blend)
         if job.cancel.is_set() or job.stop.is_set():
@@ -250,6 +264,8 @@ def _on_programs(payload: Any) -> None:
 def _handle(job: state.Job, kind: str, payload: Any) -> None:
     if kind == "program":
         job.program_id = payload
+    elif kind == "object":
+        job.program_object = payload
     elif kind == "blend":
         job.program_blend = payload
     elif kind == "submitted":

@@ -40,7 +40,7 @@ def _preview(job: state.Job) -> Any:
         obj = src.copy()  # shares the mesh and the node group, copies the modifier's values
         job.preview_ids = {obj.session_uid}
     elif job.program_blend:
-        obj, job.preview_ids = programs.append_program_object(job.program_blend, job.program_id)
+        obj, job.preview_ids = programs.append_program_object(job.program_blend, job.program_object or job.program_id)
     else:
         return None  # the library program's .blend is not here yet (the result brings it)
     obj.shapeprog.is_result = False

@@ -84,6 +84,8 @@ class Job:
     """Session ids of the data-blocks the preview brought in (removed when the job fails)."""
     program_blend: str = ""
     """Local path of the library program's .blend ('' while unknown)."""
+    program_object: str = ""
+    """The object of that .blend carrying the program (the service's ``Program.object``; '' while unknown)."""
     result_object: str = ""
     report_path: str = ""
     done: bool = False
