@@ -1,5 +1,5 @@
 """The built extension against the real job service, headless: ``shapeprog serve`` runs on a free loopback
-port for the session (the server code of the repository these tests run in), the zip is installed with
+port for the session (conftest.py's ``service``, this checkout's server), the zip is installed with
 Blender's own extension installer into a scratch user folder, and each test drives a fresh Blender
 (``python -c`` with bpy) through the add-on's scripting contract.
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -34,17 +33,6 @@ FIT_BUDGET = 600.0
 pytestmark = requires_bpy
 
 
-def _service_root() -> Path | None:
-    """The repository whose ``shapeprog serve`` the tests start: this one once it has the service, else
-    ``$SHAPEPROG_SERVICE_ROOT`` (a checkout of the service's branch)."""
-    if (ROOT / "backend" / "service" / "app.py").is_file():
-        return ROOT
-    env = os.environ.get("SHAPEPROG_SERVICE_ROOT")
-    if env and (Path(env) / "backend" / "service" / "app.py").is_file():
-        return Path(env)
-    return None
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -54,39 +42,6 @@ def _free_port() -> int:
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return json.loads(resp.read())
-
-
-@pytest.fixture(scope="session")
-def service(tmp_path_factory):
-    root = _service_root()
-    if root is None:
-        pytest.skip("the job service (backend/service) is not in this checkout; set SHAPEPROG_SERVICE_ROOT")
-    data = tmp_path_factory.mktemp("service")
-    port = _free_port()
-    log = open(data / "serve.log", "wb")  # noqa: SIM115
-    env = {k: v for k, v in os.environ.items() if k not in ("SHAPEPROG_TOKEN", "PYTHONPATH")}
-    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--port", str(port), "--data-dir",
-                             str(data / "data"), "--workers", "1"], cwd=root, stdout=log, stderr=subprocess.STDOUT,
-                            env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            _get(url + "/v1/health")
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                pytest.fail(f"shapeprog serve did not start: {(data / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    log.close()
 
 
 @pytest.fixture(scope="session")
@@ -166,10 +121,10 @@ def test_reconstruct_a_sample_scan_then_refine_with_a_lock(tmp_path, service, ex
     OUT["refine_job"], OUT["refine_result"] = obj.shapeprog.job_id, json.loads(obj.shapeprog.result_json)
     OUT["objects_after"] = sorted(o.name for o in bpy.data.objects)
     """
-    out = _blender(tmp_path, extension_zip, service, body, timeout=1800)
+    out = _blender(tmp_path, extension_zip, service.url, body, timeout=1800)
     assert out["status"] == ["FINISHED"] and out["objects"] == ["chair_scan", "chair_scan_fit"]
     # the object's values are the job's result.json (as the service serves it) ...
-    served = _get(f"{service}/v1/jobs/{out['job_id']}/result")
+    served = _get(f"{service.url}/v1/jobs/{out['job_id']}/result")
     assert served["discrete"] == out["result"]["discrete"]
     want = {**served["discrete"], **served["continuous"]}
     assert out["values"].keys() == want.keys()
@@ -190,7 +145,7 @@ def test_reconstruct_a_sample_scan_then_refine_with_a_lock(tmp_path, service, ex
     # Refine kept the locked, changed value and refitted the rest from the object's values
     assert out["refine_status"] == ["FINISHED"] and out["objects_after"] == ["chair_scan", "chair_scan_fit"]
     assert out["refine_job"] != out["job_id"] and out["refined"]["Back Style"] == out["changed"]
-    job = _get(f"{service}/v1/jobs/{out['refine_job']}")
+    job = _get(f"{service.url}/v1/jobs/{out['refine_job']}")
     assert job["options"]["locks"] == {"Back Style": out["changed"]}
     assert job["options"]["init"]["Back Style"] == out["changed"]
     refined = {**out["refine_result"]["discrete"], **out["refine_result"]["continuous"]}
@@ -200,27 +155,26 @@ def test_reconstruct_a_sample_scan_then_refine_with_a_lock(tmp_path, service, ex
 
 
 def test_cancel_leaves_the_scene_untouched(tmp_path, service, extension_zip):
-    body = f"""
-    prefs.library_dir = {str(ROOT / "sample_scenes" / "programs")!r}  # where chair.blend is: the preview needs it
-    before = scene_state()
+    body = """
+    before = scene_state()  # no library folder set: the preview's chair.blend comes from the service
     bpy.ops.shapeprog.reconstruct(scan="chair_scan", program="chair", budget=300.0)
     job = next(iter(addon.state.JOBS.values()))
     deadline = time.monotonic() + 300
     while not job.preview and not job.done and time.monotonic() < deadline:
         addon.jobs.pump(); time.sleep(0.1)
     OUT["running"], OUT["preview"] = job.state, job.preview
-    OUT["preview_values"] = values(bpy.data.objects[job.preview]) if job.preview else {{}}
+    OUT["preview_values"] = values(bpy.data.objects[job.preview]) if job.preview else {}
     OUT["progress"] = [job.fraction, job.best_objective]
     bpy.ops.shapeprog.cancel(job=job.key)
     addon.jobs.wait([job])
     OUT["state"], OUT["error"], OUT["same"] = job.state, job.error, scene_state() == before
     OUT["remote"] = job.remote_id
     """
-    out = _blender(tmp_path, extension_zip, service, body)
+    out = _blender(tmp_path, extension_zip, service.url, body)
     assert out["running"] == "running" and out["preview"] == "chair_scan (ShapeProg preview)", out
     assert out["preview_values"] and 0 < out["progress"][0] < 1 and out["progress"][1] is not None
     assert out["state"] == "cancelled" and out["same"], out
-    assert _get(f"{service}/v1/jobs/{out['remote']}")["state"] == "cancelled"
+    assert _get(f"{service.url}/v1/jobs/{out['remote']}")["state"] == "cancelled"
 
 
 def test_failures_are_one_line_errors_and_leave_the_scene_untouched(tmp_path, service, extension_zip):
@@ -255,11 +209,12 @@ def test_failures_are_one_line_errors_and_leave_the_scene_untouched(tmp_path, se
     prefs.backend_url = f"http://127.0.0.1:{port}"
     OUT["down"] = attempt(scan="chair_scan", program="chair")
     """
-    out = _blender(tmp_path, extension_zip, service, body)
+    out = _blender(tmp_path, extension_zip, service.url, body)
     for key in ("unsupported", "unknown", "few_points", "down"):
         assert out[key]["same"] and "error" in out[key] and len(out[key]["error"].splitlines()) == 1, (key, out[key])
     assert "GeometryNodeSubdivisionSurface" in out["unsupported"]["error"]
     assert "armchair_xl" in out["unknown"]["error"]
+    assert "tiny: scan: only 3 points" in out["few_points"]["error"] and "/jobs/" not in out["few_points"]["error"]
     assert "not reachable" in out["down"]["error"]
 
 
@@ -278,15 +233,13 @@ def test_the_extension_unregisters_cleanly(tmp_path, service, extension_zip):
     OUT["timer"] = bpy.app.timers.is_registered(timer)
     OUT["handlers"] = [h.__module__ for h in bpy.app.handlers.load_pre if "shapeprog" in h.__module__]
     """
-    out = _blender(tmp_path, extension_zip, service, body)
+    out = _blender(tmp_path, extension_zip, service.url, body)
     assert out["health"].startswith("ShapeProg ") and "chair" in out["programs"]
     assert out["classes"] == [] and out["props"] == [False, False] and not out["timer"] and out["handlers"] == []
 
 
 def test_start_and_stop_a_local_backend_from_the_panel(tmp_path, extension_zip):
-    root = _service_root()
-    if root is None:
-        pytest.skip("the job service (backend/service) is not in this checkout; set SHAPEPROG_SERVICE_ROOT")
+    root = ROOT
     url = f"http://127.0.0.1:{_free_port()}"
     body = f"""
     prefs.python_path, prefs.backend_dir, prefs.data_dir = {sys.executable!r}, {str(root)!r}, {str(tmp_path / "jobs")!r}

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from parity import requires_bpy
+from ui_recording import RecordingLayout, draw, make_context, texts_of
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -21,97 +22,6 @@ SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"
 
 pytestmark = requires_bpy
 
-_LAYOUT_ATTRS = {"use_property_split", "use_property_decorate", "enabled", "active", "alert", "scale_x", "scale_y",
-                 "alignment", "emboss", "operator_context", "active_default", "activate_init", "ui_units_x", "ui_units_y"}
-
-
-class OperatorProps:
-    """What ``layout.operator()`` returns: only the operator's own properties may be set."""
-
-    def __init__(self, idname: str, rna):
-        object.__setattr__(self, "_idname", idname)
-        object.__setattr__(self, "_rna", rna)
-
-    def __setattr__(self, name: str, value) -> None:
-        assert name in self._rna.properties, f"{self._idname} has no property {name!r}"
-        object.__setattr__(self, name, value)
-
-
-class RecordingLayout:
-    """A stand-in for ``bpy.types.UILayout`` that checks and records every call."""
-
-    def __init__(self, calls: list, depth: int = 0):
-        object.__setattr__(self, "calls", calls)
-        object.__setattr__(self, "depth", depth)
-
-    def __setattr__(self, name: str, value) -> None:
-        assert name in _LAYOUT_ATTRS, f"UILayout has no attribute {name!r}"
-        object.__setattr__(self, name, value)
-
-    def __getattr__(self, name: str):
-        import bpy
-
-        funcs = bpy.types.UILayout.bl_rna.functions
-        assert name in funcs, f"UILayout has no function {name!r}"
-        params = {p.identifier: p for p in funcs[name].parameters}
-
-        def call(*args, **kw):
-            for key, value in kw.items():
-                assert key in params, f"UILayout.{name}() has no argument {key!r}"
-                p = params[key]
-                if p.type == "ENUM" and isinstance(value, str) and not p.is_enum_flag:
-                    assert value in p.enum_items, f"UILayout.{name}({key}={value!r}): not a valid value"
-            self.calls.append((self.depth, name, args, kw))
-            if name in ("prop", "prop_search"):
-                data, prop = args[0], args[1]
-                if prop.startswith('["'):
-                    assert prop[2:-2] in data, f"{data!r} has no ID property {prop}"
-                else:
-                    assert prop in data.bl_rna.properties, f"{type(data).__name__} has no property {prop!r}"
-            if name == "operator":
-                idname = args[0]
-                mod, _, op = idname.partition(".")
-                rna = getattr(getattr(bpy.ops, mod), op).get_rna_type()  # KeyError: no such operator
-                if "text" not in kw:  # Blender shows the operator's label
-                    self.calls[-1] = (self.depth, name, args, {**kw, "text": rna.name})
-                return OperatorProps(idname, rna)
-            if name in ("row", "column", "box", "split", "column_flow", "grid_flow"):
-                return RecordingLayout(self.calls, self.depth + 1)
-            return None
-
-        return call
-
-
-def _texts(calls: list) -> list[str]:
-    return [str(kw.get("text", "")) for _, name, _, kw in calls if name in ("label", "progress", "operator", "prop")]
-
-
-def _draw(panel_cls, context) -> list:
-    calls: list = []
-    panel_cls.draw(SimpleNamespace(layout=RecordingLayout(calls)), context)
-    return calls
-
-
-def _context(**kw):
-    import bpy
-
-    ctx = {"scene": bpy.context.scene, "preferences": bpy.context.preferences, "window_manager": bpy.context.window_manager,
-           "active_object": None, "selected_objects": [], "window": None}
-    ctx.update(kw)
-    return SimpleNamespace(**ctx)
-
-
-@pytest.fixture
-def addon():
-    import bpy  # noqa: F401, I001 - importing bpy puts addon_utils on the path
-    import addon_utils
-    from parity import reset_blender
-
-    reset_blender()
-    mod = addon_utils.enable("blender_addon", default_set=True, handle_error=None)
-    yield mod
-    addon_utils.disable("blender_addon", default_set=True)
-
 
 def _panels():
     from blender_addon import panels
@@ -119,12 +29,19 @@ def _panels():
     return panels.classes
 
 
+def _library_program(name: str, tmp_path: Path) -> dict:
+    """A library program as ``GET /v1/programs/{name}`` describes it (the service's own catalog)."""
+    from backend.service.programs import ProgramCatalog
+
+    return ProgramCatalog(tmp_path / "programs").get(name).info
+
+
 def _draw_all(context) -> list[str]:
     texts = []
     for cls in _panels():
         if "poll" in cls.__dict__ and not cls.poll(context):
             continue
-        texts += _texts(_draw(cls, context))
+        texts += texts_of(draw(cls, context))
     return texts
 
 
@@ -148,34 +65,33 @@ def test_the_panels_are_in_the_sidebar_under_one_parent(addon):
 
 
 def test_a_fresh_session_draws(addon):
-    texts = _draw_all(_context())
+    texts = _draw_all(make_context())
     assert "Not checked yet" in texts and "Select mesh or point-cloud objects" in texts
     assert "Reconstruct" in texts and "Start Local Backend" in texts
 
 
-def test_every_state_of_backend_program_scan_and_options_draws(addon, monkeypatch):
+def test_every_state_of_backend_program_scan_and_options_draws(addon, monkeypatch, tmp_path):
     import bpy
-    from addon_fake_backend import parameter_rows
 
     from blender_addon import backend_process, panels, preferences, state
 
     state.HEALTH.state, state.HEALTH.text = "ok", "ShapeProg 0.1.0 | cpu | queue 0"
-    state.PROGRAMS.programs = [{"id": "chair", "name": "chair", "source": "library", "parameters": parameter_rows("chair")}]
+    state.PROGRAMS.programs = [_library_program("chair", tmp_path)]
     sp = bpy.context.scene.shapeprog
     sp.program_source, sp.library_program, sp.show_locks = "LIBRARY", "chair", True
     assert [lk.name for lk in sp.locks][:2] == ["Leg Style", "Back Style"]  # the program's parameter table
     sp.locks["Leg Style"].locked = True
     a, b = _scan("a"), _scan("b")
-    texts = _draw_all(_context(selected_objects=[a]))
+    texts = _draw_all(make_context(selected_objects=[a]))
     assert "ShapeProg 0.1.0 | cpu | queue 0" in texts and "a" in texts and "Leg Style" in texts
-    assert "2 scans: one job each" in _draw_all(_context(selected_objects=[a, b]))
+    assert "2 scans: one job each" in _draw_all(make_context(selected_objects=[a, b]))
     sp.library_program = "nope"
-    assert "'nope' is not in the backend's library" in _draw_all(_context())
+    assert "'nope' is not in the backend's library" in _draw_all(make_context())
     state.PROGRAMS.error = "the ShapeProg backend at http://127.0.0.1:8765 is not reachable (connection refused)"
-    assert state.PROGRAMS.error in _draw_all(_context())
+    assert state.PROGRAMS.error in _draw_all(make_context())
     sp.scan_source = "FILE"
     sp.scan_path = str(SCENE)
-    _draw_all(_context())
+    _draw_all(make_context())
     # a program object: its own parameters, read from the modifier
     from blender_addon.programs import append_program_object
 
@@ -184,30 +100,30 @@ def test_every_state_of_backend_program_scan_and_options_draws(addon, monkeypatc
     sp.program_source = "OBJECT"
     sp.program_object = prog
     assert "Leg Style" in [lk.name for lk in sp.locks]
-    _draw_all(_context(active_object=prog, selected_objects=[a, prog]))
+    _draw_all(make_context(active_object=prog, selected_objects=[a, prog]))
     sp.program_object = None
-    assert "Pick an object with a geometry-nodes modifier" in _draw_all(_context())
-    assert "Active object: chair" in _draw_all(_context(active_object=prog))
+    assert "Pick an object with a geometry-nodes modifier" in _draw_all(make_context())
+    assert "Active object: chair" in _draw_all(make_context(active_object=prog))
     # backend errors, a remote URL without online access, a local backend running and one that died
     state.HEALTH.state, state.HEALTH.text = "error", "the ShapeProg backend is not reachable"
     state.LAST_ERROR = "chair_scan: the scan has 3 points"
-    texts = _draw_all(_context())
+    texts = _draw_all(make_context())
     assert "the ShapeProg backend is not reachable" in texts and state.LAST_ERROR in texts
     assert "Set the Python in Preferences" in texts and "Start Local Backend" in texts
     prefs = bpy.context.preferences.addons["blender_addon"].preferences
     prefs.backend_url = "http://192.0.2.7:8765"
     monkeypatch.setattr(preferences, "_online_access", lambda: False)
-    assert "Online access is off: remote backends are blocked" in _draw_all(_context())
+    assert "Online access is off: remote backends are blocked" in _draw_all(make_context())
     prefs.backend_url = "http://127.0.0.1:8765"
     for code in (None, 1):
         popen = SimpleNamespace(poll=lambda code=code: code, returncode=code)
         monkeypatch.setattr(backend_process, "_CURRENT", backend_process.BackendProcess(popen, prefs.backend_url,
                                                                                         "/nonexistent.log", ["shapeprog"]))
-        texts = _draw_all(_context())
+        texts = _draw_all(make_context())
         assert ("Stop Local Backend" in texts) == (code is None)
         assert any(t.startswith("Local backend exited with status 1") for t in texts) == (code == 1)
     monkeypatch.setattr(backend_process, "_CURRENT", None)
-    assert panels.VIEW3D_PT_shapeprog_result.poll(_context()) is False
+    assert panels.VIEW3D_PT_shapeprog_result.poll(make_context()) is False
 
 
 def test_jobs_in_every_state_draw_with_progress_and_cancel(addon):
@@ -224,8 +140,8 @@ def test_jobs_in_every_state_draw_with_progress_and_cancel(addon):
             job.done, job.result_object = True, "scan_applied_fit"
             job.error = "" if st == "applied" else f"the job {st}"
         state.JOBS[job.key] = job
-    calls = _draw(panels.VIEW3D_PT_shapeprog_jobs, _context())
-    texts = _texts(calls)
+    calls = draw(panels.VIEW3D_PT_shapeprog_jobs, make_context())
+    texts = texts_of(calls)
     assert "42% | best 0.0312 | 13 s" in texts and "Queued" in texts and "Submitting" in texts
     assert "Done: scan_applied_fit" in texts and "Failed: the job failed" in texts and "Cancelled: the job cancelled" in texts
     cancels = [c for c in calls if c[1] == "operator" and c[2][0] == "shapeprog.cancel"]
@@ -248,10 +164,10 @@ def test_the_result_panel_draws_locks_and_the_modifiers_inputs(addon):
     sp.result_json, sp.message = json.dumps({"objective": 0.01}), "Reconstructed: objective 0.01"
     fill_locks(sp.locks, programs.parameter_table(prog))
     sp.locks["Seat Width"].locked = True
-    ctx = _context(active_object=prog)
+    ctx = make_context(active_object=prog)
     assert panels.VIEW3D_PT_shapeprog_result.poll(ctx)
-    calls = _draw(panels.VIEW3D_PT_shapeprog_result, ctx)
-    texts = _texts(calls)
+    calls = draw(panels.VIEW3D_PT_shapeprog_result, ctx)
+    texts = texts_of(calls)
     assert "Program: chair" in texts and "Reconstructed: objective 0.01" in texts and "Seat Width" in texts
     drawn = [c[2][1] for c in calls if c[1] == "prop" and c[2][1].startswith('["')]
     assert len(drawn) == len([lk for lk in sp.locks if lk.kind != "MENU"])  # the modifier's own inputs, editable
@@ -280,7 +196,7 @@ class _With:
         return getattr(self._real, name)
 
 
-def test_the_preferences_draw(addon, monkeypatch):
+def test_the_preferencesdraw(addon, monkeypatch):
     import bpy
 
     from blender_addon import preferences
@@ -292,7 +208,7 @@ def test_the_preferences_draw(addon, monkeypatch):
         monkeypatch.setattr(preferences, "_online_access", lambda online=online: online)
         calls: list = []
         preferences.ShapeProgPreferences.draw(_With(prefs, RecordingLayout(calls)), bpy.context)
-        texts = _texts(calls)
+        texts = texts_of(calls)
         blocked = "Online access is off: only a backend on this machine can be used" in texts
         assert blocked == (url.startswith("https") and not online)
 
@@ -323,15 +239,14 @@ def test_the_installed_extension_draws_too(tmp_path):
     zip_path = build_zip(tmp_path / "dist")
     code = f"""
 import sys, bpy
-sys.path[:0] = [{str(ROOT / 'tests' / 'blender_addon')!r}, {str(ROOT / 'tests')!r}]
+sys.path.insert(0, {str(Path(__file__).parent)!r})
 assert bpy.ops.extensions.package_install_files(filepath={str(zip_path)!r}, repo="user_default",
                                                  enable_on_install=True) == {{'FINISHED'}}
 mod = sys.modules["bl_ext.user_default.shapeprog"]
-import test_addon_ui as t
-from types import SimpleNamespace
+import ui_recording as t
 for cls in mod.panels.classes:
     if "poll" not in cls.__dict__ or cls.poll(bpy.context):
-        t._draw(cls, t._context())
+        t.draw(cls, t.make_context())
 assert sys.modules["bl_ext.user_default.shapeprog.programs"].translator() == "bl_ext.user_default.shapeprog.vendor.translator"
 print("DRAWN", len(mod.panels.classes))
 """
