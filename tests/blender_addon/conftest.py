@@ -45,7 +45,7 @@ def addon():
     """The source checkout's add-on enabled in a fresh, empty Blender session (disabled after)."""
     import bpy  # noqa: I001 - bpy puts addon_utils on the path
     import addon_utils
-    from parity import reset_blender
+    from tests.fixtures.parity import reset_blender
 
     reset_blender()
     mod = addon_utils.enable("blender_addon", default_set=True, handle_error=None)

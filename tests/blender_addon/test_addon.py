@@ -16,11 +16,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from parity import HAS_BPY, requires_bpy
+
+from tests.fixtures.parity import HAS_BPY, requires_bpy
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 BLENDER_EXT = None
 if HAS_BPY:
     import importlib.util
@@ -29,7 +28,7 @@ if HAS_BPY:
     _cand = Path(_spec.origin).parent / "5.0" / "scripts" / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
     BLENDER_EXT = _cand if _cand.is_file() else None
 
-from scene_helpers import close, import_scan, scene_state
+from .scene_helpers import close, import_scan, scene_state
 
 # -- the package, its manifest and the zip (no Blender needed) ----------------------------------------
 

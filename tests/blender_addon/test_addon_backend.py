@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from parity import requires_bpy
+
+from tests.fixtures.parity import requires_bpy
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"

@@ -17,8 +17,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from parity import requires_bpy
-from scene_helpers import ROOT, SCENE, close, import_scan, pump_until, scene_state, values
+
+from tests.fixtures.parity import requires_bpy
+
+from .scene_helpers import ROOT, SCENE, close, import_scan, pump_until, scene_state, values
 
 pytestmark = requires_bpy
 
@@ -168,7 +170,8 @@ def test_a_refused_token_is_an_error(addon, tmp_path):
 
 def test_unsupported_nodes_are_named(live):
     import bpy
-    from parity import new_tree
+
+    from tests.fixtures.parity import new_tree
 
     ng = new_tree("Blobby")
     sub = ng.nodes.new("GeometryNodeSubdivisionSurface")

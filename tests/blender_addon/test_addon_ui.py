@@ -12,12 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from parity import requires_bpy
-from ui_recording import RecordingLayout, draw, make_context, texts_of
+
+from tests.fixtures.parity import requires_bpy
+
+from .ui_recording import RecordingLayout, draw, make_context, texts_of
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"
 
 pytestmark = requires_bpy
@@ -239,11 +239,11 @@ def test_the_installed_extension_draws_too(tmp_path):
     zip_path = build_zip(tmp_path / "dist")
     code = f"""
 import sys, bpy
-sys.path.insert(0, {str(Path(__file__).parent)!r})
+sys.path.insert(0, {str(ROOT)!r})
 assert bpy.ops.extensions.package_install_files(filepath={str(zip_path)!r}, repo="user_default",
                                                  enable_on_install=True) == {{'FINISHED'}}
 mod = sys.modules["bl_ext.user_default.shapeprog"]
-import ui_recording as t
+import tests.blender_addon.ui_recording as t
 for cls in mod.panels.classes:
     if "poll" not in cls.__dict__ or cls.poll(bpy.context):
         t.draw(cls, t.make_context())
