@@ -465,11 +465,4 @@ classes = (SHAPEPROG_OT_reconstruct, SHAPEPROG_OT_refine, SHAPEPROG_OT_cancel, S
            SHAPEPROG_OT_refresh_locks, SHAPEPROG_OT_report_message)
 
 
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -221,11 +221,4 @@ classes = (VIEW3D_PT_shapeprog, VIEW3D_PT_shapeprog_program, VIEW3D_PT_shapeprog
            VIEW3D_PT_shapeprog_jobs, VIEW3D_PT_shapeprog_result)
 
 
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

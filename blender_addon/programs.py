@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 from typing import Any
 
 import bpy
@@ -48,20 +47,10 @@ def find_modifier(obj: Any) -> Any:
     return blender_export.find_geometry_nodes_modifier(obj) if obj is not None else None
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def export_program(obj: Any) -> dict:
     """The IR document of ``obj``'s geometry-nodes program (its modifier's values as defaults), ready to
     send as JSON. Raises :class:`ProgramError` with one line naming what is wrong."""
-    return _json_safe(blender_export.export_object(obj).to_dict())
+    return ir.program_data(blender_export.export_object(obj))
 
 
 def _inputs(obj: Any) -> list:

@@ -54,6 +54,7 @@ __all__ = [
     "ProgramError",
     "Socket",
     "load_program",
+    "program_data",
     "program_from_dict",
     "program_hash",
     "quote",
@@ -204,9 +205,14 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def program_data(program: Program) -> dict:
+    """``program`` as JSON data (the IR document; non-finite floats as null)."""
+    return _json_safe(program.to_dict())
+
+
 def save_program(program: Program, path: str | Path) -> None:
     """Write ``program`` as pretty JSON (stable key order, so diffs stay readable)."""
-    text = json.dumps(_json_safe(program.to_dict()), indent=1, sort_keys=False)
+    text = json.dumps(program_data(program), indent=1, sort_keys=False)
     Path(path).write_text(text + "\n", encoding="utf-8")
 
 
@@ -584,5 +590,5 @@ def _check_group_recursion(prog: Program) -> None:
 def program_hash(program: Program) -> str:
     """SHA-256 (hex) of a program's IR content (its canonical JSON, key order sorted): equal programs hash
     equal wherever their files live."""
-    text = json.dumps(_json_safe(program.to_dict()), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(program_data(program), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
