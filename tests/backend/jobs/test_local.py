@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import threading
-import time
 
 from backend.jobs import JobOutcome, LocalExecutor
 from tests.fixtures.jobs import QUICK, job_spec
@@ -30,12 +29,13 @@ def test_local_executor_cancels_queued_and_running_jobs_and_survives_a_dead_work
 
     try:
         long = job_spec(tmp_path, "long", config={"budget": 200, **QUICK})
-        h_long = ex.submit(long, on_done=on_done, on_start=lambda _: started.set())
+        progressed = threading.Event()  # a search step reported: the fit has a candidate to keep
+        h_long = ex.submit(long, on_done=on_done, on_start=lambda _: started.set(),
+                           on_progress=lambda *_: progressed.set())
         h_queued = ex.submit(job_spec(tmp_path, "queued"), on_done=on_done)
         assert ex.busy == 1 and ex.queued == 1
         assert ex.cancel(h_queued) is True and done["queued"].state == "cancelled"
-        assert started.wait(120)
-        time.sleep(2.0)
+        assert started.wait(120) and progressed.wait(120)
         assert ex.cancel(h_long) is False
         outcome = wait_for("long")
         assert outcome.state == "cancelled" and "result.json" in outcome.files
