@@ -75,6 +75,13 @@ class JobHandle:
         if self.state != "done":
             self._call(self.on_progress, self.id, payload)
 
+    def event(self, kind: str, payload: Any = None) -> None:
+        """A worker's ``("start" | "progress", payload)`` message, as both executors receive them."""
+        if kind == "start":
+            self.mark_started()
+        elif kind == "progress":
+            self.progress(payload)
+
     def finish(self, outcome: JobOutcome) -> bool:
         """Call ``on_done`` exactly once; False when the job had already ended."""
         with self._lock:

@@ -182,9 +182,5 @@ class LocalExecutor(Executor):
             except (EOFError, OSError):
                 return
             h = self._running.get(job_id)
-            if h is None:
-                continue
-            if kind == "start":
-                h.mark_started()
-            elif kind == "progress":
-                h.progress(payload)
+            if h is not None:
+                h.event(kind, payload)

@@ -244,12 +244,8 @@ class RayExecutor(Executor):
                 events = []
             for kind, job_id, payload in events:
                 h = self._by_id.get(job_id)
-                if h is None:
-                    continue
-                if kind == "start":
-                    h.mark_started()
-                elif kind == "progress":
-                    h.progress(payload)
+                if h is not None:
+                    h.event(kind, payload)
             refs = list(self._inflight)
             if not refs:
                 time.sleep(0.2)
