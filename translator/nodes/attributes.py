@@ -361,7 +361,9 @@ def _store_on_instances(inst: Instances, name: str, attr_type: str, selection: A
 
 
 @node("GeometryNodeStoreNamedAttribute", outputs=("Geometry",), props=("data_type", "domain"), pure=False,
-      check=_check_store)
+      check=_check_store,
+      label="Store Named Attribute", grad="yes",
+      modes={"data_type": ATTRIBUTE_TYPES, "domain": ("POINT", "EDGE", "FACE", "CORNER", "INSTANCE")})
 def store_named_attribute(geometry=None, selection=True, name="", value=0.0, data_type="FLOAT", domain="POINT"):
     """Store Named Attribute: evaluate ``value`` on ``domain`` and store it as attribute ``name``
     of type ``data_type`` (``(b, N, ...)``, see the module table). Mesh domains are written on
@@ -415,7 +417,8 @@ def _check_named(n) -> str | None:
 
 
 @node("GeometryNodeInputNamedAttribute", outputs=("Attribute", "Exists"), props=("data_type",), pure=False,
-      check=_check_named)
+      check=_check_named,
+      label="Named Attribute", modes={"data_type": _READ_TYPES}, grad="yes")
 def named_attribute(name="", data_type="FLOAT"):
     """Named Attribute: fields reading attribute ``name`` as ``data_type`` on the domain they are
     evaluated on (interpolated and converted as Blender does; zeros when absent), and whether it
@@ -461,7 +464,8 @@ def _set_material_on_mesh(mesh: MeshBatch, selection: Any, material: str | None)
     return replace(mesh, attributes=attrs, materials=materials)
 
 
-@node("GeometryNodeSetMaterial", outputs=("Geometry",), pure=False)
+@node("GeometryNodeSetMaterial", outputs=("Geometry",), pure=False,
+      label="Set Material", notes="selection")
 def set_material(geometry=None, selection=True, material=None):
     """Set Material: selected faces (a FACE field) of every mesh, nested instances included, get
     ``material`` (a name or None): its slot in ``MeshBatch.materials`` (appended when missing) is
@@ -472,7 +476,8 @@ def set_material(geometry=None, selection=True, material=None):
     return map_real_meshes(geometry, lambda m: _set_material_on_mesh(m, selection, material))
 
 
-@node("GeometryNodeViewer", outputs=(), pure=False)
+@node("GeometryNodeViewer", outputs=(), pure=False,
+      label="Viewer", notes="display only: passes nothing on")
 def viewer(**_inputs):
     """Viewer: shows data in Blender's editor; it passes nothing on and changes nothing."""
     return

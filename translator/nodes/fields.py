@@ -86,7 +86,8 @@ def positions_on(fctx: rt.FieldContext) -> torch.Tensor:
     return torch.zeros((1, fctx.size, 3), dtype=c.dtype, device=c.device)
 
 
-@node("GeometryNodeInputPosition", outputs=("Position",), pure=False)
+@node("GeometryNodeInputPosition", outputs=("Position",), pure=False,
+      label="Position", notes="every mesh domain and instances", grad="yes")
 def position():
     """Position: a VECTOR field, ``(b, N, 3)`` on the domain it is evaluated on."""
     return rt.Field(positions_on, "VECTOR", label="position")
@@ -96,7 +97,8 @@ def _index_on(fctx: rt.FieldContext) -> torch.Tensor:
     return torch.arange(fctx.size, device=rt.current().device).unsqueeze(0)
 
 
-@node("GeometryNodeInputIndex", outputs=("Index",), pure=False)
+@node("GeometryNodeInputIndex", outputs=("Index",), pure=False,
+      label="Index", notes="every domain")
 def index():
     """Index: an INT field, ``(1, N)`` = ``0 .. N-1`` on the domain it is evaluated on."""
     return rt.Field(_index_on, "INT", label="index")
@@ -138,7 +140,8 @@ def set_instance_positions(instances: Instances, selection: Any = True, position
     return replace(instances, transforms=transforms)
 
 
-@node("GeometryNodeSetPosition", outputs=("Geometry",), pure=False, implicit=("position",))
+@node("GeometryNodeSetPosition", outputs=("Geometry",), pure=False, implicit=("position",),
+      label="Set Position", notes="selection, position, offset; meshes and instances", grad="yes")
 def set_position(geometry=None, selection=True, position=None, offset=(0.0, 0.0, 0.0)):
     """Set Position: the mesh's vertices and the top-level instances' translations become
     ``position + offset`` where ``selection`` holds. ``position`` unlinked (None) means the current

@@ -147,7 +147,8 @@ def _instances_on_mesh(mesh: MeshBatch, selection, instance: GeometrySet, pick_i
                      attributes=_propagated_point_attributes(mesh, sel))
 
 
-@node("GeometryNodeInstanceOnPoints", outputs=("Instances",), pure=False, implicit=("instance_index",))
+@node("GeometryNodeInstanceOnPoints", outputs=("Instances",), pure=False, implicit=("instance_index",),
+      label="Instance on Points", notes="selection, pick instance, instance index, rotation, scale", grad="yes")
 def instance_on_points(points=None, selection=True, instance=None, pick_instance=False, instance_index=None,
                        rotation=(0.0, 0.0, 0.0), scale=(1.0, 1.0, 1.0)):
     """Instance on Points: one instance of ``instance`` per selected vertex of the points' mesh,
@@ -560,7 +561,8 @@ def _check_realize(n) -> str | None:
     return None
 
 
-@node("GeometryNodeRealizeInstances", outputs=("Geometry",), pure=False, check=_check_realize)
+@node("GeometryNodeRealizeInstances", outputs=("Geometry",), pure=False, check=_check_realize,
+      label="Realize Instances", notes="selection; Realize All off (a depth limit) is refused", grad="yes")
 def realize_instances(geometry=None, selection=True, realize_all=True, depth=0):
     """Realize Instances: the geometry's mesh, then every selected top-level instance (a field on
     the INSTANCE domain, shared by the batch) realized recursively, joined into one mesh;
@@ -606,7 +608,8 @@ def _local_flag(fctx, local_space, extra_dims: int):
     return evaluate(local_space, fctx, "BOOLEAN").reshape(-1, fctx.size, *([1] * extra_dims))
 
 
-@node("GeometryNodeTranslateInstances", outputs=("Instances",), pure=False)
+@node("GeometryNodeTranslateInstances", outputs=("Instances",), pure=False,
+      label="Translate Instances", notes="selection, local space", grad="yes")
 def translate_instances(instances=None, selection=True, translation=(0.0, 0.0, 0.0), local_space=True):
     """Translate Instances: ``T @ translate(t)`` in local space (the translation goes through the
     instance's rotation and scale), else the translation is added. Fields on the INSTANCE domain."""
@@ -632,7 +635,8 @@ def _axis_angle(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     return c * eye + s * k + (1 - c) * outer
 
 
-@node("GeometryNodeRotateInstances", outputs=("Instances",), pure=False)
+@node("GeometryNodeRotateInstances", outputs=("Instances",), pure=False,
+      label="Rotate Instances", notes="selection, pivot, local space", grad="yes")
 def rotate_instances(instances=None, selection=True, rotation=(0.0, 0.0, 0.0), pivot_point=(0.0, 0.0, 0.0),
                      local_space=True):
     """Rotate Instances by an XYZ Euler rotation about a pivot. Local space: about the
@@ -656,7 +660,8 @@ def rotate_instances(instances=None, selection=True, rotation=(0.0, 0.0, 0.0), p
     return _instances_update(instances, fn)
 
 
-@node("GeometryNodeScaleInstances", outputs=("Instances",), pure=False)
+@node("GeometryNodeScaleInstances", outputs=("Instances",), pure=False,
+      label="Scale Instances", notes="selection, center, local space", grad="yes")
 def scale_instances(instances=None, selection=True, scale=(1.0, 1.0, 1.0), center=(0.0, 0.0, 0.0), local_space=True):
     """Scale Instances about a center. Local space: ``T @ translate(c) @ scale(s) @ translate(-c)``;
     global space: ``translate(c) @ scale(s) @ translate(-c) @ T``."""

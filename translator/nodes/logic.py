@@ -47,7 +47,8 @@ def _check_boolean_math(n) -> str | None:
     return None if op in _BOOL_OPS else f"Boolean Math operation {op!r} is not supported"
 
 
-@node("FunctionNodeBooleanMath", outputs=("Boolean",), props=("operation",), check=_check_boolean_math)
+@node("FunctionNodeBooleanMath", outputs=("Boolean",), props=("operation",), check=_check_boolean_math,
+      label="Boolean Math", modes={"operation": BOOLEAN_OPERATIONS})
 def boolean_math(operation: str, boolean=False, boolean_001=False):
     """Boolean Math: ``a op b`` on bools (``NOT`` uses only ``a``)."""
     fn = _BOOL_OPS[operation]
@@ -133,7 +134,9 @@ def _check_compare(n) -> str | None:
     return None
 
 
-@node("FunctionNodeCompare", outputs=("Result",), props=("data_type", "operation", "mode"), check=_check_compare)
+@node("FunctionNodeCompare", outputs=("Result",), props=("data_type", "operation", "mode"), check=_check_compare,
+      label="Compare", modes={"data_type": tuple(COMPARE_OPERATIONS), "mode": COMPARE_MODES}, grad="no",
+      notes="the operations of each data type as in Blender; epsilon for EQUAL / NOT_EQUAL")
 def compare(data_type: str = "FLOAT", operation: str = "GREATER_THAN", mode: str = "ELEMENT",
             a=0.0, b=0.0, a_int=0, b_int=0, a_vec3=(0.0, 0.0, 0.0), b_vec3=(0.0, 0.0, 0.0),
             a_col=(0.8, 0.8, 0.8, 1.0), b_col=(0.8, 0.8, 0.8, 1.0), a_str="", b_str="",

@@ -338,7 +338,8 @@ def _check_operation(label: str, ops: Sequence[str], key: str = "operation") -> 
     return check
 
 
-@node("ShaderNodeMath", outputs=("Value",), props=("operation", "use_clamp"), check=_check_operation("Math", MATH_OPERATIONS))
+@node("ShaderNodeMath", outputs=("Value",), props=("operation", "use_clamp"), check=_check_operation("Math", MATH_OPERATIONS),
+      label="Math", modes={"operation": MATH_OPERATIONS, "use_clamp": (False, True)}, grad="yes")
 def math(operation: str, use_clamp: bool = False, value=0.5, value_001=0.5, value_002=0.5):
     """Blender's Math node. Inputs/output: float ``()`` / ``(B,)`` or a field."""
     return elementwise(lambda a, b, c: float_math(operation, a, b, c, bool(use_clamp)),
@@ -426,7 +427,8 @@ def vector_math_kernel(operation: str, a: torch.Tensor, b: torch.Tensor, c: torc
 
 
 @node("ShaderNodeVectorMath", outputs=("Vector", "Value"), props=("operation",),
-      check=_check_operation("Vector Math", VECTOR_MATH_OPERATIONS))
+      check=_check_operation("Vector Math", VECTOR_MATH_OPERATIONS),
+      label="Vector Math", modes={"operation": VECTOR_MATH_OPERATIONS}, grad="yes")
 def vector_math(operation: str, vector=(0.0, 0.0, 0.0), vector_001=(0.0, 0.0, 0.0), vector_002=(0.0, 0.0, 0.0), scale=1.0):
     """Blender's Vector Math node. Returns ``(vector (…, 3), value (…))``; the output the
     operation does not produce is 0, as in Blender (which hides it)."""
@@ -503,7 +505,8 @@ INTEGER_MATH_OPERATIONS = tuple(_INT_OPS)
 
 
 @node("FunctionNodeIntegerMath", outputs=("Value",), props=("operation",),
-      check=_check_operation("Integer Math", INTEGER_MATH_OPERATIONS))
+      check=_check_operation("Integer Math", INTEGER_MATH_OPERATIONS),
+      label="Integer Math", modes={"operation": INTEGER_MATH_OPERATIONS})
 def integer_math(operation: str, value=0, value_001=0, value_002=0):
     """Blender's Integer Math node (32-bit ints). Python ints give a Python int; int tensors
     ``()`` / ``(B,)`` give an int64 tensor; fields give a field."""
@@ -533,7 +536,8 @@ ROUNDING_MODES = tuple(_ROUNDING)
 
 
 @node("FunctionNodeFloatToInt", outputs=("Integer",), props=("rounding_mode",),
-      check=_check_operation("Float to Integer", ROUNDING_MODES, key="rounding_mode"))
+      check=_check_operation("Float to Integer", ROUNDING_MODES, key="rounding_mode"),
+      label="Float to Integer", modes={"rounding_mode": ROUNDING_MODES}, grad="no")
 def float_to_int(rounding_mode: str = "ROUND", float=0.0):
     """Float to Integer: float ``()`` / ``(B,)`` -> int64 tensor (a Python int for a Python float)."""
     fn = _ROUNDING[rounding_mode]

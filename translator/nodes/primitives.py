@@ -253,7 +253,8 @@ def _line_mesh(start: torch.Tensor, delta: torch.Tensor, n: int) -> GeometrySet:
                                       face_offsets=_NO_FACES.to(start.device), edges=edges, materials=[None]))
 
 
-@node("GeometryNodeMeshLine", outputs=("Mesh",), props=("mode", "count_mode"), pure=False, check=_check_line)
+@node("GeometryNodeMeshLine", outputs=("Mesh",), props=("mode", "count_mode"), pure=False, check=_check_line,
+      label="Mesh Line", modes={"mode": ("OFFSET", "END_POINTS"), "count_mode": ("TOTAL", "RESOLUTION")}, grad="yes")
 def mesh_line(mode="OFFSET", count_mode="TOTAL", count=10, resolution=1.0, start_location=(0.0, 0.0, 0.0),
               offset=(0.0, 0.0, 1.0)):
     """Mesh Line: ``count`` points ``start + i * offset`` (OFFSET), or spread from the start to the
@@ -321,7 +322,8 @@ def _grid_uv(topo: Topology, size_u: torch.Tensor, size_v: torch.Tensor) -> torc
     return torch.where(keep, uv, torch.zeros_like(uv))
 
 
-@node("GeometryNodeMeshGrid", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True)
+@node("GeometryNodeMeshGrid", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True,
+      label="Grid", notes="UV Map output", grad="yes")
 def mesh_grid(size_x=1.0, size_y=1.0, vertices_x=3, vertices_y=3, outputs_used=None):
     """Grid: ``vertices_x * vertices_y`` points in the XY plane, centred, ``size_x`` by ``size_y``.
     Counts below 1 give an empty geometry. Returns ``(geometry, uv_map_field)``."""
@@ -430,7 +432,8 @@ def _cube_degenerate_topology(vx: int, vy: int, vz: int) -> Topology:
     return {**g, "coef": coef, "basis": _axes(coef)}
 
 
-@node("GeometryNodeMeshCube", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True)
+@node("GeometryNodeMeshCube", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True,
+      label="Cube", notes="UV Map output", grad="yes")
 def mesh_cube(size=(1.0, 1.0, 1.0), vertices_x=2, vertices_y=2, vertices_z=2, outputs_used=None):
     """Cube: a box of ``size`` centred at the origin with ``vertices_x/y/z`` vertices along each
     edge (a grid, a line or a point when counts are 1; empty when a count is below 1).
@@ -673,7 +676,8 @@ def _cylinder_or_cone(n_value, side_value, fill_value, radius_top, radius_bottom
 
 
 @node("GeometryNodeMeshCylinder", outputs=("Mesh", "Top", "Side", "Bottom", "UV Map"), props=("fill_type",),
-      pure=False, check=_check_fill, outputs_arg=True)
+      pure=False, check=_check_fill, outputs_arg=True,
+      label="Cylinder", modes={"fill_type": _FILL_TYPES}, notes="Top / Side / Bottom / UV Map outputs", grad="yes")
 def mesh_cylinder(fill_type="NGON", vertices=32, side_segments=1, fill_segments=1, radius=1.0, depth=2.0, outputs_used=None):
     """Cylinder: ``vertices`` around, centred, z in ``[-depth / 2, depth / 2]``; fill NONE / NGON /
     TRIANGLE_FAN caps (``fill_segments`` rings, ignored for NONE). Radius 0 gives a line of
@@ -684,7 +688,8 @@ def mesh_cylinder(fill_type="NGON", vertices=32, side_segments=1, fill_segments=
 
 
 @node("GeometryNodeMeshCone", outputs=("Mesh", "Top", "Bottom", "Side", "UV Map"), props=("fill_type",),
-      pure=False, check=_check_fill, outputs_arg=True)
+      pure=False, check=_check_fill, outputs_arg=True,
+      label="Cone", modes={"fill_type": _FILL_TYPES}, notes="Top / Bottom / Side / UV Map outputs", grad="yes")
 def mesh_cone(fill_type="NGON", vertices=32, side_segments=1, fill_segments=1, radius_top=0.0, radius_bottom=1.0,
               depth=2.0, outputs_used=None):
     """Cone: like the cylinder with separate top and bottom radii and its base at z = 0 (z in
@@ -751,7 +756,8 @@ def uv_sphere_topology(segments: int, rings: int) -> Topology:
     }
 
 
-@node("GeometryNodeMeshUVSphere", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True)
+@node("GeometryNodeMeshUVSphere", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True,
+      label="UV Sphere", notes="UV Map output", grad="yes")
 def mesh_uv_sphere(segments=32, rings=16, radius=1.0, outputs_used=None):
     """UV Sphere of ``radius`` with ``segments`` around and ``rings`` from pole to pole (fewer than
     3 segments or 2 rings give an empty geometry). Returns ``(geometry, uv_map_field)``."""
@@ -917,7 +923,8 @@ def ico_sphere_topology(subdivisions: int) -> Topology:
     }
 
 
-@node("GeometryNodeMeshIcoSphere", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True)
+@node("GeometryNodeMeshIcoSphere", outputs=("Mesh", "UV Map"), pure=False, outputs_arg=True,
+      label="Ico Sphere", notes="UV Map output", grad="yes")
 def mesh_ico_sphere(radius=1.0, subdivisions=1, outputs_used=None):
     """Ico Sphere of ``|radius|``; ``subdivisions`` is clamped to 1..10 (as Blender does: 1 is the
     icosahedron). Returns ``(geometry, uv_map_field)``."""

@@ -36,7 +36,8 @@ def _check_clamp(n) -> str | None:
     return None if t in CLAMP_TYPES else f"Clamp type {t!r} is not supported"
 
 
-@node("ShaderNodeClamp", outputs=("Result",), props=("clamp_type",), check=_check_clamp)
+@node("ShaderNodeClamp", outputs=("Result",), props=("clamp_type",), check=_check_clamp,
+      label="Clamp", modes={"clamp_type": CLAMP_TYPES}, grad="yes")
 def clamp(clamp_type: str = "MINMAX", value=1.0, min=0.0, max=1.0):
     """Clamp: MINMAX gives ``min(max(value, Min), Max)`` (``Max`` wins when ``Min > Max``);
     RANGE clamps to the range between ``Min`` and ``Max`` in either order."""
@@ -76,7 +77,9 @@ def _check_map_range(n) -> str | None:
 
 
 @node("ShaderNodeMapRange", outputs=("Result", "Vector"), props=("data_type", "interpolation_type", "clamp"),
-      check=_check_map_range)
+      check=_check_map_range,
+      label="Map Range", grad="yes",
+      modes={"data_type": ("FLOAT", "FLOAT_VECTOR"), "interpolation_type": MAP_RANGE_INTERPOLATIONS, "clamp": (False, True)})
 def map_range(data_type: str = "FLOAT", interpolation_type: str = "LINEAR", clamp: bool = True,
               value=1.0, from_min=0.0, from_max=1.0, to_min=0.0, to_max=1.0, steps=4.0,
               vector=(0.0, 0.0, 0.0), from_min_float3=(0.0, 0.0, 0.0), from_max_float3=(1.0, 1.0, 1.0),

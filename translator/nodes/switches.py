@@ -20,6 +20,7 @@ def _check_type(n) -> str | None:
     return None if t in _TYPES or t is None else f"switch type {t!r} is not supported"
 
 
-special("GeometryNodeSwitch", "switch", _check_type)
-special("GeometryNodeIndexSwitch", "index_switch", _check_type)
-special("GeometryNodeMenuSwitch", "menu_switch", _check_type)
+_NOTES = "every socket type; a batched condition that decides topology splits the batch"
+special("GeometryNodeSwitch", "switch", _check_type, label="Switch", notes=_NOTES)
+special("GeometryNodeIndexSwitch", "index_switch", _check_type, label="Index Switch", notes=_NOTES)
+special("GeometryNodeMenuSwitch", "menu_switch", _check_type, label="Menu Switch", notes=_NOTES + "; item booleans")

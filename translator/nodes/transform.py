@@ -177,7 +177,8 @@ def _is_identity(translation, rotation, scale) -> bool:
             and translation == (0.0, 0.0, 0.0) and rotation == (0.0, 0.0, 0.0) and scale == (1.0, 1.0, 1.0))
 
 
-@node("GeometryNodeTransform", outputs=("Geometry",), pure=False, check=_check_transform)
+@node("GeometryNodeTransform", outputs=("Geometry",), pure=False, check=_check_transform,
+      label="Transform Geometry", notes="Components and Matrix modes", grad="yes")
 def transform_geometry(geometry=None, mode="Components", translation=(0.0, 0.0, 0.0), rotation=(0.0, 0.0, 0.0),
                        scale=(1.0, 1.0, 1.0), transform=None):
     """Transform Geometry. Components mode: ``T @ R @ S`` from ``translation``, ``rotation`` (Euler)
@@ -196,7 +197,8 @@ def transform_geometry(geometry=None, mode="Components", translation=(0.0, 0.0, 
     return apply_matrix_to_geometry(geometry, m)
 
 
-@node("FunctionNodeCombineTransform", outputs=("Transform",))
+@node("FunctionNodeCombineTransform", outputs=("Transform",),
+      label="Combine Transform", grad="yes")
 def combine_transform(translation=(0.0, 0.0, 0.0), rotation=(0.0, 0.0, 0.0), scale=(1.0, 1.0, 1.0)):
     """Combine Transform: ``(…, 4, 4)`` matrix ``T @ R @ S`` (fields give a field of matrices)."""
     return rt.field_map(loc_rot_scale, [translation, rotation, scale], ["VECTOR", "ROTATION", "VECTOR"], "MATRIX")
@@ -212,7 +214,8 @@ def _separate(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return m[..., :3, 3], matrix_to_euler(rot), scale
 
 
-@node("FunctionNodeSeparateTransform", outputs=("Translation", "Rotation", "Scale"))
+@node("FunctionNodeSeparateTransform", outputs=("Translation", "Rotation", "Scale"),
+      label="Separate Transform", grad="yes")
 def separate_transform(transform=None):
     """Separate Transform: ``(…, 4, 4)`` -> translation, rotation (Euler) and scale ``(…, 3)``.
 
@@ -256,7 +259,8 @@ def join_instances(parts: list[Instances]) -> Instances | None:
     return Instances(references=refs, reference_index=index, transforms=transforms, attributes=attrs)
 
 
-@node("GeometryNodeJoinGeometry", outputs=("Geometry",), pure=False, multi_inputs=("geometry",))
+@node("GeometryNodeJoinGeometry", outputs=("Geometry",), pure=False,
+      label="Join Geometry", grad="yes")
 def join_geometry(geometry=()):
     """Join Geometry: meshes and instances concatenated in Blender's link order (the exporter
     lists a multi-input's links top to bottom). Meshes are joined as Blender does it, by

@@ -19,7 +19,8 @@ def _stack(x, y, z):
     return torch.stack([x, y, z], dim=-1)
 
 
-@node("ShaderNodeCombineXYZ", outputs=("Vector",))
+@node("ShaderNodeCombineXYZ", outputs=("Vector",),
+      label="Combine XYZ", grad="yes")
 def combine_xyz(x=0.0, y=0.0, z=0.0):
     """Combine XYZ: three floats -> vector ``(…, 3)``."""
     if not any(isinstance(v, (torch.Tensor, rt.Field)) for v in (x, y, z)):
@@ -27,7 +28,8 @@ def combine_xyz(x=0.0, y=0.0, z=0.0):
     return rt.field_map(_stack, [x, y, z], ["VALUE"] * 3, "VECTOR")
 
 
-@node("ShaderNodeSeparateXYZ", outputs=("X", "Y", "Z"))
+@node("ShaderNodeSeparateXYZ", outputs=("X", "Y", "Z"),
+      label="Separate XYZ", grad="yes")
 def separate_xyz(vector=(0.0, 0.0, 0.0)):
     """Separate XYZ: vector ``(…, 3)`` -> three floats ``(…)``."""
     if isinstance(vector, tuple):
