@@ -11,12 +11,21 @@ from ..command import Command
 class NodesConfig:
     markdown: bool = False
     """Print a Markdown table (the README's node table) instead of a terminal table."""
+    write_readme: str | None = None
+    """Also write the Markdown table into this README, between its nodes markers."""
 
 
 def run(cfg: NodesConfig) -> int:
     from translator.catalog import catalog, markdown, summary
 
     rows = catalog()
+    if cfg.write_readme:
+        from pathlib import Path
+
+        from translator.catalog import update_readme
+
+        changed = update_readme(Path(cfg.write_readme), rows)
+        print(f"{cfg.write_readme}: {'updated' if changed else 'up to date'}")
     if cfg.markdown:
         print(markdown(rows), end="")
         return 0

@@ -72,6 +72,7 @@ COMPARE_OPERATIONS = {
     "RGBA": ("EQUAL", "NOT_EQUAL", "BRIGHTER", "DARKER"),
     "STRING": ("EQUAL", "NOT_EQUAL"),
 }
+_ALL_COMPARE_OPERATIONS = tuple(dict.fromkeys(op for ops in COMPARE_OPERATIONS.values() for op in ops))
 COMPARE_MODES = ("ELEMENT", "LENGTH", "AVERAGE", "DOT_PRODUCT", "DIRECTION")
 
 # Blender's rgb_to_grayscale (Rec. 709 luminance).
@@ -135,7 +136,8 @@ def _check_compare(n) -> str | None:
 
 
 @node("FunctionNodeCompare", outputs=("Result",), props=("data_type", "operation", "mode"), check=_check_compare,
-      label="Compare", modes={"data_type": tuple(COMPARE_OPERATIONS), "mode": COMPARE_MODES}, grad="no",
+      label="Compare", grad="no",
+      modes={"data_type": tuple(COMPARE_OPERATIONS), "operation": _ALL_COMPARE_OPERATIONS, "mode": COMPARE_MODES},
       notes="the operations of each data type as in Blender; epsilon for EQUAL / NOT_EQUAL")
 def compare(data_type: str = "FLOAT", operation: str = "GREATER_THAN", mode: str = "ELEMENT",
             a=0.0, b=0.0, a_int=0, b_int=0, a_vec3=(0.0, 0.0, 0.0), b_vec3=(0.0, 0.0, 0.0),
