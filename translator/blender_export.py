@@ -72,6 +72,8 @@ def _node_properties(node: Any) -> dict:
         elif p.type == "POINTER":
             if val is not None and hasattr(val, "users"):
                 props[ident] = val.name
+            elif val is not None and val.bl_rna.identifier == "CurveMapping":
+                props[ident] = _curve_mapping(val)
         elif p.type == "COLLECTION":
             items = _collection_items(val)
             if items:
@@ -79,6 +81,17 @@ def _node_properties(node: Any) -> dict:
     if node.bl_idname == "ShaderNodeValue":
         props["value"] = float(node.outputs[0].default_value)
     return props
+
+
+def _curve_mapping(m: Any) -> dict:
+    """A CurveMapping (Float Curve, Vector Curves) as data: each curve's points ``[x, y, handle type]``,
+    the extend mode, and the clipping rectangle ``[min x, min y, max x, max y]`` with its flag."""
+    return {
+        "curves": [[[float(p.location[0]), float(p.location[1]), str(p.handle_type)] for p in c.points] for c in m.curves],
+        "extend": str(m.extend),
+        "use_clip": bool(m.use_clip),
+        "clip": [float(m.clip_min_x), float(m.clip_min_y), float(m.clip_max_x), float(m.clip_max_y)],
+    }
 
 
 def _socket_default(sock: Any) -> Any:

@@ -78,8 +78,8 @@ def float_literal(x: float) -> str:
 
 
 def literal(value: Any) -> str:
-    """A Python literal for a JSON-like value (never splices raw text); floats as
-    :func:`float_literal`."""
+    """A Python literal for a JSON-like value (never splices raw text): lists become tuples, objects
+    dicts with string keys (``repr``); floats as :func:`float_literal`."""
     if value is None or isinstance(value, bool):
         return repr(value)
     if isinstance(value, int):
@@ -91,4 +91,6 @@ def literal(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         items = ", ".join(literal(v) for v in value)
         return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return "{" + ", ".join(f"{k!r}: {literal(v)}" for k, v in value.items()) + "}"
     raise ProgramError(f"cannot express {type(value).__name__} value as a literal")
