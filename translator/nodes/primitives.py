@@ -157,9 +157,14 @@ def _topology(builder: Callable[..., Topology], *args: Any, dtype: torch.dtype) 
 
 
 def _mesh(verts: torch.Tensor, topo: Topology) -> MeshBatch:
-    """A primitive's mesh; like Blender's it has one (empty) material slot."""
-    return MeshBatch(verts=verts, corner_verts=topo["corner_verts"], face_offsets=topo["face_offsets"], edges=topo["edges"],
+    """A primitive's mesh; like Blender's it has one (empty) material slot and flat-shaded faces (the
+    FACE attribute ``sharp_face`` true everywhere)."""
+    mesh = MeshBatch(verts=verts, corner_verts=topo["corner_verts"], face_offsets=topo["face_offsets"], edges=topo["edges"],
                      materials=[None])
+    if mesh.num_faces:
+        mesh.attributes["sharp_face"] = Attribute("FACE", torch.ones((1, mesh.num_faces), dtype=torch.bool,
+                                                                     device=verts.device), "BOOLEAN")
+    return mesh
 
 
 def _wants(outputs_used: tuple[str, ...] | None, name: str) -> bool:

@@ -556,17 +556,23 @@ def test_evaluate_grouped_splits_by_count():
     assert [g[1].num_verts for g in groups] == [4, 6]
 
 
+def _anonymous(mesh) -> dict:
+    """The mesh's attributes but the built-in ``sharp_face`` every primitive has (flat shading)."""
+    return {k: a for k, a in mesh.attributes.items() if k != "sharp_face"}
+
+
 def test_uv_map_and_selections_are_anonymous_attributes():
     geo, uv = P.mesh_cube(vertices_x=2, vertices_y=2, vertices_z=2)
     mesh = geo.mesh
-    assert isinstance(uv, rt.Field) and len(mesh.attributes) == 1
-    (attr,) = mesh.attributes.values()
+    assert isinstance(uv, rt.Field) and len(_anonymous(mesh)) == 1
+    assert mesh.attributes["sharp_face"].data.all() and mesh.attributes["sharp_face"].domain == "FACE"
+    (attr,) = _anonymous(mesh).values()
     assert attr.domain == "CORNER" and attr.data.shape == (1, 24, 3)
     value = rt.eval_field(uv, rt.FieldContext("CORNER", 24, mesh=mesh), "VECTOR")
     torch.testing.assert_close(value, attr.data)
     assert P.mesh_cube()[0].mesh.attributes.keys() != mesh.attributes.keys()  # a fresh name per evaluation
     geo, top, side, bottom, uv = P.mesh_cylinder(vertices=4, fill_type="NGON")
-    assert [a.domain for a in geo.mesh.attributes.values()] == ["FACE", "FACE", "FACE", "CORNER"]
+    assert [a.domain for a in _anonymous(geo.mesh).values()] == ["FACE", "FACE", "FACE", "CORNER"]
     faces = rt.FieldContext("FACE", geo.mesh.num_faces, mesh=geo.mesh)
     assert rt.eval_field(top, faces, "BOOLEAN")[0].tolist() == [True, False, False, False, False, False]
     assert rt.eval_field(side, faces, "BOOLEAN")[0].tolist() == [False, True, True, True, True, False]
@@ -575,9 +581,9 @@ def test_uv_map_and_selections_are_anonymous_attributes():
 
 def test_outputs_nobody_reads_are_not_stored():
     geo, uv = P.mesh_ico_sphere(subdivisions=2, outputs_used=("Mesh",))
-    assert geo.mesh.attributes == {} and uv == (0.0, 0.0, 0.0)
+    assert _anonymous(geo.mesh) == {} and uv == (0.0, 0.0, 0.0)
     geo, top, side, bottom, uv = P.mesh_cylinder(outputs_used=("Mesh", "Side"))
-    assert [a.domain for a in geo.mesh.attributes.values()] == ["FACE"]
+    assert [a.domain for a in _anonymous(geo.mesh).values()] == ["FACE"]
     assert top is False and bottom is False and isinstance(side, rt.Field)
     assert get_spec("GeometryNodeMeshCone").outputs == ("Mesh", "Top", "Bottom", "Side", "UV Map")
 
@@ -628,14 +634,14 @@ def test_generated_code_builds_only_the_outputs_read():
     module = translate_object(obj)
     assert "outputs_used=('Mesh', 'Side')" in module.SOURCE
     mesh = module.program({}, {"Radius": torch.tensor([0.5])})
-    assert sorted(mesh.attributes) == ["side"]  # anonymous attributes do not leave the program, as in Blender
+    assert sorted(_anonymous(mesh)) == ["side"]  # anonymous attributes do not leave the program, as in Blender
     geo, *_ = P.mesh_cylinder(radius=0.5, fill_type="NGON", outputs_used=("Mesh", "Side"))
-    names = sorted(geo.mesh.attributes)  # only the Side output's anonymous attribute: no Top / Bottom / UV Map
+    names = sorted(_anonymous(geo.mesh))  # only the Side output's anonymous attribute: no Top / Bottom / UV Map
     assert len(names) == 1 and names[0].startswith(".side_")
     reset_blender()
     module = translate_object(_build("GeometryNodeMeshIcoSphere", {"Radius": "NodeSocketFloat"}))
     assert "outputs_used=('Mesh',)" in module.SOURCE
-    assert module.program({}, {"Radius": torch.tensor([0.5, 2.0])}).attributes == {}
+    assert _anonymous(module.program({}, {"Radius": torch.tensor([0.5, 2.0])})) == {}
 
 
 def test_bad_input_errors_name_the_problem():

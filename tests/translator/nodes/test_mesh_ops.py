@@ -1,0 +1,109 @@
+"""Set Shade Smooth (faces and edges, selections, over primitives that start flat) and Flip Faces
+(selections; corner attributes move with their corners): Blender parity, batched like single evaluations;
+a selection that varies across the batch splits it. (Helpers imported as today's flat tests do; after the
+tests/ move they come from tests.fixtures.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from parity import Tree, check_parity, evaluate_blender_attributes, requires_bpy, set_inputs, split_values, translate_object
+
+from translator import runtime as rt
+from translator.nodes import mesh_ops as O
+from translator.nodes.primitives import mesh_grid
+
+
+def _selection(t: Tree, threshold_name: str, modulo: bool = False):
+    """``Index % 3 == 1`` (modulo) or ``Index > threshold`` (a group input)."""
+    if modulo:
+        mod = t.node("ShaderNodeMath", operation="FLOORED_MODULO", Value_001=3.0)
+        t.link(t.node("GeometryNodeInputIndex"), mod, "Value")
+        cmp = t.node("FunctionNodeCompare", data_type="FLOAT", operation="EQUAL", B=1.0)
+        t.link((mod, "Value"), cmp, "A")
+        return (cmp, "Result")
+    return (t.index_compare(t.input(threshold_name, "NodeSocketFloat", 2.0)), "Value")
+
+
+def _shade_program(domain: str, prim: str):
+    t = Tree()
+    if prim == "cube":
+        src = (t.node("GeometryNodeMeshCube", **{"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 2}), "Mesh")
+    else:
+        src = (t.node("GeometryNodeMeshCylinder", fill_type="TRIANGLE_FAN", Vertices=6), "Mesh")
+    ss = t.node("GeometryNodeSetShadeSmooth", domain=domain)
+    t.link(src, ss, "Geometry")
+    t.link(_selection(t, "Threshold"), ss, "Selection")
+    t.link(t.input("Smooth", "NodeSocketBool", True), ss, "Shade Smooth")
+    t.output((ss, "Geometry"))
+    return t.object()
+
+
+def _sharp_values(obj, name: str) -> np.ndarray | None:
+    attrs, _ = evaluate_blender_attributes(obj, [name])
+    return None if attrs[name] is None else attrs[name].data.astype(bool)
+
+
+@requires_bpy
+@pytest.mark.parametrize("prim", ["cube", "cylinder"])
+@pytest.mark.parametrize("domain", ["FACE", "EDGE"])
+def test_set_shade_smooth_parity(domain, prim):
+    obj = _shade_program(domain, prim)
+    module = translate_object(obj)
+    name = "sharp_face" if domain == "FACE" else "sharp_edge"
+    for values in [{"Threshold": th, "Smooth": sm} for th in (-1.0, 2.0, 5.5, 100.0) for sm in (True, False)]:
+        set_inputs(obj, values)
+        mesh = module.program(*split_values(module, values))
+        check_parity(obj, [values], module)
+        n = mesh.domain_size(domain)
+        blender = _sharp_values(obj, name)
+        ours = mesh.attributes.get(name)
+        # Blender drops an all-false sharp attribute; absent means false everywhere
+        expect = np.zeros(n, dtype=bool) if blender is None else blender
+        got = np.zeros(n, dtype=bool) if ours is None else ours.data[0].numpy()
+        assert (got == expect).all(), values
+        if domain == "EDGE":  # the faces stay flat
+            assert _sharp_values(obj, "sharp_face").all() and mesh.attributes["sharp_face"].data.all()
+
+
+def _flip_program(modulo: bool):
+    t = Tree()
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 4, "Vertices Y": 3})
+    t.link(t.input("Size", "NodeSocketFloat", 1.0), grid, "Size X")
+    store = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT_VECTOR", domain="CORNER", Name="uv")
+    t.link((grid, "Mesh"), store, "Geometry")
+    t.link((grid, "UV Map"), store, "Value")
+    cube = t.node("GeometryNodeMeshCube")
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((store, "Geometry"), join, "Geometry")
+    t.link((cube, "Mesh"), join, "Geometry")
+    flip = t.node("GeometryNodeFlipFaces")
+    t.link((join, "Geometry"), flip, "Mesh")
+    t.link(_selection(t, "Threshold", modulo), flip, "Selection")
+    t.output((flip, "Mesh"))
+    return t.object()
+
+
+@requires_bpy
+@pytest.mark.parametrize("modulo", (False, True))
+def test_flip_faces_parity(modulo):
+    obj = _flip_program(modulo)
+    sets = [{"Size": s, "Threshold": th} for s in (1.0, 2.5) for th in (-1.0, 3.0, 7.5)] if not modulo else \
+        [{"Size": s} for s in (0.5, 2.0)]
+    assert check_parity(obj, sets, attributes=["uv"]) == len(sets)
+
+
+def test_flip_faces_reverses_all_but_the_first_corner():
+    with rt.eval_context(torch.float64):
+        geo, _ = mesh_grid(vertices_x=3, vertices_y=2, size_x=torch.tensor([1.0, 2.0], dtype=torch.float64))
+        before = geo.mesh.polygons()
+        out = O.flip_faces(geo).mesh
+        assert out.polygons() == [[p[0], *p[:0:-1]] for p in before]
+        assert torch.equal(out.verts, geo.mesh.verts)
+        sel = rt.Field(lambda f: torch.tensor([[True, False]]), "BOOLEAN")
+        part = O.flip_faces(geo, sel).mesh.polygons()
+        assert part[0] == [before[0][0], *before[0][:0:-1]] and part[1] == before[1]
+        varying = rt.Field(lambda f: torch.tensor([[True, False], [False, True]]), "BOOLEAN")
+        with pytest.raises(rt.TopologyVaries):
+            O.flip_faces(geo, varying)
