@@ -27,33 +27,15 @@ from typing import Any
 
 import torch
 
+from .. import runtime as rt
 from ..geometry import Attribute, GeometrySet, Instances, MeshBatch
 from . import node
 from .attributes import modify_geometry_sets
 from .fields import instance_context, mesh_context, selection_mask
 
-__all__ = ["corner_edges", "delete_geometry", "keep_mesh_selection", "separate_geometry"]
+__all__ = ["delete_geometry", "keep_mesh_selection", "separate_geometry"]
 
 _MESH_DOMAINS = ("POINT", "EDGE", "FACE")
-
-
-def corner_edges(mesh: MeshBatch) -> torch.Tensor:
-    """``(C,)`` the edge of each face corner (from the corner to the next one), looked up in ``mesh.edges``."""
-    if mesh.edges is None:
-        raise TypeError("this mesh does not track its edges")
-    dev = mesh.corner_verts.device
-    n = max(mesh.num_verts, 1)
-    e = mesh.edges
-    keys = torch.minimum(e[:, 0], e[:, 1]) * n + torch.maximum(e[:, 0], e[:, 1])
-    order = torch.argsort(keys)
-    sizes = mesh.face_sizes()
-    face = torch.repeat_interleave(torch.arange(sizes.numel(), device=dev), sizes)
-    c = torch.arange(mesh.num_corners, device=dev)
-    nxt = torch.where(c + 1 == mesh.face_offsets[1:][face], mesh.face_offsets[:-1][face], c + 1)
-    a, b = mesh.corner_verts, mesh.corner_verts[nxt]
-    want = torch.minimum(a, b) * n + torch.maximum(a, b)
-    pos = torch.searchsorted(keys[order], want).clamp(max=max(len(keys) - 1, 0))
-    return order[pos]
 
 
 def _mask_of_faces(mesh: MeshBatch, per_corner: torch.Tensor) -> torch.Tensor:
@@ -91,12 +73,12 @@ def keep_mesh_selection(mesh: MeshBatch, sel: torch.Tensor, domain: str, mode: s
     elif domain == "EDGE":
         emask = sel
         vmask = _used(edges[emask].reshape(-1), nv)
-        fmask = _mask_of_faces(mesh, emask[corner_edges(mesh)]) if nf else torch.zeros(0, dtype=torch.bool, device=dev)
+        fmask = _mask_of_faces(mesh, emask[rt.corner_edges(mesh)]) if nf else torch.zeros(0, dtype=torch.bool, device=dev)
     else:
         fmask = sel
         keep_corner = fmask[face_of_corner]
         vmask = _used(mesh.corner_verts[keep_corner], nv)
-        emask = _used(corner_edges(mesh)[keep_corner], ne) if ne else torch.zeros(0, dtype=torch.bool, device=dev)
+        emask = _used(rt.corner_edges(mesh)[keep_corner], ne) if ne else torch.zeros(0, dtype=torch.bool, device=dev)
     if mode in ("EDGE_FACE", "ONLY_FACE"):
         vmask = torch.ones(nv, dtype=torch.bool, device=dev)
     if mode == "ONLY_FACE":

@@ -38,7 +38,7 @@ splits the batch into groups that share a topology and evaluates each.
 
 from .conversions import convert, convert_tensor, default_value, empty_geometry
 from .entry import Parameter, ParameterError, evaluate_grouped, resolve_parameters, run
-from .fields import adapt_domain, attribute_field, eval_field, field_map
+from .fields import adapt_domain, attribute_field, corner_edges, eval_field, field_map, next_corners
 from .switches import TopologySplitError, TopologyVaries, index_switch, menu_switch, static, static_mask, switch
 from .values import (
     EvalContext,
@@ -76,6 +76,7 @@ __all__ = [
     "check_size",
     "convert",
     "convert_tensor",
+    "corner_edges",
     "current",
     "default_value",
     "empty_geometry",
@@ -87,6 +88,7 @@ __all__ = [
     "index_switch",
     "is_field",
     "menu_switch",
+    "next_corners",
     "resolve_parameters",
     "run",
     "static",

@@ -15,7 +15,7 @@ from ..geometry import MeshBatch
 from .conversions import convert_tensor, default_value
 from .values import VECTOR_SIZES, Field, FieldContext, as_float, as_vector, current, identity_matrix
 
-__all__ = ["adapt_domain", "attribute_field", "eval_field", "field_map", "lift"]
+__all__ = ["adapt_domain", "attribute_field", "corner_edges", "eval_field", "field_map", "lift", "next_corners"]
 
 
 def lift(value: Any, type: str) -> torch.Tensor:
@@ -61,11 +61,13 @@ def field_map(fn: Callable[..., Any], args: Sequence[Any], types: Sequence[str],
 def adapt_domain(mesh: MeshBatch, data: torch.Tensor, src: str, dst: str) -> torch.Tensor:
     """Move attribute values ``(b, N_src, ...)`` from domain ``src`` to ``dst`` on ``mesh``.
 
-    Implements Blender's mesh domain interpolation for the point, face and corner
+    Implements Blender's mesh domain interpolation for the point, edge, face and corner
     domains: point -> corner gathers, corner -> point and face -> point average the
     touching corners, point/corner -> face average the face's corners, face -> corner
-    repeats. Booleans mix as Blender mixes selections: a face is selected when all its
-    points or corners are, a point when all its corners are or when any face around it is.
+    repeats; the edge domain averages its two points, the faces using it or the corners at
+    its ends, and gives points, faces and corners the mean of their edges. Booleans mix as
+    Blender mixes selections: a face is selected when all its points or corners are, a point
+    when all its corners are or when any face around it is (edges: see ``_adapt_edges``).
     """
     if src == dst:
         return data
@@ -83,6 +85,8 @@ def adapt_domain(mesh: MeshBatch, data: torch.Tensor, src: str, dst: str) -> tor
         cnt = torch.zeros(n, dtype=values.dtype, device=values.device).scatter_add(0, index, torch.ones_like(index, dtype=values.dtype))
         return out / cnt.clamp(min=1).reshape(1, n, *([1] * len(extra)))
 
+    if "EDGE" in (src, dst):
+        return _adapt_edges(mesh, data, x, src, dst, is_bool)
     if src == "POINT" and dst == "CORNER":
         out = x[:, cv]
     elif src == "CORNER" and dst == "POINT":
@@ -100,6 +104,88 @@ def adapt_domain(mesh: MeshBatch, data: torch.Tensor, src: str, dst: str) -> tor
     if is_bool:
         # mean == 1 <=> all true; mean > 0 <=> any true. Points without corners average to 0.
         return out > 0.0 if (src, dst) == ("FACE", "POINT") else out > 1.0 - 1e-6
+    if not data.dtype.is_floating_point:
+        return torch.round(out).to(data.dtype)
+    return out
+
+
+def corner_edges(mesh: MeshBatch) -> torch.Tensor:
+    """``(C,)`` the edge of each face corner (from it to the next corner of its face), looked up in
+    ``mesh.edges`` (Blender's ``corner_edges``)."""
+    if mesh.edges is None:
+        raise TypeError("this mesh does not track its edges")
+    n = max(mesh.num_verts, 1)
+    e = mesh.edges
+    keys = torch.minimum(e[:, 0], e[:, 1]) * n + torch.maximum(e[:, 0], e[:, 1])
+    order = torch.argsort(keys)
+    a, b = mesh.corner_verts, mesh.corner_verts[next_corners(mesh)]
+    want = torch.minimum(a, b) * n + torch.maximum(a, b)
+    pos = torch.searchsorted(keys[order], want).clamp(max=max(len(keys) - 1, 0))
+    return order[pos]
+
+
+def next_corners(mesh: MeshBatch) -> torch.Tensor:
+    """``(C,)`` the next corner of each corner's face (cyclically)."""
+    off = mesh.face_offsets
+    sizes = mesh.face_sizes()
+    face = torch.repeat_interleave(torch.arange(sizes.numel(), device=off.device), sizes)
+    c = torch.arange(mesh.num_corners, device=off.device)
+    return torch.where(c + 1 == off[1:][face], off[:-1][face], c + 1)
+
+
+def _adapt_edges(mesh: MeshBatch, data: torch.Tensor, x: torch.Tensor, src: str, dst: str, is_bool: bool) -> torch.Tensor:
+    """Blender's interpolations to and from the EDGE domain (means; booleans: an edge is selected when
+    both points / all corners around it are, or any face using it is; a point or corner when any edge /
+    both adjacent edges are)."""
+    if mesh.edges is None:
+        raise TypeError("this mesh does not track its edges, so attributes cannot move to or from its EDGE domain")
+    edges = mesh.edges
+    extra = x.shape[2:]
+    dev = x.device
+
+    def gather_mean(values: torch.Tensor, index: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        out = torch.zeros((values.shape[0], n, *extra), dtype=values.dtype, device=dev)
+        idx = index.reshape(1, -1, *([1] * len(extra))).expand(values.shape[0], -1, *extra)
+        out = out.scatter_add(1, idx, values)
+        cnt = torch.zeros(n, dtype=values.dtype, device=dev).scatter_add(0, index, torch.ones_like(index, dtype=values.dtype))
+        return out / cnt.clamp(min=1).reshape(1, n, *([1] * len(extra))), cnt
+
+    ce = corner_edges(mesh) if mesh.num_corners else torch.zeros(0, dtype=torch.long, device=dev)
+    ne = int(edges.shape[0])
+    if src == "POINT" and dst == "EDGE":
+        out = (x[:, edges[:, 0]] + x[:, edges[:, 1]]) * 0.5
+        kind = "all"
+    elif src == "EDGE" and dst == "POINT":
+        out, _ = gather_mean(torch.cat([x, x], 1), torch.cat([edges[:, 0], edges[:, 1]]), mesh.num_verts)
+        kind = "any"
+    elif src == "FACE" and dst == "EDGE":
+        sizes = mesh.face_sizes()
+        face = torch.repeat_interleave(torch.arange(sizes.numel(), device=dev), sizes)
+        out, _ = gather_mean(x[:, face], ce, ne)
+        kind = "any"
+    elif src == "EDGE" and dst == "FACE":
+        sizes = mesh.face_sizes()
+        face = torch.repeat_interleave(torch.arange(sizes.numel(), device=dev), sizes)
+        out, _ = gather_mean(x[:, ce], face, mesh.num_faces)
+        kind = "all"
+    elif src == "CORNER" and dst == "EDGE":
+        nxt = next_corners(mesh)
+        out, cnt = gather_mean(torch.cat([x, x[:, nxt]], 1), torch.cat([ce, ce]), ne)
+        kind = "all"
+        if is_bool:  # loose edges (no corners) are not selected
+            return (out > 1.0 - 1e-6) & (cnt > 0).reshape(1, -1)
+    elif src == "EDGE" and dst == "CORNER":
+        off = mesh.face_offsets
+        sizes = mesh.face_sizes()
+        face = torch.repeat_interleave(torch.arange(sizes.numel(), device=dev), sizes)
+        c = torch.arange(mesh.num_corners, device=dev)
+        prev = torch.where(c == off[:-1][face], off[1:][face] - 1, c - 1)
+        out = (x[:, ce] + x[:, ce[prev]]) * 0.5
+        kind = "all"
+    else:
+        raise TypeError(f"cannot interpolate an attribute from the {src} to the {dst} domain")
+    if is_bool:
+        return out > 0.0 if kind == "any" else out > 1.0 - 1e-6
     if not data.dtype.is_floating_point:
         return torch.round(out).to(data.dtype)
     return out
