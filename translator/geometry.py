@@ -1,4 +1,4 @@
-"""Batched geometry containers: meshes, instances and geometry sets.
+"""Batched geometry containers: meshes, curves, instances and geometry sets.
 
 Shapes: ``B`` is the batch size (``1`` for values that do not depend on a
 batched input; they broadcast), ``V`` vertices, ``E`` loose/explicit edges,
@@ -16,12 +16,16 @@ from pathlib import Path
 import torch
 
 __all__ = [
+    "CURVE_TYPES",
+    "HANDLE_TYPES",
     "Attribute",
+    "CurvesBatch",
     "GeometrySet",
     "Instances",
     "LazyVerts",
     "MeshBatch",
     "empty_mesh",
+    "join_curves",
     "transform_points",
     "write_obj",
     "write_ply",
@@ -315,17 +319,144 @@ class Instances:
         return len(self.reference_index)
 
 
+#: Blender's curve types (``CurveType``), by name.
+CURVE_TYPES = ("CATMULL_ROM", "POLY", "BEZIER", "NURBS")
+#: Blender's Bezier handle types (``HandleType``), by name.
+HANDLE_TYPES = ("FREE", "AUTO", "VECTOR", "ALIGN")
+
+
+@dataclass
+class CurvesBatch:
+    """A batch of curves sharing one topology (Blender's ``CurvesGeometry``).
+
+    Attributes:
+        positions: ``(b, P, 3)`` control point positions.
+        curve_offsets: ``(S + 1,)`` int64; curve ``i`` owns points ``curve_offsets[i]:curve_offsets[i+1]``.
+        types: per curve, a name from :data:`CURVE_TYPES` (Python list: it decides topology).
+        cyclic: per curve, whether it is closed (Python list).
+        resolution: per curve, evaluated points per segment of Bezier curves (Python list).
+        handle_left, handle_right: ``(b, P, 3)`` Bezier handle positions, or None when no curve is Bezier.
+        handle_type_left, handle_type_right: ``(P,)`` int8 :data:`HANDLE_TYPES` indices, or None.
+        normal_mode: per curve, ``MINIMUM_TWIST`` or ``Z_UP`` (Python list).
+        attributes: POINT (``(b, P, ...)``) and CURVE (``(b, S, ...)``) attributes; ``radius`` and
+            ``tilt`` (POINT, FLOAT) are Blender's built-ins (absent: radius 1, tilt 0).
+    """
+
+    positions: torch.Tensor
+    curve_offsets: torch.Tensor
+    types: list[str]
+    cyclic: list[bool]
+    resolution: list[int]
+    handle_left: torch.Tensor | None = None
+    handle_right: torch.Tensor | None = None
+    handle_type_left: torch.Tensor | None = None
+    handle_type_right: torch.Tensor | None = None
+    normal_mode: list[str] = field(default_factory=list)
+    attributes: dict[str, Attribute] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.normal_mode:
+            self.normal_mode = ["MINIMUM_TWIST"] * self.num_curves
+
+    @property
+    def num_curves(self) -> int:
+        return int(self.curve_offsets.numel()) - 1
+
+    @property
+    def num_points(self) -> int:
+        return int(self.positions.shape[1])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.positions.shape[0])
+
+    def points_per_curve(self) -> list[int]:
+        return (self.curve_offsets[1:] - self.curve_offsets[:-1]).tolist()
+
+    def domain_size(self, domain: str) -> int:
+        if domain == "POINT":
+            return self.num_points
+        if domain == "CURVE":
+            return self.num_curves
+        raise ValueError(f"curves have no {domain} domain")
+
+    def has_bezier(self) -> bool:
+        return "BEZIER" in self.types
+
+    def transformed(self, m: torch.Tensor) -> CurvesBatch:
+        """These curves moved by ``m (4, 4)`` / ``(B, 4, 4)`` (positions and handles)."""
+        mm = m if m.dim() == 3 else m.unsqueeze(0)
+        move = (lambda p: None if p is None else transform_points(p, mm))
+        return replace(self, positions=move(self.positions), handle_left=move(self.handle_left),
+                       handle_right=move(self.handle_right), attributes=dict(self.attributes))
+
+
+def _cat_batch(tensors: list[torch.Tensor]) -> torch.Tensor:
+    b = max(int(t.shape[0]) for t in tensors)
+    return torch.cat([t.expand(b, *t.shape[1:]) for t in tensors], 1)
+
+
+def join_curves(parts: list[CurvesBatch | None]) -> CurvesBatch | None:
+    """Curves concatenated in order (Blender's join): handles where any part is Bezier (zeros for the
+    other parts' points), attributes merged (a part without one gets zeros; ``radius`` gets 1)."""
+    parts = [p for p in parts if p is not None and p.num_curves]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    offsets, start = [parts[0].curve_offsets[:1]], 0
+    for p in parts:
+        offsets.append(p.curve_offsets[1:] + start)
+        start += p.num_points
+    bezier = any(p.has_bezier() for p in parts)
+
+    def handles(attr: str) -> torch.Tensor | None:
+        if not bezier:
+            return None
+        return _cat_batch([getattr(p, attr) if getattr(p, attr) is not None else torch.zeros_like(p.positions) for p in parts])
+
+    def handle_types(attr: str) -> torch.Tensor | None:
+        if not bezier:
+            return None
+        return torch.cat([getattr(p, attr) if getattr(p, attr) is not None
+                          else torch.zeros(p.num_points, dtype=torch.int8, device=p.positions.device) for p in parts])
+
+    names: dict[str, tuple[str, torch.Tensor]] = {}
+    for p in parts:
+        for k, a in p.attributes.items():
+            names.setdefault(k, (a.domain, a.data))
+    attrs = {}
+    for k, (domain, sample) in names.items():
+        chunks = []
+        for p in parts:
+            a = p.attributes.get(k)
+            if a is not None and a.domain == domain:
+                chunks.append(a.data)
+            else:
+                n = p.domain_size(domain)
+                fill = 1.0 if k == "radius" else 0
+                chunks.append(torch.full((1, n, *sample.shape[2:]), fill, dtype=sample.dtype, device=sample.device))
+        attrs[k] = Attribute(domain, _cat_batch(chunks), next(p.attributes[k].type for p in parts if k in p.attributes))
+    return CurvesBatch(positions=_cat_batch([p.positions for p in parts]), curve_offsets=torch.cat(offsets),
+                       types=[t for p in parts for t in p.types], cyclic=[c for p in parts for c in p.cyclic],
+                       resolution=[r for p in parts for r in p.resolution], handle_left=handles("handle_left"),
+                       handle_right=handles("handle_right"), handle_type_left=handle_types("handle_type_left"),
+                       handle_type_right=handle_types("handle_type_right"),
+                       normal_mode=[n for p in parts for n in p.normal_mode], attributes=attrs)
+
+
 @dataclass
 class GeometrySet:
-    """What flows along a geometry socket: an optional mesh and optional instances."""
+    """What flows along a geometry socket: an optional mesh, optional curves and optional instances."""
 
     mesh: MeshBatch | None = None
     instances: Instances | None = None
+    curves: CurvesBatch | None = None
 
     def is_empty(self) -> bool:
         return (self.mesh is None or (self.mesh.num_verts == 0 and self.mesh.num_faces == 0)) and (
             self.instances is None or self.instances.count == 0
-        )
+        ) and (self.curves is None or self.curves.num_points == 0)
 
 
 def write_obj(mesh: MeshBatch, path: str | Path, index: int = 0) -> None:

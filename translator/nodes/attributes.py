@@ -296,14 +296,13 @@ def modify_geometry_sets(geo: GeometrySet, fn: Callable[[GeometrySet], GeometryS
             if id(r) not in memo:
                 memo[id(r)] = (r, modify_geometry_sets(r, fn, memo))  # keeps r alive: ids stay unique
             refs.append(memo[id(r)][1])
-        geo = GeometrySet(mesh=geo.mesh, instances=replace(inst, references=refs))
+        geo = replace(geo, instances=replace(inst, references=refs))
     return fn(geo)
 
 
 def map_real_meshes(geo: GeometrySet, fn: Callable[[MeshBatch], MeshBatch]) -> GeometrySet:
     """Apply ``fn`` to the mesh of ``geo`` and of every geometry it instances (``foreach_real_geometry``)."""
-    return modify_geometry_sets(geo, lambda g: GeometrySet(mesh=fn(g.mesh) if g.mesh is not None else None,
-                                                             instances=g.instances))
+    return modify_geometry_sets(geo, lambda g: replace(g, mesh=fn(g.mesh) if g.mesh is not None else None))
 
 
 # ---------------------------------------------------------------------------
@@ -314,8 +313,8 @@ def _check_store(n) -> str | None:
     t, d = n.properties.get("data_type"), n.properties.get("domain")
     if t not in SOCKET_OF_TYPE:
         return f"Store Named Attribute data type {t!r} is not supported"
-    if d not in ("POINT", "EDGE", "FACE", "CORNER", "INSTANCE"):
-        return f"Store Named Attribute domain {d!r} is not supported (meshes and instances only)"
+    if d not in ("POINT", "EDGE", "FACE", "CORNER", "INSTANCE", "CURVE"):
+        return f"Store Named Attribute domain {d!r} is not supported (meshes, curves and instances only)"
     return None
 
 
@@ -360,10 +359,41 @@ def _store_on_instances(inst: Instances, name: str, attr_type: str, selection: A
     return replace(inst, attributes=attrs)
 
 
+def _curve_domain(curves, attr: Attribute, domain: str) -> Attribute:
+    """A curve attribute moved between the POINT and CURVE domains (points average into their curve,
+    a curve's value repeats on its points; booleans: a curve is selected when all its points are)."""
+    from .fields import curve_point_mean
+
+    sizes = curves.curve_offsets[1:] - curves.curve_offsets[:-1]
+    if domain == "CURVE":
+        data = curve_point_mean(curves, attr.data)
+        if attr.data.dtype == torch.bool:
+            data = data > 1.0 - 1e-6
+        elif not attr.data.dtype.is_floating_point:
+            data = torch.round(data).to(attr.data.dtype)
+    else:
+        curve_of = torch.repeat_interleave(torch.arange(curves.num_curves, device=sizes.device), sizes)
+        data = attr.data[:, curve_of]
+    return Attribute(domain, data, attr.type)
+
+
+def _store_on_curves(curves, name: str, domain: str, attr_type: str, selection: Any, value: Any):
+    from .fields import curves_context, set_curve_positions
+
+    if name == "position":
+        return set_curve_positions(curves, selection, position=value) if (domain, attr_type) == ("POINT", "FLOAT_VECTOR") \
+            else curves
+    fctx = curves_context(curves, domain)
+    data = _captured(curves.attributes.get(name), fctx, selection, value, attr_type)
+    attrs = {k: v for k, v in curves.attributes.items() if k != name}
+    attrs[name] = Attribute(domain, data, attr_type)
+    return replace(curves, attributes=attrs)
+
+
 @node("GeometryNodeStoreNamedAttribute", outputs=("Geometry",), props=("data_type", "domain"), pure=False,
       check=_check_store,
       label="Store Named Attribute", grad="yes",
-      modes={"data_type": ATTRIBUTE_TYPES, "domain": ("POINT", "EDGE", "FACE", "CORNER", "INSTANCE")})
+      modes={"data_type": ATTRIBUTE_TYPES, "domain": ("POINT", "EDGE", "FACE", "CORNER", "CURVE", "INSTANCE")})
 def store_named_attribute(geometry=None, selection=True, name="", value=0.0, data_type="FLOAT", domain="POINT"):
     """Store Named Attribute: evaluate ``value`` on ``domain`` and store it as attribute ``name``
     of type ``data_type`` (``(b, N, ...)``, see the module table). Mesh domains are written on
@@ -377,7 +407,12 @@ def store_named_attribute(geometry=None, selection=True, name="", value=0.0, dat
         inst = geometry.instances
         if inst is None or inst.count == 0:
             return geometry
-        return GeometrySet(mesh=geometry.mesh, instances=_store_on_instances(inst, name, data_type, selection, value))
+        return replace(geometry, instances=_store_on_instances(inst, name, data_type, selection, value))
+    if domain in ("POINT", "CURVE"):
+        geometry = modify_geometry_sets(geometry, lambda g: g if g.curves is None else replace(
+            g, curves=_store_on_curves(g.curves, name, domain, data_type, selection, value)))
+    if domain == "CURVE":
+        return geometry
     return map_real_meshes(geometry, lambda m: _store_on_mesh(m, name, domain, data_type, selection, value))
 
 
@@ -390,6 +425,8 @@ def _lookup(fctx: rt.FieldContext, name: str) -> tuple[Attribute | None, MeshBat
         return fctx.mesh.attributes.get(name), fctx.mesh
     if fctx.instances is not None:
         return fctx.instances.attributes.get(name), None
+    if fctx.curves is not None:
+        return fctx.curves.attributes.get(name), None
     return None, None
 
 
@@ -399,6 +436,8 @@ def _read(fctx: rt.FieldContext, name: str, attr_type: str) -> torch.Tensor:
         return to_socket(default_data(attr_type, fctx.size), attr_type)
     if mesh is not None:
         return to_socket(adapt_attribute(mesh, attr, fctx.domain, attr_type), attr_type)
+    if fctx.curves is not None and attr.domain != fctx.domain:
+        attr = _curve_domain(fctx.curves, attr, fctx.domain)
     data = try_convert(attr.data, attribute_type(attr), attr_type)
     return to_socket(data if data is not None else default_data(attr_type, fctx.size), attr_type)
 

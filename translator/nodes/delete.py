@@ -115,7 +115,7 @@ def _split(geometry: GeometrySet, selection: Any, domain: str, invert: bool, mod
         if inst is None or inst.count == 0:
             return geometry
         mask = selection_mask(selection, instance_context(inst), "a Separate / Delete Geometry selection")
-        return GeometrySet(mesh=geometry.mesh, instances=_keep_instances(inst, ~mask if invert else mask))
+        return replace(geometry, instances=_keep_instances(inst, ~mask if invert else mask))
 
     def on_set(g: GeometrySet) -> GeometrySet:
         mesh = g.mesh
@@ -124,7 +124,7 @@ def _split(geometry: GeometrySet, selection: Any, domain: str, invert: bool, mod
         if mesh is not None and mesh.domain_size(domain):
             mask = selection_mask(selection, mesh_context(mesh, domain), "a Separate / Delete Geometry selection")
             mesh = keep_mesh_selection(mesh, ~mask if invert else mask, domain, mode)
-        return GeometrySet(mesh=mesh, instances=g.instances)
+        return replace(g, mesh=mesh)
 
     return modify_geometry_sets(geometry, on_set)
 

@@ -82,7 +82,7 @@ def capture_attribute(geometry=None, domain: str = "POINT", capture_items=(), ou
         inst = geometry.instances
         if inst is not None and inst.count:
             attrs = {**inst.attributes, **_values(None, instance_context(inst), spec)}
-            geometry = GeometrySet(mesh=geometry.mesh, instances=replace(inst, attributes=attrs))
+            geometry = replace(geometry, instances=replace(inst, attributes=attrs))
         return (geometry, *outputs)
 
     def on_mesh(mesh: MeshBatch) -> MeshBatch:

@@ -20,10 +20,12 @@ from typing import Any
 import torch
 
 from .. import runtime as rt
-from ..geometry import GeometrySet, Instances, MeshBatch
+from ..geometry import CurvesBatch, GeometrySet, Instances, MeshBatch
 from . import node
 
 __all__ = [
+    "curve_point_mean",
+    "curves_context",
     "decided",
     "evaluate",
     "index",
@@ -32,6 +34,7 @@ __all__ = [
     "position",
     "positions_on",
     "selection_mask",
+    "set_curve_positions",
     "set_instance_positions",
     "set_mesh_positions",
     "set_position",
@@ -41,6 +44,22 @@ __all__ = [
 def mesh_context(mesh: MeshBatch, domain: str) -> rt.FieldContext:
     """Field context for ``domain`` (POINT, EDGE, FACE, CORNER) of ``mesh``."""
     return rt.FieldContext(domain=domain, size=mesh.domain_size(domain), mesh=mesh)
+
+
+def curves_context(curves: CurvesBatch, domain: str) -> rt.FieldContext:
+    """Field context for the POINT or CURVE domain of ``curves``."""
+    return rt.FieldContext(domain=domain, size=curves.domain_size(domain), curves=curves)
+
+
+def curve_point_mean(curves: CurvesBatch, values: torch.Tensor) -> torch.Tensor:
+    """POINT values ``(b, P, ...)`` averaged per curve ``(b, S, ...)`` (Blender's point -> curve interpolation)."""
+    sizes = curves.curve_offsets[1:] - curves.curve_offsets[:-1]
+    curve_of = torch.repeat_interleave(torch.arange(curves.num_curves, device=sizes.device), sizes)
+    x = values.to(rt.current().dtype) if not values.dtype.is_floating_point else values
+    extra = x.shape[2:]
+    out = torch.zeros((x.shape[0], curves.num_curves, *extra), dtype=x.dtype, device=x.device)
+    out = out.index_add(1, curve_of, x)
+    return out / sizes.clamp(min=1).to(x.dtype).reshape(1, -1, *([1] * len(extra)))
 
 
 def instance_context(instances: Instances) -> rt.FieldContext:
@@ -82,6 +101,9 @@ def positions_on(fctx: rt.FieldContext) -> torch.Tensor:
         return rt.adapt_domain(mesh, mesh.verts, "POINT", fctx.domain)
     if fctx.instances is not None:
         return fctx.instances.transforms[..., :3, 3]
+    if fctx.curves is not None:
+        pos = fctx.curves.positions
+        return pos if fctx.domain == "POINT" else curve_point_mean(fctx.curves, pos)
     c = rt.current()
     return torch.zeros((1, fctx.size, 3), dtype=c.dtype, device=c.device)
 
@@ -140,6 +162,20 @@ def set_instance_positions(instances: Instances, selection: Any = True, position
     return replace(instances, transforms=transforms)
 
 
+def set_curve_positions(curves: CurvesBatch, selection: Any = True, position: Any = None,
+                        offset: Any = (0.0, 0.0, 0.0)) -> CurvesBatch:
+    """Set Position on curves: control points ``(b, P, 3)`` moved (inputs on the POINT domain); Bezier
+    handles move with their points."""
+    if curves.num_points == 0:
+        return curves
+    old = curves.positions
+    new = _moved(old, curves_context(curves, "POINT"), selection, position, offset)
+    if curves.handle_left is None:
+        return replace(curves, positions=new)
+    delta = new - old
+    return replace(curves, positions=new, handle_left=curves.handle_left + delta, handle_right=curves.handle_right + delta)
+
+
 @node("GeometryNodeSetPosition", outputs=("Geometry",), pure=False, implicit=("position",),
       label="Set Position", notes="selection, position, offset; meshes and instances", grad="yes")
 def set_position(geometry=None, selection=True, position=None, offset=(0.0, 0.0, 0.0)):
@@ -148,9 +184,11 @@ def set_position(geometry=None, selection=True, position=None, offset=(0.0, 0.0,
     position. Nested instances are not touched (as in Blender)."""
     if geometry is None:
         return GeometrySet()
-    mesh, inst = geometry.mesh, geometry.instances
+    mesh, inst, curves = geometry.mesh, geometry.instances, geometry.curves
     if mesh is not None:
         mesh = set_mesh_positions(mesh, selection, position, offset)
     if inst is not None:
         inst = set_instance_positions(inst, selection, position, offset)
-    return GeometrySet(mesh=mesh, instances=inst)
+    if curves is not None:
+        curves = set_curve_positions(curves, selection, position, offset)
+    return GeometrySet(mesh=mesh, instances=inst, curves=curves)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, GeometrySet, Instances, LazyVerts, MeshBatch
+from ..geometry import Attribute, GeometrySet, Instances, LazyVerts, MeshBatch, join_curves
 from . import node
 from .attributes import (
     adapt_attribute,
@@ -39,7 +39,7 @@ from .attributes import (
     modify_geometry_sets,
     try_convert,
 )
-from .fields import decided, evaluate, instance_context, mesh_context, selection_mask
+from .fields import curves_context, decided, evaluate, instance_context, mesh_context, selection_mask
 from .transform import euler_to_matrix, join_instances, loc_rot_scale
 
 __all__ = [
@@ -97,8 +97,8 @@ def _propagated_point_attributes(mesh: MeshBatch, sel: torch.Tensor) -> dict[str
 
 
 def _instances_on_mesh(mesh: MeshBatch, selection, instance: GeometrySet, pick_instance, instance_index,
-                       rotation, scale) -> Instances | None:
-    fctx = mesh_context(mesh, "POINT")
+                       rotation, scale, fctx: rt.FieldContext | None = None) -> Instances | None:
+    fctx = fctx or mesh_context(mesh, "POINT")
     mask = selection_mask(selection, fctx, "an Instance on Points selection")
     sel = mask.nonzero().reshape(-1)
     n = int(sel.numel())
@@ -165,7 +165,14 @@ def instance_on_points(points=None, selection=True, instance=None, pick_instance
         new = None
         if g.mesh is not None and g.mesh.num_verts:
             new = _instances_on_mesh(g.mesh, selection, instance, pick_instance, instance_index, rotation, scale)
-        return GeometrySet(instances=join_instances([g.instances, new]))
+        on_curves = None
+        c = g.curves
+        if c is not None and c.num_points:  # the control points, as Blender's curve component offers them
+            points = MeshBatch(verts=c.positions, corner_verts=c.curve_offsets[:0], face_offsets=c.curve_offsets[:1],
+                               attributes={k: a for k, a in c.attributes.items() if a.domain == "POINT"})
+            on_curves = _instances_on_mesh(points, selection, instance, pick_instance, instance_index, rotation, scale,
+                                           fctx=curves_context(c, "POINT"))
+        return GeometrySet(instances=join_instances([g.instances, new, on_curves]))
 
     return modify_geometry_sets(points, on_set)
 
@@ -522,7 +529,24 @@ def realize(geo: GeometrySet, selection: torch.Tensor | None = None) -> Geometry
         mesh = _single_mesh(*_find_single(geo, chosen, count_memo), plan)
     else:
         mesh = _to_mesh(_flatten(geo, plan, chosen, {}), plan)
-    return GeometrySet(mesh=mesh, instances=kept)
+    curves: list = []
+    _gather_curves(geo, None, chosen, curves)
+    return GeometrySet(mesh=mesh, instances=kept, curves=join_curves(curves))
+
+
+def _gather_curves(geo: GeometrySet, transform: torch.Tensor | None, chosen: torch.Tensor | None, out: list) -> None:
+    """The curves of ``geo`` and of its (``chosen``) instances, depth first, moved into the top frame."""
+    if geo.curves is not None and geo.curves.num_curves:
+        out.append(geo.curves if transform is None else geo.curves.transformed(transform))
+    inst = geo.instances
+    if inst is None or inst.count == 0:
+        return
+    for i in (range(inst.count) if chosen is None else chosen.tolist()):
+        ref = inst.references[inst.reference_index[i]]
+        if ref.curves is None and ref.instances is None:
+            continue
+        t = inst.transforms[:, i] if transform is None else torch.matmul(transform, inst.transforms[:, i])
+        _gather_curves(ref, t, None, out)
 
 
 def _subset(inst: Instances, idx: torch.Tensor) -> Instances | None:
@@ -594,7 +618,7 @@ def _instances_update(geometry, fn) -> GeometrySet:
     b = max(lin.shape[0], loc.shape[0])
     top = torch.cat([lin.expand(b, *lin.shape[1:]), loc.expand(b, *loc.shape[1:]).unsqueeze(-1)], -1)
     bottom = inst.transforms[..., 3:, :].expand(b, -1, -1, -1)
-    return GeometrySet(mesh=geometry.mesh, instances=replace(inst, transforms=torch.cat([top, bottom], -2)))
+    return replace(geometry, instances=replace(inst, transforms=torch.cat([top, bottom], -2)))
 
 
 def _select(fctx, selection, new, old, extra_dims: int):

@@ -26,7 +26,7 @@ from dataclasses import replace
 import torch
 
 from .. import runtime as rt
-from ..geometry import GeometrySet, Instances, transform_points
+from ..geometry import GeometrySet, Instances, join_curves, transform_points
 from . import node
 
 __all__ = [
@@ -154,7 +154,7 @@ def loc_rot_scale(translation, rotation, scale) -> torch.Tensor:
 
 def apply_matrix_to_geometry(geo: GeometrySet, m: torch.Tensor) -> GeometrySet:
     """Transform every component of ``geo`` by ``m`` ``(4, 4)`` / ``(B, 4, 4)``: the mesh's
-    vertices, and the top-level instances (``m @ transform``; their references are untouched)."""
+    vertices, the curves' points and handles, and the top-level instances (``m @ transform``; their references are untouched)."""
     mesh = geo.mesh
     if mesh is not None:
         mesh = mesh.transformed(m)
@@ -162,7 +162,8 @@ def apply_matrix_to_geometry(geo: GeometrySet, m: torch.Tensor) -> GeometrySet:
     if inst is not None and inst.count:
         mm = m if m.dim() == 3 else m.unsqueeze(0)
         inst = replace(inst, transforms=torch.matmul(mm.unsqueeze(1), inst.transforms))
-    return GeometrySet(mesh=mesh, instances=inst)
+    curves = geo.curves.transformed(m) if geo.curves is not None else None
+    return GeometrySet(mesh=mesh, instances=inst, curves=curves)
 
 
 def _check_transform(n) -> str | None:
@@ -273,4 +274,5 @@ def join_geometry(geometry=()):
     return GeometrySet(
         mesh=join_meshes_like_blender([g.mesh for g in geos]),
         instances=join_instances([g.instances for g in geos]),
+        curves=join_curves([g.curves for g in geos]),
     )

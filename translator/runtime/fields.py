@@ -200,6 +200,8 @@ def attribute_field(name: str, type: str) -> Field:
             store = fctx.mesh.attributes
         elif fctx.instances is not None:
             store = fctx.instances.attributes
+        elif fctx.curves is not None:
+            store = fctx.curves.attributes
         attr = store.get(name) if store is not None else None
         if attr is None:
             return lift(default_value(type), type)

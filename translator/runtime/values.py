@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..geometry import Instances, MeshBatch
+from ..geometry import CurvesBatch, Instances, MeshBatch
 
 __all__ = [
     "VECTOR_SIZES",
@@ -148,6 +148,7 @@ class FieldContext:
     size: int
     mesh: MeshBatch | None = None
     instances: Instances | None = None
+    curves: CurvesBatch | None = None
 
 
 class Field:

@@ -1,0 +1,529 @@
+"""Curves: evaluation (positions, tangents, normals, lengths) and the curve nodes that use it:
+Curve to Mesh (profile, scale, fill caps), Set Curve Radius, Set Curve Tilt, Set Spline Cyclic,
+Set Spline Resolution, Spline Parameter, Spline Length, Curve Length, Resample Curve (count,
+length, evaluated) and Curve to Points (count, length, evaluated).
+
+Evaluation follows Blender's ``CurvesGeometry`` (``curves_geometry.cc``, ``curve_poly.cc``,
+``curve_bezier.cc``):
+
+* POLY curves evaluate to their points; a BEZIER segment from point ``i`` to ``i + 1`` gives
+  ``resolution`` points of the cubic through ``position[i], handle_right[i], handle_left[i+1],
+  position[i+1]`` at ``t = j / resolution`` (one point when both handles are VECTOR), and an open
+  curve adds its last point. Point attributes interpolate linearly along a segment.
+* Tangents: the normalized bisector of the directions to the neighbouring points (the direction
+  to the one other point at open ends; an open Bezier curve's end tangents follow its inner
+  handles); ``(0, 0, 1)`` for a single point.
+* Normals: minimum twist (the first normal ``normalize(t.y, -t.x, 0)``, or +X for vertical
+  tangents, carried along by the rotation between consecutive tangents; a cyclic curve spreads the
+  mismatch at its end evenly) or Z up; then rotated about the tangents by the tilt.
+
+Curves are :class:`translator.geometry.CurvesBatch`: positions ``(b, P, 3)`` per batch element,
+everything that decides topology (types, cyclic, resolution, point counts) shared by the batch.
+Checked against Blender in ``tests/translator/nodes/test_curves.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from .. import runtime as rt
+from ..geometry import Attribute, CurvesBatch, GeometrySet, MeshBatch
+from . import node
+from .attributes import modify_geometry_sets
+from .fields import curves_context, evaluate, selection_mask
+
+__all__ = [
+    "curve_lengths",
+    "curve_to_mesh",
+    "curves_to_wire_mesh",
+    "evaluated_normals",
+    "evaluated_positions",
+    "evaluated_tangents",
+    "evaluation",
+    "interpolate_to_evaluated",
+    "map_curves",
+    "set_curve_radius",
+    "set_curve_tilt",
+    "spline_parameter",
+]
+
+
+# ---------------------------------------------------------------------------
+# Evaluation topology (cached per topology)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How control points map to evaluated points: evaluated point ``k`` lies at ``t[k]`` on the
+    segment from point ``a[k]`` to ``b[k]``; ``offsets`` ``(S + 1)`` are the curves' evaluated ranges."""
+
+    offsets: tuple[int, ...]
+    a: torch.Tensor
+    b: torch.Tensor
+    t: torch.Tensor
+    control_at: torch.Tensor  # (P,) the evaluated index of each control point
+
+
+@functools.lru_cache(maxsize=256)
+def _evaluation(counts: tuple[int, ...], types: tuple[str, ...], cyclic: tuple[bool, ...], resolution: tuple[int, ...],
+                vector_segments: tuple[tuple[bool, ...], ...]) -> tuple:
+    a, b, t, offsets, control_at = [], [], [], [0], []
+    start = 0
+    for n, typ, cyc, res, vec in zip(counts, types, cyclic, resolution, vector_segments):
+        if typ not in ("POLY", "BEZIER"):
+            raise TypeError(f"{typ} curves are not supported (POLY and BEZIER are)")
+        if typ == "POLY" or n == 1:
+            for i in range(n):
+                control_at.append(len(a))
+                a.append(start + i)
+                b.append(start + i)
+                t.append(0.0)
+        else:
+            segs = n if cyc else n - 1
+            for i in range(n):
+                control_at.append(len(a))  # the open end's last point is appended right after
+                if i >= segs:
+                    break
+                size = 1 if vec[i] else max(res, 1)
+                j_next = start + (i + 1) % n
+                for j in range(size):
+                    a.append(start + i)
+                    b.append(j_next)
+                    t.append(j / size)
+            if not cyc:
+                a.append(start + n - 1)
+                b.append(start + n - 1)
+                t.append(0.0)
+        offsets.append(len(a))
+        start += n
+    return tuple(offsets), a, b, t, control_at
+
+
+def evaluation(curves: CurvesBatch) -> Evaluation:
+    """The evaluation topology of ``curves`` (shared by the batch)."""
+    counts = tuple(curves.points_per_curve())
+    vec: list[tuple[bool, ...]] = []
+    off = curves.curve_offsets.tolist()
+    if curves.handle_type_left is not None:
+        hl, hr = curves.handle_type_left.tolist(), curves.handle_type_right.tolist()
+    for i, n in enumerate(counts):
+        if curves.types[i] != "BEZIER" or curves.handle_type_left is None:
+            vec.append(())
+            continue
+        s = off[i]
+        vec.append(tuple(hr[s + j] == 2 and hl[s + (j + 1) % n] == 2 for j in range(n)))
+    offsets, a, b, t, control_at = _evaluation(counts, tuple(curves.types), tuple(bool(c) for c in curves.cyclic),
+                                               tuple(int(r) for r in curves.resolution), tuple(vec))
+    dev = curves.positions.device
+    return Evaluation(offsets, torch.tensor(a, dtype=torch.long, device=dev), torch.tensor(b, dtype=torch.long, device=dev),
+                      torch.tensor(t, dtype=curves.positions.dtype, device=dev),
+                      torch.tensor(control_at, dtype=torch.long, device=dev))
+
+
+def interpolate_to_evaluated(curves: CurvesBatch, values: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
+    """POINT values ``(b, P, ...)`` at the evaluated points ``(b, E, ...)`` (linear along Bezier segments)."""
+    ev = ev or evaluation(curves)
+    if not values.dtype.is_floating_point:
+        values = values.to(curves.positions.dtype)
+    t = ev.t.reshape(1, -1, *([1] * (values.dim() - 2))).to(values.dtype)
+    return values[:, ev.a] * (1.0 - t) + values[:, ev.b] * t
+
+
+def evaluated_positions(curves: CurvesBatch, ev: Evaluation | None = None) -> torch.Tensor:
+    """Evaluated positions ``(b, E, 3)``."""
+    ev = ev or evaluation(curves)
+    pos = curves.positions
+    if not curves.has_bezier():
+        return pos[:, ev.a]
+    t = ev.t.reshape(1, -1, 1).to(pos.dtype)
+    s = 1.0 - t
+    p0, p3 = pos[:, ev.a], pos[:, ev.b]
+    p1, p2 = curves.handle_right[:, ev.a], curves.handle_left[:, ev.b]
+    b = max(int(p0.shape[0]), int(p1.shape[0]), int(p2.shape[0]))
+    return (s * s * s) * p0.expand(b, -1, -1) + (3.0 * s * s * t) * p1 + (3.0 * s * t * t) * p2 + (t * t * t) * p3
+
+
+def _normalize(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(v / |v|, |v| > 0)`` with a zero vector (and zero gradient) where ``v`` vanishes."""
+    sq = (v * v).sum(-1, keepdim=True)
+    ok = sq > 1.0e-30
+    return torch.where(ok, v / torch.sqrt(torch.where(ok, sq, torch.ones_like(sq))), torch.zeros_like(v)), ok.squeeze(-1)
+
+
+def _almost_equal(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """``math::almost_equal_relative`` per vector ``(…, 3) -> (…)``."""
+    tol = eps * torch.maximum(a.abs().amax(-1), b.abs().amax(-1))
+    return ((a - b).abs() <= tol.unsqueeze(-1)).all(-1)
+
+
+@functools.lru_cache(maxsize=256)
+def _neighbours(offsets: tuple[int, ...], cyclic: tuple[bool, ...]) -> tuple[list[int], list[int], list[int]]:
+    """Per evaluated point: previous and next evaluated index (itself at open ends) and its kind
+    (0 interior, 1 open start, 2 open end, 3 single point)."""
+    prev, nxt, kind = [], [], []
+    for c, cyc in enumerate(cyclic):
+        s, e = offsets[c], offsets[c + 1]
+        m = e - s
+        for k in range(m):
+            if m == 1:
+                prev.append(s)
+                nxt.append(s)
+                kind.append(3)
+                continue
+            p, q = s + k - 1, s + k + 1
+            if k == 0:
+                p = e - 1 if cyc else s
+            if k == m - 1:
+                q = s if cyc else e - 1
+            prev.append(p)
+            nxt.append(q)
+            kind.append(0 if cyc or 0 < k < m - 1 else (1 if k == 0 else 2))
+    return prev, nxt, kind
+
+
+def evaluated_tangents(curves: CurvesBatch, positions: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
+    """Unit tangents ``(b, E, 3)`` at the evaluated points ``positions (b, E, 3)``."""
+    ev = ev or evaluation(curves)
+    prev_i, next_i, kind_l = _neighbours(ev.offsets, tuple(bool(c) for c in curves.cyclic))
+    dev = positions.device
+    prev_i, next_i = torch.tensor(prev_i, device=dev), torch.tensor(next_i, device=dev)
+    kind = torch.tensor(kind_l, device=dev)
+    p, m, q = positions[:, prev_i], positions, positions[:, next_i]
+    d_prev, _ = _normalize(m - p)
+    d_next, _ = _normalize(q - m)
+    prev_eq, next_eq = _almost_equal(p, m), _almost_equal(m, q)
+    bisect, _ = _normalize(d_prev + d_next)
+    interior = torch.where(prev_eq.unsqueeze(-1), d_next, torch.where(next_eq.unsqueeze(-1), d_prev, bisect))
+    tan = torch.where((kind == 1).reshape(1, -1, 1), d_next, torch.where((kind == 2).reshape(1, -1, 1), d_prev, interior))
+    up = torch.tensor([0.0, 0.0, 1.0], dtype=positions.dtype, device=dev)
+    tan = torch.where((kind == 3).reshape(1, -1, 1), up, tan)
+    if curves.has_bezier():
+        off = curves.curve_offsets.tolist()
+        for c, typ in enumerate(curves.types):
+            if typ != "BEZIER" or curves.cyclic[c] or off[c + 1] - off[c] < 2:
+                continue
+            first, last = off[c], off[c + 1] - 1
+            ef, el = ev.offsets[c], ev.offsets[c + 1] - 1
+            pos = curves.positions
+            d0, ok0 = _normalize(curves.handle_right[:, first] - pos[:, first])
+            d1, ok1 = _normalize(pos[:, last] - curves.handle_left[:, last])
+            tan = tan.clone() if tan.shape[0] >= d0.shape[0] else tan.expand(d0.shape[0], -1, -1).clone()
+            tan[:, ef] = torch.where(ok0.unsqueeze(-1), d0, tan[:, ef])
+            tan[:, el] = torch.where(ok1.unsqueeze(-1), d1, tan[:, el])
+    return tan
+
+
+def _first_normal(t: torch.Tensor) -> torch.Tensor:
+    flat = (t[..., 0].abs() + t[..., 1].abs()) < 1e-4
+    n, _ = _normalize(torch.stack([t[..., 1], -t[..., 0], torch.zeros_like(t[..., 0])], -1))
+    x = torch.tensor([1.0, 0.0, 0.0], dtype=t.dtype, device=t.device)
+    return torch.where(flat.unsqueeze(-1), x, n)
+
+
+def _transport(n: torch.Tensor, t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
+    """``n`` rotated by the rotation that takes unit ``t0`` to unit ``t1`` (unchanged when either is zero)."""
+    c = torch.cross(t0, t1, dim=-1)
+    d = (t0 * t1).sum(-1, keepdim=True)
+    ok = ((t0 * t0).sum(-1, keepdim=True) > 0) & ((t1 * t1).sum(-1, keepdim=True) > 0) & (d > -1.0 + 1e-12)
+    denom = torch.where(ok, 1.0 + d, torch.ones_like(d))
+    rotated = d * n + torch.cross(c, n, dim=-1) + c * (c * n).sum(-1, keepdim=True) / denom
+    return torch.where(ok, rotated, n)
+
+
+def _rotate_about(v: torch.Tensor, axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """``rotate_direction_around_axis``: ``v`` rotated by ``angle`` about unit ``axis`` (Rodrigues)."""
+    c, s = torch.cos(angle).unsqueeze(-1), torch.sin(angle).unsqueeze(-1)
+    return v * c + torch.cross(axis, v, dim=-1) * s + axis * (axis * v).sum(-1, keepdim=True) * (1.0 - c)
+
+
+def _signed_angle(v1: torch.Tensor, v2: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
+    """``angle_signed_on_axis_v3v3_v3`` in [0, 2 pi): the angle from ``v1`` to ``v2`` about ``axis``."""
+    p1 = v1 - axis * (v1 * axis).sum(-1, keepdim=True)
+    p2 = v2 - axis * (v2 * axis).sum(-1, keepdim=True)
+    ang = torch.atan2(torch.linalg.vector_norm(torch.cross(p1, p2, dim=-1), dim=-1), (p1 * p2).sum(-1))
+    neg = (torch.cross(p1, p2, dim=-1) * axis).sum(-1) < 0
+    return torch.where(neg, 2.0 * torch.pi - ang, ang)
+
+
+def evaluated_normals(curves: CurvesBatch, tangents: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
+    """Unit normals ``(b, E, 3)`` from the tangents: minimum twist or Z up per curve, then tilt."""
+    ev = ev or evaluation(curves)
+    parts = []
+    for c in range(curves.num_curves):
+        s, e = ev.offsets[c], ev.offsets[c + 1]
+        t = tangents[:, s:e]
+        if e == s:
+            parts.append(t)
+            continue
+        if curves.normal_mode[c] == "Z_UP":
+            parts.append(_first_normal(t))
+            continue
+        normals = [_first_normal(t[:, 0])]
+        for i in range(1, e - s):
+            normals.append(_transport(normals[-1], t[:, i - 1], t[:, i]))
+        n = torch.stack(normals, 1)
+        if curves.cyclic[c]:
+            last = _transport(n[:, -1], t[:, -1], t[:, 0])
+            corr = _signed_angle(n[:, 0], last, t[:, 0])
+            corr = torch.where(corr > torch.pi, corr - 2.0 * torch.pi, corr)
+            steps = torch.arange(e - s, dtype=n.dtype, device=n.device).reshape(1, -1) * (corr / (e - s)).unsqueeze(-1)
+            n = _rotate_about(n, t, steps)
+        parts.append(n)
+    normals = torch.cat(parts, 1) if parts else tangents
+    tilt = curves.attributes.get("tilt")
+    if tilt is not None and tilt.domain == "POINT":
+        normals = _rotate_about(normals, tangents, interpolate_to_evaluated(curves, tilt.data, ev))
+    return normals
+
+
+def curve_lengths(positions: torch.Tensor, ev: Evaluation, cyclic: list[bool]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Each curve's total length ``(b, S)`` and per curve the accumulated length at each evaluated
+    point ``(b, m)`` (the closing segment of a cyclic curve counts in its total)."""
+    totals, acc = [], []
+    for c, cyc in enumerate(cyclic):
+        p = positions[:, ev.offsets[c]:ev.offsets[c + 1]]
+        seg = torch.linalg.vector_norm(p[:, 1:] - p[:, :-1], dim=-1) if p.shape[1] > 1 else p.new_zeros((p.shape[0], 0))
+        a = torch.cat([p.new_zeros((p.shape[0], 1)), torch.cumsum(seg, 1)], 1)
+        total = a[:, -1]
+        if cyc and p.shape[1] > 1:
+            total = total + torch.linalg.vector_norm(p[:, 0] - p[:, -1], dim=-1)
+        totals.append(total)
+        acc.append(a)
+    return (torch.stack(totals, 1) if totals else positions.new_zeros((positions.shape[0], 0))), acc
+
+
+# ---------------------------------------------------------------------------
+# Walking geometry
+
+
+def map_curves(geo: GeometrySet, fn) -> GeometrySet:
+    """Apply ``fn`` to the curves of ``geo`` and of every geometry it instances."""
+    return modify_geometry_sets(geo, lambda g: replace(g, curves=fn(g.curves)) if g.curves is not None else g)
+
+
+def _set_point_attribute(curves: CurvesBatch, name: str, selection: Any, value: Any, default: float) -> CurvesBatch:
+    fctx = curves_context(curves, "POINT")
+    new = evaluate(value, fctx, "VALUE")
+    if selection is not True:
+        old = curves.attributes.get(name)
+        prev = old.data if old is not None else torch.full((1, curves.num_points), default, dtype=new.dtype, device=new.device)
+        new = torch.where(evaluate(selection, fctx, "BOOLEAN"), new, prev)
+    return replace(curves, attributes={**curves.attributes, name: Attribute("POINT", new, "FLOAT")})
+
+
+@node("GeometryNodeSetCurveRadius", outputs=("Curve",), pure=False, label="Set Curve Radius", grad="yes")
+def set_curve_radius(curve=None, selection=True, radius=0.005):
+    """Set Curve Radius: the POINT attribute ``radius`` ``(b, P)`` becomes ``radius`` where selected."""
+    if curve is None:
+        return GeometrySet()
+    return map_curves(curve, lambda c: _set_point_attribute(c, "radius", selection, radius, 1.0))
+
+
+@node("GeometryNodeSetCurveTilt", outputs=("Curve",), pure=False, label="Set Curve Tilt", grad="yes")
+def set_curve_tilt(curve=None, selection=True, tilt=0.0):
+    """Set Curve Tilt: the POINT attribute ``tilt`` ``(b, P)`` (radians; it turns the normals) where selected."""
+    if curve is None:
+        return GeometrySet()
+    return map_curves(curve, lambda c: _set_point_attribute(c, "tilt", selection, tilt, 0.0))
+
+
+def _set_curve_values(curves: CurvesBatch, selection: Any, value: Any, socket: str, attr: str, what: str) -> CurvesBatch:
+    fctx = curves_context(curves, "CURVE")
+    mask = selection_mask(selection, fctx, f"a {what} selection")
+    vals = rt.static_mask(evaluate(value, fctx, socket) != 0, what) if socket == "BOOLEAN" else None
+    if socket == "INT":
+        t = evaluate(value, fctx, "INT")
+        if t.shape[0] > 1 and not bool((t == t[:1]).all()):
+            raise rt.TopologyVaries(t, what)
+        vals = t[0]
+    old = getattr(curves, attr)
+    new = [type(o)(v) if m else o for o, v, m in zip(old, vals.tolist(), mask.tolist())]
+    return replace(curves, **{attr: new})
+
+
+@node("GeometryNodeSetSplineCyclic", outputs=("Geometry",), pure=False, label="Set Spline Cyclic",
+      notes="the cyclic flags are shared by the batch")
+def set_spline_cyclic(geometry=None, selection=True, cyclic=False):
+    """Set Spline Cyclic: the selected curves become closed (or open)."""
+    if geometry is None:
+        return GeometrySet()
+    return map_curves(geometry, lambda c: _set_curve_values(c, selection, cyclic, "BOOLEAN", "cyclic", "Set Spline Cyclic"))
+
+
+@node("GeometryNodeSetSplineResolution", outputs=("Geometry",), pure=False, label="Set Spline Resolution",
+      notes="the resolutions are shared by the batch")
+def set_spline_resolution(geometry=None, selection=True, resolution=12):
+    """Set Spline Resolution: the selected curves' Bezier resolution (evaluated points per segment)."""
+    if geometry is None:
+        return GeometrySet()
+    return map_curves(geometry, lambda c: _set_curve_values(c, selection, resolution, "INT", "resolution",
+                                                            "Set Spline Resolution"))
+
+
+# ---------------------------------------------------------------------------
+# Spline Parameter, Spline Length, Curve Length
+
+
+def _parameter_on(fctx: rt.FieldContext, which: str) -> torch.Tensor:
+    curves = fctx.curves
+    c = rt.current()
+    if curves is None:
+        return torch.zeros((1, fctx.size), dtype=torch.long if which == "index" else c.dtype, device=c.device)
+    ev = evaluation(curves)
+    pos = evaluated_positions(curves, ev)
+    totals, acc = curve_lengths(pos, ev, curves.cyclic)
+    off = curves.curve_offsets.tolist()
+    if fctx.domain == "CURVE":
+        if which == "index":
+            return torch.zeros((1, curves.num_curves), dtype=torch.long, device=c.device)
+        prefix = torch.cat([totals.new_zeros((totals.shape[0], 1)), torch.cumsum(totals, 1)[:, :-1]], 1)
+        if which == "length":
+            return prefix
+        whole = totals.sum(1, keepdim=True)
+        ok = whole > 0
+        n = curves.num_curves
+        even = torch.arange(n, dtype=totals.dtype, device=totals.device).reshape(1, -1) / max(n - 1, 1)
+        return torch.where(ok, prefix / torch.where(ok, whole, torch.ones_like(whole)), even)
+    if which == "index":
+        local = [torch.arange(off[i + 1] - off[i], device=c.device) for i in range(curves.num_curves)]
+        return torch.cat(local).unsqueeze(0) if local else torch.zeros((1, 0), dtype=torch.long, device=c.device)
+    parts = []
+    for i in range(curves.num_curves):
+        n = off[i + 1] - off[i]
+        at = ev.control_at[off[i]:off[i + 1]] - ev.offsets[i]
+        length = acc[i][:, at]
+        if which == "length":
+            parts.append(length)
+            continue
+        total = totals[:, i:i + 1]
+        ok = total > 0
+        even = torch.arange(n, dtype=length.dtype, device=length.device).reshape(1, -1) / max(n - 1 if not curves.cyclic[i]
+                                                                                             else n, 1)
+        parts.append(torch.where(ok, length / torch.where(ok, total, torch.ones_like(total)), even))
+    b = max((int(p.shape[0]) for p in parts), default=1)
+    return torch.cat([p.expand(b, -1) for p in parts], 1) if parts else torch.zeros((1, 0), dtype=c.dtype, device=c.device)
+
+
+@node("GeometryNodeSplineParameter", outputs=("Factor", "Length", "Index"), pure=False, label="Spline Parameter",
+      grad="yes", notes="curve points and curves")
+def spline_parameter():
+    """Spline Parameter: fields of the length along each curve at its points (Length), that length
+    over the curve's (Factor) and the point's index in its curve (Index); on the CURVE domain the
+    accumulated length of the curves before it."""
+    return (rt.Field(lambda f: _parameter_on(f, "factor"), "VALUE", label="spline factor"),
+            rt.Field(lambda f: _parameter_on(f, "length"), "VALUE", label="spline length"),
+            rt.Field(lambda f: _parameter_on(f, "index"), "INT", label="spline index"))
+
+
+# ---------------------------------------------------------------------------
+# Curve to Mesh
+
+
+@functools.lru_cache(maxsize=256)
+def _sweep_topology(main: tuple[tuple[int, bool], ...], profile: tuple[tuple[int, bool], ...], fill_caps: bool):
+    """Blender's ``curve_to_mesh_sweep`` layout for every (main curve, profile curve) pair: vertex,
+    edge and face lists (Python ints)."""
+    edges: list[tuple[int, int]] = []
+    faces: list[list[int]] = []
+    v0 = 0
+    for m, m_cyc in main:
+        m_segs = m if m_cyc else m - 1  # curves::segments_num
+        for p, p_cyc in profile:
+            p_segs = p if p_cyc else p - 1
+            if p == 1:
+                edges += [(v0 + i, v0 + i + 1) for i in range(m - 1)]
+                if m_cyc and m_segs > 1:
+                    edges.append((v0 + m - 1, v0))
+            else:
+                for ip in range(p):
+                    for r in range(m_segs):
+                        nr = 0 if r == m - 1 else r + 1
+                        edges.append((v0 + p * r + ip, v0 + p * nr + ip))
+                for r in range(m):
+                    for ip in range(p_segs):
+                        nip = 0 if ip == p - 1 else ip + 1
+                        edges.append((v0 + p * r + ip, v0 + p * r + nip))
+                for r in range(m_segs):
+                    nr = 0 if r == m - 1 else r + 1
+                    for ip in range(p_segs):
+                        nip = 0 if ip == p - 1 else ip + 1
+                        faces.append([v0 + p * r + ip, v0 + p * r + nip, v0 + p * nr + nip, v0 + p * nr + ip])
+                if fill_caps and not m_cyc and p_cyc:
+                    faces.append([v0 + p_segs - 1 - i for i in range(p_segs)])
+                    faces.append([v0 + p * (m - 1) + i for i in range(p_segs)])
+            v0 += m * p
+    return edges, faces
+
+
+def curves_to_wire_mesh(curves: CurvesBatch) -> MeshBatch:
+    """Curve to Mesh without a profile: the evaluated points joined by edges."""
+    ev = evaluation(curves)
+    pos = evaluated_positions(curves, ev)
+    edges = []
+    for c, cyc in enumerate(curves.cyclic):
+        s, e = ev.offsets[c], ev.offsets[c + 1]
+        edges += [(i, i + 1) for i in range(s, e - 1)]
+        if cyc and e - s > 1:
+            edges.append((e - 1, s))
+    dev = pos.device
+    return MeshBatch(verts=pos, corner_verts=torch.zeros(0, dtype=torch.long, device=dev),
+                     face_offsets=torch.zeros(1, dtype=torch.long, device=dev),
+                     edges=torch.tensor(edges, dtype=torch.long, device=dev).reshape(-1, 2))
+
+
+def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool) -> MeshBatch:
+    ev_m, ev_p = evaluation(main), evaluation(profile)
+    pos_m = evaluated_positions(main, ev_m)
+    tan = evaluated_tangents(main, pos_m, ev_m)
+    nrm = evaluated_normals(main, tan, ev_m)
+    binormal = torch.cross(tan, nrm, dim=-1)
+    s = interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev_m).unsqueeze(-1)
+    prof = evaluated_positions(profile, ev_p)
+    m_info = tuple((ev_m.offsets[i + 1] - ev_m.offsets[i], bool(main.cyclic[i])) for i in range(main.num_curves))
+    p_info = tuple((ev_p.offsets[i + 1] - ev_p.offsets[i], bool(profile.cyclic[i])) for i in range(profile.num_curves))
+    blocks = []
+    for mi in range(main.num_curves):
+        ms, me = ev_m.offsets[mi], ev_m.offsets[mi + 1]
+        loc, n_, b_, t_ = pos_m[:, ms:me], nrm[:, ms:me] * s[:, ms:me], binormal[:, ms:me] * s[:, ms:me], tan[:, ms:me] * s[:, ms:me]
+        for pi in range(profile.num_curves):
+            pp = prof[:, ev_p.offsets[pi]:ev_p.offsets[pi + 1]]
+            x, y, z = pp[..., 0:1].unsqueeze(1), pp[..., 1:2].unsqueeze(1), pp[..., 2:3].unsqueeze(1)
+            v = loc.unsqueeze(2) + x * n_.unsqueeze(2) + y * b_.unsqueeze(2) + z * t_.unsqueeze(2)
+            blocks.append(v.reshape(v.shape[0], -1, 3))
+    bsz = max((int(v.shape[0]) for v in blocks), default=1)
+    verts = torch.cat([v.expand(bsz, -1, -1) for v in blocks], 1) if blocks else pos_m[:, :0]
+    edges, faces = _sweep_topology(m_info, p_info, bool(fill_caps))
+    dev = verts.device
+    sizes = torch.tensor([len(f) for f in faces], dtype=torch.long, device=dev)
+    return MeshBatch(verts=verts, corner_verts=torch.tensor([v for f in faces for v in f], dtype=torch.long, device=dev),
+                     face_offsets=torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)]),
+                     edges=torch.tensor(edges, dtype=torch.long, device=dev).reshape(-1, 2))
+
+
+@node("GeometryNodeCurveToMesh", outputs=("Mesh",), pure=False, label="Curve to Mesh", grad="yes",
+      notes="profile curves, Scale (a point field), Fill Caps; POLY and BEZIER curves")
+def curve_to_mesh(curve=None, profile_curve=None, scale=1.0, fill_caps=False):
+    """Curve to Mesh: every curve swept by every profile curve (positions ``main + s * (x N + y B + z T)``
+    with the evaluated normal ``N``, binormal ``B = T x N`` and tangent ``T``), or a wire mesh of the
+    evaluated points without a profile; caps close open sweeps of cyclic profiles. Meshes and
+    instances in the input are dropped, as in Blender (instances keep their own curves converted)."""
+    if curve is None:
+        return GeometrySet()
+    fill = bool(rt.static(fill_caps, "Curve to Mesh Fill Caps"))
+    prof = profile_curve.curves if profile_curve is not None else None
+
+    def on_set(g: GeometrySet) -> GeometrySet:
+        c = g.curves
+        if c is None or c.num_points == 0:
+            return GeometrySet(instances=g.instances)
+        if prof is None or prof.num_points == 0:
+            mesh = curves_to_wire_mesh(c) if prof is None else None
+        else:
+            mesh = _sweep(c, prof, scale, fill)
+        return GeometrySet(mesh=mesh, instances=g.instances)
+
+    return modify_geometry_sets(curve, on_set)
