@@ -75,10 +75,8 @@ def curve_line(mode: str = "POINTS", start=(0.0, 0.0, 0.0), end=(0.0, 0.0, 1.0),
 def curve_circle(mode: str = "RADIUS", resolution=32, point_1=(-1.0, 0.0, 0.0), point_2=(0.0, 1.0, 0.0), point_3=(1.0, 0.0, 0.0),
                  radius=1.0):
     """Curve Circle (RADIUS): a cyclic POLY curve of ``resolution`` points at angles ``i * 2 pi / n``
-    (float32 steps) from +X, counter-clockwise. Fewer than 3 points give an empty geometry."""
-    n = int(rt.static(resolution, "Curve Circle Resolution"))
-    if n < 3:
-        return GeometrySet(), (0.0, 0.0, 0.0)
+    (float32 steps) from +X, counter-clockwise; at least 3 points."""
+    n = max(int(rt.static(resolution, "Curve Circle Resolution")), 3)
     rt.check_size(n, f"Curve Circle ({n:,} points)")
     c = rt.current()
     step = torch.tensor(2.0 * math.pi / n, dtype=torch.float32)
@@ -96,7 +94,8 @@ _QUAD_MODES = ("RECTANGLE", "PARALLELOGRAM", "TRAPEZOID", "KITE", "POINTS")
 def quadrilateral(mode: str = "RECTANGLE", width=2.0, height=2.0, bottom_width=4.0, top_width=2.0, offset=1.0,
                   bottom_height=3.0, top_height=1.0, point_1=(-1.0, -1.0, 0.0), point_2=(1.0, -1.0, 0.0),
                   point_3=(1.0, 1.0, 0.0), point_4=(-1.0, 1.0, 0.0)):
-    """Quadrilateral: a cyclic POLY curve of 4 points in the XY plane (see Blender's modes)."""
+    """Quadrilateral: a cyclic POLY curve of 4 points in the XY plane (see Blender's modes); widths
+    and heights below 0 count as 0 (offsets and the kite's top height do not)."""
     if mode == "POINTS":
         return GeometrySet(curves=make_curve(_stack([_vec(point_1), _vec(point_2), _vec(point_3), _vec(point_4)]), cyclic=True))
     z = torch.zeros_like(_flt(0.0))
@@ -105,26 +104,27 @@ def quadrilateral(mode: str = "RECTANGLE", width=2.0, height=2.0, bottom_width=4
         b = max(int(x.shape[0]), int(y.shape[0]))
         return torch.cat([x.expand(b, 1), y.expand(b, 1), z.expand(b, 1)], 1)
 
-    w, h = _flt(width), _flt(height)
+    pos = lambda x: _flt(x).clamp(min=0.0)
+    w, h = pos(width), pos(height)
     if mode == "RECTANGLE":
         pts = [p(w / 2, h / 2), p(-w / 2, h / 2), p(-w / 2, -h / 2), p(w / 2, -h / 2)]
     elif mode == "PARALLELOGRAM":
         o = _flt(offset)
         pts = [p(w / 2 + o / 2, h / 2), p(-w / 2 + o / 2, h / 2), p(-w / 2 - o / 2, -h / 2), p(w / 2 - o / 2, -h / 2)]
     elif mode == "TRAPEZOID":
-        o, bw, tw = _flt(offset), _flt(bottom_width), _flt(top_width)
+        o, bw, tw = _flt(offset), pos(bottom_width), pos(top_width)
         pts = [p(tw / 2 + o, h / 2), p(-tw / 2 + o, h / 2), p(-bw / 2, -h / 2), p(bw / 2, -h / 2)]
     else:  # KITE
-        bh, th = _flt(bottom_height), _flt(top_height)
+        bh, th = pos(bottom_height), _flt(top_height)
         pts = [p(z, -bh), p(w / 2, z), p(z, th), p(-w / 2, z)]
     return GeometrySet(curves=make_curve(_stack(pts), cyclic=True))
 
 
 @node("GeometryNodeCurveQuadraticBezier", outputs=("Curve",), pure=False, label="Quadratic Bezier", grad="yes")
 def quadratic_bezier(resolution=16, start=(-1.0, 0.0, 0.0), middle=(0.0, 2.0, 0.0), end=(1.0, 0.0, 0.0)):
-    """Quadratic Bezier: a POLY curve of ``resolution + 1`` points on the quadratic through the three
+    """Quadratic Bezier: a POLY curve of ``resolution + 1`` points (at least 4) on the quadratic through the three
     points (``mix(mix(a, b, t), mix(b, c, t), t)``, ``t = i / resolution``)."""
-    n = max(int(rt.static(resolution, "Quadratic Bezier Resolution")), 1)
+    n = max(int(rt.static(resolution, "Quadratic Bezier Resolution")), 3)
     rt.check_size(n + 1, f"Quadratic Bezier ({n:,} segments)")
     a, b, c = _vec(start), _vec(middle), _vec(end)
     t = (torch.arange(n + 1, dtype=torch.float32) / float(n)).to(dtype=a.dtype, device=a.device).reshape(1, -1, 1)

@@ -1,0 +1,201 @@
+"""Curves through the geometry nodes and Curve to Mesh: sweeps of POLY and BEZIER curves (open and cyclic)
+by open and closed profiles, fill caps, the Scale field, tilt; curves moved by Set Position and Transform, joined, instanced and realized; Spline Parameter,
+Set Curve Radius; Blender parity, batched like single evaluations, float64 gradchecks. (Helpers imported as
+today's flat tests do; after the tests/ move they come from tests.fixtures.)"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from probes import draw_sets
+
+from translator import runtime as rt
+from translator.nodes import curve_primitives as CP
+from translator.nodes import curves as C
+
+
+def _main(t: Tree, kind: str):
+    if kind == "circle":
+        n = t.node("GeometryNodeCurvePrimitiveCircle", Resolution=12)
+        t.link(t.input("Radius", "NodeSocketFloat", 1.0), n, "Radius")
+    elif kind == "line":
+        n = t.node("GeometryNodeCurvePrimitiveLine")
+        t.link(t.input("End", "NodeSocketVector", (0.0, 0.0, 1.0)), n, "End")
+    elif kind == "quadratic":
+        n = t.node("GeometryNodeCurveQuadraticBezier", Resolution=10)
+        t.link(t.input("Middle", "NodeSocketVector", (0.0, 2.0, 0.0)), n, "Middle")
+    elif kind == "bezier":
+        n = t.node("GeometryNodeCurvePrimitiveBezierSegment", Resolution=7)
+        t.link(t.input("Start Handle", "NodeSocketVector", (-0.5, 0.5, 0.0)), n, "Start Handle")
+        t.link(t.input("End", "NodeSocketVector", (1.0, 0.0, 0.0)), n, "End")
+    else:  # a vertical zig-zag: a quadratic bezier turned upright joined with a line
+        q = t.node("GeometryNodeCurveQuadraticBezier", Resolution=6, Start=(0.0, 0.0, 0.0), End=(0.0, 0.0, 2.0))
+        t.link(t.input("Middle", "NodeSocketVector", (0.5, 0.2, 1.0)), q, "Middle")
+        line = t.node("GeometryNodeCurvePrimitiveLine", Start=(1.0, 0.0, 0.0), End=(1.5, 0.5, 1.0))
+        n = t.node("GeometryNodeJoinGeometry")
+        t.link((q, "Curve"), n, "Geometry")
+        t.link((line, "Curve"), n, "Geometry")
+        return (n, "Geometry")
+    return (n, "Curve")
+
+
+def _profile(t: Tree, kind: str):
+    if kind == "circle":
+        n = t.node("GeometryNodeCurvePrimitiveCircle", Resolution=6)
+        t.link(t.input("Profile Radius", "NodeSocketFloat", 0.2), n, "Radius")
+    elif kind == "rectangle":
+        n = t.node("GeometryNodeCurvePrimitiveQuadrilateral", mode="RECTANGLE")
+        t.link(t.input("Profile Width", "NodeSocketFloat", 0.3), n, "Width")
+        t.link(t.input("Profile Height", "NodeSocketFloat", 0.1), n, "Height")
+    else:  # an open arc profile
+        n = t.node("GeometryNodeCurveQuadraticBezier", Resolution=4, Start=(-0.2, 0.0, 0.0), End=(0.2, 0.0, 0.0))
+        t.link(t.input("Profile Middle", "NodeSocketVector", (0.0, 0.2, 0.1)), n, "Middle")
+    return (n, "Curve")
+
+
+_VALUES = {"Radius": ("float", 0.5, 2.0), "End": ("vector", -1.0, 2.0), "Middle": ("vector", -1.0, 2.0),
+           "Start Handle": ("vector", -1.5, 1.5), "Profile Radius": ("float", 0.05, 0.5), "Profile Width": ("float", 0.1, 0.8),
+           "Profile Height": ("float", 0.05, 0.5), "Profile Middle": ("vector", -0.3, 0.3), "Scale": ("float", 0.2, 2.0),
+           "Tilt": ("float", -3.0, 3.0), "K": ("float", -0.5, 0.5)}
+
+
+def _sweep_program(main: str, profile: str, fill_caps: bool, extras: tuple[str, ...] = ()):
+    t = Tree()
+    src = _main(t, main)
+    if "tilt" in extras:
+        tilt = t.node("GeometryNodeSetCurveTilt")
+        t.link(src, tilt, "Curve")
+        mul = t.node("ShaderNodeMath", operation="MULTIPLY")
+        t.link((t.node("GeometryNodeSplineParameter"), "Factor"), mul, "Value")
+        t.link(t.input("Tilt", "NodeSocketFloat", 1.0), mul, "Value_001")
+        t.link((mul, "Value"), tilt, "Tilt")
+        src = (tilt, "Curve")
+    if "wave" in extras:
+        wave, _ = t.wave_fields(t.input("K", "NodeSocketFloat", 0.2), t.input("J", "NodeSocketFloat", 0.0))
+        sp = t.node("GeometryNodeSetPosition")
+        t.link(src, sp, "Geometry")
+        t.link(wave, sp, "Offset")
+        src = (sp, "Geometry")
+    if "transform" in extras:
+        tr = t.node("GeometryNodeTransform", Rotation=(0.3, -0.2, 0.5), Scale=(1.0, 2.0, 0.5))
+        t.link(src, tr, "Geometry")
+        src = (tr, "Geometry")
+    c2m = t.node("GeometryNodeCurveToMesh", **{"Fill Caps": fill_caps})
+    t.link(src, c2m, "Curve")
+    t.link(_profile(t, profile), c2m, "Profile Curve")
+    if "scale" in extras:  # the Scale field: Scale * (1 + spline factor)
+        add = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_002=1.0)
+        t.link((t.node("GeometryNodeSplineParameter"), "Factor"), add, "Value")
+        t.link(t.input("Scale", "NodeSocketFloat", 1.0), add, "Value_001")
+        t.link((add, "Value"), c2m, "Scale")
+    t.output((c2m, "Mesh"))
+    return t.object()
+
+
+def _sets(obj, seed: int, count: int = 6) -> list[dict]:
+    names = {i.name for i in obj.modifiers[0].node_group.interface.items_tree if i.item_type == "SOCKET" and i.in_out == "INPUT"}
+    return draw_sets(seed, {k: v for k, v in _VALUES.items() if k in names}, count)
+
+
+@requires_bpy
+@pytest.mark.parametrize("fill_caps", (False, True))
+@pytest.mark.parametrize("profile", ["circle", "rectangle", "arc"])
+@pytest.mark.parametrize("main", ["circle", "line", "quadratic", "bezier", "joined"])
+def test_curve_to_mesh_parity(main, profile, fill_caps):
+    obj = _sweep_program(main, profile, fill_caps)
+    sets = _sets(obj, 3)
+    assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("extras", [("scale",), ("tilt",), ("wave",), ("transform",), ("scale", "tilt", "wave", "transform")])
+@pytest.mark.parametrize("main", ["quadratic", "bezier", "circle"])
+def test_curve_to_mesh_fields_and_moves_parity(main, extras):
+    obj = _sweep_program(main, "circle", True, extras)
+    sets = _sets(obj, 4)
+    assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+def test_curve_to_mesh_batch_equals_singles():
+    obj = _sweep_program("bezier", "rectangle", True, ("scale", "tilt"))
+    module = translate_object(obj)
+    sets = _sets(obj, 8, 4)
+    singles = [module.program(*split_values(module, s)).verts for s in sets]
+    cont: dict = {}
+    for s in sets:
+        for k, v in split_values(module, s)[1].items():
+            cont.setdefault(k, []).append(v)
+    batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
+    torch.testing.assert_close(batch, torch.cat(singles))
+
+
+@requires_bpy
+def test_curves_instanced_and_realized_parity():
+    t = Tree()
+    circle = t.node("GeometryNodeCurvePrimitiveCircle", Resolution=8)
+    t.link(t.input("Radius", "NodeSocketFloat", 1.0), circle, "Radius")
+    leg = t.node("GeometryNodeCurvePrimitiveLine", Start=(0.0, 0.0, 0.0))
+    t.link(t.input("End", "NodeSocketVector", (0.0, 0.0, -1.0)), leg, "End")
+    iop = t.node("GeometryNodeInstanceOnPoints")  # a line on every point of the circle
+    t.link((circle, "Curve"), iop, "Points")
+    t.link((leg, "Curve"), iop, "Instance")
+    realize = t.node("GeometryNodeRealizeInstances")
+    t.link((iop, "Instances"), realize, "Geometry")
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((realize, "Geometry"), join, "Geometry")
+    t.link((circle, "Curve"), join, "Geometry")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link((join, "Geometry"), c2m, "Curve")
+    prof = t.node("GeometryNodeCurvePrimitiveCircle", Resolution=4, Radius=0.05)
+    t.link((prof, "Curve"), c2m, "Profile Curve")
+    t.output((c2m, "Mesh"))
+    sets = [{"Radius": r, "End": e} for r, e in ((1.0, (0.0, 0.0, -1.0)), (0.5, (0.2, 0.1, -2.0)))]
+    assert check_parity(t.object(), sets) == 2
+
+
+@requires_bpy
+def test_spline_parameter_and_radius_parity():
+    """Spline Parameter's factor, length and index become the curve points' positions (after Set Curve Radius
+    wrote the length into the radius), then the curve becomes a wire mesh."""
+    t = Tree()
+    src = _main(t, "joined")
+    rad = t.node("GeometryNodeSetCurveRadius")
+    t.link(src, rad, "Curve")
+    par = t.node("GeometryNodeSplineParameter")
+    t.link((par, "Length"), rad, "Radius")
+    # positions of the points: (factor, length, index)
+    xyz = t.node("ShaderNodeCombineXYZ")
+    t.link((par, "Factor"), xyz, "X")
+    t.link((par, "Length"), xyz, "Y")
+    t.link((par, "Index"), xyz, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((rad, "Curve"), sp, "Geometry")
+    t.link((xyz, "Vector"), sp, "Position")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link((sp, "Geometry"), c2m, "Curve")
+    t.output((c2m, "Mesh"))
+    obj = t.object()
+    assert check_parity(obj, _sets(obj, 6)) == 6
+
+
+def test_curve_to_mesh_gradcheck():
+    with rt.eval_context(torch.float64):
+        mid = torch.tensor([[0.1, 1.5, 0.3], [0.0, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
+        r = torch.tensor([0.2, 0.3], dtype=torch.float64, requires_grad=True)
+
+        def sweep(m, rr):
+            main = CP.quadratic_bezier(6, middle=m)
+            prof = CP.curve_circle(resolution=5, radius=rr)[0]
+            return C.curve_to_mesh(main, prof, fill_caps=True).mesh.verts
+
+        assert torch.autograd.gradcheck(sweep, (mid, r))
+        h = torch.tensor([[-0.5, 0.5, 0.2]], dtype=torch.float64, requires_grad=True)
+        tilt = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
+
+        def bez(hh, tt):
+            main = C.set_curve_tilt(CP.bezier_segment(resolution=5, start_handle=hh), tilt=tt)
+            return C.curve_to_mesh(main, CP.quadrilateral(width=0.3, height=0.1), fill_caps=True).mesh.verts
+
+        assert torch.autograd.gradcheck(bez, (h, tilt))
