@@ -169,6 +169,11 @@ def _neighbours(offsets: tuple[int, ...], cyclic: tuple[bool, ...]) -> tuple[lis
         s, e = offsets[c], offsets[c + 1]
         m = e - s
         for k in range(m):
+            if cyc and m == 2:  # Blender 5.0: each of two cyclic points points at the other
+                prev.append(s + k)
+                nxt.append(s + 1 - k)
+                kind.append(1)
+                continue
             if m == 1:
                 prev.append(s)
                 nxt.append(s)
@@ -431,9 +436,9 @@ def _sweep_topology(main: tuple[tuple[int, bool], ...], profile: tuple[tuple[int
     faces: list[list[int]] = []
     v0 = 0
     for m, m_cyc in main:
-        m_segs = m if m_cyc else m - 1  # curves::segments_num
+        m_segs = m if (m_cyc and m > 2) else m - 1  # Blender 5.0: two cyclic points make one segment
         for p, p_cyc in profile:
-            p_segs = p if p_cyc else p - 1
+            p_segs = p if (p_cyc and p > 2) else p - 1
             if p == 1:
                 edges += [(v0 + i, v0 + i + 1) for i in range(m - 1)]
                 if m_cyc and m_segs > 1:
@@ -467,7 +472,7 @@ def curves_to_wire_mesh(curves: CurvesBatch) -> MeshBatch:
     for c, cyc in enumerate(curves.cyclic):
         s, e = ev.offsets[c], ev.offsets[c + 1]
         edges += [(i, i + 1) for i in range(s, e - 1)]
-        if cyc and e - s > 1:
+        if cyc and e - s > 2:
             edges.append((e - 1, s))
     dev = pos.device
     return MeshBatch(verts=pos, corner_verts=torch.zeros(0, dtype=torch.long, device=dev),

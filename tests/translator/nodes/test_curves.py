@@ -199,3 +199,31 @@ def test_curve_to_mesh_gradcheck():
             return C.curve_to_mesh(main, CP.quadrilateral(width=0.3, height=0.1), fill_caps=True).mesh.verts
 
         assert torch.autograd.gradcheck(bez, (h, tilt))
+
+
+@requires_bpy
+@pytest.mark.parametrize("cyclic", (False, True))
+def test_set_spline_cyclic_and_resolution_parity(cyclic):
+    """A joined Bezier segment and quadratic: the selected curve made cyclic (or open) and given a new
+    resolution, then swept."""
+    t = Tree()
+    bez = t.node("GeometryNodeCurvePrimitiveBezierSegment", Resolution=5)
+    t.link(t.input("End", "NodeSocketVector", (1.0, 0.0, 0.0)), bez, "End")
+    quad = t.node("GeometryNodeCurveQuadraticBezier", Resolution=6)
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((bez, "Curve"), join, "Geometry")
+    t.link((quad, "Curve"), join, "Geometry")
+    sel = t.index_compare(t.input("Threshold", "NodeSocketFloat", -1.0))
+    cyc = t.node("GeometryNodeSetSplineCyclic", Cyclic=cyclic)
+    t.link((join, "Geometry"), cyc, "Geometry")
+    t.link((sel, "Value"), cyc, "Selection")
+    res = t.node("GeometryNodeSetSplineResolution")
+    t.link((cyc, "Geometry"), res, "Geometry")
+    t.link(t.input("Resolution", "NodeSocketInt", 3), res, "Resolution")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link((res, "Geometry"), c2m, "Curve")
+    t.link(_profile(t, "circle"), c2m, "Profile Curve")
+    t.output((c2m, "Mesh"))
+    sets = [{"End": (1.0, 0.0, 0.0), "Threshold": th, "Resolution": r, "Profile Radius": 0.1}
+            for th in (-1.0, 0.5, 5.0) for r in (1, 2, 9)]
+    assert check_parity(t.object(), sets) == len(sets)
