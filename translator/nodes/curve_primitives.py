@@ -120,7 +120,7 @@ def quadrilateral(mode: str = "RECTANGLE", width=2.0, height=2.0, bottom_width=4
     return GeometrySet(curves=make_curve(_stack(pts), cyclic=True))
 
 
-@node("GeometryNodeCurveQuadraticBezier", outputs=("Curve",), pure=False, label="Quadratic Bezier", grad="yes")
+@node("GeometryNodeCurveQuadraticBezier", outputs=("Curve",), pure=False, label="Quadratic Bézier", grad="yes")
 def quadratic_bezier(resolution=16, start=(-1.0, 0.0, 0.0), middle=(0.0, 2.0, 0.0), end=(1.0, 0.0, 0.0)):
     """Quadratic Bezier: a POLY curve of ``resolution + 1`` points (at least 4) on the quadratic through the three
     points (``mix(mix(a, b, t), mix(b, c, t), t)``, ``t = i / resolution``)."""
@@ -133,7 +133,7 @@ def quadratic_bezier(resolution=16, start=(-1.0, 0.0, 0.0), middle=(0.0, 2.0, 0.
     return GeometrySet(curves=make_curve(ab * (1 - t) + bc * t))
 
 
-@node("GeometryNodeCurvePrimitiveBezierSegment", outputs=("Curve",), props=("mode",), pure=False, label="Bezier Segment",
+@node("GeometryNodeCurvePrimitiveBezierSegment", outputs=("Curve",), props=("mode",), pure=False, label="Bézier Segment",
       modes={"mode": ("POSITION", "OFFSET")}, grad="yes")
 def bezier_segment(mode: str = "POSITION", resolution=16, start=(-1.0, 0.0, 0.0), start_handle=(-0.5, 0.5, 0.0),
                    end_handle=(0.0, 0.0, 0.0), end=(1.0, 0.0, 0.0)):
