@@ -1,7 +1,6 @@
 """Curves: evaluation (positions, tangents, normals, lengths) and the curve nodes that use it:
 Curve to Mesh (profile, scale, fill caps), Set Curve Radius, Set Curve Tilt, Set Spline Cyclic,
-Set Spline Resolution, Spline Parameter, Spline Length, Curve Length, Resample Curve (count,
-length, evaluated) and Curve to Points (count, length, evaluated).
+Set Spline Resolution, Spline Parameter and Resample Curve (count, length, evaluated).
 
 Evaluation follows Blender's ``CurvesGeometry`` (``curves_geometry.cc``, ``curve_poly.cc``,
 ``curve_bezier.cc``):
@@ -46,6 +45,7 @@ __all__ = [
     "evaluation",
     "interpolate_to_evaluated",
     "map_curves",
+    "resample_curve",
     "set_curve_radius",
     "set_curve_tilt",
     "spline_parameter",
@@ -532,3 +532,139 @@ def curve_to_mesh(curve=None, profile_curve=None, scale=1.0, fill_caps=False):
         return GeometrySet(mesh=mesh, instances=g.instances)
 
     return modify_geometry_sets(curve, on_set)
+
+
+# ---------------------------------------------------------------------------
+# Resample Curve
+
+
+def _resample_one(ev_pos: torch.Tensor, cyclic: bool, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Blender's ``sample_uniform`` on one evaluated polyline ``(b, m, 3)``: for ``k`` samples equally
+    spaced by length (the last on the end of an open curve), the evaluated segment ``(b, k)`` each
+    falls on, the segment's end index and the factor along it."""
+    b, m = int(ev_pos.shape[0]), int(ev_pos.shape[1])
+    dev, dt = ev_pos.device, ev_pos.dtype
+    if m == 1 or k == 1:
+        z = torch.zeros((b, k), dtype=torch.long, device=dev)
+        return z, z, torch.zeros((b, k), dtype=dt, device=dev)
+    nxt = torch.arange(1, m + (1 if cyclic else 0), device=dev) % m
+    seg = torch.linalg.vector_norm(ev_pos[:, nxt] - ev_pos[:, :nxt.numel()], dim=-1)  # (b, segs)
+    acc = torch.cumsum(seg, 1)
+    total = acc[:, -1:]
+    step = total / (k - (0 if cyclic else 1))
+    i = torch.arange(k, dtype=dt, device=dev).reshape(1, -1)
+    sample = torch.minimum(total, i * step)
+    idx = torch.searchsorted(acc.detach().contiguous(), sample.detach().contiguous(), right=True).clamp(max=acc.shape[1] - 1)
+    start = torch.where(idx > 0, torch.gather(acc, 1, (idx - 1).clamp(min=0)), torch.zeros_like(sample))
+    length = torch.gather(seg, 1, idx)
+    ok = length > 0
+    fac = torch.where(ok, (sample - start) / torch.where(ok, length, torch.ones_like(length)), torch.zeros_like(sample))
+    if not cyclic:  # the last sample sits on the end
+        idx = torch.cat([idx[:, :-1], torch.full_like(idx[:, -1:], nxt.numel() - 1)], 1)
+        fac = torch.cat([fac[:, :-1], torch.ones_like(fac[:, -1:])], 1)
+    return idx, nxt[idx], fac
+
+
+def _pick(values: torch.Tensor, a_i: torch.Tensor, b_i: torch.Tensor, fac: torch.Tensor) -> torch.Tensor:
+    """``values (b, m, ...)`` mixed between ``a_i`` and ``b_i`` ``(b, k)`` by ``fac (b, k)``."""
+    bsz = max(int(values.shape[0]), int(a_i.shape[0]))
+    v = values.expand(bsz, *values.shape[1:])
+    tail = [1] * (v.dim() - 2)
+    f = fac.expand(bsz, -1).reshape(bsz, -1, *tail)
+    ga = torch.gather(v, 1, a_i.expand(bsz, -1).reshape(bsz, -1, *tail).expand(-1, -1, *v.shape[2:]))
+    gb = torch.gather(v, 1, b_i.expand(bsz, -1).reshape(bsz, -1, *tail).expand(-1, -1, *v.shape[2:]))
+    return ga * (1.0 - f) + gb * f
+
+
+def _sample_count_for_length(total: torch.Tensor, length: Any, keep_last: bool, what: str) -> int:
+    """``int(length_of_curve / sample_length) + 1`` in float32 (at least 2 with Keep Last Segment), shared by the batch."""
+    lv = rt.as_float(length).detach().to(torch.float32)
+    q = (total.detach().to(torch.float32) / lv.clamp(min=0.01).reshape(-1)).trunc().long() + 1
+    q = q.clamp(min=2 if keep_last else 1)
+    return int(rt.static(q, what))
+
+
+def _resample(curves: CurvesBatch, selection: Any, mode: str, count: Any, length: Any, keep_last: bool) -> CurvesBatch:
+    ev = evaluation(curves)
+    pos = evaluated_positions(curves, ev)
+    fctx = curves_context(curves, "CURVE")
+    mask = selection_mask(selection, fctx, "a Resample Curve selection").tolist()
+    counts = None
+    if mode == "Count":
+        c = evaluate(count, fctx, "INT")
+        if c.shape[0] > 1 and not bool((c == c[:1]).all()):
+            raise rt.TopologyVaries(c, "a Resample Curve count")
+        counts = [max(int(v), 1) for v in c[0].tolist()]
+    point_attrs = {k: a for k, a in curves.attributes.items() if a.domain == "POINT"}
+    off = curves.curve_offsets.tolist()
+    new_pos, new_attrs, sizes = [], {k: [] for k in point_attrs}, []
+    totals = curve_lengths(pos, ev, curves.cyclic)[0] if mode == "Length" else None
+    for c in range(curves.num_curves):
+        if not mask[c]:
+            new_pos.append(curves.positions[:, off[c]:off[c + 1]])
+            for k, a in point_attrs.items():
+                new_attrs[k].append(a.data[:, off[c]:off[c + 1]])
+            sizes.append(off[c + 1] - off[c])
+            continue
+        e0, e1 = ev.offsets[c], ev.offsets[c + 1]
+        ep = pos[:, e0:e1]
+        if mode == "Evaluated":
+            new_pos.append(ep)
+            for k, a in point_attrs.items():
+                new_attrs[k].append(interpolate_to_evaluated(curves, a.data, ev)[:, e0:e1])
+            sizes.append(e1 - e0)
+            continue
+        k_pts = counts[c] if mode == "Count" else _sample_count_for_length(totals[:, c], length, keep_last,
+                                                                          "a Resample Curve length")
+        rt.check_size(k_pts, f"Resample Curve ({k_pts:,} points)")
+        a_i, b_i, fac = _resample_one(ep, bool(curves.cyclic[c]), k_pts)
+
+        new_pos.append(_pick(ep, a_i, b_i, fac))
+        for k, a in point_attrs.items():
+            new_attrs[k].append(_pick(interpolate_to_evaluated(curves, a.data, ev)[:, e0:e1], a_i, b_i, fac).to(a.data.dtype))
+        sizes.append(k_pts)
+    bsz = max(int(p.shape[0]) for p in new_pos)
+    offsets = torch.tensor([0, *torch.cumsum(torch.tensor(sizes), 0).tolist()], dtype=torch.long, device=pos.device)
+    attrs = {k: a for k, a in curves.attributes.items() if a.domain != "POINT"}
+    for k, chunks in new_attrs.items():
+        b2 = max(int(x.shape[0]) for x in chunks)
+        attrs[k] = Attribute("POINT", torch.cat([x.expand(b2, *x.shape[1:]) for x in chunks], 1), point_attrs[k].type)
+    types = [("POLY" if mask[c] else t) for c, t in enumerate(curves.types)]
+    keep_handles = any(t == "BEZIER" for t in types)
+    if keep_handles:  # unselected Bezier curves keep their handles; resampled curves get zeros
+        def handles(h):
+            parts = [h[:, off[c]:off[c + 1]] if not mask[c] else torch.zeros((h.shape[0], sizes[c], 3), dtype=h.dtype,
+                                                                               device=h.device) for c in range(curves.num_curves)]
+            b3 = max(int(x.shape[0]) for x in parts)
+            return torch.cat([x.expand(b3, -1, -1) for x in parts], 1)
+
+        def htypes(h):
+            return torch.cat([h[off[c]:off[c + 1]] if not mask[c] else torch.zeros(sizes[c], dtype=h.dtype, device=h.device)
+                              for c in range(curves.num_curves)])
+
+        extra = {"handle_left": handles(curves.handle_left), "handle_right": handles(curves.handle_right),
+                 "handle_type_left": htypes(curves.handle_type_left), "handle_type_right": htypes(curves.handle_type_right)}
+    else:
+        extra = {"handle_left": None, "handle_right": None, "handle_type_left": None, "handle_type_right": None}
+    return replace(curves, positions=torch.cat([p.expand(bsz, -1, -1) for p in new_pos], 1), curve_offsets=offsets,
+                   types=types, attributes=attrs, **extra)
+
+
+def _check_resample(n) -> str | None:
+    for s in n.inputs:
+        if s.identifier == "Mode" and s.enabled and s.default not in (None, "Count", "Length", "Evaluated"):
+            return f"Resample Curve mode {s.default!r} is not supported"
+    return None
+
+
+@node("GeometryNodeResampleCurve", outputs=("Curve",), props=("keep_last_segment",), pure=False, check=_check_resample,
+      label="Resample Curve", grad="yes", notes="Count, Length and Evaluated modes (a Mode menu); counts shared by the batch")
+def resample_curve(curve=None, selection=True, mode="Count", count=10, length=0.1, keep_last_segment=True):
+    """Resample Curve: each selected curve becomes a POLY curve of ``count`` points (Count), of
+    ``int(length / Length) + 1`` points (Length; at least 2 with Keep Last Segment) equally spaced
+    along its evaluated length, or of its evaluated points (Evaluated); point attributes follow."""
+    if curve is None:
+        return GeometrySet()
+    if isinstance(mode, rt.Field) or not isinstance(mode, str):
+        raise TypeError("Resample Curve's mode must be a single menu value")
+    return map_curves(curve, lambda c: _resample(c, selection, mode, count, length, bool(keep_last_segment)))

@@ -227,3 +227,45 @@ def test_set_spline_cyclic_and_resolution_parity(cyclic):
     sets = [{"End": (1.0, 0.0, 0.0), "Threshold": th, "Resolution": r, "Profile Radius": 0.1}
             for th in (-1.0, 0.5, 5.0) for r in (1, 2, 9)]
     assert check_parity(t.object(), sets) == len(sets)
+
+
+def _resample_program(mode: str, keep: bool, main: str):
+    t = Tree()
+    src = _main(t, main)
+    rs = t.node("GeometryNodeResampleCurve", keep_last_segment=keep)
+    rs.inputs["Mode"].default_value = mode
+    t.link(src, rs, "Curve")
+    if mode == "Count":
+        t.link(t.input("Count", "NodeSocketInt", 10), rs, "Count")
+    else:
+        t.link(t.input("Length", "NodeSocketFloat", 0.1), rs, "Length")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link((rs, "Curve"), c2m, "Curve")
+    t.link(_profile(t, "circle"), c2m, "Profile Curve")
+    t.output((c2m, "Mesh"))
+    return t.object()
+
+
+@requires_bpy
+@pytest.mark.parametrize("main", ["circle", "quadratic", "bezier", "joined"])
+@pytest.mark.parametrize("mode,keep", [("Count", True), ("Length", True), ("Length", False), ("Evaluated", True)])
+def test_resample_curve_parity(mode, keep, main):
+    obj = _resample_program(mode, keep, main)
+    sets = _sets(obj, 7, 3)
+    if mode == "Count":
+        sets = [s | {"Count": n} for s in sets for n in (1, 2, 5, 23)]
+    elif mode == "Length":
+        sets = [s | {"Length": v} for s in sets for v in (0.05, 0.3, 0.77, 10.0)]
+    assert check_parity(obj, sets) == len(sets)
+
+
+def test_resample_gradcheck():
+    # asymmetric curves: no sample lands exactly on an evaluated point, where the positions have a kink
+    with rt.eval_context(torch.float64):
+        mid = torch.tensor([[0.1, 1.5, 0.3], [0.3, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
+
+        def res(m):
+            geo = C.resample_curve(CP.quadratic_bezier(8, middle=m), count=7)
+            return C.curves_to_wire_mesh(geo.curves).verts
+
+        assert torch.autograd.gradcheck(res, (mid,))
