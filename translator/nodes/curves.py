@@ -1,6 +1,7 @@
 """Curves: evaluation (positions, tangents, normals, lengths) and the curve nodes that use it:
 Curve to Mesh (profile, scale, fill caps), Set Curve Radius, Set Curve Tilt, Set Spline Cyclic,
-Set Spline Resolution, Spline Parameter and Resample Curve (count, length, evaluated).
+Set Spline Resolution, Spline Parameter, Resample Curve (count, length, evaluated) and Fillet
+Curve (Bézier, Poly).
 
 Evaluation follows Blender's ``CurvesGeometry`` (``curves_geometry.cc``, ``curve_poly.cc``,
 ``curve_bezier.cc``):
@@ -43,6 +44,7 @@ __all__ = [
     "evaluated_positions",
     "evaluated_tangents",
     "evaluation",
+    "fillet_curve",
     "interpolate_to_evaluated",
     "map_curves",
     "resample_curve",
@@ -206,6 +208,9 @@ def evaluated_tangents(curves: CurvesBatch, positions: torch.Tensor, ev: Evaluat
     tan = torch.where((kind == 1).reshape(1, -1, 1), d_next, torch.where((kind == 2).reshape(1, -1, 1), d_prev, interior))
     up = torch.tensor([0.0, 0.0, 1.0], dtype=positions.dtype, device=dev)
     tan = torch.where((kind == 3).reshape(1, -1, 1), up, tan)
+    # open ends on a repeated point have no direction either
+    tan = torch.where(((kind == 1) & next_eq | (kind == 2) & prev_eq).unsqueeze(-1), torch.zeros_like(tan), tan)
+    tan = _fill_missing_tangents(tan, ev.offsets)
     if curves.has_bezier():
         off = curves.curve_offsets.tolist()
         for c, typ in enumerate(curves.types):
@@ -219,6 +224,30 @@ def evaluated_tangents(curves: CurvesBatch, positions: torch.Tensor, ev: Evaluat
             tan = tan.clone() if tan.shape[0] >= d0.shape[0] else tan.expand(d0.shape[0], -1, -1).clone()
             tan[:, ef] = torch.where(ok0.unsqueeze(-1), d0, tan[:, ef])
             tan[:, el] = torch.where(ok1.unsqueeze(-1), d1, tan[:, el])
+    return tan
+
+
+def _fill_missing_tangents(tan: torch.Tensor, offsets: tuple[int, ...]) -> torch.Tensor:
+    """``calculate_tangents``' fallback: zero tangents (points that repeat their neighbours) take the
+    previous valid tangent; leading ones the first valid one; a curve without any gets +Z."""
+    zero = (tan == 0).all(-1)
+    if not bool(zero.any()):
+        return tan
+    tan = tan.clone()
+    up = torch.tensor([0.0, 0.0, 1.0], dtype=tan.dtype, device=tan.device)
+    for c in range(len(offsets) - 1):
+        s, e = offsets[c], offsets[c + 1]
+        z = zero[:, s:e]
+        if not bool(z.any()):
+            continue
+        valid = ~z
+        has = valid.any(1, keepdim=True)
+        first = torch.argmax(valid.long(), 1)
+        first_t = tan[torch.arange(tan.shape[0]), s + first]
+        cur = torch.where(has, first_t, up)
+        for k in range(s, e):
+            cur = torch.where(zero[:, k:k + 1], cur, tan[:, k])
+            tan[:, k] = cur
     return tan
 
 
@@ -668,3 +697,179 @@ def resample_curve(curve=None, selection=True, mode="Count", count=10, length=0.
     if isinstance(mode, rt.Field) or not isinstance(mode, str):
         raise TypeError("Resample Curve's mode must be a single menu value")
     return map_curves(curve, lambda c: _resample(c, selection, mode, count, length, bool(keep_last_segment)))
+
+
+# ---------------------------------------------------------------------------
+# Fillet Curve
+
+
+def _fillet_one(p: torch.Tensor, radius: torch.Tensor, cyclic: bool, counts: list[int], limit: bool,
+                bezier: dict | None) -> tuple[torch.Tensor, dict | None]:
+    """Blender's ``fillet_curves`` on one curve ``p (b, n, 3)``: each point ``j`` becomes ``counts[j]``
+    points (its arc); returns the new positions ``(b, sum(counts), 3)`` (and Bezier handles)."""
+    from .logic import vector_angle
+
+    n = int(p.shape[1])
+    nxt = torch.arange(1, n + 1, device=p.device) % n
+    prv = (torch.arange(n, device=p.device) - 1) % n
+    d, _ = _normalize(p[:, nxt] - p)
+    angle = torch.pi - vector_angle(-d[:, prv], d)
+    tan_half = torch.tan(angle / 2.0)
+    r = radius
+    if limit:
+        rr = r if cyclic else torch.cat([torch.zeros_like(r[:, :1]), r[:, 1:-1], torch.zeros_like(r[:, :1])], 1)
+        disp = rr * tan_half
+        seg_prev = torch.linalg.vector_norm(p - p[:, prv], dim=-1)
+        seg_next = torch.linalg.vector_norm(p[:, nxt] - p, dim=-1)
+
+        def factor(seg, total):
+            ok = total != 0
+            return torch.where(ok, seg / torch.where(ok, total, torch.ones_like(total)), torch.zeros_like(total)).clamp(0.0, 1.0)
+
+        f = torch.minimum(factor(seg_prev, disp[:, prv] + disp), factor(seg_next, disp[:, nxt] + disp))
+        r = rr * f
+        if not cyclic:
+            r = torch.cat([torch.zeros_like(r[:, :1]), r[:, 1:-1], torch.zeros_like(r[:, :1])], 1)
+    disp = r * tan_half
+    prev_dir, next_dir = -d[:, prv], d
+    out, h_left, h_right, t_left, t_right = [], [], [], [], []
+    for j in range(n):
+        src = p[:, j]
+        if counts[j] == 1:
+            out.append(src.unsqueeze(1))
+            if bezier is not None:
+                h_left.append(bezier["hl"][:, j:j + 1])
+                h_right.append(bezier["hr"][:, j:j + 1])
+                t_left.append(bezier["tl"][j:j + 1])
+                t_right.append(bezier["tr"][j:j + 1])
+            continue
+        start = src + prev_dir[:, j] * disp[:, j:j + 1]
+        end = src + next_dir[:, j] * disp[:, j:j + 1]
+        mids = []
+        if counts[j] > 2:
+            axis, _ = _normalize(torch.cross(prev_dir[:, j], next_dir[:, j], dim=-1))
+            axis = -axis
+            cdir, _ = _normalize((next_dir[:, j] + prev_dir[:, j]) * 0.5)
+            dist = torch.sqrt(r[:, j:j + 1] ** 2 + disp[:, j:j + 1] ** 2)
+            center = src + cdir * dist
+            step = angle[:, j:j + 1] / (counts[j] - 1)
+            for k in range(counts[j] - 2):
+                mids.append(center + _rotate_about(start - center, axis, (step * (k + 1)).squeeze(-1)))
+        out.append(torch.stack([start, *mids, end], 1))
+        if bezier is not None:
+            m = counts[j]
+            tl = torch.full((m,), 2, dtype=torch.int8, device=p.device)  # vector handles
+            tr = tl.clone()
+            t_left.append(tl)
+            t_right.append(tr)
+            h_left.append(None)  # filled after the positions are known
+            h_right.append(None)
+    positions = torch.cat([o.expand(p.shape[0], -1, -1) for o in out], 1)
+    if bezier is None:
+        return positions, None
+    # handles: vector handles at the fillets' outer sides and inner points (poly mode), or the circle
+    # approximation of the Bezier mode for two-point arcs
+    total = int(positions.shape[1])
+    hl = torch.zeros_like(positions)
+    hr = torch.zeros_like(positions)
+    tl_all, tr_all = torch.cat(t_left), torch.cat(t_right)
+    o = 0
+    for j in range(n):
+        m = counts[j]
+        if m == 1:
+            hl[:, o] = h_left[j][:, 0].expand_as(hl[:, o])
+            hr[:, o] = h_right[j][:, 0].expand_as(hr[:, o])
+            o += 1
+            continue
+        a, b_ = o, o + m - 1
+        pa, pb = (a - 1) % total, (b_ + 1) % total
+        hl[:, a] = positions[:, a] + (positions[:, pa] - positions[:, a]) / 3.0
+        hr[:, b_] = positions[:, b_] + (positions[:, pb] - positions[:, b_]) / 3.0
+        if bezier["mode"] == "Bézier" and m == 2:
+            length = (4.0 / 3.0) * r[:, j:j + 1] * torch.tan(angle[:, j:j + 1] / 4.0)
+            hr[:, a] = positions[:, a] - prev_dir[:, j] * length
+            hl[:, b_] = positions[:, b_] - next_dir[:, j] * length
+            tr_all[a] = 3
+            tl_all[b_] = 3
+        else:
+            hr[:, a] = positions[:, a] + (positions[:, a + 1] - positions[:, a]) / 3.0
+            hl[:, b_] = positions[:, b_] + (positions[:, b_ - 1] - positions[:, b_]) / 3.0
+            for i in range(a + 1, b_):
+                hr[:, i] = positions[:, i] + (positions[:, i - 1] - positions[:, i]) / 3.0
+                hl[:, i] = positions[:, i] + (positions[:, i + 1] - positions[:, i]) / 3.0
+        o += m
+    return positions, {"hl": hl, "hr": hr, "tl": tl_all, "tr": tr_all}
+
+
+def _fillet(curves: CurvesBatch, radius: Any, count: Any, limit: bool, mode: str) -> CurvesBatch:
+    fctx = curves_context(curves, "POINT")
+    radii = evaluate(radius, fctx, "VALUE")
+    cnt = evaluate(count, fctx, "INT") if mode == "Poly" else None
+    zero = radii.detach() == 0
+    if zero.shape[0] > 1 and not bool((zero == zero[:1]).all()):
+        raise rt.TopologyVaries(zero.long(), "a Fillet Curve radius of zero")
+    zero = zero[0].tolist()
+    if cnt is not None and cnt.shape[0] > 1 and not bool((cnt == cnt[:1]).all()):
+        raise rt.TopologyVaries(cnt, "a Fillet Curve count")
+    per_point = [max(int(c), 0) + 1 for c in cnt[0].tolist()] if cnt is not None else [2] * curves.num_points
+    off = curves.curve_offsets.tolist()
+    bez = curves.has_bezier()
+    new_pos, sizes, groups, hl, hr, tl, tr = [], [], [], [], [], [], []
+    bsz = max(int(curves.positions.shape[0]), int(radii.shape[0]))
+    for c in range(curves.num_curves):
+        s, e = off[c], off[c + 1]
+        n = e - s
+        counts = [1 if zero[s + j] else per_point[s + j] for j in range(n)]
+        if not curves.cyclic[c] and n:
+            counts[0] = counts[-1] = 1
+        if n < 2:
+            counts = [1] * n
+        src_b = None
+        if bez:
+            src_b = {"hl": curves.handle_left[:, s:e], "hr": curves.handle_right[:, s:e], "tl": curves.handle_type_left[s:e],
+                     "tr": curves.handle_type_right[s:e], "mode": mode}
+        if n >= 2:
+            pos, handles = _fillet_one(curves.positions[:, s:e].expand(bsz, -1, -1), radii[:, s:e].expand(bsz, -1),
+                                       bool(curves.cyclic[c]), counts, limit, src_b)
+        else:
+            pos, handles = curves.positions[:, s:e].expand(bsz, -1, -1), src_b
+        new_pos.append(pos)
+        sizes.append(sum(counts))
+        groups += [s + j for j in range(n) for _ in range(counts[j])]
+        if bez:
+            hl.append(handles["hl"].expand(bsz, -1, -1))
+            hr.append(handles["hr"].expand(bsz, -1, -1))
+            tl.append(handles["tl"])
+            tr.append(handles["tr"])
+    dev = curves.positions.device
+    gather = torch.tensor(groups, dtype=torch.long, device=dev)
+    offsets = torch.tensor([0, *torch.cumsum(torch.tensor(sizes), 0).tolist()], dtype=torch.long, device=dev)
+    attrs = {k: (Attribute(a.domain, a.data[:, gather], a.type) if a.domain == "POINT" else a)
+             for k, a in curves.attributes.items()}
+    extra = {}
+    if bez:
+        extra = {"handle_left": torch.cat(hl, 1), "handle_right": torch.cat(hr, 1), "handle_type_left": torch.cat(tl),
+                 "handle_type_right": torch.cat(tr)}
+    return replace(curves, positions=torch.cat(new_pos, 1), curve_offsets=offsets, attributes=attrs, **extra)
+
+
+def _check_fillet(n) -> str | None:
+    for s in n.inputs:
+        if s.identifier == "Mode" and s.enabled and s.default not in (None, "Bézier", "Poly"):
+            return f"Fillet Curve mode {s.default!r} is not supported"
+    return None
+
+
+@node("GeometryNodeFilletCurve", outputs=("Curve",), pure=False, check=_check_fillet, label="Fillet Curve", grad="yes",
+      notes="Bézier and Poly modes (a Mode menu), Limit Radius; counts and zero radii shared by the batch")
+def fillet_curve(curve=None, radius=0.25, limit_radius=False, mode="Bézier", count=1):
+    """Fillet Curve: every inner point (every point of a cyclic curve) with a non-zero radius becomes an
+    arc of ``count + 1`` points (Poly) or two points with circle-approximating handles (Bézier; POLY
+    curves get the two arc ends) tangent to its segments, ``radius * tan(angle / 2)`` from the corner
+    (radii scaled down so neighbouring arcs meet at most in the middle with Limit Radius)."""
+    if curve is None:
+        return GeometrySet()
+    if not isinstance(mode, str):
+        raise TypeError("Fillet Curve's mode must be a single menu value")
+    limit = bool(rt.static(limit_radius, "Fillet Curve Limit Radius"))
+    return map_curves(curve, lambda c: _fillet(c, radius, count, limit, mode))
