@@ -283,31 +283,81 @@ def _signed_angle(v1: torch.Tensor, v2: torch.Tensor, axis: torch.Tensor) -> tor
     return torch.where(neg, 2.0 * torch.pi - ang, ang)
 
 
+def _transport_quaternions(t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
+    """``(…, 4)`` unit quaternions ``(w, x, y, z)`` of the rotations taking unit ``t0`` to unit ``t1`` (as
+    :func:`_transport`; the identity where either is zero or they are opposite)."""
+    c = torch.cross(t0, t1, dim=-1)
+    d = (t0 * t1).sum(-1, keepdim=True)
+    ok = ((t0 * t0).sum(-1, keepdim=True) > 0) & ((t1 * t1).sum(-1, keepdim=True) > 0) & (d > -1.0 + 1e-12)
+    q = torch.cat([1.0 + d, c], -1)
+    norm = torch.sqrt(torch.where(ok, (q * q).sum(-1, keepdim=True), torch.ones_like(d)))
+    ident = torch.zeros_like(q)
+    ident[..., 0] = 1.0
+    return torch.where(ok, q / norm, ident)
+
+
+def _qmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Hamilton products ``a * b`` of quaternions ``(…, 4)`` (``b`` applied first)."""
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
+
+
+def _qrotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``v (…, 3)`` rotated by unit quaternions ``q (…, 4)``."""
+    w, u = q[..., :1], q[..., 1:]
+    t = 2.0 * torch.cross(u, v, dim=-1)
+    return v + w * t + torch.cross(u, t, dim=-1)
+
+
+@functools.lru_cache(maxsize=256)
+def _normal_layout(offsets: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per evaluated point: its curve, its index in the curve, and the first point of its curve."""
+    curve, local, first = [], [], []
+    for c in range(len(offsets) - 1):
+        for k in range(offsets[c + 1] - offsets[c]):
+            curve.append(c)
+            local.append(k)
+            first.append(offsets[c])
+    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)  # noqa: E731
+    return mk(curve), mk(local), mk(first)
+
+
 def evaluated_normals(curves: CurvesBatch, tangents: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
-    """Unit normals ``(b, E, 3)`` from the tangents: minimum twist or Z up per curve, then tilt."""
+    """Unit normals ``(b, E, 3)`` from the tangents: minimum twist or Z up per curve, then tilt.
+
+    Minimum twist: the first normal carried along each curve by the product of the rotations between
+    consecutive tangents (quaternions), computed for all curves at once with a log-depth prefix product."""
     ev = ev or evaluation(curves)
-    parts = []
-    for c in range(curves.num_curves):
-        s, e = ev.offsets[c], ev.offsets[c + 1]
-        t = tangents[:, s:e]
-        if e == s:
-            parts.append(t)
-            continue
-        if curves.normal_mode[c] == "Z_UP":
-            parts.append(_first_normal(t))
-            continue
-        normals = [_first_normal(t[:, 0])]
-        for i in range(1, e - s):
-            normals.append(_transport(normals[-1], t[:, i - 1], t[:, i]))
-        n = torch.stack(normals, 1)
-        if curves.cyclic[c]:
-            last = _transport(n[:, -1], t[:, -1], t[:, 0])
-            corr = _signed_angle(n[:, 0], last, t[:, 0])
-            corr = torch.where(corr > torch.pi, corr - 2.0 * torch.pi, corr)
-            steps = torch.arange(e - s, dtype=n.dtype, device=n.device).reshape(1, -1) * (corr / (e - s)).unsqueeze(-1)
-            n = _rotate_about(n, t, steps)
-        parts.append(n)
-    normals = torch.cat(parts, 1) if parts else tangents
+    e = int(tangents.shape[1])
+    if e == 0:
+        return tangents
+    curve, local, first = _normal_layout(ev.offsets, tangents.device)
+    idx = torch.arange(e, device=tangents.device)
+    prev = torch.where(local > 0, idx - 1, idx)
+    q = _transport_quaternions(tangents[:, prev], tangents)  # (b, E, 4); the identity at each curve's start
+    step = 1
+    max_len = max(ev.offsets[c + 1] - ev.offsets[c] for c in range(len(ev.offsets) - 1))
+    while step < max_len:
+        ok = (local >= step).reshape(1, -1, 1)
+        q = torch.where(ok, _qmul(q, q[:, (idx - step).clamp(min=0)]), q)
+        step *= 2
+    normals = _qrotate(q, _first_normal(tangents[:, first]))
+    cyclic = [bool(c) and ev.offsets[i + 1] - ev.offsets[i] > 1 for i, c in enumerate(curves.cyclic)]
+    if any(cyclic):
+        starts = torch.tensor(ev.offsets[:-1], device=tangents.device)
+        ends = torch.tensor(ev.offsets[1:], device=tangents.device) - 1
+        last = _transport(normals[:, ends], tangents[:, ends], tangents[:, starts])
+        corr = _signed_angle(normals[:, starts], last, tangents[:, starts])
+        corr = torch.where(corr > torch.pi, corr - 2.0 * torch.pi, corr)
+        sizes = (ends - starts + 1).to(tangents.dtype)
+        use = torch.tensor(cyclic, device=tangents.device)
+        per_point = torch.where(use[curve], (corr / sizes)[:, curve] * local.to(tangents.dtype), torch.zeros_like(corr[:, curve]))
+        normals = _rotate_about(normals, tangents, per_point)
+    if "Z_UP" in curves.normal_mode:
+        z_up = torch.tensor([mode == "Z_UP" for mode in curves.normal_mode], device=tangents.device)[curve]
+        normals = torch.where(z_up.reshape(1, -1, 1), _first_normal(tangents), normals)
     tilt = curves.attributes.get("tilt")
     if tilt is not None and tilt.domain == "POINT":
         normals = _rotate_about(normals, tangents, interpolate_to_evaluated(curves, tilt.data, ev))
