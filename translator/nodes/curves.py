@@ -320,7 +320,7 @@ def _normal_layout(offsets: tuple[int, ...], device: torch.device) -> tuple[torc
             curve.append(c)
             local.append(k)
             first.append(offsets[c])
-    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)  # noqa: E731
+    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)
     return mk(curve), mk(local), mk(first)
 
 
