@@ -258,7 +258,7 @@ def test_check_rejects_unsupported_types_and_domains():
     from translator.ir import Node
 
     assert "STRING" in A._check_store(Node("S", "GeometryNodeStoreNamedAttribute", properties={"data_type": "STRING", "domain": "POINT"}))
-    assert "CURVE" in A._check_store(Node("S", "GeometryNodeStoreNamedAttribute", properties={"data_type": "FLOAT", "domain": "CURVE"}))
+    assert "LAYER" in A._check_store(Node("S", "GeometryNodeStoreNamedAttribute", properties={"data_type": "FLOAT", "domain": "LAYER"}))
     assert A._check_store(Node("S", "GeometryNodeStoreNamedAttribute", properties={"data_type": "FLOAT", "domain": "EDGE"})) is None
 
 

@@ -320,3 +320,49 @@ def test_fillet_gradcheck(mode):
             return C.curve_to_mesh(geo, CP.curve_circle(resolution=4, radius=0.05)[0], fill_caps=True).mesh.verts
 
         assert torch.autograd.gradcheck(fillet, (w, r))
+
+
+@requires_bpy
+def test_store_and_read_attributes_on_curves_parity():
+    """Store Named Attribute on the curves' POINT and CURVE domains, read back by Named Attribute (a CURVE
+    value on the points, a POINT value averaged per curve) to move the points; a float point attribute
+    carried by Resample Curve."""
+    t = Tree()
+    src = _main(t, "joined")
+    idx = t.node("GeometryNodeInputIndex")
+    s1 = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT", Name="w")
+    t.link(src, s1, "Geometry")
+    mul = t.node("ShaderNodeMath", operation="MULTIPLY")
+    t.link(idx, mul, "Value")
+    t.link(t.input("K", "NodeSocketFloat", 0.2), mul, "Value_001")
+    t.link((mul, "Value"), s1, "Value")
+    s2 = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="CURVE", Name="c")
+    t.link((s1, "Geometry"), s2, "Geometry")
+    t.link(idx, s2, "Value")
+    rs = t.node("GeometryNodeResampleCurve")
+    rs.inputs["Mode"].default_value = "Count"
+    rs.inputs["Count"].default_value = 7
+    t.link((s2, "Geometry"), rs, "Curve")
+    read_w = t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="w")
+    read_c = t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="c")
+    xyz = t.node("ShaderNodeCombineXYZ")
+    t.link((read_w, "Attribute"), xyz, "X")
+    t.link((read_c, "Attribute"), xyz, "Y")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((rs, "Curve"), sp, "Geometry")
+    t.link((xyz, "Vector"), sp, "Offset")
+    # a CURVE-domain read of the point attribute: averaged per curve, stored back on the curve, moves it up
+    s3 = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="CURVE", Name="mean_w")
+    t.link((sp, "Geometry"), s3, "Geometry")
+    t.link((read_w, "Attribute"), s3, "Value")
+    read_m = t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="mean_w")
+    up = t.node("ShaderNodeCombineXYZ")
+    t.link((read_m, "Attribute"), up, "Z")
+    sp2 = t.node("GeometryNodeSetPosition")
+    t.link((s3, "Geometry"), sp2, "Geometry")
+    t.link((up, "Vector"), sp2, "Offset")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link((sp2, "Geometry"), c2m, "Curve")
+    t.output((c2m, "Mesh"))
+    obj = t.object()
+    assert check_parity(obj, [{"K": k, "Middle": (0.5, 0.2, 1.0)} for k in (0.2, -0.7, 1.5)]) == 3
