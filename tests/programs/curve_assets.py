@@ -9,12 +9,11 @@
   lip; four legs instanced on the corners of a smaller rectangle curve and realized.
 
 Each function builds the node group in the current (reset) Blender session and returns the object.
-(The helpers come from the parity harness the way today's flat tests import it.)
 """
 
 from __future__ import annotations
 
-from parity import Tree
+from tests.fixtures.parity import Tree
 
 __all__ = ["ASSETS", "filleted_table", "floor_lamp"]
 

@@ -1,8 +1,7 @@
 """The curve-and-extrusion asset programs (tests/programs/curve_assets.py: a floor lamp with a swept stem and
 lampshade, a table with a filleted top, a lip and instanced legs): Blender parity over seeded parameter sets
 (both discrete branches), batches equal single evaluations, float64 gradients of the vertices w.r.t. every
-continuous parameter. (Helpers imported as today's flat tests do; after the tests/ move they come from
-tests.fixtures.)"""
+continuous parameter. """
 
 from __future__ import annotations
 
@@ -10,8 +9,8 @@ import random
 
 import pytest
 import torch
-from parity import check_parity, requires_bpy, reset_blender, split_values, translate_object
 
+from tests.fixtures.parity import check_parity, requires_bpy, reset_blender, split_values, translate_object
 from tests.programs.curve_assets import ASSETS
 
 

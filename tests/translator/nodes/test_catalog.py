@@ -1,7 +1,5 @@
 """The node catalog (``shapeprog nodes``): every registered node type has Blender's name, supported modes that
 are Blender's, a parity test and a differentiability flag; the README's node table is the catalog's output.
-
-(Imports the test helpers the way today's flat tests do; after the tests/ move they come from tests.fixtures.)
 """
 
 from __future__ import annotations
@@ -11,12 +9,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from parity import requires_bpy
 
+from tests.fixtures import ROOT
+from tests.fixtures.parity import requires_bpy
 from translator.catalog import README_BEGIN, README_END, catalog, markdown, summary
 from translator.nodes import load_all, modes_check
 
-ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
 _BEGIN, _END = README_BEGIN, README_END
 

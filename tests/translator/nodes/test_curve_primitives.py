@@ -1,15 +1,14 @@
 """Curve primitives (Curve Line, Curve Circle, Quadrilateral, Quadratic Bezier, Bezier Segment) in every
 mode: Blender parity of the evaluated points (through Curve to Mesh without a profile), batched like single
-evaluations; float64 gradchecks. (Helpers imported as today's flat tests do; after the tests/ move they come
-from tests.fixtures.)"""
+evaluations; float64 gradchecks."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import Tree, requires_bpy
-from probes import build_probe, draw_sets  # noqa: F401  (draw_sets used below)
 
+from tests.fixtures.parity import Tree, requires_bpy
+from tests.fixtures.probes import build_probe, draw_sets  # noqa: F401  (draw_sets used below)
 from translator import runtime as rt
 from translator.nodes import curve_primitives as CP
 from translator.nodes import curves as C

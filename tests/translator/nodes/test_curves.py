@@ -1,15 +1,16 @@
 """Curves through the geometry nodes and Curve to Mesh: sweeps of POLY and BEZIER curves (open and cyclic)
-by open and closed profiles, fill caps, the Scale field, tilt; curves moved by Set Position and Transform, joined, instanced and realized; Spline Parameter,
-Set Curve Radius; Blender parity, batched like single evaluations, float64 gradchecks. (Helpers imported as
-today's flat tests do; after the tests/ move they come from tests.fixtures.)"""
+by open and closed profiles, fill caps, the Scale field, tilt; curves moved by Set Position and Transform,
+joined, instanced and realized; Spline Parameter, Set Curve Radius / Tilt, Set Spline Cyclic / Resolution,
+Resample Curve, Fillet Curve, attributes on curves; Blender parity, batched like single evaluations, float64
+gradchecks."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import Tree, check_parity, requires_bpy, split_values, translate_object
-from probes import draw_sets
 
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import curve_primitives as CP
 from translator.nodes import curves as C

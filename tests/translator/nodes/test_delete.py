@@ -1,14 +1,13 @@
 """Separate Geometry and Delete Geometry on meshes (points, edges, faces; every delete mode; attributes on
 every domain come along) and instances: Blender parity, batched like single evaluations; a selection that
-varies across the batch splits it. (Helpers imported as today's flat tests do; after the tests/ move they
-come from tests.fixtures.)"""
+varies across the batch splits it."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import Tree, check_parity, requires_bpy, split_values, translate_object
 
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
 from translator import runtime as rt
 from translator.nodes import delete as D
 from translator.nodes.primitives import mesh_grid

@@ -1,14 +1,13 @@
 """Capture Attribute: values captured on points, edges, faces, corners and instances travel with their
 elements through Set Position, Join and Realize, and read back on other domains; several items of several
-types; Blender parity, batched like single evaluations; gradients flow through captured values.
-(Helpers imported as today's flat tests do; after the tests/ move they come from tests.fixtures.)"""
+types; Blender parity, batched like single evaluations; gradients flow through captured values."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import Tree, check_parity, requires_bpy, split_values, translate_object
 
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
 from translator import runtime as rt
 from translator.nodes import evaluation as E
 from translator.nodes.primitives import mesh_grid

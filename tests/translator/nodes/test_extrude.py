@@ -1,7 +1,6 @@
 """Extrude Mesh (faces, individual): Blender parity of topology, positions and attributes on every domain
 (the default offset is the face normal; Offset and Offset Scale fields; selections; the Top and Side
-outputs), batched like single evaluations; float64 gradchecks; face regions are refused at translation.
-(Helpers imported as today's flat tests do; after the tests/ move they come from tests.fixtures.)"""
+outputs), batched like single evaluations; float64 gradchecks; face regions are refused at translation."""
 
 from __future__ import annotations
 
@@ -9,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from parity import Tree, check_parity, requires_bpy, split_values, translate_object
 
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
 from translator import runtime as rt
 from translator.nodes import get_spec
 from translator.nodes import mesh_ops as O

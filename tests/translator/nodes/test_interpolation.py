@@ -1,15 +1,14 @@
 """Mix (float; vector uniform and non-uniform; clamp factor) and Float Curve (curves with auto, auto-clamped
 and vector handles, horizontal and extrapolated ends, clipping, factors): Blender parity (batched), float64
-gradchecks, fields. (Helpers imported as today's flat tests do; after the tests/ move they come from
-tests.fixtures.)"""
+gradchecks, fields. """
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import requires_bpy, reset_blender
-from probes import build_probe, draw_sets
 
+from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.probes import build_probe, draw_sets
 from translator import runtime as rt
 from translator.nodes import interpolation as I
 from translator.nodes.primitives import make_mesh

@@ -1,15 +1,14 @@
 """Normal (points, edges, faces, corners of flat faces; True Normal) and Face Area: Blender parity on
 displaced primitives (non-planar quads and n-gons), batched like single evaluations, float64 gradchecks,
-smooth corners refused. (Helpers imported as today's flat tests do; after the tests/ move they come from
-tests.fixtures.)"""
+smooth corners refused. """
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import Tree, check_parity, requires_bpy, split_values, translate_object
-from probes import draw_sets
 
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import mesh_fields as MF
 from translator.nodes.primitives import mesh_cube, mesh_cylinder

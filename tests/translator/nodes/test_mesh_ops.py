@@ -1,15 +1,22 @@
 """Set Shade Smooth (faces and edges, selections, over primitives that start flat) and Flip Faces
 (selections; corner attributes move with their corners): Blender parity, batched like single evaluations;
-a selection that varies across the batch splits it. (Helpers imported as today's flat tests do; after the
-tests/ move they come from tests.fixtures.)"""
+a selection that varies across the batch splits it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from parity import Tree, check_parity, evaluate_blender_attributes, requires_bpy, set_inputs, split_values, translate_object
 
+from tests.fixtures.parity import (
+    Tree,
+    check_parity,
+    evaluate_blender_attributes,
+    requires_bpy,
+    set_inputs,
+    split_values,
+    translate_object,
+)
 from translator import runtime as rt
 from translator.nodes import mesh_ops as O
 from translator.nodes.primitives import mesh_grid

@@ -1,15 +1,14 @@
 """Random Value: bit-exact with Blender's hash for every data type (the implicit ID: the index; linked IDs
 including negative ones; seeds as single values and as fields), batched like single evaluations; float64
-gradchecks of min and max; the hash against known values. (Helpers imported as today's flat tests do; after
-the tests/ move they come from tests.fixtures.)"""
+gradchecks of min and max; the hash against known values."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import Tree, check_parity, requires_bpy, split_values, translate_object
-from probes import draw_sets
 
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import noise as N
 from translator.nodes.primitives import make_mesh

@@ -1,14 +1,13 @@
 """Vector Rotate: Blender parity for every rotation type with and without Invert (batched), zero axes;
-float64 gradchecks; tensor and field paths. (Helpers imported as today's flat tests do; after the tests/
-move they come from tests.fixtures.)"""
+float64 gradchecks; tensor and field paths. """
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import requires_bpy, reset_blender
-from probes import build_probe, draw_sets
 
+from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.probes import build_probe, draw_sets
 from translator import runtime as rt
 from translator.nodes import rotation as R
 from translator.nodes.primitives import make_mesh

@@ -1,14 +1,13 @@
 """Bounding Box (a mesh; meshes inside instances get their own boxes; empty geometry) and Attribute
 Statistic (float and vector; point, edge, face, corner and instance domains; selections; one, two and
-many values): Blender parity, batched like single evaluations, float64 gradchecks. (Helpers imported as
-today's flat tests do; after the tests/ move they come from tests.fixtures.)"""
+many values): Blender parity, batched like single evaluations, float64 gradchecks."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from parity import Tree, check_parity, requires_bpy, split_values, translate_object
 
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
 from translator import runtime as rt
 from translator.nodes import statistics as S
 from translator.nodes.primitives import mesh_grid
