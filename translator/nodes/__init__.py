@@ -44,6 +44,7 @@ class NodeSpec:
     implicit: frozenset[str] = field(default_factory=frozenset)  # kwargs left to the function when unlinked
     renames: dict[str, str] = field(default_factory=dict)  # socket identifier -> kwarg when the default is ambiguous
     outputs_arg: bool = False  # the function takes outputs_used=(outputs read downstream) and may skip the others
+    multi_inputs: frozenset[str] = field(default_factory=frozenset)  # kwargs that are multi-input sockets (a list)
     label: str = ""  # Blender's name for the node type ("Vector Math")
     modes: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # property -> supported values
     notes: str = ""  # what else is (not) supported, one line
@@ -73,6 +74,7 @@ def node(
     implicit: tuple[str, ...] = (),
     renames: dict[str, str] | None = None,
     outputs_arg: bool = False,
+    multi_inputs: tuple[str, ...] = (),
     label: str | tuple[str, ...] = "",
     modes: dict[str, tuple[Any, ...]] | None = None,
     notes: str = "",
@@ -93,7 +95,7 @@ def node(
             REGISTRY[name] = NodeSpec(
                 bl_idname=name, func=fn, outputs=outputs, props=props, check=check, pure=pure,
                 implicit=frozenset(implicit), renames=dict(renames or {}), outputs_arg=outputs_arg,
-                label=lab, modes=modes, notes=notes, grad=grad,
+                multi_inputs=frozenset(multi_inputs), label=lab, modes=modes, notes=notes, grad=grad,
             )
         return fn
 

@@ -260,7 +260,7 @@ def join_instances(parts: list[Instances]) -> Instances | None:
     return Instances(references=refs, reference_index=index, transforms=transforms, attributes=attrs)
 
 
-@node("GeometryNodeJoinGeometry", outputs=("Geometry",), pure=False,
+@node("GeometryNodeJoinGeometry", outputs=("Geometry",), pure=False, multi_inputs=("geometry",),
       label="Join Geometry", grad="yes")
 def join_geometry(geometry=()):
     """Join Geometry: meshes and instances concatenated in Blender's link order (the exporter
