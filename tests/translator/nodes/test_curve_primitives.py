@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, requires_bpy
-from tests.fixtures.probes import build_probe, draw_sets  # noqa: F401  (draw_sets used below)
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import curve_primitives as CP
 from translator.nodes import curves as C
@@ -59,8 +59,6 @@ def _sets(name: str, seed: int) -> list[dict]:
 @requires_bpy
 @pytest.mark.parametrize("name", list(_PRIMS))
 def test_curve_primitive_parity(name):
-    from parity import check_parity, translate_object
-
     obj = _program(name)
     module = translate_object(obj)
     sets = _sets(name, 5)
@@ -70,8 +68,6 @@ def test_curve_primitive_parity(name):
 @requires_bpy
 @pytest.mark.parametrize("name", ["circle", "trapezoid", "bezier_offset"])
 def test_curve_primitive_batch_equals_singles(name):
-    from parity import split_values, translate_object
-
     module = translate_object(_program(name))
     sets = [s for s in _sets(name, 9)]
     discrete = split_values(module, sets[0])[0]
