@@ -48,6 +48,13 @@ touches the ``K`` candidate meshes. The terms are those of
     that look down on furniture do; set its weight to 0 for scans that cut the top off. (A
     pull on the four sides, tried too, made refinements worse: the noisy outline of a partial scan
     is a poor guide there.)
+``wall`` (a scene's surroundings, :mod:`backend.occlusion`)
+    ``relu(reach - tolerance)``: how far the candidate reaches beyond the walls near the object.
+``context`` (a scene's surroundings)
+    ``relu(depth - tolerance)``: the mean depth of the 10 deepest neighbouring points (floor, walls,
+    other objects) inside the candidate's closed convex parts: a chair pushed into a table, a bed into a
+    wall. With surroundings, ``mesh_to_scan`` also leaves out the surface the sensor cannot have seen
+    (against a wall or a neighbour, on the floor, a low underside).
 ``free_space`` (RGB-D frames)
     :func:`backend.losses.free_space_penalty`: rendered surface in front of the
     observed depth (the sensor saw through it), clamped at ``depth_cap``, per
@@ -71,9 +78,10 @@ from translator.geometry import MeshBatch
 from .cameras import Cameras
 from .losses import depth_l1, free_space_penalty, robust_penalty, silhouette_iou_loss
 from .object_frame import lowest_z
+from .occlusion import Surroundings
 from .ops.knn import ScanNeighbours
 from .ops.point_mesh import PointsToMesh
-from .ops.sampling import sample_surface
+from .ops.sampling import face_normals, sample_surface
 from .render import RasterSettings, RenderOutput, render
 from .structures import Frames, Observations
 
@@ -137,8 +145,22 @@ class ObjectiveConfig:
     """Render width (pixels) of the finer objective's frame terms."""
     fine_max_views: int = 6
     """RGB-D views of the finer objective."""
+    wall_weight: float = 1.0
+    """Weight of the penalty for reaching through a wall near the object (scenes: fit-scene): how far (metres)
+    the farthest vertex is more than ``wall_tolerance`` beyond a wall plane."""
+    wall_tolerance: float = 0.02
+    """Reaching this far (metres) beyond a wall plane costs nothing (the plane's estimate is off by a few cm)."""
+    context_weight: float = 1.0
+    """Weight of the penalty for swallowing neighbouring structure (scenes): the mean depth (metres) of the
+    10 deepest neighbouring points inside the candidate, beyond ``context_tolerance``."""
+    context_tolerance: float = 0.02
+    """Neighbouring points this deep (metres) inside the candidate cost nothing (they touch it)."""
+    contact: float = 0.05
+    """Scenes: surface within this distance (metres) of a neighbour's points or a wall is hidden from the sensor
+    and not counted missing from the scan."""
 
-    TERMS = ("scan_to_mesh", "mesh_to_scan", "depth", "silhouette", "free_space", "floor", "bottom", "top")
+    TERMS = ("scan_to_mesh", "mesh_to_scan", "depth", "silhouette", "free_space", "floor", "bottom", "top", "wall",
+             "context")
 
     def weight(self, term: str) -> float:
         """The weight of ``term`` (one of :attr:`TERMS`)."""
@@ -266,6 +288,7 @@ class Objective:
         """Height of the scan's top in the object frame (metres), for the ``top`` term."""
         self.scan_bottom = lowest_z(pts[:, 2])
         """Height of the scan's lowest points in the object frame (metres), for the ``bottom`` term."""
+        full = pts
         order = torch.randperm(len(pts), generator=gen)
         dense = pts[order[: 4 * cfg.scan_points]] if cfg.scan_points else pts
         self.neighbours = ScanNeighbours(dense.float(), cfg.truncate).to(self.device)
@@ -280,7 +303,16 @@ class Objective:
         if frames is not None and any(cfg.weight(n) > 0 for n in ("depth", "silhouette", "free_space")):
             views = _prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
             self.views = None if views is None else views.to(self.device)
+        self.surroundings = None
+        """The object's surroundings in its scene (:class:`backend.occlusion.Surroundings`), or None."""
+        context = getattr(observations, "context", None)
+        if context is not None:
+            box = torch.stack([full.min(0).values, full.max(0).values]).float()
+            self.surroundings = Surroundings.from_context(context, object_from_world, keep_within=box, seed=self.seed,
+                                                          contact=cfg.contact)
         names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top") if cfg.weight(n) > 0]
+        if self.surroundings is not None:
+            names += [n for n in ("wall", "context") if cfg.weight(n) > 0]
         if self.views is not None:
             if self.views.mask is not None:
                 names += [n for n in ("depth", "silhouette") if cfg.weight(n) > 0]
@@ -317,20 +349,28 @@ class Objective:
             terms["bottom"] = torch.relu(verts[..., 2].amin(1) - self.scan_bottom - c.bottom_tolerance)
         if "top" in names:
             terms["top"] = torch.relu((verts[..., 2].amax(1) - self.scan_top).abs() - c.top_tolerance)
+        if "wall" in names:
+            terms["wall"] = torch.relu(self.surroundings.wall_penetration(verts) - c.wall_tolerance)
+        if "context" in names:
+            terms["context"] = torch.relu(self.surroundings.context_penetration(verts, tris) - c.context_tolerance)
         loss = sum(c.weight(n) * terms[n] for n in names)
         return loss, terms
 
     def _mesh_to_scan(self, verts: torch.Tensor, tris: torch.Tensor, rendered: torch.Tensor | None) -> torch.Tensor:
         """``sum_s rho(d(s, scan)) / S`` over the surface samples the sensor could have seen (all of them
-        without frames): inside a view, in front of nothing else of the candidate (its ``rendered``
-        depth), where the sensor measured something not in front of it."""
+        without frames or surroundings): inside a view, in front of nothing else of the candidate (its
+        ``rendered`` depth), where the sensor measured something not in front of it; in a scene, not
+        hidden by the surroundings (:meth:`backend.occlusion.Surroundings.hidden`)."""
         try:
-            s = sample_surface(verts, tris, self.cfg.surface_samples, self.seed).points  # (K, S, 3)
+            samples = sample_surface(verts, tris, self.cfg.surface_samples, self.seed)
         except ValueError:  # a candidate without surface area: nothing to sample
             return verts.reshape(verts.shape[0], -1).sum(-1) * 0 + self._rho(verts.new_tensor(math.inf), self.cfg.truncate)
+        s = samples.points  # (K, S, 3)
         pen = self._rho(self.neighbours(s), self.cfg.truncate)
         if rendered is not None:
             pen = pen * self._observable(s.detach(), rendered)
+        elif self.surroundings is not None:
+            pen = pen * ~self.surroundings.hidden(s, face_normals(verts.detach(), tris, samples.face))
         return pen.mean(-1)
 
     def _observable(self, s: torch.Tensor, rendered: torch.Tensor) -> torch.Tensor:

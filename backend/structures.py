@@ -22,7 +22,7 @@ import torch
 
 from .cameras import Cameras
 
-__all__ = ["Frames", "ObjectFrame", "Observations", "PointCloud", "ScanError", "check_finite", "frame_matrix"]
+__all__ = ["Frames", "ObjectFrame", "Observations", "PointCloud", "ScanError", "SceneContext", "check_finite", "frame_matrix"]
 
 
 class ScanError(ValueError):
@@ -139,6 +139,25 @@ def frame_matrix(yaw: float, center_xy: Any, floor_z: float) -> torch.Tensor:
 
 
 @dataclass
+class SceneContext:
+    """What surrounds one object in a scanned scene (``shapeprog fit-scene``): the structure a fit must not
+    push the object into, and that hides parts of it from the sensor.
+
+    Attributes:
+        points: ``(Q, 3)`` float32 world points near the object that are not the object (floor, walls,
+            neighbouring objects).
+        walls: ``(W, 4)`` float64 vertical wall planes ``n . x + d = 0`` near the object, ``n`` a horizontal
+            unit normal pointing into the room (towards the object).
+        floor_z: world height of the floor the object stands on; None for an object that does not reach
+            the floor (a wall cabinet), whose underside is in view.
+    """
+
+    points: torch.Tensor
+    walls: torch.Tensor = field(default_factory=lambda: torch.zeros((0, 4), dtype=torch.float64))
+    floor_z: float | None = None
+
+
+@dataclass
 class Observations:
     """What a sensor saw of one object, as the fitting pipeline consumes it.
 
@@ -151,6 +170,7 @@ class Observations:
         label: a category label when known (ScanNet), else "".
         frame: the object's gravity-aligned :class:`ObjectFrame` (world_from_object, yaw hypotheses).
         source: a description of where it came from.
+        context: the object's surroundings in a scanned scene (:class:`SceneContext`), or None.
     """
 
     points: torch.Tensor
@@ -160,3 +180,4 @@ class Observations:
     frames: Frames | None = None
     label: str = ""
     source: str = ""
+    context: SceneContext | None = None

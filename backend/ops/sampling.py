@@ -9,7 +9,7 @@ import torch
 
 from .checks import check_mesh
 
-__all__ = ["SurfaceSamples", "sample_surface"]
+__all__ = ["SurfaceSamples", "face_normals", "sample_surface"]
 
 
 class SurfaceSamples(NamedTuple):
@@ -51,3 +51,15 @@ def sample_surface(verts: torch.Tensor, faces: torch.Tensor, num_samples: int, s
         bary = torch.stack([1 - s1, s1 * (1 - r[1]), s1 * r[1]], dim=-1)
     corners = tri.gather(1, face[..., None, None].expand(-1, -1, 3, 3))  # (N, S, 3, 3)
     return SurfaceSamples((bary[..., None] * corners).sum(-2), face, bary)
+
+
+def face_normals(verts: torch.Tensor, faces: torch.Tensor, face: torch.Tensor | None = None) -> torch.Tensor:
+    """Unit normals (right-hand rule on the corner order, zero for degenerate triangles) of the triangles
+    ``faces (F, 3)`` of ``verts (N, V, 3)``: ``(N, F, 3)``, or with ``face (N, S)`` (a sample's triangle,
+    :attr:`SurfaceSamples.face`) the normal at each sample ``(N, S, 3)``."""
+    tri = verts[:, faces]
+    n = torch.linalg.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-20)
+    if face is None:
+        return n
+    return n.gather(1, face[..., None].expand(-1, -1, 3))

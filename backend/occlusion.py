@@ -1,0 +1,134 @@
+"""An object's surroundings in a scanned scene as the fit and the metrics use them (:class:`Surroundings`).
+
+A scanned object is not alone: it stands on the floor, against walls, next to other objects. Two things
+follow, and both the fitting objective (:mod:`backend.objective`) and the scan-fit metrics
+(:mod:`backend.scan_metrics`) use them, computed here once so that both agree:
+
+* **Occlusion**: surface the sensor cannot have seen is not missing from the scan. A surface sample is
+  *hidden* when it lies within ``contact`` of the neighbouring structure's points (a sofa's back against
+  a wall, a bed under a pillow, a chair under a table), within ``contact`` of a wall plane or beyond it,
+  at the floor (within ``floor_contact`` of it), or faces down within ``low_underside`` of the floor (the
+  underside of a sofa on 8 cm legs). Hidden samples are left out of the mesh-to-scan term and of the
+  completeness and recall metrics.
+* **Free space**: the structure around the object is solid. A candidate may not reach through a wall
+  (``wall``: how far its vertices reach beyond the nearby wall planes) nor swallow the points of its
+  neighbours (``context``: how deep the deepest context points lie inside its closed convex parts, see
+  :mod:`backend.ops.inside`).
+
+Everything is expressed in the frame the candidates are posed in (the object frame of the fit, or the
+world for the metrics): :meth:`Surroundings.from_context` moves a :class:`~backend.structures.SceneContext`
+there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .ops.inside import ConvexParts, convex_parts, penetration_depth
+from .ops.knn import ScanNeighbours
+from .structures import SceneContext
+
+__all__ = ["Surroundings"]
+
+
+@dataclass
+class Surroundings:
+    """The neighbouring structure of one object, in the candidates' frame.
+
+    Attributes:
+        points: ``(Q, 3)`` float32 context points (floor, walls, neighbours; not the object).
+        walls: ``(W, 4)`` planes ``n . x + d = 0``, ``n`` pointing into the room.
+        floor_z: height of the floor the object stands on in this frame, or None (raised object).
+        contact: samples within this distance (metres) of a context point or a wall are hidden.
+        floor_contact: samples within this height (metres) above the floor are hidden.
+        low_underside: down-facing samples lower than this (metres) above the floor are hidden.
+    """
+
+    points: torch.Tensor
+    walls: torch.Tensor
+    floor_z: float | None
+    contact: float = 0.05
+    floor_contact: float = 0.03
+    low_underside: float = 0.3
+
+    def __post_init__(self) -> None:
+        self._near = ScanNeighbours(self.points.float(), self.contact) if len(self.points) else None
+        self._parts: dict[tuple, ConvexParts] = {}
+
+    @classmethod
+    def from_context(cls, context: SceneContext, frame_from_world: torch.Tensor, *, keep_within: torch.Tensor | None = None,
+                     margin: float = 0.5, max_points: int = 2000, seed: int = 0, **settings) -> Surroundings:
+        """``context`` (world) moved by ``frame_from_world (4, 4)``; with ``keep_within`` (``(2, 3)`` lower and
+        upper corner in the new frame) only context points within ``margin`` of that box are kept, at most
+        ``max_points`` of them (a seeded random subset)."""
+        m = torch.as_tensor(frame_from_world, dtype=torch.float64)
+        pts = context.points.double() @ m[:3, :3].T + m[:3, 3]
+        if keep_within is not None and len(pts):
+            lo, hi = keep_within[0].double() - margin, keep_within[1].double() + margin
+            pts = pts[((pts >= lo) & (pts <= hi)).all(1)]
+        if len(pts) > max_points:
+            pts = pts[torch.randperm(len(pts), generator=torch.Generator().manual_seed(seed))[:max_points]]
+        walls = context.walls.double().reshape(-1, 4)
+        if len(walls):
+            inv = torch.linalg.inv(m)  # world = inv @ frame
+            n = walls[:, :3] @ inv[:3, :3]  # (R^T n) as rows
+            d = walls[:, :3] @ inv[:3, 3] + walls[:, 3]
+            walls = torch.cat([n, d[:, None]], 1)
+        floor = None
+        if context.floor_z is not None:  # frames here are gravity-aligned: heights shift, they do not turn
+            floor = float(context.floor_z) * float(m[2, 2]) + float(m[2, 3])
+        return cls(pts.float(), walls, floor, **settings)
+
+    # -- occlusion ------------------------------------------------------------------------------------
+
+    def hidden(self, samples: torch.Tensor, normals: torch.Tensor | None = None) -> torch.Tensor:
+        """``(...)`` bool: which surface samples ``(..., 3)`` (outward unit ``normals (..., 3)``) the sensor
+        cannot have seen (see the module docstring)."""
+        s = samples.detach()
+        hid = torch.zeros(s.shape[:-1], dtype=torch.bool, device=s.device)
+        if self._near is not None:
+            hid |= self._near(s.float()) < self.contact
+        if len(self.walls):
+            w = self.walls.to(s.device, s.dtype)
+            dist = s @ w[:, :3].T + w[:, 3]  # (..., W), positive inside the room
+            hid |= (dist < self.contact).any(-1)
+        if self.floor_z is not None:
+            z = s[..., 2] - self.floor_z
+            hid |= z < self.floor_contact
+            if normals is not None:
+                hid |= (normals.detach()[..., 2] < -0.5) & (z < self.low_underside)
+        return hid
+
+    # -- free space -----------------------------------------------------------------------------------
+
+    def wall_penetration(self, verts: torch.Tensor) -> torch.Tensor:
+        """``(K,)``: how far (metres) the candidates ``verts (K, V, 3)`` reach beyond the walls (0 inside)."""
+        if not len(self.walls):
+            return verts.new_zeros(verts.shape[0]) + verts.sum() * 0
+        w = self.walls.to(verts.device, verts.dtype)
+        dist = verts @ w[:, :3].T + w[:, 3]  # (K, V, W)
+        return torch.relu(-dist).amax(dim=(1, 2))
+
+    def parts(self, tris: torch.Tensor, num_verts: int) -> ConvexParts:
+        """The closed convex parts of a topology (cached)."""
+        key = (num_verts, tris.shape[0], hash(tris.detach().cpu().numpy().tobytes()))
+        if key not in self._parts:
+            self._parts[key] = convex_parts(tris, num_verts)
+        return self._parts[key]
+
+    def context_penetration(self, verts: torch.Tensor, tris: torch.Tensor, deepest: int = 10) -> torch.Tensor:
+        """``(K,)``: the mean depth (metres) of the ``deepest`` context points inside the candidates'
+        closed convex parts (a few stray points inside count for a fraction of their depth)."""
+        if not len(self.points):
+            return verts.new_zeros(verts.shape[0]) + verts.sum() * 0
+        lo = verts.detach().amin((0, 1)) - 0.01
+        hi = verts.detach().amax((0, 1)) + 0.01
+        pts = self.points.to(verts.device)
+        pts = pts[((pts >= lo) & (pts <= hi)).all(1)]
+        if not len(pts):
+            return verts.new_zeros(verts.shape[0]) + verts.sum() * 0
+        depth = penetration_depth(pts, verts, tris, self.parts(tris, verts.shape[1]))  # (K, Q)
+        k = min(deepest, depth.shape[1])
+        return depth.topk(k, dim=1).values.sum(1) / deepest

@@ -1,0 +1,110 @@
+"""backend.occlusion (a scanned object's surroundings: what hides its surface, what it must not reach into)
+and its terms in the fitting objective."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from backend.objective import Objective, ObjectiveConfig
+from backend.object_frame import observations_from_points
+from backend.occlusion import Surroundings
+from backend.ops.sampling import sample_surface
+from backend.structures import SceneContext
+from translator.geometry import MeshBatch
+
+from tests.backend.ops.test_inside import CUBE_TRIS, cube
+
+
+def box_mesh(lo, hi, dtype=torch.float32) -> MeshBatch:
+    v = cube(lo, hi, dtype)
+    tris = CUBE_TRIS
+    return MeshBatch(v[None], tris.reshape(-1), torch.arange(0, 3 * len(tris) + 1, 3))
+
+
+def test_hidden_rules():
+    wall = torch.tensor([[0.0, -1.0, 0.0, 1.0]], dtype=torch.float64)  # y = 1, room at y < 1
+    sur = Surroundings(torch.tensor([[5.0, 5.0, 0.5]]), wall, floor_z=0.0)
+    s = torch.tensor([[5.0, 5.02, 0.5],   # at a neighbour's point
+                      [0.0, 0.98, 0.5],   # at the wall
+                      [0.0, 1.2, 0.5],    # behind the wall
+                      [0.0, 0.0, 0.01],   # on the floor
+                      [0.0, 0.0, 0.2],    # a low underside (normal down)
+                      [0.0, 0.0, 0.2],    # the same height, facing up
+                      [0.0, 0.0, 0.6]], dtype=torch.float64)  # an underside well above the floor
+    n = torch.tensor([[0, 0, 1], [0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, -1], [0, 0, 1], [0, 0, -1]], dtype=torch.float64)
+    assert sur.hidden(s, n).tolist() == [True, True, True, True, True, False, False]
+    raised = Surroundings(torch.zeros((0, 3)), torch.zeros((0, 4)), floor_z=None)
+    assert not raised.hidden(s, n).any()
+
+
+def test_from_context_moves_planes_and_floor_with_the_frame():
+    ctx = SceneContext(torch.tensor([[1.0, 2.0, 0.3], [9.0, 9.0, 9.0]]),
+                       torch.tensor([[1.0, 0.0, 0.0, -0.5]], dtype=torch.float64), floor_z=0.1)
+    yaw = 0.7
+    frame_from_world = torch.eye(4, dtype=torch.float64)
+    frame_from_world[:2, :2] = torch.tensor([[math.cos(yaw), math.sin(yaw)], [-math.sin(yaw), math.cos(yaw)]])
+    frame_from_world[:3, 3] = torch.tensor([0.3, -0.2, -0.1])
+    sur = Surroundings.from_context(ctx, frame_from_world, keep_within=torch.tensor([[0.0, 0.0, 0.0], [3.0, 3.0, 1.0]]),
+                                    margin=10.0)
+    x_world = torch.tensor([0.8, 0.4, 0.5], dtype=torch.float64)
+    x_frame = frame_from_world[:3, :3] @ x_world + frame_from_world[:3, 3]
+    world_dist = float(ctx.walls[0, :3] @ x_world + ctx.walls[0, 3])
+    frame_dist = float(sur.walls[0, :3] @ x_frame + sur.walls[0, 3])
+    assert abs(world_dist - frame_dist) < 1e-9
+    assert abs(sur.floor_z - 0.0) < 1e-6
+    assert len(sur.points) == 2
+    near = Surroundings.from_context(ctx, torch.eye(4, dtype=torch.float64),
+                                     keep_within=torch.tensor([[0.0, 0.0, 0.0], [3.0, 3.0, 1.0]]), margin=0.5)
+    assert len(near.points) == 1
+
+
+def test_wall_and_context_penetration_values_and_gradients():
+    wall = torch.tensor([[0.0, -1.0, 0.0, 1.0]], dtype=torch.float64)
+    ctx_pts = torch.tensor([[0.5, 0.5, 0.5]] * 3 + [[0.5, 0.5, 0.95]], dtype=torch.float64)
+    sur = Surroundings(ctx_pts.float(), wall, floor_z=0.0)
+    v = cube([0, 0, 0], [1, 1.25, 1])[None].requires_grad_(True)
+    assert abs(float(sur.wall_penetration(v)[0].detach()) - 0.25) < 1e-9
+    depth = sur.context_penetration(v, CUBE_TRIS, deepest=4).detach()
+    assert abs(float(depth[0]) - (3 * 0.5 + 0.05) / 4) < 1e-6
+    # gradients where the farthest vertex and the nearest faces are unique (a slightly uneven box)
+    g = torch.Generator().manual_seed(0)
+    x = (cube([0, 0, 0], [1, 1.25, 1]) + 0.01 * torch.rand(8, 3, generator=g, dtype=torch.float64))[None]
+    x.requires_grad_(True)
+    pts = torch.tensor([[0.3, 0.45, 0.6], [0.62, 0.3, 0.4], [0.5, 0.81, 0.35], [0.25, 0.6, 0.93]], dtype=torch.float64)
+    sur64 = Surroundings(pts, wall, floor_z=0.0)
+    assert torch.autograd.gradcheck(lambda x: sur64.wall_penetration(x), (x,))
+    assert torch.autograd.gradcheck(lambda x: sur64.context_penetration(x, CUBE_TRIS, deepest=3), (x,))
+
+
+def _observations(points, context=None):
+    obs = observations_from_points(points, floor_z=0.0)
+    obs.context = context
+    return obs
+
+
+def test_objective_terms_with_surroundings():
+    # a 1 m box against a wall at y = 1; the scan misses its back (y = 1) and bottom
+    true = box_mesh([0, 0, 0], [1, 1, 1])
+    s = sample_surface(true.verts.double(), true.triangles(), 4000, 0).points[0]
+    seen = s[(s[:, 1] < 0.99) & (s[:, 2] > 0.01)].float()
+    wall_pts = torch.stack(torch.meshgrid(torch.linspace(-0.5, 1.5, 21), torch.tensor([1.0]), torch.linspace(0.0, 2.0, 21),
+                                          indexing="ij"), -1).reshape(-1, 3)
+    ctx = SceneContext(wall_pts, torch.tensor([[0.0, -1.0, 0.0, 1.0]], dtype=torch.float64), floor_z=0.0)
+    cfg = ObjectiveConfig(scan_points=0)
+    plain = _observations(seen)
+    scene = _observations(seen, ctx)
+    eye = torch.eye(4, dtype=torch.float64)
+    obj_plain, obj_scene = Objective(plain, eye, cfg), Objective(scene, eye, cfg)
+    assert {"wall", "context"} <= set(obj_scene.terms) and not {"wall", "context"} & set(obj_plain.terms)
+    _, t_plain = obj_plain(true.verts, true)
+    _, t_scene = obj_scene(true.verts, true)
+    # the hidden back and bottom are not counted missing in the scene
+    assert float(t_scene["mesh_to_scan"][0]) < 0.25 * float(t_plain["mesh_to_scan"][0])
+    assert float(t_scene["wall"][0]) == 0 and float(t_scene["context"][0]) == 0
+    # pushed 15 cm into the wall: both free-space terms see it
+    deep = box_mesh([0, 0.15, 0], [1, 1.15, 1])
+    _, t_deep = obj_scene(deep.verts, deep)
+    assert abs(float(t_deep["wall"][0]) - (0.15 - cfg.wall_tolerance)) < 1e-5
+    assert float(t_deep["context"][0]) > 0.1
