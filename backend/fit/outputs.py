@@ -22,7 +22,8 @@ __all__ = ["write_outputs"]
 def write_outputs(result: FitResult, out_dir: str | Path, program: Program,
                   observations: Observations | None = None) -> dict[str, str]:
     """Write result.json, fitted.ply, fitted.obj, fitted.blend (bpy) and report.png (with
-    ``observations``) into ``out_dir``; returns ``{kind: path}`` of what was written."""
+    ``observations``) into ``out_dir``; returns ``{kind: path}`` of what was written. With ``observations``
+    the result's scan-fit metrics (``scan_fit``) are computed first unless it has them."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -35,6 +36,10 @@ def write_outputs(result: FitResult, out_dir: str | Path, program: Program,
         files["blend"] = blend
     else:
         result.warnings.append(f"no fitted.blend: {why}")
+    if observations is not None and not result.scan_fit and result.mesh is not None:
+        from ..scan_metrics import observation_metrics
+
+        result.scan_fit = observation_metrics(result.mesh.verts[0].detach(), result.mesh.triangles(), observations)
     if observations is not None:
         write_report(result, observations, out / "report.png")
         files["report"] = str(out / "report.png")

@@ -68,6 +68,14 @@ class FitResult:
     ``inputs`` (file paths and reader options) when a command wrote it."""
     version: str = __version__
     warnings: list[str] = field(default_factory=list)
+    scan_fit: dict[str, float] = field(default_factory=dict)
+    """How well the fitted mesh explains the scan (:func:`backend.scan_metrics.scan_fit_metrics`: accuracy,
+    completeness, F-scores), filled in when the output folder is written."""
+    flags: list[str] = field(default_factory=list)
+    """What to know about the object's scan (fit-scene: raised, cut by the scan's edge, few points, ...)."""
+    undecided: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Parameters the scan could not decide (fit-scene): name -> ``evidence`` (the supported fraction of the
+    surface it moves) and ``prior`` (the value it was kept at)."""
     mesh: MeshBatch | None = field(default=None, repr=False)
     """The fitted mesh in world coordinates (not serialised)."""
 
