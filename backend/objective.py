@@ -54,7 +54,7 @@ touches the ``K`` candidate meshes. The terms are those of
     ``relu(depth - tolerance)``: the mean depth of the 10 deepest neighbouring points (floor, walls,
     other objects) inside the candidate's closed convex parts: a chair pushed into a table, a bed into a
     wall. With surroundings, ``mesh_to_scan`` also leaves out the surface the sensor cannot have seen
-    (against a wall or a neighbour, on the floor, a low underside).
+    (against a wall or a neighbour, on the floor, a low underside, out of any hand-held sensor's sight).
 ``free_space`` (RGB-D frames)
     :func:`backend.losses.free_space_penalty`: rendered surface in front of the
     observed depth (the sensor saw through it), clamped at ``depth_cap``, per
@@ -305,6 +305,7 @@ class Objective:
             self.views = None if views is None else views.to(self.device)
         self.surroundings = None
         """The object's surroundings in its scene (:class:`backend.occlusion.Surroundings`), or None."""
+        self._sight: dict[tuple, torch.Tensor] = {}
         context = getattr(observations, "context", None)
         if context is not None:
             box = torch.stack([full.min(0).values, full.max(0).values]).float()
@@ -370,8 +371,18 @@ class Objective:
         if rendered is not None:
             pen = pen * self._observable(s.detach(), rendered)
         elif self.surroundings is not None:
-            pen = pen * ~self.surroundings.hidden(s, face_normals(verts.detach(), tris, samples.face))
+            sight = self._in_sight(verts, tris)[samples.face]  # (K, S)
+            pen = pen * (sight & ~self.surroundings.hidden(s, face_normals(verts.detach(), tris, samples.face)))
         return pen.mean(-1)
+
+    def _in_sight(self, verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
+        """``(T,)`` bool: the triangles of this topology some sensor position sees
+        (:meth:`backend.occlusion.Surroundings.visible_faces` of the first candidate, once per topology: the
+        inside of a closed cabinet stays inside whatever its sizes)."""
+        key = (verts.shape[1], tris.shape[0], hash(tris.detach().cpu().numpy().tobytes()))
+        if key not in self._sight:
+            self._sight[key] = self.surroundings.visible_faces(verts[0], tris).to(verts.device)
+        return self._sight[key]
 
     def _observable(self, s: torch.Tensor, rendered: torch.Tensor) -> torch.Tensor:
         """``(K, S)`` bool: samples ``s (K, S, 3)`` visible in some view given the candidates' depth

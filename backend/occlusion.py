@@ -8,7 +8,11 @@ follow, and both the fitting objective (:mod:`backend.objective`) and the scan-f
   *hidden* when it lies within ``contact`` of the neighbouring structure's points (a sofa's back against
   a wall, a bed under a pillow, a chair under a table), within ``contact`` of a wall plane or beyond it,
   at the floor (within ``floor_contact`` of it), or faces down within ``low_underside`` of the floor (the
-  underside of a sofa on 8 cm legs). Hidden samples are left out of the mesh-to-scan term and of the
+  underside of a sofa on 8 cm legs). A triangle is *out of sight* when no sensor position could see it
+  (:meth:`Surroundings.visible_faces`: the candidate rendered from a hand-held sensor's positions around
+  it, ``sensor_heights`` above the room's floor and on the room's side of the walls): the inside of a
+  closed cabinet, the top of a wardrobe taller than anyone holds a sensor, a back against a wall. Hidden
+  samples and samples of triangles out of sight are left out of the mesh-to-scan term and of the
   completeness and recall metrics.
 * **Free space**: the structure around the object is solid. A candidate may not reach through a wall
   (``wall``: how far its vertices reach beyond the nearby wall planes) nor swallow the points of its
@@ -22,12 +26,15 @@ there.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
+from .cameras import Cameras, intrinsics_from_fov
 from .ops.inside import ConvexParts, convex_parts, penetration_depth
 from .ops.knn import ScanNeighbours
+from .render import RasterSettings, render
 from .structures import SceneContext
 
 __all__ = ["Surroundings"]
@@ -44,6 +51,13 @@ class Surroundings:
         contact: samples within this distance (metres) of a context point or a wall are hidden.
         floor_contact: samples within this height (metres) above the floor are hidden.
         low_underside: down-facing samples lower than this (metres) above the floor are hidden.
+        room_floor_z: the room's floor (sensor heights count from it); defaults to ``floor_z``, else the
+            candidate's lowest point.
+        sensor_heights: heights (metres above the room's floor) a hand-held sensor is held at.
+        sensor_azimuths: sensor positions per height, evenly around the object.
+        sensor_pixels: the side of the square renders that decide which triangles are in sight.
+        max_context_points: the ``context`` term looks at most at this many context points (a fixed random
+            subset of those inside the candidates' box and above the floor).
     """
 
     points: torch.Tensor
@@ -52,10 +66,18 @@ class Surroundings:
     contact: float = 0.05
     floor_contact: float = 0.03
     low_underside: float = 0.3
+    room_floor_z: float | None = None
+    sensor_heights: tuple[float, ...] = (0.6, 1.3, 2.0)
+    sensor_azimuths: int = 12
+    sensor_pixels: int = 64
+    max_context_points: int = 256
 
     def __post_init__(self) -> None:
         self._near = ScanNeighbours(self.points.float(), self.contact) if len(self.points) else None
         self._parts: dict[tuple, ConvexParts] = {}
+        self._order = torch.randperm(len(self.points), generator=torch.Generator().manual_seed(0))
+        if self.room_floor_z is None:
+            self.room_floor_z = self.floor_z
 
     @classmethod
     def from_context(cls, context: SceneContext, frame_from_world: torch.Tensor, *, keep_within: torch.Tensor | None = None,
@@ -76,10 +98,11 @@ class Surroundings:
             n = walls[:, :3] @ inv[:3, :3]  # (R^T n) as rows
             d = walls[:, :3] @ inv[:3, 3] + walls[:, 3]
             walls = torch.cat([n, d[:, None]], 1)
-        floor = None
-        if context.floor_z is not None:  # frames here are gravity-aligned: heights shift, they do not turn
-            floor = float(context.floor_z) * float(m[2, 2]) + float(m[2, 3])
-        return cls(pts.float(), walls, floor, **settings)
+        def height(z):  # frames here are gravity-aligned: heights shift, they do not turn
+            return None if z is None else float(z) * float(m[2, 2]) + float(m[2, 3])
+
+        room = context.room_floor_z if context.room_floor_z is not None else context.floor_z
+        return cls(pts.float(), walls, height(context.floor_z), room_floor_z=height(room), **settings)
 
     # -- occlusion ------------------------------------------------------------------------------------
 
@@ -100,6 +123,41 @@ class Surroundings:
             if normals is not None:
                 hid |= (normals.detach()[..., 2] < -0.5) & (z < self.low_underside)
         return hid
+
+    def sensor_cameras(self, lo: torch.Tensor, hi: torch.Tensor) -> Cameras:
+        """Where a hand-held sensor could be around the box ``lo..hi`` ``(3,)``: ``sensor_azimuths`` positions
+        per height of ``sensor_heights`` (above the room's floor, else the box's bottom) at 0.7 m and at 1.8 m
+        beyond the box's horizontal radius, looking at its centre; positions behind a wall are left out (all
+        kept if none is left)."""
+        lo, hi = lo.double(), hi.double()
+        c = (lo + hi) / 2
+        radius = float((hi - lo)[:2].norm()) / 2
+        floor = self.room_floor_z if self.room_floor_z is not None else float(lo[2])
+        eyes = torch.tensor([[float(c[0]) + dist * math.cos(2 * math.pi * k / self.sensor_azimuths),
+                              float(c[1]) + dist * math.sin(2 * math.pi * k / self.sensor_azimuths), floor + h]
+                             for dist in (radius + 0.7, radius + 1.8) for h in self.sensor_heights
+                             for k in range(self.sensor_azimuths)], dtype=torch.float64)
+        if len(self.walls):
+            w = self.walls.double()
+            ok = ((eyes @ w[:, :3].T + w[:, 3]) > 0.2).all(1)
+            if ok.any():
+                eyes = eyes[ok]
+        size = float((hi - lo).norm() / 2)
+        far = float((eyes - c).norm(dim=1).min())
+        fov = min(120.0, max(20.0, 2.2 * math.degrees(math.atan2(size, max(far - size, 1e-3)))))
+        px = self.sensor_pixels
+        return Cameras.look_at(eyes.float(), c.float()[None], intrinsics=intrinsics_from_fov(px, px, fov), width=px, height=px)
+
+    @torch.no_grad()
+    def visible_faces(self, verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
+        """``(T,)`` bool: the triangles of ``verts (V, 3)`` that some sensor position sees (at least one pixel of
+        one render of :meth:`sensor_cameras`)."""
+        v = verts.detach().float().reshape(-1, 3)
+        cams = self.sensor_cameras(v.min(0).values, v.max(0).values)
+        face = render(v[None], tris, cams, RasterSettings(silhouette=False, znear=0.05)).face_index
+        seen = torch.zeros(len(tris), dtype=torch.bool)
+        seen[face[face >= 0].unique().cpu()] = True
+        return seen
 
     # -- free space -----------------------------------------------------------------------------------
 
@@ -125,8 +183,10 @@ class Surroundings:
             return verts.new_zeros(verts.shape[0]) + verts.sum() * 0
         lo = verts.detach().amin((0, 1)) - 0.01
         hi = verts.detach().amax((0, 1)) + 0.01
-        pts = self.points.to(verts.device)
-        pts = pts[((pts >= lo) & (pts <= hi)).all(1)]
+        if self.floor_z is not None:  # the floor's own points are the floor term's business
+            lo[2] = max(float(lo[2]), self.floor_z + self.floor_contact)
+        pts = self.points[self._order].to(verts.device)
+        pts = pts[((pts >= lo) & (pts <= hi)).all(1)][: self.max_context_points]
         if not len(pts):
             return verts.new_zeros(verts.shape[0]) + verts.sum() * 0
         depth = penetration_depth(pts, verts, tris, self.parts(tris, verts.shape[1]))  # (K, Q)

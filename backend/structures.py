@@ -150,11 +150,14 @@ class SceneContext:
             unit normal pointing into the room (towards the object).
         floor_z: world height of the floor the object stands on; None for an object that does not reach
             the floor (a wall cabinet), whose underside is in view.
+        room_floor_z: world height of the room's floor (where a sensor can be held above); defaults to
+            ``floor_z``.
     """
 
     points: torch.Tensor
     walls: torch.Tensor = field(default_factory=lambda: torch.zeros((0, 4), dtype=torch.float64))
     floor_z: float | None = None
+    room_floor_z: float | None = None
 
 
 @dataclass
