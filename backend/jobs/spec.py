@@ -57,6 +57,9 @@ class JobSpec:
     """Torch threads for this fit."""
     label: str = ""
     """Free text for listings and logs."""
+    scene_object: str | None = None
+    """One object of a scanned scene (``shapeprog fit-scene``): its ``object.json`` (points, surroundings, frame;
+    :mod:`backend.scene.job`), in place of ``scan`` / ``frames``."""
 
     def path(self, value: str | None) -> str | None:
         """``value`` resolved against :attr:`inputs_dir` when it is a relative path."""

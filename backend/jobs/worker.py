@@ -113,6 +113,10 @@ def load_job(spec: JobSpec):
     program = load_any(resolve_program(program_ref))
     space = parameter_space(program, spec.path(spec.ranges))
     scan, frames = spec.path(spec.scan), spec.path(spec.frames)
+    if spec.scene_object is not None:
+        from ..scene.job import load_scene_object
+
+        return program, space, load_scene_object(spec.path(spec.scene_object)), cfg
     if scan is None and frames is None:
         raise FitError("the job names no scan: give a scan or a frame folder")
     if scan is not None:
@@ -129,7 +133,7 @@ def _recorded_inputs(spec: JobSpec) -> dict[str, Any]:
     return {"program": spec.path(spec.program) if Path(spec.program).suffix else spec.program,
             "scan": spec.path(spec.scan), "frames": spec.path(spec.frames), "instance_id": spec.instance_id,
             "object_id": spec.object_id, "every": spec.every, "max_frames": spec.max_frames,
-            "ranges": spec.path(spec.ranges), "job": spec.id}
+            "ranges": spec.path(spec.ranges), "job": spec.id, "scene_object": spec.path(spec.scene_object)}
 
 
 def run_job(spec: JobSpec, report: Callable[[dict], None] | None = None, stop: Any = None,
@@ -150,7 +154,13 @@ def run_job(spec: JobSpec, report: Callable[[dict], None] | None = None, stop: A
 
             torch.set_num_threads(max(1, int(spec.threads)))
         program, space, obs, cfg = load_job(spec)
-        result = fit(program, obs, cfg, space=space, progress=throttle, stop=stop)
+        if spec.scene_object is not None:
+            from ..scene.job import fit_scene_object, read_object_meta
+
+            meta = read_object_meta(spec.path(spec.scene_object))
+            result = fit_scene_object(program, space, obs, cfg, meta, progress=throttle, stop=stop)
+        else:
+            result = fit(program, obs, cfg, space=space, progress=throttle, stop=stop)
         if throttle is not None:
             throttle.flush()
         result.provenance["inputs"] = _recorded_inputs(spec)

@@ -1,0 +1,100 @@
+"""Which continuous parameters a partial scan cannot decide (:func:`parameter_evidence`).
+
+A segment cut by the scan's edge, hidden behind a neighbour or missing its back says nothing about some
+parameters: a cabinet seen only from the front does not show its depth. Such a parameter should stay at its
+prior and the result should say so, rather than report whatever value the search happened to leave.
+
+For each active continuous parameter the fitted program is evaluated with the parameter nudged (10 % of its
+range, at least 2 cm); the displacement of the fitted surface (area-weighted samples) is what the parameter
+moves. A nudge that mostly shifts the object (a change of width moves both sides by half) is the pose's
+business, not the parameter's, so the shift that best explains the displacement over the *supported* surface
+(seen by the sensor and within 10 cm of a scan point) is taken off first. The parameter's *evidence* is the
+fraction of the surface it still moves (by more than 5 mm) *in sight of a sensor* (not inside the object, not
+behind a wall: :meth:`~backend.occlusion.Surroundings.visible_faces`) that is supported. Under ``threshold``
+(default 0.25) it is undecided. A parameter that moves almost no surface in sight (a size capped by another
+one, the inside of a cabinet) is one no scan decides, and is not reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from translator.params import ParameterSpace
+from translator.runtime import TopologySplitError, eval_context
+
+from ..occlusion import Surroundings
+from ..ops.sampling import face_normals, sample_surface
+from ..structures import Observations
+
+__all__ = ["parameter_evidence"]
+
+
+def parameter_evidence(module: Any, space: ParameterSpace, discrete: dict[str, Any], continuous: dict[str, Any],
+                       world_from_program: Any, observations: Observations, *, samples: int = 6000,
+                       moved: float = 0.005, supported_within: float = 0.10, threshold: float = 0.25,
+                       skip: tuple[str, ...] = ()) -> dict[str, dict[str, float]]:
+    """Evidence of each active continuous VALUE parameter of a fit (see the module docstring).
+
+    Args:
+        module: the compiled program.
+        space: its parameter space.
+        discrete, continuous: the fitted values.
+        world_from_program: ``(4, 4)`` the fitted pose (the observations' frame).
+        observations: the object's observations (their ``context`` gives what hides the surface).
+        skip: parameters to leave out (locked ones).
+
+    Returns:
+        ``{name: {"evidence": fraction, "moved": fraction of the surface it moves, "undecided": 0 or 1}}``.
+    """
+    names = [p.name for p in space.continuous if p.type == "VALUE" and p.low is not None and p.high is not None
+             and p.high > p.low and p.name not in skip and p.active_when.holds(discrete)]
+    if not names:
+        return {}
+    base = {k: float(v) if not isinstance(v, (list, tuple)) else v for k, v in continuous.items()}
+    rows = [dict(base)]
+    for n in names:
+        p = space[n]
+        step = max(0.02, 0.1 * (float(p.high) - float(p.low)))
+        v = base[n] + step if base[n] + step <= float(p.high) else base[n] - step
+        rows.append({**base, n: v})
+    batch = {}
+    for k in base:
+        col = [r[k] for r in rows]
+        batch[k] = torch.tensor(col, dtype=torch.float64)
+    try:
+        with eval_context(trace=False):
+            mesh = module.program(discrete, batch)
+    except TopologySplitError:
+        return {}
+    pose = torch.as_tensor(world_from_program, dtype=torch.float64)
+    verts = mesh.verts.double() @ pose[:3, :3].T + pose[:3, 3]  # (1 + n, V, 3)
+    tris = mesh.triangles()
+    s = sample_surface(verts[:1], tris, samples, 0)
+    corners = tris[s.face[0]]  # (S, 3)
+    moved_at = (verts[1:, corners] * s.bary[0][None, :, :, None]).sum(2) - s.points  # (n, S, 3)
+    context = observations.context
+    if context is not None:
+        sur = Surroundings.from_context(context, torch.eye(4, dtype=torch.float64),
+                                        keep_within=torch.stack([s.points[0].min(0).values, s.points[0].max(0).values]))
+    else:
+        sur = Surroundings(torch.zeros((0, 3)), torch.zeros((0, 4), dtype=torch.float64), None,
+                           room_floor_z=float(observations.frame.floor_z))
+    hidden = sur.hidden(s.points, face_normals(verts[:1], tris, s.face))[0]
+    sight = sur.visible_faces(verts[0], tris)[s.face[0]]
+    from scipy.spatial import cKDTree
+
+    dist = torch.from_numpy(cKDTree(observations.points.double().numpy()).query(s.points[0].numpy(), k=1)[0])
+    supported = sight & ~hidden & (dist <= supported_within)
+    out = {}
+    for i, n in enumerate(names):
+        d = moved_at[i]
+        shift = d[supported].mean(0) if supported.any() else torch.zeros(3, dtype=d.dtype)
+        moving = ((d - shift).norm(dim=1) > moved) & sight
+        frac = float(moving.double().mean())
+        if frac < 0.01:  # it moves (almost) nothing a sensor could see: no scan could decide it
+            continue
+        ev = float((moving & supported).double().sum() / moving.double().sum())
+        out[n] = {"evidence": round(ev, 4), "moved": round(frac, 4), "undecided": float(ev < threshold)}
+    return out

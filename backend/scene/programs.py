@@ -1,0 +1,110 @@
+"""Which program fits which category (:class:`ProgramMap`), and which objects of a scene to fit
+(:func:`select_objects`).
+
+The defaults cover the library: chair; table and desk; sofa; bed; cabinet, night stand and dresser;
+bookshelf and shelves. ``--map FILE`` (JSON) changes or extends them::
+
+    {"chair": "chair", "armchair": "my_programs/armchair.json", "desk": null}
+
+A key is a category (a label name; synonyms fold as in :func:`~backend.scene.labels.category_of`), a value
+a library program's name, a program file (``.json`` IR or ``.blend``; relative to the map's folder) or
+``null`` to stop fitting that category. Every program is checked when the map is read: a map naming a
+missing program is one line of error, before anything is computed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from translator.ir import ProgramError
+
+from ..library import resolve_program
+from ..structures import ScanError
+from .labels import category_of
+from .model import Scene, SceneObject
+
+__all__ = ["DEFAULT_MAP", "ProgramMap", "load_map", "select_objects"]
+
+DEFAULT_MAP = {
+    "chair": "chair", "table": "table", "desk": "table", "sofa": "sofa", "bed": "bed", "cabinet": "cabinet",
+    "night stand": "cabinet", "dresser": "cabinet", "bookshelf": "bookshelf", "shelves": "bookshelf",
+}
+"""Category -> library program, the defaults."""
+
+
+@dataclass
+class ProgramMap:
+    """Category -> program (a library name or a program file's path)."""
+
+    programs: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MAP))
+    source: str = "defaults"
+
+    def program_for(self, category: str) -> str | None:
+        return self.programs.get(category_of(category))
+
+
+def load_map(path: str | Path | None) -> ProgramMap:
+    """The default map with ``path``'s entries laid over it (see the module docstring); every program named is
+    resolved (:func:`backend.library.resolve_program`). One-line :class:`ScanError` for a bad map."""
+    programs = dict(DEFAULT_MAP)
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ScanError(f"{path}: no such map file")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScanError(f"{path}: cannot read the map: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise ScanError(f"{path}: the map is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ScanError(f'{path}: the map must be a JSON object {{"category": "program", ...}}')
+        for key, value in data.items():
+            cat = category_of(key)
+            if value is None or value == "":
+                programs.pop(cat, None)
+                continue
+            if not isinstance(value, str):
+                raise ScanError(f"{path}: category '{key}': the program must be a name or a file path, got {value!r}")
+            ref = value
+            if Path(value).suffix.lower() in (".json", ".blend") and not Path(value).is_absolute():
+                ref = str(path.parent / value)
+            programs[cat] = ref
+        source = str(path)
+    for cat, ref in programs.items():
+        try:
+            resolved = resolve_program(ref)
+        except ProgramError as exc:
+            raise ScanError(f"{source}: category '{cat}' names a missing program: {exc}") from None
+        programs[cat] = str(resolved) if Path(ref).suffix else ref
+    return ProgramMap(programs, source)
+
+
+def _matches(obj: SceneObject, items: list[str]) -> bool:
+    return str(obj.instance) in items or obj.category in {category_of(i) for i in items}
+
+
+def select_objects(scene: Scene, programs: ProgramMap, only: list[str] | None = None,
+                   skip: list[str] | None = None) -> list[tuple[SceneObject, str]]:
+    """The scene's objects to fit, with their programs: those of a mapped category, narrowed by ``only`` and
+    ``skip`` (categories or instance ids). One-line :class:`ScanError` when none is left, naming what the scene
+    holds."""
+    chosen = []
+    for obj in sorted(scene.objects.values(), key=lambda o: o.instance):
+        prog = programs.program_for(obj.category)
+        if prog is None:
+            continue
+        if only and not _matches(obj, only):
+            continue
+        if skip and _matches(obj, skip):
+            continue
+        chosen.append((obj, prog))
+    if not chosen:
+        held = sorted({o.category for o in scene.objects.values()})
+        why = " after --only/--skip" if only or skip else ""
+        raise ScanError(f"{scene.source}: no instance of a mapped category{why} (mapped: "
+                        f"{', '.join(sorted(programs.programs))}; the scene holds: {', '.join(held) or 'nothing'})")
+    return chosen

@@ -1,0 +1,210 @@
+"""One object of a scene, ready to fit (:func:`prepare_object`): its cleaned points, its surroundings and
+what to say about it.
+
+Real segmentations are not clean. An instance of a labelled scan often holds a strip of the floor around
+its foot, a patch of the wall behind it, or a few points of a neighbour; thin parts are under-sampled; the
+scan may end in the middle of it. So, per object:
+
+* **Stray points**: points within ``floor_band`` of the floor, points on a nearby wall plane (within
+  ``wall_band``), and small pieces not connected to the object's body (``link`` apart) are left out; the
+  counts are recorded.
+* **Frame**: the floor height is the scene's (not the segment's lowest point); an object whose lowest points
+  are more than ``raised`` above the floor (a wall cabinet) is *raised*: its frame starts at its own bottom
+  and nothing under it is hidden. The yaw is the segment's minimum-area rectangle, snapped to the room's
+  walls when within ``snap_deg`` of their direction (or the annotated box's yaw).
+* **Surroundings**: the scene's points that are not the object within ``margin`` of its box (floor, walls,
+  neighbours; thinned to a ``voxel`` grid) and the walls near it (:class:`~backend.structures.SceneContext`).
+* **Flags**: ``raised``; ``cut by the scan's edge`` when beyond one side of its box the scan holds almost
+  nothing (no floor, no wall, no neighbour: the scan ended there); ``few points``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..object_frame import lowest_z, min_area_rectangle, object_frame
+from ..structures import Observations, SceneContext
+from .model import Scene, SceneObject, Structure, Wall
+from .structure import level_points
+
+__all__ = ["PreparedObject", "SegmentSettings", "prepare_object", "voxel_thin"]
+
+
+@dataclass
+class SegmentSettings:
+    """How a scene's segments are cleaned and given their surroundings."""
+
+    floor_band: float = 0.02
+    """Points less than this (metres) above the floor are floor, not object."""
+    wall_band: float = 0.03
+    """Points less than this (metres) from a wall plane (within its span) are wall, not object."""
+    link: float = 0.12
+    """Points closer than this (metres) are connected; pieces of under a tenth of the body's points that are not
+    connected to it are strays."""
+    raised: float = 0.6
+    """An object whose lowest points are this far (metres) above the floor is raised (a wall cabinet). Lower
+    gaps are thin parts the scan missed (a chair's legs, a table's)."""
+    snap_deg: float = 10.0
+    """A segment's yaw within this many degrees of the walls' direction (mod 90) is snapped to it."""
+    margin: float = 0.5
+    """Surroundings: the scene's points within this distance (metres) of the object's box."""
+    voxel: float = 0.03
+    """Surroundings are thinned to one point per cell of this size (metres)."""
+    min_points: int = 50
+    """Fewer points than this after cleaning: the object is skipped."""
+
+
+@dataclass
+class PreparedObject:
+    """An object ready to fit: levelled points, frame and surroundings, and what was found on the way."""
+
+    obj: SceneObject
+    observations: Observations
+    flags: list[str] = field(default_factory=list)
+    removed: dict[str, int] = field(default_factory=dict)
+    """Points left out, by reason (``floor``, ``wall``, ``stray``)."""
+
+
+def voxel_thin(points: torch.Tensor, size: float) -> torch.Tensor:
+    """``(M,)`` int64 rows of ``points (P, 3)`` keeping the first point of every ``size`` cell."""
+    if len(points) == 0:
+        return torch.zeros(0, dtype=torch.long)
+    cell = torch.floor(points.double() / size).long()
+    cell -= cell.min(0).values
+    dims = cell.max(0).values + 1
+    key = (cell[:, 0] * dims[1] + cell[:, 1]) * dims[2] + cell[:, 2]
+    _, inverse = torch.unique(key, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), len(points), dtype=torch.long)
+    first = first.scatter_reduce(0, inverse, torch.arange(len(points)), reduce="amin")
+    return first.sort().values
+
+
+def _components(p: np.ndarray, link: float) -> np.ndarray:
+    """Connected components of points ``(P, 3)`` joined within ``link``: ``(P,)`` labels."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(p).query_pairs(link, output_type="ndarray")
+    n = len(p)
+    g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else coo_matrix((n, n))
+    return connected_components(g, directed=False)[1]
+
+
+def _near_walls(walls: list[Wall], xy: np.ndarray, reach: float) -> list[Wall]:
+    """The walls within ``reach`` of the footprint ``xy (P, 2)`` whose span overlaps it, with the object on their
+    room side."""
+    out = []
+    for w in walls:
+        dist = xy @ w.normal + w.d
+        along = w.along(xy)
+        if dist.min() < reach and np.median(dist) > 0 and along.max() > w.span[0] - 0.3 and along.min() < w.span[1] + 0.3:
+            out.append(w)
+    return out
+
+
+def _snap(yaw: float, walls: list[Wall], limit_deg: float) -> tuple[float, bool]:
+    """``yaw`` moved to the nearest wall direction (mod 90 degrees) when within ``limit_deg``."""
+    best, best_diff = yaw, math.radians(limit_deg)
+    for w in sorted(walls, key=lambda w: -w.points)[:4]:
+        a = math.atan2(w.normal[1], w.normal[0])
+        diff = math.remainder(yaw - a, math.pi / 2)
+        if abs(diff) < best_diff:
+            best, best_diff = yaw - diff, abs(diff)
+    return best, best != yaw
+
+
+def _cut_sides(frame, pts_all: np.ndarray, own: np.ndarray, strip: float = 0.3, min_density: float = 20.0) -> list[str]:
+    """The sides of the object's box beyond which the scan holds fewer than ``min_density`` points per square
+    metre of the ``strip`` wide band (any height): there the scan ended."""
+    m = frame.world_from_object.numpy()
+    local = (pts_all[:, :2] - m[:2, 3]) @ m[:2, :2]
+    hx, hy = float(frame.extents[0]) / 2, float(frame.extents[1]) / 2
+    others = local[~own]
+    sides = []
+    for name, axis, sign, half, other_half in (("+x", 0, 1, hx, hy), ("-x", 0, -1, hx, hy), ("+y", 1, 1, hy, hx),
+                                                ("-y", 1, -1, hy, hx)):
+        u = sign * others[:, axis]
+        v = others[:, 1 - axis]
+        band = (u > half) & (u < half + strip) & (np.abs(v) < other_half)
+        area = strip * 2 * max(other_half, 0.05)
+        if band.sum() / area < min_density:
+            sides.append(name)
+    return sides
+
+
+def prepare_object(scene: Scene, structure: Structure, obj: SceneObject, settings: SegmentSettings | None = None,
+                   levelled: torch.Tensor | None = None) -> PreparedObject | None:
+    """Clean one object's points and give them a frame and surroundings (see the module docstring). Returns
+    None when fewer than ``settings.min_points`` remain (the caller records why). ``levelled``: the scene's
+    points already levelled (``(N, 3)``), to share the work between objects."""
+    s = settings or SegmentSettings()
+    pts_all = levelled if levelled is not None else level_points(scene.points, structure.level)
+    idx = obj.indices
+    p = pts_all[idx].double().numpy()
+    keep = np.ones(len(p), dtype=bool)
+    removed = {}
+    floor = structure.floor_z
+    on_floor = p[:, 2] < floor + s.floor_band
+    # a raised object has no floor strays; one that stands keeps its feet above the band
+    if lowest_z(torch.from_numpy(p[:, 2])) - floor < s.raised:
+        keep &= ~on_floor
+        removed["floor"] = int(on_floor.sum())
+    walls = _near_walls(structure.walls, p[:, :2], s.margin) if len(p) else []
+    wall_pts = np.zeros(len(p), dtype=bool)
+    for w in walls:
+        wall_pts |= np.abs(p[:, :2] @ w.normal + w.d) < s.wall_band
+    if wall_pts.sum() < 0.5 * len(p):  # a segment that is mostly wall is a flat thing on a wall: keep it
+        removed["wall"] = int((wall_pts & keep).sum())
+        keep &= ~wall_pts
+    if keep.sum() >= 8:
+        sub = np.nonzero(keep)[0]
+        lab = _components(p[sub], s.link)
+        counts = np.bincount(lab)
+        body = counts.max()
+        stray = counts[lab] < 0.1 * body
+        keep[sub[stray]] = False
+        removed["stray"] = int(stray.sum())
+    if keep.sum() < s.min_points:
+        return None
+    rows = idx[torch.from_numpy(keep)]
+    pts = pts_all[rows]
+    cols = scene.colors[rows] if scene.colors is not None else None
+    flags = []
+    bottom = lowest_z(pts[:, 2])
+    raised = bottom - floor >= s.raised
+    if raised:
+        flags.append(f"raised: its lowest points are {bottom - floor:.2f} m above the floor")
+    frame_floor = bottom if raised else floor
+    if obj.yaw is not None:
+        yaw, yaw_note = obj.yaw, None
+    else:
+        yaw, _, _ = min_area_rectangle(pts[:, :2].double().numpy())
+        yaw, snapped = _snap(yaw, structure.walls, s.snap_deg)
+        yaw_note = "snapped to the walls" if snapped else None
+    frame = object_frame(pts, floor_z=frame_floor, yaw=yaw, where=f"instance {obj.instance}")
+    if yaw_note is not None:
+        flags.append(f"yaw {yaw_note}")
+    # surroundings: what is near and not the object
+    lo = pts.min(0).values.double() - s.margin
+    hi = pts.max(0).values.double() + s.margin
+    own = torch.zeros(len(pts_all), dtype=torch.bool)
+    own[obj.indices] = True
+    near = ((pts_all.double() >= lo) & (pts_all.double() <= hi)).all(1) & ~own
+    ctx = pts_all[near]
+    ctx = ctx[voxel_thin(ctx, s.voxel)]
+    planes = torch.tensor(np.stack([w.plane() for w in walls]) if walls else np.zeros((0, 4)), dtype=torch.float64)
+    context = SceneContext(ctx.float(), planes, None if raised else floor)
+    cut = _cut_sides(frame, pts_all.double().numpy(), own.numpy())
+    if cut:
+        flags.append(f"cut by the scan's edge: almost nothing scanned beyond its {', '.join(cut)} side"
+                     f"{'s' if len(cut) > 1 else ''}")
+    if len(pts) < 300:
+        flags.append(f"few points: {len(pts)}")
+    source = f"{scene.source} instance {obj.instance} ({obj.label})"
+    obs = Observations(pts.float(), frame, cols, None, None, obj.category, source, context)
+    return PreparedObject(obj, obs, flags, removed)
