@@ -1,15 +1,21 @@
-"""``report.png``: what the fit saw and what it found.
+"""``report.png``: what the fit saw and what it found, for a person to look at.
 
-With RGB-D frames: per view, observed depth | fitted depth | absolute error.
-With points only: the scan and the fitted mesh from the top, front and side.
-Below: the objective over time.
+* top row: the fitted mesh, shaded by the pure-torch renderer (:mod:`backend.render.overlay`), over the scan's
+  points, from the object's front, from a corner above and from the top (points in front of the mesh stay
+  visible, so a part the fit missed shows as points sticking out);
+* with RGB-D frames, a row per view: observed depth, fitted depth and their difference inside the object's
+  mask (the depth residual);
+* bottom: the parameter table (discrete and continuous values; parameters the scan could not decide marked,
+  with the prior they were kept at) and the objective over time, with the scan-fit metrics in the title.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from ..structures import Frames, Observations
@@ -24,8 +30,46 @@ def _fitted_depth(result: FitResult, frames: Frames) -> torch.Tensor:
     from ..render import RasterSettings, render
 
     mesh = result.mesh
-    out = render(mesh.verts[:1].float(), mesh.triangles(), frames.cameras, RasterSettings())
+    out = render(mesh.verts[:1].float(), mesh.triangles(), frames.cameras, RasterSettings(silhouette=False))
     return out.depth[0]
+
+
+def _views(result: FitResult, observations: Observations, width: int = 360, height: int = 300) -> list[np.ndarray]:
+    from ..render.overlay import overlay, shade, splat, view_cameras
+
+    verts = result.mesh.verts[0].detach().float()
+    tris = result.mesh.triangles()
+    pts = observations.points.float()
+    if len(pts) > 60000:
+        pts = pts[torch.randperm(len(pts), generator=torch.Generator().manual_seed(0))[:60000]]
+        cols = None
+    else:
+        cols = observations.colors
+    lo = torch.minimum(verts.min(0).values, pts.min(0).values)
+    hi = torch.maximum(verts.max(0).values, pts.max(0).values)
+    pose = np.asarray(result.world_from_program, dtype=np.float64)
+    d = pose[:3, :3] @ np.array([0.0, -1.0, 0.0])
+    front = math.atan2(d[1], d[0])
+    cams = view_cameras(lo, hi, ("front", "three_quarter", "top"), width, height, front=front)
+    inten, depth, _ = shade(verts, tris, cams)
+    prgb, pdepth = splat(pts, cols, cams, radius=1)
+    img = overlay(inten, depth, torch.tensor([0.85, 0.35, 0.2]), prgb, pdepth, alpha=0.7)
+    return [img[k].numpy() for k in range(len(cams))]
+
+
+def _table_text(result: FitResult) -> list[list[str]]:
+    rows = []
+    for k, v in result.discrete.items():
+        rows.append([k, str(v), ""])
+    for k, v in result.continuous.items():
+        val = ", ".join(f"{x:.3f}" for x in v) if isinstance(v, (list, tuple)) else f"{float(v):.3f}"
+        note = ""
+        if k in result.undecided:
+            u = result.undecided[k]
+            note = f"undecided (evidence {u['evidence']:.2f}), at the prior" if u.get("prior") is not None else \
+                f"undecided (evidence {u['evidence']:.2f})"
+        rows.append([k, val, note])
+    return rows
 
 
 def write_report(result: FitResult, observations: Observations, path: str | Path, max_views: int = 4) -> None:
@@ -35,56 +79,65 @@ def write_report(result: FitResult, observations: Observations, path: str | Path
     import matplotlib.pyplot as plt
 
     frames = getattr(observations, "frames", None)
-    if frames is not None:
-        views = list(range(min(max_views, int(frames.depth.shape[0]))))
+    views = list(range(min(max_views, int(frames.depth.shape[0])))) if frames is not None else []
+    pictures = _views(result, observations) if result.mesh is not None else []
+    rows_table = _table_text(result)
+    n_rows = 1 + len(views) + 1
+    heights = [3.2] + [2.4] * len(views) + [max(3.0, 0.22 * len(rows_table) + 0.6)]
+    fig = plt.figure(figsize=(12, sum(heights)))
+    gs = fig.add_gridspec(n_rows, 3, height_ratios=heights)
+    for c, (img, title) in enumerate(zip(pictures, ("front", "from a corner above", "top"), strict=False)):
+        ax = fig.add_subplot(gs[0, c])
+        ax.imshow(img)
+        ax.set_title(f"{title}: fitted mesh over the scan", fontsize=8)
+        ax.axis("off")
+    if views:
         fitted = _fitted_depth(result, frames)
-        fig, axes = plt.subplots(len(views) + 1, 3, figsize=(10, 2.8 * (len(views) + 1)), squeeze=False)
         for r, v in enumerate(views):
             obs = frames.depth[v].cpu()
             fit = fitted[v].detach().cpu()
             vmax = float(max(obs.max(), fit.max(), 1e-3))
             mask = frames.masks[v].cpu() if frames.masks is not None else obs > 0
-            err = torch.where(mask & (obs > 0) & (fit > 0), (obs - fit).abs(), torch.zeros_like(obs))
-            for c, (img, title, cmap, hi) in enumerate([
-                (obs, f"view {v}: observed depth (m)", "viridis", vmax),
-                (fit, "fitted depth (m)", "viridis", vmax),
-                (err, "|error| in the mask (m)", "magma", max(0.05, float(err.max()))),
+            both = mask & (obs > 0) & (fit > 0)
+            err = torch.where(both, obs - fit, torch.full_like(obs, float("nan")))
+            for c, (img, title, cmap, lim) in enumerate([
+                (obs, f"view {v}: observed depth (m)", "viridis", (0, vmax)),
+                (fit, "fitted depth (m)", "viridis", (0, vmax)),
+                (err, "depth residual in the mask (m, observed - fitted)", "coolwarm", (-0.05, 0.05)),
             ]):
-                ax = axes[r, c]
-                im = ax.imshow(img.numpy(), cmap=cmap, vmin=0, vmax=hi)
+                ax = fig.add_subplot(gs[1 + r, c])
+                im = ax.imshow(img.numpy(), cmap=cmap, vmin=lim[0], vmax=lim[1])
                 ax.set_title(title, fontsize=8)
                 ax.axis("off")
                 fig.colorbar(im, ax=ax, fraction=0.046)
-        bottom = fig.add_subplot(len(views) + 1, 1, len(views) + 1)
-        for c in range(3):
-            axes[len(views), c].remove()
-    else:
-        fig = plt.figure(figsize=(10, 6))
-        pts = observations.points.cpu()
-        if len(pts) > 20000:  # a scatter plot shows no more
-            pts = pts[torch.randperm(len(pts), generator=torch.Generator().manual_seed(0))[:20000]]
-        verts = result.mesh.verts[0].detach().cpu()
-        for c, (i, j, name) in enumerate([(0, 1, "top (x, y)"), (0, 2, "front (x, z)"), (1, 2, "side (y, z)")]):
-            ax = fig.add_subplot(2, 3, c + 1)
-            ax.scatter(pts[:, i], pts[:, j], s=0.5, c="tab:blue", label="scan")
-            ax.scatter(verts[:, i], verts[:, j], s=2, c="tab:red", label="fitted vertices")
-            ax.set_title(name, fontsize=8)
-            ax.set_aspect("equal")
-            ax.tick_params(labelsize=6)
-            if c == 0:
-                ax.legend(fontsize=6, markerscale=4)
-        bottom = fig.add_subplot(2, 1, 2)
+    ax = fig.add_subplot(gs[n_rows - 1, 0])
+    ax.axis("off")
+    if rows_table:
+        notes = any(r[2] for r in rows_table)
+        cells = rows_table if notes else [r[:2] for r in rows_table]
+        tab = ax.table(cellText=cells, colLabels=["parameter", "value", "note"][: len(cells[0])], loc="upper left",
+                       cellLoc="left", colLoc="left", colWidths=[0.6, 0.4, 0.9][: len(cells[0])])
+        tab.auto_set_font_size(False)
+        tab.set_fontsize(7)
+        tab.scale(1.0, 1.1)
+    bottom = fig.add_subplot(gs[n_rows - 1, 1:])
     hist = result.history
-    for phase, label in (("search", "search objective"), ("final", "finer objective (final decision)")):
+    for phase, label in (("search", "search objective"), ("final", "finer objective (final decision)"),
+                         ("priors", "refit with undecided parameters at their priors")):
         part = [h for h in hist if (h[2] if len(h) > 2 else "search") == phase]
         if part:
             bottom.plot([h[0] for h in part], [h[1] for h in part], "-o", ms=2, label=label)
     if hist:
         bottom.legend(fontsize=6)
+        bottom.set_yscale("log")
     bottom.set_xlabel("seconds")
     bottom.set_ylabel("best objective")
-    bottom.set_yscale("log")
-    bottom.set_title(f"{result.method}: objective {result.objective:.4g}", fontsize=9)
+    m = result.scan_fit
+    metrics = (f"; F@5cm {m['f_5cm']:.3f}, F@2.5cm {m['f_2_5cm']:.3f}, accuracy {m['accuracy_cm']:.1f} cm, "
+               f"completeness {m['completeness']:.2f}") if m.get("f_5cm") is not None else ""
+    bottom.set_title(f"{result.method}: objective {result.objective:.4g}{metrics}", fontsize=8)
+    if result.flags:
+        fig.text(0.01, 0.003, "notes: " + "; ".join(result.flags), fontsize=7, va="bottom")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
