@@ -1,0 +1,232 @@
+"""``shapeprog bench real``: reconstruction of real scans, measured without ground truth.
+
+For every scene of ``--data`` (default ``../shared/real_scans``: three ScanNet captures of one room, each a
+labelled point cloud ``<scene>/<scene>_points.ply``) and every method, ``fit-scene`` fits the furniture
+(:func:`backend.scene.run.fit_scene`, the same code as the command, objects in parallel) into
+``--out/<scene>/<method>/`` (kept: a rerun with the same settings reuses finished objects). It prints
+
+* per object and method the scan-fit metrics (:mod:`backend.scan_metrics`: F-score at 5 and 2.5 cm,
+  accuracy, completeness over the seen region) and the fit's time;
+* per method the mean of each over the fitted furniture, and the wall time per scene;
+* **consistency across captures**: the scans are aligned to the first scene's frame
+  (:func:`backend.scene.register.register_scenes`, on their walls and floor), the same physical object is
+  found in two captures as the fitted object of the same program whose centre lies nearest (within 0.5 m),
+  and a pair is consistent when its discrete values are equal and its active length parameters (subtype
+  DISTANCE) are within 2 cm. The rate is over all such pairs.
+
+The last line: the best method by mean F@5cm, its mean F@5cm and its consistency rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..command import Command, UserError
+
+__all__ = ["RealBenchConfig", "consistency", "run"]
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "real_scans"
+
+
+@dataclass
+class RealBenchConfig:
+    scenes: str = "scene0000_00,scene0000_01,scene0000_02"
+    """Comma-separated scene names (folders of --data holding <scene>_points.ply)."""
+    methods: str = "mcts,ga,cd"
+    """Comma-separated search methods to compare."""
+    budget: float = 45.0
+    """Time budget per object and method, in seconds."""
+    data: str = str(DEFAULT_DATA)
+    """The folder of the scenes."""
+    out: str = "bench_real"
+    """Where the fits go (one fit-scene folder per scene and method; finished objects are reused)."""
+    jobs: int | None = None
+    """Objects fitted at once (default: one per core)."""
+    seed: int = 0
+    """Seed of the fits."""
+    tolerance_cm: float = 2.0
+    """Consistency: the largest difference of a length parameter between captures of one object."""
+    match_m: float = 0.5
+    """Consistency: the farthest apart (metres, after aligning the scans) two fits of one object may be."""
+
+
+def _centre(row: dict) -> np.ndarray | None:
+    from ..io.ply import load_ply
+    from ..structures import ScanError
+
+    try:
+        p = load_ply(Path(row["folder"]) / "fitted.ply").points.double().numpy()
+    except (ScanError, OSError, KeyError):
+        return None
+    return (p.min(0) + p.max(0)) / 2
+
+
+def _lengths(program: str) -> set[str]:
+    from translator.loading import load_any
+    from translator.params import parameter_space
+
+    from ..library import resolve_program
+
+    space = parameter_space(load_any(resolve_program(program)))
+    return {p.name for p in space.continuous if p.type == "VALUE" and p.subtype == "DISTANCE"}
+
+
+def consistency(rows_by_scene: dict[str, list[dict]], registrations: dict[str, Any], tolerance_cm: float = 2.0,
+                match_m: float = 0.5) -> list[dict]:
+    """Pairs of fits of one physical object in two captures (see the module docstring): ``[{"a", "b" (scene,
+    instance), "category", "distance_m", "consistent", "discrete_differ", "length_differ_cm"}]``."""
+    placed: dict[str, list[tuple[dict, np.ndarray]]] = {}
+    for scene, rows in rows_by_scene.items():
+        reg = registrations.get(scene)
+        out = []
+        for r in rows:
+            if r["state"] != "succeeded" or "discrete" not in r:
+                continue
+            c = _centre(r)
+            if c is None:
+                continue
+            out.append((r, reg.apply(c[None])[0] if reg is not None else c))
+        placed[scene] = out
+    lengths: dict[str, set[str]] = {}
+    pairs = []
+    scenes = list(placed)
+    for i, sa in enumerate(scenes):
+        for sb in scenes[i + 1:]:
+            used = set()
+            for ra, ca in placed[sa]:
+                best, best_d = None, match_m
+                for k, (rb, cb) in enumerate(placed[sb]):
+                    if k in used or rb["program"] != ra["program"]:
+                        continue
+                    d = float(np.linalg.norm(ca[:2] - cb[:2]))
+                    if d <= best_d:
+                        best, best_d = k, d
+                if best is None:
+                    continue
+                used.add(best)
+                rb = placed[sb][best][0]
+                if ra["program"] not in lengths:
+                    lengths[ra["program"]] = _lengths(ra["program"])
+                disc = sorted(k for k in set(ra["discrete"]) | set(rb["discrete"])
+                              if ra["discrete"].get(k) != rb["discrete"].get(k))
+                diff = {}
+                for k in lengths[ra["program"]]:
+                    va, vb = ra["continuous"].get(k), rb["continuous"].get(k)
+                    if isinstance(va, (int, float)) and isinstance(vb, (int, float)):
+                        diff[k] = round(100 * abs(va - vb), 2)
+                big = {k: v for k, v in diff.items() if v > tolerance_cm}
+                # a length only one of the two configurations uses (an inactive one) differs in meaning, not in value
+                if disc:
+                    big = {}
+                pairs.append({"a": [sa, ra["instance"]], "b": [sb, rb["instance"]], "category": ra["category"],
+                              "program": ra["program"], "distance_m": round(best_d, 3), "consistent": not disc and not big,
+                              "discrete_differ": disc, "length_differ_cm": big})
+    return pairs
+
+
+def _fmt(x: Any, spec: str = ".3f") -> str:
+    return format(x, spec) if isinstance(x, (int, float)) and math.isfinite(x) else "-"
+
+
+def run(cfg: RealBenchConfig) -> int:
+    from ..fit.config import FitConfig
+    from ..scene.outputs import object_rows
+    from ..scene.readers import load_scene
+    from ..scene.register import register_scenes
+    from ..scene.run import SceneFitSettings, fit_scene
+
+    data = Path(cfg.data)
+    scenes = [s for s in cfg.scenes.split(",") if s]
+    methods = [m for m in cfg.methods.split(",") if m]
+    missing = [s for s in scenes if not (data / s / f"{s}_points.ply").is_file()]
+    if missing:
+        raise UserError(f"{data}: no {missing[0]}/{missing[0]}_points.ply (the real scans live in ../shared/real_scans)")
+    from ..fit import METHODS
+
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise UserError(f"unknown method {bad[0]!r} (choose from {', '.join(METHODS)})")
+    out = Path(cfg.out)
+    rows: dict[str, dict[str, list[dict]]] = {m: {} for m in methods}
+    walls: dict[str, dict[str, float]] = {m: {} for m in methods}
+    print(f"bench real: {len(scenes)} scenes x {len(methods)} methods, {cfg.budget:g} s per object, in {out}", flush=True)
+    for method in methods:
+        for scene in scenes:
+            settings = SceneFitSettings(jobs=cfg.jobs, fit=replace(FitConfig(), method=method, budget=cfg.budget,
+                                                                   seed=cfg.seed))
+            t0 = time.perf_counter()
+            run_ = fit_scene(str(data / scene / f"{scene}_points.ply"), out / scene / method, settings)
+            walls[method][scene] = time.perf_counter() - t0
+            rows[method][scene] = object_rows(run_)
+            n = sum(1 for r in rows[method][scene] if r["state"] == "succeeded")
+            print(f"  {scene} {method}: {n}/{len(rows[method][scene])} objects in {walls[method][scene]:.0f} s "
+                  f"({sum(1 for r in rows[method][scene] if r['done_before'])} reused)", flush=True)
+    print("\nper object (F@5cm / F@2.5cm / accuracy cm / completeness / fit s):")
+    head = f"{'scene':13} {'object':18} {'program':9} " + " ".join(f"{m:>33}" for m in methods)
+    print(head)
+    keys = []
+    for scene in scenes:
+        for r in rows[methods[0]][scene]:
+            keys.append((scene, r["key"], r["program"]))
+    for scene, key, prog in keys:
+        cells = []
+        for m in methods:
+            r = next((x for x in rows[m][scene] if x["key"] == key), None)
+            f = (r or {}).get("scan_fit", {})
+            cells.append(f"{_fmt(f.get('f_5cm'))} / {_fmt(f.get('f_2_5cm'))} / {_fmt(f.get('accuracy_cm'), '.1f')} / "
+                         f"{_fmt(f.get('completeness'), '.2f')} / {_fmt((r or {}).get('seconds'), '.0f')}"
+                         if r and r["state"] == "succeeded" else (r or {}).get("state", "-"))
+        print(f"{scene:13} {key:18} {Path(prog).stem:9} " + " ".join(f"{c:>33}" for c in cells))
+    regs = {}
+    base = load_scene(data / scenes[0] / f"{scenes[0]}_points.ply")
+    for scene in scenes[1:]:
+        reg = register_scenes(load_scene(data / scene / f"{scene}_points.ply"), base)
+        regs[scene] = reg
+        print(f"\nregistration {scene} -> {scenes[0]}: yaw {reg.yaw_deg:.1f} deg, shift {np.round(reg.dst_from_src[:3, 3], 3).tolist()}, "
+              f"residual {100 * reg.residual:.1f} cm")
+    summary = {}
+    print(f"\nper method (mean over fitted furniture; consistency: pairs of captures of one object, discrete equal and "
+          f"lengths within {cfg.tolerance_cm:g} cm):")
+    print(f"{'method':7} {'objects':>8} {'F@5cm':>7} {'F@2.5cm':>8} {'acc cm':>7} {'compl':>6} {'pairs':>6} {'consistent':>11}  "
+          f"{'wall s per scene':>20}")
+    for m in methods:
+        allrows = [r for s in scenes for r in rows[m][s] if r["state"] == "succeeded" and r.get("scan_fit")]
+        pairs = consistency(rows[m], regs, cfg.tolerance_cm, cfg.match_m)
+        ok = sum(p["consistent"] for p in pairs)
+
+        def mean(k, rows_=allrows):
+            vals = [r["scan_fit"][k] for r in rows_ if isinstance(r["scan_fit"].get(k), (int, float))]
+            return statistics.fmean(vals) if vals else math.nan
+
+        summary[m] = {"f5": mean("f_5cm"), "rate": ok / len(pairs) if pairs else math.nan, "pairs": pairs}
+        print(f"{m:7} {len(allrows):>8} {_fmt(mean('f_5cm')):>7} {_fmt(mean('f_2_5cm')):>8} {_fmt(mean('accuracy_cm'), '.2f'):>7} "
+              f"{_fmt(mean('completeness'), '.3f'):>6} {len(pairs):>6} {ok:>5} ({_fmt(100 * summary[m]['rate'], '.1f')}%)  "
+              + ", ".join(f"{walls[m][s]:.0f}" for s in scenes))
+    for m in methods:
+        bad_pairs = [p for p in summary[m]["pairs"] if not p["consistent"]]
+        if bad_pairs:
+            print(f"\n{m}: inconsistent pairs")
+            for p in bad_pairs:
+                why = (f"discrete {', '.join(p['discrete_differ'])}" if p["discrete_differ"] else
+                       ", ".join(f"{k} {v:.1f} cm" for k, v in p["length_differ_cm"].items()))
+                print(f"  {p['category']:12} {p['a'][0]}#{p['a'][1]} vs {p['b'][0]}#{p['b'][1]} ({p['distance_m']:.2f} m apart): {why}")
+    (out / "bench_real.json").write_text(json.dumps({"methods": methods, "scenes": scenes, "budget": cfg.budget,
+                                                     "summary": summary, "wall_s": walls}, indent=1, default=str) + "\n")
+    best = max(methods, key=lambda m: (summary[m]["f5"] if math.isfinite(summary[m]["f5"]) else -1))
+    print(f"best={best} mean_f5cm={_fmt(summary[best]['f5'])} consistency={_fmt(100 * summary[best]['rate'], '.1f')}%")
+    return 0
+
+
+BENCHMARK = Command(name="real", help="fit-scene on the real ScanNet captures: scan-fit metrics and consistency",
+                    config=RealBenchConfig, run=run,
+                    description="Fit the furniture of the real scans in ../shared/real_scans with each method; per object "
+                                "and method the scan-fit metrics, per method their means and the consistency across the "
+                                "captures of one room. Last line: the best method's mean F@5cm and consistency rate.")
