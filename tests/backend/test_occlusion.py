@@ -7,14 +7,13 @@ import math
 
 import torch
 
-from backend.objective import Objective, ObjectiveConfig
 from backend.object_frame import observations_from_points
+from backend.objective import Objective, ObjectiveConfig
 from backend.occlusion import Surroundings
 from backend.ops.sampling import sample_surface
 from backend.structures import SceneContext
-from translator.geometry import MeshBatch
-
 from tests.backend.ops.test_inside import CUBE_TRIS, cube
+from translator.geometry import MeshBatch
 
 
 def box_mesh(lo, hi, dtype=torch.float32) -> MeshBatch:
