@@ -343,6 +343,7 @@ ACTIVE_WHEN: dict[str, dict[str, Callable[[dict], bool]]] = {
         "Leg Height": lambda d: d["Has Legs"],
         "Chaise Length": lambda d: d["Has Chaise"],
         "Chaise Width": lambda d: d["Has Chaise"],
+        "Chaise Back": lambda d: d["Has Chaise"] and d["Arm Style"] != "None",
     },
     "cabinet": {
         "Has Handles": lambda d: d["Front Style"] != "Open Shelves",

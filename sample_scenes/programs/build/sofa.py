@@ -1,8 +1,11 @@
-"""Sofa: two- to four-seat sofas, loveseats, armless settees, chaise (L-shaped) sofas.
+"""Sofa: two- to four-seat sofas, loveseats, armless settees, chaise (L-shaped) sofas and corner sectionals.
 
 A seat platform with one to four seat cushions, a full-width back (with or
 without loose back cushions), square or rolled arms or none, on short legs
-or on the floor; an optional chaise extends the seat forwards on the right.
+or on the floor; an optional chaise extends the seat forwards on the right,
+up to 2.2 m (a sectional's long return); with Chaise Back the right arm rises
+to the back's height along the whole side (a corner sectional, whose second
+back runs along the chaise's outer side).
 The bounding box is Width x (Depth + Chaise Length) x Height, centred on the
 origin at the floor; +Z up, the seat faces -Y.
 
@@ -40,6 +43,8 @@ def build():
     n = k.int("Seat Cushions", 3, 1, 4, "number of seat cushions side by side")
     has_back_cushions = k.bool("Has Back Cushions", True, "loose cushions leaning on the back")
     has_chaise = k.bool("Has Chaise", False, "a chaise extends the seat forwards on the right (L-shaped sofa)")
+    chaise_back = k.bool("Chaise Back", False, "chaise: the right arm is a back as high as the main one, along the "
+                                               "chaise's whole outer side (a corner sectional)")
     w = k.float("Width", 2.0, 1.2, 3.0, "overall width (x)")
     d = k.float("Depth", 0.9, 0.75, 1.1, "depth of the main body (y), back included")
     h = k.float("Height", 0.85, 0.75, 1.05, "height of the back's top")
@@ -49,7 +54,7 @@ def build():
     aw = k.float("Arm Width", 0.18, 0.08, 0.30, "arms: width of one arm (x)")
     ah = k.float("Arm Height", 0.62, 0.50, 0.72, "arms: height of the arm's top")
     lh = k.float("Leg Height", 0.08, 0.04, 0.14, "legs: height of the legs")
-    cl = k.float("Chaise Length", 0.6, 0.4, 0.9, "chaise: how far it extends in front of the main seat")
+    cl = k.float("Chaise Length", 0.6, 0.4, 2.2, "chaise: how far it extends in front of the main seat")
     cw = k.float("Chaise Width", 0.8, 0.6, 1.0, "chaise: its width (at most the seat's width)")
 
     lift = k.switch(has_legs, lh, 0.0, type="FLOAT", label="Lift")
@@ -82,18 +87,21 @@ def build():
         k.box(x_in - chaise_w, x_in, y_front - cl, y_front, seat_bottom, sh, label="Chaise Cushion"), label="Chaise")
 
     # -- arms ---------------------------------------------------------------------------
-    def arm(x0, x1, front, side):
-        square = k.box(x0, x1, front, y_back, lift, ah, label=f"{side} Square Arm")
+    def arm(x0, x1, front, top, side):
+        square = k.box(x0, x1, front, y_back, lift, top, label=f"{side} Square Arm")
         roll_r = aw * 0.5
         roll = k.cylinder(roll_r, front, y_back, vertices=12, label=f"{side} Arm Roll")  # along z, then laid along y
         roll = k.transform(roll, rotate=(-math.pi / 2, 0.0, 0.0), label=f"{side} Arm Roll Laid")
-        roll = k.transform(roll, translate=k.xyz((x0 + x1) * 0.5, 0.0, ah - roll_r), label=f"{side} Arm Roll Placed")
-        rolled = k.join(k.box(x0, x1, front, y_back, lift, ah - roll_r, label=f"{side} Rolled Arm Body"), roll,
+        roll = k.transform(roll, translate=k.xyz((x0 + x1) * 0.5, 0.0, top - roll_r), label=f"{side} Arm Roll Placed")
+        rolled = k.join(k.box(x0, x1, front, y_back, lift, top - roll_r, label=f"{side} Rolled Arm Body"), roll,
                         label=f"{side} Rolled Arm")
         return k.menu_switch(arm_style, {"Square": square, "Rolled": rolled}, label=f"{side} Arm")
 
-    left_arm = arm(-w * 0.5, -x_in, y_front, "Left")
-    right_arm = arm(x_in, w * 0.5, y_front - chaise_len, "Right")
+    # a corner sectional's right arm is its second back (as high as the main one)
+    right_top = k.switch(has_chaise, k.switch(chaise_back, h, ah, type="FLOAT", label="Chaise Side Height"), ah,
+                         type="FLOAT", label="Right Arm Top")
+    left_arm = arm(-w * 0.5, -x_in, y_front, ah, "Left")
+    right_arm = arm(x_in, w * 0.5, y_front - chaise_len, right_top, "Right")
 
     # -- legs -----------------------------------------------------------------------------
     lx = w * 0.5 - LEG_INSET
