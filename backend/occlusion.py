@@ -55,7 +55,8 @@ class Surroundings:
             candidate's lowest point.
         sensor_heights: heights (metres above the room's floor) a hand-held sensor is held at.
         sensor_azimuths: sensor positions per height, evenly around the object.
-        sensor_pixels: the side of the square renders that decide which triangles are in sight.
+        sensor_pixels: the side of the square renders that decide which triangles are in sight (the objective's
+            64 miss some thin parts, a few centimetres across; the metrics use 128).
         max_context_points: the ``context`` term looks at most at this many context points (a fixed random
             subset of those inside the candidates' box and above the floor).
     """

@@ -108,5 +108,5 @@ def observation_metrics(verts: Any, tris: Any, observations: Observations, **kw:
         context = SceneContext(torch.zeros((0, 3)), floor_z=floor)
     pts = observations.points
     box = torch.stack([pts.min(0).values, pts.max(0).values]).float()
-    sur = Surroundings.from_context(context, torch.eye(4, dtype=torch.float64), keep_within=box)
+    sur = Surroundings.from_context(context, torch.eye(4, dtype=torch.float64), keep_within=box, sensor_pixels=128)
     return scan_fit_metrics(verts, tris, pts, sur, **kw)

@@ -77,10 +77,11 @@ def parameter_evidence(module: Any, space: ParameterSpace, discrete: dict[str, A
     context = observations.context
     if context is not None:
         sur = Surroundings.from_context(context, torch.eye(4, dtype=torch.float64),
-                                        keep_within=torch.stack([s.points[0].min(0).values, s.points[0].max(0).values]))
+                                        keep_within=torch.stack([s.points[0].min(0).values, s.points[0].max(0).values]),
+                                        sensor_pixels=128)
     else:
         sur = Surroundings(torch.zeros((0, 3)), torch.zeros((0, 4), dtype=torch.float64), None,
-                           room_floor_z=float(observations.frame.floor_z))
+                           room_floor_z=float(observations.frame.floor_z), sensor_pixels=128)
     hidden = sur.hidden(s.points, face_normals(verts[:1], tris, s.face))[0]
     sight = sur.visible_faces(verts[0], tris)[s.face[0]]
     from scipy.spatial import cKDTree

@@ -8,9 +8,9 @@ scan may end in the middle of it. So, per object:
 * **Stray points**: points within ``floor_band`` of the floor, points on a nearby wall plane (within
   ``wall_band``), and small pieces not connected to the object's body (``link`` apart) are left out; the
   counts are recorded.
-* **Frame**: the floor height is the scene's (not the segment's lowest point); an object whose lowest points
-  are more than ``raised`` above the floor (a wall cabinet) is *raised*: its frame starts at its own bottom
-  and nothing under it is hidden. The yaw is the segment's minimum-area rectangle, snapped to the room's
+* **Frame**: the floor height is the scene's (not the segment's lowest point); an object of a category that
+  can hang (``hangs``) whose lowest points are more than ``raised`` above the floor (a wall cabinet) is
+  *raised*: its frame starts at its own bottom and nothing under it is hidden. The yaw is the segment's minimum-area rectangle, snapped to the room's
   walls when within ``snap_deg`` of their direction (or the annotated box's yaw).
 * **Surroundings**: the scene's points that are not the object within ``margin`` of its box (floor, walls,
   neighbours; thinned to a ``voxel`` grid) and the walls near it (:class:`~backend.structures.SceneContext`).
@@ -46,8 +46,11 @@ class SegmentSettings:
     """Points closer than this (metres) are connected; pieces of under a tenth of the body's points that are not
     connected to it are strays."""
     raised: float = 0.6
-    """An object whose lowest points are this far (metres) above the floor is raised (a wall cabinet). Lower
-    gaps are thin parts the scan missed (a chair's legs, a table's)."""
+    """An object of a category that can hang on a wall whose lowest points are this far (metres) above the floor
+    is raised (a wall cabinet). Lower gaps, and any gap under other categories, are thin parts the scan missed
+    (a chair's legs, a table's)."""
+    hangs: tuple[str, ...] = ("cabinet", "shelves", "bookshelf")
+    """Categories that can hang on a wall."""
     snap_deg: float = 10.0
     """A segment's yaw within this many degrees of the walls' direction (mod 90) is snapped to it."""
     margin: float = 0.5
@@ -151,7 +154,8 @@ def prepare_object(scene: Scene, structure: Structure, obj: SceneObject, setting
     floor = structure.floor_z
     on_floor = p[:, 2] < floor + s.floor_band
     # a raised object has no floor strays; one that stands keeps its feet above the band
-    if lowest_z(torch.from_numpy(p[:, 2])) - floor < s.raised:
+    can_hang = obj.category in s.hangs
+    if not can_hang or lowest_z(torch.from_numpy(p[:, 2])) - floor < s.raised:
         keep &= ~on_floor
         removed["floor"] = int(on_floor.sum())
     walls = _near_walls(structure.walls, p[:, :2], s.margin) if len(p) else []
@@ -176,7 +180,7 @@ def prepare_object(scene: Scene, structure: Structure, obj: SceneObject, setting
     cols = scene.colors[rows] if scene.colors is not None else None
     flags = []
     bottom = lowest_z(pts[:, 2])
-    raised = bottom - floor >= s.raised
+    raised = can_hang and bottom - floor >= s.raised
     if raised:
         flags.append(f"raised: its lowest points are {bottom - floor:.2f} m above the floor")
     frame_floor = bottom if raised else floor
