@@ -60,7 +60,12 @@ def _views(result: FitResult, observations: Observations, width: int = 360, heig
 def _table_text(result: FitResult) -> list[list[str]]:
     rows = []
     for k, v in result.discrete.items():
-        rows.append([k, str(v), ""])
+        note = ""
+        if k in result.undecided:
+            u = result.undecided[k]
+            note = f"undecided: the prior scores within 2 % (x{u.get('objective_ratio', 1):.3f})" + \
+                (f", fitted {u['fitted']}" if "fitted" in u else "")
+        rows.append([k, str(v), note])
     for k, v in result.continuous.items():
         val = ", ".join(f"{x:.3f}" for x in v) if isinstance(v, (list, tuple)) else f"{float(v):.3f}"
         note = ""

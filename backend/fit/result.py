@@ -73,9 +73,10 @@ class FitResult:
     completeness, F-scores), filled in when the output folder is written."""
     flags: list[str] = field(default_factory=list)
     """What to know about the object's scan (fit-scene: raised, cut by the scan's edge, few points, ...)."""
-    undecided: dict[str, dict[str, float]] = field(default_factory=dict)
-    """Parameters the scan could not decide (fit-scene): name -> ``evidence`` (the supported fraction of the
-    surface it moves) and ``prior`` (the value it was kept at)."""
+    undecided: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Parameters the scan could not decide (fit-scene): name -> ``prior`` (the value it was kept at) and, for a
+    length, ``evidence`` (the supported fraction of the surface it moves), for a discrete parameter
+    ``objective_ratio`` (the prior's objective over the fitted value's) and ``fitted``."""
     mesh: MeshBatch | None = field(default=None, repr=False)
     """The fitted mesh in world coordinates (not serialised)."""
 

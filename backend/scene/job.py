@@ -8,8 +8,9 @@ the 4x4 map from the levelled frame back to the scan's). A job spec names the JS
 so the same executors that run the job service's fits run these.
 
 :func:`fit_scene_object` spends ``1 - reserve`` of the budget on the fit, finds the parameters the segment
-cannot decide (:func:`~backend.scene.evidence.parameter_evidence`), and when there are any refits briefly
-with them locked at their priors (the program's defaults); then it computes the scan-fit metrics (in the
+cannot decide (:func:`~backend.scene.evidence.parameter_evidence` for lengths,
+:func:`~backend.scene.evidence.discrete_evidence` for styles and counts), and when there are any refits
+briefly with them locked at their priors (the program's defaults); then it computes the scan-fit metrics (in the
 levelled frame, with the surroundings) and moves the result into the scan's frame.
 """
 
@@ -103,7 +104,7 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
 
     from ..fit import MIN_BUDGET_S, fit
     from ..scan_metrics import observation_metrics
-    from .evidence import parameter_evidence
+    from .evidence import discrete_evidence, parameter_evidence
 
     t0 = time.perf_counter()
     module = module or compile_program(program)
@@ -117,6 +118,10 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
                                 observations, skip=tuple(cfg.locks))
         undecided = {n: {"evidence": e["evidence"], "prior": float(space[n].default)}
                      for n, e in ev.items() if e["undecided"]}
+        if cfg.budget - (time.perf_counter() - t0) >= 2 * MIN_BUDGET_S:
+            dev = discrete_evidence(module, space, observations, result, cfg.objective, cfg.locks)
+            undecided.update({n: {"objective_ratio": e["objective_ratio"], "prior": space[n].default, "fitted": e["fitted"]}
+                              for n, e in dev.items() if e["undecided"]})
         left = cfg.budget - (time.perf_counter() - t0)
         if undecided and left >= MIN_BUDGET_S and not (stop is not None and stop.is_set()):
             locks = {**cfg.locks, **{n: u["prior"] for n, u in undecided.items()}}
