@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from fixtures_scannet import make_scan2cad, make_scannet_scene
 
 from backend.scene.labels import SCANNET20, category_of, label_names
 from backend.scene.programs import DEFAULT_MAP, load_map, select_objects
@@ -19,6 +18,7 @@ from backend.scene.segments import SegmentSettings, prepare_object
 from backend.scene.structure import estimate, fit_plane
 from backend.scene.synth import write_labelled_ply
 from backend.structures import ScanError
+from tests.fixtures.scannet import make_scan2cad, make_scannet_scene
 
 
 def _room(tmp_path, tilt_deg: float = 0.0, label_field: str = "nyu40", instance_field: str = "instance"):
