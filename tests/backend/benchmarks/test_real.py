@@ -1,0 +1,52 @@
+"""``shapeprog bench real``: pairing fits of one physical object across captures and judging their consistency
+(discrete values equal, lengths within 2 cm), on hand-made fit folders; the bench itself runs on
+../shared/real_scans (see the README's reconstruction section)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backend.benchmarks.real import RealBenchConfig, consistency, run
+from backend.io.ply import write_point_cloud
+from backend.scene.register import Registration
+
+
+def _row(tmp_path, scene, instance, centre, discrete, continuous, program="table"):
+    folder = tmp_path / scene / str(instance)
+    folder.mkdir(parents=True)
+    c = np.asarray(centre, dtype=np.float64)
+    write_point_cloud(folder / "fitted.ply", np.stack([c - 0.3, c + 0.3]))
+    return {"state": "succeeded", "instance": instance, "category": "table", "program": program, "folder": str(folder),
+            "discrete": discrete, "continuous": continuous}
+
+
+def test_pairs_are_matched_by_position_after_registration_and_judged(tmp_path):
+    d = {"Top Shape": "Rectangular", "Leg Style": "Four Legs"}
+    c = {"Width": 1.2, "Depth": 0.8, "Height": 0.75}
+    a = [_row(tmp_path, "a", 1, [1, 1, 0.4], d, c), _row(tmp_path, "a", 2, [-1, -1, 0.4], d, c)]
+    # scene b is turned by 90 degrees: its (-1, 1) is a's (1, 1)
+    b = [_row(tmp_path, "b", 7, [-1.05, 1, 0.4], d, {**c, "Width": 1.21}),
+         _row(tmp_path, "b", 8, [1, -1, 0.4], {**d, "Leg Style": "Pedestal"}, c)]
+    turn = np.eye(4)
+    turn[:2, :2] = [[0, 1], [-1, 0]]  # b -> a: (x, y) -> (y, -x)
+    pairs = consistency({"a": a, "b": b}, {"b": Registration(turn, 0.0, -90.0)})
+    by = {tuple(p["b"]): p for p in pairs}
+    assert set(by) == {("b", 7), ("b", 8)}
+    assert by[("b", 7)]["a"] == ["a", 1] and by[("b", 7)]["consistent"]
+    assert by[("b", 8)]["a"] == ["a", 2] and by[("b", 8)]["discrete_differ"] == ["Leg Style"]
+    far = [_row(tmp_path, "c", 9, [3, 3, 0.4], d, {**c, "Height": 0.8})]
+    assert consistency({"a": a, "c": far}, {}) == []
+    near = [_row(tmp_path, "d", 9, [1.1, 1, 0.4], d, {**c, "Height": 0.8})]
+    (pair,) = consistency({"a": a, "d": near}, {})
+    assert not pair["consistent"] and pair["length_differ_cm"] == {"Height": 5.0}
+
+
+def test_missing_data_is_one_line(tmp_path):
+    import pytest
+
+    from backend.command import UserError
+
+    with pytest.raises(UserError, match="no scene0000_00/scene0000_00_points.ply"):
+        run(RealBenchConfig(data=str(tmp_path), out=str(tmp_path / "o")))
+    with pytest.raises(UserError, match="unknown method"):
+        run(RealBenchConfig(data=str(tmp_path), scenes="", methods="sa", out=str(tmp_path / "o")))
