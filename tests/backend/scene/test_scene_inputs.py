@@ -178,3 +178,21 @@ def test_write_labelled_ply_round_trip(tmp_path):
     scene = load_labelled_ply(tmp_path / "r.ply")
     assert sorted(scene.objects) == [1, 2] and scene.objects[1].label == "table"
     torch.testing.assert_close(scene.points, torch.from_numpy(pts).float())
+
+
+def test_plans_of_a_scannet_folder_and_of_scan2cad_boxes(tmp_path):
+    from backend.scene.run import SceneFitSettings, plan_scene
+
+    sc = make_scannet_scene(tmp_path / "scene0007_00")
+    scene, structure, plans = plan_scene(str(tmp_path / "scene0007_00"), tmp_path / "out", SceneFitSettings())
+    assert [(p.instance, p.category, p.program) for p in plans] == [(1, "chair", "chair"), (2, "table", "table")]
+    assert structure.floor_source == "labels" and abs(structure.floor_z - sc["floor_z"]) < 1e-3
+    meta = json.loads((plans[0].folder / "input" / "object.json").read_text())
+    assert meta["instance"] == 1 and meta["program"] == "chair" and plans[0].spec.scene_object == "object.json"
+    ch = sc["objects"][1]
+    ann = tmp_path / "full_annotations.json"
+    make_scan2cad(ann, "scene0007_00", [{"center": ch["center"], "yaw": ch["yaw"], "half": [s / 2 for s in ch["size"]]}])
+    _, _, boxed = plan_scene(str(tmp_path / "scene0007_00"), tmp_path / "out2", SceneFitSettings(scan2cad=str(ann)))
+    assert [(p.instance, p.category) for p in boxed] == [(0, "chair")]
+    assert abs(math.remainder(json.loads((boxed[0].folder / "input" / "object.json").read_text())["frame"]["yaw"]
+                              - ch["yaw"], math.pi / 2)) < 1e-6
