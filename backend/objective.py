@@ -36,7 +36,9 @@ touches the ``K`` candidate meshes. The terms are those of
     (a bed 2 cm in the air with a frame 6 cm too low and a mattress 4 cm too thick fit the
     rest of a scan nearly as well as the truth). Only this side: where the scan misses the
     object's bottom, its lowest points are higher than the object's and the term lets the
-    candidate reach lower (the ``floor`` term stops it at the floor).
+    candidate reach lower (the ``floor`` term stops it at the floor). In a scanned room an object
+    that stands on the floor (its surroundings say so) reaches the floor itself: a chair whose thin
+    legs the scan missed still stands on them.
 ``top``
     ``relu(|max_v z_v - top_scan| - tolerance)``: how far the candidate's top is from the scan's
     top (the 99.9 % quantile of its heights), beyond a small tolerance for the noise there. The
@@ -311,6 +313,9 @@ class Objective:
             box = torch.stack([full.min(0).values, full.max(0).values]).float()
             self.surroundings = Surroundings.from_context(context, object_from_world, keep_within=box, seed=self.seed,
                                                           contact=cfg.contact)
+        if self.surroundings is not None and self.surroundings.floor_z is not None:
+            # an object standing in a room reaches its floor, even where the scan missed its thin legs
+            self.scan_bottom = min(self.scan_bottom, self.surroundings.floor_z)
         names = [n for n in ("scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top") if cfg.weight(n) > 0]
         if self.surroundings is not None:
             names += [n for n in ("wall", "context") if cfg.weight(n) > 0]

@@ -99,8 +99,9 @@ def _run(cfg: FitSceneConfig) -> int:
 
     rows = object_rows(run_)
     table = Table(title=f"fit-scene {cfg.scene}")
-    for col in ("instance", "category", "program", "state", "F@5cm", "acc cm", "s", "notes"):
-        table.add_column(col, overflow="fold")
+    for col in ("instance", "category", "program", "state", "F@5cm", "acc cm", "s"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("notes", overflow="fold")
     for r in rows:
         m = r.get("scan_fit", {})
         notes = r.get("error") or "; ".join(r.get("flags", []))
@@ -108,7 +109,7 @@ def _run(cfg: FitSceneConfig) -> int:
                       r["state"] + (" (done before)" if r["done_before"] else ""),
                       f"{m['f_5cm']:.3f}" if "f_5cm" in m else "", f"{m['accuracy_cm']:.1f}" if "accuracy_cm" in m else "",
                       f"{r['seconds']:.0f}" if r.get("seconds") is not None else "", notes)
-    Console().print(table)
+    Console(width=max(140, Console().width)).print(table)
     counts = {k: sum(1 for r in rows if r["state"] == k) for k in ("succeeded", "failed", "cancelled", "skipped")}
     f5 = [r["scan_fit"]["f_5cm"] for r in rows if r.get("scan_fit", {}).get("f_5cm") is not None]
     mean = f" mean F@5cm {sum(f5) / len(f5):.3f}," if f5 else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from backend.object_frame import observations_from_points
@@ -107,3 +108,17 @@ def test_objective_terms_with_surroundings():
     _, t_deep = obj_scene(deep.verts, deep)
     assert abs(float(t_deep["wall"][0]) - (0.15 - cfg.wall_tolerance)) < 1e-5
     assert float(t_deep["context"][0]) > 0.1
+
+
+def test_an_object_standing_in_a_room_reaches_its_floor():
+    # only the top half of a 1 m box was scanned (thin legs, say): alone it may float, in a room it stands
+    true = box_mesh([0, 0, 0], [1, 1, 1])
+    s = sample_surface(true.verts.double(), true.triangles(), 3000, 0).points[0]
+    top = s[s[:, 2] > 0.5].float()
+    floating = box_mesh([0, 0, 0.4], [1, 1, 1])
+    cfg = ObjectiveConfig(scan_points=0)
+    eye = torch.eye(4, dtype=torch.float64)
+    alone = Objective(_observations(top), eye, cfg)
+    room = Objective(_observations(top, SceneContext(torch.zeros((0, 3)), floor_z=0.0)), eye, cfg)
+    assert float(alone(floating.verts, floating)[1]["bottom"][0]) == 0.0
+    assert float(room(floating.verts, floating)[1]["bottom"][0]) == pytest.approx(0.4 - cfg.bottom_tolerance, abs=1e-5)

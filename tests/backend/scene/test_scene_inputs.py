@@ -184,7 +184,7 @@ def test_plans_of_a_scannet_folder_and_of_scan2cad_boxes(tmp_path):
     from backend.scene.run import SceneFitSettings, plan_scene
 
     sc = make_scannet_scene(tmp_path / "scene0007_00")
-    scene, structure, plans = plan_scene(str(tmp_path / "scene0007_00"), tmp_path / "out", SceneFitSettings())
+    _, structure, plans = plan_scene(str(tmp_path / "scene0007_00"), tmp_path / "out", SceneFitSettings())
     assert [(p.instance, p.category, p.program) for p in plans] == [(1, "chair", "chair"), (2, "table", "table")]
     assert structure.floor_source == "labels" and abs(structure.floor_z - sc["floor_z"]) < 1e-3
     meta = json.loads((plans[0].folder / "input" / "object.json").read_text())
