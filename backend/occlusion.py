@@ -10,8 +10,9 @@ follow, and both the fitting objective (:mod:`backend.objective`) and the scan-f
   at the floor (within ``floor_contact`` of it), or faces down within ``low_underside`` of the floor (the
   underside of a sofa on 8 cm legs). A triangle is *out of sight* when no sensor position could see it
   (:meth:`Surroundings.visible_faces`: the candidate rendered from a hand-held sensor's positions around
-  it, ``sensor_heights`` above the room's floor and on the room's side of the walls): the inside of a
-  closed cabinet, the top of a wardrobe taller than anyone holds a sensor, a back against a wall. Hidden
+  it, ``sensor_heights`` above the room's floor and on the room's side of the walls, with the neighbours'
+  points in the way): the inside of a closed cabinet, the top of a wardrobe taller than anyone holds a
+  sensor, a back against a wall, the side of a night stand that faces the bed. Hidden
   samples and samples of triangles out of sight are left out of the mesh-to-scan term and of the
   completeness and recall metrics.
 * **Free space**: the structure around the object is solid. A candidate may not reach through a wall
@@ -152,10 +153,18 @@ class Surroundings:
     @torch.no_grad()
     def visible_faces(self, verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
         """``(T,)`` bool: the triangles of ``verts (V, 3)`` that some sensor position sees (at least one pixel of
-        one render of :meth:`sensor_cameras`)."""
+        one render of :meth:`sensor_cameras` where no context point, splatted into the same view, lies more than
+        ``contact`` in front of it)."""
         v = verts.detach().float().reshape(-1, 3)
         cams = self.sensor_cameras(v.min(0).values, v.max(0).values)
-        face = render(v[None], tris, cams, RasterSettings(silhouette=False, znear=0.05)).face_index
+        out = render(v[None], tris, cams, RasterSettings(silhouette=False, znear=0.05))
+        face, depth = out.face_index[0], out.depth[0]
+        if len(self.points):  # the neighbours' points block the view (a bed beside a night stand)
+            from .render.overlay import splat
+
+            _, ctx_depth = splat(self.points, None, cams, radius=1)
+            blocked = (ctx_depth > 0) & (ctx_depth < depth - self.contact)
+            face = torch.where(blocked, torch.full_like(face, -1), face)
         seen = torch.zeros(len(tris), dtype=torch.bool)
         seen[face[face >= 0].unique().cpu()] = True
         return seen
