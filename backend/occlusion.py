@@ -169,6 +169,18 @@ class Surroundings:
         seen[face[face >= 0].unique().cpu()] = True
         return seen
 
+    def structure_contact(self, samples: torch.Tensor) -> torch.Tensor:
+        """``(...)`` bool: samples ``(..., 3)`` that touch the room's structure (within ``contact`` of a wall plane,
+        or within ``floor_contact`` of the floor the object stands on): hidden, but held in place by it."""
+        s = samples.detach()
+        touch = torch.zeros(s.shape[:-1], dtype=torch.bool, device=s.device)
+        if len(self.walls):
+            w = self.walls.to(s.device, s.dtype)
+            touch |= ((s @ w[:, :3].T + w[:, 3]).abs() < self.contact).any(-1)
+        if self.floor_z is not None:
+            touch |= s[..., 2] - self.floor_z < self.floor_contact
+        return touch
+
     # -- free space -----------------------------------------------------------------------------------
 
     def wall_penetration(self, verts: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,9 @@ moves. A nudge that mostly shifts the object (a change of width moves both sides
 business, not the parameter's, so the shift that best explains the displacement over the *supported* surface
 (seen by the sensor and within 10 cm of a scan point) is taken off first. The parameter's *evidence* is the
 fraction of the surface it still moves (by more than 5 mm) *in sight of a sensor* (not inside the object, not
-behind a wall: :meth:`~backend.occlusion.Surroundings.visible_faces`) that is supported. Under ``threshold``
+behind a wall: :meth:`~backend.occlusion.Surroundings.visible_faces`) or held by the room's structure (against
+a wall, on the floor: a wall cabinet scanned from the front has its depth from its front and the wall) that is
+supported, the held surface counting as supported. Under ``threshold``
 (default 0.25) it is undecided. A parameter that moves almost no surface in sight (a size capped by another
 one, the inside of a cabinet) is one no scan decides, and is not reported.
 
@@ -94,12 +96,13 @@ def parameter_evidence(module: Any, space: ParameterSpace, discrete: dict[str, A
     from scipy.spatial import cKDTree
 
     dist = torch.from_numpy(cKDTree(observations.points.double().numpy()).query(s.points[0].numpy(), k=1)[0])
-    supported = sight & ~hidden & (dist <= supported_within)
+    held = sur.structure_contact(s.points)[0]  # against a wall or on the floor: the structure decides it
+    supported = (sight & ~hidden & (dist <= supported_within)) | held
     out = {}
     for i, n in enumerate(names):
         d = moved_at[i]
         shift = d[supported].mean(0) if supported.any() else torch.zeros(3, dtype=d.dtype)
-        moving = ((d - shift).norm(dim=1) > moved) & sight
+        moving = ((d - shift).norm(dim=1) > moved) & (sight | held)
         frac = float(moving.double().mean())
         if frac < 0.01:  # it moves (almost) nothing a sensor could see: no scan could decide it
             continue
