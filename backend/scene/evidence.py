@@ -18,7 +18,7 @@ one, the inside of a cabinet) is one no scan decides, and is not reported.
 
 A discrete parameter is undecided when the scan cannot tell its fitted value from its prior
 (:func:`discrete_evidence`): with the parameter at its default, the fit refined briefly from the fitted pose
-and values scores within ``tolerance`` (2 %) of the fit under the finer objective that makes a search's final
+and values scores within ``tolerance`` (10 %) of the fit under the finer objective that makes a search's final
 decision. Drawer seams, handles and slats are centimetres across; a real scan's mesh often smooths them away,
 and then the number of drawers is the prior's, not the noise's.
 """
@@ -112,7 +112,7 @@ def parameter_evidence(module: Any, space: ParameterSpace, discrete: dict[str, A
 
 
 def discrete_evidence(module: Any, space: ParameterSpace, observations: Observations, result: Any, objective: Any,
-                      locks: dict[str, Any], *, steps: int = 15, tolerance: float = 0.02) -> dict[str, dict[str, Any]]:
+                      locks: dict[str, Any], *, steps: int = 10, tolerance: float = 0.10) -> dict[str, dict[str, Any]]:
     """The active discrete parameters of ``result`` (a :class:`~backend.fit.FitResult`) whose default explains the
     scan as well as the fitted value (see the module docstring). ``objective``: the fit's
     :class:`~backend.objective.ObjectiveConfig`. Returns ``{name: {"fitted": value, "objective_ratio": alt / fitted,

@@ -31,7 +31,7 @@ from .segments import PreparedObject
 
 __all__ = ["RESERVE", "fit_scene_object", "load_scene_object", "read_object_meta", "write_object_inputs"]
 
-RESERVE = 0.15
+RESERVE = 0.25
 """The fraction of an object's budget kept for refitting with its undecided parameters at their priors."""
 
 
