@@ -47,8 +47,16 @@ _RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {
 }
 # rt.Parameter's optional fields and their defaults (left out of PARAMETERS when equal)
 _PARAMETER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(rt.Parameter) if f.default is not dataclasses.MISSING}
-# Socket types with implicit conversions between each other (Blender's type_conversions).
-_CONVERTIBLE = frozenset({"VALUE", "INT", "BOOLEAN", "VECTOR", "ROTATION", "RGBA"})
+# Socket types with implicit conversions between each other (Blender's type_conversions), and the
+# conversions of rotations and matrices (a float or vector is Euler angles; a rotation becomes a vector
+# as its Euler angles, a matrix as its rotation matrix; a matrix becomes its rotation).
+_CONVERTIBLE = frozenset({"VALUE", "INT", "BOOLEAN", "VECTOR", "RGBA"})
+_ROTATION_CONVERSIONS = frozenset({("VALUE", "ROTATION"), ("VECTOR", "ROTATION"), ("ROTATION", "VECTOR"),
+                                   ("ROTATION", "MATRIX"), ("MATRIX", "ROTATION")})
+
+
+def _converts(a: str, b: str) -> bool:
+    return {a, b} <= _CONVERTIBLE or (a, b) in _ROTATION_CONVERSIONS
 
 
 class UnsupportedNodesError(ProgramError):
@@ -235,7 +243,7 @@ class _Generator:
                 if src.node is not None and info.nodes[src.node].bl_idname == "NodeGroupInput" \
                         and src.socket not in info.params:
                     out.append(f"{where}: input {quote(s.identifier)} reads {quote(src.socket)}, not an input of the group")
-                bad = [(a, b) for a, b in src.steps(s.type) if not {a, b} <= _CONVERTIBLE]
+                bad = [(a, b) for a, b in src.steps(s.type) if not _converts(a, b)]
                 if bad:
                     out.append(f"{where}: input {quote(s.identifier)} gets a {bad[0][0]} value; no conversion to {bad[0][1]}")
         return out

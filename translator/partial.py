@@ -103,12 +103,23 @@ def plain_value(value: Any) -> Any:
     raise ValueError("not a plain value")
 
 
+def socket_value(type: str, v: Any) -> Any:
+    """A socket's stored value as the runtime value: Blender stores a rotation socket's value as XYZ
+    Euler angles and uses it as a quaternion (``to_quaternion(EulerXYZ)``); other values are kept."""
+    if type == "ROTATION" and v is not None:
+        q = rt.rotation_constant(v)
+        return q if q is not None else v
+    return v
+
+
 def interface_default(s: InterfaceSocket) -> Any:
     """An interface input's default as plain data (the entry group's: the modifier's value);
     ``None`` where it has none that is plain (a geometry, a matrix)."""
     v = s.default
     if s.type == "GEOMETRY":
         return None
+    if s.type == "ROTATION":
+        return socket_value("ROTATION", tuple(v) if isinstance(v, list) else v) if v is not None else rt.default_value("ROTATION")
     if isinstance(v, list):
         return tuple(v) if is_plain(v) else None
     if v is None:
@@ -150,7 +161,7 @@ class Source:
     def steps(self, dst: str) -> list[tuple[str, str]]:
         """The implicit conversions from the source to a ``dst`` socket, in order."""
         chain = [self.type, *self.via, dst]
-        return [(a, b) for a, b in itertools.pairwise(chain) if a != b and {a, b} != {"VECTOR", "ROTATION"}]
+        return [(a, b) for a, b in itertools.pairwise(chain) if a != b]
 
 
 _VALUE_TYPES = frozenset({"VALUE", "INT", "BOOLEAN", "VECTOR", "ROTATION", "RGBA", "STRING", "MENU"})
@@ -213,7 +224,7 @@ class PartialEvaluator:
             sock = node.input(sock_id)
             out = self._links(g, node, sock_id, frozenset())
             if not out and not sock.multi_input:
-                out = [Source(None, None, sock.type, sock.default)]
+                out = [Source(None, None, sock.type, socket_value(sock.type, sock.default))]
             self._sources[key] = tuple(out)
         return self._sources[key]
 
@@ -239,7 +250,7 @@ class PartialEvaluator:
             in_sock = n.input(a)
             first = self._links(g, n, a, seen)[:1]
             if not first:
-                return [Source(None, None, in_sock.type, in_sock.default, via=(out_sock.type,))]
+                return [Source(None, None, in_sock.type, socket_value(in_sock.type, in_sock.default), via=(out_sock.type,))]
             return [Source(s.node, s.socket, s.type, s.value, s.via + (in_sock.type, out_sock.type)) for s in first]
         return [Source(None, None, out_sock.type, rt.default_value(out_sock.type))]
 

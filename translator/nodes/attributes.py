@@ -16,7 +16,7 @@ FLOAT_VECTOR    float ``(b, N, 3)``                     VECTOR
 FLOAT2          float ``(b, N, 2)``                     VECTOR ``(x, y, 0)``
 FLOAT_COLOR     float ``(b, N, 4)`` (linear RGBA)       RGBA
 BYTE_COLOR      uint8 ``(b, N, 4)`` (sRGB RGB, alpha)   RGBA (decoded)
-QUATERNION      float ``(b, N, 4)`` ``(w, x, y, z)``    ROTATION (Euler)
+QUATERNION      float ``(b, N, 4)`` ``(w, x, y, z)``    ROTATION (quaternion)
 FLOAT4X4        float ``(b, N, 4, 4)``                  MATRIX
 ==============  ======================================  =================
 
@@ -37,7 +37,7 @@ from .. import runtime as rt
 from ..geometry import Attribute, GeometrySet, Instances, MeshBatch
 from . import node
 from .fields import evaluate, instance_context, mesh_context, set_instance_positions, set_mesh_positions
-from .transform import euler_to_quaternion, matrix_to_euler, matrix_to_quaternion, quaternion_to_matrix
+from .transform import euler_to_quaternion, matrix_to_euler, matrix_to_rotation, quaternion_to_matrix
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -184,8 +184,7 @@ def convert_attribute(data: torch.Tensor, src: str, dst: str) -> torch.Tensor:
         if src == "FLOAT_VECTOR":
             return euler_to_quaternion(data)
         if src == "FLOAT4X4":
-            lin = data[..., :3, :3]
-            return matrix_to_quaternion(lin / torch.linalg.vector_norm(lin, dim=-2, keepdim=True).clamp(min=1e-30))
+            return matrix_to_rotation(data)
         raise _no_conversion(src, dst)
     if src in _PLAIN and dst in _PLAIN:
         return rt.convert_tensor(data, _PLAIN[src], _PLAIN[dst])
@@ -216,16 +215,12 @@ def to_socket(data: torch.Tensor, attr_type: str) -> torch.Tensor:
         return data.long()
     if attr_type == "BYTE_COLOR":
         return decode_byte_color(data)
-    if attr_type == "QUATERNION":
-        return matrix_to_euler(quaternion_to_matrix(data))
     return data
 
 
 def from_socket(values: torch.Tensor, socket_type: str, attr_type: str) -> torch.Tensor:
     """Runtime values of a ``socket_type`` socket ``(b, N, ...)`` stored as ``attr_type``."""
     natural = _TYPE_OF_SOCKET[socket_type]
-    if natural == "QUATERNION":
-        values = euler_to_quaternion(values)
     return convert_attribute(values, natural, attr_type)
 
 

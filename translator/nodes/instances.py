@@ -30,6 +30,7 @@ import torch
 
 from .. import runtime as rt
 from ..geometry import Attribute, GeometrySet, Instances, LazyVerts, MeshBatch, join_curves
+from ..runtime.rotations import IDENTITY, quaternion_to_euler
 from . import node
 from .attributes import (
     adapt_attribute,
@@ -150,7 +151,7 @@ def _instances_on_mesh(mesh: MeshBatch, selection, instance: GeometrySet, pick_i
 @node("GeometryNodeInstanceOnPoints", outputs=("Instances",), pure=False, implicit=("instance_index",),
       label="Instance on Points", notes="selection, pick instance, instance index, rotation, scale", grad="yes")
 def instance_on_points(points=None, selection=True, instance=None, pick_instance=False, instance_index=None,
-                       rotation=(0.0, 0.0, 0.0), scale=(1.0, 1.0, 1.0)):
+                       rotation=IDENTITY, scale=(1.0, 1.0, 1.0)):
     """Instance on Points: one instance of ``instance`` per selected vertex of the points' mesh,
     with transform ``T(position) @ R(rotation) @ S(scale)`` (fields on the POINT domain, ``(B, n,
     4, 4)``). With Pick Instance a point takes instance ``Instance Index`` (wrapped; default the
@@ -661,14 +662,14 @@ def _axis_angle(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 
 @node("GeometryNodeRotateInstances", outputs=("Instances",), pure=False,
       label="Rotate Instances", notes="selection, pivot, local space", grad="yes")
-def rotate_instances(instances=None, selection=True, rotation=(0.0, 0.0, 0.0), pivot_point=(0.0, 0.0, 0.0),
+def rotate_instances(instances=None, selection=True, rotation=IDENTITY, pivot_point=(0.0, 0.0, 0.0),
                      local_space=True):
-    """Rotate Instances by an XYZ Euler rotation about a pivot. Local space: about the
+    """Rotate Instances by a rotation (as its XYZ Euler angles) about a pivot. Local space: about the
     instance's own (normalized) axes, x then y then z, around the pivot given in the instance's
     frame; global space: the Euler matrix around the pivot in world space."""
 
     def fn(fctx, lin, loc):
-        r = evaluate(rotation, fctx, "ROTATION")
+        r = quaternion_to_euler(evaluate(rotation, fctx, "ROTATION"))
         p = evaluate(pivot_point, fctx, "VECTOR")
         axes = lin / torch.linalg.vector_norm(lin, dim=-2, keepdim=True).clamp(min=1e-30)
         r_local = torch.matmul(_axis_angle(axes[..., :, 2], r[..., 2]),

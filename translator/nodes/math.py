@@ -64,8 +64,12 @@ def _as_type(x: Any, type: str) -> torch.Tensor:
     """A runtime value (or an evaluated field tensor) of socket ``type`` as a tensor."""
     if type == "VALUE":
         return rt.as_float(x)
-    if type in ("VECTOR", "ROTATION"):
+    if type == "VECTOR":
         return rt.as_vector(x)
+    if type == "ROTATION":
+        return rt.as_rotation(x)
+    if type == "MATRIX":
+        return x if isinstance(x, torch.Tensor) else rt.identity_matrix()
     if type == "RGBA":
         return rt.as_vector(x, 4)
     dev = rt.current().device

@@ -3,17 +3,14 @@
 Nodes: Transform Geometry (Components and Matrix modes), Join Geometry,
 Combine Transform and Separate Transform.
 
-Also the rotation helpers the other families share. Rotations travel as XYZ
-Euler angles ``(…, 3)`` (the runtime's ROTATION value); Blender's own
-conventions are kept exactly:
+Also the rotation helpers the other families share. Rotations travel as
+quaternions ``(…, 4)`` (the runtime's ROTATION value, see
+:mod:`translator.runtime.rotations`, whose conversions this module re-exports);
+Blender's own conventions are kept exactly:
 
 * :func:`euler_to_matrix` is ``eul_to_mat3`` (``R = Rz @ Ry @ Rx``),
-* :func:`euler_to_quaternion` is ``eul_to_quat`` (``(w, x, y, z)``),
-* :func:`quaternion_to_matrix` is ``quat_to_mat3``,
-* :func:`matrix_to_euler` is ``mat3_normalized_to_eul`` (of the two Euler
-  triples of a rotation, the one with the smaller sum of absolute angles),
-* :func:`matrix_to_quaternion` is ``mat3_normalized_to_quat_fast`` (``w >= 0``),
-* :func:`loc_rot_scale` is ``from_loc_rot_scale`` (``T @ R @ S``).
+* :func:`loc_rot_scale` is ``from_loc_rot_scale`` (``T @ R @ S``, R from the
+  quaternion; a 3-component rotation is XYZ Euler).
 
 Blender keeps the face winding when a transform has negative scale (it only
 moves the vertices), and so does :func:`transform_geometry`.
@@ -27,6 +24,14 @@ import torch
 
 from .. import runtime as rt
 from ..geometry import GeometrySet, Instances, join_curves, transform_points
+from ..runtime.rotations import (
+    IDENTITY,
+    euler_to_quaternion,
+    matrix_to_euler,
+    matrix_to_quaternion,
+    matrix_to_rotation,
+    quaternion_to_matrix,
+)
 from . import node
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "loc_rot_scale",
     "matrix_to_euler",
     "matrix_to_quaternion",
+    "matrix_to_rotation",
     "quaternion_to_matrix",
     "separate_transform",
     "transform_geometry",
@@ -61,88 +67,27 @@ def euler_to_matrix(euler: torch.Tensor) -> torch.Tensor:
     return torch.stack(_euler_entries(euler), -1).reshape(*euler.shape[:-1], 3, 3)
 
 
-def euler_to_quaternion(euler: torch.Tensor) -> torch.Tensor:
-    """XYZ Euler angles ``(…, 3)`` -> unit quaternions ``(…, 4)`` as ``(w, x, y, z)`` (``eul_to_quat``)."""
-    half = euler * 0.5
-    ci, cj, ch = torch.cos(half[..., 0]), torch.cos(half[..., 1]), torch.cos(half[..., 2])
-    si, sj, sh = torch.sin(half[..., 0]), torch.sin(half[..., 1]), torch.sin(half[..., 2])
-    cc, cs, sc, ss = ci * ch, ci * sh, si * ch, si * sh
-    return torch.stack([cj * cc + sj * ss, cj * sc - sj * cs, cj * ss + sj * cc, cj * cs - sj * sc], -1)
-
-
-def quaternion_to_matrix(q: torch.Tensor) -> torch.Tensor:
-    """Quaternions ``(…, 4)`` ``(w, x, y, z)`` -> matrices ``(…, 3, 3)`` (``quat_to_mat3``; exact for unit ones)."""
-    w, x, y, z = q.unbind(-1)
-    rows = [
-        torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        torch.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        torch.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ]
-    return torch.stack(rows, -2)
-
-
-_EULER_EPS = 16.0 * 1.1920928955078125e-07
-
-
-def matrix_to_euler(m: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices ``(…, 3, 3)`` (orthonormal) -> XYZ Euler ``(…, 3)`` (``mat3_normalized_to_eul``).
-
-    Of the two Euler triples that give the rotation, Blender returns the one whose
-    absolute angles sum to less; near gimbal lock (``cos(y) <= 16 eps``) z is 0.
-    """
-    cy = torch.sqrt(m[..., 0, 0] ** 2 + m[..., 1, 0] ** 2)
-    safe = cy > _EULER_EPS
-    e1 = torch.stack([torch.atan2(m[..., 2, 1], m[..., 2, 2]), torch.atan2(-m[..., 2, 0], cy),
-                      torch.atan2(m[..., 1, 0], m[..., 0, 0])], -1)
-    e2 = torch.stack([torch.atan2(-m[..., 2, 1], -m[..., 2, 2]), torch.atan2(-m[..., 2, 0], -cy),
-                      torch.atan2(-m[..., 1, 0], -m[..., 0, 0])], -1)
-    locked = torch.stack([torch.atan2(-m[..., 1, 2], m[..., 1, 1]), torch.atan2(-m[..., 2, 0], cy),
-                          torch.zeros_like(cy)], -1)
-    pick2 = e1.abs().sum(-1) > e2.abs().sum(-1)
-    out = torch.where(pick2.unsqueeze(-1), e2, e1)
-    return torch.where(safe.unsqueeze(-1), out, locked)
-
-
-def _quaternion_branch(trace: torch.Tensor, lead: int, sign: torch.Tensor, others: list[torch.Tensor]) -> torch.Tensor:
-    """One branch of ``mat3_normalized_to_quat_fast``: component ``lead`` is ``s / 4`` with
-    ``s = ±2 sqrt(trace)`` (its sign makes ``w >= 0``), the others are ``others[k] / s`` in order."""
-    s = 2.0 * torch.sqrt(trace.clamp(min=1e-30))
-    s = torch.where(sign < 0, -s, s)
-    comps = [o / s for o in others]
-    comps.insert(lead, 0.25 * s)
-    return torch.stack(comps, -1)
-
-
-def matrix_to_quaternion(m: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices ``(…, 3, 3)`` -> unit quaternions ``(…, 4)`` ``(w, x, y, z)`` with ``w >= 0``
-    (``mat3_normalized_to_quat_fast``: the branch of the largest diagonal combination)."""
-    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
-    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
-    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
-    one = torch.ones_like(m00)
-    qx = _quaternion_branch(one + m00 - m11 - m22, 1, m21 - m12, [m21 - m12, m10 + m01, m02 + m20])
-    qy = _quaternion_branch(one - m00 + m11 - m22, 2, m02 - m20, [m02 - m20, m10 + m01, m21 + m12])
-    qz = _quaternion_branch(one - m00 - m11 + m22, 3, m10 - m01, [m10 - m01, m02 + m20, m21 + m12])
-    qw = _quaternion_branch(one + m00 + m11 + m22, 0, one, [m21 - m12, m02 - m20, m10 - m01])
-    q = torch.where((m22 < 0).unsqueeze(-1),
-                    torch.where((m00 > m11).unsqueeze(-1), qx, qy),
-                    torch.where((m00 < -m11).unsqueeze(-1), qz, qw))
-    return q / torch.linalg.vector_norm(q, dim=-1, keepdim=True)
+def _is_identity_rotation(rotation) -> bool:
+    return isinstance(rotation, tuple) and (rotation == rt.default_value("ROTATION") or
+                                            (len(rotation) == 3 and not any(rotation)))
 
 
 def loc_rot_scale(translation, rotation, scale) -> torch.Tensor:
-    """``(…, 4, 4)`` matrices ``T @ R @ S`` from vectors ``(…, 3)`` (rotation: XYZ Euler).
+    """``(…, 4, 4)`` matrices ``T @ R @ S`` from vectors ``(…, 3)`` and rotations (quaternions
+    ``(…, 4)``; XYZ Euler ``(…, 3)`` also accepted).
 
-    Built with one ``stack`` of the 16 entries; a constant zero rotation skips the trigonometry."""
+    Built with one ``stack`` of the 16 entries; a constant identity rotation skips the rotation."""
     t, s = rt.as_vector(translation), rt.as_vector(scale)
-    if isinstance(rotation, tuple) and not any(rotation):
+    if _is_identity_rotation(rotation):
         t, s = torch.broadcast_tensors(t, s)
         lin = [s[..., 0], None, None, None, s[..., 1], None, None, None, s[..., 2]]
     else:
-        r = rt.as_vector(rotation)
-        t, r, s = torch.broadcast_tensors(t, r, s)
-        rot = _euler_entries(r)
-        lin = [rot[3 * i + j] * s[..., j] for i in range(3) for j in range(3)]
+        q = rt.as_rotation(rotation)
+        rm = quaternion_to_matrix(q)
+        shape = torch.broadcast_shapes(t.shape[:-1], s.shape[:-1], q.shape[:-1])
+        t, s = t.expand(*shape, 3), s.expand(*shape, 3)
+        rm = rm.expand(*shape, 3, 3)
+        lin = [rm[..., i, j] * s[..., j] for i in range(3) for j in range(3)]
     zero = torch.zeros_like(t[..., 0])
     one = torch.ones_like(zero)
     rows = []
@@ -174,15 +119,15 @@ def _check_transform(n) -> str | None:
 
 
 def _is_identity(translation, rotation, scale) -> bool:
-    return (isinstance(translation, tuple) and isinstance(rotation, tuple) and isinstance(scale, tuple)
-            and translation == (0.0, 0.0, 0.0) and rotation == (0.0, 0.0, 0.0) and scale == (1.0, 1.0, 1.0))
+    return (isinstance(translation, tuple) and isinstance(scale, tuple) and _is_identity_rotation(rotation)
+            and translation == (0.0, 0.0, 0.0) and scale == (1.0, 1.0, 1.0))
 
 
 @node("GeometryNodeTransform", outputs=("Geometry",), pure=False, check=_check_transform,
       label="Transform Geometry", notes="Components and Matrix modes", grad="yes")
-def transform_geometry(geometry=None, mode="Components", translation=(0.0, 0.0, 0.0), rotation=(0.0, 0.0, 0.0),
+def transform_geometry(geometry=None, mode="Components", translation=(0.0, 0.0, 0.0), rotation=IDENTITY,
                        scale=(1.0, 1.0, 1.0), transform=None):
-    """Transform Geometry. Components mode: ``T @ R @ S`` from ``translation``, ``rotation`` (Euler)
+    """Transform Geometry. Components mode: ``T @ R @ S`` from ``translation``, ``rotation`` (quaternion)
     and ``scale`` (``(3,)`` / ``(B, 3)``); Matrix mode: ``transform`` ``(4, 4)`` / ``(B, 4, 4)``
     (unlinked: identity). Faces keep their winding under negative scale, as in Blender."""
     if geometry is None:
@@ -200,31 +145,30 @@ def transform_geometry(geometry=None, mode="Components", translation=(0.0, 0.0, 
 
 @node("FunctionNodeCombineTransform", outputs=("Transform",),
       label="Combine Transform", grad="yes")
-def combine_transform(translation=(0.0, 0.0, 0.0), rotation=(0.0, 0.0, 0.0), scale=(1.0, 1.0, 1.0)):
+def combine_transform(translation=(0.0, 0.0, 0.0), rotation=IDENTITY, scale=(1.0, 1.0, 1.0)):
     """Combine Transform: ``(…, 4, 4)`` matrix ``T @ R @ S`` (fields give a field of matrices)."""
     return rt.field_map(loc_rot_scale, [translation, rotation, scale], ["VECTOR", "ROTATION", "VECTOR"], "MATRIX")
 
 
 def _separate(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     lin = m[..., :3, :3]
-    scale = torch.linalg.vector_norm(lin, dim=-2)
-    zero = scale == 0
-    rot = lin / torch.where(zero, torch.ones_like(scale), scale).unsqueeze(-2)
-    eye = torch.eye(3, dtype=m.dtype, device=m.device).expand_as(rot)
-    rot = torch.where(zero.unsqueeze(-2), eye, rot)
-    return m[..., :3, 3], matrix_to_euler(rot), scale
+    sq = (lin * lin).sum(-2)
+    pos = sq > 0
+    scale = torch.where(pos, torch.sqrt(torch.where(pos, sq, torch.ones_like(sq))), torch.zeros_like(sq))
+    return m[..., :3, 3], matrix_to_rotation(lin), scale
 
 
 @node("FunctionNodeSeparateTransform", outputs=("Translation", "Rotation", "Scale"),
       label="Separate Transform", grad="yes")
 def separate_transform(transform=None):
-    """Separate Transform: ``(…, 4, 4)`` -> translation, rotation (Euler) and scale ``(…, 3)``.
+    """Separate Transform: ``(…, 4, 4)`` -> translation ``(…, 3)``, rotation (quaternion ``(…, 4)``)
+    and scale ``(…, 3)``.
 
-    As in Blender, the scale is the (positive) length of each axis and the rotation the Euler
-    angles read from the normalized axes, so a mirroring matrix does not round-trip: its
-    reflection is dropped (``diag(-1, 1, 1)`` gives a half turn about z and scale 1)."""
+    As in Blender, the scale is the (positive) length of each axis and the rotation the quaternion
+    of the Euler angles read from the normalized axes, so a mirroring matrix does not round-trip:
+    its reflection is dropped (``diag(-1, 1, 1)`` gives a half turn about z and scale 1)."""
     if transform is None:
-        return (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+        return (0.0, 0.0, 0.0), IDENTITY, (1.0, 1.0, 1.0)
     if isinstance(transform, rt.Field):
         return tuple(rt.field_map(lambda m, i=i: _separate(m)[i], [transform], ["MATRIX"], t)
                      for i, t in enumerate(("VECTOR", "ROTATION", "VECTOR")))

@@ -16,7 +16,8 @@ VALUE          Python float, or float tensor ``()`` / ``(B,)``
 INT            Python int, or int64 tensor ``(B,)`` (derived from a batched float)
 BOOLEAN        Python bool, or bool tensor ``(B,)``
 VECTOR         3-tuple of floats, or tensor ``(3,)`` / ``(B, 3)``
-ROTATION       Euler XYZ in radians, same as VECTOR
+ROTATION       quaternion ``(w, x, y, z)``: 4-tuple, or tensor ``(4,)`` / ``(B, 4)``
+               (:mod:`~translator.runtime.rotations`; a 3-tuple is XYZ Euler, converted)
 RGBA           4-tuple, or tensor ``(4,)`` / ``(B, 4)``
 MATRIX         tensor ``(4, 4)`` / ``(B, 4, 4)``
 STRING, MENU   Python str
@@ -39,6 +40,7 @@ splits the batch into groups that share a topology and evaluates each.
 from .conversions import convert, convert_tensor, default_value, empty_geometry
 from .entry import Parameter, ParameterError, evaluate_grouped, resolve_parameters, run
 from .fields import adapt_domain, attribute_field, corner_edges, eval_field, field_map, next_corners
+from .rotations import as_rotation, rotation_constant
 from .switches import TopologySplitError, TopologyVaries, index_switch, menu_switch, static, static_mask, switch
 from .values import (
     EvalContext,
@@ -70,6 +72,7 @@ __all__ = [
     "as_bool",
     "as_float",
     "as_int",
+    "as_rotation",
     "as_vector",
     "attribute_field",
     "batch_size_of",
@@ -90,6 +93,7 @@ __all__ = [
     "menu_switch",
     "next_corners",
     "resolve_parameters",
+    "rotation_constant",
     "run",
     "static",
     "static_mask",

@@ -1,7 +1,8 @@
 """Fields: lazily evaluated per-element values, lifted single values, and attributes.
 
 Evaluated on a domain of size ``N`` a field gives ``(b, N)`` (scalars) or
-``(b, N, K)`` (vectors, colors; matrices ``(b, N, 4, 4)``) with ``b`` 1 or B.
+``(b, N, K)`` (vectors, colors, rotations as quaternions ``K = 4``; matrices ``(b, N, 4, 4)``)
+with ``b`` 1 or B.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 
 from ..geometry import MeshBatch
 from .conversions import convert_tensor, default_value
+from .rotations import as_rotation
 from .values import VECTOR_SIZES, Field, FieldContext, as_float, as_vector, current, identity_matrix
 
 __all__ = ["adapt_domain", "attribute_field", "corner_edges", "eval_field", "field_map", "lift", "next_corners"]
@@ -21,7 +23,7 @@ __all__ = ["adapt_domain", "attribute_field", "corner_edges", "eval_field", "fie
 def lift(value: Any, type: str) -> torch.Tensor:
     """A single value as a field-shaped tensor broadcastable to ``(b, N, ...)``."""
     if type in VECTOR_SIZES:
-        t = as_vector(value, VECTOR_SIZES[type])
+        t = as_rotation(value) if type == "ROTATION" else as_vector(value, VECTOR_SIZES[type])
         return t.reshape(1, 1, -1) if t.dim() == 1 else t.unsqueeze(-2)
     if type == "MATRIX":
         t = value if isinstance(value, torch.Tensor) else identity_matrix()

@@ -17,6 +17,7 @@ import torch
 
 from .conversions import default_value
 from .fields import field_map
+from .rotations import as_rotation
 from .values import VECTOR_SIZES, Field, as_float, as_vector, identity_matrix
 
 __all__ = ["TopologySplitError", "TopologyVaries", "index_switch", "menu_switch", "static", "static_mask", "switch"]
@@ -75,6 +76,9 @@ def _uniform(t: torch.Tensor) -> bool:
 def _where(cond: torch.Tensor, a: Any, b: Any, type: str, what: str = "") -> Any:
     """Per batch element ``a if cond else b`` for single values (``what`` names the choice
     when the type cannot vary per element)."""
+    if type == "ROTATION":
+        a, b = as_rotation(a), as_rotation(b)
+        return torch.where(cond.reshape(-1, 1), a, b)
     if type in VECTOR_SIZES:
         a, b = as_vector(a, VECTOR_SIZES[type]), as_vector(b, VECTOR_SIZES[type])
         return torch.where(cond.reshape(-1, 1), a, b)

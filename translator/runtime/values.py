@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 # Components of the vector-like socket types.
-VECTOR_SIZES = {"VECTOR": 3, "ROTATION": 3, "RGBA": 4}
+VECTOR_SIZES = {"VECTOR": 3, "ROTATION": 4, "RGBA": 4}
 
 
 @dataclass(frozen=True)
