@@ -74,6 +74,8 @@ def _node_properties(node: Any) -> dict:
                 props[ident] = val.name
             elif val is not None and val.bl_rna.identifier == "CurveMapping":
                 props[ident] = _curve_mapping(val)
+            elif val is not None and val.bl_rna.identifier == "ColorRamp":
+                props[ident] = _color_ramp(val)
         elif p.type == "COLLECTION":
             items = _collection_items(val)
             if items:
@@ -91,6 +93,17 @@ def _curve_mapping(m: Any) -> dict:
         "extend": str(m.extend),
         "use_clip": bool(m.use_clip),
         "clip": [float(m.clip_min_x), float(m.clip_min_y), float(m.clip_max_x), float(m.clip_max_y)],
+    }
+
+
+def _color_ramp(r: Any) -> dict:
+    """A ColorRamp (Color Ramp node) as data: its stops ``[position, [r, g, b, a]]`` in Blender's
+    (sorted) order and its interpolation, color mode and hue interpolation."""
+    return {
+        "elements": [[float(e.position), [float(c) for c in e.color]] for e in r.elements],
+        "interpolation": str(r.interpolation),
+        "color_mode": str(r.color_mode),
+        "hue_interpolation": str(r.hue_interpolation),
     }
 
 

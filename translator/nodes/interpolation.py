@@ -1,7 +1,10 @@
-"""Interpolation nodes: Mix (float, vector) and Float Curve.
+"""Interpolation nodes: Mix (float, vector, color, rotation), Float Curve and Vector Curves.
 
 * Mix (``node_shader_mix.cc``): ``a * (1 - t) + b * t`` with the factor clamped to [0, 1] when
-  Clamp Factor is on; vectors take one factor (UNIFORM) or one per component (NON_UNIFORM).
+  Clamp Factor is on; vectors take one factor (UNIFORM) or one per component (NON_UNIFORM); colors
+  blend with ``ramp_blend`` (:mod:`translator.nodes.color`), rotations with quaternion slerp.
+* Vector Curves: each component through its own curve of the mapping (the Float Curve's table),
+  then mixed with the input by the factor.
 * Float Curve (``node_shader_curves.cc`` on ``BKE_colortools``): Blender evaluates a curve mapping
   through a table of 257 samples built from the curve's Bezier segments (auto / vector handles,
   32 forward-differenced points per segment, the points spread over equal x steps), linearly
@@ -18,16 +21,19 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..runtime.rotations import IDENTITY
 from . import node
+from .color import BLEND_TYPES, ramp_blend
 from .math import elementwise
 
-__all__ = ["CurveTable", "curve_table", "evaluate_curve", "float_curve", "mix"]
+__all__ = ["MIX_TYPES", "CurveTable", "curve_table", "evaluate_curve", "float_curve", "mix", "slerp", "vector_curves"]
 
 _CM_TABLE = 256
 _CM_RESOL = 32
@@ -47,19 +53,56 @@ def _lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return a * (1.0 - t) + b * t
 
 
+MIX_TYPES = ("FLOAT", "VECTOR", "RGBA", "ROTATION")
+_HSV_BLENDS = ("HUE", "SATURATION", "VALUE", "COLOR")
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``math::interpolate`` of quaternions ``(…, 4)`` by ``t (…)``: spherical, the shorter way (``b``'s
+    weight negated sign-wise through ``a``'s when ``a . b < 0``), linear where ``|a . b| >= 1 - 1e-4``;
+    not normalized afterwards, as in Blender."""
+    cosom = (a * b).sum(-1)
+    c = cosom.abs()
+    far = c < 1.0 - 1e-4
+    omega = torch.acos(torch.where(far, c, torch.zeros_like(c)))
+    sinom = torch.sin(omega)
+    sinom = torch.where(far, sinom, torch.ones_like(sinom))
+    w0 = torch.where(far, torch.sin((1.0 - t) * omega) / sinom, 1.0 - t)
+    w1 = torch.where(far, torch.sin(t * omega) / sinom, t)
+    w0 = torch.where(cosom < 0, -w0, w0)
+    return w0.unsqueeze(-1) * a + w1.unsqueeze(-1) * b
+
+
+def _check_mix(n) -> str | None:
+    p = n.properties
+    for prop, allowed, default in (("data_type", MIX_TYPES, "FLOAT"), ("factor_mode", ("UNIFORM", "NON_UNIFORM"), "UNIFORM"),
+                                   ("clamp_factor", (False, True), True), ("clamp_result", (False, True), False)):
+        v = p.get(prop, default)
+        if v not in allowed:
+            return f"Mix {prop.replace('_', ' ')} {v!r} is not supported"
+    blend = p.get("blend_type", "MIX")
+    if blend not in BLEND_TYPES + _HSV_BLENDS or (p.get("data_type") == "RGBA" and blend not in BLEND_TYPES):
+        return f"Mix blend type {blend!r} is not supported"
+    return None
+
+
 @node("ShaderNodeMix", outputs=("Result_Float", "Result_Vector", "Result_Color", "Result_Rotation"),
-      props=("data_type", "factor_mode", "clamp_factor"), label="Mix", grad="yes",
-      modes={"data_type": ("FLOAT", "VECTOR"), "factor_mode": ("UNIFORM", "NON_UNIFORM"), "clamp_factor": (False, True)},
-      notes="colors and rotations are refused")
+      props=("data_type", "factor_mode", "clamp_factor", "blend_type", "clamp_result"), label="Mix", grad="yes",
+      check=_check_mix,
+      modes={"data_type": MIX_TYPES, "factor_mode": ("UNIFORM", "NON_UNIFORM"), "clamp_factor": (False, True),
+             "blend_type": BLEND_TYPES, "clamp_result": (False, True)},
+      notes="color blend types that are arithmetic (HUE, SATURATION, VALUE, COLOR refused); rotations by slerp")
 def mix(data_type: str = "FLOAT", factor_mode: str = "UNIFORM", clamp_factor: bool = True, factor_float=0.5,
         factor_vector=(0.5, 0.5, 0.5), a_float=0.0, b_float=0.0, a_vector=(0.0, 0.0, 0.0), b_vector=(0.0, 0.0, 0.0),
-        a_color=(0.5, 0.5, 0.5, 1.0), b_color=(0.5, 0.5, 0.5, 1.0), a_rotation=(0.0, 0.0, 0.0),
-        b_rotation=(0.0, 0.0, 0.0)) -> tuple[Any, Any, Any, Any]:
+        a_color=(0.5, 0.5, 0.5, 1.0), b_color=(0.5, 0.5, 0.5, 1.0), a_rotation=IDENTITY, b_rotation=IDENTITY,
+        blend_type: str = "MIX", clamp_result: bool = False) -> tuple[Any, Any, Any, Any]:
     """Mix: ``(float, vector, color, rotation)``, only ``data_type``'s output computed. FLOAT mixes
     ``a_float`` and ``b_float`` by ``factor_float``; VECTOR mixes the vectors by ``factor_float``
-    (UNIFORM) or per component by ``factor_vector`` (NON_UNIFORM)."""
+    (UNIFORM) or per component by ``factor_vector`` (NON_UNIFORM); RGBA blends ``a_color`` with
+    ``b_color`` by ``blend_type`` (:func:`~translator.nodes.color.ramp_blend`, ``a``'s alpha kept),
+    its RGB clamped to [0, 1] with ``clamp_result`` (alpha is not: measured in Blender 5.0.1); ROTATION interpolates the quaternions (:func:`slerp`)."""
     clamp = bool(clamp_factor)
-    flt, vec = 0.0, (0.0, 0.0, 0.0)
+    flt, vec, col, rot = 0.0, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0), IDENTITY
     if data_type == "FLOAT":
         flt = elementwise(lambda t, a, b: _lerp(a, b, _factor(t, clamp)), [factor_float, a_float, b_float],
                           ["VALUE"] * 3, "VALUE")
@@ -69,9 +112,18 @@ def mix(data_type: str = "FLOAT", factor_mode: str = "UNIFORM", clamp_factor: bo
     elif data_type == "VECTOR":
         vec = elementwise(lambda t, a, b: _lerp(a, b, _factor(t, clamp).unsqueeze(-1)), [factor_float, a_vector, b_vector],
                           ["VALUE", "VECTOR", "VECTOR"], "VECTOR")
+    elif data_type == "RGBA":
+        def blend(t, a, b):
+            out = ramp_blend(blend_type, a, _factor(t, clamp), b)
+            return torch.cat([out[..., :3].clamp(0.0, 1.0), out[..., 3:]], -1) if clamp_result else out
+
+        col = elementwise(blend, [factor_float, a_color, b_color], ["VALUE", "RGBA", "RGBA"], "RGBA")
+    elif data_type == "ROTATION":
+        rot = elementwise(lambda t, a, b: slerp(a, b, _factor(t, clamp)), [factor_float, a_rotation, b_rotation],
+                          ["VALUE", "ROTATION", "ROTATION"], "ROTATION")
     else:
         raise ValueError(f"Mix data type {data_type!r} is not supported")
-    return flt, vec, (0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    return flt, vec, col, rot
 
 
 # ---------------------------------------------------------------------------
@@ -325,3 +377,31 @@ def float_curve(mapping: dict | None = None, factor=1.0, value=1.0):
     table = curve_table(mapping or {"curves": [[[0.0, 0.0, "AUTO"], [1.0, 1.0, "AUTO"]]]})
     # Blender skips the mix when the factor is 1; the formula gives the curve's value exactly there too
     return elementwise(lambda f, v: (1.0 - f) * v + f * evaluate_curve(table, v), [factor, value], ["VALUE", "VALUE"], "VALUE")
+
+
+def _check_vector_curves(n) -> str | None:
+    m = n.properties.get("mapping")
+    if not isinstance(m, dict) or not isinstance(m.get("curves"), (list, tuple)) or len(m["curves"]) < 3:
+        return "Vector Curves without its three curves (re-export the program with this version)"
+    for i in range(3):
+        reason = _check_curve(SimpleNamespace(properties={"mapping": {**m, "curves": [m["curves"][i]]}}))
+        if reason is not None:
+            return reason.replace("Float Curve", "Vector Curves")
+    return None
+
+
+@node("ShaderNodeVectorCurve", outputs=("Vector",), props=("mapping",), check=_check_vector_curves, label="Vector Curves",
+      grad="yes", notes="as Float Curve, one curve per component; not clipped (as Blender)")
+def vector_curves(mapping: dict | None = None, fac=1.0, vector=(0.0, 0.0, 0.0)):
+    """Vector Curves: ``(1 - fac) * v + fac * (curve_x(v.x), curve_y(v.y), curve_z(v.z))``, vectors ``(…, 3)``;
+    the curves are not clipped (Blender's ``BKE_curvemapping_evaluate3F``)."""
+    line = [[-1.0, -1.0, "AUTO"], [1.0, 1.0, "AUTO"]]
+    mapping = mapping or {"curves": [line, line, line], "clip": (-1.0, -1.0, 1.0, 1.0)}
+    # BKE_curvemapping_evaluate3F reads the curves without the mapping's clipping (measured in Blender 5.0.1)
+    tables = [replace(curve_table(mapping, i), clip=None) for i in range(3)]
+
+    def kernel(f, v):
+        curved = torch.stack([evaluate_curve(t, v[..., i]) for i, t in enumerate(tables)], -1)
+        return (1.0 - f).unsqueeze(-1) * v + f.unsqueeze(-1) * curved
+
+    return elementwise(kernel, [fac, vector], ["VALUE", "VECTOR"], "VECTOR")

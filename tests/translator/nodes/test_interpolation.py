@@ -1,6 +1,7 @@
-"""Mix (float; vector uniform and non-uniform; clamp factor) and Float Curve (curves with auto, auto-clamped
-and vector handles, horizontal and extrapolated ends, clipping, factors): Blender parity (batched), float64
-gradchecks, fields. """
+"""Mix (float; vector uniform and non-uniform; color in every arithmetic blend type, clamp result; rotation
+by slerp; clamp factor), Float Curve (curves with auto, auto-clamped and vector handles, horizontal and
+extrapolated ends, clipping, factors) and Vector Curves: Blender parity (batched), float64 gradchecks,
+fields. """
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from tests.fixtures.parity import requires_bpy, reset_blender
 from tests.fixtures.probes import build_probe, draw_sets
 from translator import runtime as rt
+from translator.nodes import color as C
 from translator.nodes import interpolation as I
 from translator.nodes.primitives import make_mesh
 
@@ -133,3 +135,94 @@ def test_float_curve_without_mapping_is_refused():
     assert "\n" not in check(SimpleNamespace(properties={"mapping": bad}))
     assert "finite" in check(SimpleNamespace(properties={"mapping": {"curves": [[[0, "__import__('os')", "AUTO"]]],
                                                                       "extend": "EXTRAPOLATED"}}))
+
+
+# ---------------------------------------------------------------------------
+# Mix: colors (every arithmetic blend type) and rotations
+
+@requires_bpy
+@pytest.mark.parametrize("clamp_result", (False, True))
+@pytest.mark.parametrize("blend", C.BLEND_TYPES)
+def test_mix_color_parity(blend, clamp_result):
+    """Colors with components in [-0.5, 1.5] (Blender's branches at 0, 0.5 and 1 all taken), factors
+    beyond [0, 1] unclamped; the alpha is A's."""
+    reset_blender()
+    probe = build_probe("ShaderNodeMix", {"Factor_Float": "FLOAT", "A_Color": "COLOR", "B_Color": "COLOR"}, ["Result_Color"],
+                        scale=2.0, data_type="RGBA", blend_type=blend, clamp_result=clamp_result, clamp_factor=False)
+    spec = {"Factor_Float": ("float", -0.5, 1.5)} | {f"{o}_{c}": ("float", -0.5, 1.5) for o in ("A_Color", "B_Color")
+                                                      for c in ("Red", "Green", "Blue", "Alpha")}
+    edges = [{"B_Color_Red": 0.0, "B_Color_Green": 0.5, "A_Color_Blue": 0.0}, {"Factor_Float": 1.0, "B_Color_Red": 1.0},
+             {"A_Color_Red": 0.5, "A_Color_Green": 1.0, "B_Color_Blue": 0.0}]
+    sets = draw_sets(7, spec, 20, edges)
+    assert probe.check_batched(sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("clamp", (False, True))
+def test_mix_rotation_parity(clamp):
+    """Quaternion slerp: random rotations, the shorter way round (negative dot products), nearly equal
+    rotations (the linear fallback) and factors beyond [0, 1]."""
+    reset_blender()
+    probe = build_probe("ShaderNodeMix", {"Factor_Float": "FLOAT", "A_Rotation": "QUATERNION", "B_Rotation": "QUATERNION"},
+                        ["Result_Rotation"], scale=2.0, data_type="ROTATION", clamp_factor=clamp)
+    spec = {"Factor_Float": ("float", -0.5, 1.5)} | {f"{o}_{c}": ("float", -1, 1) for o in ("A_Rotation", "B_Rotation")
+                                                      for c in "WXYZ"}
+    same = {f"{o}_{c}": v for o in ("A_Rotation", "B_Rotation") for c, v in zip("WXYZ", (0.9, 0.1, -0.2, 0.3))}
+    opposite = {"A_Rotation_W": 0.5, "B_Rotation_W": -0.5}
+    sets = draw_sets(8, spec, 20, [same, opposite])
+    assert probe.check_batched(sets) == len(sets)
+
+
+def test_mix_color_and_rotation_gradcheck():
+    g = torch.Generator().manual_seed(3)
+    r = lambda *s: (torch.rand(*s, generator=g, dtype=torch.float64) * 1.6 - 0.3).requires_grad_()
+    for blend in C.BLEND_TYPES:
+        fn = lambda t, a, b, bl=blend: I.mix("RGBA", "UNIFORM", False, t, a_color=a, b_color=b, blend_type=bl)[2]
+        assert torch.autograd.gradcheck(fn, (r(5), r(5, 4), r(5, 4))), blend
+    q = torch.nn.functional.normalize(torch.randn(5, 4, generator=g, dtype=torch.float64), dim=-1)
+    qa, qb = q.clone().requires_grad_(), q.roll(1, 0).clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda t, a, b: I.mix("ROTATION", "UNIFORM", True, t, a_rotation=a, b_rotation=b)[3],
+                                    (r(5), qa, qb))
+
+
+# ---------------------------------------------------------------------------
+# Vector Curves
+
+def _set_vector_curves(node, use_clip: bool):
+    m = node.mapping
+    shapes = [[(-1.0, -0.8), (-0.2, 0.3), (0.4, -0.1), (1.0, 0.9)], [(-1.0, 1.0), (1.0, -1.0)], [(-0.7, -1.0), (0.0, 0.6), (0.8, 0.2)]]
+    for curve, pts in zip(m.curves, shapes):
+        while len(curve.points) > 2:
+            curve.points.remove(curve.points[1])
+        curve.points[0].location, curve.points[1].location = pts[0], pts[-1]
+        for p in pts[1:-1]:
+            curve.points.new(*p)
+    m.curves[0].points[1].handle_type = "VECTOR"
+    m.extend = "EXTRAPOLATED"
+    m.use_clip = use_clip
+    m.clip_min_y, m.clip_max_y = -0.5, 0.8
+    m.update()
+
+
+@requires_bpy
+@pytest.mark.parametrize("use_clip", (False, True))
+def test_vector_curves_parity(use_clip):
+    reset_blender()
+    probe = build_probe("ShaderNodeVectorCurve", {"Fac": "FLOAT", "Vector": "VECTOR"}, ["Vector"], scale=2.0)
+    _set_vector_curves(probe.node, use_clip)
+    sets = draw_sets(9, {"Fac": ("float", -0.5, 1.5), "Vector": ("vector", -1.5, 1.5)}, 24, [{"Fac": 1.0}, {"Fac": 0.0}])
+    assert probe.check_batched(sets) == len(sets)
+
+
+def test_vector_curves_gradcheck_and_fields():
+    line = [[-1.0, -0.5, "AUTO"], [0.2, 0.4, "AUTO"], [1.0, 1.0, "AUTO"]]
+    mapping = {"curves": [line, line[::2], line], "clip": (-1.0, -1.0, 1.0, 1.0), "extend": "EXTRAPOLATED", "use_clip": False}
+    g = torch.Generator().manual_seed(4)
+    v = (torch.rand(6, 3, generator=g, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+    f = torch.rand(6, generator=g, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda f, v: I.vector_curves(mapping, f, v), (f, v))
+    with rt.eval_context(torch.float64):
+        mesh = make_mesh(v.detach().unsqueeze(0), [])
+        field = I.vector_curves(mapping, 0.5, rt.Field(lambda c: c.mesh.verts, "VECTOR"))
+        got = rt.eval_field(field, rt.FieldContext("POINT", 6, mesh=mesh), "VECTOR")
+        assert torch.allclose(got[0], I.vector_curves(mapping, 0.5, v.detach()), atol=1e-12)

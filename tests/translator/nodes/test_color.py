@@ -1,0 +1,81 @@
+"""Color nodes: Color Ramp (every interpolation; one stop, stops sharing a position, factors outside the
+stops and outside [0, 1]), Combine Color and Separate Color: Blender parity (batched); float64 gradchecks;
+fields; refused color modes."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.probes import build_probe, draw_sets
+from translator import runtime as rt
+from translator.nodes import color as C
+from translator.nodes.primitives import make_mesh
+
+_RAMPS = {
+    "three stops": [(0.2, (0.9, 0.1, 0.3, 1.0)), (0.5, (0.0, 0.8, 0.4, 0.5)), (0.9, (0.3, 0.3, 1.0, 0.2))],
+    "five stops": [(0.0, (0.0, 0.0, 0.0, 1.0)), (0.1, (1.0, 0.2, 0.0, 0.9)), (0.45, (0.2, 1.0, 0.6, 0.3)),
+                   (0.7, (0.7, 0.0, 1.0, 1.0)), (1.0, (1.0, 1.0, 1.0, 0.0))],
+    "shared position": [(0.3, (1.0, 0.0, 0.0, 1.0)), (0.3, (0.0, 0.0, 1.0, 1.0)), (0.8, (0.0, 1.0, 0.0, 0.5))],
+    "one stop": [(0.4, (0.2, 0.5, 0.7, 0.6))],
+}
+
+
+def _set_ramp(node, stops, interpolation):
+    r = node.color_ramp
+    while len(r.elements) > 1:
+        r.elements.remove(r.elements[-1])
+    r.elements[0].position = stops[0][0]
+    r.elements[0].color = stops[0][1]
+    for pos, col in stops[1:]:
+        e = r.elements.new(pos)
+        e.color = col
+    r.interpolation = interpolation
+
+
+@requires_bpy
+@pytest.mark.parametrize("ramp", list(_RAMPS))
+@pytest.mark.parametrize("interpolation", C.RAMP_INTERPOLATIONS)
+def test_color_ramp_parity(interpolation, ramp):
+    reset_blender()
+    probe = build_probe("ShaderNodeValToRGB", {"Fac": "FLOAT"}, ["Color", "Alpha"])
+    _set_ramp(probe.node, _RAMPS[ramp], interpolation)
+    edges = [{"Fac": v} for v in (0.0, 1.0, -0.5, 1.5, 0.2, 0.9)]
+    sets = draw_sets(1, {"Fac": ("float", -0.2, 1.2)}, 30, edges)
+    assert probe.check_batched(sets) == len(sets)
+
+
+@requires_bpy
+def test_combine_and_separate_color_parity():
+    reset_blender()
+    probe = build_probe("FunctionNodeCombineColor", dict.fromkeys(("Red", "Green", "Blue", "Alpha"), "FLOAT"), ["Color"])
+    assert any(n.bl_idname == "FunctionNodeSeparateColor" for n in probe.ng.nodes)  # the probe reads the components back
+    sets = draw_sets(2, dict.fromkeys(("Red", "Green", "Blue", "Alpha"), ("float", -2, 2)), 10)
+    assert probe.check_batched(sets) == len(sets)
+
+
+def test_color_ramp_gradcheck_and_fields():
+    for interpolation in C.RAMP_INTERPOLATIONS:
+        ramp = {"elements": [[p, list(c)] for p, c in _RAMPS["five stops"]], "interpolation": interpolation}
+        x = torch.tensor([-0.1, 0.05, 0.3, 0.52, 0.8, 0.97, 1.1], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda x, r=ramp: C.color_ramp(r, x)[0], (x,)), interpolation
+    with rt.eval_context(torch.float64):
+        verts = torch.tensor([[[0.1, 0.0, 0.0], [0.6, 0.0, 0.0]]], dtype=torch.float64)
+        ctx = rt.FieldContext("POINT", 2, mesh=make_mesh(verts, []))
+        color, alpha = C.color_ramp(ramp, rt.Field(lambda c: c.mesh.verts[..., 0], "VALUE"))
+        assert torch.allclose(rt.eval_field(color, ctx, "RGBA")[0], C.color_ramp(ramp, verts[0, :, 0])[0])
+        assert torch.allclose(rt.eval_field(alpha, ctx, "VALUE")[0], C.color_ramp(ramp, verts[0, :, 0])[1])
+        batch = C.color_ramp(ramp, verts[0, :, 0])[0]
+        assert torch.allclose(batch, torch.stack([C.color_ramp(ramp, v)[0] for v in verts[0, :, 0]]))
+
+
+def test_color_ramp_refuses_other_color_modes_in_one_line():
+    ramp = {"elements": [[0.0, [0, 0, 0, 1]], [1.0, [1, 1, 1, 1]]], "interpolation": "LINEAR", "color_mode": "HSV"}
+    reason = C._check_ramp(SimpleNamespace(properties={"color_ramp": ramp}))
+    assert reason and "HSV" in reason and "\n" not in reason
+    evil = dict(ramp, color_mode="RGB", interpolation="X'); import os\n#")
+    reason = C._check_ramp(SimpleNamespace(properties={"color_ramp": evil}))
+    assert reason and "\n" not in reason and "import os" in reason
