@@ -150,7 +150,6 @@ def _ramp(ramp: dict, x: torch.Tensor) -> torch.Tensor:
     # picked as Blender picks it, comparing in float32
     tab = {k: torch.tensor(v, dtype=torch.float32, device=dev).to(dt) for k, v in _stop_tables(elements).items()}
     pos32 = torch.tensor([float(p) for p, _ in elements], dtype=torch.float32, device=dev)
-    pos = pos32.to(dt)
     a = (pos32 <= x.to(torch.float32).unsqueeze(-1)).sum(-1)
     p1, p2 = tab["p1"][a], tab["p2"][a]
     c0, c1, c2, c3 = tab["c0"][a], tab["c1"][a], tab["c2"][a], tab["c3"][a]
