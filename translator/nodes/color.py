@@ -1,5 +1,5 @@
-"""Color nodes: Color Ramp, Combine Color and Separate Color (RGB), and the color blend modes the
-Mix node uses.
+"""Color nodes: Color Ramp, Combine Color and Separate Color (RGB, HSV, HSL), and the color blend
+modes the Mix node uses.
 
 * Color Ramp (``node_shader_color_ramp.cc`` on ``BKE_colorband_evaluate``): the factor picks the
   stops around it (the first stop whose position is above it, and the one before); LINEAR mixes
@@ -8,9 +8,8 @@ Mix node uses.
   the result to [0, 1]. Before the first and after the last stop LINEAR / EASE / CONSTANT give that
   stop's color; the spline modes keep interpolating towards virtual stops at 0 and 1. RGB color mode
   (HSV and HSL are refused). The stops are data: differentiable in the factor.
-* :func:`ramp_blend` is Blender's ``ramp_blend`` for the blend types that are plain arithmetic
-  (MIX, DARKEN, MULTIPLY, BURN, LIGHTEN, SCREEN, DODGE, ADD, OVERLAY, SOFT_LIGHT, LINEAR_LIGHT,
-  DIFFERENCE, EXCLUSION, SUBTRACT, DIVIDE) on the RGB part of ``(…, 4)`` colors; alpha is kept.
+* :func:`ramp_blend` is Blender's ``ramp_blend`` for every blend type (HUE, SATURATION, VALUE
+  and COLOR through Blender's HSV conversions) on the RGB part of ``(…, 4)`` colors; alpha is kept.
   LIGHTEN is Blender 5.0's ``max(a, b) * fac + a * (1 - fac)`` (as DARKEN with the max), measured.
 
 Checked against Blender in ``tests/translator/nodes/test_color.py``.
@@ -26,15 +25,74 @@ import torch
 from . import node
 from .math import elementwise
 
-__all__ = ["BLEND_TYPES", "RAMP_INTERPOLATIONS", "color_ramp", "combine_color", "ramp_blend", "separate_color"]
+__all__ = ["BLEND_TYPES", "COLOR_MODES", "RAMP_INTERPOLATIONS", "color_ramp", "combine_color", "hsl_to_rgb", "hsv_to_rgb",
+           "ramp_blend", "rgb_to_hsl", "rgb_to_hsv", "separate_color"]
 
 BLEND_TYPES = ("MIX", "DARKEN", "MULTIPLY", "BURN", "LIGHTEN", "SCREEN", "DODGE", "ADD", "OVERLAY", "SOFT_LIGHT",
-               "LINEAR_LIGHT", "DIFFERENCE", "EXCLUSION", "SUBTRACT", "DIVIDE")
+               "LINEAR_LIGHT", "DIFFERENCE", "EXCLUSION", "SUBTRACT", "DIVIDE", "HUE", "SATURATION", "VALUE", "COLOR")
+COLOR_MODES = ("RGB", "HSV", "HSL")
 RAMP_INTERPOLATIONS = ("LINEAR", "EASE", "CONSTANT", "B_SPLINE", "CARDINAL")
 
 
 def _where(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(c, a, b)
+
+
+# ---------------------------------------------------------------------------
+# Blender's HSV and HSL conversions (``math_color.cc``), on ``(…, 3)`` tensors
+
+
+def rgb_to_hsv(c: torch.Tensor) -> torch.Tensor:
+    """``rgb_to_hsv``: hue, saturation, value ``(…, 3)`` (hue in [0, 1), through Blender's swaps)."""
+    r, g, b = c.unbind(-1)
+    swap1 = g < b
+    g1, b1 = torch.where(swap1, b, g), torch.where(swap1, g, b)
+    k = torch.where(swap1, -torch.ones_like(r), torch.zeros_like(r))
+    min_gb = b1
+    swap2 = r < g1
+    r2, g2 = torch.where(swap2, g1, r), torch.where(swap2, r, g1)
+    k = torch.where(swap2, -2.0 / 6.0 - k, k)
+    min_gb = torch.where(swap2, torch.minimum(g2, b1), min_gb)
+    chroma = r2 - min_gb
+    h = torch.abs(k + (g2 - b1) / (6.0 * chroma + 1e-20))
+    return torch.stack([h, chroma / (r2 + 1e-20), r2], -1)
+
+
+def _hue_weights(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    nr = (torch.abs(h * 6.0 - 3.0) - 1.0).clamp(0.0, 1.0)
+    ng = (2.0 - torch.abs(h * 6.0 - 2.0)).clamp(0.0, 1.0)
+    nb = (2.0 - torch.abs(h * 6.0 - 4.0)).clamp(0.0, 1.0)
+    return nr, ng, nb
+
+
+def hsv_to_rgb(c: torch.Tensor) -> torch.Tensor:
+    """``hsv_to_rgb`` of ``(…, 3)`` hue, saturation, value."""
+    h, s, v = c.unbind(-1)
+    return torch.stack([((n - 1.0) * s + 1.0) * v for n in _hue_weights(h)], -1)
+
+
+def rgb_to_hsl(c: torch.Tensor) -> torch.Tensor:
+    """``rgb_to_hsl``: hue, saturation, lightness ``(…, 3)``."""
+    r, g, b = c.unbind(-1)
+    cmax = torch.maximum(torch.maximum(r, g), b)
+    cmin = torch.minimum(torch.minimum(r, g), b)
+    l = torch.clamp((cmax + cmin) / 2.0, max=1.0)
+    grey = cmax == cmin
+    d = torch.where(grey, torch.ones_like(cmax), cmax - cmin)
+    s_hi = d / torch.where(2.0 - cmax - cmin == 0, torch.ones_like(d), 2.0 - cmax - cmin)
+    s_lo = d / torch.where(cmax + cmin == 0, torch.ones_like(d), cmax + cmin)
+    s = torch.where(l > 0.5, s_hi, s_lo)
+    h = torch.where(cmax == r, (g - b) / d + torch.where(g < b, 6.0, 0.0),
+                    torch.where(cmax == g, (b - r) / d + 2.0, (r - g) / d + 4.0))
+    zero = torch.zeros_like(h)
+    return torch.stack([torch.where(grey, zero, h) / 6.0, torch.where(grey, zero, s), l], -1)
+
+
+def hsl_to_rgb(c: torch.Tensor) -> torch.Tensor:
+    """``hsl_to_rgb`` of ``(…, 3)`` hue, saturation, lightness."""
+    h, s, l = c.unbind(-1)
+    chroma = (1.0 - torch.abs(2.0 * l - 1.0)) * s
+    return torch.stack([(n - 0.5) * chroma + l for n in _hue_weights(h)], -1)
 
 
 def _safe_div(a: torch.Tensor, b: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
@@ -87,6 +145,17 @@ def ramp_blend(blend_type: str, a: torch.Tensor, fac: torch.Tensor, b: torch.Ten
         out = fm * r + f * ((1.0 - r) * c * r + r * scr)
     elif blend_type == "LINEAR_LIGHT":
         out = _where(c > 0.5, r + f * (2.0 * (c - 0.5)), r + f * (2.0 * c - 1.0))
+    elif blend_type in ("HUE", "COLOR"):
+        hc, hr = rgb_to_hsv(c), rgb_to_hsv(r)
+        new = torch.stack([hc[..., 0], hr[..., 1] if blend_type == "HUE" else hc[..., 1], hr[..., 2]], -1)
+        out = _where((hc[..., 1] != 0).unsqueeze(-1), fm * r + f * hsv_to_rgb(new), r)
+    elif blend_type == "SATURATION":
+        hr, hc = rgb_to_hsv(r), rgb_to_hsv(c)
+        new = torch.stack([hr[..., 0], fm[..., 0] * hr[..., 1] + f[..., 0] * hc[..., 1], hr[..., 2]], -1)
+        out = _where((hr[..., 1] != 0).unsqueeze(-1), hsv_to_rgb(new), r)
+    elif blend_type == "VALUE":
+        hr, hc = rgb_to_hsv(r), rgb_to_hsv(c)
+        out = hsv_to_rgb(torch.stack([hr[..., 0], hr[..., 1], fm[..., 0] * hr[..., 2] + f[..., 0] * hc[..., 2]], -1))
     else:
         raise ValueError(f"Mix blend type {blend_type!r} is not supported")
     return torch.cat([out, a[..., 3:]], -1)
@@ -202,16 +271,29 @@ def color_ramp(color_ramp: dict | None = None, fac=0.5) -> tuple[Any, Any]:
     return color, alpha
 
 
-@node("FunctionNodeCombineColor", outputs=("Color",), props=("mode",), label="Combine Color", modes={"mode": ("RGB",)},
-      grad="yes", notes="RGB mode (HSV and HSL refused)")
+_TO_RGB = {"HSV": hsv_to_rgb, "HSL": hsl_to_rgb}
+_FROM_RGB = {"HSV": rgb_to_hsv, "HSL": rgb_to_hsl}
+
+
+@node("FunctionNodeCombineColor", outputs=("Color",), props=("mode",), label="Combine Color", modes={"mode": COLOR_MODES},
+      grad="yes", notes="HSV / HSL through Blender's hsv_to_rgb / hsl_to_rgb")
 def combine_color(mode: str = "RGB", red=0.0, green=0.0, blue=0.0, alpha=1.0):
-    """Combine Color (RGB): four floats ``(…)`` -> a color ``(…, 4)``."""
-    return elementwise(lambda r, g, b, a: torch.stack(torch.broadcast_tensors(r, g, b, a), -1), [red, green, blue, alpha],
-                       ["VALUE"] * 4, "RGBA")
+    """Combine Color: four floats ``(…)`` (red, green, blue; or hue, saturation, value / lightness) and alpha
+    -> a color ``(…, 4)``."""
+    def kernel(r, g, b, a):
+        c = torch.stack(torch.broadcast_tensors(r, g, b, a), -1)
+        return c if mode == "RGB" else torch.cat([_TO_RGB[mode](c[..., :3]), c[..., 3:]], -1)
+
+    return elementwise(kernel, [red, green, blue, alpha], ["VALUE"] * 4, "RGBA")
 
 
 @node("FunctionNodeSeparateColor", outputs=("Red", "Green", "Blue", "Alpha"), props=("mode",), label="Separate Color",
-      modes={"mode": ("RGB",)}, grad="yes", notes="RGB mode (HSV and HSL refused)")
+      modes={"mode": COLOR_MODES}, grad="yes", notes="HSV / HSL through Blender's rgb_to_hsv / rgb_to_hsl (gradient "
+                                                     "of the branch taken where the largest component ties)")
 def separate_color(mode: str = "RGB", color=(1.0, 1.0, 1.0, 1.0)):
-    """Separate Color (RGB): a color ``(…, 4)`` -> its four components ``(…)``."""
-    return tuple(elementwise(lambda c, i=i: c[..., i], [color], ["RGBA"], "VALUE") for i in range(4))
+    """Separate Color: a color ``(…, 4)`` -> four components ``(…)`` (RGB, or hue, saturation, value /
+    lightness) and alpha."""
+    def kernel(c, i):
+        return c[..., i] if mode == "RGB" or i == 3 else _FROM_RGB[mode](c[..., :3])[..., i]
+
+    return tuple(elementwise(lambda c, i=i: kernel(c, i), [color], ["RGBA"], "VALUE") for i in range(4))

@@ -54,7 +54,6 @@ def _lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 MIX_TYPES = ("FLOAT", "VECTOR", "RGBA", "ROTATION")
-_HSV_BLENDS = ("HUE", "SATURATION", "VALUE", "COLOR")
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -81,7 +80,7 @@ def _check_mix(n) -> str | None:
         if v not in allowed:
             return f"Mix {prop.replace('_', ' ')} {v!r} is not supported"
     blend = p.get("blend_type", "MIX")
-    if blend not in BLEND_TYPES + _HSV_BLENDS or (p.get("data_type") == "RGBA" and blend not in BLEND_TYPES):
+    if blend not in BLEND_TYPES:
         return f"Mix blend type {blend!r} is not supported"
     return None
 
@@ -91,7 +90,7 @@ def _check_mix(n) -> str | None:
       check=_check_mix,
       modes={"data_type": MIX_TYPES, "factor_mode": ("UNIFORM", "NON_UNIFORM"), "clamp_factor": (False, True),
              "blend_type": BLEND_TYPES, "clamp_result": (False, True)},
-      notes="color blend types that are arithmetic (HUE, SATURATION, VALUE, COLOR refused); rotations by slerp")
+      notes="every color blend type (clamp result on RGB); rotations by slerp")
 def mix(data_type: str = "FLOAT", factor_mode: str = "UNIFORM", clamp_factor: bool = True, factor_float=0.5,
         factor_vector=(0.5, 0.5, 0.5), a_float=0.0, b_float=0.0, a_vector=(0.0, 0.0, 0.0), b_vector=(0.0, 0.0, 0.0),
         a_color=(0.5, 0.5, 0.5, 1.0), b_color=(0.5, 0.5, 0.5, 1.0), a_rotation=IDENTITY, b_rotation=IDENTITY,

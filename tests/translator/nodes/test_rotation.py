@@ -397,3 +397,34 @@ def test_hostile_rotation_modes_are_refused_in_one_line():
         props = {p: spec.modes[p][0] for p in spec.modes} | {prop: "GLOBAL'); import os\n#"}
         reason = spec.check(SimpleNamespace(properties=props))
         assert reason and "\n" not in reason and "import os" in reason
+
+
+_AXIS_PAIRS = [(p, s) for p in R.ALIGN_AXES for s in R.ALIGN_AXES if p != s]
+
+
+@requires_bpy
+@pytest.mark.parametrize(("primary", "secondary"), _AXIS_PAIRS)
+def test_axes_to_rotation_parity(primary, secondary):
+    """Every pair of axes; zero, parallel and antiparallel vectors take Blender's fallbacks."""
+    reset_blender()
+    probe = build_probe("FunctionNodeAxesToRotation", {"Primary Axis": "VECTOR", "Secondary Axis": "VECTOR"}, ["Rotation"],
+                        primary_axis=primary, secondary_axis=secondary)
+    edges = [{"Primary Axis": (0.0, 0.0, 0.0)}, {"Secondary Axis": (0.0, 0.0, 0.0)},
+             {"Primary Axis": (0.0, 0.0, 0.0), "Secondary Axis": (0.0, 0.0, 0.0)},
+             {"Primary Axis": (1.0, 2.0, 3.0), "Secondary Axis": (2.0, 4.0, 6.0)},
+             {"Primary Axis": (1.0, -1.0, 0.5), "Secondary Axis": (0.0, 0.0, 0.0)},
+             {"Primary Axis": (1.0, -1.0, -1.0), "Secondary Axis": (0.0, 0.0, 0.0)},
+             {"Primary Axis": (0.0, 0.0, 0.0), "Secondary Axis": (0.0, 0.0, -2.0)},
+             {"Primary Axis": (0.0, 0.0, 1.0), "Secondary Axis": (1.0, 0.0, 0.0)}]
+    sets = draw_sets(15, {"Primary Axis": ("vector", -2, 2), "Secondary Axis": ("vector", -2, 2)}, 20, edges)
+    assert probe.check_batched(sets) == len(sets)
+
+
+def test_axes_to_rotation_gradcheck_and_equal_axes():
+    p, s = _rand((5, 3), -2, 2, 51), _rand((5, 3), -2, 2, 52)
+    for primary, secondary in _AXIS_PAIRS:
+        assert torch.autograd.gradcheck(lambda p, s, a=primary, b=secondary: R.axes_to_rotation(a, b, p, s), (p, s))
+    from types import SimpleNamespace
+
+    reason = R._check_axes(SimpleNamespace(properties={"primary_axis": "Y", "secondary_axis": "Y"}))
+    assert reason and "\n" not in reason
