@@ -1,6 +1,6 @@
 """Color nodes: Color Ramp (every interpolation; one stop, stops sharing a position, factors outside the
-stops and outside [0, 1]), Combine Color and Separate Color: Blender parity (batched); float64 gradchecks;
-fields; refused color modes."""
+stops and outside [0, 1]), Combine Color and Separate Color (RGB, HSV, HSL): Blender parity (batched);
+float64 gradchecks; fields; refused color modes."""
 
 from __future__ import annotations
 
@@ -49,11 +49,23 @@ def test_color_ramp_parity(interpolation, ramp):
 
 
 @requires_bpy
-def test_combine_and_separate_color_parity():
+@pytest.mark.parametrize("mode", C.COLOR_MODES)
+def test_combine_and_separate_color_parity(mode):
+    """Combine Color in ``mode`` (hue beyond [0, 1], saturations and values beyond their range), read back
+    by the probe's RGB Separate Color; then Separate Color in ``mode`` of colors (grey, ties of the largest
+    component, negative components)."""
     reset_blender()
-    probe = build_probe("FunctionNodeCombineColor", dict.fromkeys(("Red", "Green", "Blue", "Alpha"), "FLOAT"), ["Color"])
+    names = ("Red", "Green", "Blue", "Alpha")
+    probe = build_probe("FunctionNodeCombineColor", dict.fromkeys(names, "FLOAT"), ["Color"], mode=mode)
     assert any(n.bl_idname == "FunctionNodeSeparateColor" for n in probe.ng.nodes)  # the probe reads the components back
-    sets = draw_sets(2, dict.fromkeys(("Red", "Green", "Blue", "Alpha"), ("float", -2, 2)), 10)
+    sets = draw_sets(2, dict.fromkeys(names, ("float", -0.5, 1.5)), 16, [{"Red": 0.0}, {"Green": 0.0}, {"Blue": 1.0}])
+    assert probe.check_batched(sets) == len(sets)
+    reset_blender()
+    probe = build_probe("FunctionNodeSeparateColor", {"Color": "COLOR"}, list(names), mode=mode)
+    grey = {"Color_Red": 0.4, "Color_Green": 0.4, "Color_Blue": 0.4}
+    tie = {"Color_Red": 0.8, "Color_Green": 0.8, "Color_Blue": 0.1}
+    tie_gb = {"Color_Red": 0.2, "Color_Green": 0.7, "Color_Blue": 0.7}
+    sets = draw_sets(3, {f"Color_{n}": ("float", -0.3, 1.3) for n in names}, 20, [grey, tie, tie_gb, {"Color_Red": 1.2}])
     assert probe.check_batched(sets) == len(sets)
 
 
@@ -70,6 +82,19 @@ def test_color_ramp_gradcheck_and_fields():
         assert torch.allclose(rt.eval_field(alpha, ctx, "VALUE")[0], C.color_ramp(ramp, verts[0, :, 0])[1])
         batch = C.color_ramp(ramp, verts[0, :, 0])[0]
         assert torch.allclose(batch, torch.stack([C.color_ramp(ramp, v)[0] for v in verts[0, :, 0]]))
+
+
+def test_hsv_hsl_round_trip_and_gradcheck():
+    g = torch.Generator().manual_seed(5)
+    rgb = (torch.rand(8, 3, generator=g, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
+    assert torch.allclose(C.hsv_to_rgb(C.rgb_to_hsv(rgb)), rgb, atol=1e-12)
+    assert torch.allclose(C.hsl_to_rgb(C.rgb_to_hsl(rgb)), rgb, atol=1e-12)
+    for fn in (C.rgb_to_hsv, C.rgb_to_hsl):
+        assert torch.autograd.gradcheck(fn, (rgb,))
+    for mode in C.COLOR_MODES:
+        a = (torch.rand(6, 4, generator=g, dtype=torch.float64) * 0.9 + 0.05).requires_grad_()
+        assert torch.autograd.gradcheck(lambda c, m=mode: torch.stack(C.separate_color(m, c), -1), (a,))
+        assert torch.autograd.gradcheck(lambda r, gg, b, al, m=mode: C.combine_color(m, r, gg, b, al), tuple(a.unbind(-1)))
 
 
 def test_color_ramp_refuses_other_color_modes_in_one_line():
