@@ -6,8 +6,9 @@ modes the Mix node uses.
   them, EASE with the factor eased (``3 f^2 - 2 f^3``), CONSTANT takes the left stop, B_SPLINE and
   CARDINAL weight four stops with Blender's key weights (``key_curve_position_weights``) and clamp
   the result to [0, 1]. Before the first and after the last stop LINEAR / EASE / CONSTANT give that
-  stop's color; the spline modes keep interpolating towards virtual stops at 0 and 1. RGB color mode
-  (HSV and HSL are refused). The stops are data: differentiable in the factor.
+  stop's color; the spline modes keep interpolating towards virtual stops at 0 and 1. HSV and HSL
+  color modes interpolate linearly (as Blender, whatever the interpolation) in that space, the hue
+  the NEAR / FAR / CW / CCW way. The stops are data: differentiable in the factor.
 * :func:`ramp_blend` is Blender's ``ramp_blend`` for every blend type (HUE, SATURATION, VALUE
   and COLOR through Blender's HSV conversions) on the RGB part of ``(…, 4)`` colors; alpha is kept.
   LIGHTEN is Blender 5.0's ``max(a, b) * fac + a * (1 - fac)`` (as DARKEN with the max), measured.
@@ -25,7 +26,7 @@ import torch
 from . import node
 from .math import elementwise
 
-__all__ = ["BLEND_TYPES", "COLOR_MODES", "RAMP_INTERPOLATIONS", "color_ramp", "combine_color", "hsl_to_rgb", "hsv_to_rgb",
+__all__ = ["BLEND_TYPES", "COLOR_MODES", "HUE_INTERPOLATIONS", "RAMP_INTERPOLATIONS", "color_ramp", "combine_color", "hsl_to_rgb", "hsv_to_rgb",
            "ramp_blend", "rgb_to_hsl", "rgb_to_hsv", "separate_color"]
 
 BLEND_TYPES = ("MIX", "DARKEN", "MULTIPLY", "BURN", "LIGHTEN", "SCREEN", "DODGE", "ADD", "OVERLAY", "SOFT_LIGHT",
@@ -208,9 +209,32 @@ def _stop_tables(elements: list) -> dict[str, list]:
     return t
 
 
+HUE_INTERPOLATIONS = ("NEAR", "FAR", "CW", "CCW")
+
+
+def _hue_interp(kind: str, mfac: torch.Tensor, fac: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+    """``colorband_hue_interp``: the hue between ``h1`` (weight ``mfac``) and ``h2`` the NEAR / FAR / CW / CCW way."""
+    h1 = torch.where(h1 < 1.0, h1, h1 - 1.0)
+    h2 = torch.where(h2 < 1.0, h2, h2 - 1.0)
+    d = h2 - h1
+    zero = torch.zeros_like(h1, dtype=torch.long)
+    one, two = zero + 1, zero + 2
+    if kind == "NEAR":
+        mode = torch.where((h1 < h2) & (d > 0.5), one, torch.where((h1 > h2) & (d < -0.5), two, zero))
+    elif kind == "FAR":
+        mode = torch.where(h1 == h2, one, torch.where((h1 < h2) & (d < 0.5), one, torch.where((h1 > h2) & (d > -0.5), two, zero)))
+    elif kind == "CCW":
+        mode = torch.where(h1 > h2, two, zero)
+    else:
+        mode = torch.where(h1 < h2, one, zero)
+    h = mfac * (h1 + (mode == 1).to(h1.dtype)) + fac * (h2 + (mode == 2).to(h2.dtype))
+    return torch.where((mode > 0) & (h >= 1.0), h - 1.0, h)
+
+
 def _ramp(ramp: dict, x: torch.Tensor) -> torch.Tensor:
     elements = ramp["elements"]
-    ipo = ramp.get("interpolation", "LINEAR")
+    color_mode = ramp.get("color_mode", "RGB")
+    ipo = ramp.get("interpolation", "LINEAR") if color_mode == "RGB" else "LINEAR"
     n = len(elements)
     dev, dt = x.device, x.dtype
     if n == 1:
@@ -235,7 +259,13 @@ def _ramp(ramp: dict, x: torch.Tensor) -> torch.Tensor:
             f2 = fac * fac
             fac = 3.0 * f2 - 2.0 * f2 * fac
         f = fac.unsqueeze(-1)
-        out = (1.0 - f) * c1 + f * c2
+        if color_mode == "RGB":
+            out = (1.0 - f) * c1 + f * c2
+        else:
+            a1, a2 = _FROM_RGB[color_mode](c1[..., :3]), _FROM_RGB[color_mode](c2[..., :3])
+            h = _hue_interp(ramp.get("hue_interpolation", "NEAR"), 1.0 - fac, fac, a1[..., 0], a2[..., 0])
+            rest = (1.0 - f) * torch.cat([a1[..., 1:], c1[..., 3:]], -1) + f * torch.cat([a2[..., 1:], c2[..., 3:]], -1)
+            out = torch.cat([_TO_RGB[color_mode](torch.cat([h.unsqueeze(-1), rest[..., :2]], -1)), rest[..., 2:]], -1)
     first = torch.tensor(elements[0][1], dtype=dt, device=dev)
     last = torch.tensor(elements[-1][1], dtype=dt, device=dev)
     out = torch.where((a == n).unsqueeze(-1), last.expand_as(out), out)
@@ -255,14 +285,16 @@ def _check_ramp(n) -> str | None:
         return "Color Ramp stops must be sorted by position"
     if r.get("interpolation") not in RAMP_INTERPOLATIONS:
         return f"Color Ramp interpolation {r.get('interpolation')!r} is not supported"
-    if r.get("color_mode", "RGB") != "RGB":
-        return f"Color Ramp color mode {r.get('color_mode')!r} is not supported (only RGB)"
+    if r.get("color_mode", "RGB") not in COLOR_MODES:
+        return f"Color Ramp color mode {r.get('color_mode')!r} is not supported"
+    if r.get("hue_interpolation", "NEAR") not in HUE_INTERPOLATIONS:
+        return f"Color Ramp hue interpolation {r.get('hue_interpolation')!r} is not supported"
     return None
 
 
 @node("ShaderNodeValToRGB", outputs=("Color", "Alpha"), props=("color_ramp",), check=_check_ramp, label="Color Ramp",
-      grad="yes", notes="interpolation LINEAR, EASE, CONSTANT, B_SPLINE, CARDINAL; RGB color mode (HSV and HSL refused); "
-                        "the stops are constants: gradient in the factor (zero where the ramp is constant)")
+      grad="yes", notes="interpolation LINEAR, EASE, CONSTANT, B_SPLINE, CARDINAL; color modes RGB, HSV, HSL (hue NEAR, "
+                        "FAR, CW, CCW; linear as Blender); the stops are constants: gradient in the factor")
 def color_ramp(color_ramp: dict | None = None, fac=0.5) -> tuple[Any, Any]:
     """Color Ramp: the color ``(…, 4)`` and its alpha ``(…)`` at factor ``fac (…)``."""
     ramp = color_ramp or {"elements": [[0.0, [0.0, 0.0, 0.0, 1.0]], [1.0, [1.0, 1.0, 1.0, 1.0]]], "interpolation": "LINEAR"}

@@ -49,6 +49,22 @@ def test_color_ramp_parity(interpolation, ramp):
 
 
 @requires_bpy
+@pytest.mark.parametrize("hue", C.HUE_INTERPOLATIONS)
+@pytest.mark.parametrize("color_mode", ("HSV", "HSL"))
+def test_color_ramp_hsv_hsl_parity(color_mode, hue):
+    """HSV / HSL ramps (linear in that space whatever the interpolation), the hue each way round; stops
+    with hues both sides of 0.5 apart and a grey stop."""
+    reset_blender()
+    probe = build_probe("ShaderNodeValToRGB", {"Fac": "FLOAT"}, ["Color", "Alpha"])
+    stops = [(0.1, (0.9, 0.1, 0.2, 1.0)), (0.4, (0.1, 0.2, 0.9, 0.5)), (0.6, (0.5, 0.5, 0.5, 0.8)), (0.95, (0.2, 0.9, 0.3, 0.1))]
+    _set_ramp(probe.node, stops, "EASE")
+    probe.node.color_ramp.color_mode = color_mode
+    probe.node.color_ramp.hue_interpolation = hue
+    sets = draw_sets(4, {"Fac": ("float", -0.1, 1.1)}, 30, [{"Fac": 0.1}, {"Fac": 0.6}])
+    assert probe.check_batched(sets) == len(sets)
+
+
+@requires_bpy
 @pytest.mark.parametrize("mode", C.COLOR_MODES)
 def test_combine_and_separate_color_parity(mode):
     """Combine Color in ``mode`` (hue beyond [0, 1], saturations and values beyond their range), read back
@@ -74,6 +90,11 @@ def test_color_ramp_gradcheck_and_fields():
         ramp = {"elements": [[p, list(c)] for p, c in _RAMPS["five stops"]], "interpolation": interpolation}
         x = torch.tensor([-0.1, 0.05, 0.3, 0.52, 0.8, 0.97, 1.1], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(lambda x, r=ramp: C.color_ramp(r, x)[0], (x,)), interpolation
+    for mode in ("HSV", "HSL"):
+        ramp = {"elements": [[p, list(c)] for p, c in _RAMPS["three stops"]], "interpolation": "LINEAR", "color_mode": mode,
+                "hue_interpolation": "FAR"}
+        x = torch.tensor([0.1, 0.3, 0.45, 0.6, 0.85, 1.0], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda x, r=ramp: C.color_ramp(r, x)[0], (x,)), mode
     with rt.eval_context(torch.float64):
         verts = torch.tensor([[[0.1, 0.0, 0.0], [0.6, 0.0, 0.0]]], dtype=torch.float64)
         ctx = rt.FieldContext("POINT", 2, mesh=make_mesh(verts, []))
@@ -97,10 +118,10 @@ def test_hsv_hsl_round_trip_and_gradcheck():
         assert torch.autograd.gradcheck(lambda r, gg, b, al, m=mode: C.combine_color(m, r, gg, b, al), tuple(a.unbind(-1)))
 
 
-def test_color_ramp_refuses_other_color_modes_in_one_line():
-    ramp = {"elements": [[0.0, [0, 0, 0, 1]], [1.0, [1, 1, 1, 1]]], "interpolation": "LINEAR", "color_mode": "HSV"}
+def test_color_ramp_refuses_unknown_modes_in_one_line():
+    ramp = {"elements": [[0.0, [0, 0, 0, 1]], [1.0, [1, 1, 1, 1]]], "interpolation": "LINEAR", "color_mode": "LAB"}
     reason = C._check_ramp(SimpleNamespace(properties={"color_ramp": ramp}))
-    assert reason and "HSV" in reason and "\n" not in reason
+    assert reason and "LAB" in reason and "\n" not in reason
     evil = dict(ramp, color_mode="RGB", interpolation="X'); import os\n#")
     reason = C._check_ramp(SimpleNamespace(properties={"color_ramp": evil}))
     assert reason and "\n" not in reason and "import os" in reason
