@@ -159,7 +159,9 @@ def _separate(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
 
 
 @node("FunctionNodeSeparateTransform", outputs=("Translation", "Rotation", "Scale"),
-      label="Separate Transform", grad="yes")
+      label="Separate Transform", grad="yes",
+      notes="rotation: Blender's quaternion of the normalized axes' Euler angles (mirroring and shear dropped); "
+            "no gradient through a zero-length axis")
 def separate_transform(transform=None):
     """Separate Transform: ``(…, 4, 4)`` -> translation ``(…, 3)``, rotation (quaternion ``(…, 4)``)
     and scale ``(…, 3)``.

@@ -428,3 +428,47 @@ def test_axes_to_rotation_gradcheck_and_equal_axes():
 
     reason = R._check_axes(SimpleNamespace(properties={"primary_axis": "Y", "secondary_axis": "Y"}))
     assert reason and "\n" not in reason
+
+
+@requires_bpy
+def test_rotations_through_attributes_switches_and_geometry_nodes_parity():
+    """Rotations everywhere a program carries them: stored as a QUATERNION point attribute (an Align
+    Rotation to Vector field) and read back for Instance on Points, chosen by a ROTATION Switch for Rotate
+    Instances (local space), and inverted for Transform Geometry's rotation."""
+    t = Tree("Rotations")
+    angle = t.input("Angle", "NodeSocketVector")
+    flag = t.input("Flag", "NodeSocketBool")
+    line = t.node("GeometryNodeMeshLine", Count=4, Offset=(0.6, 0.2, 0.1))
+    pos = t.node("GeometryNodeInputPosition")
+    align = t.node("FunctionNodeAlignRotationToVector", axis="Y")
+    t.link(pos, align, "Vector")
+    store = t.node("GeometryNodeStoreNamedAttribute", data_type="QUATERNION", domain="POINT", Name="rot")
+    t.link(line, store, "Geometry")
+    t.link(align, store, "Value")
+    read = t.node("GeometryNodeInputNamedAttribute", data_type="QUATERNION", Name="rot")
+    cube = t.node("GeometryNodeMeshCube", Size=(0.3, 0.2, 0.1))
+    iop = t.node("GeometryNodeInstanceOnPoints")
+    t.link(store, iop, "Points")
+    t.link(cube, iop, "Instance")
+    t.link((read, "Attribute"), iop, "Rotation")
+    euler = t.node("FunctionNodeEulerToRotation")
+    t.link(angle, euler, "Euler")
+    axis_angle = t.node("FunctionNodeAxisAngleToRotation", Axis=(1.0, 1.0, 0.0), Angle=0.7)
+    switch = t.node("GeometryNodeSwitch", input_type="ROTATION")
+    t.link(flag, switch, "Switch")
+    t.link(euler, switch, "False")
+    t.link(axis_angle, switch, "True")
+    rotate = t.node("GeometryNodeRotateInstances")
+    t.link(iop, rotate, "Instances")
+    t.link(switch, rotate, "Rotation")
+    real = t.node("GeometryNodeRealizeInstances")
+    t.link(rotate, real, "Geometry")
+    inv = t.node("FunctionNodeInvertRotation")
+    t.link(euler, inv, "Rotation")
+    tf = t.node("GeometryNodeTransform", Translation=(0.1, -0.2, 0.3))
+    t.link(real, tf, "Geometry")
+    t.link(inv, tf, "Rotation")
+    t.output(tf)
+    obj = t.object()
+    sets = [dict(s, Flag=f) for f in (False, True) for s in draw_sets(16, {"Angle": ("vector", -4, 4)}, 4, [{"Angle": (0.0, 0.0, 0.0)}])]
+    assert check_parity(obj, sets) == len(sets)
