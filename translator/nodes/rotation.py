@@ -220,10 +220,22 @@ def invert_rotation(rotation=IDENTITY):
     return elementwise(quaternion_invert, [rotation], ["ROTATION"], "ROTATION")
 
 
-@node("FunctionNodeInputRotation", outputs=("Rotation",), props=("rotation_euler",), label="Rotation")
+def _check_rotation_input(n) -> str | None:
+    e = n.properties.get("rotation_euler")
+    if not (isinstance(e, (list, tuple)) and len(e) == 3
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and _m.isfinite(v) for v in e)):
+        return "Rotation node's value must be three finite Euler angles"
+    return None
+
+
+@node("FunctionNodeInputRotation", outputs=("Rotation",), props=("rotation_euler",), label="Rotation",
+      check=_check_rotation_input)
 def rotation_input(rotation_euler=(0.0, 0.0, 0.0)):
     """Rotation input node: its stored XYZ Euler angles as the quaternion Blender uses (float32, as Blender)."""
-    return rt.rotation_constant(tuple(rotation_euler)) or IDENTITY
+    q = rt.rotation_constant(tuple(rotation_euler))
+    if q is None:
+        raise ValueError("Rotation node's value must be three Euler angles")
+    return q
 
 
 # ---------------------------------------------------------------------------

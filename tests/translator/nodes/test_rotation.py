@@ -391,6 +391,10 @@ def test_hostile_rotation_modes_are_refused_in_one_line():
 
     from translator.nodes import get_spec
 
+    for bad in (None, ["0", 1, 2], [1.0, 2.0], [float("nan"), 0.0, 0.0]):
+        reason = get_spec("FunctionNodeInputRotation").check(SimpleNamespace(properties={"rotation_euler": bad}))
+        assert reason and "\n" not in reason
+
     for name, prop in [("FunctionNodeRotateRotation", "rotation_space"), ("FunctionNodeAlignRotationToVector", "pivot_axis"),
                        ("FunctionNodeRotateEuler", "space")]:
         spec = get_spec(name)
