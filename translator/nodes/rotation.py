@@ -168,7 +168,8 @@ def _to_axis_angle(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @node("FunctionNodeRotationToAxisAngle", outputs=("Axis", "Angle"), label="Rotation to Axis Angle", grad="yes",
-      notes="as Blender, below sin(angle/2) = 0.0005 the axis is (0, ±1, 0) (the sign of w) and the angle 0")
+      notes="as Blender, below sin(angle/2) = 0.0005 the axis is (0, ±1, 0) (the sign of w) and the angle 0: "
+            "no gradient there")
 def rotation_to_axis_angle(rotation=IDENTITY):
     """Rotation to Axis Angle: axis ``(x, y, z) / sin(a/2)``, angle ``2 atan2(sin(a/2), w)`` in ``[0, 2 pi]``
     (Blender's sign: a negative ``w`` gives the angle beyond pi); below ``sin(a/2) = 0.0005`` Blender's
@@ -208,13 +209,14 @@ def rotate_rotation(rotation_space: str = "GLOBAL", rotation=IDENTITY, rotate_by
     return elementwise(lambda a, b: quaternion_multiply(b, a), [rotation, rotate_by], ["ROTATION"] * 2, "ROTATION")
 
 
-@node("FunctionNodeRotateVector", outputs=("Vector",), label="Rotate Vector", grad="yes")
+@node("FunctionNodeRotateVector", outputs=("Vector",), label="Rotate Vector", grad="yes", notes="q v q*")
 def rotate_vector(vector=(0.0, 0.0, 0.0), rotation=IDENTITY):
     """Rotate Vector: ``q v q*`` (``transform_point(rotation, vector)``)."""
     return elementwise(lambda v, q: quaternion_rotate(q, v), [vector, rotation], ["VECTOR", "ROTATION"], "VECTOR")
 
 
-@node("FunctionNodeInvertRotation", outputs=("Rotation",), label="Invert Rotation", grad="yes")
+@node("FunctionNodeInvertRotation", outputs=("Rotation",), label="Invert Rotation", grad="yes",
+      notes="conjugate / |q|^2; a zero quaternion gives the identity")
 def invert_rotation(rotation=IDENTITY):
     """Invert Rotation: ``conjugate(q) / |q|^2`` (``math::invert``)."""
     return elementwise(quaternion_invert, [rotation], ["ROTATION"], "ROTATION")
