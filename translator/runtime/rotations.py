@@ -34,6 +34,7 @@ __all__ = [
     "euler_to_quaternion",
     "matrix_to_euler",
     "matrix_to_quaternion",
+    "matrix_to_quaternion_checked",
     "matrix_to_rotation",
     "normalize_axes",
     "quaternion_invert",
@@ -135,8 +136,9 @@ def _quaternion_branch(trace: torch.Tensor, lead: int, sign: torch.Tensor, other
 
 
 def matrix_to_quaternion(m: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices ``(…, 3, 3)`` -> unit quaternions ``(…, 4)`` ``(w, x, y, z)`` with ``w >= 0``
-    (``normalized_to_quat_fast``: the branch of the largest diagonal combination)."""
+    """Rotation matrices ``(…, 3, 3)`` -> quaternions ``(…, 4)`` ``(w, x, y, z)`` with ``w >= 0``
+    (``normalized_to_quat_fast``: the branch of the largest diagonal combination, renormalized as Blender
+    does only when its squared length is off by 6e-4 or more)."""
     m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
     m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
     m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
@@ -148,7 +150,19 @@ def matrix_to_quaternion(m: torch.Tensor) -> torch.Tensor:
     q = torch.where((m22 < 0).unsqueeze(-1),
                     torch.where((m00 > m11).unsqueeze(-1), qx, qy),
                     torch.where((m00 < -m11).unsqueeze(-1), qz, qw))
-    return q / torch.linalg.vector_norm(q, dim=-1, keepdim=True)
+    # Blender renormalizes only when the length is off by 2e-4 * 3 in its square (a sheared matrix)
+    sq = (q * q).sum(-1, keepdim=True)
+    return torch.where((sq - 1.0).abs() >= 0.0006, q * torch.rsqrt(sq), q)
+
+
+def matrix_to_quaternion_checked(m: torch.Tensor) -> torch.Tensor:
+    """``to_quaternion(float3x3)`` (``normalized_to_quat_with_checks``): the identity where the determinant is
+    not finite, the quaternion of ``-m`` where it is negative (a mirroring), else of ``m``."""
+    det = torch.linalg.det(m)
+    neg = (det < 0)[..., None, None]
+    q = matrix_to_quaternion(torch.where(neg, -m, m))
+    bad = ~torch.isfinite(det).unsqueeze(-1)
+    return torch.where(bad, torch.tensor(IDENTITY, dtype=q.dtype, device=q.device).expand_as(q), q)
 
 
 def quaternion_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
