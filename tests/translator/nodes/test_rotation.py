@@ -476,3 +476,32 @@ def test_rotations_through_attributes_switches_and_geometry_nodes_parity():
     obj = t.object()
     sets = [dict(s, Flag=f) for f in (False, True) for s in draw_sets(16, {"Angle": ("vector", -4, 4)}, 4, [{"Angle": (0.0, 0.0, 0.0)}])]
     assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+def test_rotation_group_input_takes_the_modifier_value():
+    """A ROTATION input of the entry group (not a parameter): the modifier's Euler value, converted as Blender
+    converts it, rotates a vector (and a nested group's ROTATION input default is converted the same way)."""
+    from tests.fixtures import parity
+
+    t = Tree("RotationInput")
+    r = t.input("R", "NodeSocketRotation")
+    rv = t.node("FunctionNodeRotateVector", Vector=(1.0, 2.0, 3.0))
+    t.link(r, rv, "Rotation")
+    line = t.node("GeometryNodeMeshLine", Count=2)
+    t.link(rv, line, "Start Location")
+    inner = parity.new_tree("Inner")
+    parity.add_input(inner, "Q", "NodeSocketRotation", default=(0.4, -1.1, 2.5))
+    inner.interface.new_socket(name="Out", in_out="OUTPUT", socket_type="NodeSocketVector")
+    gi, go = parity.group_input(inner), parity.group_output(inner)
+    to_euler = inner.nodes.new("FunctionNodeRotationToEuler")
+    inner.links.new(gi.outputs[0], to_euler.inputs[0])
+    inner.links.new(to_euler.outputs[0], go.inputs[1])
+    group = t.node("GeometryNodeGroup")
+    group.node_tree = inner
+    t.link((group, group.outputs[0].identifier), line, "Offset")
+    t.output(line)
+    obj = t.object()
+    for value in [(0.3, 1.2, -0.5), (7.0, -2.0, 4.0), (0.0, 1.5707963705062866, 0.2)]:
+        parity.set_inputs(obj, {"R": value})
+        assert check_parity(obj, [{}]) == 1
