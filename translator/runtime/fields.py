@@ -107,8 +107,13 @@ def adapt_domain(mesh: MeshBatch, data: torch.Tensor, src: str, dst: str) -> tor
         # mean == 1 <=> all true; mean > 0 <=> any true. Points without corners average to 0.
         return out > 0.0 if (src, dst) == ("FACE", "POINT") else out > 1.0 - 1e-6
     if not data.dtype.is_floating_point:
-        return torch.round(out).to(data.dtype)
+        return _round_half_away(out).to(data.dtype)
     return out
+
+
+def _round_half_away(x: torch.Tensor) -> torch.Tensor:
+    """``std::round`` (halves away from zero), how Blender's integer mixers round a mean."""
+    return torch.sign(x) * torch.floor(x.abs() + 0.5)
 
 
 def corner_edges(mesh: MeshBatch) -> torch.Tensor:
@@ -189,7 +194,7 @@ def _adapt_edges(mesh: MeshBatch, data: torch.Tensor, x: torch.Tensor, src: str,
     if is_bool:
         return out > 0.0 if kind == "any" else out > 1.0 - 1e-6
     if not data.dtype.is_floating_point:
-        return torch.round(out).to(data.dtype)
+        return _round_half_away(out).to(data.dtype)
     return out
 
 
