@@ -336,11 +336,13 @@ class PartialEvaluator:
             return {}
         kwargs: dict[str, Any] = {}
         for s in self.enabled_inputs(n):
+            kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
+            if kw in spec.implicit and not self.is_linked(g, n, s.identifier):
+                continue  # an implicit field input (Random Value's ID): the function's own default
             srcs = self.sources(g, n, s.identifier)
             vals = [self.source_value(g, src, s.type, bound) for src in srcs]
             if any(v is UNKNOWN for v in vals):
                 return {}
-            kw = spec.renames.get(s.identifier, kwarg_name(s.identifier))
             if s.multi_input:
                 kwargs[kw] = vals
             elif srcs:

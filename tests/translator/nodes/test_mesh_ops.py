@@ -114,3 +114,74 @@ def test_flip_faces_reverses_all_but_the_first_corner():
         varying = rt.Field(lambda f: torch.tensor([[True, False], [False, True]]), "BOOLEAN")
         with pytest.raises(rt.TopologyVaries):
             O.flip_faces(geo, varying)
+
+
+def _scale_program(domain: str, mode: str, center: bool, fields: bool):
+    """A grid and a cube joined (several islands), displaced, then Scale Elements on faces or edges."""
+    t = Tree()
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((t.node("GeometryNodeMeshGrid", **{"Vertices X": 4, "Vertices Y": 3}), "Mesh"), join, "Geometry")
+    t.link((t.node("GeometryNodeMeshCube", **{"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 2}), "Mesh"), join, "Geometry")
+    rv = t.node("FunctionNodeRandomValue", data_type="FLOAT_VECTOR", Min=(-0.2, -0.2, -0.2), Max=(0.2, 0.2, 0.2))
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((join, "Geometry"), sp, "Geometry")
+    t.link((rv, "Value"), sp, "Offset")
+    se = t.node("GeometryNodeScaleElements", domain=domain, **{"Scale Mode": mode})
+    t.link((sp, "Geometry"), se, "Geometry")
+    t.link(_selection(t, "Threshold"), se, "Selection")
+    if fields:
+        t.link(t.wave_fields(t.input("K", "NodeSocketFloat", 0.5), t.input("J", "NodeSocketFloat", 0.1))[1], se, "Scale")
+        t.link(t.wave_fields(t.input("K2", "NodeSocketFloat", 1.0), t.input("J2", "NodeSocketFloat", 0.2))[0], se, "Axis")
+    else:
+        t.link(t.input("Scale", "NodeSocketFloat", 1.5), se, "Scale")
+        t.link(t.input("Axis", "NodeSocketVector", (1.0, 0.5, 0.0)), se, "Axis")
+    if center:
+        t.link(t.input("Center", "NodeSocketVector", (0.1, 0.2, 0.3)), se, "Center")
+    t.output((se, "Geometry"))
+    return t.object()
+
+
+@requires_bpy
+@pytest.mark.parametrize("fields", [False, True])
+@pytest.mark.parametrize("center", [False, True])
+@pytest.mark.parametrize("mode", ["Uniform", "Single Axis"])
+@pytest.mark.parametrize("domain", ["FACE", "EDGE"])
+def test_scale_elements_parity(domain, mode, center, fields):
+    obj = _scale_program(domain, mode, center, fields)
+    spec = {"Threshold": ("float", -1.0, 20.0)}
+    spec |= {"K": ("float", -1.0, 1.0), "J": ("float", -0.3, 0.3), "K2": ("float", -1.0, 1.0), "J2": ("float", -0.3, 0.3)} \
+        if fields else {"Scale": ("float", -0.5, 2.0), "Axis": ("vector", -1.0, 1.0)}
+    if center:
+        spec["Center"] = ("vector", -1.0, 1.0)
+    fixed = [{"Threshold": -1.0, **({"Axis": (0.0, 0.0, 0.0)} if not fields else {})}]
+    rng_sets = [dict(s) for s in fixed]
+    from tests.fixtures.probes import draw_sets
+
+    sets = draw_sets(11, spec, 4, rng_sets)
+    assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+def test_scale_elements_batch_and_gradcheck():
+    module = translate_object(_scale_program("FACE", "Single Axis", True, False))
+    scale = torch.tensor([0.5, 1.5, 2.0], dtype=torch.float64)
+    center = torch.tensor([[0.1, 0.2, 0.3], [0.0, -0.5, 0.2], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    axis = torch.tensor([[1.0, 0.5, 0.0]] * 3, dtype=torch.float64)
+    batch = module.program({}, {"Scale": scale, "Center": center, "Axis": axis, "Threshold": torch.full((3,), 4.0,
+                                                                                                      dtype=torch.float64)})
+    for i in range(3):
+        single = module.program(*split_values(module, {"Scale": float(scale[i]), "Center": tuple(center[i].tolist()),
+                                                       "Axis": (1.0, 0.5, 0.0), "Threshold": 4.0}))
+        torch.testing.assert_close(batch.verts[i], single.verts[0])
+    with rt.eval_context(torch.float64):
+        from translator.nodes.fields import index, position
+
+        s = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
+        ax = torch.tensor([[0.3, 1.0, -0.2]], dtype=torch.float64, requires_grad=True)
+        sel = rt.field_map(lambda i: i > 2, [index()], ["INT"], "BOOLEAN")
+
+        def run(s, ax):
+            g = mesh_grid(size_x=2.0, size_y=1.0, vertices_x=4, vertices_y=3)[0]
+            return O.scale_elements(g, selection=sel, scale=s, center=position(), scale_mode="Single Axis", axis=ax).mesh.verts
+
+        assert torch.autograd.gradcheck(run, (s, ax))
