@@ -1,4 +1,4 @@
-"""Instances: Instance on Points, Realize Instances, Translate / Rotate / Scale Instances,
+"""Instances: Instance on Points, Geometry to Instance, Realize Instances, Translate / Rotate / Scale Instances,
 and Blender's way of joining meshes (Join Geometry realizes its meshes as identity instances).
 
 Instances (:class:`translator.geometry.Instances`) hold references (geometry
@@ -44,6 +44,7 @@ from .fields import curves_context, decided, evaluate, instance_context, mesh_co
 from .transform import euler_to_matrix, join_instances, loc_rot_scale
 
 __all__ = [
+    "geometry_to_instance",
     "instance_on_points",
     "join_meshes_like_blender",
     "realize",
@@ -704,3 +705,18 @@ def scale_instances(instances=None, selection=True, scale=(1.0, 1.0, 1.0), cente
         return _select(fctx, selection, new_lin, lin, 2), _select(fctx, selection, new_loc, loc, 1)
 
     return _instances_update(instances, fn)
+
+
+@node("GeometryNodeGeometryToInstance", outputs=("Instances",), pure=False, multi_inputs=("geometry",),
+      label="Geometry to Instance", notes="every input geometry one instance (identity transform), in link order")
+def geometry_to_instance(geometry=()):
+    """Geometry to Instance: instances ``(1, I, 4, 4)`` identity transforms, one per input geometry."""
+    refs: list[GeometrySet] = []
+    index = []
+    for g in geometry or ():
+        g = g if g is not None else GeometrySet()
+        refs.append(g)
+        index.append(len(refs) - 1)
+    c = rt.current()
+    transforms = torch.eye(4, dtype=c.dtype, device=c.device).expand(1, len(index), 4, 4).clone()
+    return GeometrySet(instances=Instances(refs, index, transforms))

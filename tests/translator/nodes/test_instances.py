@@ -413,3 +413,27 @@ def test_transform_instances_gradcheck(kind, local):
             return I.realize(out).mesh.verts
 
         assert torch.autograd.gradcheck(f, (v, pivot))
+
+
+@requires_bpy
+def test_geometry_to_instance_parity():
+    """Three geometries (one empty) become instances; moved, rotated and realized."""
+    t = P.Tree()
+    g2i = t.node("GeometryNodeGeometryToInstance")
+    cube = t.node("GeometryNodeMeshCube", **{"Vertices X": 3})
+    t.link(t.input("Size", "NodeSocketVector", (1.0, 2.0, 0.5)), cube, "Size")
+    t.link((cube, "Mesh"), g2i, "Geometry")
+    t.link((t.node("GeometryNodeMeshLine", Count=0), "Mesh"), g2i, "Geometry")
+    t.link((t.node("GeometryNodeMeshCylinder", Vertices=5), "Mesh"), g2i, "Geometry")
+    tr = t.node("GeometryNodeTranslateInstances")
+    t.link((g2i, "Instances"), tr, "Instances")
+    off = t.node("ShaderNodeVectorMath", operation="SCALE")
+    t.link(t.node("GeometryNodeInputIndex"), off, "Vector")
+    t.link(t.input("Step", "NodeSocketFloat", 1.0), off, "Scale")
+    t.link((off, "Vector"), tr, "Translation")
+    rz = t.node("GeometryNodeRealizeInstances")
+    t.link((tr, "Instances"), rz, "Geometry")
+    t.output((rz, "Geometry"))
+    obj = t.object()
+    sets = [{"Size": (1.0, 2.0, 0.5), "Step": 1.5}, {"Size": (0.3, 0.2, 1.0), "Step": -0.7}]
+    assert P.check_parity(obj, sets) == 2
