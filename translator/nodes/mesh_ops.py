@@ -1,4 +1,4 @@
-"""Mesh operations: Set Shade Smooth, Flip Faces, Extrude Mesh (individual faces) and Scale Elements.
+"""Mesh operations: Set Shade Smooth, Flip Faces and Scale Elements (Extrude Mesh: :mod:`.extrude`).
 
 * Set Shade Smooth writes Blender's built-in boolean attributes ``sharp_face`` (FACE) or
   ``sharp_edge`` (EDGE) as ``not shade_smooth`` on the selected elements; the others keep their
@@ -7,7 +7,6 @@
   first corner stays, the others are reversed (``[a, b, c, d] -> [a, d, c, b]``), and face-corner
   attributes move with their corners. The selection decides topology: it is one mask shared by the
   batch.
-
 * Scale Elements (``node_geo_scale_elements.cc``): the selected faces (joined where they share a vertex) or
   edges form islands, numbered by their lowest vertex; each island's vertices are scaled about the mean of its
   elements' centers (default: face centers / edge midpoints) by their mean scale, uniformly or along their
@@ -19,7 +18,6 @@ Meshes inside instances are processed too (``modify_geometry_sets``). Checked ag
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 from typing import Any
 
@@ -31,7 +29,7 @@ from . import node
 from .attributes import map_real_meshes
 from .fields import evaluate, mesh_context, selection_mask
 
-__all__ = ["extrude_mesh", "flip_faces", "flip_mesh_faces", "scale_elements", "set_shade_smooth"]
+__all__ = ["flip_faces", "flip_mesh_faces", "scale_elements", "set_shade_smooth"]
 
 
 def _set_sharp(mesh: MeshBatch, domain: str, selection: Any, shade_smooth: Any) -> MeshBatch:
@@ -94,130 +92,6 @@ def flip_faces(mesh=None, selection=True):
     if mesh is None:
         return GeometrySet()
     return map_real_meshes(mesh, lambda m: _flip(m, selection))
-
-
-# ---------------------------------------------------------------------------
-# Extrude Mesh (individual faces)
-
-
-def _extrude_individual(mesh: MeshBatch, selection: Any, offset: Any, offset_scale: Any, outputs: tuple[str, ...]):
-    """Blender's ``extrude_individual_mesh_faces``; returns ``(mesh, top field or None, side field or None)``."""
-    from .. import runtime as rt
-    from .mesh_fields import face_normals
-
-    fctx = mesh_context(mesh, "FACE")
-    mask = selection_mask(selection, fctx, "an Extrude Mesh selection")
-    sel = mask.nonzero().reshape(-1)
-    if sel.numel() == 0 or mesh.edges is None:
-        if mesh.edges is None and sel.numel():
-            raise TypeError("Extrude Mesh needs a mesh that tracks its edges")
-        return mesh, None, None
-    off = face_normals(mesh) if offset is None else evaluate(offset, fctx, "VECTOR")
-    off = off * evaluate(offset_scale, fctx, "VALUE").unsqueeze(-1)
-    dev = mesh.corner_verts.device
-    fo = mesh.face_offsets
-    sizes = mesh.face_sizes()
-    nv, nf = mesh.num_verts, mesh.num_faces
-    # the corners of the selected faces, in order: one new vertex, connect edge, duplicate edge and side face each
-    counts = sizes[sel]
-    face_of = torch.repeat_interleave(sel, counts)
-    first = torch.repeat_interleave(fo[:-1][sel], counts)
-    local = torch.arange(int(counts.sum()), device=dev) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-    corner = first + local
-    nxt_local = torch.where(local + 1 == torch.repeat_interleave(counts, counts), torch.zeros_like(local), local + 1)
-    nxt_corner = first + nxt_local
-    k = int(corner.numel())
-    ext = torch.arange(k, device=dev)
-    ext_next = ext - local + nxt_local
-    ext_prev_local = torch.where(local == 0, torch.repeat_interleave(counts, counts) - 1, local - 1)
-    ext_prev = ext - local + ext_prev_local
-    orig_vert = mesh.corner_verts[corner]
-    new_vert = nv + ext
-    ce = rt.corner_edges(mesh)
-    orig_edge = ce[corner]
-    moved = mesh.verts[:, orig_vert] + off[:, face_of]
-    verts = torch.cat([mesh.verts.expand(moved.shape[0], -1, -1), moved], 1)
-    corner_verts = mesh.corner_verts.clone()
-    corner_verts[corner] = new_vert
-    side = torch.stack([nv + ext_next, new_vert, orig_vert, orig_vert[ext_next]], 1).reshape(-1)
-    edges = torch.cat([mesh.edges, torch.stack([orig_vert, new_vert], 1), torch.stack([new_vert, nv + ext_next], 1)])
-    n_side = k
-    face_offsets = torch.cat([fo, fo[-1] + 4 * torch.arange(1, n_side + 1, device=dev)])
-    side_corner_src = torch.stack([nxt_corner, corner, corner, nxt_corner], 1).reshape(-1)
-    attrs = {}
-    for name, a in mesh.attributes.items():
-        d = a.data
-        if a.domain == "POINT":
-            d = torch.cat([d, d[:, orig_vert]], 1)
-        elif a.domain == "FACE":
-            d = torch.cat([d, d[:, face_of]], 1)
-        elif a.domain == "CORNER":
-            d = torch.cat([d, d[:, side_corner_src]], 1)
-        elif a.domain == "EDGE":
-            e1, e2 = d[:, orig_edge], d[:, orig_edge[ext_prev]]
-            mixed = (e1 | e2) if d.dtype == torch.bool else ((e1 + e2) * 0.5 if d.dtype.is_floating_point else
-                                                              torch.round((e1 + e2) * 0.5).to(d.dtype))
-            d = torch.cat([d, mixed, d[:, orig_edge]], 1)
-        attrs[name] = Attribute(a.domain, d, a.type)
-    top = side_f = None
-    if "Top" in outputs:
-        name = f".extrude_top_{next(_EXTRUDE)}"
-        top_mask = torch.zeros(nf + n_side, dtype=torch.bool, device=dev)
-        top_mask[sel] = True
-        attrs[name] = Attribute("FACE", top_mask.unsqueeze(0), "BOOLEAN")
-        top = rt.attribute_field(name, "BOOLEAN")
-    if "Side" in outputs:
-        name = f".extrude_side_{next(_EXTRUDE)}"
-        side_mask = torch.zeros(nf + n_side, dtype=torch.bool, device=dev)
-        side_mask[nf:] = True
-        attrs[name] = Attribute("FACE", side_mask.unsqueeze(0), "BOOLEAN")
-        side_f = rt.attribute_field(name, "BOOLEAN")
-    out = MeshBatch(verts=verts, corner_verts=torch.cat([corner_verts, side]), face_offsets=face_offsets, edges=edges,
-                    attributes=attrs, materials=list(mesh.materials))
-    return out, top, side_f
-
-
-_EXTRUDE = itertools.count()
-
-
-def _check_extrude(n) -> str | None:
-    if n.properties.get("mode") != "FACES":
-        return f"Extrude Mesh mode {n.properties.get('mode')!r} is not supported (FACES with Individual is)"
-    for s in n.inputs:
-        if s.identifier == "Individual" and s.enabled and s.default is False:
-            return "Extrude Mesh of face regions (Individual off) is not supported"
-    return None
-
-
-@node("GeometryNodeExtrudeMesh", outputs=("Mesh", "Top", "Side"), props=("mode",), pure=False, check=_check_extrude,
-      outputs_arg=True, implicit=("offset",), label="Extrude Mesh", modes={"mode": ("FACES",)}, grad="yes",
-      notes="individual faces (regions, vertices and edges are refused); the selection is shared by the batch")
-def extrude_mesh(mesh=None, selection=True, offset=None, offset_scale=1.0, individual=True, mode: str = "FACES",
-                 outputs_used=None):
-    """Extrude Mesh (FACES, Individual): every selected face is copied ``offset * offset_scale`` away
-    (default offset: its normal), its corners get new vertices, and a quad joins each of its edges to
-    the original one (``[new next, new, old, old next]``); new elements are appended. Returns
-    ``(mesh, top, side)`` (face selections)."""
-    if mesh is None:
-        return GeometrySet(), False, False
-    if isinstance(individual, torch.Tensor) or not bool(individual):
-        raise TypeError("Extrude Mesh of face regions (Individual off) is not supported")
-    used = tuple(outputs_used) if outputs_used is not None else ("Mesh", "Top", "Side")
-    fields: dict[str, Any] = {}
-
-    def on_mesh(m: MeshBatch) -> MeshBatch:
-        if m.num_faces == 0:
-            return m
-        new, top, side = _extrude_individual(m, selection, offset, offset_scale, used)
-        fields.setdefault("Top", top)
-        fields.setdefault("Side", side)
-        return new
-
-    geo = map_real_meshes(mesh, on_mesh)
-    # the outputs read the anonymous selections stored on every extruded mesh (one name per node call)
-    top = fields.get("Top") if fields.get("Top") is not None else False
-    side = fields.get("Side") if fields.get("Side") is not None else False
-    return geo, top, side
 
 
 # ---------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import torch
 
 from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
 from translator import runtime as rt
+from translator.nodes import extrude as O
 from translator.nodes import get_spec
-from translator.nodes import mesh_ops as O
 from translator.nodes.primitives import mesh_cube
 
 _ATTRS = [("pos_p", "POINT", "FLOAT_VECTOR"), ("idx_e", "EDGE", "FLOAT"), ("idx_f", "FACE", "INT"), ("idx_c", "CORNER", "FLOAT")]
@@ -85,4 +85,74 @@ def test_extrude_gradcheck_and_refusals():
     faces = SimpleNamespace(properties={"mode": "FACES"}, inputs=[SimpleNamespace(identifier="Individual", enabled=True,
                                                                                   default=False)])
     assert "regions" in check(faces)
-    assert "'EDGES'" in check(SimpleNamespace(properties={"mode": "EDGES"}, inputs=[]))
+    assert check(SimpleNamespace(properties={"mode": "EDGES"}, inputs=[])) is None
+    assert "'POINTS'" in check(SimpleNamespace(properties={"mode": "POINTS"}, inputs=[]))
+
+
+def _program_ve(mode: str, prim: str, offset: bool, selected: bool, outputs: bool):
+    """Extrude Mesh (VERTICES / EDGES) on a displaced primitive with attributes on every domain."""
+    t = Tree()
+    if prim == "grid":
+        src = (t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 4}), "Mesh")
+    elif prim == "line":
+        src = (t.node("GeometryNodeMeshLine", Count=4, Offset=(0.3, 0.2, 0.1)), "Mesh")
+    else:
+        src = (t.node("GeometryNodeMeshCube", **{"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 2}), "Mesh")
+    rv = t.node("FunctionNodeRandomValue", data_type="FLOAT_VECTOR", Min=(-0.2, -0.2, -0.2), Max=(0.2, 0.2, 0.2))
+    sp = t.node("GeometryNodeSetPosition")
+    t.link(src, sp, "Geometry")
+    t.link((rv, "Value"), sp, "Offset")
+    src = (sp, "Geometry")
+    for name, domain, dt in _ATTRS + [("flag_e", "EDGE", "BOOLEAN"), ("int_e", "EDGE", "INT")]:
+        st = t.node("GeometryNodeStoreNamedAttribute", data_type=dt, domain=domain, Name=name)
+        t.link(src, st, "Geometry")
+        if dt == "BOOLEAN":
+            t.link((t.index_compare(t.input("Flag", "NodeSocketFloat", 4.0)), "Value"), st, "Value")
+        else:
+            t.link(t.node("GeometryNodeInputPosition") if domain == "POINT" else t.node("GeometryNodeInputIndex"), st, "Value")
+        src = (st, "Geometry")
+    ex = t.node("GeometryNodeExtrudeMesh", mode=mode)
+    t.link(src, ex, "Mesh")
+    t.link(t.input("Scale", "NodeSocketFloat", 0.5), ex, "Offset Scale")
+    if offset:
+        t.link(t.position_times(t.input("K", "NodeSocketFloat", 0.3)), ex, "Offset")
+    if selected:
+        t.link((t.index_compare(t.input("Threshold", "NodeSocketFloat", 1.0)), "Value"), ex, "Selection")
+    out = (ex, "Mesh")
+    names = [a[0] for a in _ATTRS] + ["flag_e", "int_e"]
+    if outputs:
+        for sock, name, domain in (("Top", "top", "POINT" if mode == "VERTICES" else "EDGE"),
+                                   ("Side", "side", "EDGE" if mode == "VERTICES" else "FACE")):
+            st = t.node("GeometryNodeStoreNamedAttribute", data_type="BOOLEAN", domain=domain, Name=name)
+            t.link(out, st, "Geometry")
+            t.link((ex, sock), st, "Value")
+            out = (st, "Geometry")
+            names.append(name)
+    t.output(out)
+    return t.object(), names
+
+
+@requires_bpy
+@pytest.mark.parametrize("outputs", (False, True))
+@pytest.mark.parametrize("selected", (False, True))
+@pytest.mark.parametrize("offset", (False, True))
+@pytest.mark.parametrize("prim", ["grid", "cube", "line"])
+@pytest.mark.parametrize("mode", ["VERTICES", "EDGES"])
+def test_extrude_vertices_and_edges_parity(mode, prim, offset, selected, outputs):
+    obj, names = _program_ve(mode, prim, offset, selected, outputs)
+    sets = [{"Scale": s, "Flag": f} for s, f in ((0.5, 4.0), (-0.25, 2.5))]
+    if offset:
+        sets = [v | {"K": 0.7} for v in sets]
+    if selected:
+        sets = [v | {"Threshold": th} for v in sets for th in (-1.0, 2.0, 7.5)]
+    assert check_parity(obj, sets, attributes=names) == len(sets)
+
+
+def test_extrude_vertices_edges_gradcheck():
+    with rt.eval_context(torch.float64):
+        size = torch.tensor([[1.0, 2.0, 0.5]], dtype=torch.float64, requires_grad=True)
+        scale = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+        for mode in ("VERTICES", "EDGES"):
+            assert torch.autograd.gradcheck(
+                lambda sz, sc, m=mode: O.extrude_mesh(mesh_cube(size=sz)[0], offset_scale=sc, mode=m)[0].mesh.verts,
+                (size, scale))
