@@ -16,8 +16,13 @@ New elements are appended after the original ones, in Blender's order:
   (zero without faces). Top: the duplicate edges; Side: the quads.
 * FACES with Individual: every selected face is copied ``offset * scale`` away (default offset: its
   normal), its corners get new vertices, and a quad joins each of its edges to the original one
-  (``[new next, new, old, old next]``). Top: the moved faces; Side: the quads. Face regions (Individual
-  off) are refused.
+  (``[new next, new, old, old next]``). Top: the moved faces; Side: the quads.
+* FACES as regions (Individual off): edges used by exactly one selected face bound a region and get a side
+  quad (``[new 1, v1, v2, new 2]``, or ``[new 1, new 2, v2, v1]`` when the face runs the edge from ``v2``);
+  their vertices, then those of edges inside a region that also touch an unselected face, get new vertices
+  (in order of appearance) that the selected faces use; edges inside a region are re-attached to them.
+  Vertices move by the mean offset of their selected faces (default: face normals). New edges: connecting
+  edges (boundary vertices only), copies of the boundary edges, copies of the touching inner edges.
 
 The selection decides topology, so it is one mask shared by the batch. Positions and offsets stay
 differentiable. Checked against Blender in ``tests/translator/nodes/test_extrude.py``.
@@ -272,32 +277,133 @@ def _extrude_individual(mesh: MeshBatch, selection: Any, offset: Any, offset_sca
                      attributes=attrs, materials=list(mesh.materials))
 
 
+def _first_occurrence(seq: torch.Tensor) -> torch.Tensor:
+    """The distinct values of ``seq`` in the order they first appear (a ``VectorSet``)."""
+    if seq.numel() == 0:
+        return seq
+    uniq, inv = torch.unique(seq, return_inverse=True)
+    first = torch.full((uniq.numel(),), seq.numel(), dtype=torch.long, device=seq.device)
+    first = first.scatter_reduce(0, inv, torch.arange(seq.numel(), device=seq.device), "amin")
+    return uniq[torch.argsort(first)]
+
+
+def _extrude_regions(mesh: MeshBatch, selection: Any, offset: Any, offset_scale: Any, names: dict[str, str]) -> MeshBatch:
+    """Blender's ``extrude_mesh_face_regions`` (see the module)."""
+    fctx = mesh_context(mesh, "FACE")
+    mask = selection_mask(selection, fctx, "an Extrude Mesh selection")
+    if not bool(mask.any()):
+        return mesh
+    if mesh.edges is None:
+        raise TypeError("Extrude Mesh needs a mesh that tracks its edges")
+    dev = mask.device
+    nv, nf, nc, ne = mesh.num_verts, mesh.num_faces, mesh.num_corners, int(mesh.edges.shape[0])
+    e = mesh.edges
+    cv = mesh.corner_verts
+    ce = rt.corner_edges(mesh)
+    face_of = torch.repeat_interleave(torch.arange(nf, device=dev), mesh.face_sizes())
+    csel = mask[face_of]
+    sel_count = torch.bincount(ce[csel], minlength=ne)[:ne]
+    desel_count = torch.bincount(ce[~csel], minlength=ne)[:ne]
+    last_sel_corner = torch.full((ne,), -1, dtype=torch.long, device=dev).scatter_reduce(
+        0, ce[csel], torch.arange(nc, device=dev)[csel], "amax")
+    boundary = (sel_count == 1).nonzero().reshape(-1)
+    boundary_face = face_of[last_sel_corner[boundary].clamp(min=0)]
+    new_inner = ((sel_count > 1) & (desel_count > 0)).nonzero().reshape(-1)
+    inner = ((sel_count > 1) & (desel_count == 0)).nonzero().reshape(-1)
+    from_boundary = _first_occurrence(e[boundary].reshape(-1))
+    n_ext = int(from_boundary.numel())
+    new_src = _first_occurrence(torch.cat([from_boundary, e[new_inner].reshape(-1)]))
+    k = int(new_src.numel())
+    new_of = torch.full((nv,), -1, dtype=torch.long, device=dev)
+    new_of[new_src] = nv + torch.arange(k, device=dev)
+    nb = int(boundary.numel())
+    # edges: originals (inner edges re-attached to new vertices), connecting, boundary copies, inner copies
+    edges = e.clone()
+    if inner.numel():
+        ie = edges[inner]
+        edges[inner] = torch.where(new_of[ie] >= 0, new_of[ie], ie)
+    connect = torch.stack([from_boundary, nv + torch.arange(n_ext, device=dev)], 1)
+    edges = torch.cat([edges, connect, new_of[e[boundary]], new_of[e[new_inner]]])
+    # the selected faces use the new vertices
+    corner_verts = torch.where(csel & (new_of[cv] >= 0), new_of[cv], cv)
+    # side quads
+    c_idx = torch.arange(nc, device=dev)
+    key = torch.where(csel, ce, torch.full_like(ce, ne))  # the corner of the extruded face on each boundary edge
+    edge_corner = torch.full((ne + 1,), nc, dtype=torch.long, device=dev).scatter_reduce(0, key, c_idx, "amin")[:ne]
+    b0, b1 = e[boundary, 0], e[boundary, 1]
+    n1, n2 = new_of[b0], new_of[b1]
+    bc = edge_corner[boundary].clamp(max=max(nc - 1, 0))
+    start = cv[bc] == b0
+    quad = torch.where(start.unsqueeze(-1), torch.stack([n1, b0, b1, n2], 1), torch.stack([n1, n2, b1, b0], 1))
+    corner_verts = torch.cat([corner_verts, quad.reshape(-1)])
+    face_offsets = torch.cat([mesh.face_offsets, mesh.face_offsets[-1] + 4 * torch.arange(1, nb + 1, device=dev)])
+    # positions: offsets mixed from the selected faces to their vertices
+    foff = face_normals(mesh) if offset is None else evaluate(offset, fctx, "VECTOR")
+    foff = foff * evaluate(offset_scale, fctx, "VALUE").unsqueeze(-1)
+    sel_c = csel.nonzero().reshape(-1)
+    used = torch.zeros(nv, dtype=torch.bool, device=dev)
+    used[cv[sel_c]] = True
+    voff = _mix(foff, face_of[sel_c], cv[sel_c], nv)  # (b, V, 3)
+    v = mesh.verts
+    b = max(int(v.shape[0]), int(voff.shape[0]))
+    stay = used & (new_of < 0)
+    moved_old = torch.where(stay.reshape(1, -1, 1), v + voff, v.expand(b, -1, -1))
+    verts = torch.cat([moved_old, (v + voff)[:, new_src].expand(b, -1, -1) if k else v[:, :0].expand(b, -1, -1)], 1)
+
+    # corners of the extruded face at the boundary edge's two vertices
+    def corner_at(vert: torch.Tensor) -> torch.Tensor:
+        hit = csel.unsqueeze(1) & (face_of.unsqueeze(1) == boundary_face.unsqueeze(0)) & (cv.unsqueeze(1) == vert.unsqueeze(0))
+        return torch.where(hit, c_idx.unsqueeze(1), torch.full_like(hit, -1, dtype=torch.long)).amax(0)
+
+    c1, c2 = corner_at(b0), corner_at(b1)
+    side_corner_src = torch.where(start.unsqueeze(-1), torch.stack([c1, c1, c2, c2], 1), torch.stack([c1, c2, c2, c1], 1))
+    bsel = torch.zeros(ne, dtype=torch.bool, device=dev)
+    bsel[boundary] = True
+    ends = e.reshape(-1)
+    end_edge = torch.arange(2 * ne, device=dev) // 2
+    slot = torch.full((nv,), -1, dtype=torch.long, device=dev)
+    slot[from_boundary] = torch.arange(n_ext, device=dev)
+    take = bsel[end_edge] & (slot[ends] >= 0)
+    attrs = {}
+    for name, a in mesh.attributes.items():
+        d = a.data
+        if a.domain == "POINT":
+            d = _extend(d, d[:, new_src])
+        elif a.domain == "FACE":
+            d = _extend(d, d[:, boundary_face])
+        elif a.domain == "EDGE":
+            d = _extend(d, torch.cat([_mix(d, end_edge[take], slot[ends[take]], n_ext), d[:, boundary], d[:, new_inner]], 1))
+        elif a.domain == "CORNER":
+            d = _extend(d, d[:, side_corner_src.reshape(-1)])
+        attrs[name] = Attribute(a.domain, d, a.type)
+    _store_selections(attrs, names, ("FACE", nf + nb, mask.nonzero().reshape(-1)),
+                      ("FACE", nf + nb, nf + torch.arange(nb, device=dev)))
+    return MeshBatch(verts=verts, corner_verts=corner_verts, face_offsets=face_offsets, edges=edges, attributes=attrs,
+                     materials=list(mesh.materials))
+
+
 def _check_extrude(n) -> str | None:
     mode = n.properties.get("mode")
     if mode not in ("VERTICES", "EDGES", "FACES"):
         return f"Extrude Mesh mode {mode!r} is not supported"
-    if mode == "FACES":
-        for s in n.inputs:
-            if s.identifier == "Individual" and s.enabled and s.default is False:
-                return "Extrude Mesh of face regions (Individual off) is not supported"
     return None
 
 
 @node("GeometryNodeExtrudeMesh", outputs=("Mesh", "Top", "Side"), props=("mode",), pure=False, check=_check_extrude,
       outputs_arg=True, implicit=("offset",), label="Extrude Mesh", modes={"mode": ("VERTICES", "EDGES", "FACES")},
-      grad="yes", notes="vertices, edges, individual faces (face regions are refused); the selection is shared by the "
-                        "batch")
+      grad="yes", notes="vertices, edges, faces (individual and regions); the selection is shared by the batch")
 def extrude_mesh(mesh=None, selection=True, offset=None, offset_scale=1.0, individual=True, mode: str = "FACES",
                  outputs_used=None):
     """Extrude Mesh: ``(mesh, top, side)`` (the outputs are selections; see the module)."""
     if mesh is None:
         return GeometrySet(), False, False
-    if mode == "FACES" and (isinstance(individual, torch.Tensor) or not bool(individual)):
-        raise TypeError("Extrude Mesh of face regions (Individual off) is not supported")
+    if isinstance(individual, (rt.Field, torch.Tensor)):
+        raise TypeError("Extrude Mesh's Individual must be a single value")
     used = tuple(outputs_used) if outputs_used is not None else ("Mesh", "Top", "Side")
     call = next(_COUNTER)
     names = {k: f".extrude_{k.lower()}_{call}" for k in ("Top", "Side") if k in used}
-    fn = {"VERTICES": _extrude_vertices, "EDGES": _extrude_edges, "FACES": _extrude_individual}[mode]
+    fn = {"VERTICES": _extrude_vertices, "EDGES": _extrude_edges,
+          "FACES": _extrude_individual if individual else _extrude_regions}[mode]
 
     def on_mesh(m: MeshBatch) -> MeshBatch:
         if m.num_verts == 0:

@@ -1,6 +1,6 @@
 """Extrude Mesh (faces, individual): Blender parity of topology, positions and attributes on every domain
 (the default offset is the face normal; Offset and Offset Scale fields; selections; the Top and Side
-outputs), batched like single evaluations; float64 gradchecks; face regions are refused at translation."""
+outputs), batched like single evaluations; float64 gradchecks; vertices, edges and face regions too."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from translator.nodes.primitives import mesh_cube
 _ATTRS = [("pos_p", "POINT", "FLOAT_VECTOR"), ("idx_e", "EDGE", "FLOAT"), ("idx_f", "FACE", "INT"), ("idx_c", "CORNER", "FLOAT")]
 
 
-def _program(prim: str, offset: bool, selected: bool, outputs: bool):
+def _program(prim: str, offset: bool, selected: bool, outputs: bool, individual: bool = True):
     t = Tree()
     if prim == "cube":
         src = (t.node("GeometryNodeMeshCube", **{"Vertices X": 3, "Vertices Y": 2, "Vertices Z": 2}), "Mesh")
@@ -31,7 +31,7 @@ def _program(prim: str, offset: bool, selected: bool, outputs: bool):
         t.link(src, st, "Geometry")
         t.link(t.node("GeometryNodeInputPosition") if domain == "POINT" else t.node("GeometryNodeInputIndex"), st, "Value")
         src = (st, "Geometry")
-    ex = t.node("GeometryNodeExtrudeMesh", mode="FACES")
+    ex = t.node("GeometryNodeExtrudeMesh", mode="FACES", Individual=individual)
     t.link(src, ex, "Mesh")
     t.link(t.input("Scale", "NodeSocketFloat", 0.5), ex, "Offset Scale")
     if offset:
@@ -84,7 +84,13 @@ def test_extrude_gradcheck_and_refusals():
     check = get_spec("GeometryNodeExtrudeMesh").check
     faces = SimpleNamespace(properties={"mode": "FACES"}, inputs=[SimpleNamespace(identifier="Individual", enabled=True,
                                                                                   default=False)])
-    assert "regions" in check(faces)
+    assert check(faces) is None  # face regions are supported
+    with rt.eval_context(torch.float64):
+        assert torch.autograd.gradcheck(
+            lambda sz, sc: O.extrude_mesh(mesh_cube(size=sz)[0], offset_scale=sc, individual=False)[0].mesh.verts,
+            (size, scale))
+        regions = O.extrude_mesh(mesh_cube()[0], individual=False)[0].mesh
+        assert (regions.num_verts, regions.num_faces) == (8, 6)  # a closed surface: every edge is inside the region
     assert check(SimpleNamespace(properties={"mode": "EDGES"}, inputs=[])) is None
     assert "'POINTS'" in check(SimpleNamespace(properties={"mode": "POINTS"}, inputs=[]))
 
@@ -156,3 +162,19 @@ def test_extrude_vertices_edges_gradcheck():
             assert torch.autograd.gradcheck(
                 lambda sz, sc, m=mode: O.extrude_mesh(mesh_cube(size=sz)[0], offset_scale=sc, mode=m)[0].mesh.verts,
                 (size, scale))
+
+
+@requires_bpy
+@pytest.mark.parametrize("outputs", (False, True))
+@pytest.mark.parametrize("selected", (False, True))
+@pytest.mark.parametrize("offset", (False, True))
+@pytest.mark.parametrize("prim", ["cube", "cylinder", "grid"])
+def test_extrude_face_regions_parity(prim, offset, selected, outputs):
+    obj = _program(prim, offset, selected, outputs, individual=False)
+    sets = [{"Scale": s} for s in (0.5, -0.25)]
+    if offset:
+        sets = [v | {"Offset": (0.2, -0.1, 1.0)} for v in sets]
+    if selected:
+        sets = [v | {"Threshold": th} for v in sets for th in (-1.0, 1.0, 3.5, 6.5)]
+    names = [a[0] for a in _ATTRS] + (["top", "side"] if outputs else [])
+    assert check_parity(obj, sets, attributes=names) == len(sets)
