@@ -5,7 +5,7 @@ Sample Nearest and Sample Nearest Surface.
   input (its mesh, else its curves, else its instances: the first component with elements on that domain)
   and read at the Index field evaluated where the output is read; an index out of range gives the type's
   zero, or with Clamp the nearest end.
-* Field at Index: the same on the geometry the output is evaluated on (no clamping).
+* Evaluate at Index (Field at Index): the same on the geometry the output is evaluated on (no clamping).
 * Evaluate on Domain: the field evaluated on the node's domain, then interpolated to the domain that reads
   it (``adapt_domain``).
 * Accumulate Field: the Value and Group ID fields evaluated on the node's domain; per group, in element
@@ -92,7 +92,7 @@ def _context_of(geo: GeometrySet | None, domain: str, mesh=None, curves=None, in
 def _check_types(label: str, types=_TYPES, domains=_DOMAINS):
     def check(n) -> str | None:
         t, d = n.properties.get("data_type"), n.properties.get("domain", "POINT")
-        if t == "QUATERNION" and label in ("Sample Index", "Field at Index") and not n.properties.get("clamp"):
+        if t == "QUATERNION" and label in ("Sample Index", "Evaluate at Index") and not n.properties.get("clamp"):
             return (f"{label} of rotations without Clamp is not supported (an index out of range gives Blender's zero "
                     "quaternion, which the runtime's Euler rotations cannot hold)")
         if t not in types:
@@ -135,7 +135,7 @@ def _own_context(fctx: rt.FieldContext, domain: str) -> rt.FieldContext | None:
 
 
 @node("GeometryNodeFieldAtIndex", outputs=("Value",), props=("domain", "data_type"), pure=False,
-      check=_check_types("Field at Index"), label="Field at Index",
+      check=_check_types("Evaluate at Index"), label="Evaluate at Index",
       modes={"domain": _DOMAINS, "data_type": _TYPES}, grad="yes",
       notes="meshes, curves and instances; rotations (QUATERNION) are refused")
 def field_at_index(value=0.0, index=0, domain: str = "POINT", data_type: str = "FLOAT"):

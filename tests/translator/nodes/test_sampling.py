@@ -329,8 +329,12 @@ def test_sampling_gradchecks():
             acc = S.accumulate_field(value=_position(), group_index=0, data_type="FLOAT_VECTOR")
             si = S.sample_index(GeometrySet(mesh=m), value=_position(), index=rt.Field(
                 lambda f: torch.tensor([[0, 5, 11]]), "INT"), data_type="FLOAT_VECTOR", domain="POINT")
+            fai = S.field_at_index(value=_position(), index=rt.Field(lambda f: torch.arange(f.size).flip(0).unsqueeze(0),
+                                                                     "INT"), domain="POINT", data_type="FLOAT_VECTOR")
+            eod = S.evaluate_on_domain(value=_position(), domain="FACE", data_type="FLOAT_VECTOR")
             return torch.cat([value.fn(fctx).reshape(-1), acc[0].fn(mesh_context(m, "POINT")).reshape(-1),
-                              acc[2].fn(mesh_context(m, "FACE")).reshape(-1), si.fn(fctx).reshape(-1)])
+                              acc[2].fn(mesh_context(m, "FACE")).reshape(-1), si.fn(fctx).reshape(-1),
+                              fai.fn(mesh_context(m, "EDGE")).reshape(-1), eod.fn(mesh_context(m, "CORNER")).reshape(-1)])
 
         assert torch.autograd.gradcheck(run, (delta, samples))
 
