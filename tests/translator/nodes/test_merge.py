@@ -96,3 +96,27 @@ def test_merge_gradcheck_and_collapse():
         assert torch.autograd.gradcheck(run, (shift,))
         with pytest.raises(ValueError, match="collapse"):
             M.merge_by_distance(GeometrySet(mesh=grid), distance=0.6)
+
+
+@requires_bpy
+def test_merge_on_the_traced_path_is_guarded():
+    """Replays of a traced merge equal the plain program; a distance that merges differently misses the guards
+    and runs the plain program."""
+    module = translate_object(_program(False))
+
+    def values(gap: float, distance: float):
+        return {}, {"Gap": torch.full((2,), gap, dtype=torch.float64), "Tilt": torch.zeros(2, dtype=torch.float64),
+                    "Distance": torch.full((2,), distance, dtype=torch.float64)}
+
+    with rt.eval_context(trace=False):
+        plain = {d: module.program(*values(0.01, d)) for d in (0.05, 0.001)}
+    for _ in range(3):  # plain, traced, replayed
+        m = module.program(*values(0.01, 0.05))
+        torch.testing.assert_close(m.verts, plain[0.05].verts)
+        assert m.polygons() == plain[0.05].polygons()
+    m = module.program(*values(0.01, 0.001))  # merges nothing: the guards differ
+    torch.testing.assert_close(m.verts, plain[0.001].verts)
+    assert m.polygons() == plain[0.001].polygons() and m.num_verts == 27
+    stats = next(getattr(module, k)._shapeprog_traces.stats for k in dir(module)
+                 if hasattr(getattr(module, k), "_shapeprog_traces"))
+    assert stats["traced"] >= 1 and stats["replayed"] >= 1 and stats["guard_misses"] >= 1
