@@ -1,5 +1,5 @@
 """Mesh topology field inputs: ID, Edge Vertices, Edge / Face / Vertex Neighbors, Mesh Island, Edge Angle,
-Is Face Planar, and the mesh topology "of" nodes (Face of Corner, Vertex of Corner, Edges of Corner,
+Is Face Planar, Face Group Boundaries, Edges to Face Groups, and the mesh topology "of" nodes (Face of Corner, Vertex of Corner, Edges of Corner,
 Offset Corner in Face, Corners of Face, Corners of Vertex, Edges of Vertex, Corners of Edge).
 
 Each is a field computed on the domain Blender computes it on and interpolated from there to the
@@ -18,6 +18,9 @@ domain that reads it (``adapt_domain``), as ``node_geo_input_mesh_*.cc`` and
   from the first face's normal side (convex), positive where it is concave.
 * Is Face Planar (FACE): faces of three corners are planar; others when the spread of
   ``dot(normal, position)`` over their corners is below half the Threshold (a FACE field).
+* Face Group Boundaries (EDGE): edges used by faces of different Face Set values (false on edges with one face).
+* Edges to Face Groups (FACE): faces joined across edges that are not Boundary Edges, numbered by their
+  lowest face (``calc_reduced_ids``).
 * The "of" nodes look an element up by an index field evaluated where they are read (an index out of
   range gives 0); the "Corners/Edges of X" nodes sort X's elements (in index order) by a Weights field
   (stable), then pick the Sort Index-th, wrapped around (``mod``), and give X's count as Total.
@@ -48,6 +51,8 @@ __all__ = [
     "edge_vertices",
     "edges_of_corner",
     "edges_of_vertex",
+    "edges_to_face_groups",
+    "face_group_boundaries",
     "face_is_planar",
     "face_neighbors",
     "face_of_corner",
@@ -319,6 +324,56 @@ def _planar(mesh: MeshBatch, threshold: Any) -> torch.Tensor:
 def face_is_planar(threshold=0.01):
     """Is Face Planar: a BOOLEAN field ``(b, N)`` (see the module)."""
     return _mesh_field(lambda m: _planar(m, threshold), "FACE", "BOOLEAN", "Is Face Planar")
+
+
+def _group_boundaries(mesh: MeshBatch, face_set: Any) -> torch.Tensor:
+    _need_edges(mesh, "Face Group Boundaries")
+    ne = mesh.domain_size("EDGE")
+    sets = evaluate(face_set, mesh_context(mesh, "FACE"), "INT") if mesh.num_faces else None
+    if sets is None or mesh.num_corners == 0:
+        return torch.zeros((1, ne), dtype=torch.bool, device=_dev())
+    ce = rt.corner_edges(mesh)
+    per_corner = sets[:, _face_of_corner(mesh)]  # (b, C) the group of each corner's face
+    b = per_corner.shape[0]
+    idx = ce.unsqueeze(0).expand(b, -1)
+    hi = torch.full((b, ne), -2**62, dtype=torch.long, device=ce.device).scatter_reduce(1, idx, per_corner, "amax")
+    lo = torch.full((b, ne), 2**62, dtype=torch.long, device=ce.device).scatter_reduce(1, idx, per_corner, "amin")
+    return (hi != lo) & (_edge_face_count(mesh) > 1).unsqueeze(0)
+
+
+@node("GeometryNodeMeshFaceSetBoundaries", outputs=("Boundary Edges",), pure=False, label="Face Group Boundaries",
+      notes="Face Set a FACE field; on edges (interpolated to the other domains)")
+def face_group_boundaries(face_set=0):
+    """Face Group Boundaries: a BOOLEAN field, the edges between faces of different groups."""
+    return _mesh_field(lambda m: _group_boundaries(m, face_set), "EDGE", "BOOLEAN", "Face Group Boundaries")
+
+
+def _face_groups(mesh: MeshBatch, boundary: Any) -> torch.Tensor:
+    _need_edges(mesh, "Edges to Face Groups")
+    nf = mesh.num_faces
+    cut = rt.static_mask(evaluate(boundary, mesh_context(mesh, "EDGE"), "BOOLEAN"), "the Boundary Edges of Edges to "
+                         "Face Groups") if mesh.domain_size("EDGE") else torch.zeros(0, dtype=torch.bool, device=_dev())
+    face = _face_of_corner(mesh)
+    ce = rt.corner_edges(mesh) if mesh.num_corners else face
+    label = torch.arange(nf, device=face.device)
+    keep = ~cut[ce] if cut.numel() else torch.zeros_like(face, dtype=torch.bool)
+    f, e = face[keep], ce[keep]
+    ne = mesh.domain_size("EDGE")
+    while f.numel():  # min-label propagation over faces sharing a non-boundary edge
+        m = torch.full((ne,), nf, dtype=torch.long, device=f.device).scatter_reduce(0, e, label[f], "amin")
+        new = label.scatter_reduce(0, f, m[e], "amin")
+        new = new[new]
+        if torch.equal(new, label):
+            break
+        label = new
+    return torch.unique(label, return_inverse=True)[1].unsqueeze(0)
+
+
+@node("GeometryNodeEdgesToFaceGroups", outputs=("Face Group ID",), pure=False, label="Edges to Face Groups",
+      notes="groups numbered by their lowest face; the Boundary Edges are shared by the batch")
+def edges_to_face_groups(boundary_edges=True):
+    """Edges to Face Groups: an INT field, the group of faces connected across non-boundary edges."""
+    return _mesh_field(lambda m: _face_groups(m, boundary_edges), "FACE", "INT", "Edges to Face Groups")
 
 
 # ---------------------------------------------------------------------------

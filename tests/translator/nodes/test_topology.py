@@ -205,3 +205,30 @@ def test_islands_and_quad_split():
         tris, face = T.corner_tris(m)
         assert tris.shape == (1, 24, 3) and face.tolist() == [f for f in range(12) for _ in range(2)]
         assert tris[0, 0].tolist() == [0, 1, 2] and tris[0, 1].tolist() == [0, 2, 3]
+
+
+@requires_bpy
+def test_face_groups_parity():
+    """Face Group Boundaries of ``index mod Groups`` and Edges to Face Groups of edges selected by index (and of
+    those boundaries), stored on several domains."""
+    t = Tree()
+    src = _base(t)
+    mod = t.node("ShaderNodeMath", operation="FLOORED_MODULO")
+    t.link(t.node("GeometryNodeInputIndex"), mod, "Value")
+    t.link(t.input("Groups", "NodeSocketFloat", 3.0), mod, "Value_001")
+    fgb = t.node("GeometryNodeMeshFaceSetBoundaries")
+    t.link((mod, "Value"), fgb, "Face Set")
+    names = []
+    for d in ("EDGE", "POINT", "FACE"):
+        src = _store(t, src, (fgb, "Boundary Edges"), "BOOLEAN", d, f"fgb_{d.lower()}")
+        names.append(f"fgb_{d.lower()}")
+    for k, boundary in enumerate(((fgb, "Boundary Edges"), (t.index_compare(t.input("Cut", "NodeSocketFloat", 20.0)), "Value"))):
+        e2g = t.node("GeometryNodeEdgesToFaceGroups")
+        t.link(boundary, e2g, "Boundary Edges")
+        for d in ("FACE", "POINT", "CORNER"):
+            src = _store(t, src, (e2g, "Face Group ID"), "INT", d, f"e2g{k}_{d.lower()}")
+            names.append(f"e2g{k}_{d.lower()}")
+    t.output(src)
+    obj = t.object()
+    sets = [{"Seed": 1, "Amount": 0.05, "Groups": g, "Cut": c} for g, c in ((3.0, 20.0), (2.0, 55.0), (7.0, -1.0), (1.0, 90.0))]
+    assert check_parity(obj, sets, attributes=names) == len(sets)
