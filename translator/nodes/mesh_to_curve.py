@@ -1,4 +1,4 @@
-"""Mesh to Curve (edges): Blender's ``mesh_to_curve_convert``.
+"""Mesh to Curve (edges and faces): Blender's ``mesh_to_curve_convert``.
 
 The selected edges become POLY curves. Chains are followed from every vertex, in index order, that does
 not have exactly two selected edges: for each of its edges (in edge order) not yet used, a curve starts at
@@ -6,8 +6,9 @@ the vertex and walks through vertices with two edges until it reaches one with a
 left over form closed loops: from each vertex, in index order, that still has both its edges, a cyclic
 curve walks until it returns. Curve points are mesh vertices: positions (differentiable) and the mesh's
 attributes (interpolated to the POINT domain) follow them; the mesh's built-in attributes other than the
-positions are not copied. The FACES mode is refused. The selection decides topology and is shared by the
-batch. Checked against Blender in ``tests/translator/nodes/test_mesh_to_curve.py``.
+positions are not copied. FACES: each selected face becomes a cyclic curve through its corners' vertices (face
+attributes on the CURVE domain, corner attributes on the points). The selection decides topology and is
+shared by the batch. Checked against Blender in ``tests/translator/nodes/test_mesh_to_curve.py``.
 """
 
 from __future__ import annotations
@@ -95,16 +96,46 @@ def _to_curves(mesh: MeshBatch, selection: Any) -> CurvesBatch | None:
                        cyclic=[i >= first_cyclic for i in range(n)], resolution=[12] * n, attributes=attrs)
 
 
+def _faces_to_curves(mesh: MeshBatch, selection: Any) -> CurvesBatch | None:
+    if mesh.num_faces == 0:
+        return None
+    mask = selection_mask(selection, mesh_context(mesh, "FACE"), "a Mesh to Curve selection")
+    faces = mask.nonzero().reshape(-1)
+    if faces.numel() == 0:
+        return None
+    dev = faces.device
+    sizes = mesh.face_sizes()[faces]
+    face_of = torch.repeat_interleave(torch.arange(faces.numel(), device=dev), sizes)
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)])
+    corners = mesh.face_offsets[:-1][faces][face_of] + torch.arange(int(sizes.sum()), device=dev) - offsets[:-1][face_of]
+    verts = mesh.corner_verts[corners]
+    attrs = {}
+    for name, a in mesh.attributes.items():
+        if name in _MESH_BUILTINS:
+            continue
+        if a.domain == "FACE":
+            attrs[name] = Attribute("CURVE", a.data[:, faces], a.type)
+        elif a.domain == "CORNER":
+            attrs[name] = Attribute("POINT", a.data[:, corners], a.type)
+        else:
+            data = a.data if a.domain == "POINT" else rt.adapt_domain(mesh, a.data, a.domain, "POINT")
+            attrs[name] = Attribute("POINT", data[:, verts], a.type)
+    n = int(faces.numel())
+    return CurvesBatch(positions=mesh.verts[:, verts], curve_offsets=offsets, types=["POLY"] * n, cyclic=[True] * n,
+                       resolution=[12] * n, attributes=attrs)
+
+
 @node("GeometryNodeMeshToCurve", outputs=("Curve",), props=("mode",), pure=False, label="Mesh to Curve",
-      modes={"mode": ("EDGES",)}, grad="yes",
-      notes="edges (chains, then closed loops); the faces mode is refused; the selection is shared by the batch")
+      modes={"mode": ("EDGES", "FACES")}, grad="yes",
+      notes="edges (chains, then closed loops) and faces (a cyclic curve each); the selection is shared by the batch")
 def mesh_to_curve(mesh=None, selection=True, mode: str = "EDGES"):
     """Mesh to Curve: every mesh (nested ones too) replaced by its edges as POLY curves (see the module)."""
     if mesh is None:
         return GeometrySet()
 
     def on_set(g: GeometrySet) -> GeometrySet:
-        curves = _to_curves(g.mesh, selection) if g.mesh is not None else g.curves
+        convert = _to_curves if mode == "EDGES" else _faces_to_curves
+        curves = convert(g.mesh, selection) if g.mesh is not None else g.curves
         return GeometrySet(curves=curves, instances=g.instances)
 
     return modify_geometry_sets(mesh, on_set)

@@ -13,7 +13,7 @@ from translator.nodes import mesh_to_curve as MC
 from translator.nodes.primitives import mesh_grid
 
 
-def _program(kind: str, selected: bool):
+def _program(kind: str, selected: bool, mode: str = "EDGES"):
     t = Tree()
     join = t.node("GeometryNodeJoinGeometry")
     if kind == "grid":
@@ -27,7 +27,7 @@ def _program(kind: str, selected: bool):
     st = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT", Name="w")
     t.link((sp, "Geometry"), st, "Geometry")
     t.link(t.node("GeometryNodeInputIndex"), st, "Value")
-    m2c = t.node("GeometryNodeMeshToCurve")
+    m2c = t.node("GeometryNodeMeshToCurve", mode=mode)
     t.link((st, "Geometry"), m2c, "Mesh")
     if selected:
         mod = t.node("ShaderNodeMath", operation="FLOORED_MODULO")
@@ -50,10 +50,11 @@ def _program(kind: str, selected: bool):
 
 
 @requires_bpy
+@pytest.mark.parametrize("mode", ["EDGES", "FACES"])
 @pytest.mark.parametrize("selected", [False, True])
 @pytest.mark.parametrize("kind", ["grid", "tube"])
-def test_mesh_to_curve_parity(kind, selected):
-    obj = _program(kind, selected)
+def test_mesh_to_curve_parity(kind, selected, mode):
+    obj = _program(kind, selected, mode)
     sets = [{"K": k} for k in (1.0, 0.5)]
     if selected:
         sets = [s | {"Every": e} for s in sets for e in (2.0, 3.0, 5.0)]
