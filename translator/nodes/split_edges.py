@@ -106,7 +106,6 @@ def split_mesh_edges(mesh: MeshBatch, selection: Any) -> MeshBatch:
             for c in group:
                 new_cv[c] = nv + s + gi
     # edges: a selected edge keeps the first distinct corner edge, the others are appended
-    new_ce = list(ce)
     appended: list[list[int]] = []
     edge_src: list[int] = []
     for e in range(ne):
@@ -116,13 +115,8 @@ def split_mesh_edges(mesh: MeshBatch, selection: Any) -> MeshBatch:
         for c in edge_corners[e]:
             a, b = new_cv[c], new_cv[nxt(c)]
             key = (min(a, b), max(a, b))
-            if key in dedup:
-                k = dedup.index(key)
-            else:
+            if key not in dedup:  # (the corners' edges follow from their vertices: corner_edges)
                 dedup.append(key)
-                k = len(dedup) - 1
-            if k:
-                new_ce[c] = ne + len(appended) + k - 1
         edges[e] = list(dedup[0])
         appended.extend(list(d) for d in dedup[1:])
         edge_src.extend([e] * (len(dedup) - 1))
@@ -160,7 +154,6 @@ def split_mesh_edges(mesh: MeshBatch, selection: Any) -> MeshBatch:
         elif a.domain == "EDGE":
             d = torch.cat([d, d[:, esrc]], 1)
         attrs[name] = Attribute(a.domain, d, a.type)
-    del new_ce  # corner edges are recomputed from the corner vertices (they agree)
     return MeshBatch(verts=torch.cat([mesh.verts, mesh.verts[:, vsrc]], 1),
                      corner_verts=torch.tensor(new_cv, dtype=torch.long, device=dev), face_offsets=mesh.face_offsets,
                      edges=torch.tensor(edges + appended, dtype=torch.long, device=dev).reshape(-1, 2),
