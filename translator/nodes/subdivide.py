@@ -9,8 +9,9 @@ are per quad its inner faces (row-major) then its ring of boundary faces from th
 ``(u, v), (u+1, v), (u+1, v+1), (u, v+1)``. Positions are bilinear in each quad (exactly what repeated midpoint
 subdivision gives). At level 1 triangles and n-gons get a center vertex and one quad per corner
 ``(corner, next edge's midpoint, center, previous edge's midpoint)``. Face attributes are copied to the new
-faces. Refused with one line: n-gons or triangles above level 1, loose edges or vertices, and point, edge or
-corner attributes (their interpolation is not reproduced). The level is shared by the batch. Checked against
+faces, float point attributes interpolated like the positions. Refused with one line: n-gons or triangles
+above level 1, loose edges or vertices, and integer / boolean point, edge or corner attributes (their
+interpolation is not reproduced). The level is shared by the batch. Checked against
 Blender in ``tests/translator/nodes/test_subdivide.py``.
 """
 
@@ -35,6 +36,8 @@ def _subdivide(mesh: MeshBatch, level: int) -> MeshBatch:
     if mesh.edges is None:
         raise TypeError("Subdivide Mesh needs a mesh that tracks its edges")
     for name, a in mesh.attributes.items():
+        if a.domain == "POINT" and a.data.dtype.is_floating_point:
+            continue  # interpolated like the positions
         if a.domain != "FACE" and not name.startswith("."):
             raise ValueError(f"Subdivide Mesh of a mesh with the {a.domain} attribute {name!r} is not supported (its "
                              "interpolation is not reproduced)")
@@ -135,14 +138,19 @@ def _subdivide(mesh: MeshBatch, level: int) -> MeshBatch:
     offsets = torch.arange(0, 4 * len(faces) + 1, 4, device=dev)
     src = t(face_src, dtype=torch.long, device=dev)
     attrs = {k: Attribute("FACE", a.data[:, src], a.type) for k, a in mesh.attributes.items() if a.domain == "FACE"}
+    for k, a in mesh.attributes.items():
+        if a.domain == "POINT":
+            d = a.data.reshape(a.data.shape[0], nv, -1)
+            attrs[k] = Attribute("POINT", torch.einsum("nv,bvk->bnk", mat, d).reshape(d.shape[0], -1, *a.data.shape[2:]),
+                                 a.type)
     return MeshBatch(verts=verts, corner_verts=t([c for fc in faces for c in fc], dtype=torch.long, device=dev),
                      face_offsets=offsets, edges=t(new_edges, dtype=torch.long, device=dev).reshape(-1, 2),
                      attributes=attrs, materials=list(mesh.materials))
 
 
 @node("GeometryNodeSubdivideMesh", outputs=("Mesh",), pure=False, label="Subdivide Mesh", grad="yes",
-      notes="quads at every level, triangles and n-gons at level 1; face attributes (point, edge and corner "
-            "attributes and loose elements are refused); the level is shared by the batch")
+      notes="quads at every level, triangles and n-gons at level 1; face and float point attributes (edge and "
+            "corner attributes and loose elements are refused); the level is shared by the batch")
 def subdivide_mesh(mesh=None, level: Any = 1):
     """Subdivide Mesh: every mesh subdivided ``level`` times (see the module)."""
     if mesh is None:

@@ -30,8 +30,11 @@ def _program(kind: str):
     st = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="FACE", Name="idx_f")
     t.link((sp, "Geometry"), st, "Geometry")
     t.link(t.node("GeometryNodeInputIndex"), st, "Value")
+    stp = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT_VECTOR", domain="POINT", Name="pos_p")
+    t.link((st, "Geometry"), stp, "Geometry")
+    t.link(t.node("GeometryNodeInputPosition"), stp, "Value")
     sub = t.node("GeometryNodeSubdivideMesh")
-    t.link((st, "Geometry"), sub, "Mesh")
+    t.link((stp, "Geometry"), sub, "Mesh")
     t.link(t.input("Level", "NodeSocketInt", 1), sub, "Level")
     out = (sub, "Mesh")
     ev = t.node("GeometryNodeInputMeshEdgeVertices")
@@ -52,7 +55,7 @@ def _program(kind: str):
 def test_subdivide_parity(kind, levels):
     obj = _program(kind)
     sets = [{"Level": lv, "K": k} for lv in levels for k in (1.0, 0.6)]
-    assert check_parity(obj, sets, attributes=["idx_f", "ev1", "ev2"]) == len(sets)
+    assert check_parity(obj, sets, attributes=["idx_f", "pos_p", "ev1", "ev2"]) == len(sets)
 
 
 @requires_bpy
