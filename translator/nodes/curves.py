@@ -1,21 +1,6 @@
-"""Curves: evaluation (positions, tangents, normals, lengths) and the curve nodes that use it:
-Curve to Mesh (profile, scale, fill caps), Set Curve Radius, Set Curve Tilt, Set Spline Cyclic,
-Set Spline Resolution, Spline Parameter, Resample Curve (count, length, evaluated) and Fillet
-Curve (Bézier, Poly).
-
-Evaluation follows Blender's ``CurvesGeometry`` (``curves_geometry.cc``, ``curve_poly.cc``,
-``curve_bezier.cc``):
-
-* POLY curves evaluate to their points; a BEZIER segment from point ``i`` to ``i + 1`` gives
-  ``resolution`` points of the cubic through ``position[i], handle_right[i], handle_left[i+1],
-  position[i+1]`` at ``t = j / resolution`` (one point when both handles are VECTOR), and an open
-  curve adds its last point. Point attributes interpolate linearly along a segment.
-* Tangents: the normalized bisector of the directions to the neighbouring points (the direction
-  to the one other point at open ends; an open Bezier curve's end tangents follow its inner
-  handles); ``(0, 0, 1)`` for a single point.
-* Normals: minimum twist (the first normal ``normalize(t.y, -t.x, 0)``, or +X for vertical
-  tangents, carried along by the rotation between consecutive tangents; a cyclic curve spreads the
-  mismatch at its end evenly) or Z up; then rotated about the tangents by the tilt.
+"""Curve nodes on :mod:`.curve_eval`'s evaluation: Curve to Mesh (profile, scale, fill caps), Set Curve
+Radius, Set Curve Tilt, Set Spline Cyclic, Set Spline Resolution, Spline Parameter, Resample Curve (count,
+length, evaluated) and Fillet Curve (Bézier, Poly).
 
 Curves are :class:`translator.geometry.CurvesBatch`: positions ``(b, P, 3)`` per batch element,
 everything that decides topology (types, cyclic, resolution, point counts) shared by the batch.
@@ -25,7 +10,7 @@ Checked against Blender in ``tests/translator/nodes/test_curves.py``.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -34,6 +19,17 @@ from .. import runtime as rt
 from ..geometry import Attribute, CurvesBatch, GeometrySet, MeshBatch
 from . import node
 from .attributes import modify_geometry_sets
+from .curve_eval import (
+    curve_lengths,
+    evaluated_normals,
+    evaluated_positions,
+    evaluated_tangents,
+    evaluation,
+    interpolate_to_evaluated,
+    map_curves,
+    normalize,
+    rotate_about,
+)
 from .fields import curves_context, evaluate, selection_mask
 
 __all__ = [
@@ -53,340 +49,6 @@ __all__ = [
     "spline_parameter",
 ]
 
-
-# ---------------------------------------------------------------------------
-# Evaluation topology (cached per topology)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """How control points map to evaluated points: evaluated point ``k`` lies at ``t[k]`` on the
-    segment from point ``a[k]`` to ``b[k]``; ``offsets`` ``(S + 1)`` are the curves' evaluated ranges."""
-
-    offsets: tuple[int, ...]
-    a: torch.Tensor
-    b: torch.Tensor
-    t: torch.Tensor
-    control_at: torch.Tensor  # (P,) the evaluated index of each control point
-
-
-@functools.lru_cache(maxsize=256)
-def _evaluation(counts: tuple[int, ...], types: tuple[str, ...], cyclic: tuple[bool, ...], resolution: tuple[int, ...],
-                vector_segments: tuple[tuple[bool, ...], ...]) -> tuple:
-    a, b, t, offsets, control_at = [], [], [], [0], []
-    start = 0
-    for n, typ, cyc, res, vec in zip(counts, types, cyclic, resolution, vector_segments):
-        if typ not in ("POLY", "BEZIER"):
-            raise TypeError(f"{typ} curves are not supported (POLY and BEZIER are)")
-        if typ == "POLY" or n == 1:
-            for i in range(n):
-                control_at.append(len(a))
-                a.append(start + i)
-                b.append(start + i)
-                t.append(0.0)
-        else:
-            segs = n if cyc else n - 1
-            for i in range(n):
-                control_at.append(len(a))  # the open end's last point is appended right after
-                if i >= segs:
-                    break
-                size = 1 if vec[i] else max(res, 1)
-                j_next = start + (i + 1) % n
-                for j in range(size):
-                    a.append(start + i)
-                    b.append(j_next)
-                    t.append(j / size)
-            if not cyc:
-                a.append(start + n - 1)
-                b.append(start + n - 1)
-                t.append(0.0)
-        offsets.append(len(a))
-        start += n
-    return tuple(offsets), a, b, t, control_at
-
-
-def evaluation(curves: CurvesBatch) -> Evaluation:
-    """The evaluation topology of ``curves`` (shared by the batch)."""
-    counts = tuple(curves.points_per_curve())
-    vec: list[tuple[bool, ...]] = []
-    off = curves.curve_offsets.tolist()
-    if curves.handle_type_left is not None:
-        hl, hr = curves.handle_type_left.tolist(), curves.handle_type_right.tolist()
-    for i, n in enumerate(counts):
-        if curves.types[i] != "BEZIER" or curves.handle_type_left is None:
-            vec.append(())
-            continue
-        s = off[i]
-        vec.append(tuple(hr[s + j] == 2 and hl[s + (j + 1) % n] == 2 for j in range(n)))
-    offsets, a, b, t, control_at = _evaluation(counts, tuple(curves.types), tuple(bool(c) for c in curves.cyclic),
-                                               tuple(int(r) for r in curves.resolution), tuple(vec))
-    dev = curves.positions.device
-    return Evaluation(offsets, torch.tensor(a, dtype=torch.long, device=dev), torch.tensor(b, dtype=torch.long, device=dev),
-                      torch.tensor(t, dtype=curves.positions.dtype, device=dev),
-                      torch.tensor(control_at, dtype=torch.long, device=dev))
-
-
-def interpolate_to_evaluated(curves: CurvesBatch, values: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
-    """POINT values ``(b, P, ...)`` at the evaluated points ``(b, E, ...)`` (linear along Bezier segments)."""
-    ev = ev or evaluation(curves)
-    if not values.dtype.is_floating_point:
-        values = values.to(curves.positions.dtype)
-    t = ev.t.reshape(1, -1, *([1] * (values.dim() - 2))).to(values.dtype)
-    return values[:, ev.a] * (1.0 - t) + values[:, ev.b] * t
-
-
-def evaluated_positions(curves: CurvesBatch, ev: Evaluation | None = None) -> torch.Tensor:
-    """Evaluated positions ``(b, E, 3)``."""
-    ev = ev or evaluation(curves)
-    pos = curves.positions
-    if not curves.has_bezier():
-        return pos[:, ev.a]
-    t = ev.t.reshape(1, -1, 1).to(pos.dtype)
-    s = 1.0 - t
-    p0, p3 = pos[:, ev.a], pos[:, ev.b]
-    p1, p2 = curves.handle_right[:, ev.a], curves.handle_left[:, ev.b]
-    b = max(int(p0.shape[0]), int(p1.shape[0]), int(p2.shape[0]))
-    return (s * s * s) * p0.expand(b, -1, -1) + (3.0 * s * s * t) * p1 + (3.0 * s * t * t) * p2 + (t * t * t) * p3
-
-
-def _normalize(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(v / |v|, |v| > 0)`` with a zero vector (and zero gradient) where ``v`` vanishes."""
-    sq = (v * v).sum(-1, keepdim=True)
-    ok = sq > 1.0e-30
-    return torch.where(ok, v / torch.sqrt(torch.where(ok, sq, torch.ones_like(sq))), torch.zeros_like(v)), ok.squeeze(-1)
-
-
-def _almost_equal(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """``math::almost_equal_relative`` per vector ``(…, 3) -> (…)``."""
-    tol = eps * torch.maximum(a.abs().amax(-1), b.abs().amax(-1))
-    return ((a - b).abs() <= tol.unsqueeze(-1)).all(-1)
-
-
-@functools.lru_cache(maxsize=256)
-def _neighbours(offsets: tuple[int, ...], cyclic: tuple[bool, ...]) -> tuple[list[int], list[int], list[int]]:
-    """Per evaluated point: previous and next evaluated index (itself at open ends) and its kind
-    (0 interior, 1 open start, 2 open end, 3 single point)."""
-    prev, nxt, kind = [], [], []
-    for c, cyc in enumerate(cyclic):
-        s, e = offsets[c], offsets[c + 1]
-        m = e - s
-        for k in range(m):
-            if cyc and m == 2:  # Blender 5.0: each of two cyclic points points at the other
-                prev.append(s + k)
-                nxt.append(s + 1 - k)
-                kind.append(1)
-                continue
-            if m == 1:
-                prev.append(s)
-                nxt.append(s)
-                kind.append(3)
-                continue
-            p, q = s + k - 1, s + k + 1
-            if k == 0:
-                p = e - 1 if cyc else s
-            if k == m - 1:
-                q = s if cyc else e - 1
-            prev.append(p)
-            nxt.append(q)
-            kind.append(0 if cyc or 0 < k < m - 1 else (1 if k == 0 else 2))
-    return prev, nxt, kind
-
-
-def evaluated_tangents(curves: CurvesBatch, positions: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
-    """Unit tangents ``(b, E, 3)`` at the evaluated points ``positions (b, E, 3)``."""
-    ev = ev or evaluation(curves)
-    prev_i, next_i, kind_l = _neighbours(ev.offsets, tuple(bool(c) for c in curves.cyclic))
-    dev = positions.device
-    prev_i, next_i = torch.tensor(prev_i, device=dev), torch.tensor(next_i, device=dev)
-    kind = torch.tensor(kind_l, device=dev)
-    p, m, q = positions[:, prev_i], positions, positions[:, next_i]
-    d_prev, _ = _normalize(m - p)
-    d_next, _ = _normalize(q - m)
-    prev_eq, next_eq = _almost_equal(p, m), _almost_equal(m, q)
-    bisect, _ = _normalize(d_prev + d_next)
-    interior = torch.where(prev_eq.unsqueeze(-1), d_next, torch.where(next_eq.unsqueeze(-1), d_prev, bisect))
-    tan = torch.where((kind == 1).reshape(1, -1, 1), d_next, torch.where((kind == 2).reshape(1, -1, 1), d_prev, interior))
-    up = torch.tensor([0.0, 0.0, 1.0], dtype=positions.dtype, device=dev)
-    tan = torch.where((kind == 3).reshape(1, -1, 1), up, tan)
-    # open ends on a repeated point have no direction either
-    tan = torch.where(((kind == 1) & next_eq | (kind == 2) & prev_eq).unsqueeze(-1), torch.zeros_like(tan), tan)
-    tan = _fill_missing_tangents(tan, ev.offsets)
-    if curves.has_bezier():
-        off = curves.curve_offsets.tolist()
-        for c, typ in enumerate(curves.types):
-            if typ != "BEZIER" or curves.cyclic[c] or off[c + 1] - off[c] < 2:
-                continue
-            first, last = off[c], off[c + 1] - 1
-            ef, el = ev.offsets[c], ev.offsets[c + 1] - 1
-            pos = curves.positions
-            d0, ok0 = _normalize(curves.handle_right[:, first] - pos[:, first])
-            d1, ok1 = _normalize(pos[:, last] - curves.handle_left[:, last])
-            tan = tan.clone() if tan.shape[0] >= d0.shape[0] else tan.expand(d0.shape[0], -1, -1).clone()
-            tan[:, ef] = torch.where(ok0.unsqueeze(-1), d0, tan[:, ef])
-            tan[:, el] = torch.where(ok1.unsqueeze(-1), d1, tan[:, el])
-    return tan
-
-
-def _fill_missing_tangents(tan: torch.Tensor, offsets: tuple[int, ...]) -> torch.Tensor:
-    """``calculate_tangents``' fallback: zero tangents (points that repeat their neighbours) take the
-    previous valid tangent; leading ones the first valid one; a curve without any gets +Z."""
-    zero = (tan == 0).all(-1)
-    if not bool(zero.any()):
-        return tan
-    tan = tan.clone()
-    up = torch.tensor([0.0, 0.0, 1.0], dtype=tan.dtype, device=tan.device)
-    for c in range(len(offsets) - 1):
-        s, e = offsets[c], offsets[c + 1]
-        z = zero[:, s:e]
-        if not bool(z.any()):
-            continue
-        valid = ~z
-        has = valid.any(1, keepdim=True)
-        first = torch.argmax(valid.long(), 1)
-        first_t = tan[torch.arange(tan.shape[0]), s + first]
-        cur = torch.where(has, first_t, up)
-        for k in range(s, e):
-            cur = torch.where(zero[:, k:k + 1], cur, tan[:, k])
-            tan[:, k] = cur
-    return tan
-
-
-def _first_normal(t: torch.Tensor) -> torch.Tensor:
-    flat = (t[..., 0].abs() + t[..., 1].abs()) < 1e-4
-    n, _ = _normalize(torch.stack([t[..., 1], -t[..., 0], torch.zeros_like(t[..., 0])], -1))
-    x = torch.tensor([1.0, 0.0, 0.0], dtype=t.dtype, device=t.device)
-    return torch.where(flat.unsqueeze(-1), x, n)
-
-
-def _transport(n: torch.Tensor, t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
-    """``n`` rotated by the rotation that takes unit ``t0`` to unit ``t1`` (unchanged when either is zero)."""
-    c = torch.cross(t0, t1, dim=-1)
-    d = (t0 * t1).sum(-1, keepdim=True)
-    ok = ((t0 * t0).sum(-1, keepdim=True) > 0) & ((t1 * t1).sum(-1, keepdim=True) > 0) & (d > -1.0 + 1e-12)
-    denom = torch.where(ok, 1.0 + d, torch.ones_like(d))
-    rotated = d * n + torch.cross(c, n, dim=-1) + c * (c * n).sum(-1, keepdim=True) / denom
-    return torch.where(ok, rotated, n)
-
-
-def _rotate_about(v: torch.Tensor, axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    """``rotate_direction_around_axis``: ``v`` rotated by ``angle`` about unit ``axis`` (Rodrigues)."""
-    c, s = torch.cos(angle).unsqueeze(-1), torch.sin(angle).unsqueeze(-1)
-    return v * c + torch.cross(axis, v, dim=-1) * s + axis * (axis * v).sum(-1, keepdim=True) * (1.0 - c)
-
-
-def _signed_angle(v1: torch.Tensor, v2: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
-    """``angle_signed_on_axis_v3v3_v3`` in [0, 2 pi): the angle from ``v1`` to ``v2`` about ``axis``."""
-    p1 = v1 - axis * (v1 * axis).sum(-1, keepdim=True)
-    p2 = v2 - axis * (v2 * axis).sum(-1, keepdim=True)
-    ang = torch.atan2(torch.linalg.vector_norm(torch.cross(p1, p2, dim=-1), dim=-1), (p1 * p2).sum(-1))
-    neg = (torch.cross(p1, p2, dim=-1) * axis).sum(-1) < 0
-    return torch.where(neg, 2.0 * torch.pi - ang, ang)
-
-
-def _transport_quaternions(t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
-    """``(…, 4)`` unit quaternions ``(w, x, y, z)`` of the rotations taking unit ``t0`` to unit ``t1`` (as
-    :func:`_transport`; the identity where either is zero or they are opposite)."""
-    c = torch.cross(t0, t1, dim=-1)
-    d = (t0 * t1).sum(-1, keepdim=True)
-    ok = ((t0 * t0).sum(-1, keepdim=True) > 0) & ((t1 * t1).sum(-1, keepdim=True) > 0) & (d > -1.0 + 1e-12)
-    q = torch.cat([1.0 + d, c], -1)
-    norm = torch.sqrt(torch.where(ok, (q * q).sum(-1, keepdim=True), torch.ones_like(d)))
-    ident = torch.zeros_like(q)
-    ident[..., 0] = 1.0
-    return torch.where(ok, q / norm, ident)
-
-
-def _qmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Hamilton products ``a * b`` of quaternions ``(…, 4)`` (``b`` applied first)."""
-    aw, ax, ay, az = a.unbind(-1)
-    bw, bx, by, bz = b.unbind(-1)
-    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
-
-
-def _qrotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``v (…, 3)`` rotated by unit quaternions ``q (…, 4)``."""
-    w, u = q[..., :1], q[..., 1:]
-    t = 2.0 * torch.cross(u, v, dim=-1)
-    return v + w * t + torch.cross(u, t, dim=-1)
-
-
-@functools.lru_cache(maxsize=256)
-def _normal_layout(offsets: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per evaluated point: its curve, its index in the curve, and the first point of its curve."""
-    curve, local, first = [], [], []
-    for c in range(len(offsets) - 1):
-        for k in range(offsets[c + 1] - offsets[c]):
-            curve.append(c)
-            local.append(k)
-            first.append(offsets[c])
-    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)
-    return mk(curve), mk(local), mk(first)
-
-
-def evaluated_normals(curves: CurvesBatch, tangents: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
-    """Unit normals ``(b, E, 3)`` from the tangents: minimum twist or Z up per curve, then tilt.
-
-    Minimum twist: the first normal carried along each curve by the product of the rotations between
-    consecutive tangents (quaternions), computed for all curves at once with a log-depth prefix product."""
-    ev = ev or evaluation(curves)
-    e = int(tangents.shape[1])
-    if e == 0:
-        return tangents
-    curve, local, first = _normal_layout(ev.offsets, tangents.device)
-    idx = torch.arange(e, device=tangents.device)
-    prev = torch.where(local > 0, idx - 1, idx)
-    q = _transport_quaternions(tangents[:, prev], tangents)  # (b, E, 4); the identity at each curve's start
-    step = 1
-    max_len = max(ev.offsets[c + 1] - ev.offsets[c] for c in range(len(ev.offsets) - 1))
-    while step < max_len:
-        ok = (local >= step).reshape(1, -1, 1)
-        q = torch.where(ok, _qmul(q, q[:, (idx - step).clamp(min=0)]), q)
-        step *= 2
-    normals = _qrotate(q, _first_normal(tangents[:, first]))
-    cyclic = [bool(c) and ev.offsets[i + 1] - ev.offsets[i] > 1 for i, c in enumerate(curves.cyclic)]
-    if any(cyclic):
-        starts = torch.tensor(ev.offsets[:-1], device=tangents.device)
-        ends = torch.tensor(ev.offsets[1:], device=tangents.device) - 1
-        last = _transport(normals[:, ends], tangents[:, ends], tangents[:, starts])
-        corr = _signed_angle(normals[:, starts], last, tangents[:, starts])
-        corr = torch.where(corr > torch.pi, corr - 2.0 * torch.pi, corr)
-        sizes = (ends - starts + 1).to(tangents.dtype)
-        use = torch.tensor(cyclic, device=tangents.device)
-        per_point = torch.where(use[curve], (corr / sizes)[:, curve] * local.to(tangents.dtype), torch.zeros_like(corr[:, curve]))
-        normals = _rotate_about(normals, tangents, per_point)
-    if "Z_UP" in curves.normal_mode:
-        z_up = torch.tensor([mode == "Z_UP" for mode in curves.normal_mode], device=tangents.device)[curve]
-        normals = torch.where(z_up.reshape(1, -1, 1), _first_normal(tangents), normals)
-    tilt = curves.attributes.get("tilt")
-    if tilt is not None and tilt.domain == "POINT":
-        normals = _rotate_about(normals, tangents, interpolate_to_evaluated(curves, tilt.data, ev))
-    return normals
-
-
-def curve_lengths(positions: torch.Tensor, ev: Evaluation, cyclic: list[bool]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Each curve's total length ``(b, S)`` and per curve the accumulated length at each evaluated
-    point ``(b, m)`` (the closing segment of a cyclic curve counts in its total)."""
-    totals, acc = [], []
-    for c, cyc in enumerate(cyclic):
-        p = positions[:, ev.offsets[c]:ev.offsets[c + 1]]
-        seg = torch.linalg.vector_norm(p[:, 1:] - p[:, :-1], dim=-1) if p.shape[1] > 1 else p.new_zeros((p.shape[0], 0))
-        a = torch.cat([p.new_zeros((p.shape[0], 1)), torch.cumsum(seg, 1)], 1)
-        total = a[:, -1]
-        if cyc and p.shape[1] > 1:
-            total = total + torch.linalg.vector_norm(p[:, 0] - p[:, -1], dim=-1)
-        totals.append(total)
-        acc.append(a)
-    return (torch.stack(totals, 1) if totals else positions.new_zeros((positions.shape[0], 0))), acc
-
-
-# ---------------------------------------------------------------------------
-# Walking geometry
-
-
-def map_curves(geo: GeometrySet, fn) -> GeometrySet:
-    """Apply ``fn`` to the curves of ``geo`` and of every geometry it instances."""
-    return modify_geometry_sets(geo, lambda g: replace(g, curves=fn(g.curves)) if g.curves is not None else g)
 
 
 def _set_point_attribute(curves: CurvesBatch, name: str, selection: Any, value: Any, default: float) -> CurvesBatch:
@@ -762,7 +424,7 @@ def _fillet_one(p: torch.Tensor, radius: torch.Tensor, cyclic: bool, counts: lis
     n = int(p.shape[1])
     nxt = torch.arange(1, n + 1, device=p.device) % n
     prv = (torch.arange(n, device=p.device) - 1) % n
-    d, _ = _normalize(p[:, nxt] - p)
+    d, _ = normalize(p[:, nxt] - p)
     angle = torch.pi - vector_angle(-d[:, prv], d)
     tan_half = torch.tan(angle / 2.0)
     r = radius
@@ -797,14 +459,14 @@ def _fillet_one(p: torch.Tensor, radius: torch.Tensor, cyclic: bool, counts: lis
         end = src + next_dir[:, j] * disp[:, j:j + 1]
         mids = []
         if counts[j] > 2:
-            axis, _ = _normalize(torch.cross(prev_dir[:, j], next_dir[:, j], dim=-1))
+            axis, _ = normalize(torch.cross(prev_dir[:, j], next_dir[:, j], dim=-1))
             axis = -axis
-            cdir, _ = _normalize((next_dir[:, j] + prev_dir[:, j]) * 0.5)
+            cdir, _ = normalize((next_dir[:, j] + prev_dir[:, j]) * 0.5)
             dist = torch.sqrt(r[:, j:j + 1] ** 2 + disp[:, j:j + 1] ** 2)
             center = src + cdir * dist
             step = angle[:, j:j + 1] / (counts[j] - 1)
             for k in range(counts[j] - 2):
-                mids.append(center + _rotate_about(start - center, axis, (step * (k + 1)).squeeze(-1)))
+                mids.append(center + rotate_about(start - center, axis, (step * (k + 1)).squeeze(-1)))
         out.append(torch.stack([start, *mids, end], 1))
         if bezier is not None:
             m = counts[j]
