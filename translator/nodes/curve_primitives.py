@@ -1,4 +1,5 @@
-"""Curve primitives: Curve Line, Curve Circle, Quadrilateral, Quadratic Bezier, Bezier Segment.
+"""Curve primitives: Curve Line, Curve Circle, Quadrilateral, Quadratic Bezier, Bezier Segment, Arc,
+Spiral, Star.
 
 Each makes one curve (:class:`translator.geometry.CurvesBatch`) as Blender 5.0 does
 (``node_geo_curve_primitive_*.cc``): POLY curves for all but the Bezier Segment, whose two
@@ -9,16 +10,22 @@ Blender in ``tests/translator/nodes/test_curve_primitives.py``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 import torch
 
 from .. import runtime as rt
-from ..geometry import CurvesBatch, GeometrySet
+from ..geometry import Attribute, CurvesBatch, GeometrySet
 from . import node
+from .curve_eval import normalize, rotate_about
 
-__all__ = ["bezier_segment", "curve_circle", "curve_line", "make_curve", "quadratic_bezier", "quadrilateral"]
+__all__ = ["arc", "bezier_segment", "curve_circle", "curve_line", "make_curve", "quadratic_bezier", "quadrilateral", "spiral",
+           "star"]
+
+
+_ANONYMOUS = itertools.count()
 
 
 def _vec(x: Any) -> torch.Tensor:
@@ -149,3 +156,141 @@ def bezier_segment(mode: str = "POSITION", resolution=16, start=(-1.0, 0.0, 0.0)
     right = _stack([hs, 2.0 * e - he])
     left = _stack([2.0 * s - hs, he])
     return GeometrySet(curves=make_curve(pos, "BEZIER", resolution=n, handle_left=left, handle_right=right, handle_type=3))
+
+
+def _f32(x: float) -> float:
+    return float(torch.tensor(x, dtype=torch.float32))
+
+
+def _arc_angle(v1: torch.Tensor, v2: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
+    """``angle_signed_on_axis_v3v3_v3`` in ``[0, 2 pi)``: from ``v1`` to ``v2`` about ``axis`` ``(b, 3) -> (b,)``."""
+    p1 = v1 - axis * (v1 * axis).sum(-1, keepdim=True)
+    p2 = v2 - axis * (v2 * axis).sum(-1, keepdim=True)
+    c = torch.cross(p1, p2, dim=-1)
+    ang = torch.atan2(torch.linalg.vector_norm(c, dim=-1), (p1 * p2).sum(-1))
+    return torch.where((c * axis).sum(-1) > 0, 2.0 * math.pi - ang, ang)  # Blender signs by cross(v2, v1)
+
+
+def _arc_points(n: int, a, b, c, offset, invert: bool):
+    """The three-point arc: ``n`` positions ``(b, n, 3)``, center ``(b, 3)``, Z-up normal ``(b, 3)``, radius ``(b,)``."""
+    a, b, c = torch.broadcast_tensors(_vec(a), _vec(b), _vec(c))
+    off = _flt(offset).squeeze(-1)
+    t = torch.arange(n, dtype=a.dtype, device=a.device).reshape(1, -1, 1)
+    normal, _ = normalize(torch.cross(a - c, c - b, dim=-1))
+    # colinear (normalized directions from a equal or opposite), coincident points or two points: a line
+    d1, _ = normalize(b - a)
+    d2, _ = normalize(c - a)
+    same = lambda u, v: (u == v).all(-1)
+    line = same(d1, d2) | same(d1, -d2) | same(a, c) | same(a, b) | same(b, c) | torch.full_like(same(a, b), n == 2)
+    ab, ac, bc = ((a - b) ** 2).sum(-1), ((a - c) ** 2).sum(-1), ((b - c) ** 2).sum(-1)
+    first_ab = (ab > ac) & (ab > bc)
+    first_bc = ~first_ab & (bc > ab) & (bc > ac)
+    p1 = torch.where(first_bc.unsqueeze(-1), b, a)
+    p2 = torch.where(first_ab.unsqueeze(-1), b, c)
+    step = 1.0 / (n - 1)
+    line_pos = p1.unsqueeze(1) + (p2 - p1).unsqueeze(1) * (t * step)
+    # the circle through the three points (its center: the circumcenter in their plane)
+    u, v = b - a, c - a
+    w = torch.cross(u, v, dim=-1)
+    ww = (w * w).sum(-1, keepdim=True)
+    ww = torch.where(line.unsqueeze(-1), torch.ones_like(ww), ww)
+    center = a + (torch.cross(w, u, dim=-1) * (v * v).sum(-1, keepdim=True)
+                  + torch.cross(v, w, dim=-1) * (u * u).sum(-1, keepdim=True)) / (2.0 * ww)
+    rad_a, _ = normalize(a - center)
+    rad_b, _ = normalize(b - center)
+    rad_c, _ = normalize(c - center)
+    radius = torch.linalg.vector_norm(center - b, dim=-1)
+    ang_ab, ang_ac = _arc_angle(rad_a, rad_b, normal), _arc_angle(rad_a, rad_c, normal)
+    angle = torch.where(ang_ac > ang_ab, ang_ac, ang_ab)
+    if invert:
+        angle = -(2.0 * math.pi - angle)
+    theta = (angle / (n - 1)).reshape(-1, 1) * t.reshape(1, -1) + off.reshape(-1, 1)
+    bsz = int(theta.shape[0])
+    arc_pos = center.unsqueeze(1) + rotate_about(rad_a.unsqueeze(1).expand(bsz, n, 3), (-normal).unsqueeze(1).expand(bsz, n, 3),
+                                                theta) * radius.reshape(-1, 1, 1)
+    lin = line.reshape(-1, 1, 1)
+    pos = torch.where(lin, line_pos, arc_pos)
+    center = torch.where(line.unsqueeze(-1), (a + c) * 0.5, center)
+    radius = torch.where(line, torch.zeros_like(radius), radius)
+    normal = torch.where((normal[..., 2:] < 0), -normal, normal)
+    return pos, center, normal, radius
+
+
+@node("GeometryNodeCurveArc", outputs=("Curve", "Center", "Normal", "Radius"), props=("mode",), pure=False, label="Arc",
+      modes={"mode": ("RADIUS", "POINTS")}, grad="yes", notes="Connect Center and Invert Arc shared by the batch")
+def arc(mode: str = "RADIUS", resolution=16, start=(-1.0, 0.0, 0.0), middle=(0.0, 2.0, 0.0), end=(1.0, 0.0, 0.0), radius=1.0,
+        start_angle=0.0, sweep_angle=1.75 * math.pi, offset_angle=0.0, connect_center=False, invert_arc=False):
+    """Arc: a POLY curve of ``resolution`` points (at least 2) on a circle; RADIUS: ``radius`` about the origin in
+    the XY plane from ``start_angle`` sweeping ``sweep_angle`` (``-(2 pi - sweep)`` inverted); POINTS: the
+    circle through ``start``, ``middle`` and ``end`` from the start (rotated by ``offset_angle``), Blender's way
+    (a straight line between the two farthest points when they are colinear or coincide). Connect Center
+    adds the center as a last point and closes the curve. Outputs (POINTS): the center, the plane's
+    normal turned to +Z and the radius."""
+    n = max(int(rt.static(resolution, "Arc Resolution")), 2)
+    rt.check_size(n + 1, f"Arc ({n:,} points)")
+    center_pt = bool(rt.static(connect_center, "Arc Connect Center"))
+    invert = bool(rt.static(invert_arc, "Arc Invert Arc"))
+    if mode == "POINTS":
+        pos, center, normal, r = _arc_points(n, start, middle, end, offset_angle, invert)
+    else:
+        c = rt.current()
+        sweep = _flt(sweep_angle)
+        if invert:
+            sweep = -(2.0 * math.pi - sweep)
+        theta = (sweep / float(n - 1)) * torch.arange(n, dtype=c.dtype, device=c.device).reshape(1, -1) + _flt(start_angle)
+        rr = _flt(radius)
+        pos = torch.stack([rr * torch.cos(theta), rr * torch.sin(theta), torch.zeros_like(rr * theta)], -1)
+        center = torch.zeros((1, 3), dtype=pos.dtype, device=pos.device)
+        normal, r = center, 0.0
+    if center_pt:
+        pos = torch.cat([pos, center.unsqueeze(1).expand(pos.shape[0], 1, 3)], 1)
+    if mode != "POINTS":
+        return GeometrySet(curves=make_curve(pos, cyclic=center_pt)), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 0.0
+    return GeometrySet(curves=make_curve(pos, cyclic=center_pt)), center, normal, r
+
+
+@node("GeometryNodeCurveSpiral", outputs=("Curve",), pure=False, label="Spiral", grad="yes",
+      notes="the point count (from Rotations) is shared by the batch")
+def spiral(resolution=32, rotations=2.0, start_radius=1.0, end_radius=2.0, height=2.0, reverse=False):
+    """Spiral: a POLY curve of ``n + 1`` points, ``n = max(int(resolution * rotations), 1)`` (float32), turning
+    ``rotations`` times about +Z (clockwise; counter-clockwise with Reverse) from ``start_radius`` to
+    ``end_radius`` while rising ``height``; no curve when ``rotations <= 0``."""
+    res = max(int(rt.static(resolution, "Spiral Resolution")), 1)
+    rot = _flt(rotations).clamp(min=0.0)
+    r32 = rot.detach().to(torch.float32)
+    if bool((r32 == 0).all()):
+        return GeometrySet()
+    n = int(rt.static((r32 * res).trunc().long().clamp(min=1).reshape(-1) * (r32.reshape(-1) != 0), "the Spiral's point count"))
+    rt.check_size(n + 1, f"Spiral ({n:,} points)")
+    rev = bool(rt.static(reverse, "Spiral Reverse"))
+    i = torch.arange(n + 1, dtype=rot.dtype, device=rot.device).reshape(1, -1)
+    theta = i * ((2.0 * math.pi) * rot / n * (1.0 if rev else -1.0))
+    r = _flt(start_radius) + i * ((_flt(end_radius) - _flt(start_radius)) / n)
+    z = i * (_flt(height) / n)
+    b = max(int(theta.shape[0]), int(r.shape[0]), int(z.shape[0]))
+    pos = torch.stack([(r * torch.cos(theta)).expand(b, -1), (r * torch.sin(theta)).expand(b, -1), z.expand(b, -1)], -1)
+    return GeometrySet(curves=make_curve(pos))
+
+
+@node("GeometryNodeCurveStar", outputs=("Curve", "Outer Points"), pure=False, label="Star", grad="yes",
+      notes="Outer Points: a boolean field (anonymous point attribute)")
+def star(points=8, inner_radius=1.0, outer_radius=2.0, twist=0.0):
+    """Star: a cyclic POLY curve of ``2 * points`` points (``points`` at least 3) alternating between the outer
+    circle (angle ``i * 2 pi / points``) and the inner one (half a step further, plus ``twist``); radii below
+    zero count as zero. Outer Points: a field that is true on the outer points."""
+    n = max(int(rt.static(points, "Star Points")), 3)
+    rt.check_size(2 * n, f"Star ({n:,} points)")
+    c = rt.current()
+    step = _f32(2.0 * math.pi / n)
+    i = torch.arange(n, dtype=c.dtype, device=c.device).reshape(1, -1)
+    ro, ri = _flt(outer_radius).clamp(min=0.0), _flt(inner_radius).clamp(min=0.0)
+    t_in = i * step + step * 0.5 + _flt(twist)
+    b = max(int(ro.shape[0]), int(ri.shape[0]), int(t_in.shape[0]))
+    outer = torch.stack([ro * torch.cos(i * step), ro * torch.sin(i * step), torch.zeros_like(ro * i)], -1).expand(b, -1, -1)
+    inner = torch.stack([ri * torch.cos(t_in), ri * torch.sin(t_in), torch.zeros_like(ri * t_in)], -1).expand(b, -1, -1)
+    pos = torch.stack([outer, inner], 2).reshape(b, 2 * n, 3)
+    curves = make_curve(pos, cyclic=True)
+    name = f".star_outer_{next(_ANONYMOUS)}"
+    sel = (torch.arange(2 * n, device=c.device) % 2 == 0).unsqueeze(0)
+    curves.attributes[name] = Attribute("POINT", sel, "BOOLEAN")
+    return GeometrySet(curves=curves), rt.attribute_field(name, "BOOLEAN")

@@ -30,9 +30,16 @@ _PRIMS = {
                         {"Resolution": "I", "Start": "V", "Start Handle": "V", "End Handle": "V", "End": "V"}),
     "bezier_offset": ("GeometryNodeCurvePrimitiveBezierSegment", "OFFSET",
                       {"Resolution": "I", "Start": "V", "Start Handle": "V", "End Handle": "V", "End": "V"}),
+    "arc_radius": ("GeometryNodeCurveArc", "RADIUS", {"Resolution": "I", "Radius": "F", "Start Angle": "F", "Sweep Angle": "F",
+                                                       "Connect Center": "B", "Invert Arc": "B"}),
+    "arc_points": ("GeometryNodeCurveArc", "POINTS", {"Resolution": "I", "Start": "V", "Middle": "V", "End": "V",
+                                                       "Offset Angle": "F", "Connect Center": "B", "Invert Arc": "B"}),
+    "spiral": ("GeometryNodeCurveSpiral", None, {"Resolution": "I", "Rotations": "F", "Start Radius": "F", "End Radius": "F",
+                                                 "Height": "F", "Reverse": "B"}),
+    "star": ("GeometryNodeCurveStar", None, {"Points": "I", "Inner Radius": "F", "Outer Radius": "F", "Twist": "F"}),
 }
-_SOCKET = {"V": "NodeSocketVector", "F": "NodeSocketFloat", "I": "NodeSocketInt"}
-_SPEC = {"V": ("vector", -2, 2), "F": ("float", -2, 3), "I": ("choice", [1, 2, 3, 5, 8, 16])}
+_SOCKET = {"V": "NodeSocketVector", "F": "NodeSocketFloat", "I": "NodeSocketInt", "B": "NodeSocketBool"}
+_SPEC = {"V": ("vector", -2, 2), "F": ("float", -2, 3), "I": ("choice", [1, 2, 3, 5, 8, 16]), "B": ("bool",)}
 
 
 def _program(name: str):
@@ -53,6 +60,14 @@ def _sets(name: str, seed: int) -> list[dict]:
     if name == "circle":
         spec["Resolution"] = ("choice", [1, 2, 3, 4, 7, 32, 100])
     extra = [{"Direction": (0.0, 0.0, 0.0)}] if name == "line_direction" else []
+    if name == "spiral":
+        spec["Rotations"] = ("float", -0.5, 3.0)
+        extra = [{"Rotations": 0.0}, {"Rotations": 0.01}]
+    if name == "arc_points":  # colinear and coincident points: a line between the farthest two
+        extra = [{"Start": (0.0, 0.0, 0.0), "Middle": (1.0, 1.0, 0.0), "End": (2.0, 2.0, 0.0)},
+                 {"Start": (0.0, 0.0, 0.0), "Middle": (1.0, 1.0, 0.0), "End": (0.0, 0.0, 0.0)},
+                 {"Start": (0.0, 0.0, 0.0), "Middle": (3.0, 0.0, 0.0), "End": (1.0, 0.0, 0.0), "Resolution": 5},
+                 {"Start": (1.0, 0.0, 0.0), "Middle": (0.0, 1.0, 0.0), "End": (-1.0, 0.0, 0.0), "Resolution": 9}]
     return draw_sets(seed, spec, 10, extra)
 
 
@@ -66,7 +81,48 @@ def test_curve_primitive_parity(name):
 
 
 @requires_bpy
-@pytest.mark.parametrize("name", ["circle", "trapezoid", "bezier_offset"])
+def test_arc_outputs_parity():
+    """The three-point Arc's Center, Normal and Radius outputs (points of the probe mesh beside the arc)."""
+    t = Tree()
+    n = t.node("GeometryNodeCurveArc", mode="POINTS", Resolution=6)
+    for ident in ("Start", "Middle", "End"):
+        t.link(t.input(ident, "NodeSocketVector"), n, ident)
+    join = t.node("GeometryNodeJoinGeometry")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link((n, "Curve"), c2m, "Curve")
+    t.link((c2m, "Mesh"), join, "Geometry")
+    xyz = t.node("ShaderNodeCombineXYZ")
+    t.link((n, "Radius"), xyz, "X")
+    for src in ((n, "Center"), (n, "Normal"), (xyz, "Vector")):
+        pt = t.node("GeometryNodeMeshLine", Count=1)
+        t.link(src, pt, "Start Location")
+        t.link((pt, "Mesh"), join, "Geometry")
+    t.output((join, "Geometry"))
+    sets = draw_sets(3, {k: ("vector", -2, 2) for k in ("Start", "Middle", "End")}, 8,
+                     [{"Start": (0.0, 0.0, 0.0), "Middle": (1.0, 1.0, 1.0), "End": (2.0, 2.0, 2.0)},
+                      {"Start": (1.0, 0.0, 0.0), "Middle": (0.0, -1.0, 0.0), "End": (-1.0, 0.0, 0.0)}])
+    assert check_parity(t.object(), sets) == len(sets)
+
+
+@requires_bpy
+def test_star_outer_points_parity():
+    """Star's Outer Points selection moves the outer points up (Set Position), then the star is swept."""
+    t = Tree()
+    n = t.node("GeometryNodeCurveStar")
+    t.link(t.input("Points", "NodeSocketInt", 5), n, "Points")
+    t.link(t.input("Twist", "NodeSocketFloat", 0.0), n, "Twist")
+    sp = t.node("GeometryNodeSetPosition", Offset=(0.0, 0.0, 0.5))
+    t.link((n, "Curve"), sp, "Geometry")
+    t.link((n, "Outer Points"), sp, "Selection")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link((sp, "Geometry"), c2m, "Curve")
+    t.output((c2m, "Mesh"))
+    sets = [{"Points": p, "Twist": tw} for p in (3, 5, 11) for tw in (0.0, 0.4)]
+    assert check_parity(t.object(), sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("name", ["circle", "trapezoid", "bezier_offset", "arc_points", "star"])
 def test_curve_primitive_batch_equals_singles(name):
     module = translate_object(_program(name))
     sets = [s for s in _sets(name, 9)]
@@ -97,3 +153,16 @@ def test_curve_primitive_gradcheck():
                                                                                bottom_height=h)), (f(), f()))
         assert torch.autograd.gradcheck(lambda a, b, c: wire(CP.quadratic_bezier(4, a, b, c)), (v(), v(), v()))
         assert torch.autograd.gradcheck(lambda a, b, c, d: wire(CP.bezier_segment("OFFSET", 5, a, b, c, d)), (v(), v(), v(), v()))
+        for inv in (False, True):
+            assert torch.autograd.gradcheck(lambda r, s, w, inv=inv: wire(CP.arc("RADIUS", 7, radius=r, start_angle=s, sweep_angle=w,
+                                                                                connect_center=True, invert_arc=inv)[0]),
+                                            (f(), f(), f()))
+
+            def arc_pts(a, b, c, o, inv=inv):
+                geo, center, normal, radius = CP.arc("POINTS", 6, a, b, c, offset_angle=o, connect_center=True, invert_arc=inv)
+                return wire(geo), center, normal, radius
+
+            assert torch.autograd.gradcheck(arc_pts, (v(), v(), v(), f()))
+        assert torch.autograd.gradcheck(lambda r, a, b, h: wire(CP.spiral(5, r, a, b, h)),
+                                        (torch.tensor([1.3, 1.35], dtype=torch.float64, requires_grad=True), f(), f(), f()))
+        assert torch.autograd.gradcheck(lambda a, b, t: wire(CP.star(5, a, b, t)[0]), (f(), f(), f()))
