@@ -165,15 +165,18 @@ def set_instance_positions(instances: Instances, selection: Any = True, position
 def set_curve_positions(curves: CurvesBatch, selection: Any = True, position: Any = None,
                         offset: Any = (0.0, 0.0, 0.0)) -> CurvesBatch:
     """Set Position on curves: control points ``(b, P, 3)`` moved (inputs on the POINT domain); Bezier
-    handles move with their points."""
+    handles move with their points, then automatic (AUTO, VECTOR, one-sided ALIGN) handles are recomputed."""
     if curves.num_points == 0:
         return curves
     old = curves.positions
     new = _moved(old, curves_context(curves, "POINT"), selection, position, offset)
     if curves.handle_left is None:
         return replace(curves, positions=new)
+    from .curve_ops import auto_handles
+
     delta = new - old
-    return replace(curves, positions=new, handle_left=curves.handle_left + delta, handle_right=curves.handle_right + delta)
+    return auto_handles(replace(curves, positions=new, handle_left=curves.handle_left + delta,
+                                handle_right=curves.handle_right + delta))
 
 
 @node("GeometryNodeSetPosition", outputs=("Geometry",), pure=False, implicit=("position",),

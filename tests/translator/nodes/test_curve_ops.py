@@ -17,6 +17,7 @@ from translator.nodes import curves as C
 from translator.nodes.transform import join_geometry
 
 _VALUES = {"Middle": ("vector", -1.0, 2.0), "Start Handle": ("vector", -1.5, 1.5), "Threshold": ("float", -1.0, 3.0),
+           "WK": ("float", -0.3, 0.3), "WJ": ("float", -0.2, 0.2),
            "K": ("float", -0.5, 0.5)}
 
 
@@ -78,3 +79,87 @@ def test_reverse_curve_gradcheck():
         h = torch.tensor([[-0.5, 0.5, 0.2]], dtype=torch.float64, requires_grad=True)
         m = torch.tensor([[0.1, 1.5, 0.3]], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(rev, (h, m))
+
+
+def _wave(t: Tree, src):
+    """Set Position by an index ramp: automatic handles follow the moved points."""
+    wave, _ = t.wave_fields(t.input("WK", "NodeSocketFloat", 0.1), t.input("WJ", "NodeSocketFloat", 0.05))
+    sp = t.node("GeometryNodeSetPosition")
+    t.link(src, sp, "Geometry")
+    t.link(wave, sp, "Offset")
+    return (sp, "Geometry")
+
+
+_SIDES = {"both": {"LEFT", "RIGHT"}, "left": {"LEFT"}, "right": {"RIGHT"}}
+
+
+@requires_bpy
+@pytest.mark.parametrize("sides", list(_SIDES))
+@pytest.mark.parametrize("handle_type", ["FREE", "AUTO", "VECTOR", "ALIGN"])
+def test_set_handle_type_parity(handle_type, sides):
+    """Joined Bezier curves (aligned, vector handles) and POLY curves: the selected points' handle types set, the
+    points then moved (Set Position recomputes automatic handles)."""
+    t = Tree()
+    st = t.node("GeometryNodeCurveSetHandles", handle_type=handle_type, mode=_SIDES[sides])
+    t.link(_start(t, "joined"), st, "Curve")
+    t.link((t.index_compare(t.input("Threshold", "NodeSocketFloat", 2.5)), "Value"), st, "Selection")
+    _finish(t, _wave(t, (st, "Curve")), attribute=False)
+    obj = t.object()
+    sets = _sets(obj, 3, 3)
+    sets += [sets[0] | {"Threshold": -1.0}, sets[0] | {"Threshold": 100.0}]
+    assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("first", ["AUTO", "VECTOR", "FREE", "ALIGN"])
+@pytest.mark.parametrize("side", ["LEFT", "RIGHT"])
+@pytest.mark.parametrize("position", [False, True])
+def test_set_handle_positions_parity(side, position, first):
+    """Handles of one side moved (to a position field, or by an offset from where they are) on curves whose
+    handle types were set first: AUTO pairs become ALIGN, VECTOR and lone ALIGN handles FREE."""
+    t = Tree()
+    st = t.node("GeometryNodeCurveSetHandles", handle_type=first, mode={"LEFT", "RIGHT"})
+    t.link(_start(t, "joined"), st, "Curve")
+    t.link((t.index_compare(t.input("Types", "NodeSocketFloat", 4.5), "LESS_THAN"), "Value"), st, "Selection")
+    sh = t.node("GeometryNodeSetCurveHandlePositions", mode=side)
+    t.link((st, "Curve"), sh, "Curve")
+    t.link((t.index_compare(t.input("Threshold", "NodeSocketFloat", 1.5)), "Value"), sh, "Selection")
+    if position:
+        t.link(t.position_times(t.input("Scale", "NodeSocketFloat", 1.2)), sh, "Position")
+    t.link(t.input("Offset", "NodeSocketVector", (0.1, 0.2, 0.3)), sh, "Offset")
+    _finish(t, _wave(t, (sh, "Curve")), attribute=False)
+    obj = t.object()
+    sets = [s | {"Types": ty} for s in _sets(obj, 4, 2) for ty in (-1.0, 4.5, 30.0)]
+    assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+def test_handle_positions_input_after_auto_parity():
+    """Curve Handle Positions read after Set Handle Type (AUTO) and a move: the handles Blender recomputed."""
+    t = Tree()
+    st = t.node("GeometryNodeCurveSetHandles", handle_type="AUTO", mode={"LEFT", "RIGHT"})
+    t.link(_start(t, "fillet_open"), st, "Curve")
+    moved = _wave(t, (st, "Curve"))
+    h = t.node("GeometryNodeInputCurveHandlePositions")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link(moved, sp, "Geometry")
+    t.link((h, "Left"), sp, "Position")
+    _finish(t, (sp, "Geometry"), attribute=False)
+    obj = t.object()
+    sets = _sets(obj, 5, 4)
+    assert check_parity(obj, sets) == len(sets)
+
+
+def test_handles_gradcheck():
+    with rt.eval_context(torch.float64):
+        def handles(h, m, o):
+            geo = join_geometry([CP.bezier_segment(resolution=4, start_handle=h),
+                                 C.fillet_curve(CP.quadrilateral(width=m[:, 0] + 2.0), radius=0.3, mode="Bézier")])
+            geo = CO.set_handle_type("AUTO", ("LEFT",), geo, selection=True)
+            geo = CO.set_handle_positions("RIGHT", geo, offset=o)
+            return C.curves_to_wire_mesh(geo.curves).verts
+
+        h = torch.tensor([[-0.5, 0.5, 0.2], [-0.4, 0.6, -0.1]], dtype=torch.float64, requires_grad=True)
+        m = torch.tensor([[0.1, 1.5, 0.3], [0.2, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
+        o = torch.tensor([[0.1, 0.2, 0.3]], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(handles, (h, m, o))
