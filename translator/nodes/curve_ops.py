@@ -15,12 +15,13 @@ from typing import Any
 
 import torch
 
+from .. import runtime as rt
 from ..geometry import Attribute, CurvesBatch, GeometrySet
 from . import node
 from .curve_eval import map_curves, normalize
 from .fields import curves_context, evaluate, selection_mask
 
-__all__ = ["auto_handles", "reverse_curve", "set_handle_positions", "set_handle_type"]
+__all__ = ["auto_handles", "reverse_curve", "set_handle_positions", "set_handle_type", "subdivide_curve"]
 
 
 def _reverse(curves: CurvesBatch, selection: Any) -> CurvesBatch:
@@ -215,3 +216,169 @@ def set_handle_positions(mode: str = "LEFT", curve=None, selection=True, positio
     if curve is None:
         return GeometrySet()
     return map_curves(curve, lambda c: _set_handle_positions(c, mode == "LEFT", selection, position, offset))
+
+
+# ---------------------------------------------------------------------------
+# Subdivide Curve
+
+
+def _f32(x: float) -> float:
+    return float(torch.tensor(x, dtype=torch.float32))
+
+
+def _lerp_values(src: torch.Tensor, a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``mix2(t, src[a], src[b])`` for point values ``(b, n, ...)`` (ints round, booleans at 0.5)."""
+    x, y = src[:, a], src[:, b]
+    f = t.reshape(1, -1, *([1] * (src.dim() - 2)))
+    if src.dtype == torch.bool:
+        return (x.to(f.dtype) * (1.0 - f) + y.to(f.dtype) * f) >= 0.5
+    if not src.dtype.is_floating_point:
+        return torch.round(x.to(f.dtype) * (1.0 - f) + y.to(f.dtype) * f).to(src.dtype)
+    return x * (1.0 - f.to(src.dtype)) + y * f.to(src.dtype)
+
+
+def _bezier_segment(p0, h0, h1, p1, size: int):
+    """``subdivide_bezier_segment`` (not vector): the segment's ``size`` points with their left and right handles
+    (the first left and the last right are None) and the next point's new left handle."""
+    pts, lefts, rights = [p0], [None], []
+    start, hp, hn = p0, h0, h1
+    for k in range(size - 1):
+        t = torch.full((1,), _f32(1.0 / (size - k)), dtype=p0.dtype, device=p0.device)
+        f = t.reshape(-1, 1)
+        lerp = lambda a, b, f=f: a + (b - a) * f
+        center = lerp(hp, hn)
+        prev, nxt = lerp(start, hp), lerp(hn, p1)
+        left, right = lerp(prev, center), lerp(center, nxt)
+        pos = lerp(left, right)
+        rights.append(prev)
+        lefts.append(left)
+        pts.append(pos)
+        start, hp, hn = pos, right, nxt
+    rights.append(hp)
+    return pts, lefts, rights, hn
+
+
+def _subdivide(curves: CurvesBatch, cuts: Any) -> CurvesBatch:
+    if curves.num_points == 0:
+        return curves
+    c_all = evaluate(cuts, curves_context(curves, "POINT"), "INT")
+    if c_all.shape[0] > 1 and not bool((c_all == c_all[:1]).all()):
+        raise rt.TopologyVaries(c_all, "a Subdivide Curve cut count")
+    cut_list = c_all[0].tolist()
+    off = curves.curve_offsets.tolist()
+    a_idx, b_idx, fac, sizes, per_point = [], [], [], [], []
+    for c in range(curves.num_curves):
+        s, e = off[c], off[c + 1]
+        n = e - s
+        counts = [1] if n == 1 else [max(int(x), 0) + 1 for x in cut_list[s:e]]
+        if n > 1 and not curves.cyclic[c]:
+            counts[-1] = 1
+        per_point.append(counts)
+        for i, k in enumerate(counts):
+            step = _f32(1.0 / k)
+            for j in range(k):
+                a_idx.append(s + i)
+                b_idx.append(s + (i + 1) % n)
+                fac.append(_f32(j * step))
+        sizes.append(sum(counts))
+    dev = curves.positions.device
+    rt.check_size(len(a_idx), f"Subdivide Curve ({len(a_idx):,} points)")
+    a_t, b_t = torch.tensor(a_idx, device=dev), torch.tensor(b_idx, device=dev)
+    f_t = torch.tensor(fac, dtype=curves.positions.dtype, device=dev)
+    pos = _lerp_values(curves.positions, a_t, b_t, f_t)
+    attrs = {k: (Attribute(a.domain, _lerp_values(a.data, a_t, b_t, f_t), a.type) if a.domain == "POINT" else a)
+             for k, a in curves.attributes.items()}
+    extra = {}
+    if curves.has_bezier():
+        extra = _subdivide_handles(curves, per_point, pos)
+        pos = extra.pop("positions")
+    offsets = torch.tensor([0, *torch.cumsum(torch.tensor(sizes), 0).tolist()], dtype=torch.long, device=dev)
+    out = replace(curves, positions=pos, curve_offsets=offsets, attributes=attrs, **extra)
+    return auto_handles(out) if curves.has_bezier() else out
+
+
+def _subdivide_handles(curves: CurvesBatch, per_point: list[list[int]], linear: torch.Tensor) -> dict:
+    """Bezier curves' new positions, handles and handle types (POLY curves keep the linear positions and get
+    zero FREE handles, as the handles of new points are zero in Blender)."""
+    off = curves.curve_offsets.tolist()
+    P, HL, HR = curves.positions, curves.handle_left, curves.handle_right
+    b = max(int(P.shape[0]), int(HL.shape[0]), int(HR.shape[0]), int(linear.shape[0]))
+    P, HL, HR, linear = (x.expand(b, -1, -1) for x in (P, HL, HR, linear))
+    TL, TR = curves.handle_type_left.tolist(), curves.handle_type_right.tolist()
+    align_or_free = {_FREE: _FREE, _AUTO: _ALIGN, _VECTOR: _FREE, _ALIGN: _ALIGN}
+    pos_parts, hl_parts, hr_parts, tl_all, tr_all = [], [], [], [], []
+    o = 0
+    for c, typ in enumerate(curves.types):
+        s, e = off[c], off[c + 1]
+        n, counts = e - s, per_point[c]
+        m = sum(counts)
+        if typ != "BEZIER" or n == 1:
+            pos_parts.append(linear[:, o:o + m])
+            if typ == "BEZIER":
+                hl_parts.append(HL[:, s:e])
+                hr_parts.append(HR[:, s:e])
+                tl_all += TL[s:e]
+                tr_all += TR[s:e]
+            else:
+                z = torch.zeros((b, m, 3), dtype=P.dtype, device=P.device)
+                hl_parts.append(z)
+                hr_parts.append(z)
+                tl_all += [_FREE] * m
+                tr_all += [_FREE] * m
+            o += m
+            continue
+        pts: list = [None] * m
+        lefts: list = [None] * m
+        rights: list = [None] * m
+        tls, trs = [_ALIGN] * m, [_ALIGN] * m
+        first = [sum(counts[:i]) for i in range(n)]
+        cyclic = bool(curves.cyclic[c])
+        for i in range(n if cyclic else n - 1):
+            j = (i + 1) % n
+            f, size = first[i], counts[i]
+            nxt = first[j]
+            if TR[s + i] == _VECTOR and TL[s + j] == _VECTOR:  # a vector segment: linear positions, vector handles
+                for k in range(size):
+                    pts[f + k] = linear[:, o + f + k]
+                trs[f] = _VECTOR
+                tls[nxt] = _VECTOR
+                for k in range(1, size):
+                    tls[f + k] = trs[f + k] = _VECTOR
+                    lefts[f + k] = rights[f + k] = linear[:, o + f + k]  # recomputed by the automatic handles
+                rights[f] = linear[:, o + f] if rights[f] is None else rights[f]
+                lefts[nxt] = linear[:, o + nxt] if lefts[nxt] is None else lefts[nxt]
+                continue
+            seg_p, seg_l, seg_r, next_left = _bezier_segment(P[:, s + i], HR[:, s + i], HL[:, s + j], P[:, s + j], size)
+            for k in range(size):
+                pts[f + k] = seg_p[k]
+                if k:
+                    lefts[f + k] = seg_l[k]
+                rights[f + k] = seg_r[k]
+            lefts[nxt] = next_left
+            trs[f] = align_or_free[TR[s + i]]
+            tls[nxt] = align_or_free[TL[s + j]]
+        if not cyclic:
+            pts[m - 1] = P[:, e - 1]
+            tls[0], trs[m - 1] = TL[s], TR[e - 1]
+            lefts[0], rights[m - 1] = HL[:, s], HR[:, e - 1]
+        pos_parts.append(torch.stack(pts, 1))
+        hl_parts.append(torch.stack(lefts, 1))
+        hr_parts.append(torch.stack(rights, 1))
+        tl_all += tls
+        tr_all += trs
+        o += m
+    i8 = lambda v: torch.tensor(v, dtype=torch.int8, device=P.device)
+    return {"positions": torch.cat(pos_parts, 1), "handle_left": torch.cat(hl_parts, 1), "handle_right": torch.cat(hr_parts, 1),
+            "handle_type_left": i8(tl_all), "handle_type_right": i8(tr_all)}
+
+
+@node("GeometryNodeSubdivideCurve", outputs=("Curve",), pure=False, label="Subdivide Curve", grad="yes",
+      notes="Cuts per point (a field); POLY segments linear, BEZIER segments by De Casteljau; cuts shared by the batch")
+def subdivide_curve(curve=None, cuts=1):
+    """Subdivide Curve: ``cuts`` (a point field, at least 0) new points on the segment after each point (not after
+    an open curve's last point): evenly spaced in the parameter on POLY curves (point attributes mixed the
+    same way), on the Bezier curve itself with its shape kept (De Casteljau; new handles ALIGN, AUTO ends
+    become ALIGN and VECTOR ends FREE) on BEZIER curves; then Blender's automatic handles."""
+    if curve is None:
+        return GeometrySet()
+    return map_curves(curve, lambda c: _subdivide(c, cuts))

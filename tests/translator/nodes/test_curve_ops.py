@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, check_parity, requires_bpy
+from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
 from tests.fixtures.probes import draw_sets
 from tests.translator.nodes.test_curve_trim import _main
 from translator import runtime as rt
@@ -163,3 +163,59 @@ def test_handles_gradcheck():
         m = torch.tensor([[0.1, 1.5, 0.3], [0.2, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
         o = torch.tensor([[0.1, 0.2, 0.3]], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(handles, (h, m, o))
+
+
+@requires_bpy
+@pytest.mark.parametrize("first", [None, "AUTO", "VECTOR", "FREE"])
+@pytest.mark.parametrize("kind", ["joined", "bezier_cyclic", "fillet_open", "circle"])
+def test_subdivide_curve_parity(kind, first):
+    """Cuts from a point field (an index ramp from the inputs, negative counts included) on curves whose handle
+    types may have been set first; a point attribute carried; the result moved (automatic handles follow)."""
+    t = Tree()
+    src = _start(t, kind)
+    if first is not None:
+        st = t.node("GeometryNodeCurveSetHandles", handle_type=first, mode={"LEFT", "RIGHT"})
+        t.link(src, st, "Curve")
+        src = (st, "Curve")
+    sub = t.node("GeometryNodeSubdivideCurve")
+    t.link(src, sub, "Curve")
+    cuts = t.node("ShaderNodeMath", operation="MULTIPLY_ADD")
+    t.link(t.node("GeometryNodeInputIndex"), cuts, "Value")
+    t.link(t.input("Cut Step", "NodeSocketFloat", 1.0), cuts, "Value_001")
+    t.link(t.input("Cut From", "NodeSocketFloat", 0.0), cuts, "Value_002")
+    t.link((cuts, "Value"), sub, "Cuts")
+    _finish(t, _wave(t, (sub, "Curve")))
+    obj = t.object()
+    sets = [s | {"Cut Step": a, "Cut From": b} for s in _sets(obj, 6, 2) for a, b in ((0.0, 0.0), (0.0, 3.0), (1.0, -1.0), (-1.0, 4.0))]
+    assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+def test_subdivide_curve_batch_equals_singles():
+    t = Tree()
+    sub = t.node("GeometryNodeSubdivideCurve", Cuts=2)
+    t.link(_start(t, "joined"), sub, "Curve")
+    _finish(t, _wave(t, (sub, "Curve")))
+    module = translate_object(t.object())
+    sets = [{"Middle": (0.1 * i, 1.5, 0.3), "Start Handle": (-0.5, 0.5 + 0.1 * i, 0.0), "K": 0.1 * i, "WK": 0.05 * i}
+            for i in range(3)]
+    singles = [module.program(*split_values(module, s)).verts for s in sets]
+    cont: dict = {}
+    for s in sets:
+        for k, v in split_values(module, s)[1].items():
+            cont.setdefault(k, []).append(v)
+    batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
+    torch.testing.assert_close(batch, torch.cat(singles))
+
+
+def test_subdivide_curve_gradcheck():
+    with rt.eval_context(torch.float64):
+        def sub(h, m):
+            geo = join_geometry([CP.bezier_segment(resolution=4, start_handle=h),
+                                 C.fillet_curve(CP.quadrilateral(width=m[:, 0] + 2.0), radius=0.3, mode="Bézier"),
+                                 CP.quadratic_bezier(4, middle=m)])
+            return C.curves_to_wire_mesh(CO.subdivide_curve(geo, cuts=2).curves).verts
+
+        h = torch.tensor([[-0.5, 0.5, 0.2], [-0.4, 0.6, -0.1]], dtype=torch.float64, requires_grad=True)
+        m = torch.tensor([[0.1, 1.5, 0.3], [0.2, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(sub, (h, m))
