@@ -26,6 +26,7 @@ __all__ = [
     "MeshBatch",
     "empty_mesh",
     "join_curves",
+    "join_points",
     "transform_points",
     "write_obj",
     "write_ply",
@@ -447,16 +448,42 @@ def join_curves(parts: list[CurvesBatch | None]) -> CurvesBatch | None:
 
 @dataclass
 class GeometrySet:
-    """What flows along a geometry socket: an optional mesh, optional curves and optional instances."""
+    """What flows along a geometry socket: an optional mesh, optional curves, optional instances and an
+    optional point cloud (``points``: a :class:`MeshBatch` of vertices only, its attributes on POINT; it never
+    reaches the evaluated mesh, as in Blender)."""
 
     mesh: MeshBatch | None = None
     instances: Instances | None = None
     curves: CurvesBatch | None = None
+    points: MeshBatch | None = None
 
     def is_empty(self) -> bool:
         return (self.mesh is None or (self.mesh.num_verts == 0 and self.mesh.num_faces == 0)) and (
             self.instances is None or self.instances.count == 0
-        ) and (self.curves is None or self.curves.num_points == 0)
+        ) and (self.curves is None or self.curves.num_points == 0) and (self.points is None or self.points.num_verts == 0)
+
+
+def join_points(parts: list[MeshBatch | None]) -> MeshBatch | None:
+    """Point clouds concatenated in order: positions and POINT attributes (zeros where a part lacks one)."""
+    parts = [p for p in parts if p is not None and p.num_verts]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    names: dict[str, Attribute] = {}
+    for p in parts:
+        for k, a in p.attributes.items():
+            names.setdefault(k, a)
+    attrs = {}
+    for k, sample in names.items():
+        chunks = [p.attributes[k].data if k in p.attributes else
+                  torch.zeros((1, p.num_verts, *sample.data.shape[2:]), dtype=sample.data.dtype, device=sample.data.device)
+                  for p in parts]
+        attrs[k] = Attribute("POINT", _cat_batch(chunks), sample.type)
+    dev = parts[0].verts.device
+    return MeshBatch(verts=_cat_batch([p.verts for p in parts]), corner_verts=torch.zeros(0, dtype=torch.long, device=dev),
+                     face_offsets=torch.zeros(1, dtype=torch.long, device=dev),
+                     edges=torch.zeros((0, 2), dtype=torch.long, device=dev), attributes=attrs)
 
 
 def write_obj(mesh: MeshBatch, path: str | Path, index: int = 0) -> None:

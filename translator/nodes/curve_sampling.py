@@ -1,4 +1,5 @@
-"""Sampling curves: Sample Curve (Factor and Length modes, one curve by index or all curves one after another).
+"""Sampling curves: Sample Curve (Factor and Length modes, one curve by index or all curves one after another) and
+Curve to Points (Count, Length, Evaluated; Tangent, Normal and Rotation outputs).
 
 As Blender 5.0's ``node_geo_curve_sample.cc``: a sample length (``factor * the curve's length`` or the length
 itself, clamped to the curve) is looked up on the curve's evaluated polyline (a cyclic curve's closing
@@ -13,12 +14,15 @@ curves' positions and in Factor / Length. Checked against Blender in
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
 
 from .. import runtime as rt
+from ..geometry import Attribute, GeometrySet, MeshBatch
 from . import node
+from .attributes import modify_geometry_sets
 from .curve_eval import (
     evaluated_normals,
     evaluated_positions,
@@ -29,7 +33,9 @@ from .curve_eval import (
 )
 from .fields import curves_context, evaluate
 
-__all__ = ["sample_curve"]
+__all__ = ["curve_to_points", "sample_curve"]
+
+_ANONYMOUS = itertools.count()
 
 _TYPES = {"FLOAT": "VALUE", "FLOAT_VECTOR": "VECTOR"}
 
@@ -151,3 +157,71 @@ def sample_curve(mode: str = "FACTOR", use_all_curves: bool = False, data_type: 
     args = (curves, value, vtype, mode, bool(use_all_curves), amount, curve_index)
     return tuple(rt.Field(_read(*args, which), vtype if which == 0 else "VECTOR", label=f"sample curve {name}")
                  for which, name in enumerate(("value", "position", "tangent", "normal")))
+
+
+# ---------------------------------------------------------------------------
+# Curve to Points
+
+
+def _curve_to_points(curves, mode: str, count: Any, length: Any, names: tuple[str, str]):
+    """The point cloud of ``curves`` resampled (Count, Length without the last-segment rule, Evaluated) with
+    the sampled tangents and normals stored as ``names`` (anonymous POINT attributes)."""
+    from .curves import _resample
+
+    ev = evaluation(curves)
+    pos = evaluated_positions(curves, ev)
+    tan = evaluated_tangents(curves, pos, ev)
+    nrm = evaluated_normals(curves, tan, ev)
+    res_mode = {"COUNT": "Count", "LENGTH": "Length", "EVALUATED": "Evaluated"}[mode]
+    out = _resample(curves, True, res_mode, count, length, False, evaluated={names[0]: tan, names[1]: nrm})
+    attrs = {}
+    for k, a in out.attributes.items():
+        if a.domain == "POINT":
+            attrs[k] = a
+    attrs[names[0]] = Attribute("POINT", normalize(attrs[names[0]].data)[0], "FLOAT_VECTOR")
+    attrs[names[1]] = Attribute("POINT", normalize(attrs[names[1]].data)[0], "FLOAT_VECTOR")
+    sizes = out.curve_offsets[1:] - out.curve_offsets[:-1]
+    curve_of = torch.repeat_interleave(torch.arange(out.num_curves, device=sizes.device), sizes)
+    for k, a in out.attributes.items():  # generic curve attributes move to the points
+        if a.domain == "CURVE" and not k.startswith("."):
+            attrs[k] = Attribute("POINT", a.data[:, curve_of], a.type)
+    dev = out.positions.device
+    return MeshBatch(verts=out.positions, corner_verts=torch.zeros(0, dtype=torch.long, device=dev),
+                     face_offsets=torch.zeros(1, dtype=torch.long, device=dev),
+                     edges=torch.zeros((0, 2), dtype=torch.long, device=dev), attributes=attrs)
+
+
+def _rotation(tangent_name: str, normal_name: str) -> rt.Field:
+    """``to_quaternion(from_orthonormal_axes(normal, tangent))`` as XYZ Euler angles: the rotation whose X axis is
+    the normal and Z axis the tangent."""
+    from .transform import matrix_to_euler
+
+    def read(fctx: rt.FieldContext) -> torch.Tensor:
+        t = rt.attribute_field(tangent_name, "VECTOR").fn(fctx)
+        n = rt.attribute_field(normal_name, "VECTOR").fn(fctx)
+        t, n = torch.broadcast_tensors(t, n)
+        m = torch.stack([n, torch.cross(t, n, dim=-1), t], -1)  # columns X, Y, Z
+        return matrix_to_euler(m)
+
+    return rt.Field(read, "ROTATION", label="curve to points rotation")
+
+
+@node("GeometryNodeCurveToPoints", outputs=("Points", "Tangent", "Normal", "Rotation"), props=("mode",), pure=False,
+      label="Curve to Points", modes={"mode": ("COUNT", "LENGTH", "EVALUATED")}, grad="yes",
+      notes="a point cloud (positions and point attributes; meshes in the input are removed); Rotation as XYZ Euler")
+def curve_to_points(mode: str = "COUNT", curve=None, count=10, length=0.1):
+    """Curve to Points: every curve resampled as Resample Curve does (Count, Length, Evaluated) into a point cloud
+    that keeps the point attributes (and the curves' generic attributes); Tangent and Normal are the curves'
+    sampled directions (normalized), Rotation the rotation with X along the normal and Z along the tangent.
+    Like Blender it removes the other geometry of each geometry set it converts (instances stay)."""
+    names = (f".c2p_tangent_{next(_ANONYMOUS)}", f".c2p_normal_{next(_ANONYMOUS)}")
+    tangent, normal = rt.attribute_field(names[0], "VECTOR"), rt.attribute_field(names[1], "VECTOR")
+    if curve is None:
+        return GeometrySet(), tangent, normal, _rotation(*names)
+
+    def on_set(g: GeometrySet) -> GeometrySet:
+        if g.curves is None or g.curves.num_points == 0:
+            return g
+        return GeometrySet(instances=g.instances, points=_curve_to_points(g.curves, mode, count, length, names))
+
+    return modify_geometry_sets(curve, on_set), tangent, normal, _rotation(*names)

@@ -325,7 +325,10 @@ def _sample_count_for_length(total: torch.Tensor, length: Any, keep_last: bool, 
     return int(rt.static(q, what))
 
 
-def _resample(curves: CurvesBatch, selection: Any, mode: str, count: Any, length: Any, keep_last: bool) -> CurvesBatch:
+def _resample(curves: CurvesBatch, selection: Any, mode: str, count: Any, length: Any, keep_last: bool,
+              evaluated: dict[str, torch.Tensor] | None = None) -> CurvesBatch:
+    """Resample Curve on ``curves``; ``evaluated``: values at the evaluated points ``(b, E, ...)`` (tangents,
+    normals) sampled like the positions and returned as POINT attributes of those names."""
     ev = evaluation(curves)
     pos = evaluated_positions(curves, ev)
     fctx = curves_context(curves, "CURVE")
@@ -337,14 +340,17 @@ def _resample(curves: CurvesBatch, selection: Any, mode: str, count: Any, length
             raise rt.TopologyVaries(c, "a Resample Curve count")
         counts = [max(int(v), 1) for v in c[0].tolist()]
     point_attrs = {k: a for k, a in curves.attributes.items() if a.domain == "POINT"}
+    evaluated = evaluated or {}
     off = curves.curve_offsets.tolist()
-    new_pos, new_attrs, sizes = [], {k: [] for k in point_attrs}, []
+    new_pos, new_attrs, sizes = [], {k: [] for k in [*point_attrs, *evaluated]}, []
     totals = curve_lengths(pos, ev, curves.cyclic)[0] if mode == "Length" else None
     for c in range(curves.num_curves):
         if not mask[c]:
             new_pos.append(curves.positions[:, off[c]:off[c + 1]])
             for k, a in point_attrs.items():
                 new_attrs[k].append(a.data[:, off[c]:off[c + 1]])
+            for k, v in evaluated.items():
+                new_attrs[k].append(v[:, ev.control_at[off[c]:off[c + 1]]])
             sizes.append(off[c + 1] - off[c])
             continue
         e0, e1 = ev.offsets[c], ev.offsets[c + 1]
@@ -353,6 +359,8 @@ def _resample(curves: CurvesBatch, selection: Any, mode: str, count: Any, length
             new_pos.append(ep)
             for k, a in point_attrs.items():
                 new_attrs[k].append(interpolate_to_evaluated(curves, a.data, ev)[:, e0:e1])
+            for k, v in evaluated.items():
+                new_attrs[k].append(v[:, e0:e1])
             sizes.append(e1 - e0)
             continue
         k_pts = counts[c] if mode == "Count" else _sample_count_for_length(totals[:, c], length, keep_last,
@@ -363,13 +371,16 @@ def _resample(curves: CurvesBatch, selection: Any, mode: str, count: Any, length
         new_pos.append(_pick(ep, a_i, b_i, fac))
         for k, a in point_attrs.items():
             new_attrs[k].append(_pick(interpolate_to_evaluated(curves, a.data, ev)[:, e0:e1], a_i, b_i, fac).to(a.data.dtype))
+        for k, v in evaluated.items():
+            new_attrs[k].append(_pick(v[:, e0:e1], a_i, b_i, fac))
         sizes.append(k_pts)
     bsz = max(int(p.shape[0]) for p in new_pos)
     offsets = torch.tensor([0, *torch.cumsum(torch.tensor(sizes), 0).tolist()], dtype=torch.long, device=pos.device)
     attrs = {k: a for k, a in curves.attributes.items() if a.domain != "POINT"}
     for k, chunks in new_attrs.items():
         b2 = max(int(x.shape[0]) for x in chunks)
-        attrs[k] = Attribute("POINT", torch.cat([x.expand(b2, *x.shape[1:]) for x in chunks], 1), point_attrs[k].type)
+        attrs[k] = Attribute("POINT", torch.cat([x.expand(b2, *x.shape[1:]) for x in chunks], 1),
+                             point_attrs[k].type if k in point_attrs else "FLOAT_VECTOR")
     types = [("POLY" if mask[c] else t) for c, t in enumerate(curves.types)]
     keep_handles = any(t == "BEZIER" for t in types)
     if keep_handles:  # unselected Bezier curves keep their handles; resampled curves get zeros

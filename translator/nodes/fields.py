@@ -194,4 +194,7 @@ def set_position(geometry=None, selection=True, position=None, offset=(0.0, 0.0,
         inst = set_instance_positions(inst, selection, position, offset)
     if curves is not None:
         curves = set_curve_positions(curves, selection, position, offset)
-    return GeometrySet(mesh=mesh, instances=inst, curves=curves)
+    points = geometry.points
+    if points is not None:
+        points = set_mesh_positions(points, selection, position, offset)
+    return GeometrySet(mesh=mesh, instances=inst, curves=curves, points=points)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, GeometrySet, Instances, LazyVerts, MeshBatch, join_curves
+from ..geometry import Attribute, GeometrySet, Instances, LazyVerts, MeshBatch, join_curves, join_points
 from ..runtime.rotations import IDENTITY, quaternion_to_euler
 from . import node
 from .attributes import (
@@ -174,7 +174,10 @@ def instance_on_points(points=None, selection=True, instance=None, pick_instance
                                attributes={k: a for k, a in c.attributes.items() if a.domain == "POINT"})
             on_curves = _instances_on_mesh(points, selection, instance, pick_instance, instance_index, rotation, scale,
                                            fctx=curves_context(c, "POINT"))
-        return GeometrySet(instances=join_instances([g.instances, new, on_curves]))
+        on_points = None
+        if g.points is not None and g.points.num_verts:
+            on_points = _instances_on_mesh(g.points, selection, instance, pick_instance, instance_index, rotation, scale)
+        return GeometrySet(instances=join_instances([g.instances, new, on_points, on_curves]))
 
     return modify_geometry_sets(points, on_set)
 
@@ -533,7 +536,24 @@ def realize(geo: GeometrySet, selection: torch.Tensor | None = None) -> Geometry
         mesh = _to_mesh(_flatten(geo, plan, chosen, {}), plan)
     curves: list = []
     _gather_curves(geo, None, chosen, curves)
-    return GeometrySet(mesh=mesh, instances=kept, curves=join_curves(curves))
+    points: list = []
+    _gather_points(geo, None, chosen, points)
+    return GeometrySet(mesh=mesh, instances=kept, curves=join_curves(curves), points=join_points(points))
+
+
+def _gather_points(geo: GeometrySet, transform: torch.Tensor | None, chosen: torch.Tensor | None, out: list) -> None:
+    """The point clouds of ``geo`` and of its (``chosen``) instances, depth first, moved into the top frame."""
+    if geo.points is not None and geo.points.num_verts:
+        out.append(geo.points if transform is None else geo.points.transformed(transform))
+    inst = geo.instances
+    if inst is None or inst.count == 0:
+        return
+    for i in (range(inst.count) if chosen is None else chosen.tolist()):
+        ref = inst.references[inst.reference_index[i]]
+        if ref.points is None and ref.instances is None:
+            continue
+        t = inst.transforms[:, i] if transform is None else torch.matmul(transform, inst.transforms[:, i])
+        _gather_points(ref, t, None, out)
 
 
 def _gather_curves(geo: GeometrySet, transform: torch.Tensor | None, chosen: torch.Tensor | None, out: list) -> None:

@@ -23,7 +23,7 @@ from dataclasses import replace
 import torch
 
 from .. import runtime as rt
-from ..geometry import GeometrySet, Instances, join_curves, transform_points
+from ..geometry import GeometrySet, Instances, join_curves, join_points, transform_points
 from ..runtime.rotations import (
     IDENTITY,
     euler_to_quaternion,
@@ -108,7 +108,8 @@ def apply_matrix_to_geometry(geo: GeometrySet, m: torch.Tensor) -> GeometrySet:
         mm = m if m.dim() == 3 else m.unsqueeze(0)
         inst = replace(inst, transforms=torch.matmul(mm.unsqueeze(1), inst.transforms))
     curves = geo.curves.transformed(m) if geo.curves is not None else None
-    return GeometrySet(mesh=mesh, instances=inst, curves=curves)
+    points = geo.points.transformed(m) if geo.points is not None else None
+    return GeometrySet(mesh=mesh, instances=inst, curves=curves, points=points)
 
 
 def _check_transform(n) -> str | None:
@@ -221,4 +222,5 @@ def join_geometry(geometry=()):
         mesh=join_meshes_like_blender([g.mesh for g in geos]),
         instances=join_instances([g.instances for g in geos]),
         curves=join_curves([g.curves for g in geos]),
+        points=join_points([g.points for g in geos]),
     )

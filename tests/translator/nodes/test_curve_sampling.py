@@ -120,3 +120,71 @@ def test_sample_curve_gradcheck(all_curves):
         m = torch.tensor([[0.1, 1.5, 0.3], [0.2, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
         f = torch.tensor([0.93, 0.97], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(sample, (h, m, f))
+
+
+def _points_program(kind: str, mode: str, output: str):
+    """Curve to Points, then a small cube instanced on every point (rotated by the Rotation output, or the points
+    moved along the Tangent / Normal output first), realized beside a fixed anchor."""
+    t = Tree()
+    src = _start(t, kind)
+    tilt = t.node("GeometryNodeSetCurveTilt")
+    t.link(src, tilt, "Curve")
+    t.link(t.input("Tilt", "NodeSocketFloat", 0.3), tilt, "Tilt")
+    c2p = t.node("GeometryNodeCurveToPoints", mode=mode)
+    t.link((tilt, "Curve"), c2p, "Curve")
+    if mode == "COUNT":
+        t.link(t.input("Count", "NodeSocketInt", 7), c2p, "Count")
+    elif mode == "LENGTH":
+        t.link(t.input("Length", "NodeSocketFloat", 0.3), c2p, "Length")
+    pts = (c2p, "Points")
+    iop = t.node("GeometryNodeInstanceOnPoints")
+    if output in ("Tangent", "Normal"):
+        sp = t.node("GeometryNodeSetPosition")
+        t.link(pts, sp, "Geometry")
+        t.link((c2p, output), sp, "Offset")
+        pts = (sp, "Geometry")
+    else:
+        t.link((c2p, "Rotation"), iop, "Rotation")
+    cube = t.node("GeometryNodeMeshCube", Size=(0.1, 0.2, 0.3))
+    t.link(pts, iop, "Points")
+    t.link((cube, "Mesh"), iop, "Instance")
+    real = t.node("GeometryNodeRealizeInstances")
+    t.link((iop, "Instances"), real, "Geometry")
+    anchor = t.node("GeometryNodeMeshLine", Count=2, Offset=(2.0, 2.0, 2.0))
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((real, "Geometry"), join, "Geometry")
+    t.link((anchor, "Mesh"), join, "Geometry")
+    t.output((join, "Geometry"))
+    return t.object()
+
+
+@requires_bpy
+@pytest.mark.parametrize("output", ["Rotation", "Tangent", "Normal"])
+@pytest.mark.parametrize("mode", ["COUNT", "LENGTH", "EVALUATED"])
+@pytest.mark.parametrize("kind", ["joined", "circle"])
+def test_curve_to_points_parity(kind, mode, output):
+    obj = _points_program(kind, mode, output)
+    sets = _sets(obj, "FACTOR", 7, 3)
+    if mode == "COUNT":
+        sets = [s | {"Count": n} for s in sets for n in (1, 2, 9)]
+    elif mode == "LENGTH":
+        sets = [s | {"Length": v} for s in sets for v in (0.07, 0.5, 10.0)]
+    assert check_parity(obj, sets) == len(sets)
+
+
+def test_curve_to_points_gradcheck():
+    from translator.nodes.instances import instance_on_points, realize
+
+    with rt.eval_context(torch.float64):
+        def points(h, m):
+            geo = join_geometry([CP.bezier_segment(resolution=4, start_handle=h), C.set_curve_tilt(CP.quadratic_bezier(5, middle=m),
+                                                                                                     tilt=m[:, 0])])
+            pts, tangent, normal, rotation = CS.curve_to_points("COUNT", geo, count=5)
+            cube = mesh_line(count=2, offset=(0.1, 0.2, 0.3))
+            inst = instance_on_points(pts, instance=cube, rotation=rotation)
+            fctx = mesh_context(pts.points, "POINT")
+            return realize(inst).mesh.verts, evaluate(tangent, fctx, "VECTOR"), evaluate(normal, fctx, "VECTOR")
+
+        h = torch.tensor([[-0.5, 0.5, 0.2], [-0.4, 0.6, -0.1]], dtype=torch.float64, requires_grad=True)
+        m = torch.tensor([[0.1, 1.5, 0.3], [0.2, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(points, (h, m))
