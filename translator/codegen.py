@@ -212,7 +212,9 @@ class _Generator:
         where = f"node {quote(n.name)} ({n.bl_idname}) in group {quote(info.group.name)}"
         spec = self.spec(n)
         if spec is None:
-            return [f"{where}: unsupported node type"]
+            from .nodes import REFUSED
+
+            return [f"{where}: {REFUSED.get(n.bl_idname, 'unsupported node type')}"]
         out = []
         if spec.check is not None:
             reason = spec.check(n)

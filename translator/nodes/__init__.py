@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["REGISTRY", "NodeSpec", "get_spec", "kwarg_name", "load_all", "modes_check", "node", "special"]
+__all__ = ["REFUSED", "REGISTRY", "NodeSpec", "get_spec", "kwarg_name", "load_all", "modes_check", "node", "refuse", "special"]
 
 
 @dataclass
@@ -56,6 +56,14 @@ class NodeSpec:
 
 
 REGISTRY: dict[str, NodeSpec] = {}
+
+#: Node types refused on purpose, with the one-line reason translation gives (instead of "unsupported node type").
+REFUSED: dict[str, str] = {}
+
+
+def refuse(bl_idname: str, reason: str) -> None:
+    """Record why ``bl_idname`` is not translated (one line)."""
+    REFUSED[bl_idname] = reason
 
 
 def kwarg_name(identifier: str) -> str:
