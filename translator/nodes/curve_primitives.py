@@ -78,19 +78,45 @@ def curve_line(mode: str = "POINTS", start=(0.0, 0.0, 0.0), end=(0.0, 0.0, 1.0),
 
 
 @node("GeometryNodeCurvePrimitiveCircle", outputs=("Curve", "Center"), props=("mode",), pure=False, label="Curve Circle",
-      modes={"mode": ("RADIUS",)}, grad="yes", notes="the three-points mode is refused")
+      modes={"mode": ("RADIUS", "POINTS")}, grad="yes",
+      notes="POINTS: no curve for colinear points (shared by the batch)")
 def curve_circle(mode: str = "RADIUS", resolution=32, point_1=(-1.0, 0.0, 0.0), point_2=(0.0, 1.0, 0.0), point_3=(1.0, 0.0, 0.0),
                  radius=1.0):
-    """Curve Circle (RADIUS): a cyclic POLY curve of ``resolution`` points at angles ``i * 2 pi / n``
-    (float32 steps) from +X, counter-clockwise; at least 3 points."""
+    """Curve Circle: a cyclic POLY curve of ``resolution`` points (at least 3). RADIUS: at angles ``i * 2 pi / n``
+    (float32 steps) from +X, counter-clockwise. POINTS: the circle through the three points, from its center
+    ``c`` at ``c + r sin(t) v1 + r cos(t) v4`` (``v1`` along point 1 -> 2, ``v4`` in the plane, perpendicular);
+    no curve (and center 0) when the points are colinear. Center: the POINTS circle's center."""
     n = max(int(rt.static(resolution, "Curve Circle Resolution")), 3)
     rt.check_size(n, f"Curve Circle ({n:,} points)")
     c = rt.current()
     step = torch.tensor(2.0 * math.pi / n, dtype=torch.float32)
     theta = (step * torch.arange(n, dtype=torch.float32)).to(dtype=c.dtype, device=c.device)
+    if mode == "POINTS":
+        return _circle_points(theta, point_1, point_2, point_3)
     r = _flt(radius)
     pos = torch.stack([r * torch.cos(theta), r * torch.sin(theta), torch.zeros_like(r * theta)], -1)
     return GeometrySet(curves=make_curve(pos, cyclic=True)), (0.0, 0.0, 0.0)
+
+
+def _circle_points(theta: torch.Tensor, p1, p2, p3):
+    a, b, c = torch.broadcast_tensors(_vec(p1), _vec(p2), _vec(p3))
+    v1, _ = normalize(b - a)
+    v2, _ = normalize(c - b)
+    d2, _ = normalize(c - a)
+    colinear = (v1 == d2).all(-1) | (v1 == -d2).all(-1)
+    flat = rt.static(colinear.reshape(-1, 1).long(), "Curve Circle's colinear points")
+    if flat if isinstance(flat, int) else all(flat):
+        return GeometrySet(), (0.0, 0.0, 0.0)
+    v3, _ = normalize(torch.cross(v1, v2, dim=-1))
+    v4, _ = normalize(torch.cross(v3, v1, dim=-1))
+    u, v = b - a, c - a
+    w = torch.cross(u, v, dim=-1)
+    center = a + (torch.cross(w, u, dim=-1) * (v * v).sum(-1, keepdim=True)
+                  + torch.cross(v, w, dim=-1) * (u * u).sum(-1, keepdim=True)) / (2.0 * (w * w).sum(-1, keepdim=True))
+    r = torch.linalg.vector_norm(a - center, dim=-1).reshape(-1, 1, 1)
+    t = theta.reshape(1, -1, 1)
+    pos = center.unsqueeze(1) + r * torch.sin(t) * v1.unsqueeze(1) + r * torch.cos(t) * v4.unsqueeze(1)
+    return GeometrySet(curves=make_curve(pos, cyclic=True)), center
 
 
 _QUAD_MODES = ("RECTANGLE", "PARALLELOGRAM", "TRAPEZOID", "KITE", "POINTS")

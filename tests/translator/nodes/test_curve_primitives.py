@@ -18,6 +18,8 @@ _PRIMS = {
     "line_points": ("GeometryNodeCurvePrimitiveLine", "POINTS", {"Start": "V", "End": "V"}),
     "line_direction": ("GeometryNodeCurvePrimitiveLine", "DIRECTION", {"Start": "V", "Direction": "V", "Length": "F"}),
     "circle": ("GeometryNodeCurvePrimitiveCircle", "RADIUS", {"Resolution": "I", "Radius": "F"}),
+    "circle_points": ("GeometryNodeCurvePrimitiveCircle", "POINTS", {"Resolution": "I", "Point 1": "V", "Point 2": "V",
+                                                                      "Point 3": "V"}),
     "rectangle": ("GeometryNodeCurvePrimitiveQuadrilateral", "RECTANGLE", {"Width": "F", "Height": "F"}),
     "parallelogram": ("GeometryNodeCurvePrimitiveQuadrilateral", "PARALLELOGRAM", {"Width": "F", "Height": "F", "Offset": "F"}),
     "trapezoid": ("GeometryNodeCurvePrimitiveQuadrilateral", "TRAPEZOID",
@@ -63,6 +65,8 @@ def _sets(name: str, seed: int) -> list[dict]:
     if name == "spiral":
         spec["Rotations"] = ("float", -0.5, 3.0)
         extra = [{"Rotations": 0.0}, {"Rotations": 0.01}]
+    if name == "circle_points":  # colinear points: no curve
+        extra = [{"Point 1": (0.0, 0.0, 0.0), "Point 2": (1.0, 1.0, 0.0), "Point 3": (2.0, 2.0, 0.0)}]
     if name == "arc_points":  # colinear and coincident points: a line between the farthest two
         extra = [{"Start": (0.0, 0.0, 0.0), "Middle": (1.0, 1.0, 0.0), "End": (2.0, 2.0, 0.0)},
                  {"Start": (0.0, 0.0, 0.0), "Middle": (1.0, 1.0, 0.0), "End": (0.0, 0.0, 0.0)},
@@ -101,6 +105,26 @@ def test_arc_outputs_parity():
     sets = draw_sets(3, {k: ("vector", -2, 2) for k in ("Start", "Middle", "End")}, 8,
                      [{"Start": (0.0, 0.0, 0.0), "Middle": (1.0, 1.0, 1.0), "End": (2.0, 2.0, 2.0)},
                       {"Start": (1.0, 0.0, 0.0), "Middle": (0.0, -1.0, 0.0), "End": (-1.0, 0.0, 0.0)}])
+    assert check_parity(t.object(), sets) == len(sets)
+
+
+@requires_bpy
+def test_circle_center_parity():
+    """The three-point Curve Circle's Center output (a point of the probe mesh beside the circle)."""
+    t = Tree()
+    n = t.node("GeometryNodeCurvePrimitiveCircle", mode="POINTS", Resolution=7)
+    for ident in ("Point 1", "Point 2", "Point 3"):
+        t.link(t.input(ident, "NodeSocketVector"), n, ident)
+    join = t.node("GeometryNodeJoinGeometry")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link((n, "Curve"), c2m, "Curve")
+    t.link((c2m, "Mesh"), join, "Geometry")
+    pt = t.node("GeometryNodeMeshLine", Count=1)
+    t.link((n, "Center"), pt, "Start Location")
+    t.link((pt, "Mesh"), join, "Geometry")
+    t.output((join, "Geometry"))
+    sets = draw_sets(4, {k: ("vector", -2, 2) for k in ("Point 1", "Point 2", "Point 3")}, 8,
+                     [{"Point 1": (0.0, 0.0, 0.0), "Point 2": (1.0, 1.0, 1.0), "Point 3": (2.0, 2.0, 2.0)}])
     assert check_parity(t.object(), sets) == len(sets)
 
 
@@ -148,6 +172,12 @@ def test_curve_primitive_gradcheck():
         assert torch.autograd.gradcheck(lambda a, b: wire(CP.curve_line("POINTS", a, b)), (v(), v()))
         assert torch.autograd.gradcheck(lambda a, d, n: wire(CP.curve_line("DIRECTION", a, direction=d, length=n)), (v(), v(), f()))
         assert torch.autograd.gradcheck(lambda r: wire(CP.curve_circle(resolution=5, radius=r)[0]), (f(),))
+
+        def circle3(a, b, c):
+            geo, center = CP.curve_circle("POINTS", 6, a, b, c)
+            return wire(geo), center
+
+        assert torch.autograd.gradcheck(circle3, (v(), v(), v()))
         for mode in ("RECTANGLE", "PARALLELOGRAM", "TRAPEZOID", "KITE"):
             assert torch.autograd.gradcheck(lambda w, h, mode=mode: wire(CP.quadrilateral(mode, width=w, height=h, top_width=w,
                                                                                bottom_height=h)), (f(), f()))
