@@ -392,7 +392,7 @@ def _store_on_curves(curves, name: str, domain: str, attr_type: str, selection: 
 def store_named_attribute(geometry=None, selection=True, name="", value=0.0, data_type="FLOAT", domain="POINT"):
     """Store Named Attribute: evaluate ``value`` on ``domain`` and store it as attribute ``name``
     of type ``data_type`` (``(b, N, ...)``, see the module table). Mesh domains are written on
-    every mesh, nested instances included; INSTANCE only on the top-level instances. The name
+    every mesh, nested instances included (POINT also on curves and point clouds); INSTANCE only on the top-level instances. The name
     "position" moves vertices / instances. An empty name changes nothing."""
     if geometry is None:
         return GeometrySet()
@@ -408,6 +408,9 @@ def store_named_attribute(geometry=None, selection=True, name="", value=0.0, dat
             g, curves=_store_on_curves(g.curves, name, domain, data_type, selection, value)))
     if domain == "CURVE":
         return geometry
+    if domain == "POINT":  # point clouds: their points, as a mesh's vertices
+        geometry = modify_geometry_sets(geometry, lambda g: g if g.points is None else replace(
+            g, points=_store_on_mesh(g.points, name, domain, data_type, selection, value)))
     return map_real_meshes(geometry, lambda m: _store_on_mesh(m, name, domain, data_type, selection, value))
 
 

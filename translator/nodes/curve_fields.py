@@ -49,12 +49,14 @@ def _zeros(fctx: rt.FieldContext, *shape: int, dtype=None) -> torch.Tensor:
     return torch.zeros((1, fctx.size, *shape), dtype=dtype or c.dtype, device=c.device)
 
 
-def _point_field(fn, type: str, label: str) -> rt.Field:
-    """A field of per-point values ``fn(curves) (b, P, ...)``: averaged per curve on the CURVE domain, zeros
-    off curves."""
+def _point_field(fn, type: str, label: str, attribute: str | None = None) -> rt.Field:
+    """A field of per-point values ``fn(curves) (b, P, ...)``: averaged per curve on the CURVE domain; off curves
+    the named ``attribute`` (meshes, point clouds) or zeros."""
 
     def read(fctx: rt.FieldContext) -> torch.Tensor:
         if fctx.curves is None:
+            if attribute is not None:
+                return rt.attribute_field(attribute, type).fn(fctx)
             return _zeros(fctx, *((3,) if type == "VECTOR" else ()))
         values = fn(fctx.curves)
         return values if fctx.domain == "POINT" else curve_point_mean(fctx.curves, values)
@@ -107,14 +109,14 @@ def _attribute(name: str, default: float):
 @node("GeometryNodeInputCurveTilt", outputs=("Tilt",), pure=False, label="Curve Tilt", grad="yes")
 def curve_tilt():
     """Curve Tilt: the points' ``tilt`` attribute (radians; 0 where never set)."""
-    return _point_field(_attribute("tilt", 0.0), "VALUE", "curve tilt")
+    return _point_field(_attribute("tilt", 0.0), "VALUE", "curve tilt", "tilt")
 
 
 @node("GeometryNodeInputRadius", outputs=("Radius",), pure=False, label="Radius", grad="yes",
-      notes="curve points (0 where never set, as in Blender)")
+      notes="curve and point cloud points, mesh attributes (0 where never set, as in Blender)")
 def radius():
     """Radius: the points' ``radius`` attribute (0 where never set, as Blender reads it)."""
-    return _point_field(_attribute("radius", 0.0), "VALUE", "radius")
+    return _point_field(_attribute("radius", 0.0), "VALUE", "radius", "radius")
 
 
 def _handles(left: bool, relative: bool):

@@ -188,3 +188,33 @@ def test_curve_to_points_gradcheck():
         h = torch.tensor([[-0.5, 0.5, 0.2], [-0.4, 0.6, -0.1]], dtype=torch.float64, requires_grad=True)
         m = torch.tensor([[0.1, 1.5, 0.3], [0.2, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(points, (h, m))
+
+
+@requires_bpy
+def test_curve_to_points_attributes_parity():
+    """Curve to Points keeps the curves' point attributes (radius and a stored float, resampled) and a value
+    stored on the point cloud afterwards; both scale the instances (instance attributes read by Scale)."""
+    t = Tree()
+    src = _start(t, "joined")
+    rad = t.node("GeometryNodeSetCurveRadius")
+    t.link(src, rad, "Curve")
+    t.link(t.input("Radius", "NodeSocketFloat", 0.5), rad, "Radius")
+    c2p = t.node("GeometryNodeCurveToPoints", mode="COUNT", Count=6)
+    t.link((rad, "Curve"), c2p, "Curve")
+    store = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT", Name="s")
+    t.link((c2p, "Points"), store, "Geometry")
+    t.link(t.node("GeometryNodeInputIndex"), store, "Value")
+    iop = t.node("GeometryNodeInstanceOnPoints")
+    t.link((store, "Geometry"), iop, "Points")
+    t.link((t.node("GeometryNodeMeshCube", Size=(0.1, 0.2, 0.3)), "Mesh"), iop, "Instance")
+    xyz = t.node("ShaderNodeCombineXYZ")
+    t.link((t.node("GeometryNodeInputRadius"), "Radius"), xyz, "X")
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="s"), "Attribute"), xyz, "Y")
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="w"), "Attribute"), xyz, "Z")
+    t.link((xyz, "Vector"), iop, "Scale")
+    real = t.node("GeometryNodeRealizeInstances")
+    t.link((iop, "Instances"), real, "Geometry")
+    t.output((real, "Geometry"))
+    obj = t.object()
+    sets = [s | {"Radius": r} for s in _sets(obj, "FACTOR", 9, 2) for r in (0.5, 1.5)]
+    assert check_parity(obj, sets) == len(sets)
