@@ -37,7 +37,16 @@ __all__ = ["curve_to_points", "sample_curve"]
 
 _ANONYMOUS = itertools.count()
 
-_TYPES = {"FLOAT": "VALUE", "FLOAT_VECTOR": "VECTOR"}
+_TYPES = {"FLOAT": "VALUE", "FLOAT_VECTOR": "VECTOR", "INT": "INT", "BOOLEAN": "BOOLEAN"}
+
+
+def _quantize(x: torch.Tensor, vtype: str) -> torch.Tensor:
+    """Blender's ``mix2`` result for integers (``round_fl_to_int``: half up) and booleans (at least 0.5), as floats."""
+    if vtype == "INT":
+        return torch.floor(x + 0.5)
+    if vtype == "BOOLEAN":
+        return (x >= 0.5).to(x.dtype)
+    return x
 
 
 def _segment_lookup(acc: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +74,9 @@ class _Sampler:
         self.tan = evaluated_tangents(curves, self.pos, ev)
         self.nrm = evaluated_normals(curves, self.tan, ev)
         v = evaluate(value, curves_context(curves, "POINT"), vtype)
-        self.val = interpolate_to_evaluated(curves, v, ev)
+        if not v.dtype.is_floating_point:
+            v = v.to(self.pos.dtype)
+        self.val = _quantize(interpolate_to_evaluated(curves, v, ev), vtype)
         self.acc, self.total = [], []
         for c, cyc in enumerate(curves.cyclic):
             p = self.pos[:, ev.offsets[c]:ev.offsets[c + 1]]
@@ -108,8 +119,9 @@ def _read(geometry, value: Any, vtype: str, mode: str, all_curves: bool, amount:
         curves = geometry.curves if geometry is not None else None
         c = rt.current()
         comps = (3,) if which or vtype == "VECTOR" else ()
+        out_dtype = c.dtype if which or vtype in ("VALUE", "VECTOR") else (torch.long if vtype == "INT" else torch.bool)
         if curves is None or curves.num_curves == 0:
-            return torch.zeros((1, fctx.size, *comps), dtype=c.dtype, device=c.device)
+            return torch.zeros((1, fctx.size, *comps), dtype=out_dtype, device=c.device)
         s = _Sampler(curves, value, vtype)
         amt = evaluate(amount, fctx, "VALUE")
         factor_mode = mode == "FACTOR"
@@ -132,6 +144,8 @@ def _read(geometry, value: Any, vtype: str, mode: str, all_curves: bool, amount:
             vals = s.curve(ci, length, factor_mode)[which]
             sel = (index == ci).reshape(*index.shape, *([1] * (vals.dim() - 2)))
             result = torch.where(sel, vals, torch.zeros_like(vals) if result is None else result)
+        if which == 0 and vtype in ("INT", "BOOLEAN"):
+            return _quantize(result, vtype).to(out_dtype)
         return result
 
     return read
@@ -147,7 +161,7 @@ def _check(n) -> str | None:
 @node("GeometryNodeSampleCurve", outputs=("Value", "Position", "Tangent", "Normal"), props=("mode", "use_all_curves", "data_type"),
       pure=False, check=_check, label="Sample Curve",
       modes={"mode": ("FACTOR", "LENGTH"), "use_all_curves": (False, True), "data_type": tuple(_TYPES)}, grad="yes",
-      notes="POLY and BEZIER curves of the geometry itself; Value of type FLOAT or FLOAT_VECTOR")
+      notes="POLY and BEZIER curves of the geometry itself; Value of type FLOAT, FLOAT_VECTOR, INT or BOOLEAN")
 def sample_curve(mode: str = "FACTOR", use_all_curves: bool = False, data_type: str = "FLOAT", curves=None, value=0.0,
                  factor=0.0, length=0.0, curve_index=0):
     """Sample Curve: fields of the value, position, tangent and normal at ``factor`` (or ``length``) along curve

@@ -33,7 +33,14 @@ def _program(kind: str, mode: str, all_curves: bool, data_type: str, output: str
         t.link((tilt, "Curve"), store, "Geometry")
         t.link((t.node("GeometryNodeInputPosition"), "Position"), store, "Value")
         t.link((store, "Geometry"), sc, "Curves")
-    t.link((read, "Attribute"), sc, "Value")
+    if data_type == "INT":  # the point index
+        t.link(t.node("GeometryNodeInputIndex"), sc, "Value")
+    elif data_type == "BOOLEAN":  # every other point
+        mod = t.node("ShaderNodeMath", operation="MODULO", Value_001=2.0)
+        t.link(t.node("GeometryNodeInputIndex"), mod, "Value")
+        t.link((mod, "Value"), sc, "Value")
+    else:
+        t.link((read, "Attribute"), sc, "Value")
     # the samples: a mesh line of 13 points, Factor / Length from the index
     line = t.node("GeometryNodeMeshLine", Count=13, Offset=(0.0, 0.0, 0.0))
     mul = t.node("ShaderNodeMath", operation="MULTIPLY_ADD")
@@ -47,7 +54,7 @@ def _program(kind: str, mode: str, all_curves: bool, data_type: str, output: str
         t.link(t.input("Modulo", "NodeSocketFloat", 5.0), idx, "Value_001")
         t.link((idx, "Value"), sc, "Curve Index")
     out = (sc, output)
-    if output == "Value" and data_type == "FLOAT":
+    if output == "Value" and data_type != "FLOAT_VECTOR":
         xyz = t.node("ShaderNodeCombineXYZ")
         t.link(out, xyz, "Y")
         out = (xyz, "Vector")
@@ -82,9 +89,10 @@ def test_sample_curve_parity(mode, all_curves, output):
 
 
 @requires_bpy
-@pytest.mark.parametrize("kind", ["bezier_cyclic", "circle", "fillet_open"])
-def test_sample_curve_vector_values_parity(kind):
-    obj = _program(kind, "FACTOR", False, "FLOAT_VECTOR", "Value")
+@pytest.mark.parametrize("data_type", ["FLOAT_VECTOR", "INT", "BOOLEAN"])
+@pytest.mark.parametrize("kind", ["bezier_cyclic", "circle", "fillet_open", "joined"])
+def test_sample_curve_value_types_parity(kind, data_type):
+    obj = _program(kind, "FACTOR", False, data_type, "Value")
     sets = _sets(obj, "FACTOR", 6)
     assert check_parity(obj, sets) == len(sets)
 
