@@ -219,3 +219,24 @@ def test_subdivide_curve_gradcheck():
         h = torch.tensor([[-0.5, 0.5, 0.2], [-0.4, 0.6, -0.1]], dtype=torch.float64, requires_grad=True)
         m = torch.tensor([[0.1, 1.5, 0.3], [0.2, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(sub, (h, m))
+
+
+@requires_bpy
+def test_handles_batch_equals_singles():
+    t = Tree()
+    st = t.node("GeometryNodeCurveSetHandles", handle_type="AUTO", mode={"LEFT"})
+    t.link(_start(t, "joined"), st, "Curve")
+    sh = t.node("GeometryNodeSetCurveHandlePositions", mode="RIGHT")
+    t.link((st, "Curve"), sh, "Curve")
+    t.link(t.input("Offset", "NodeSocketVector", (0.1, 0.2, 0.3)), sh, "Offset")
+    _finish(t, _wave(t, (sh, "Curve")))
+    module = translate_object(t.object())
+    sets = [{"Middle": (0.1 * i, 1.5, 0.3), "Start Handle": (-0.5, 0.5 + 0.1 * i, 0.0), "K": 0.1 * i, "WK": 0.05 * i,
+             "Offset": (0.1, 0.2 * i, 0.3)} for i in range(3)]
+    singles = [module.program(*split_values(module, s)).verts for s in sets]
+    cont: dict = {}
+    for s in sets:
+        for k, v in split_values(module, s)[1].items():
+            cont.setdefault(k, []).append(v)
+    batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
+    torch.testing.assert_close(batch, torch.cat(singles))

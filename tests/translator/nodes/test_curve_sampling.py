@@ -226,3 +226,18 @@ def test_curve_to_points_attributes_parity():
     obj = t.object()
     sets = [s | {"Radius": r} for s in _sets(obj, "FACTOR", 9, 2) for r in (0.5, 1.5)]
     assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+def test_curve_to_points_batch_equals_singles():
+    obj = _points_program("joined", "COUNT", "Rotation")
+    module = translate_object(obj)
+    sets = [s | {"Count": 5} for s in _sets(obj, "FACTOR", 3)]
+    singles = [module.program(*split_values(module, s)).verts for s in sets]
+    discrete = split_values(module, sets[0])[0]
+    cont: dict = {}
+    for s in sets:
+        for k, v in split_values(module, s)[1].items():
+            cont.setdefault(k, []).append(v)
+    batch = module.program(discrete, {k: torch.cat(v) for k, v in cont.items()}).verts
+    torch.testing.assert_close(batch, torch.cat(singles))
