@@ -1,5 +1,6 @@
 """Curve field inputs and measurements: Curve Tangent, Curve Tilt, Radius, Curve Handle Positions, Spline
-Length, Endpoint Selection, Points of Curve, Curve of Point, and the Curve Length node.
+Length, Endpoint Selection, Points of Curve, Curve of Point, Is Spline Cyclic, Spline Resolution, Handle Type
+Selection, Offset Point in Curve, and the Curve Length node.
 
 Fields are evaluated on a context (:class:`translator.runtime.FieldContext`); on a curves context they read
 the curves' POINT or CURVE domain as Blender does (``node_geo_input_tangent.cc``,
@@ -30,11 +31,15 @@ __all__ = [
     "curve_tilt",
     "endpoint_selection",
     "handle_positions",
+    "handle_type_selection",
+    "is_spline_cyclic",
+    "offset_point_in_curve",
     "point_tangents",
     "points_of_curve",
     "radius",
     "spline_length",
     "spline_lengths",
+    "spline_resolution",
 ]
 
 
@@ -69,7 +74,7 @@ def _curve_field(fn, type: str, label: str) -> rt.Field:
 
     def read(fctx: rt.FieldContext) -> torch.Tensor:
         if fctx.curves is None:
-            return _zeros(fctx, dtype=torch.long if type == "INT" else None)
+            return _zeros(fctx, dtype={"INT": torch.long, "BOOLEAN": torch.bool}.get(type))
         values = fn(fctx.curves)
         return values if fctx.domain == "CURVE" else values[:, _curve_of(fctx.curves)]
 
@@ -260,3 +265,94 @@ def curve_of_point(point_index=None):
 
 refuse("GeometryNodeFillCurve", "Fill Curve is not supported: its faces and their first corners come from Blender's "
        "constrained Delaunay triangulation (delaunay_2d_calc), which is not reproduced")
+
+
+# ---------------------------------------------------------------------------
+# Curve properties as fields: Is Spline Cyclic, Spline Resolution, Handle Type Selection, Offset Point in Curve
+
+
+@node("GeometryNodeInputSplineCyclic", outputs=("Cyclic",), pure=False, label="Is Spline Cyclic")
+def is_spline_cyclic():
+    """Is Spline Cyclic: whether each curve is closed (a curve field)."""
+    return _curve_field(lambda c: torch.tensor([c.cyclic], dtype=torch.bool, device=c.positions.device), "BOOLEAN",
+                        "spline cyclic")
+
+
+@node("GeometryNodeInputSplineResolution", outputs=("Resolution",), pure=False, label="Spline Resolution")
+def spline_resolution():
+    """Spline Resolution: each curve's resolution (a curve field)."""
+    return _curve_field(lambda c: torch.tensor([c.resolution], dtype=torch.long, device=c.positions.device), "INT",
+                        "spline resolution")
+
+
+def _handle_type_selection(handle_type: str, sides: list[str]):
+    value = ("FREE", "AUTO", "VECTOR", "ALIGN").index(handle_type)
+
+    def read(fctx: rt.FieldContext) -> torch.Tensor:
+        curves = fctx.curves
+        dev = rt.current().device
+        if curves is None or curves.handle_type_left is None or fctx.domain != "POINT":  # none on CURVE, as in Blender
+            return torch.zeros((1, fctx.size), dtype=torch.bool, device=dev)
+        bez = torch.tensor([t == "BEZIER" for t in curves.types], dtype=torch.bool, device=dev)[_curve_of(curves)]
+        sel = torch.zeros(curves.num_points, dtype=torch.bool, device=dev)
+        if "LEFT" in sides:
+            sel = sel | (curves.handle_type_left == value)
+        if "RIGHT" in sides:
+            sel = sel | (curves.handle_type_right == value)
+        sel = (sel & bez).unsqueeze(0)
+        return sel
+
+    return read
+
+
+def _check_selection_sides(n) -> str | None:
+    mode = n.properties.get("mode")
+    sides = list(mode) if isinstance(mode, (list, tuple)) else [mode]
+    if not sides or any(s not in ("LEFT", "RIGHT") for s in sides):
+        return f"Handle Type Selection mode {mode!r} is not supported"
+    if n.properties.get("handle_type") not in ("FREE", "AUTO", "VECTOR", "ALIGN"):
+        return f"Handle Type Selection handle type {n.properties.get('handle_type')!r} is not supported"
+    return None
+
+
+@node("GeometryNodeCurveHandleTypeSelection", outputs=("Selection",), props=("handle_type", "mode"), pure=False,
+      check=_check_selection_sides, label="Handle Type Selection",
+      modes={"handle_type": ("FREE", "AUTO", "VECTOR", "ALIGN"), "mode": ("LEFT", "RIGHT")})
+def handle_type_selection(handle_type: str = "AUTO", mode=("LEFT", "RIGHT")):
+    """Handle Type Selection: the points of Bezier curves whose left and/or right handle has ``handle_type``."""
+    sides = list(mode) if isinstance(mode, (list, tuple)) else [mode]
+    return rt.Field(_handle_type_selection(handle_type, sides), "BOOLEAN", label="handle type selection")
+
+
+def _offset_point(point_index: Any, offset: Any, valid_out: bool):
+    def read(fctx: rt.FieldContext) -> torch.Tensor:
+        curves = fctx.curves
+        dev = rt.current().device
+        if curves is None or curves.num_points == 0:
+            return torch.zeros((1, fctx.size), dtype=torch.bool if valid_out else torch.long, device=dev)
+        pi = evaluate(index() if point_index is None else point_index, fctx, "INT")
+        off = evaluate(offset, fctx, "INT")
+        pi, off = torch.broadcast_tensors(pi, off)
+        last = curves.num_points - 1
+        ok = (pi >= 0) & (pi <= last)
+        point = pi.clamp(0, last)
+        c = _curve_of(curves)[point]
+        first = curves.curve_offsets[:-1][c]
+        n = _point_counts(curves)[0][c]
+        cyc = torch.tensor([bool(x) for x in curves.cyclic], dtype=torch.bool, device=dev)[c]
+        shifted = point + off
+        if valid_out:
+            return ok & (cyc | ((shifted >= first) & (shifted < first + n)))
+        return torch.where(cyc, first + torch.remainder(shifted - first, n), shifted.clamp(0, last))
+
+    return read
+
+
+@node("GeometryNodeOffsetPointInCurve", outputs=("Is Valid Offset", "Point Index"), pure=False, implicit=("point_index",),
+      label="Offset Point in Curve", notes="cyclic curves wrap; off an open curve the offset is invalid")
+def offset_point_in_curve(point_index=None, offset=0):
+    """Offset Point in Curve: the point ``offset`` places after ``point_index`` (default: the context's index,
+    clamped to the points), wrapping around cyclic curves, else clamped to all points; valid when the index
+    exists and the offset stays in an open curve."""
+    return (rt.Field(_offset_point(point_index, offset, True), "BOOLEAN", label="offset point valid"),
+            rt.Field(_offset_point(point_index, offset, False), "INT", label="offset point index"))

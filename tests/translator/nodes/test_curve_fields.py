@@ -73,6 +73,14 @@ def _field(t: Tree, name: str):
         poc2 = t.node("GeometryNodePointsOfCurve")  # a curve index out of range and one from the input
         t.link(t.input("Curve", "NodeSocketInt", 1), poc2, "Curve Index")
         t.link((poc2, "Point Index"), xyz, "Z")
+    elif name == "cyclic_resolution":
+        t.link((t.node("GeometryNodeInputSplineCyclic"), "Cyclic"), xyz, "X")
+        t.link((t.node("GeometryNodeInputSplineResolution"), "Resolution"), xyz, "Y")
+    elif name == "offset_point":
+        op = t.node("GeometryNodeOffsetPointInCurve")
+        t.link(t.input("Shift", "NodeSocketInt", 0), op, "Offset")
+        t.link((op, "Is Valid Offset"), xyz, "X")
+        t.link((op, "Point Index"), xyz, "Y")
     elif name == "curve_of_point":
         cop = t.node("GeometryNodeCurveOfPoint")
         add = t.node("ShaderNodeMath", operation="ADD")
@@ -115,7 +123,7 @@ def _sets(obj, seed: int, count: int = 4) -> list[dict]:
 
 
 _FIELDS = ["tangent", "left", "right", "left_rel", "right_rel", "tilt_radius", "spline_length", "points_of_curve",
-           "curve_of_point"]
+           "curve_of_point", "cyclic_resolution", "offset_point"]
 
 
 @requires_bpy
@@ -153,6 +161,39 @@ def test_endpoint_selection_parity(domain):
     t.output((c2m, "Mesh"))
     sets = [{"Start Size": a, "End Size": b} for a in (-1, 0, 1, 3) for b in (0, 2, 9)]
     assert check_parity(t.object(), sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("domain", ["POINT", "CURVE"])
+@pytest.mark.parametrize("sides", ["left", "right", "both"])
+def test_handle_type_selection_parity(sides, domain):
+    """Handle types set on part of the points (one side), then Handle Type Selection for each type selects the
+    points that move up (stored on the CURVE domain and read back in the second case)."""
+    t = Tree()
+    st = t.node("GeometryNodeCurveSetHandles", handle_type="AUTO", mode={"LEFT"})
+    t.link(joined(t), st, "Curve")
+    t.link((t.index_compare(t.input("Threshold", "NodeSocketFloat", 1.5)), "Value"), st, "Selection")
+    src = (st, "Curve")
+    modes = {"left": {"LEFT"}, "right": {"RIGHT"}, "both": {"LEFT", "RIGHT"}}[sides]
+    for k, ht in enumerate(("FREE", "AUTO", "VECTOR", "ALIGN")):
+        sel = (t.node("GeometryNodeCurveHandleTypeSelection", handle_type=ht, mode=modes), "Selection")
+        if domain == "CURVE":
+            store = t.node("GeometryNodeStoreNamedAttribute", data_type="BOOLEAN", domain="CURVE", Name=f"s{k}")
+            t.link(src, store, "Geometry")
+            t.link(sel, store, "Value")
+            src = (store, "Geometry")
+            sel = (t.node("GeometryNodeInputNamedAttribute", data_type="BOOLEAN", Name=f"s{k}"), "Attribute")
+        sp = t.node("GeometryNodeSetPosition", Offset=(0.0, 0.0, 0.5 * (k + 1)))
+        t.link(src, sp, "Geometry")
+        t.link(sel, sp, "Selection")
+        src = (sp, "Geometry")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link(src, c2m, "Curve")
+    t.output((c2m, "Mesh"))
+    obj = t.object()
+    sets = _sets(obj, 12, 2)
+    sets = [s | {"Threshold": th} for s in sets for th in (-1.0, 1.5, 50.0)]
+    assert check_parity(obj, sets) == len(sets)
 
 
 @requires_bpy
