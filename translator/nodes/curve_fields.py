@@ -21,7 +21,7 @@ import torch
 from .. import runtime as rt
 from ..geometry import CurvesBatch
 from . import node, refuse
-from .curve_eval import curve_lengths, evaluated_positions, evaluated_tangents, evaluation
+from .curve_eval import curve_lengths, evaluated_normals, evaluated_positions, evaluated_tangents, evaluation
 from .fields import curve_point_mean, evaluate, index
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "handle_type_selection",
     "is_spline_cyclic",
     "offset_point_in_curve",
+    "point_normals",
     "point_tangents",
     "points_of_curve",
     "radius",
@@ -91,6 +92,13 @@ def point_tangents(curves: CurvesBatch) -> torch.Tensor:
     ev = evaluation(curves)
     tan = evaluated_tangents(curves, evaluated_positions(curves, ev), ev)
     return tan[:, ev.control_at]
+
+
+def point_normals(curves: CurvesBatch) -> torch.Tensor:
+    """Unit normals at the control points ``(b, P, 3)`` (minimum twist or Z up, tilted), read like the tangents."""
+    ev = evaluation(curves)
+    tan = evaluated_tangents(curves, evaluated_positions(curves, ev), ev)
+    return evaluated_normals(curves, tan, ev)[:, ev.control_at]
 
 
 @node("GeometryNodeInputTangent", outputs=("Tangent",), pure=False, label="Curve Tangent", grad="yes",

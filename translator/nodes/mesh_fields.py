@@ -100,6 +100,12 @@ def _all_flat(mesh: MeshBatch) -> bool:
 
 def _normal_on(fctx: rt.FieldContext, true_normal: bool) -> torch.Tensor:
     mesh = fctx.mesh
+    if fctx.curves is not None:  # curve normals at the control points (averaged per curve on CURVE)
+        from .curve_fields import point_normals
+        from .fields import curve_point_mean
+
+        n = point_normals(fctx.curves)
+        return n if fctx.domain == "POINT" else curve_point_mean(fctx.curves, n)
     if mesh is None:
         c = rt.current()
         return torch.zeros((1, fctx.size, 3), dtype=c.dtype, device=c.device)
@@ -122,7 +128,7 @@ def _normal_on(fctx: rt.FieldContext, true_normal: bool) -> torch.Tensor:
 
 @node("GeometryNodeInputNormal", outputs=("Normal", "True Normal"), props=("legacy_corner_normals",), pure=False,
       label="Normal", modes={"legacy_corner_normals": (False,)}, grad="yes",
-      notes="points, edges, faces; corners of flat faces (True Normal: every corner)")
+      notes="points, edges, faces; corners of flat faces (True Normal: every corner); curve points and curves")
 def input_normal(legacy_corner_normals: bool = False):
     """Normal: VECTOR fields ``(b, N, 3)``: unit normals on the domain they are evaluated on (see the module)."""
     return (rt.Field(lambda fctx: _normal_on(fctx, False), "VECTOR", label="normal"),

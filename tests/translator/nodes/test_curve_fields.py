@@ -53,6 +53,8 @@ def _field(t: Tree, name: str):
     xyz = t.node("ShaderNodeCombineXYZ")
     if name == "tangent":
         return (t.node("GeometryNodeInputTangent"), "Tangent")
+    if name == "normal":
+        return (t.node("GeometryNodeInputNormal"), "Normal")
     if name in ("left", "right", "left_rel", "right_rel"):
         h = t.node("GeometryNodeInputCurveHandlePositions", Relative=name.endswith("_rel"))
         return (h, "Left" if name.startswith("left") else "Right")
@@ -122,7 +124,7 @@ def _sets(obj, seed: int, count: int = 4) -> list[dict]:
     return sets
 
 
-_FIELDS = ["tangent", "left", "right", "left_rel", "right_rel", "tilt_radius", "spline_length", "points_of_curve",
+_FIELDS = ["tangent", "normal", "left", "right", "left_rel", "right_rel", "tilt_radius", "spline_length", "points_of_curve",
            "curve_of_point", "cyclic_resolution", "offset_point"]
 
 
