@@ -1,5 +1,5 @@
-"""Curve edits that keep the curve's shape or cut it: Reverse Curve, Trim Curve (factor, length; POLY and
-BEZIER), Subdivide Curve, Set Handle Type, Set Handle Positions.
+"""Curve edits: Reverse Curve, Subdivide Curve, Set Handle Type, Set Handle Positions, Set Spline Type (POLY,
+BEZIER), and Blender's automatic Bezier handles.
 
 As Blender 5.0 computes them (``CurvesGeometry::reverse_curves``, ``geometry/intern/trim_curves.cc``,
 ``geometry/intern/subdivide_curves.cc``, ``node_geo_curve_set_handle_type.cc``,
@@ -21,7 +21,7 @@ from . import node
 from .curve_eval import map_curves, normalize
 from .fields import curves_context, evaluate, selection_mask
 
-__all__ = ["auto_handles", "reverse_curve", "set_handle_positions", "set_handle_type", "subdivide_curve"]
+__all__ = ["auto_handles", "reverse_curve", "set_handle_positions", "set_handle_type", "set_spline_type", "subdivide_curve"]
 
 
 def _reverse(curves: CurvesBatch, selection: Any) -> CurvesBatch:
@@ -382,3 +382,45 @@ def subdivide_curve(curve=None, cuts=1):
     if curve is None:
         return GeometrySet()
     return map_curves(curve, lambda c: _subdivide(c, cuts))
+
+
+# ---------------------------------------------------------------------------
+# Set Spline Type
+
+
+def _set_type(curves: CurvesBatch, spline_type: str, selection: Any) -> CurvesBatch:
+    if curves.num_curves == 0 or all(t == spline_type for t in curves.types):
+        return curves
+    mask = selection_mask(selection, curves_context(curves, "CURVE"), "a Set Spline Type selection").tolist()
+    types = [spline_type if m else t for t, m in zip(curves.types, mask)]
+    if spline_type == "POLY":  # the control points stay; handles go when no Bezier curve is left
+        out = replace(curves, types=types)
+        if "BEZIER" not in types:
+            out = replace(out, handle_left=None, handle_right=None, handle_type_left=None, handle_type_right=None)
+        return out
+    # POLY -> BEZIER: vector handles, then Blender's automatic handles on every Bezier curve
+    p = curves.positions
+    hl = curves.handle_left if curves.handle_left is not None else torch.zeros_like(p)
+    hr = curves.handle_right if curves.handle_right is not None else torch.zeros_like(p)
+    zero8 = torch.zeros(curves.num_points, dtype=torch.int8, device=p.device)
+    tl = curves.handle_type_left if curves.handle_type_left is not None else zero8
+    tr = curves.handle_type_right if curves.handle_type_right is not None else zero8
+    sizes = curves.points_per_curve()
+    converted = torch.tensor([m and t == "POLY" for t, m, n in zip(curves.types, mask, sizes) for _ in range(n)],
+                             dtype=torch.bool, device=p.device)
+    vec = torch.tensor(_VECTOR, dtype=torch.int8)
+    out = replace(curves, types=types, handle_left=hl, handle_right=hr, handle_type_left=torch.where(converted, vec, tl),
+                  handle_type_right=torch.where(converted, vec, tr))
+    return auto_handles(out)
+
+
+@node("GeometryNodeCurveSplineType", outputs=("Curve",), props=("spline_type",), pure=False, label="Set Spline Type",
+      modes={"spline_type": ("POLY", "BEZIER")}, grad="yes",
+      notes="POLY and BEZIER (Bezier to Poly keeps the control points; Poly to Bezier gets vector handles)")
+def set_spline_type(spline_type: str = "POLY", curve=None, selection=True):
+    """Set Spline Type: the selected curves become POLY (their control points, handles dropped) or BEZIER (POLY
+    curves get VECTOR handles), then Blender's automatic handles; nothing changes when every curve already
+    has the type."""
+    if curve is None:
+        return GeometrySet()
+    return map_curves(curve, lambda c: _set_type(c, spline_type, selection))

@@ -240,3 +240,31 @@ def test_handles_batch_equals_singles():
             cont.setdefault(k, []).append(v)
     batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
     torch.testing.assert_close(batch, torch.cat(singles))
+
+
+@requires_bpy
+@pytest.mark.parametrize("spline_type", ["POLY", "BEZIER"])
+@pytest.mark.parametrize("kind", ["joined", "circle", "fillet_open"])
+def test_set_spline_type_parity(kind, spline_type):
+    """The selected curves converted (POLY curves get vector handles, Bezier curves lose theirs), then moved."""
+    t = Tree()
+    st = t.node("GeometryNodeCurveSplineType", spline_type=spline_type)
+    t.link(_start(t, kind), st, "Curve")
+    t.link((t.index_compare(t.input("Threshold", "NodeSocketFloat", 0.5)), "Value"), st, "Selection")
+    _finish(t, _wave(t, (st, "Curve")))
+    obj = t.object()
+    sets = _sets(obj, 7, 2)
+    sets += [sets[0] | {"Threshold": -1.0}, sets[0] | {"Threshold": 100.0}]
+    assert check_parity(obj, sets) == len(sets)
+
+
+def test_set_spline_type_gradcheck():
+    with rt.eval_context(torch.float64):
+        def conv(h, m):
+            geo = join_geometry([CP.bezier_segment(resolution=4, start_handle=h), CP.quadratic_bezier(4, middle=m)])
+            return (C.curves_to_wire_mesh(CO.set_spline_type("BEZIER", geo).curves).verts,
+                    C.curves_to_wire_mesh(CO.set_spline_type("POLY", geo).curves).verts)
+
+        h = torch.tensor([[-0.5, 0.5, 0.2]], dtype=torch.float64, requires_grad=True)
+        m = torch.tensor([[0.1, 1.5, 0.3]], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(conv, (h, m))
