@@ -1,5 +1,5 @@
 """Curve edits: Reverse Curve, Subdivide Curve, Set Handle Type, Set Handle Positions, Set Spline Type (POLY,
-BEZIER), and Blender's automatic Bezier handles.
+BEZIER), Set Curve Normal (Minimum Twist, Z Up), and Blender's automatic Bezier handles.
 
 As Blender 5.0 computes them (``CurvesGeometry::reverse_curves``, ``geometry/intern/trim_curves.cc``,
 ``geometry/intern/subdivide_curves.cc``, ``node_geo_curve_set_handle_type.cc``,
@@ -21,7 +21,8 @@ from . import node
 from .curve_eval import map_curves, normalize
 from .fields import curves_context, evaluate, selection_mask
 
-__all__ = ["auto_handles", "reverse_curve", "set_handle_positions", "set_handle_type", "set_spline_type", "subdivide_curve"]
+__all__ = ["auto_handles", "reverse_curve", "set_curve_normal", "set_handle_positions", "set_handle_type", "set_spline_type",
+           "subdivide_curve"]
 
 
 def _reverse(curves: CurvesBatch, selection: Any) -> CurvesBatch:
@@ -424,3 +425,35 @@ def set_spline_type(spline_type: str = "POLY", curve=None, selection=True):
     if curve is None:
         return GeometrySet()
     return map_curves(curve, lambda c: _set_type(c, spline_type, selection))
+
+
+# ---------------------------------------------------------------------------
+# Set Curve Normal
+
+_NORMAL_MODES = {"Minimum Twist": "MINIMUM_TWIST", "Z Up": "Z_UP"}
+
+
+def _check_normal(n) -> str | None:
+    for s in n.inputs:
+        if s.identifier == "Mode" and s.enabled and s.default not in (None, *_NORMAL_MODES):
+            return f"Set Curve Normal mode {s.default!r} is not supported"
+    return None
+
+
+@node("GeometryNodeSetCurveNormal", outputs=("Curve",), pure=False, check=_check_normal, label="Set Curve Normal",
+      notes="Minimum Twist and Z Up modes (a Mode menu; Free is refused); the selection is shared by the batch")
+def set_curve_normal(curve=None, selection=True, mode="Minimum Twist", normal=(0.0, 0.0, 1.0)):
+    """Set Curve Normal: the selected curves' normals follow minimum twist or point up (Z Up), as evaluated by
+    Curve to Mesh, Curve to Points, Sample Curve and the Normal input."""
+    if curve is None:
+        return GeometrySet()
+    if not isinstance(mode, str) or mode not in _NORMAL_MODES:
+        raise TypeError(f"Set Curve Normal mode {mode!r} is not supported (Minimum Twist and Z Up are)")
+
+    def apply(c: CurvesBatch) -> CurvesBatch:
+        if c.num_curves == 0:
+            return c
+        mask = selection_mask(selection, curves_context(c, "CURVE"), "a Set Curve Normal selection").tolist()
+        return replace(c, normal_mode=[_NORMAL_MODES[mode] if m else old for old, m in zip(c.normal_mode, mask)])
+
+    return map_curves(curve, apply)

@@ -268,3 +268,22 @@ def test_set_spline_type_gradcheck():
         h = torch.tensor([[-0.5, 0.5, 0.2]], dtype=torch.float64, requires_grad=True)
         m = torch.tensor([[0.1, 1.5, 0.3]], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(conv, (h, m))
+
+
+@requires_bpy
+@pytest.mark.parametrize("mode", ["Minimum Twist", "Z Up"])
+def test_set_curve_normal_parity(mode):
+    """Z Up (or minimum twist) normals on the selected curves, swept by a rectangle profile."""
+    t = Tree()
+    sn = t.node("GeometryNodeSetCurveNormal")
+    sn.inputs["Mode"].default_value = mode
+    t.link(_start(t, "joined"), sn, "Curve")
+    t.link((t.index_compare(t.input("Threshold", "NodeSocketFloat", 0.5)), "Value"), sn, "Selection")
+    c2m = t.node("GeometryNodeCurveToMesh")
+    t.link(_wave(t, (sn, "Curve")), c2m, "Curve")
+    t.link((t.node("GeometryNodeCurvePrimitiveQuadrilateral", Width=0.3, Height=0.1), "Curve"), c2m, "Profile Curve")
+    t.output((c2m, "Mesh"))
+    obj = t.object()
+    sets = _sets(obj, 8, 2)
+    sets += [sets[0] | {"Threshold": -1.0}, sets[0] | {"Threshold": 100.0}]
+    assert check_parity(obj, sets) == len(sets)
