@@ -21,6 +21,7 @@ import torch
 
 from .. import runtime as rt
 from ..geometry import Attribute, GeometrySet, MeshBatch
+from ..runtime.rotations import matrix_to_quaternion_checked
 from . import node
 from .attributes import modify_geometry_sets
 from .curve_eval import (
@@ -206,23 +207,22 @@ def _curve_to_points(curves, mode: str, count: Any, length: Any, names: tuple[st
 
 
 def _rotation(tangent_name: str, normal_name: str) -> rt.Field:
-    """``to_quaternion(from_orthonormal_axes(normal, tangent))`` as XYZ Euler angles: the rotation whose X axis is
-    the normal and Z axis the tangent."""
-    from .transform import matrix_to_euler
+    """``to_quaternion(from_orthonormal_axes(normal, tangent))`` (a quaternion ``(…, 4)``, as the runtime carries
+    rotations): the rotation whose X axis is the normal and Z axis the tangent."""
 
     def read(fctx: rt.FieldContext) -> torch.Tensor:
         t = rt.attribute_field(tangent_name, "VECTOR").fn(fctx)
         n = rt.attribute_field(normal_name, "VECTOR").fn(fctx)
         t, n = torch.broadcast_tensors(t, n)
         m = torch.stack([n, torch.cross(t, n, dim=-1), t], -1)  # columns X, Y, Z
-        return matrix_to_euler(m)
+        return matrix_to_quaternion_checked(m)
 
     return rt.Field(read, "ROTATION", label="curve to points rotation")
 
 
 @node("GeometryNodeCurveToPoints", outputs=("Points", "Tangent", "Normal", "Rotation"), props=("mode",), pure=False,
       label="Curve to Points", modes={"mode": ("COUNT", "LENGTH", "EVALUATED")}, grad="yes",
-      notes="a point cloud (positions and point attributes; meshes in the input are removed); Rotation as XYZ Euler")
+      notes="a point cloud (positions and point attributes; meshes in the input are removed)")
 def curve_to_points(mode: str = "COUNT", curve=None, count=10, length=0.1):
     """Curve to Points: every curve resampled as Resample Curve does (Count, Length, Evaluated) into a point cloud
     that keeps the point attributes (and the curves' generic attributes); Tangent and Normal are the curves'
