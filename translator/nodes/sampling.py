@@ -94,7 +94,7 @@ def _check_types(label: str, types=_TYPES, domains=_DOMAINS):
         t, d = n.properties.get("data_type"), n.properties.get("domain", "POINT")
         if t == "QUATERNION" and label in ("Sample Index", "Evaluate at Index") and not n.properties.get("clamp"):
             return (f"{label} of rotations without Clamp is not supported (an index out of range gives Blender's zero "
-                    "quaternion, which the runtime's Euler rotations cannot hold)")
+                    "quaternion, which is not parity-tested yet)")
         if t not in types:
             return f"{label} data type {t!r} is not supported"
         if d not in domains:
