@@ -12,6 +12,8 @@
   elements' centers (default: face centers / edge midpoints) by their mean scale, uniformly or along their
   mean axis (normalized; +X when zero). A single value is used as it is.
 
+Mesh Boolean is refused (one line): its topology comes from Blender's intersection solvers.
+
 Meshes inside instances are processed too (``modify_geometry_sets``). Checked against Blender in
 ``tests/translator/nodes/test_mesh_ops.py``.
 """
@@ -25,7 +27,7 @@ import torch
 
 from .. import runtime as rt
 from ..geometry import Attribute, GeometrySet, MeshBatch
-from . import node
+from . import node, refuse
 from .attributes import map_real_meshes
 from .fields import evaluate, mesh_context, selection_mask
 
@@ -203,3 +205,7 @@ def scale_elements(geometry=None, selection=True, scale=1.0, center=None, scale_
         raise TypeError("Scale Elements' scale mode must be a single menu value")
     return map_real_meshes(geometry, lambda m: _scale_mesh_elements(m, domain, selection, scale, center, scale_mode,
                                                                     axis))
+
+
+refuse("GeometryNodeMeshBoolean", "Mesh Boolean is not supported: Blender's Exact, Float and Manifold solvers decide the "
+       "output's topology from mesh intersections (mesh_boolean / BMesh intersect), which is not reproduced")

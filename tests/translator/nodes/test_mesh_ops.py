@@ -185,3 +185,18 @@ def test_scale_elements_batch_and_gradcheck():
             return O.scale_elements(g, selection=sel, scale=s, center=position(), scale_mode="Single Axis", axis=ax).mesh.verts
 
         assert torch.autograd.gradcheck(run, (s, ax))
+
+
+@requires_bpy
+def test_mesh_boolean_is_refused_in_one_line():
+    from translator.codegen import UnsupportedNodesError
+
+    t = Tree()
+    boolean = t.node("GeometryNodeMeshBoolean", operation="DIFFERENCE")
+    t.link((t.node("GeometryNodeMeshCube"), "Mesh"), boolean, "Mesh 1")
+    t.link((t.node("GeometryNodeMeshUVSphere"), "Mesh"), boolean, "Mesh 2")
+    t.output((boolean, "Mesh"))
+    with pytest.raises(UnsupportedNodesError) as err:
+        translate_object(t.object())
+    msg = str(err.value)
+    assert "\n" not in msg and "GeometryNodeMeshBoolean" in msg and "intersection" in msg
