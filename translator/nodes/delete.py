@@ -13,7 +13,8 @@ and its inverse; Delete Geometry keeps the inverse (mode ALL), or keeps every ve
 (EDGE_FACE) or every vertex and edge (ONLY_FACE) and drops edges and faces as above. A
 selection of everything (or nothing) returns the mesh unchanged (or removes it). INSTANCE
 selections keep a subset of the top-level instances; mesh domains apply to meshes inside
-instances too.
+instances too. On the POINT domain point clouds keep their selected points (every mode); other domains leave
+them alone.
 
 The selection decides topology, so it is one mask shared by the batch (``TopologyVaries``
 otherwise). Meshes must track their edges (every mesh the translator builds does). Checked
@@ -109,6 +110,17 @@ def _keep_instances(inst: Instances, keep: torch.Tensor) -> Instances | None:
                    attributes=attrs)
 
 
+def _keep_points(points: MeshBatch, keep: torch.Tensor) -> MeshBatch | None:
+    """The points of a point cloud where ``keep (N,)`` holds, with their attributes; None when none."""
+    idx = keep.nonzero().reshape(-1)
+    if idx.numel() == 0:
+        return None
+    if idx.numel() == points.num_verts:
+        return points
+    attrs = {k: Attribute(a.domain, a.data[:, idx], a.type) for k, a in points.attributes.items()}
+    return replace(points, verts=points.verts[:, idx], attributes=attrs)
+
+
 def _split(geometry: GeometrySet, selection: Any, domain: str, invert: bool, mode: str) -> GeometrySet:
     if domain == "INSTANCE":
         inst = geometry.instances
@@ -124,7 +136,11 @@ def _split(geometry: GeometrySet, selection: Any, domain: str, invert: bool, mod
         if mesh is not None and mesh.domain_size(domain):
             mask = selection_mask(selection, mesh_context(mesh, domain), "a Separate / Delete Geometry selection")
             mesh = keep_mesh_selection(mesh, ~mask if invert else mask, domain, mode)
-        return replace(g, mesh=mesh)
+        points = g.points
+        if points is not None and domain == "POINT" and points.num_verts:
+            mask = selection_mask(selection, mesh_context(points, "POINT"), "a Separate / Delete Geometry selection")
+            points = _keep_points(points, ~mask if invert else mask)
+        return replace(g, mesh=mesh, points=points)
 
     return modify_geometry_sets(geometry, on_set)
 
@@ -136,7 +152,7 @@ def _check_separate(n) -> str | None:
 
 @node("GeometryNodeSeparateGeometry", outputs=("Selection", "Inverted"), props=("domain",), pure=False,
       check=_check_separate, label="Separate Geometry", modes={"domain": (*_MESH_DOMAINS, "INSTANCE")}, grad="yes",
-      notes="meshes and instances; the selection is shared by the batch", outputs_arg=True)
+      notes="meshes, point clouds (POINT) and instances; the selection is shared by the batch", outputs_arg=True)
 def separate_geometry(geometry=None, selection=True, domain: str = "POINT", outputs_used=None):
     """Separate Geometry: ``(selected, inverted)``: the geometry kept by the selection on ``domain``
     and by its inverse (see the module)."""
@@ -160,7 +176,7 @@ def _check_delete(n) -> str | None:
 
 @node("GeometryNodeDeleteGeometry", outputs=("Geometry",), props=("domain", "mode"), pure=False, check=_check_delete,
       label="Delete Geometry", modes={"domain": (*_MESH_DOMAINS, "INSTANCE"), "mode": _DELETE_MODES}, grad="yes",
-      notes="meshes and instances; the selection is shared by the batch")
+      notes="meshes, point clouds (POINT) and instances; the selection is shared by the batch")
 def delete_geometry(geometry=None, selection=True, domain: str = "POINT", mode: str = "ALL"):
     """Delete Geometry: the geometry without the selection on ``domain`` (``mode`` ALL, or keeping the
     vertices (EDGE_FACE) or the vertices and edges (ONLY_FACE))."""

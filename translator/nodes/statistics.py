@@ -1,7 +1,8 @@
 """Geometry statistics: Bounding Box and Attribute Statistic.
 
 * Bounding Box (``node_geo_bounding_box.cc``): Min and Max are the corners of the axis-aligned box
-  around the geometry's own (top-level, not instanced) vertices, zeros when it has none; the
+  around the geometry's own (top-level, not instanced) vertices and points (points grown by their radius with
+  Use Radius; curves are not counted), zeros when it has none; the
   Bounding Box output replaces every geometry, the top level and each instanced one, by a
   2 x 2 x 2 Cube spanning its own box (geometry without vertices disappears), so instances keep
   their boxes.
@@ -22,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .. import runtime as rt
 from ..geometry import GeometrySet
 from . import node
 from .attributes import modify_geometry_sets
@@ -32,13 +34,31 @@ from .transform import apply_matrix_to_geometry
 __all__ = ["attribute_statistic", "bounding_box", "geometry_bounds"]
 
 
-def geometry_bounds(geo: GeometrySet) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``(min, max)`` ``(b, 3)`` of the geometry's own mesh vertices (instances not included); None when none."""
+def geometry_bounds(geo: GeometrySet, use_radius: bool = True) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(min, max)`` ``(b, 3)`` of the geometry's own mesh vertices and point cloud points (instances not
+    included; with ``use_radius`` each point grown by its ``radius`` attribute when it has one); None when none."""
+    lows, highs = [], []
     mesh = geo.mesh
-    if mesh is None or mesh.num_verts == 0:
+    if mesh is not None and mesh.num_verts:
+        lows.append(mesh.verts.amin(1))
+        highs.append(mesh.verts.amax(1))
+    pts = geo.points
+    if pts is not None and pts.num_verts:
+        p = pts.verts
+        r = pts.attributes.get("radius")
+        if use_radius and r is not None:
+            rr = r.data.to(p.dtype).unsqueeze(-1)
+            lows.append((p - rr).amin(1))
+            highs.append((p + rr).amax(1))
+        else:
+            lows.append(p.amin(1))
+            highs.append(p.amax(1))
+    if not lows:
         return None
-    v = mesh.verts
-    return v.amin(1), v.amax(1)
+    b = max(int(t.shape[0]) for t in lows)
+    lo = torch.stack([t.expand(b, 3) for t in lows]).amin(0)
+    hi = torch.stack([t.expand(b, 3) for t in highs]).amax(0)
+    return lo, hi
 
 
 def _box(lo: torch.Tensor, hi: torch.Tensor) -> GeometrySet:
@@ -50,16 +70,17 @@ def _box(lo: torch.Tensor, hi: torch.Tensor) -> GeometrySet:
 
 
 @node("GeometryNodeBoundBox", outputs=("Bounding Box", "Min", "Max"), pure=False, label="Bounding Box", grad="yes",
-      notes="meshes; a box per instanced geometry; Use Radius (points, curves) has no effect on meshes")
+      notes="meshes and point clouds (grown by their radii with Use Radius); a box per instanced geometry; curves are not counted")
 def bounding_box(geometry=None, use_radius=True):
     """Bounding Box: ``(box geometry, min (B, 3), max (B, 3))`` (see the module)."""
     zero = (0.0, 0.0, 0.0)
     if geometry is None:
         return GeometrySet(), zero, zero
-    top = geometry_bounds(geometry)
+    radius = bool(rt.static(use_radius, "Bounding Box use radius"))
+    top = geometry_bounds(geometry, radius)
 
     def on_set(g: GeometrySet) -> GeometrySet:
-        b = top if g is geometry else geometry_bounds(g)
+        b = top if g is geometry else geometry_bounds(g, radius)
         if b is None:
             return GeometrySet(instances=g.instances)
         return GeometrySet(mesh=_box(*b).mesh, instances=g.instances)

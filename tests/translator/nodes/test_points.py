@@ -201,3 +201,70 @@ def test_points_and_instances_to_points_gradcheck():
         pos = torch.tensor([[0.1, 0.2, 0.3], [0.4, -0.5, 0.6]], dtype=torch.float64, requires_grad=True)
         radius = torch.tensor([0.4, 0.9], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(run, (pos, radius))
+
+
+def _cloud(t: Tree):
+    """Points: ``Count`` points at ``index * Step`` with radius ``0.25 * index + Radius``, the index stored as ``s``."""
+    pts = t.node("GeometryNodePoints")
+    t.link(t.input("Count", "NodeSocketInt", 6), pts, "Count")
+    scale = t.node("ShaderNodeVectorMath", operation="SCALE")
+    t.link(t.input("Step", "NodeSocketVector", (0.3, 0.1, -0.2)), scale, "Vector")
+    t.link(t.node("GeometryNodeInputIndex"), scale, "Scale")
+    t.link((scale, "Vector"), pts, "Position")
+    mul = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_001=0.25)
+    t.link(t.node("GeometryNodeInputIndex"), mul, "Value")
+    t.link(t.input("Radius", "NodeSocketFloat", 0.5), mul, "Value_002")
+    t.link((mul, "Value"), pts, "Radius")
+    store = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT", Name="s")
+    t.link((pts, "Geometry"), store, "Geometry")
+    t.link(t.node("GeometryNodeInputIndex"), store, "Value")
+    return store, "Geometry"
+
+
+@requires_bpy
+@pytest.mark.parametrize("domain", ["POINT", "FACE"])
+@pytest.mark.parametrize("which", ["delete", "selection", "inverted"])
+def test_delete_and_separate_point_clouds_parity(which, domain):
+    """Delete / Separate Geometry on the POINT domain keep the selected points of a point cloud (with their
+    attributes); other domains leave point clouds alone."""
+    t = Tree()
+    cloud = _cloud(t)
+    if which == "delete":
+        op = t.node("GeometryNodeDeleteGeometry", domain=domain)
+        out = (op, "Geometry")
+    else:
+        op = t.node("GeometryNodeSeparateGeometry", domain=domain)
+        out = (op, "Selection" if which == "selection" else "Inverted")
+    t.link(cloud, op, "Geometry")
+    t.link(_modulo_selection(t, 3.0), op, "Selection")
+    obj = _instanced(t, out, (t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="s"), "Attribute"))
+    sets = [{"Count": n, "Step": (0.3, 0.1, -0.2), "Radius": 0.5} for n in (1, 2, 7)]
+    assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("use_radius", [False, True])
+@pytest.mark.parametrize("with_mesh", [False, True])
+def test_bounding_box_of_point_clouds_parity(use_radius, with_mesh):
+    """Bounding Box of a point cloud (grown by the radii with Use Radius), alone or joined with a mesh; its Min
+    and Max move an anchor."""
+    t = Tree()
+    geo = _cloud(t)
+    if with_mesh:
+        join = t.node("GeometryNodeJoinGeometry")
+        t.link((t.node("GeometryNodeMeshCube", Size=(0.5, 0.6, 0.7)), "Mesh"), join, "Geometry")
+        t.link(geo, join, "Geometry")
+        geo = (join, "Geometry")
+    box = t.node("GeometryNodeBoundBox", **{"Use Radius": use_radius})
+    t.link(geo, box, "Geometry")
+    line = t.node("GeometryNodeMeshLine", mode="END_POINTS")
+    line.inputs["Count"].default_value = 2
+    t.link((box, "Min"), line, "Start Location")
+    t.link((box, "Max"), line, "Offset")
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((box, "Bounding Box"), join, "Geometry")
+    t.link((line, "Mesh"), join, "Geometry")
+    t.output((join, "Geometry"))
+    obj = t.object()
+    sets = [{"Count": n, "Step": s, "Radius": 0.5} for n in (1, 5) for s in ((0.3, 0.1, -0.2), (-0.2, 0.5, 0.1))]
+    assert check_parity(obj, sets) == len(sets)
