@@ -268,3 +268,32 @@ def test_bounding_box_of_point_clouds_parity(use_radius, with_mesh):
     obj = t.object()
     sets = [{"Count": n, "Step": s, "Radius": 0.5} for n in (1, 5) for s in ((0.3, 0.1, -0.2), (-0.2, 0.5, 0.1))]
     assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("mode", ["VERTICES", "FACES"])
+def test_mesh_to_points_nested_and_other_components_parity(mode):
+    """Mesh to Points on a geometry that joins a mesh, a point cloud, a curve and grids instanced on a line: every
+    real mesh (instanced ones too) becomes points, the old point cloud and the curve go, instances stay."""
+    t = Tree()
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 2})
+    t.link(t.input("Size", "NodeSocketFloat", 1.5), grid, "Size X")
+    line = t.node("GeometryNodeMeshLine", Count=3, Offset=(0.0, 0.0, 1.0))
+    iop = t.node("GeometryNodeInstanceOnPoints")
+    t.link((line, "Mesh"), iop, "Points")
+    t.link((grid, "Mesh"), iop, "Instance")
+    t.link(t.input("Rotation", "NodeSocketVector", (0.3, 0.2, 0.1)), iop, "Rotation")
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((t.node("GeometryNodeMeshCube", Size=(0.5, 0.6, 0.7)), "Mesh"), join, "Geometry")
+    t.link(_cloud(t), join, "Geometry")
+    t.link((t.node("GeometryNodeCurvePrimitiveCircle"), "Curve"), join, "Geometry")
+    t.link((iop, "Instances"), join, "Geometry")
+    m2p = t.node("GeometryNodeMeshToPoints", mode=mode)
+    t.link((join, "Geometry"), m2p, "Mesh")
+    t.link(t.input("Point Radius", "NodeSocketFloat", 0.5), m2p, "Radius")
+    real = t.node("GeometryNodeRealizeInstances")
+    t.link((m2p, "Points"), real, "Geometry")
+    obj = _instanced(t, (real, "Geometry"))
+    sets = [{"Size": 1.5, "Radius": 0.5, "Point Radius": 0.5, "Count": 4, "Step": (0.3, 0.1, -0.2), "Rotation": (0.3, 0.2, 0.1)},
+            {"Size": 0.8, "Radius": 0.2, "Point Radius": 1.5, "Count": 2, "Step": (0.1, 0.1, 0.2), "Rotation": (1.0, -0.5, 2.0)}]
+    assert check_parity(obj, sets) == len(sets)
