@@ -175,8 +175,10 @@ def instance_on_points(points=None, selection=True, instance=None, pick_instance
             on_curves = _instances_on_mesh(points, selection, instance, pick_instance, instance_index, rotation, scale,
                                            fctx=curves_context(c, "POINT"))
         on_points = None
-        if g.points is not None and g.points.num_verts:
-            on_points = _instances_on_mesh(g.points, selection, instance, pick_instance, instance_index, rotation, scale)
+        if g.points is not None and g.points.num_verts:  # radius is a point cloud built-in: not propagated
+            generic = replace(g.points, attributes={k: a for k, a in g.points.attributes.items() if k != "radius"})
+            on_points = _instances_on_mesh(generic, selection, instance, pick_instance, instance_index, rotation, scale,
+                                           fctx=mesh_context(g.points, "POINT"))
         return GeometrySet(instances=join_instances([g.instances, new, on_points, on_curves]))
 
     return modify_geometry_sets(points, on_set)

@@ -297,3 +297,35 @@ def test_mesh_to_points_nested_and_other_components_parity(mode):
     sets = [{"Size": 1.5, "Radius": 0.5, "Point Radius": 0.5, "Count": 4, "Step": (0.3, 0.1, -0.2), "Rotation": (0.3, 0.2, 0.1)},
             {"Size": 0.8, "Radius": 0.2, "Point Radius": 1.5, "Count": 2, "Step": (0.1, 0.1, 0.2), "Rotation": (1.0, -0.5, 2.0)}]
     assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("mode", ["VERTICES", "EDGES", "FACES", "CORNERS"])
+def test_mesh_to_points_attribute_types_parity(mode):
+    """A POINT vector, a FACE boolean, an EDGE integer and the grid's UV map carried by Mesh to Points (interpolated
+    to the mode's domain as Blender does, types kept; ``material_index`` not carried), compared after realizing
+    cubes on the points (whose realized vertices get the point attributes)."""
+    t = Tree()
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 4, "Vertices Y": 3})
+    t.link(t.input("Size", "NodeSocketFloat", 1.5), grid, "Size X")
+    uv = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT2", domain="CORNER", Name="uv")
+    t.link((grid, "Mesh"), uv, "Geometry")
+    t.link((grid, "UV Map"), uv, "Value")
+    geo = (uv, "Geometry")
+    for data_type, domain, name in (("FLOAT_VECTOR", "POINT", "v"), ("BOOLEAN", "FACE", "b"), ("INT", "EDGE", "k")):
+        store = t.node("GeometryNodeStoreNamedAttribute", data_type=data_type, domain=domain, Name=name)
+        t.link(geo, store, "Geometry")
+        if data_type == "FLOAT_VECTOR":
+            t.link((t.node("GeometryNodeInputPosition"), "Position"), store, "Value")
+        elif data_type == "BOOLEAN":
+            t.link(_modulo_selection(t, 2.0), store, "Value")
+        else:
+            t.link(t.node("GeometryNodeInputIndex"), store, "Value")
+        geo = (store, "Geometry")
+    mat = t.node("GeometryNodeStoreNamedAttribute", data_type="INT", domain="FACE", Name="material_index", Value=1)
+    t.link(geo, mat, "Geometry")
+    m2p = t.node("GeometryNodeMeshToPoints", mode=mode)
+    t.link((mat, "Geometry"), m2p, "Mesh")
+    obj = _instanced(t, (m2p, "Points"))
+    sets = [{"Size": 1.5}, {"Size": 0.6}]
+    assert check_parity(obj, sets, attributes=["v", "b", "k", "uv", "material_index", "radius"]) == len(sets)
