@@ -151,13 +151,26 @@ def test_instances_to_points_parity(select):
     assert check_parity(obj, sets) == len(sets)
 
 
+_BATCH_CASES = {
+    "mesh_to_points": (lambda: _mesh_program("FACES", True, True, True),
+                       [{"Size": 1.5, "Radius": -0.3, "Step": 0.2, "Shift": (0.0, 0.0, 0.5)},
+                        {"Size": 0.9, "Radius": 0.1, "Step": 0.3, "Shift": (0.3, -0.2, 0.0)},
+                        {"Size": 1.1, "Radius": 0.2, "Step": 0.1, "Shift": (0.1, 0.2, 0.3)}]),
+    "points": (_points_program, [{"Count": 4, "Step": (0.3, 0.1, -0.2), "Radius": 0.5},
+                                 {"Count": 4, "Step": (-0.1, 0.4, 0.2), "Radius": 0.2},
+                                 {"Count": 4, "Step": (0.2, 0.2, 0.2), "Radius": 1.0}]),
+    "instances_to_points": (lambda: _instances_program(True),
+                            [{"Size": 1.5, "Radius": 0.5, "Rotation": (0.3, 0.2, 0.1)},
+                             {"Size": 0.8, "Radius": 1.5, "Rotation": (1.0, -0.5, 2.0)},
+                             {"Size": 1.2, "Radius": 0.7, "Rotation": (0.0, 0.5, -1.0)}]),
+}
+
+
 @requires_bpy
-def test_mesh_to_points_batch_equals_singles():
-    obj = _mesh_program("FACES", True, True, True)
-    module = translate_object(obj)
-    sets = [{"Size": 1.5, "Radius": -0.3, "Step": 0.2, "Shift": (0.0, 0.0, 0.5)},
-            {"Size": 0.9, "Radius": 0.1, "Step": 0.3, "Shift": (0.3, -0.2, 0.0)},
-            {"Size": 1.1, "Radius": 0.2, "Step": 0.1, "Shift": (0.1, 0.2, 0.3)}]
+@pytest.mark.parametrize("case", sorted(_BATCH_CASES))
+def test_batch_equals_singles(case):
+    build, sets = _BATCH_CASES[case]
+    module = translate_object(build())
     singles = [module.program(*split_values(module, s)).verts for s in sets]
     discrete = split_values(module, sets[0])[0]
     cont: dict = {}
