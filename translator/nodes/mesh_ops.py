@@ -209,3 +209,5 @@ def scale_elements(geometry=None, selection=True, scale=1.0, center=None, scale_
 
 refuse("GeometryNodeMeshBoolean", "Mesh Boolean is not supported: Blender's Exact, Float and Manifold solvers decide the "
        "output's topology from mesh intersections (mesh_boolean / BMesh intersect), which is not reproduced")
+refuse("GeometryNodeConvexHull", "Convex Hull is not supported: Blender takes the hull's vertex and face order from "
+       "Bullet's integer divide-and-conquer hull (plConvexHullCompute), which is not reproduced")

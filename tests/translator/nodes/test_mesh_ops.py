@@ -200,3 +200,17 @@ def test_mesh_boolean_is_refused_in_one_line():
         translate_object(t.object())
     msg = str(err.value)
     assert "\n" not in msg and "GeometryNodeMeshBoolean" in msg and "intersection" in msg
+
+
+@requires_bpy
+def test_convex_hull_is_refused_in_one_line():
+    from translator.codegen import UnsupportedNodesError
+
+    t = Tree()
+    hull = t.node("GeometryNodeConvexHull")
+    t.link((t.node("GeometryNodeMeshUVSphere"), "Mesh"), hull, "Geometry")
+    t.output((hull, "Convex Hull"))
+    with pytest.raises(UnsupportedNodesError) as err:
+        translate_object(t.object())
+    msg = str(err.value)
+    assert "\n" not in msg and "GeometryNodeConvexHull" in msg and "Bullet" in msg
