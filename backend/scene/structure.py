@@ -7,7 +7,9 @@ object: a segment of a chair says little about where the floor is, the room says
   the scene upright (fits happen there; outputs go back to the scan's frame).
 * **Walls**: vertical planes found one after another (sequential RANSAC) among the points labelled wall, or
   without such labels among the points of no object, each with the span and heights its points cover, its
-  normal pointing into the room (towards the scene's centre).
+  normal pointing into the room (towards the scene's centre). A plane's points are split into contiguous runs
+  (a gap of over a metre separates them), each a wall of its own: sparse pieces of different walls that happen
+  to line up across the room (a partition's stub, a window's jamb) are not a wall through the middle of it.
 """
 
 from __future__ import annotations
@@ -78,11 +80,14 @@ def level_points(points: torch.Tensor, level: np.ndarray) -> torch.Tensor:
 
 
 def wall_planes(points: np.ndarray, centre: np.ndarray, *, threshold: float = 0.03, min_points: int = 150,
-                min_height: float = 0.6, max_walls: int = 16, iterations: int = 300, seed: int = 0) -> list[Wall]:
+                min_height: float = 0.6, max_walls: int = 16, iterations: int = 300, seed: int = 0,
+                max_gap: float = 1.0) -> list[Wall]:
     """Vertical planes among ``points (P, 3)`` (levelled), one after another: each the vertical plane through
-    two sampled points with the most points within ``threshold``, kept while it has ``min_points`` and spans
-    ``min_height`` metres of height; normals point towards ``centre (2,)``. The points within ``3 threshold``
-    of a found plane leave the search (a wall's points spread wider than one threshold)."""
+    two sampled points with the most points within ``threshold``; its points are split where more than
+    ``max_gap`` metres along it hold none, and each run with ``min_points`` that spans ``min_height`` metres of
+    height is a wall (its own plane, refitted to the run); normals point towards ``centre (2,)``. The points
+    within ``3 threshold`` of a found plane leave the search (a wall's points spread wider than one
+    threshold)."""
     rng = np.random.default_rng(seed)
     rest = np.asarray(points, dtype=np.float64)
     walls: list[Wall] = []
@@ -110,15 +115,36 @@ def wall_planes(points: np.ndarray, centre: np.ndarray, *, threshold: float = 0.
         d = -float(n @ c)
         inl = np.abs(xy @ n + d) < threshold
         q = rest[inl]
-        if float(n @ centre + d) < 0:
-            n, d = -n, -d
-        heights = (float(np.quantile(q[:, 2], 0.01)), float(np.quantile(q[:, 2], 0.99)))
-        rest = rest[np.abs(xy @ n + d) >= 3 * threshold]  # a wall is thicker than its noise: do not find it twice
-        if heights[1] - heights[0] < min_height:
-            continue
-        along = q[:, :2] @ np.array([-n[1], n[0]])
-        walls.append(Wall(n, d, (float(np.quantile(along, 0.005)), float(np.quantile(along, 0.995))), heights, len(q)))
+        drop = np.abs(xy @ n + d) < 3 * threshold  # a wall is thicker than its noise: do not find it twice
+        for run in _runs(q, n, max_gap):
+            # a plane through pieces of two walls metres apart (a partition's stub and a window's jamb across the
+            # room) is not one wall: each contiguous run of points is a wall of its own, with its own plane
+            if len(run) < min_points:
+                continue
+            c = run[:, :2].mean(0)
+            _, _, vt = np.linalg.svd(run[:, :2] - c, full_matrices=False)
+            rn = vt[-1]
+            rd = -float(rn @ c)
+            if float(rn @ centre + rd) < 0:
+                rn, rd = -rn, -rd
+            drop |= np.abs(xy @ rn + rd) < 3 * threshold
+            heights = (float(np.quantile(run[:, 2], 0.01)), float(np.quantile(run[:, 2], 0.99)))
+            if heights[1] - heights[0] < min_height:
+                continue
+            along = run[:, :2] @ np.array([-rn[1], rn[0]])
+            walls.append(Wall(rn, rd, (float(np.quantile(along, 0.005)), float(np.quantile(along, 0.995))), heights,
+                              len(run)))
+        rest = rest[~drop]
     return walls
+
+
+def _runs(points: np.ndarray, normal: np.ndarray, max_gap: float) -> list[np.ndarray]:
+    """The points ``(P, 3)`` of a vertical plane (unit horizontal ``normal (2,)``) split into contiguous runs
+    along it: a gap of more than ``max_gap`` metres without a point separates two runs."""
+    along = points[:, :2] @ np.array([-normal[1], normal[0]])
+    order = np.argsort(along)
+    cuts = np.nonzero(np.diff(along[order]) > max_gap)[0] + 1
+    return [points[idx] for idx in np.split(order, cuts)]
 
 
 def estimate(scene: Scene, object_mask: torch.Tensor | None = None, seed: int = 0) -> Structure:

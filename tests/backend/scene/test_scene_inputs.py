@@ -15,7 +15,7 @@ from backend.scene.programs import DEFAULT_MAP, load_map, select_objects
 from backend.scene.readers import load_labelled_ply, load_scan2cad_scene, load_scene
 from backend.scene.register import register_points
 from backend.scene.segments import SegmentSettings, prepare_object
-from backend.scene.structure import estimate, fit_plane
+from backend.scene.structure import estimate, fit_plane, wall_planes
 from backend.scene.synth import write_labelled_ply
 from backend.structures import ScanError
 from tests.fixtures.scannet import make_scan2cad, make_scannet_scene
@@ -124,6 +124,27 @@ def test_structure_floor_gravity_and_walls(tmp_path):
     assert np.allclose(up, [0, 0, 1], atol=5e-3)
     n, d, inl = fit_plane(np.c_[np.random.default_rng(1).uniform(size=(300, 2)), np.full(300, 0.5)])
     assert np.allclose(n, [0, 0, 1]) and abs(d + 0.5) < 1e-9 and inl.all()
+
+
+def test_collinear_pieces_of_walls_metres_apart_are_not_one_wall_across_the_room():
+    # a partition's stub (x 1..3) and a window's jamb (x -3.4..-3.1) that happen to lie on one line y = -1.5,
+    # with a real wall x = -3.5 (y -3..2): no wall may span the room between the two pieces
+    rng = np.random.default_rng(0)
+
+    def patch(x0, x1, y0, y1, n):
+        return np.c_[rng.uniform(x0, x1, n), rng.uniform(y0, y1, n), rng.uniform(0.0, 2.4, n)]
+
+    pts = np.concatenate([patch(1.0, 3.0, -1.51, -1.49, 600), patch(-3.4, -3.1, -1.51, -1.49, 200),
+                          patch(-3.51, -3.49, -3.0, 2.0, 1500)])
+    walls = wall_planes(pts, np.array([0.0, 0.0]))
+    spans = []
+    for w in walls:
+        if abs(w.normal[1]) > 0.9:  # the pieces on y = -1.5
+            ends = [(-w.d * w.normal + a * np.array([-w.normal[1], w.normal[0]]))[0] for a in w.span]
+            spans.append(sorted(ends))
+    assert spans and all(hi - lo < 2.5 for lo, hi in spans)  # each piece is its own wall, none crosses the room
+    assert any(lo > 0.9 and hi < 3.1 for lo, hi in spans)
+    assert any(abs(w.normal[0]) > 0.99 and w.span[1] - w.span[0] > 4.5 for w in walls)  # the real wall is whole
 
 
 def test_segments_lose_floor_and_wall_strays_and_get_surroundings(tmp_path):
