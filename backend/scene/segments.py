@@ -111,10 +111,15 @@ def _near_walls(walls: list[Wall], xy: np.ndarray, reach: float) -> list[Wall]:
 
 
 def _snap(yaw: float, walls: list[Wall], limit_deg: float) -> tuple[float, bool]:
-    """``yaw`` moved to the nearest wall direction (mod 90 degrees) when within ``limit_deg``."""
+    """``yaw`` moved to the nearest direction (mod 90 degrees) of the four largest wall planes when within
+    ``limit_deg``."""
     best, best_diff = yaw, math.radians(limit_deg)
-    for w in sorted(walls, key=lambda w: -w.points)[:4]:
-        a = math.atan2(w.normal[1], w.normal[0])
+    planes: dict[tuple[float, ...], list] = {}  # the runs of one plane (one normal and offset) count together
+    for w in walls:
+        key = (float(w.normal[0]), float(w.normal[1]), float(w.d))
+        planes.setdefault(key, [w.normal, 0])[1] += w.points
+    for normal, _ in sorted(planes.values(), key=lambda e: -e[1])[:4]:
+        a = math.atan2(normal[1], normal[0])
         diff = math.remainder(yaw - a, math.pi / 2)
         if abs(diff) < best_diff:
             best, best_diff = yaw - diff, abs(diff)

@@ -84,8 +84,8 @@ def wall_planes(points: np.ndarray, centre: np.ndarray, *, threshold: float = 0.
                 max_gap: float = 1.0) -> list[Wall]:
     """Vertical planes among ``points (P, 3)`` (levelled), one after another: each the vertical plane through
     two sampled points with the most points within ``threshold``; its points are split where more than
-    ``max_gap`` metres along it hold none, and each run with ``min_points`` that spans ``min_height`` metres of
-    height is a wall (its own plane, refitted to the run); normals point towards ``centre (2,)``. The points
+    ``max_gap`` metres along it hold none, and when the plane's points span ``min_height`` metres of height each
+    run with ``min_points`` is a wall (the plane's, with the run's span); normals point towards ``centre (2,)``. The points
     within ``3 threshold`` of a found plane leave the search (a wall's points spread wider than one
     threshold)."""
     rng = np.random.default_rng(seed)
@@ -115,26 +115,20 @@ def wall_planes(points: np.ndarray, centre: np.ndarray, *, threshold: float = 0.
         d = -float(n @ c)
         inl = np.abs(xy @ n + d) < threshold
         q = rest[inl]
-        drop = np.abs(xy @ n + d) < 3 * threshold  # a wall is thicker than its noise: do not find it twice
+        if float(n @ centre + d) < 0:
+            n, d = -n, -d
+        rest = rest[np.abs(xy @ n + d) >= 3 * threshold]  # a wall is thicker than its noise: do not find it twice
+        if float(np.quantile(q[:, 2], 0.99) - np.quantile(q[:, 2], 0.01)) < min_height:
+            continue
         for run in _runs(q, n, max_gap):
-            # a plane through pieces of two walls metres apart (a partition's stub and a window's jamb across the
-            # room) is not one wall: each contiguous run of points is a wall of its own, with its own plane
+            # a plane through pieces of walls metres apart (a partition's stub and a window's jamb across the room)
+            # is not one wall through the middle of the room: each contiguous run of its points is a wall of its own
             if len(run) < min_points:
                 continue
-            c = run[:, :2].mean(0)
-            _, _, vt = np.linalg.svd(run[:, :2] - c, full_matrices=False)
-            rn = vt[-1]
-            rd = -float(rn @ c)
-            if float(rn @ centre + rd) < 0:
-                rn, rd = -rn, -rd
-            drop |= np.abs(xy @ rn + rd) < 3 * threshold
             heights = (float(np.quantile(run[:, 2], 0.01)), float(np.quantile(run[:, 2], 0.99)))
-            if heights[1] - heights[0] < min_height:
-                continue
-            along = run[:, :2] @ np.array([-rn[1], rn[0]])
-            walls.append(Wall(rn, rd, (float(np.quantile(along, 0.005)), float(np.quantile(along, 0.995))), heights,
+            along = run[:, :2] @ np.array([-n[1], n[0]])
+            walls.append(Wall(n, d, (float(np.quantile(along, 0.005)), float(np.quantile(along, 0.995))), heights,
                               len(run)))
-        rest = rest[~drop]
     return walls
 
 
