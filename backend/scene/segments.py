@@ -98,14 +98,18 @@ def _components(p: np.ndarray, link: float) -> np.ndarray:
     return connected_components(g, directed=False)[1]
 
 
-def _near_walls(walls: list[Wall], xy: np.ndarray, reach: float) -> list[Wall]:
+def _near_walls(walls: list[Wall], xy: np.ndarray, reach: float, behind: float = 0.05,
+                behind_share: float = 0.02) -> list[Wall]:
     """The walls within ``reach`` of the footprint ``xy (P, 2)`` whose span overlaps it, with the object on their
-    room side."""
+    room side: fewer than ``behind_share`` of its points more than ``behind`` metres beyond the plane. (A wall
+    ends: the plane of a short partition whose span passes a bed's foot may cut through the bed's far corner,
+    and then it is no wall of the bed's; the fit would treat it as one without end and cut the corner off.)"""
     out = []
     for w in walls:
         dist = xy @ w.normal + w.d
         along = w.along(xy)
-        if dist.min() < reach and np.median(dist) > 0 and along.max() > w.span[0] - 0.3 and along.min() < w.span[1] + 0.3:
+        if (dist.min() < reach and np.median(dist) > 0 and along.max() > w.span[0] - 0.3 and along.min() < w.span[1] + 0.3
+                and (dist < -behind).mean() < behind_share):
             out.append(w)
     return out
 

@@ -147,6 +147,20 @@ def test_collinear_pieces_of_walls_metres_apart_are_not_one_wall_across_the_room
     assert any(abs(w.normal[0]) > 0.99 and w.span[1] - w.span[0] > 4.5 for w in walls)  # the real wall is whole
 
 
+def test_a_short_walls_plane_through_an_objects_far_corner_is_not_its_wall():
+    from backend.scene.model import Wall
+    from backend.scene.segments import _near_walls
+
+    rng = np.random.default_rng(0)
+    bed = np.c_[rng.uniform(-1.0, 0.4, 3000), rng.uniform(-3.45, -1.5, 3000)]  # a bed's footprint
+    n = np.array([-0.81, 0.58]) / np.hypot(0.81, 0.58)  # a diagonal partition by the bed's foot, ending 1 m away
+    partition = Wall(n, 2.0, (0.0, 1.4), (0.0, 2.3), 700)
+    assert float(((bed @ n + partition.d) < -0.05).mean()) > 0.02  # its plane cuts the bed's far corner
+    assert _near_walls([partition], bed, 0.5) == []
+    back = Wall(np.array([0.0, 1.0]), 3.5, (-3.5, 3.5), (0.0, 2.4), 2000)  # the wall at the bed's head
+    assert _near_walls([back, partition], bed, 0.5) == [back]
+
+
 def test_segments_lose_floor_and_wall_strays_and_get_surroundings(tmp_path):
     scene = load_labelled_ply(_room(tmp_path))
     st = estimate(scene)
