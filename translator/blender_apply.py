@@ -14,13 +14,19 @@ from .ir import ProgramError
 __all__ = ["set_modifier_values", "set_world_matrix"]
 
 
-def _menu_identifier(ng: Any, name: str) -> int:
-    # A Menu Switch names each item's input socket ``Item_<identifier>``.
-    for n in ng.nodes:
-        if n.bl_idname == "GeometryNodeMenuSwitch":
-            for s in n.inputs:
-                if s.name == name and s.identifier.startswith("Item_"):
-                    return int(s.identifier[5:])
+def _menu_identifier(ng: Any, name: str, socket: str | None = None) -> int:
+    # A Menu Switch names each item's input socket ``Item_<identifier>``. Two menus may share an item's name
+    # (a sofa's Arm Style and Chaise both offer 'None'): the item is looked up in the Menu Switch that the
+    # interface socket ``socket`` feeds, when there is one.
+    switches = [n for n in ng.nodes if n.bl_idname == "GeometryNodeMenuSwitch"]
+    if socket is not None:
+        fed = [lk.to_node for lk in ng.links if lk.from_node.bl_idname == "NodeGroupInput"
+               and lk.from_socket.identifier == socket and lk.to_node.bl_idname == "GeometryNodeMenuSwitch"]
+        switches = fed or switches
+    for n in switches:
+        for s in n.inputs:
+            if s.name == name and s.identifier.startswith("Item_"):
+                return int(s.identifier[5:])
     raise ProgramError(f"menu item {name!r} not found in group '{ng.name}'")
 
 
@@ -50,7 +56,7 @@ def set_modifier_values(obj: Any, values: dict[str, Any]) -> None:
         elif st == "NodeSocketVector":
             v = [float(x) for x in v]
         elif st == "NodeSocketMenu":
-            v = _menu_identifier(mod.node_group, v) if isinstance(v, str) else int(v)
+            v = _menu_identifier(mod.node_group, v, item.identifier) if isinstance(v, str) else int(v)
         mod[item.identifier] = v
     obj.update_tag()
 

@@ -283,7 +283,7 @@ def _table_box(v: dict) -> tuple[list[float], list[float]]:
 
 
 def _sofa_box(v: dict) -> tuple[list[float], list[float]]:
-    b = _half(v["Width"], v["Depth"] + (v["Chaise Length"] if v["Has Chaise"] else 0.0), v["Height"])
+    b = _half(v["Width"], v["Depth"] + (v["Chaise Length"] if v["Chaise"] != "None" else 0.0), v["Height"])
     return b, b
 
 
@@ -341,9 +341,9 @@ ACTIVE_WHEN: dict[str, dict[str, Callable[[dict], bool]]] = {
         "Arm Width": lambda d: d["Arm Style"] != "None",
         "Arm Height": lambda d: d["Arm Style"] != "None",
         "Leg Height": lambda d: d["Has Legs"],
-        "Chaise Length": lambda d: d["Has Chaise"],
-        "Chaise Width": lambda d: d["Has Chaise"],
-        "Chaise Back": lambda d: d["Has Chaise"] and d["Arm Style"] != "None",
+        "Chaise Length": lambda d: d["Chaise"] != "None",
+        "Chaise Width": lambda d: d["Chaise"] != "None",
+        "Chaise Back": lambda d: d["Chaise"] != "None" and d["Arm Style"] != "None",
     },
     "cabinet": {
         "Has Handles": lambda d: d["Front Style"] != "Open Shelves",

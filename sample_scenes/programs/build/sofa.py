@@ -2,10 +2,12 @@
 
 A seat platform with one to four seat cushions, a full-width back (with or
 without loose back cushions), square or rolled arms or none, on short legs
-or on the floor; an optional chaise extends the seat forwards on the right,
-up to 2.2 m (a sectional's long return); with Chaise Back the right arm rises
-to the back's height along the whole side (a corner sectional, whose second
-back runs along the chaise's outer side).
+or on the floor; an optional chaise extends the seat forwards on the right or
+on the left (as seen from the front), up to 2.2 m (a sectional's long return);
+with Chaise Back the arm on the chaise's side rises to the back's height along
+the whole side (a corner sectional, whose second back runs along the chaise's
+outer side). A chaise on the left is the mirror image of one on the right: no
+turn of the sofa makes one from the other.
 The bounding box is Width x (Depth + Chaise Length) x Height, centred on the
 origin at the floor; +Z up, the seat faces -Y.
 
@@ -42,9 +44,10 @@ def build():
     has_legs = k.bool("Has Legs", True, "stands on four short legs (else the base sits on the floor)")
     n = k.int("Seat Cushions", 3, 1, 4, "number of seat cushions side by side")
     has_back_cushions = k.bool("Has Back Cushions", True, "loose cushions leaning on the back")
-    has_chaise = k.bool("Has Chaise", False, "a chaise extends the seat forwards on the right (L-shaped sofa)")
-    chaise_back = k.bool("Chaise Back", False, "chaise: the right arm is a back as high as the main one, along the "
-                                               "chaise's whole outer side (a corner sectional)")
+    chaise = k.menu("Chaise", ["None", "Right", "Left"], "None",
+                    "a chaise extends the seat forwards on the right or the left, seen from the front (L-shaped sofa)")
+    chaise_back = k.bool("Chaise Back", False, "chaise: the arm on its side is a back as high as the main one, along "
+                                               "the chaise's whole outer side (a corner sectional)")
     w = k.float("Width", 2.0, 1.2, 3.0, "overall width (x)")
     d = k.float("Depth", 0.9, 0.75, 1.1, "depth of the main body (y), back included")
     h = k.float("Height", 0.85, 0.75, 1.05, "height of the back's top")
@@ -62,7 +65,9 @@ def build():
     x_in = w * 0.5 - arm_w  # inner half width (between the arms)
     y_front = -d * 0.5
     y_back = d * 0.5 - bt  # front face of the back
-    chaise_len = k.switch(has_chaise, cl, 0.0, type="FLOAT", label="Chaise Extent")
+    chaise_len = k.menu_switch(chaise, {"Right": cl, "Left": cl}, type="FLOAT", label="Chaise Extent")
+    right_len = k.menu_switch(chaise, {"Right": cl}, type="FLOAT", label="Right Chaise Extent")
+    left_len = k.menu_switch(chaise, {"Left": cl}, type="FLOAT", label="Left Chaise Extent")
     seat_bottom = sh - ct
 
     base = k.box(-x_in, x_in, y_front, y_back, lift, seat_bottom, label="Seat Base")
@@ -82,9 +87,11 @@ def build():
 
     # -- chaise -----------------------------------------------------------------------
     chaise_w = k.min(cw, x_in * 2.0)
-    chaise = k.join(
-        k.box(x_in - chaise_w, x_in, y_front - cl, y_front, lift, seat_bottom, label="Chaise Base"),
-        k.box(x_in - chaise_w, x_in, y_front - cl, y_front, seat_bottom, sh, label="Chaise Cushion"), label="Chaise")
+    chaise_x0 = k.menu_switch(chaise, {"Right": x_in - chaise_w, "Left": -x_in}, type="FLOAT", label="Chaise Inner X")
+    chaise_x1 = chaise_x0 + chaise_w
+    chaise_geo = k.join(
+        k.box(chaise_x0, chaise_x1, y_front - cl, y_front, lift, seat_bottom, label="Chaise Base"),
+        k.box(chaise_x0, chaise_x1, y_front - cl, y_front, seat_bottom, sh, label="Chaise Cushion"), label="Chaise Parts")
 
     # -- arms ---------------------------------------------------------------------------
     def arm(x0, x1, front, top, side):
@@ -97,20 +104,21 @@ def build():
                         label=f"{side} Rolled Arm")
         return k.menu_switch(arm_style, {"Square": square, "Rolled": rolled}, label=f"{side} Arm")
 
-    # a corner sectional's right arm is its second back (as high as the main one)
-    right_top = k.switch(has_chaise, k.switch(chaise_back, h, ah, type="FLOAT", label="Chaise Side Height"), ah,
-                         type="FLOAT", label="Right Arm Top")
-    left_arm = arm(-w * 0.5, -x_in, y_front, ah, "Left")
-    right_arm = arm(x_in, w * 0.5, y_front - chaise_len, right_top, "Right")
+    # a corner sectional's arm on the chaise's side is its second back (as high as the main one)
+    side_top = k.switch(chaise_back, h, ah, type="FLOAT", label="Chaise Side Height")
+    right_top = k.menu_switch(chaise, {"None": ah, "Right": side_top, "Left": ah}, type="FLOAT", label="Right Arm Top")
+    left_top = k.menu_switch(chaise, {"None": ah, "Right": ah, "Left": side_top}, type="FLOAT", label="Left Arm Top")
+    left_arm = arm(-w * 0.5, -x_in, y_front - left_len, left_top, "Left")
+    right_arm = arm(x_in, w * 0.5, y_front - right_len, right_top, "Right")
 
     # -- legs -----------------------------------------------------------------------------
     lx = w * 0.5 - LEG_INSET
     leg = k.cylinder(LEG_RADIUS, 0.0, lh, vertices=8, label="Leg")
     legs = k.join(*(k.transform(leg, translate=k.xyz(x, y, 0.0), label=name) for name, x, y in (
-        ("Front Left Leg", -lx, y_front + LEG_INSET), ("Front Right Leg", lx, y_front - chaise_len + LEG_INSET),
+        ("Front Left Leg", -lx, y_front - left_len + LEG_INSET), ("Front Right Leg", lx, y_front - right_len + LEG_INSET),
         ("Back Left Leg", -lx, d * 0.5 - LEG_INSET), ("Back Right Leg", lx, d * 0.5 - LEG_INSET))), label="Legs")
 
-    sofa = k.join(base, back, seat_cushions, back_cushions, k.switch(has_chaise, chaise, label="Chaise?"),
+    sofa = k.join(base, back, seat_cushions, back_cushions, k.menu_switch(chaise, {"Right": chaise_geo, "Left": chaise_geo}, label="Chaise"),
                   left_arm, right_arm, k.switch(has_legs, legs, label="Legs?"), label="Sofa Parts")
     # centre the footprint: the chaise extends the depth forwards
     return k.output(k.transform(sofa, translate=k.xyz(0.0, chaise_len * 0.5, 0.0), label="Sofa"))
