@@ -7,7 +7,8 @@ scan may end in the middle of it. So, per object:
 
 * **Stray points**: points within ``floor_band`` of the floor, points on a nearby wall plane (within
   ``wall_band``), and small pieces not connected to the object's body (``link`` apart) are left out; the
-  counts are recorded.
+  counts are recorded. On a table, desk, cabinet or night stand, things standing on its top (a lamp, a box, a
+  monitor) are left out too when they cover a small part of the top (``thing_cover``), and join its surroundings.
 * **Frame**: the floor height is the scene's (not the segment's lowest point); an object of a category that
   can hang (``hangs``) whose lowest points are more than ``raised`` above the floor (a wall cabinet) is
   *raised*: its frame starts at its own bottom and nothing under it is hidden. The yaw is the segment's minimum-area rectangle, snapped to the room's
@@ -59,6 +60,19 @@ class SegmentSettings:
     """Surroundings are thinned to one point per cell of this size (metres)."""
     min_points: int = 50
     """Fewer points than this after cleaning: the object is skipped."""
+    flat_tops: tuple[str, ...] = ("table", "desk", "cabinet", "night stand", "dresser")
+    """Categories with a flat top that things stand on (a lamp on a night stand, a box on a desk)."""
+    top_cover: float = 0.5
+    """The top is the highest ``top_band`` thick layer of points that covers this share of the footprint."""
+    top_band: float = 0.03
+    """Thickness (metres) of the top's layer."""
+    thing_cover: float = 0.3
+    """Points more than ``top_band`` above the top that cover at most this share of the footprint (and are at
+    least ``thing_share`` of the points: not a stray point of noise) are things standing on it: left out of the
+    object and kept as its surroundings."""
+    thing_share: float = 0.02
+    cell: float = 0.05
+    """Cell size (metres) of the footprint's occupancy grid."""
 
 
 @dataclass
@@ -69,7 +83,7 @@ class PreparedObject:
     observations: Observations
     flags: list[str] = field(default_factory=list)
     removed: dict[str, int] = field(default_factory=dict)
-    """Points left out, by reason (``floor``, ``wall``, ``stray``)."""
+    """Points left out, by reason (``floor``, ``wall``, ``stray``, ``on top``)."""
 
 
 def voxel_thin(points: torch.Tensor, size: float) -> torch.Tensor:
@@ -130,6 +144,34 @@ def _snap(yaw: float, walls: list[Wall], limit_deg: float) -> tuple[float, bool]
     return best, best != yaw
 
 
+def _things_on_top(p: np.ndarray, s: SegmentSettings) -> tuple[np.ndarray, float]:
+    """Points of ``p (P, 3)`` (levelled) that stand on the object's flat top (see :class:`SegmentSettings`):
+    ``(P,)`` bool and the top's height (nan when there is no such top).
+
+    Things stand on the top, inside its outline: points above the top that run along most of the footprint's
+    outline are the object's own walls above a shelf (an open cabinet whose top the sensor did not see), and
+    stay."""
+    cells = np.floor(p[:, :2] / s.cell).astype(np.int64)
+    key = cells[:, 0] * 1_000_003 + cells[:, 1]
+    occupied = set(np.unique(key).tolist())
+    footprint = len(occupied)
+    none = np.zeros(len(p), dtype=bool)
+    if footprint < 4:
+        return none, float("nan")
+    outline = {k for k in occupied if any(k + d not in occupied for d in (1, -1, 1_000_003, -1_000_003))}
+    z = p[:, 2]
+    for hi in np.arange(z.max(), z.min() - s.top_band, -s.top_band / 2):  # overlapping layers, from the top down
+        layer = (z <= hi) & (z > hi - s.top_band)
+        if len(np.unique(key[layer])) < s.top_cover * footprint:
+            continue
+        above = z > hi + s.top_band
+        covered = set(np.unique(key[above]).tolist())
+        small = len(covered) <= s.thing_cover * footprint and above.sum() >= max(10, s.thing_share * len(p))
+        inside = len(covered & outline) <= 0.5 * len(outline)
+        return (above if small and inside else none), float(hi)
+    return none, float("nan")
+
+
 def _cut_sides(frame, pts_all: np.ndarray, own: np.ndarray, strip: float = 0.3, min_density: float = 20.0) -> list[str]:
     """The sides of the object's box beyond which the scan holds fewer than ``min_density`` points per square
     metre of the ``strip`` wide band (any height): there the scan ended."""
@@ -182,6 +224,15 @@ def prepare_object(scene: Scene, structure: Structure, obj: SceneObject, setting
         stray = counts[lab] < 0.1 * body
         keep[sub[stray]] = False
         removed["stray"] = int(stray.sum())
+    things = np.zeros(len(p), dtype=bool)
+    top = float("nan")
+    if obj.category in s.flat_tops and keep.sum() >= s.min_points:
+        sub = np.nonzero(keep)[0]
+        on_top, top = _things_on_top(p[sub], s)
+        things[sub[on_top]] = True
+        if on_top.any():
+            keep &= ~things
+            removed["on top"] = int(on_top.sum())
     if keep.sum() < s.min_points:
         return None
     rows = idx[torch.from_numpy(keep)]
@@ -209,6 +260,8 @@ def prepare_object(scene: Scene, structure: Structure, obj: SceneObject, setting
     own[obj.indices] = True
     near = ((pts_all.double() >= lo) & (pts_all.double() <= hi)).all(1) & ~own
     ctx = pts_all[near]
+    if things.any():  # things on its top are its neighbours: they hide the top under them
+        ctx = torch.cat([ctx, pts_all[idx[torch.from_numpy(things)]]])
     ctx = ctx[voxel_thin(ctx, s.voxel)]
     planes = torch.tensor(np.stack([w.plane() for w in walls]) if walls else np.zeros((0, 4)), dtype=torch.float64)
     context = SceneContext(ctx.float(), planes, None if raised else floor)
@@ -216,6 +269,9 @@ def prepare_object(scene: Scene, structure: Structure, obj: SceneObject, setting
     if cut:
         flags.append(f"cut by the scan's edge: almost nothing scanned beyond its {', '.join(cut)} side"
                      f"{'s' if len(cut) > 1 else ''}")
+    if things.any():
+        flags.append(f"things on its top left out: {int(things.sum())} points above its top at "
+                     f"{top - floor:.2f} m")
     if len(pts) < 300:
         flags.append(f"few points: {len(pts)}")
     source = f"{scene.source} instance {obj.instance} ({obj.label})"

@@ -161,6 +161,39 @@ def test_a_short_walls_plane_through_an_objects_far_corner_is_not_its_wall():
     assert _near_walls([back, partition], bed, 0.5) == [back]
 
 
+def _box_surface(rng, lo, hi, n):
+    """``n`` points on the surface of the box ``lo..hi`` (3,), area-weighted."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    e = hi - lo
+    areas = np.array([e[1] * e[2], e[1] * e[2], e[0] * e[2], e[0] * e[2], e[0] * e[1], e[0] * e[1]])
+    face = rng.choice(6, n, p=areas / areas.sum())
+    pts = lo + rng.uniform(size=(n, 3)) * e
+    axis, side = face // 2, face % 2
+    pts[np.arange(n), 2 - axis] = np.where(side == 1, hi[2 - axis], lo[2 - axis])
+    return pts
+
+
+def test_things_standing_on_a_flat_top_are_not_the_object():
+    from backend.scene.segments import SegmentSettings, _things_on_top
+
+    rng = np.random.default_rng(0)
+    s = SegmentSettings()
+    desk = np.concatenate([_box_surface(rng, (0, 0, 0.69), (1.2, 0.6, 0.72), 3000)]
+                          + [_box_surface(rng, (x, y, 0), (x + 0.05, y + 0.05, 0.69), 150)
+                             for x in (0.0, 1.15) for y in (0.0, 0.55)])
+    box = _box_surface(rng, (1.0, 0.05, 0.72), (1.15, 0.55, 1.0), 400)  # a box on its right end
+    mask, top = _things_on_top(np.concatenate([desk, box]), s)
+    assert abs(top - 0.72) < 0.03
+    boxed = mask[len(desk):]
+    assert boxed[box[:, 2] > 0.78].all() and not boxed[box[:, 2] < 0.73].any() and not mask[:len(desk)].any()
+    # an open cabinet's walls above its shelf (the sensor did not see its top) are the cabinet's own
+    walls = np.concatenate([_box_surface(rng, (0, 0, 0), (0.9, 0.6, 2.2), 6000)])
+    walls = walls[walls[:, 2] < 2.19]  # no points on its top
+    shelf = np.c_[rng.uniform(0, 0.9, 1500), rng.uniform(0, 0.6, 1500), rng.uniform(1.0, 1.02, 1500)]
+    mask, _ = _things_on_top(np.concatenate([walls, shelf]), s)
+    assert not mask.any()
+
+
 def test_segments_lose_floor_and_wall_strays_and_get_surroundings(tmp_path):
     scene = load_labelled_ply(_room(tmp_path))
     st = estimate(scene)
