@@ -10,7 +10,7 @@ import random
 import pytest
 import torch
 
-from tests.fixtures.parity import check_parity, requires_bpy, reset_blender, split_values, translate_object
+from tests.fixtures.parity import batch_and_singles, check_parity, requires_bpy, reset_blender, split_values, translate_object
 from tests.programs.curve_assets import ASSETS
 
 
@@ -50,13 +50,8 @@ def test_asset_batch_equals_singles(asset):
     sets = _sets(module, 2, 5)
     discrete = split_values(module, sets[0])[0]
     sets = [{**s, **discrete} for s in sets]
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program(discrete, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)
 
 
 @requires_bpy

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
 from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import curve_fields as CF
@@ -221,13 +221,8 @@ def test_curve_fields_batch_equals_singles():
     obj = _program("tangent", "CURVE")
     module = translate_object(obj)
     sets = _sets(obj, 8, 4)
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)
 
 
 def test_curve_fields_gradcheck():

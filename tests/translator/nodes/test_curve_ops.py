@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
 from tests.fixtures.probes import draw_sets
 from tests.translator.nodes.test_curve_trim import _main
 from translator import runtime as rt
@@ -199,13 +199,8 @@ def test_subdivide_curve_batch_equals_singles():
     module = translate_object(t.object())
     sets = [{"Middle": (0.1 * i, 1.5, 0.3), "Start Handle": (-0.5, 0.5 + 0.1 * i, 0.0), "K": 0.1 * i, "WK": 0.05 * i}
             for i in range(3)]
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)
 
 
 def test_subdivide_curve_gradcheck():
@@ -233,13 +228,8 @@ def test_handles_batch_equals_singles():
     module = translate_object(t.object())
     sets = [{"Middle": (0.1 * i, 1.5, 0.3), "Start Handle": (-0.5, 0.5 + 0.1 * i, 0.0), "K": 0.1 * i, "WK": 0.05 * i,
              "Offset": (0.1, 0.2 * i, 0.3)} for i in range(3)]
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)
 
 
 @requires_bpy

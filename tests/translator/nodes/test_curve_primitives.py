@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, split_values, translate_object
 from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import curve_primitives as CP
@@ -152,13 +152,8 @@ def test_curve_primitive_batch_equals_singles(name):
     sets = [s for s in _sets(name, 9)]
     discrete = split_values(module, sets[0])[0]
     sets = [{**s, **{k: sets[0][k] for k in discrete}} for s in sets]
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program(discrete, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)
 
 
 def test_curve_primitive_gradcheck():

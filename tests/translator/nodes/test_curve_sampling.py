@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
 from tests.fixtures.probes import draw_sets
 from tests.translator.nodes.test_curve_ops import _start
 from translator import runtime as rt
@@ -102,13 +102,8 @@ def test_sample_curve_batch_equals_singles():
     obj = _program("joined", "LENGTH", True, "FLOAT", "Normal")
     module = translate_object(obj)
     sets = _sets(obj, "LENGTH", 8)
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)
 
 
 @pytest.mark.parametrize("all_curves", [False, True])
@@ -233,11 +228,5 @@ def test_curve_to_points_batch_equals_singles():
     obj = _points_program("joined", "COUNT", "Rotation")
     module = translate_object(obj)
     sets = [s | {"Count": 5} for s in _sets(obj, "FACTOR", 3)]
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    discrete = split_values(module, sets[0])[0]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program(discrete, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)

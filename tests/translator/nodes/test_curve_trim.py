@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
 from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import curve_primitives as CP
@@ -121,13 +121,8 @@ def test_trim_curve_batch_equals_singles():
     module = translate_object(obj)
     sets = [{"Start": s, "End": e, "Middle": (0.1, 1.5, 0.3), "Start Handle": (-0.5, 0.5, 0.0)}
             for s, e in ((0.1, 0.8), (0.1001, 0.8002), (0.0999, 0.7999))]
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program({}, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)
 
 
 @pytest.mark.parametrize("mode", ["FACTOR", "LENGTH"])

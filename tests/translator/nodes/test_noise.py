@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
 from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import noise as N
@@ -90,14 +90,8 @@ def test_random_value_batch_equals_singles(data_type):
     obj = _program(data_type, "index", False)
     module = translate_object(obj)
     sets = [s | {"Seed": 7} for s in _sets(data_type, 5)]
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    d, _ = split_values(module, sets[0])
-    cont = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program(d, {k: torch.cat(v) for k, v in cont.items()}).verts
-    assert torch.equal(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    assert torch.equal(batch, singles)
 
 
 def test_hash_known_values():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
 from translator import runtime as rt
 from translator.nodes import points as PT
 from translator.nodes.instances import instance_on_points, realize
@@ -171,14 +171,8 @@ _BATCH_CASES = {
 def test_batch_equals_singles(case):
     build, sets = _BATCH_CASES[case]
     module = translate_object(build())
-    singles = [module.program(*split_values(module, s)).verts for s in sets]
-    discrete = split_values(module, sets[0])[0]
-    cont: dict = {}
-    for s in sets:
-        for k, v in split_values(module, s)[1].items():
-            cont.setdefault(k, []).append(v)
-    batch = module.program(discrete, {k: torch.cat(v) for k, v in cont.items()}).verts
-    torch.testing.assert_close(batch, torch.cat(singles))
+    batch, singles = batch_and_singles(module, sets)
+    torch.testing.assert_close(batch, singles)
 
 
 @pytest.mark.parametrize("mode", ["VERTICES", "EDGES", "FACES", "CORNERS"])
