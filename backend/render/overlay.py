@@ -85,24 +85,22 @@ def splat(points: torch.Tensor, colors: torch.Tensor | None, cameras: Cameras, r
     col = colors.float() if colors is not None else torch.full((len(points), 3), 0.55)
     rgb = torch.ones(c, h * w, 3)
     depth = torch.full((c, h * w), math.inf)
-    for dx in range(-radius, radius + 1):
-        for dy in range(-radius, radius + 1):
-            u = torch.round(uv[..., 0]).long() + dx
-            r = torch.round(uv[..., 1]).long() + dy
-            ok = (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
-            for k in range(c):
-                idx = (r[k] * w + u[k])[ok[k]]
-                zk = z[k][ok[k]]
-                depth[k].scatter_reduce_(0, idx, zk, reduce="amin")
-    for dx in range(-radius, radius + 1):
-        for dy in range(-radius, radius + 1):
-            u = torch.round(uv[..., 0]).long() + dx
-            r = torch.round(uv[..., 1]).long() + dy
-            ok = (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
-            for k in range(c):
-                idx = (r[k] * w + u[k])[ok[k]]
-                win = z[k][ok[k]] <= depth[k][idx] + 1e-6
-                rgb[k][idx[win]] = col[ok[k]][win]
+
+    def footprints():
+        """Per pixel offset and view: ``(view, flat pixel indices, the points that land there)``."""
+        for dx in range(-radius, radius + 1):
+            for dy in range(-radius, radius + 1):
+                u = torch.round(uv[..., 0]).long() + dx
+                r = torch.round(uv[..., 1]).long() + dy
+                ok = (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
+                for k in range(c):
+                    yield k, (r[k] * w + u[k])[ok[k]], ok[k]
+
+    for k, idx, ok in footprints():  # the nearest point's depth per pixel
+        depth[k].scatter_reduce_(0, idx, z[k][ok], reduce="amin")
+    for k, idx, ok in footprints():  # then the colour of that point
+        win = z[k][ok] <= depth[k][idx] + 1e-6
+        rgb[k][idx[win]] = col[ok][win]
     depth = torch.where(torch.isfinite(depth), depth, torch.zeros_like(depth))
     return rgb.view(c, h, w, 3), depth.view(c, h, w)
 

@@ -537,40 +537,28 @@ def realize(geo: GeometrySet, selection: torch.Tensor | None = None) -> Geometry
     else:
         mesh = _to_mesh(_flatten(geo, plan, chosen, {}), plan)
     curves: list = []
-    _gather_curves(geo, None, chosen, curves)
+    _gather(geo, "curves", None, chosen, curves)
     points: list = []
-    _gather_points(geo, None, chosen, points)
+    _gather(geo, "points", None, chosen, points)
     return GeometrySet(mesh=mesh, instances=kept, curves=join_curves(curves), points=join_points(points))
 
 
-def _gather_points(geo: GeometrySet, transform: torch.Tensor | None, chosen: torch.Tensor | None, out: list) -> None:
-    """The point clouds of ``geo`` and of its (``chosen``) instances, depth first, moved into the top frame."""
-    if geo.points is not None and geo.points.num_verts:
-        out.append(geo.points if transform is None else geo.points.transformed(transform))
+def _gather(geo: GeometrySet, kind: str, transform: torch.Tensor | None, chosen: torch.Tensor | None,
+            out: list) -> None:
+    """The ``kind`` component (``"curves"`` or ``"points"``) of ``geo`` and of its (``chosen``) instances, depth
+    first, moved into the top frame (``transform``: ``(B, 4, 4)`` or None)."""
+    comp = getattr(geo, kind)
+    if comp is not None and (comp.num_curves if kind == "curves" else comp.num_verts):
+        out.append(comp if transform is None else comp.transformed(transform))
     inst = geo.instances
     if inst is None or inst.count == 0:
         return
     for i in (range(inst.count) if chosen is None else chosen.tolist()):
         ref = inst.references[inst.reference_index[i]]
-        if ref.points is None and ref.instances is None:
+        if getattr(ref, kind) is None and ref.instances is None:
             continue
         t = inst.transforms[:, i] if transform is None else torch.matmul(transform, inst.transforms[:, i])
-        _gather_points(ref, t, None, out)
-
-
-def _gather_curves(geo: GeometrySet, transform: torch.Tensor | None, chosen: torch.Tensor | None, out: list) -> None:
-    """The curves of ``geo`` and of its (``chosen``) instances, depth first, moved into the top frame."""
-    if geo.curves is not None and geo.curves.num_curves:
-        out.append(geo.curves if transform is None else geo.curves.transformed(transform))
-    inst = geo.instances
-    if inst is None or inst.count == 0:
-        return
-    for i in (range(inst.count) if chosen is None else chosen.tolist()):
-        ref = inst.references[inst.reference_index[i]]
-        if ref.curves is None and ref.instances is None:
-            continue
-        t = inst.transforms[:, i] if transform is None else torch.matmul(transform, inst.transforms[:, i])
-        _gather_curves(ref, t, None, out)
+        _gather(ref, kind, t, None, out)
 
 
 def _subset(inst: Instances, idx: torch.Tensor) -> Instances | None:
