@@ -1,0 +1,119 @@
+"""Noise Texture: Blender parity of Fac and Color driving Set Position on a grid, for every dimension count and
+noise type (FBM with normalize on and off), several Scale / Detail (fractional too) / Roughness values; batched
+like single evaluations; float64 gradchecks of the float inputs away from lattice boundaries; the random
+offsets against Blender's hash."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
+from tests.fixtures.probes import draw_sets
+from translator import runtime as rt
+from translator.nodes import noise_texture as NT
+
+_MODES = [("3D", "FBM", True), ("3D", "FBM", False), ("1D", "FBM", True), ("2D", "FBM", False), ("4D", "FBM", True),
+          ("3D", "MULTIFRACTAL", True), ("3D", "HYBRID_MULTIFRACTAL", True), ("3D", "RIDGED_MULTIFRACTAL", True),
+          ("3D", "HETERO_TERRAIN", True), ("2D", "RIDGED_MULTIFRACTAL", True), ("4D", "HYBRID_MULTIFRACTAL", True),
+          ("1D", "HETERO_TERRAIN", True), ("2D", "MULTIFRACTAL", True)]
+_INPUTS = ("Scale", "Detail", "Roughness", "Lacunarity", "Offset", "Gain", "Distortion", "W")
+
+
+def _program(dims: str, noise_type: str, normalize: bool, output: str):
+    """A 6 x 5 grid (size 2) whose points move by the noise at their position: Fac on z, or the Color as a
+    vector; every float input a group input."""
+    t = Tree()
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 6, "Vertices Y": 5, "Size X": 2.0, "Size Y": 1.6})
+    nz = t.node("ShaderNodeTexNoise", noise_dimensions=dims, noise_type=noise_type, normalize=normalize)
+    for name in _INPUTS:
+        sock = next(s for s in nz.inputs if s.identifier == name)
+        if sock.enabled:
+            t.link(t.input(name, "NodeSocketFloat", sock.default_value), nz, name)
+    out = (nz, output)
+    if output == "Fac":
+        xyz = t.node("ShaderNodeCombineXYZ")
+        t.link(out, xyz, "Z")
+        out = (xyz, "Vector")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((grid, "Mesh"), sp, "Geometry")
+    t.link(out, sp, "Offset")
+    t.output((sp, "Geometry"))
+    return t.object()
+
+
+def _sets(obj, seed: int) -> list[dict]:
+    names = {i.name for i in obj.modifiers[0].node_group.interface.items_tree if i.in_out == "INPUT"}
+    spec = {"Scale": ("float", 0.5, 4.0), "Detail": ("float", 0.0, 5.0), "Roughness": ("float", 0.0, 1.0),
+            "Lacunarity": ("float", 1.5, 3.0), "Offset": ("float", 0.0, 1.5), "Gain": ("float", 0.5, 2.0),
+            "Distortion": ("float", 0.0, 1.0), "W": ("float", -2.0, 2.0)}
+    spec = {k: v for k, v in spec.items() if k in names}
+    extra = [{"Detail": 0.0}, {"Detail": 3.0}, {"Detail": 2.5, "Roughness": 0.7}, {"Detail": 20.0, "Lacunarity": 1.2, "Offset": 0.3},
+             {"Roughness": -1.0}]
+    # (Hetero Terrain with a large Offset and 15 octaves grows to thousands: float32 ulps exceed the tolerance)
+    return draw_sets(seed, spec, 4, [{k: v for k, v in e.items() if k in names} for e in extra])
+
+
+@requires_bpy
+@pytest.mark.parametrize("output", ("Fac", "Color"))
+@pytest.mark.parametrize("mode", _MODES, ids=lambda m: "-".join(map(str, m)))
+def test_noise_texture_parity(mode, output):
+    obj = _program(*mode, output)
+    sets = _sets(obj, 3)
+    assert check_parity(obj, sets) == len(sets)
+
+
+@requires_bpy
+@pytest.mark.parametrize("mode", [("3D", "FBM", True), ("4D", "HYBRID_MULTIFRACTAL", True)], ids=lambda m: "-".join(map(str, m)))
+def test_noise_texture_batch_equals_singles(mode):
+    obj = _program(*mode, "Color")
+    module = translate_object(obj)
+    batch, singles = batch_and_singles(module, _sets(obj, 5))
+    assert torch.equal(batch, singles)
+
+
+@pytest.mark.parametrize("noise_type", NT.NOISE_TYPES)
+@pytest.mark.parametrize("dims", NT.NOISE_DIMENSIONS)
+def test_noise_texture_gradcheck(dims, noise_type, monkeypatch):
+    # float64 all through (no float32 values), so finite differences see the smooth function
+    monkeypatch.setattr(NT, "FLOAT32_FORWARD", False)
+    g = torch.Generator().manual_seed(7)
+    vec = (torch.rand((4, 3), generator=g, dtype=torch.float64) * 3 - 1.5).requires_grad_()
+    scalars = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
+               for v in (0.3, 1.7, 2.4, 0.6, 1.4, 0.8, 1.3, 0.25)]  # W Scale Detail Roughness Lacunarity Offset Gain Distortion
+
+    def f(v, w, scale, detail, rough, lac, offset, gain, dist):
+        with rt.eval_context(torch.float64):
+            fac, col = NT.noise_texture(dims, noise_type, noise_type != "FBM" or dims != "2D", vector=v, w=w, scale=scale,
+                                        detail=detail, roughness=rough, lacunarity=lac, offset=offset, gain=gain,
+                                        distortion=dist)
+        return fac, col
+
+    assert torch.autograd.gradcheck(f, (vec, *scalars), eps=1e-7)  # Color: large curvature in Lacunarity at the offsets
+
+
+def test_random_offsets_and_float32_values():
+    # Blender's random_float3_offset seeds lie in [100, 200]; float32 values and float64 ones agree closely
+    off = NT.random_offset(0.0, 3)
+    assert len(off) == 3 and all(100.0 <= o <= 200.0 for o in off)
+    assert NT.random_offset(0.0, 1) != off[:1]  # the 1D offset hashes one key
+    with rt.eval_context(torch.float64):
+        p = torch.tensor([[0.3, 1.2, -2.7], [5.5, -0.25, 3.125]], dtype=torch.float64)
+        exact = NT.noise_texture("3D", "FBM", True, vector=p)[0]
+    assert exact.dtype == torch.float64 and torch.allclose(exact, NT.noise_texture("3D", "FBM", True, vector=p.float())[0].double(),
+                                                          atol=1e-5)
+    with rt.eval_context(torch.float64):  # a lattice point: Perlin noise is 0 there
+        assert float(NT.perlin_signed(torch.tensor([[1.0, 2.0, -3.0]], dtype=torch.float64))) == 0.0
+
+
+def test_unknown_modes_refused_in_one_line():
+    from types import SimpleNamespace
+
+    from translator.nodes import get_spec
+
+    spec = get_spec("ShaderNodeTexNoise")
+    ok = SimpleNamespace(properties={"noise_dimensions": "3D", "noise_type": "FBM", "normalize": True})
+    assert spec.check(ok) is None
+    bad = SimpleNamespace(properties={"noise_dimensions": "5D", "noise_type": "FBM", "normalize": True})
+    reason = spec.check(bad)
+    assert "Noise Texture" in reason and "5D" in reason and "\n" not in reason
