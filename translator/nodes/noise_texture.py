@@ -9,11 +9,10 @@ Blender's random offsets (the hash of float bits, in float32). The fractals (FBM
 or off, Multifractal, Hybrid Multifractal, Ridged Multifractal, Hetero Terrain) run every octave up
 to the largest Detail in the batch, masked per element, so Detail may be a field.
 
-Octave coordinates grow as Lacunarity^Detail (up to ~1e9 at Detail 15): where float32 spacing there
-reaches whole lattice cells, a 1-ulp difference in an input position (e.g. a mesh primitive's) picks
-another lattice value. FBM, Multifractal and Hetero Terrain average or damp it; Ridged and Hybrid
-Multifractal with a large Offset sum it (measured 0.44 of 18 at Detail 15, Lacunarity 2.8; 1e-7
-at Detail <= 5 or Offset 0.5).
+Octave coordinates grow as Lacunarity^Detail (up to ~1e9 at Detail 15, past the wrap): with
+identical float32 inputs the values are still Blender's (tested), but there a 1-ulp difference in an
+input position (a mesh primitive's, say) lands on other lattice cells; Ridged and Hybrid
+Multifractal with a large Offset sum those octaves undamped (0.44 of 18 at Detail 15, Lacunarity 2.8).
 
 Differentiable in the Vector, W, Scale, Roughness, Lacunarity, Offset, Gain, Distortion and the
 fractional part of Detail (the integer part and the lattice cells are piecewise constant).
@@ -285,7 +284,7 @@ def _noise_in(dims: int, noise_type: str, normalize: bool, color: bool, vector, 
       implicit=("vector",), outputs_arg=True, label="Noise Texture",
       modes={"noise_dimensions": NOISE_DIMENSIONS, "noise_type": NOISE_TYPES, "normalize": (True, False)}, grad="yes",
       notes="Perlin as Blender computes it (hash, fade, wraps, float32 values); Vector defaults to Position; "
-            "high-octave Ridged/Hybrid at large Lacunarity amplify 1-ulp input differences")
+            "high octaves at large Lacunarity amplify 1-ulp differences of the input positions")
 def noise_texture(noise_dimensions: str = "3D", noise_type: str = "FBM", normalize: bool = True, vector=None, w=0.0,
                   scale=5.0, detail=2.0, roughness=0.5, lacunarity=2.0, offset=0.0, gain=1.0, distortion=0.0,
                   outputs_used=None) -> tuple[Any, Any]:

@@ -1,5 +1,6 @@
 """Noise Texture: Blender parity of Fac and Color driving Set Position on a grid, for every dimension count and
-noise type (FBM with normalize on and off), several Scale / Detail (fractional too) / Roughness values; batched
+noise type (FBM with normalize on and off), several Scale / Detail (fractional too) / Roughness values,
+and every type at 15 octaves from positions exact in float32; batched
 like single evaluations; float64 gradchecks of the float inputs away from lattice boundaries; the random
 offsets against Blender's hash."""
 
@@ -60,6 +61,40 @@ def _sets(obj, seed: int) -> list[dict]:
 def test_noise_texture_parity(mode, output):
     obj = _program(*mode, output)
     sets = _sets(obj, 3)
+    assert check_parity(obj, sets) == len(sets)
+
+
+def _exact_input_program(noise_type: str):
+    """The grid moved by the Fac of the noise at ``(Index, Index, 0) / 4``: positions exact in float32, so
+    Blender and the translator feed the noise identical coordinates (a primitive's may differ by an ulp)."""
+    t = Tree()
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 6, "Vertices Y": 5, "Size X": 2.0, "Size Y": 1.6})
+    nz = t.node("ShaderNodeTexNoise", noise_type=noise_type)
+    for name in ("Scale", "Detail", "Roughness", "Lacunarity", "Offset", "Gain", "Distortion"):
+        t.link(t.input(name, "NodeSocketFloat", 1.0), nz, name)
+    xyz = t.node("ShaderNodeCombineXYZ")
+    t.link(t.node("GeometryNodeInputIndex"), xyz, "X")
+    t.link(t.node("GeometryNodeInputIndex"), xyz, "Y")
+    quarter = t.node("ShaderNodeVectorMath", operation="SCALE", Scale=0.25)
+    t.link((xyz, "Vector"), quarter, "Vector")
+    t.link((quarter, "Vector"), nz, "Vector")
+    z = t.node("ShaderNodeCombineXYZ")
+    t.link((nz, "Fac"), z, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((grid, "Mesh"), sp, "Geometry")
+    t.link((z, "Vector"), sp, "Offset")
+    t.output((sp, "Geometry"))
+    return t.object()
+
+
+@requires_bpy
+@pytest.mark.parametrize("noise_type", NT.NOISE_TYPES)
+def test_noise_texture_parity_fifteen_octaves(noise_type):
+    # octave coordinates up to ~1e9 (past the 1e6 wrap): still Blender's values when the inputs are identical
+    obj = _exact_input_program(noise_type)
+    base = {"Scale": 3.665, "Detail": 15.0, "Roughness": 0.929, "Lacunarity": 2.785, "Offset": 1.486, "Gain": 1.507,
+            "Distortion": 0.163}
+    sets = [base, base | {"Distortion": 0.0}, base | {"Detail": 12.4, "Offset": 0.3, "Lacunarity": 3.1}]
     assert check_parity(obj, sets) == len(sets)
 
 
