@@ -263,7 +263,7 @@ def test_check_supported_lists_every_unsupported_node(tmp_path):
     g = entry(doc)
     g["nodes"] += [
         D.group_node("Deform", "Inner", inner),
-        D.node("Fancy Noise", "ShaderNodeTexNoise", outputs=[D.sock("Fac")]),
+        D.node("Fancy Noise", "ShaderNodeTexFancyNoise", outputs=[D.sock("Fac")]),
         D.node("Unused", "GeometryNodeNotUsed", outputs=[D.sock("Geometry", "GEOMETRY")]),  # not reachable
         D.node("Muted", "GeometryNodeAlsoUnknown", inputs=[D.sock("Geometry", "GEOMETRY")],
                outputs=[D.sock("Geometry", "GEOMETRY")], mute=True, internal_links=[("Geometry", "Geometry")]),
@@ -282,7 +282,7 @@ def test_check_supported_lists_every_unsupported_node(tmp_path):
     msg = str(ei.value)
     assert "\n" not in msg
     assert msg.startswith(f"{path}: 3 unsupported nodes: "), msg
-    assert "node 'Fancy Noise' (ShaderNodeTexNoise) in group 'Program': unsupported node type" in msg
+    assert "node 'Fancy Noise' (ShaderNodeTexFancyNoise) in group 'Program': unsupported node type" in msg
     assert "node 'Wobble' (GeometryNodeWobble) in group 'Inner': unsupported node type" in msg
     assert "node 'Mesh Line' (GeometryNodeMeshLine) in group 'Program': Mesh Line mode 'SPIRAL' is not supported" in msg
     # nodes Blender never evaluates (not linked to the output, or muted) do not block translation
