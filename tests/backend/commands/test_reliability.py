@@ -17,6 +17,8 @@ import pytest
 
 from tests.fixtures import ROOT
 
+pytestmark = pytest.mark.serial  # run alone, after the parallel part of the suite: budgets and stop times are measured in wall time
+
 SCENE = ROOT / "sample_scenes" / "scenes" / "sofa_s4"
 BED = ROOT / "sample_scenes" / "programs" / "bed.json"
 

@@ -17,6 +17,8 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'shap
 
 from backend.cli import main
 
+pytestmark = pytest.mark.serial  # run alone, after the parallel part of the suite: each starts a local Ray cluster
+
 SCENES = ROOT / "sample_scenes" / "scenes"
 
 

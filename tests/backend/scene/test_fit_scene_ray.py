@@ -12,6 +12,8 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'shap
 
 from backend.cli import main
 
+pytestmark = pytest.mark.serial  # run alone, after the parallel part of the suite: it starts a local Ray cluster
+
 
 def test_fit_scene_on_ray(tmp_path):
     started = not ray.is_initialized()

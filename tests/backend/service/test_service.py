@@ -28,6 +28,8 @@ pytest.importorskip("uvicorn")
 from backend.client import Client, ClientError, scan_payload
 from backend.service.process import ServerProcess
 
+pytestmark = pytest.mark.serial  # run alone, after the parallel part of the suite: cancel and signal tests measure how fast a job stops
+
 TABLE_FRAMES = ROOT / "sample_scenes" / "scenes" / "table_s2"
 
 
