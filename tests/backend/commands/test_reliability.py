@@ -17,8 +17,6 @@ import pytest
 
 from tests.fixtures import ROOT
 
-pytestmark = pytest.mark.serial  # run alone, after the parallel part of the suite: budgets and stop times are measured in wall time
-
 SCENE = ROOT / "sample_scenes" / "scenes" / "sofa_s4"
 BED = ROOT / "sample_scenes" / "programs" / "bed.json"
 
@@ -34,6 +32,7 @@ def _busy() -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
 
 
+@pytest.mark.serial  # run alone (scripts/test.sh): it measures wall time
 def test_the_budget_holds_while_two_processes_load_the_cores(tmp_path):
     busy = _busy()
     try:
@@ -48,6 +47,7 @@ def test_the_budget_holds_while_two_processes_load_the_cores(tmp_path):
     assert timings["setup_s"] + timings.get("phase_pilot_s", 0) <= timings["search_s"]
 
 
+@pytest.mark.serial  # run alone (scripts/test.sh): it measures wall time
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_the_fit_and_keeps_the_best_candidate(tmp_path, signum, status):
     p = shapeprog("fit", "-p", BED, "--frames", SCENE, "--instance-id", 1, "--budget", 120, "-o", tmp_path)
@@ -116,6 +116,7 @@ def _write_big_scan(path: Path, n: int) -> None:
         f.write(p.tobytes())
 
 
+@pytest.mark.serial  # run alone (scripts/test.sh): it measures wall time
 def test_a_ten_million_point_scan_costs_about_what_a_small_one_does(tmp_path):
     scan = tmp_path / "big.ply"
     _write_big_scan(scan, 10_000_000)

@@ -28,8 +28,6 @@ pytest.importorskip("uvicorn")
 from backend.client import Client, ClientError, scan_payload
 from backend.service.process import ServerProcess
 
-pytestmark = pytest.mark.serial  # run alone, after the parallel part of the suite: cancel and signal tests measure how fast a job stops
-
 TABLE_FRAMES = ROOT / "sample_scenes" / "scenes" / "table_s2"
 
 
@@ -130,6 +128,7 @@ def test_multipart_frames_upload(client, tmp_path):
     assert inputs["frames"].endswith("frames") and inputs["instance_id"] == 1 and inputs["max_frames"] == 4
 
 
+@pytest.mark.serial  # run alone (scripts/test.sh): it measures how fast a job stops
 def test_cancel_mid_run_keeps_the_best_result(client):
     job = client.submit("chair", scan_payload(CHAIR_PLY), {"budget": 200, "config": QUICK})
     _wait_running(client, job["id"], steps=2)
