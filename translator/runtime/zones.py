@@ -9,8 +9,8 @@ Repeat zone has no Skip input). The count decides how many nodes run, so it must
 batch: a count shared by the batch (a discrete parameter, a folded constant, or a value computed from
 continuous parameters that happens to agree) is read through :func:`~translator.runtime.static`, which
 the traced fast path records as a guard, so a replay with another count falls back to the slow path.
-A count that differs across the batch: when every state item is a single value (no geometry, no
-field), each element runs its own number of iterations (the batch runs the largest count and keeps
+A count that differs across the batch: when every state item is a single value (no field; a geometry
+item only when it stays empty or unchanged), each element runs its own number of iterations (the batch runs the largest count and keeps
 each element's state once its count is reached, ``torch.where``, gradients included); otherwise it
 raises :class:`~translator.runtime.TopologyVaries` (``program`` refuses in one line,
 ``program_grouped`` splits the batch by count). State items of every socket type pass through as
@@ -52,7 +52,7 @@ def repeat_zone(iterations: Any, body: Callable[..., tuple], state: Sequence[Any
     try:
         n = static(iterations, what)
     except TopologyVaries:
-        if not all(t in _MASKABLE for t in types) or any(isinstance(v, Field) for v in state):
+        if not all(t in _MASKABLE or t == "GEOMETRY" for t in types) or any(isinstance(v, Field) for v in state):
             raise
         return _repeat_per_element(iterations, body, state, types, what)
     for i in range(max(0, int(n))):
@@ -68,8 +68,22 @@ def _repeat_per_element(iterations: torch.Tensor, body: Callable[..., tuple], st
         if any(isinstance(v, Field) for v in new):
             raise TopologyVaries(counts.reshape(-1, 1), what)
         active = counts > i
-        state = tuple(_where(active, a, b, t, what) for a, b, t in zip(new, state, types))
+        state = tuple(_keep(active, a, b, t, counts, what) for a, b, t in zip(new, state, types))
     return state
+
+
+def _keep(active: torch.Tensor, new: Any, old: Any, type: str, counts: torch.Tensor, what: str) -> Any:
+    """Per element: the new state where its count is not reached yet, else the old one. A geometry item may
+    only be an unchanged or an empty geometry (its topology cannot differ per element)."""
+    if type != "GEOMETRY":
+        return _where(active, new, old, type, what)
+    if new is old or (_empty(new) and _empty(old)):
+        return new
+    raise TopologyVaries(counts.reshape(-1, 1), what)
+
+
+def _empty(g: Any) -> bool:
+    return g is None or (isinstance(g, GeometrySet) and g.is_empty())
 
 
 # ---------------------------------------------------------------------------

