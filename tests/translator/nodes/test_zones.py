@@ -233,3 +233,207 @@ def test_count_from_a_continuous_value_per_element_or_split():
         for k, i in enumerate(idx.tolist()):
             single = mod.program({}, {"X": x[i:i + 1]})
             torch.testing.assert_close(mesh.verts[k], single.verts[0])
+
+
+def _foreach_points(instances: bool = False) -> Tree:
+    """For Each point of a Mesh Line (``Index > Th`` selected; a stored point attribute ``w``): a cube of size
+    ``0.2 + Index * K`` at the point (as a mesh, or as an instance), a generation float (the cube's ``Position.z``
+    times 2 on POINT, or ``Index * K`` on INSTANCE), and a main output ``2 * x``. After the zone the line moves by
+    the main output (z), the generated cubes by the generation attribute (x) and by ``w`` (y) that they inherited."""
+    t = Tree()
+    fi, fo = _zone(t, "foreach")
+    fo.input_items.new("VECTOR", "pos")
+    fo.main_items.new("FLOAT", "m")
+    fo.generation_items.new("FLOAT", "g")
+    if instances:
+        fo.generation_items[1].domain = "INSTANCE"
+    line = t.node("GeometryNodeMeshLine", Count=4)
+    t.link(t.input("Off", "NodeSocketVector", (1.0, 0.5, 0.2)), line, "Offset")
+    store = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain="POINT", Name="w")
+    t.link((line, "Mesh"), store, "Geometry")
+    wv = t.node("ShaderNodeMath", operation="MULTIPLY", Value_001=0.25)
+    t.link(t.node("GeometryNodeInputIndex"), wv, "Value")
+    t.link((wv, "Value"), store, "Value")
+    t.link((store, "Geometry"), fi, "Geometry")
+    t.link((t.index_compare(t.input("Th", "NodeSocketFloat", 0.5)), "Value"), fi, "Selection")
+    t.link(t.node("GeometryNodeInputPosition"), fi, _sock(fi, "pos"))
+    k = t.input("K", "NodeSocketFloat", 0.3)
+    size = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_002=0.2)
+    t.link((fi, "Index"), size, "Value")
+    t.link(k, size, "Value_001")
+    tr = t.node("GeometryNodeTransform")
+    t.link((t.node("GeometryNodeMeshCube"), "Mesh"), tr, "Geometry")
+    t.link((fi, _sock(fi, "pos", True)), tr, "Translation")
+    t.link((size, "Value"), tr, "Scale")
+    gen = (tr, "Geometry")
+    if instances:
+        g2i = t.node("GeometryNodeGeometryToInstance")
+        t.link(gen, g2i, "Geometry")
+        gen = (g2i, "Instances")
+        gval = t.node("ShaderNodeMath", operation="MULTIPLY")
+        t.link((fi, "Index"), gval, "Value")
+        t.link(k, gval, "Value_001")
+    else:
+        sep = t.node("ShaderNodeSeparateXYZ")
+        t.link(t.node("GeometryNodeInputPosition"), sep, "Vector")
+        gval = t.node("ShaderNodeMath", operation="MULTIPLY", Value_001=2.0)
+        t.link((sep, "Z"), gval, "Value")
+    t.link(gen, fo, _sock(fo, "Geometry"))
+    t.link((gval, "Value"), fo, _sock(fo, "g"))
+    sep = t.node("ShaderNodeSeparateXYZ")
+    t.link((fi, _sock(fi, "pos", True)), sep, "Vector")
+    m2 = t.node("ShaderNodeMath", operation="MULTIPLY", Value_001=2.0)
+    t.link((sep, "X"), m2, "Value")
+    t.link((m2, "Value"), fo, _sock(fo, "m"))
+    zm = t.node("ShaderNodeCombineXYZ")
+    t.link((fo, _sock(fo, "m", True)), zm, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((fo, "Geometry"), sp, "Geometry")
+    t.link((zm, "Vector"), sp, "Offset")
+    generated = (fo, [s.identifier for s in fo.outputs if s.name == "Geometry"][1])
+    if instances:
+        real = t.node("GeometryNodeRealizeInstances")
+        t.link(generated, real, "Geometry")
+        generated = (real, "Geometry")
+    gx = t.node("ShaderNodeCombineXYZ")
+    t.link((fo, _sock(fo, "g", True)), gx, "X")
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="w"), "Attribute"), gx, "Y")
+    sp2 = t.node("GeometryNodeSetPosition")
+    t.link(generated, sp2, "Geometry")
+    t.link((gx, "Vector"), sp2, "Offset")
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((sp2, "Geometry"), join, "Geometry")
+    t.link((sp, "Geometry"), join, "Geometry")
+    t.output((join, "Geometry"))
+    return t
+
+
+_POINT_SETS = [{"Th": 0.5, "K": 0.3, "Off": (1.0, 0.5, 0.2)}, {"Th": -1.0, "K": 0.1, "Off": (0.6, -0.4, 0.3)},
+               {"Th": 5.0, "K": 0.3, "Off": (1.0, 0.5, 0.2)}, {"Th": 1.5, "K": -0.2, "Off": (0.2, 0.9, -0.5)}]
+
+
+@requires_bpy
+@pytest.mark.parametrize("instances", [False, True], ids=["meshes", "instances"])
+def test_foreach_points_generating_geometry_parity(instances):
+    obj = _foreach_points(instances).object()
+    mod = _MODULES[f"points{instances}"] = translate_object(obj)
+    assert check_parity(obj, _POINT_SETS, module=mod) == len(_POINT_SETS)
+
+
+@requires_bpy
+def test_foreach_batched_like_singles_and_gradcheck():
+    mod = _module("pointsFalse", lambda: _foreach_points(False))
+    batch, singles = batch_and_singles(mod, [{**s, "Th": 0.5} for s in _POINT_SETS])
+    torch.testing.assert_close(batch, singles, rtol=1e-12, atol=1e-12)
+    k = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
+    off = torch.tensor([[1.0, 0.5, 0.2], [0.3, -0.6, 0.4]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda k, off: mod.program({}, {"K": k, "Off": off, "Th": 0.5}).verts, (k, off))
+
+
+def _foreach_faces() -> Tree:
+    """For Each face of a grid (``Index > Th`` selected): the main output ``Index * K + center.x`` is written back
+    on the faces (the grid's points then move by it, read on POINT: the mean of their faces), and a two-point
+    Mesh Line rises from each face's center by ``Index * K`` (generated, joined in face order)."""
+    t = Tree()
+    fi, fo = _zone(t, "foreach")
+    fo.domain = "FACE"
+    fo.input_items.new("VECTOR", "center")
+    fo.main_items.new("FLOAT", "m")
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 4, "Vertices Y": 3, "Size X": 2.0, "Size Y": 1.0})
+    t.link((grid, "Mesh"), fi, "Geometry")
+    t.link((t.index_compare(t.input("Th", "NodeSocketFloat", 1.5)), "Value"), fi, "Selection")
+    t.link(t.node("GeometryNodeInputPosition"), fi, _sock(fi, "center"))
+    k = t.input("K", "NodeSocketFloat", 0.3)
+    ik = t.node("ShaderNodeMath", operation="MULTIPLY")
+    t.link((fi, "Index"), ik, "Value")
+    t.link(k, ik, "Value_001")
+    sep = t.node("ShaderNodeSeparateXYZ")
+    t.link((fi, _sock(fi, "center", True)), sep, "Vector")
+    m = t.node("ShaderNodeMath", operation="ADD")
+    t.link((ik, "Value"), m, "Value")
+    t.link((sep, "X"), m, "Value_001")
+    t.link((m, "Value"), fo, _sock(fo, "m"))
+    up = t.node("ShaderNodeCombineXYZ")
+    t.link((ik, "Value"), up, "Z")
+    line = t.node("GeometryNodeMeshLine", Count=2)
+    t.link((fi, _sock(fi, "center", True)), line, "Start Location")
+    t.link((up, "Vector"), line, "Offset")
+    t.link((line, "Mesh"), fo, _sock(fo, "Geometry"))
+    zm = t.node("ShaderNodeCombineXYZ")
+    t.link((fo, _sock(fo, "m", True)), zm, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((fo, "Geometry"), sp, "Geometry")
+    t.link((zm, "Vector"), sp, "Offset")
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((fo, [s.identifier for s in fo.outputs if s.name == "Geometry"][1]), join, "Geometry")
+    t.link((sp, "Geometry"), join, "Geometry")
+    t.output((join, "Geometry"))
+    return t
+
+
+@requires_bpy
+def test_foreach_faces_main_output_written_back_parity():
+    obj = _foreach_faces().object()
+    mod = translate_object(obj)
+    sets = [{"Th": 1.5, "K": 0.3}, {"Th": -1.0, "K": -0.2}, {"Th": 10.0, "K": 0.3}]
+    assert check_parity(obj, sets, module=mod) == len(sets)
+    batch, singles = batch_and_singles(mod, [{"Th": 1.5, "K": k} for k in (0.1, -0.4, 0.7)])
+    torch.testing.assert_close(batch, singles, rtol=1e-12, atol=1e-12)
+
+
+def _foreach_element() -> Tree:
+    """For Each point of a grid: its Element (a one-vertex mesh) raised by ``Index * K``, generated and joined."""
+    t = Tree()
+    fi, fo = _zone(t, "foreach")
+    grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 2})
+    t.link((grid, "Mesh"), fi, "Geometry")
+    ik = t.node("ShaderNodeMath", operation="MULTIPLY")
+    t.link((fi, "Index"), ik, "Value")
+    t.link(t.input("K", "NodeSocketFloat", 0.3), ik, "Value_001")
+    up = t.node("ShaderNodeCombineXYZ")
+    t.link((ik, "Value"), up, "Z")
+    tr = t.node("GeometryNodeTransform")
+    t.link((fi, "Element"), tr, "Geometry")
+    t.link((up, "Vector"), tr, "Translation")
+    t.link((tr, "Geometry"), fo, _sock(fo, "Geometry"))
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((fo, [s.identifier for s in fo.outputs if s.name == "Geometry"][1]), join, "Geometry")
+    t.link((t.node("GeometryNodeMeshLine", Count=2), "Mesh"), join, "Geometry")
+    t.output((join, "Geometry"))
+    return t
+
+
+@requires_bpy
+def test_foreach_element_output_parity():
+    obj = _foreach_element().object()
+    assert check_parity(obj, [{"K": 0.3}, {"K": -0.7}]) == 2
+
+
+@requires_bpy
+def test_hostile_item_names_are_inert():
+    hostile = "x'); import os; os.system('true') #\"\"\""
+    t = _repeat_state(item_name=hostile)
+    obj = t.object()
+    mod = translate_object(obj)
+    assert "import os" not in mod.SOURCE.replace(repr(hostile), "")
+    assert check_parity(obj, [{"N": 2, "S": 0.5, "Off": (0.1, 0.2, 0.3), "Size": (1.0, 1.0, 1.0)}], module=mod) == 1
+
+
+@requires_bpy
+def test_refusals_are_one_line():
+    from translator.blender_export import export_object
+    from translator.codegen import UnsupportedNodesError, check_supported
+    from translator.ir import program_from_dict
+
+    t = _foreach_element()
+    fo = next(n for n in t.ng.nodes if n.bl_idname == "GeometryNodeForeachGeometryElementOutput")
+    fo.domain = "FACE"  # the Element output is translated on POINT only
+    doc = export_object(t.object()).to_dict()
+    with pytest.raises(UnsupportedNodesError, match="Element output is supported on the POINT domain only") as err:
+        check_supported(program_from_dict(doc))
+    assert "\n" not in str(err.value)
+    for n in doc["groups"]["Program"]["nodes"]:
+        n["properties"].pop("paired_output", None)
+    with pytest.raises(UnsupportedNodesError, match="not paired") as err:
+        check_supported(program_from_dict(doc))
+    assert "\n" not in str(err.value)
