@@ -233,6 +233,15 @@ def test_count_from_a_continuous_value_per_element_or_split():
         for k, i in enumerate(idx.tolist()):
             single = mod.program({}, {"X": x[i:i + 1]})
             torch.testing.assert_close(mesh.verts[k], single.verts[0])
+    # a count shared by the batch is a guard of the traced fast path: a replay with another count is not taken
+    entry = next(v for v in vars(mod).values() if hasattr(v, "_shapeprog_traces"))
+    entry._shapeprog_traces.entries.clear()
+    for _ in range(3):
+        mod.program({}, {"X": torch.tensor([2.5, 2.2], dtype=torch.float64)})
+    assert entry._shapeprog_traces.stats["replayed"] >= 1
+    other = mod.program({}, {"X": torch.tensor([3.5, 3.1], dtype=torch.float64)})
+    assert entry._shapeprog_traces.stats["guard_misses"] >= 1
+    torch.testing.assert_close(other.verts[:1], mod.program({}, {"X": torch.tensor([3.5], dtype=torch.float64)}).verts)
 
 
 def _foreach_points(instances: bool = False) -> Tree:
@@ -437,3 +446,84 @@ def test_refusals_are_one_line():
     with pytest.raises(UnsupportedNodesError, match="not paired") as err:
         check_supported(program_from_dict(doc))
     assert "\n" not in str(err.value)
+
+
+def _every_type() -> Tree:
+    """Repeat state of every other socket type: an integer (+2), a boolean (negated), a rotation (rotated by a
+    fixed Euler rotation; it moves the cube a little each iteration), a matrix (multiplied by a transform with
+    the ``E`` rotation) and a color (scaled as a vector, 0.9); after the zone the cube's points go through the
+    matrix and move by the integer, the boolean and the color."""
+    t = Tree()
+    ri, ro = _zone(t, "repeat")
+    for typ, name in (("INT", "i"), ("BOOLEAN", "b"), ("ROTATION", "r"), ("MATRIX", "M"), ("RGBA", "c")):
+        ro.repeat_items.new(typ, name)
+    t.link(t.input("N", "NodeSocketInt", 2), ri, "Iterations")
+    t.link((t.node("GeometryNodeMeshCube"), "Mesh"), ri, "Item_0")
+    t.link(t.input("I", "NodeSocketInt", 1), ri, _sock(ri, "i"))
+    t.link(t.input("B", "NodeSocketBool", False), ri, _sock(ri, "b"))
+    e = t.input("E", "NodeSocketVector", (0.1, 0.2, 0.3))
+    e2r = t.node("FunctionNodeEulerToRotation")
+    t.link(e, e2r, "Euler")
+    t.link((e2r, "Rotation"), ri, _sock(ri, "r"))
+    m0 = t.node("FunctionNodeCombineTransform")
+    t.link(t.input("T", "NodeSocketVector", (0.0, 0.1, 0.0)), m0, "Translation")
+    t.link((m0, "Transform"), ri, _sock(ri, "M"))
+    col = t.node("FunctionNodeCombineColor")
+    t.link(t.input("Cr", "NodeSocketFloat", 0.5), col, "Red")
+    t.link((col, "Color"), ri, _sock(ri, "c"))
+    add = t.node("ShaderNodeMath", operation="ADD", Value_001=2.0)
+    t.link((ri, _sock(ri, "i", True)), add, "Value")
+    t.link((add, "Value"), ro, _sock(ro, "i"))
+    neg = t.node("FunctionNodeBooleanMath", operation="NOT")
+    t.link((ri, _sock(ri, "b", True)), neg, "Boolean")
+    t.link((neg, "Boolean"), ro, _sock(ro, "b"))
+    by = t.node("FunctionNodeEulerToRotation")
+    by.inputs["Euler"].default_value = (0.3, -0.2, 0.5)
+    rr = t.node("FunctionNodeRotateRotation")
+    t.link((ri, _sock(ri, "r", True)), rr, "Rotation")
+    t.link((by, "Rotation"), rr, "Rotate By")
+    t.link((rr, "Rotation"), ro, _sock(ro, "r"))
+    step = t.node("FunctionNodeCombineTransform", Translation=(0.1, 0.0, 0.05))
+    t.link((e2r, "Rotation"), step, "Rotation")
+    mm = t.node("FunctionNodeMatrixMultiply")
+    t.link((ri, _sock(ri, "M", True)), mm, "Matrix")
+    t.link((step, "Transform"), mm, "Matrix_001")
+    t.link((mm, "Matrix"), ro, _sock(ro, "M"))
+    sc = t.node("ShaderNodeVectorMath", operation="SCALE", Scale=0.9)
+    t.link((ri, _sock(ri, "c", True)), sc, "Vector")
+    t.link((sc, "Vector"), ro, _sock(ro, "c"))
+    rv = t.node("FunctionNodeRotateVector", Vector=(0.05, 0.0, 0.0))
+    t.link((ri, _sock(ri, "r", True)), rv, "Rotation")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((ri, "Item_0"), sp, "Geometry")
+    t.link((rv, "Vector"), sp, "Offset")
+    t.link((sp, "Geometry"), ro, "Item_0")
+    tp = t.node("FunctionNodeTransformPoint")
+    t.link(t.node("GeometryNodeInputPosition"), tp, "Vector")
+    t.link((ro, _sock(ro, "M", True)), tp, "Transform")
+    sp2 = t.node("GeometryNodeSetPosition")
+    t.link((ro, "Item_0"), sp2, "Geometry")
+    t.link((tp, "Vector"), sp2, "Position")
+    ib = t.node("ShaderNodeCombineXYZ")
+    t.link((ro, _sock(ro, "i", True)), ib, "X")
+    t.link((ro, _sock(ro, "b", True)), ib, "Y")
+    off = t.node("ShaderNodeVectorMath", operation="MULTIPLY_ADD", Vector_001=(0.1, 0.1, 0.1))
+    t.link((ro, _sock(ro, "c", True)), off, "Vector")
+    t.link((ib, "Vector"), off, "Vector_002")
+    sp3 = t.node("GeometryNodeSetPosition")
+    t.link((sp2, "Geometry"), sp3, "Geometry")
+    t.link((off, "Vector"), sp3, "Offset")
+    t.output((sp3, "Geometry"))
+    return t
+
+
+@requires_bpy
+def test_repeat_state_of_every_type_parity_and_gradcheck():
+    obj = _every_type().object()
+    mod = translate_object(obj)
+    base = {"I": 1, "B": False, "E": (0.1, 0.2, 0.3), "T": (0.0, 0.1, 0.0), "Cr": 0.5}
+    sets = [{**base, "N": 0}, {**base, "N": 1, "B": True}, {**base, "N": 3, "I": -4, "E": (0.5, -0.3, 0.2), "Cr": 0.2}]
+    assert check_parity(obj, sets, module=mod) == len(sets)
+    e = torch.tensor([[0.1, 0.2, 0.3], [0.4, -0.3, 0.6]], dtype=torch.float64, requires_grad=True)
+    cr = torch.tensor([0.5, -0.2], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda e, cr: mod.program({"N": 3}, {"E": e, "Cr": cr}).verts, (e, cr))
