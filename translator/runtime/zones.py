@@ -182,10 +182,13 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
       field captured on it on the item's domain, joined in iteration order (Join Geometry); the
       fields' outputs read the captured values. Items before the first geometry give defaults.
     """
-    from ..nodes.attributes import default_data, store_named_attribute
+    from ..nodes.attributes import default_data, named_attribute, store_named_attribute
     from ..nodes.fields import evaluate, selection_mask
     from ..nodes.transform import join_geometry
-    from .fields import adapt_domain, attribute_field
+    from .fields import adapt_domain
+
+    def attribute_field(name: str, type: str) -> Field:
+        return named_attribute(name, _ATTRIBUTE_TYPE[type])[0]
 
     geometry = geometry if geometry is not None else GeometrySet()
     where = f"For Each Geometry Element zone {name!r}"

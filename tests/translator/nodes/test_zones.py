@@ -527,3 +527,67 @@ def test_repeat_state_of_every_type_parity_and_gradcheck():
     e = torch.tensor([[0.1, 0.2, 0.3], [0.4, -0.3, 0.6]], dtype=torch.float64, requires_grad=True)
     cr = torch.tensor([0.5, -0.2], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda e, cr: mod.program({"N": 3}, {"E": e, "Cr": cr}).verts, (e, cr))
+
+
+def _foreach_domain(domain: str) -> Tree:
+    """For Each element of ``domain`` (EDGE / CORNER of a grid, INSTANCE of cubes on a line, CURVE of a circle
+    joined with a line): the main output ``Index * K + Position.x`` written back and read by Set Position (z; on
+    instances, their positions; on curves, their points), and a two-point Mesh Line generated at each element's
+    position."""
+    t = Tree()
+    fi, fo = _zone(t, "foreach")
+    fo.domain = domain
+    fo.input_items.new("VECTOR", "pos")
+    fo.main_items.new("FLOAT", "m")
+    if domain in ("EDGE", "CORNER"):
+        src = (t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 3, "Size X": 2.0}), "Mesh")
+    elif domain == "INSTANCE":
+        src = (t.instances_on_line((t.node("GeometryNodeMeshCube", Size=(0.3, 0.3, 0.3)), "Mesh"), 3,
+                                   Offset=(1.0, 0.2, 0.0)), "Instances")
+    else:
+        join = t.node("GeometryNodeJoinGeometry")
+        t.link((t.node("GeometryNodeCurvePrimitiveCircle", Resolution=5), "Curve"), join, "Geometry")
+        t.link((t.node("GeometryNodeCurvePrimitiveLine"), "Curve"), join, "Geometry")
+        src = (join, "Geometry")
+    t.link(src, fi, "Geometry")
+    t.link(t.node("GeometryNodeInputPosition"), fi, _sock(fi, "pos"))
+    k = t.input("K", "NodeSocketFloat", 0.3)
+    m = t.node("ShaderNodeMath", operation="MULTIPLY_ADD")
+    t.link((fi, "Index"), m, "Value")
+    t.link(k, m, "Value_001")
+    sep = t.node("ShaderNodeSeparateXYZ")
+    t.link((fi, _sock(fi, "pos", True)), sep, "Vector")
+    t.link((sep, "X"), m, "Value_002")
+    t.link((m, "Value"), fo, _sock(fo, "m"))
+    up = t.node("ShaderNodeCombineXYZ")
+    t.link(k, up, "Z")
+    line = t.node("GeometryNodeMeshLine", Count=2)
+    t.link((fi, _sock(fi, "pos", True)), line, "Start Location")
+    t.link((up, "Vector"), line, "Offset")
+    t.link((line, "Mesh"), fo, _sock(fo, "Geometry"))
+    zm = t.node("ShaderNodeCombineXYZ")
+    t.link((fo, _sock(fo, "m", True)), zm, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((fo, "Geometry"), sp, "Geometry")
+    t.link((zm, "Vector"), sp, "Offset")
+    moved = (sp, "Geometry")
+    if domain == "INSTANCE":
+        real = t.node("GeometryNodeRealizeInstances")
+        t.link(moved, real, "Geometry")
+        moved = (real, "Geometry")
+    elif domain == "CURVE":
+        c2m = t.node("GeometryNodeCurveToMesh")
+        t.link(moved, c2m, "Curve")
+        moved = (c2m, "Mesh")
+    join = t.node("GeometryNodeJoinGeometry")
+    t.link((fo, [s.identifier for s in fo.outputs if s.name == "Geometry"][1]), join, "Geometry")
+    t.link(moved, join, "Geometry")
+    t.output((join, "Geometry"))
+    return t
+
+
+@requires_bpy
+@pytest.mark.parametrize("domain", ["EDGE", "CORNER", "INSTANCE", "CURVE"])
+def test_foreach_other_domains_parity(domain):
+    obj = _foreach_domain(domain).object()
+    assert check_parity(obj, [{"K": 0.3}, {"K": -0.45}]) == 2
