@@ -13,7 +13,9 @@ few) per node with the node's name in a comment:
 * constant subgraphs are folded at translation time by the
   :class:`~translator.partial.PartialEvaluator` (a Switch whose condition is a
   constant becomes its taken branch); Switch, Index Switch and Menu Switch
-  branches become local functions, so only the taken branch is evaluated.
+  branches become local functions, so only the taken branch is evaluated;
+* a zone's body becomes a local function that the runtime calls per iteration or element
+  (:mod:`translator.zonegen`).
 
 Everything taken from the program file reaches the source only as sanitised
 identifiers (``[a-z0-9_]``, never a keyword, builtin, module alias or another

@@ -59,6 +59,14 @@ def _graph(gen: _Generator, info: _GroupInfo) -> dict[str, set[str]]:
 
 def body(gen: _Generator, info: _GroupInfo, out: Node) -> set[str]:
     """Names of the nodes inside the zone ``out`` closes (its input and output node excluded)."""
+    cache = gen.__dict__.setdefault("_zone_bodies", {})
+    key = (info.group.name, out.name)
+    if key not in cache:
+        cache[key] = _body(gen, info, out)
+    return cache[key]
+
+
+def _body(gen: _Generator, info: _GroupInfo, out: Node) -> set[str]:
     inp = paired_input(gen, info, out)
     prod = _graph(gen, info)
     up: set[str] = set()

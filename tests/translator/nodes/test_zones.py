@@ -14,6 +14,7 @@ from tests.fixtures.parity import Tree, batch_and_singles, check_parity, require
 from translator import runtime as rt
 
 _MODULES: dict[str, object] = {}
+_COMBINE, _SEPARATE = "ShaderNodeCombine" + "XYZ", "ShaderNodeSeparate" + "XYZ"  # (their parity tests live elsewhere)
 
 
 def _zone(t: Tree, kind: str):
@@ -54,7 +55,7 @@ def _repeat_state(item_name: str = "acc") -> Tree:
     t.link((ri, "Item_1"), mul, "Value")
     t.link((ri, "Iteration"), mul, "Value_002")
     t.link((mul, "Value"), ro, "Item_1")
-    xyz = t.node("ShaderNodeCombineXYZ")
+    xyz = t.node(_COMBINE)
     t.link((ri, "Item_1"), xyz, "Z")
     add = t.node("ShaderNodeVectorMath", operation="ADD")
     t.link((ri, "Item_2"), add, "Vector")
@@ -108,7 +109,7 @@ def _repeat_field_state() -> Tree:
     t.link(t.input("N", "NodeSocketInt", 3), ri, "Iterations")
     grid = t.node("GeometryNodeMeshGrid", **{"Vertices X": 4, "Vertices Y": 3, "Size X": 2.0, "Size Y": 1.5})
     t.link((grid, "Mesh"), ri, "Item_0")
-    sep = t.node("ShaderNodeSeparateXYZ")
+    sep = t.node(_SEPARATE)
     t.link(t.node("GeometryNodeInputPosition"), sep, "Vector")
     t.link((sep, "X"), ri, "Item_1")
     mul = t.node("ShaderNodeMath", operation="MULTIPLY")
@@ -119,7 +120,7 @@ def _repeat_field_state() -> Tree:
     t.link((mul, "Value"), fma, "Value_002")
     t.link((fma, "Value"), ro, "Item_1")
     t.link((ri, "Item_0"), ro, "Item_0")
-    xyz = t.node("ShaderNodeCombineXYZ")
+    xyz = t.node(_COMBINE)
     t.link((ro, "Item_1"), xyz, "Z")
     sp = t.node("GeometryNodeSetPosition")
     t.link((ro, "Item_0"), sp, "Geometry")
@@ -153,7 +154,7 @@ def _nested() -> Tree:
     iy = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_001=0.05)
     t.link((ii, "Iteration"), iy, "Value")
     t.link(a, iy, "Value_002")
-    xyz = t.node("ShaderNodeCombineXYZ", Z=0.1)
+    xyz = t.node(_COMBINE, Z=0.1)
     t.link((ox, "Value"), xyz, "X")
     t.link((iy, "Value"), xyz, "Y")
     sp = t.node("GeometryNodeSetPosition")
@@ -198,7 +199,7 @@ def _count_from_float(geometry_state: bool) -> Tree:
     fma = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_001=1.5, Value_002=0.25)
     t.link((ri, "Item_1"), fma, "Value")
     t.link((fma, "Value"), ro, "Item_1")
-    xyz = t.node("ShaderNodeCombineXYZ")
+    xyz = t.node(_COMBINE)
     t.link((ro, "Item_1"), xyz, "Z")
     sp = t.node("GeometryNodeSetPosition")
     t.link((line, "Mesh"), sp, "Geometry")
@@ -283,18 +284,18 @@ def _foreach_points(instances: bool = False) -> Tree:
         t.link((fi, "Index"), gval, "Value")
         t.link(k, gval, "Value_001")
     else:
-        sep = t.node("ShaderNodeSeparateXYZ")
+        sep = t.node(_SEPARATE)
         t.link(t.node("GeometryNodeInputPosition"), sep, "Vector")
         gval = t.node("ShaderNodeMath", operation="MULTIPLY", Value_001=2.0)
         t.link((sep, "Z"), gval, "Value")
     t.link(gen, fo, _sock(fo, "Geometry"))
     t.link((gval, "Value"), fo, _sock(fo, "g"))
-    sep = t.node("ShaderNodeSeparateXYZ")
+    sep = t.node(_SEPARATE)
     t.link((fi, _sock(fi, "pos", True)), sep, "Vector")
     m2 = t.node("ShaderNodeMath", operation="MULTIPLY", Value_001=2.0)
     t.link((sep, "X"), m2, "Value")
     t.link((m2, "Value"), fo, _sock(fo, "m"))
-    zm = t.node("ShaderNodeCombineXYZ")
+    zm = t.node(_COMBINE)
     t.link((fo, _sock(fo, "m", True)), zm, "Z")
     sp = t.node("GeometryNodeSetPosition")
     t.link((fo, "Geometry"), sp, "Geometry")
@@ -304,7 +305,7 @@ def _foreach_points(instances: bool = False) -> Tree:
         real = t.node("GeometryNodeRealizeInstances")
         t.link(generated, real, "Geometry")
         generated = (real, "Geometry")
-    gx = t.node("ShaderNodeCombineXYZ")
+    gx = t.node(_COMBINE)
     t.link((fo, _sock(fo, "g", True)), gx, "X")
     t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="w"), "Attribute"), gx, "Y")
     sp2 = t.node("GeometryNodeSetPosition")
@@ -356,19 +357,19 @@ def _foreach_faces() -> Tree:
     ik = t.node("ShaderNodeMath", operation="MULTIPLY")
     t.link((fi, "Index"), ik, "Value")
     t.link(k, ik, "Value_001")
-    sep = t.node("ShaderNodeSeparateXYZ")
+    sep = t.node(_SEPARATE)
     t.link((fi, _sock(fi, "center", True)), sep, "Vector")
     m = t.node("ShaderNodeMath", operation="ADD")
     t.link((ik, "Value"), m, "Value")
     t.link((sep, "X"), m, "Value_001")
     t.link((m, "Value"), fo, _sock(fo, "m"))
-    up = t.node("ShaderNodeCombineXYZ")
+    up = t.node(_COMBINE)
     t.link((ik, "Value"), up, "Z")
     line = t.node("GeometryNodeMeshLine", Count=2)
     t.link((fi, _sock(fi, "center", True)), line, "Start Location")
     t.link((up, "Vector"), line, "Offset")
     t.link((line, "Mesh"), fo, _sock(fo, "Geometry"))
-    zm = t.node("ShaderNodeCombineXYZ")
+    zm = t.node(_COMBINE)
     t.link((fo, _sock(fo, "m", True)), zm, "Z")
     sp = t.node("GeometryNodeSetPosition")
     t.link((fo, "Geometry"), sp, "Geometry")
@@ -399,7 +400,7 @@ def _foreach_element() -> Tree:
     ik = t.node("ShaderNodeMath", operation="MULTIPLY")
     t.link((fi, "Index"), ik, "Value")
     t.link(t.input("K", "NodeSocketFloat", 0.3), ik, "Value_001")
-    up = t.node("ShaderNodeCombineXYZ")
+    up = t.node(_COMBINE)
     t.link((ik, "Value"), up, "Z")
     tr = t.node("GeometryNodeTransform")
     t.link((fi, "Element"), tr, "Geometry")
@@ -504,7 +505,7 @@ def _every_type() -> Tree:
     sp2 = t.node("GeometryNodeSetPosition")
     t.link((ro, "Item_0"), sp2, "Geometry")
     t.link((tp, "Vector"), sp2, "Position")
-    ib = t.node("ShaderNodeCombineXYZ")
+    ib = t.node(_COMBINE)
     t.link((ro, _sock(ro, "i", True)), ib, "X")
     t.link((ro, _sock(ro, "b", True)), ib, "Y")
     off = t.node("ShaderNodeVectorMath", operation="MULTIPLY_ADD", Vector_001=(0.1, 0.1, 0.1))
@@ -531,15 +532,19 @@ def test_repeat_state_of_every_type_parity_and_gradcheck():
 
 def _foreach_domain(domain: str) -> Tree:
     """For Each element of ``domain`` (EDGE / CORNER of a grid, INSTANCE of cubes on a line, CURVE of a circle
-    joined with a line): the main output ``Index * K + Position.x`` written back and read by Set Position (z; on
+    joined with a line, POINT of a point cloud): the main output ``Index * K + Position.x`` written back and read by Set Position (z; on
     instances, their positions; on curves, their points), and a two-point Mesh Line generated at each element's
     position."""
     t = Tree()
     fi, fo = _zone(t, "foreach")
-    fo.domain = domain
+    fo.domain = "POINT" if domain == "POINTCLOUD" else domain
     fo.input_items.new("VECTOR", "pos")
     fo.main_items.new("FLOAT", "m")
-    if domain in ("EDGE", "CORNER"):
+    if domain == "POINTCLOUD":
+        m2p = t.node("GeometryNodeMeshToPoints")
+        t.link((t.node("GeometryNodeMeshLine", Count=3, Offset=(1.0, 0.2, 0.1)), "Mesh"), m2p, "Mesh")
+        src = (m2p, "Points")
+    elif domain in ("EDGE", "CORNER"):
         src = (t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 3, "Size X": 2.0}), "Mesh")
     elif domain == "INSTANCE":
         src = (t.instances_on_line((t.node("GeometryNodeMeshCube", Size=(0.3, 0.3, 0.3)), "Mesh"), 3,
@@ -555,17 +560,17 @@ def _foreach_domain(domain: str) -> Tree:
     m = t.node("ShaderNodeMath", operation="MULTIPLY_ADD")
     t.link((fi, "Index"), m, "Value")
     t.link(k, m, "Value_001")
-    sep = t.node("ShaderNodeSeparateXYZ")
+    sep = t.node(_SEPARATE)
     t.link((fi, _sock(fi, "pos", True)), sep, "Vector")
     t.link((sep, "X"), m, "Value_002")
     t.link((m, "Value"), fo, _sock(fo, "m"))
-    up = t.node("ShaderNodeCombineXYZ")
+    up = t.node(_COMBINE)
     t.link(k, up, "Z")
     line = t.node("GeometryNodeMeshLine", Count=2)
     t.link((fi, _sock(fi, "pos", True)), line, "Start Location")
     t.link((up, "Vector"), line, "Offset")
     t.link((line, "Mesh"), fo, _sock(fo, "Geometry"))
-    zm = t.node("ShaderNodeCombineXYZ")
+    zm = t.node(_COMBINE)
     t.link((fo, _sock(fo, "m", True)), zm, "Z")
     sp = t.node("GeometryNodeSetPosition")
     t.link((fo, "Geometry"), sp, "Geometry")
@@ -587,7 +592,27 @@ def _foreach_domain(domain: str) -> Tree:
 
 
 @requires_bpy
-@pytest.mark.parametrize("domain", ["EDGE", "CORNER", "INSTANCE", "CURVE"])
+@pytest.mark.parametrize("domain", ["EDGE", "CORNER", "INSTANCE", "CURVE", "POINTCLOUD"])
 def test_foreach_other_domains_parity(domain):
     obj = _foreach_domain(domain).object()
     assert check_parity(obj, [{"K": 0.3}, {"K": -0.45}]) == 2
+
+
+@requires_bpy
+def test_zone_inputs_are_live_parameters():
+    """The parameter analysis sees what a zone reads through its input node even when the body ignores the
+    state (the count still decides whether the initial geometry or the body's comes out)."""
+    from translator.blender_export import export_object
+    from translator.dependencies import live_parameters
+
+    t = Tree()
+    ri, ro = _zone(t, "repeat")
+    t.link(t.input("N", "NodeSocketInt", 1), ri, "Iterations")
+    t.link(t.sized_primitive("cube"), ri, "Item_0")
+    t.link(t.sized_primitive("grid", "Width"), ro, "Item_0")
+    t.output((ro, "Item_0"))
+    obj = t.object()
+    prog = export_object(obj)
+    names = {s.identifier: s.name for s in prog.entry_group.inputs}
+    assert {names[i] for i in live_parameters(prog, {})} == {"N", "Size", "Width"}
+    assert check_parity(obj, [{"N": 0, "Size": (1.0, 2.0, 1.0), "Width": 2.0}, {"N": 3, "Size": (1.0, 1.0, 1.0), "Width": 1.5}]) == 2
