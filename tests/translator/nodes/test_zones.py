@@ -616,3 +616,60 @@ def test_zone_inputs_are_live_parameters():
     names = {s.identifier: s.name for s in prog.entry_group.inputs}
     assert {names[i] for i in live_parameters(prog, {})} == {"N", "Size", "Width"}
     assert check_parity(obj, [{"N": 0, "Size": (1.0, 2.0, 1.0), "Width": 2.0}, {"N": 3, "Size": (1.0, 1.0, 1.0), "Width": 1.5}]) == 2
+
+
+def _foreach_in_repeat() -> Tree:
+    """A Repeat (``N``, Iterations folded from ``1 + 1`` when ``folded``) whose body runs a For Each over the
+    state's points: each point becomes a two-point line rising by ``K * (Iteration + 1)``, so the point count
+    doubles every iteration."""
+    t = Tree()
+    ri, ro = _zone(t, "repeat")
+    fi, fo = _zone(t, "foreach")
+    fo.input_items.new("VECTOR", "pos")
+    t.link(t.input("N", "NodeSocketInt", 2), ri, "Iterations")
+    t.link((t.node("GeometryNodeMeshLine", Count=2, Offset=(1.0, 0.0, 0.0)), "Mesh"), ri, "Item_0")
+    t.link((ri, "Item_0"), fi, "Geometry")
+    t.link(t.node("GeometryNodeInputPosition"), fi, _sock(fi, "pos"))
+    step = t.node("ShaderNodeMath", operation="MULTIPLY_ADD")
+    t.link((ri, "Iteration"), step, "Value")
+    k = t.input("K", "NodeSocketFloat", 0.3)
+    t.link(k, step, "Value_001")
+    t.link(k, step, "Value_002")
+    up = t.node(_COMBINE)
+    t.link((step, "Value"), up, "Z")
+    t.link((fi, "Index"), up, "X")
+    line = t.node("GeometryNodeMeshLine", Count=2)
+    t.link((fi, _sock(fi, "pos", True)), line, "Start Location")
+    t.link((up, "Vector"), line, "Offset")
+    t.link((line, "Mesh"), fo, _sock(fo, "Geometry"))
+    t.link((fo, [s.identifier for s in fo.outputs if s.name == "Geometry"][1]), ro, "Item_0")
+    t.output((ro, "Item_0"))
+    return t
+
+
+@requires_bpy
+def test_foreach_inside_repeat_parity_and_gradcheck():
+    obj = _foreach_in_repeat().object()
+    mod = translate_object(obj)
+    assert "rt.foreach_element_zone(" in mod.SOURCE and "rt.repeat_zone(" in mod.SOURCE
+    sets = [{"N": 0, "K": 0.3}, {"N": 1, "K": 0.3}, {"N": 3, "K": -0.25}]
+    assert check_parity(obj, sets, module=mod) == len(sets)
+    k = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda k: mod.program({"N": 2}, {"K": k}).verts, (k,))
+
+
+@requires_bpy
+def test_iterations_from_a_folded_constant():
+    t = Tree()
+    ri, ro = _zone(t, "repeat")
+    add = t.node("ShaderNodeMath", operation="ADD", Value=1.0, Value_001=2.0)
+    t.link((add, "Value"), ri, "Iterations")
+    t.link(t.sized_primitive("cube"), ri, "Item_0")
+    tr = t.node("GeometryNodeTransform", Translation=(0.25, 0.0, 0.1))
+    t.link((ri, "Item_0"), tr, "Geometry")
+    t.link((tr, "Geometry"), ro, "Item_0")
+    t.output((ro, "Item_0"))
+    obj = t.object()
+    mod = translate_object(obj)
+    assert "rt.repeat_zone(3, " in mod.SOURCE
+    assert check_parity(obj, [{"Size": (1.0, 2.0, 0.5)}], module=mod) == 1
