@@ -34,7 +34,7 @@ def _items_check(n) -> str | None:
         if s.type != "CUSTOM" and s.enabled and s.identifier not in ("Iterations", "Geometry", "Selection") \
                 and s.type not in ITEM_TYPES:
             return f"zone item {s.name!r} of type {s.type} is not supported"
-    if not n.properties.get("paired_output") and n.bl_idname in ZONE_PAIRS:
+    if not n.properties.get("paired_output") and getattr(n, "bl_idname", "") in ZONE_PAIRS:
         return "zone input is not paired with an output node"
     return None
 

@@ -142,6 +142,8 @@ def _propagate(geo: GeometrySet, src: list[tuple[str, Attribute]], i: int) -> Ge
     """Blender's attribute propagation onto one generated geometry: every attribute of the iterated
     component (adapted to the iteration domain: ``src``) that the generated component does not have
     yet, filled with the element's value on the component's propagation domain."""
+    from ..nodes.attributes import _BUILTIN
+
     out = {}
     for kind in ("mesh", "points", "curves", "instances"):
         comp = getattr(geo, kind)
@@ -151,7 +153,7 @@ def _propagate(geo: GeometrySet, src: list[tuple[str, Attribute]], i: int) -> Ge
         n = comp.count if kind == "instances" else comp.domain_size(dom)
         attrs = dict(comp.attributes)
         for name, a in src:
-            if name in attrs or name == "position":
+            if name in attrs or name in _BUILTIN:  # built-in attributes (position, sharp_face, ...) are not copied
                 continue
             v = a.data[:, i:i + 1]
             attrs[name] = Attribute(dom, v.expand(v.shape[0], n, *v.shape[2:]), a.type)
