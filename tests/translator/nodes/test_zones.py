@@ -532,18 +532,23 @@ def test_repeat_state_of_every_type_parity_and_gradcheck():
 
 def _foreach_domain(domain: str) -> Tree:
     """For Each element of ``domain`` (EDGE / CORNER of a grid, INSTANCE of cubes on a line, CURVE of a circle
-    joined with a line, POINT of a point cloud): the main output ``Index * K + Position.x`` written back and read by Set Position (z; on
+    joined with a line, POINT of a point cloud, of a point cloud and a mesh): the main output ``Index * K + Position.x`` written back and read by Set Position (z; on
     instances, their positions; on curves, their points), and a two-point Mesh Line generated at each element's
     position."""
     t = Tree()
     fi, fo = _zone(t, "foreach")
-    fo.domain = "POINT" if domain == "POINTCLOUD" else domain
+    fo.domain = "POINT" if domain in ("POINTCLOUD", "MIXED") else domain
     fo.input_items.new("VECTOR", "pos")
     fo.main_items.new("FLOAT", "m")
-    if domain == "POINTCLOUD":
+    if domain in ("POINTCLOUD", "MIXED"):
         m2p = t.node("GeometryNodeMeshToPoints")
         t.link((t.node("GeometryNodeMeshLine", Count=3, Offset=(1.0, 0.2, 0.1)), "Mesh"), m2p, "Mesh")
         src = (m2p, "Points")
+        if domain == "MIXED":  # a point cloud joined before a mesh: the mesh's points are still iterated first
+            join = t.node("GeometryNodeJoinGeometry")
+            t.link((t.node("GeometryNodeMeshLine", Count=2, Offset=(0.0, 0.5, 0.3)), "Mesh"), join, "Geometry")
+            t.link(src, join, "Geometry")
+            src = (join, "Geometry")
     elif domain in ("EDGE", "CORNER"):
         src = (t.node("GeometryNodeMeshGrid", **{"Vertices X": 3, "Vertices Y": 3, "Size X": 2.0}), "Mesh")
     elif domain == "INSTANCE":
@@ -592,7 +597,7 @@ def _foreach_domain(domain: str) -> Tree:
 
 
 @requires_bpy
-@pytest.mark.parametrize("domain", ["EDGE", "CORNER", "INSTANCE", "CURVE", "POINTCLOUD"])
+@pytest.mark.parametrize("domain", ["EDGE", "CORNER", "INSTANCE", "CURVE", "POINTCLOUD", "MIXED"])
 def test_foreach_other_domains_parity(domain):
     obj = _foreach_domain(domain).object()
     assert check_parity(obj, [{"K": 0.3}, {"K": -0.45}]) == 2
