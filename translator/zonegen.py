@@ -120,13 +120,9 @@ def zone_problems(gen: _Generator, info: _GroupInfo, n: Node) -> list[str]:
         return []
     if paired_input(gen, info, n) is None:
         return [f"{where}: zone output has no paired input node"]
-    if kind == "foreach_output":
-        inp = paired_input(gen, info, n)
-        outs = _items(inp.outputs)
-        for s in outs:
-            if s.identifier == "Element" and gen.pe.linked_outputs(info.group, inp) & {"Element"} \
-                    and n.properties.get("domain", "POINT") != "POINT":
-                return [f"{where}: the Element output is supported on the POINT domain only"]
+    if kind == "foreach_output" and n.properties.get("domain", "POINT") != "POINT" \
+            and "Element" in gen.pe.linked_outputs(info.group, paired_input(gen, info, n)):
+        return [f"{where}: the Element output is supported on the POINT domain only"]
     return []
 
 
