@@ -76,6 +76,8 @@ def _node_properties(node: Any) -> dict:
                 props[ident] = _curve_mapping(val)
             elif val is not None and val.bl_rna.identifier == "ColorRamp":
                 props[ident] = _color_ramp(val)
+            elif val is not None and hasattr(val, "bl_idname") and hasattr(val, "inputs"):
+                props[ident] = val.name  # a node (a zone input's ``paired_output``): its name
         elif p.type == "COLLECTION":
             items = _collection_items(val)
             if items:

@@ -28,7 +28,8 @@ README_END = "<!-- nodes:end -->"
 
 # Special node kinds (handled by the code generator) and the family each belongs to.
 _SPECIAL_FAMILY = {"switch": "switches", "index_switch": "switches", "menu_switch": "switches", "group": "graph",
-                   "group_input": "graph", "group_output": "graph", "reroute": "graph"}
+                   "group_input": "graph", "group_output": "graph", "reroute": "graph", "repeat_input": "zones",
+                   "repeat_output": "zones", "foreach_input": "zones", "foreach_output": "zones"}
 
 
 # How a test file uses the parity harness (today's imports and those of the tests/fixtures layout).

@@ -13,7 +13,9 @@ few) per node with the node's name in a comment:
 * constant subgraphs are folded at translation time by the
   :class:`~translator.partial.PartialEvaluator` (a Switch whose condition is a
   constant becomes its taken branch); Switch, Index Switch and Menu Switch
-  branches become local functions, so only the taken branch is evaluated.
+  branches become local functions, so only the taken branch is evaluated;
+* a zone's body becomes a local function that the runtime calls per iteration or element
+  (:mod:`translator.zonegen`).
 
 Everything taken from the program file reaches the source only as sanitised
 identifiers (``[a-z0-9_]``, never a keyword, builtin, module alias or another
@@ -38,6 +40,7 @@ from .nodes import NodeSpec, kwarg_name
 from .operators import OPERATOR_NODES, Operand, ValueKinds, operator_expression
 from .partial import SELECTOR, UNKNOWN, PartialEvaluator, Source, active_output, interface_default, is_plain
 from .pysource import Names, comment_text, identifier, literal
+from .zonegen import ZONE_INPUT_KINDS, ZONE_OUTPUT_KINDS, emit_zone, external_deps, paired_input, zone_problems
 
 __all__ = ["UnsupportedNodesError", "check_supported", "compile_program", "generate_source", "literal"]
 
@@ -142,6 +145,8 @@ class _Generator:
 
     def eager_deps(self, info: _GroupInfo, node: Node) -> list[str]:
         """Nodes that must run before ``node`` in the same scope (a switch: its condition, or its taken branch)."""
+        if self.kind(node) in ZONE_OUTPUT_KINDS:
+            return external_deps(self, info, node)
         socks = self.pe.enabled_inputs(node)
         if self.kind(node) in SELECTOR:
             taken = self.pe.choice(info.group, node)
@@ -180,6 +185,8 @@ class _Generator:
                 for src in self.resolve(info, n, s.identifier):
                     if src.node is not None:
                         stack.append(src.node)
+            if self.kind(n) in ZONE_OUTPUT_KINDS and paired_input(self, info, n) is not None:
+                stack.append(paired_input(self, info, n).name)
         return [n for n in topological_order(info.group) if n in seen]
 
     # -- checks --------------------------------------------------------------
@@ -220,6 +227,8 @@ class _Generator:
             reason = spec.check(n)
             if reason:
                 out.append(f"{where}: {reason}")
+        if spec.kind in ZONE_INPUT_KINDS | ZONE_OUTPUT_KINDS:
+            out.extend(zone_problems(self, info, n))
         if spec.kind in ("plain", "group"):
             extra = sorted(self.pe.linked_outputs(info.group, n) - set(self.node_outputs(n)))
             if extra:
@@ -325,6 +334,8 @@ class _Generator:
             lines.append(ind + self.plain_call(info, n, spec))
         elif spec.kind == "group":
             lines.append(ind + self.group_call(info, n))
+        elif spec.kind in ZONE_OUTPUT_KINDS:
+            lines.extend(emit_zone(self, info, n, avail, ind))
         else:
             lines.extend(self.switch_lines(info, n, avail, ind))
         return lines

@@ -153,6 +153,10 @@ class Liveness:
                 push_inputs(n, [s for s in enabled if s in sub_live])
                 continue
             push_inputs(n, enabled)
+            if kind in ("repeat_output", "foreach_output"):  # a zone also reads its input node's inputs
+                pair = next((m for m in g.nodes if m.properties.get("paired_output") == n.name), None)
+                if pair is not None:
+                    push_inputs(pair, [s.identifier for s in pe.enabled_inputs(pair)])
         res = frozenset(live)
         self._live[key] = res
         return res

@@ -40,6 +40,7 @@ class NodeSpec:
     props: tuple[str, ...] = ()
     check: Callable[[Any], str | None] | None = None
     kind: str = "plain"  # plain | switch | index_switch | menu_switch | group | group_input | group_output | reroute
+    # | repeat_input | repeat_output | foreach_input | foreach_output (zones)
     pure: bool = True  # no geometry, no field source: constant inputs give a constant output
     implicit: frozenset[str] = field(default_factory=frozenset)  # kwargs left to the function when unlinked
     renames: dict[str, str] = field(default_factory=dict)  # socket identifier -> kwarg when the default is ambiguous
@@ -124,9 +125,9 @@ def modes_check(label: str, modes: dict[str, tuple[Any, ...]]) -> Callable[[Any]
 
 
 def special(bl_idname: str, kind: str, check: Callable[[Any], str | None] | None = None, *, label: str = "",
-            notes: str = "", modes: dict[str, tuple[Any, ...]] | None = None) -> None:
+            notes: str = "", modes: dict[str, tuple[Any, ...]] | None = None, grad: str = "-") -> None:
     REGISTRY[bl_idname] = NodeSpec(bl_idname=bl_idname, func=None, kind=kind, pure=False, check=check, label=label,
-                                   notes=notes, modes=dict(modes or {}))
+                                   notes=notes, modes=dict(modes or {}), grad=grad)
 
 
 def load_all() -> dict[str, NodeSpec]:

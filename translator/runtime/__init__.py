@@ -3,7 +3,8 @@
 Generated programs and the node functions use it as ``from translator import runtime as rt``;
 it gathers, by topic, :mod:`~translator.runtime.values` (evaluation context, coercions, the
 Field type), :mod:`~translator.runtime.conversions`, :mod:`~translator.runtime.fields`,
-:mod:`~translator.runtime.switches` (switches and topology) and :mod:`~translator.runtime.entry`
+:mod:`~translator.runtime.switches` (switches and topology), :mod:`~translator.runtime.zones` (Repeat and For
+Each Geometry Element zones) and :mod:`~translator.runtime.entry`
 (parameters, :func:`run`, splitting a batch by topology).
 
 Value representation (``B`` = batch; a value that does not depend on a
@@ -58,6 +59,7 @@ from .values import (
     identity_matrix,
     is_field,
 )
+from .zones import foreach_element_zone, repeat_zone
 
 __all__ = [
     "EvalContext",
@@ -87,11 +89,13 @@ __all__ = [
     "eval_field",
     "evaluate_grouped",
     "field_map",
+    "foreach_element_zone",
     "identity_matrix",
     "index_switch",
     "is_field",
     "menu_switch",
     "next_corners",
+    "repeat_zone",
     "resolve_parameters",
     "rotation_constant",
     "run",

@@ -1,0 +1,261 @@
+"""Zones at run time: the Repeat zone and the For Each Geometry Element zone.
+
+The code generator turns a zone's body (the nodes between its input and output node) into a local
+function and calls :func:`repeat_zone` or :func:`foreach_element_zone` with it; nested zones are
+nested functions.
+
+Repeat: ``body(iteration, *state) -> state`` runs ``max(0, Iterations)`` times (Blender 5.0.1's
+Repeat zone has no Skip input). The count decides how many nodes run, so it must be one value for the
+batch: a count shared by the batch (a discrete parameter, a folded constant, or a value computed from
+continuous parameters that happens to agree) is read through :func:`~translator.runtime.static`, which
+the traced fast path records as a guard, so a replay with another count falls back to the slow path.
+A count that differs across the batch: when every state item is a single value (no field; a geometry
+item only when it stays empty or unchanged), each element runs its own number of iterations (the batch runs the largest count and keeps
+each element's state once its count is reached, ``torch.where``, gradients included); otherwise it
+raises :class:`~translator.runtime.TopologyVaries` (``program`` refuses in one line,
+``program_grouped`` splits the batch by count). State items of every socket type pass through as
+they are, fields included (a field state item stays a field, composed lazily, and is evaluated
+where it is consumed, as in Blender).
+
+For Each Geometry Element: see :func:`foreach_element_zone`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from itertools import count
+from typing import Any
+
+import torch
+
+from ..geometry import Attribute, GeometrySet, MeshBatch
+from .conversions import default_value
+from .switches import TopologyVaries, _where, static
+from .values import Field, FieldContext
+
+__all__ = ["foreach_element_zone", "repeat_zone"]
+
+_MASKABLE = frozenset({"VALUE", "INT", "BOOLEAN", "VECTOR", "RGBA", "ROTATION", "MATRIX"})
+_ANONYMOUS = count()
+
+
+def repeat_zone(iterations: Any, body: Callable[..., tuple], state: Sequence[Any], types: Sequence[str],
+                name: str = "") -> tuple:
+    """Blender's Repeat zone: ``state`` (one value per item, of socket ``types``) through ``body`` run
+    ``max(0, iterations)`` times, ``body(i, *state)`` for ``i = 0, 1, ...``; returns the final state.
+    ``iterations``: int, or int tensor ``()`` / ``(B,)`` (see the module for a count that varies)."""
+    what = f"the iteration count of Repeat zone {name!r}" if name else "a Repeat zone's iteration count"
+    if isinstance(iterations, Field):
+        raise TypeError(f"Repeat zone {name!r}: Iterations must be a single value, not a field")
+    state = tuple(state)
+    try:
+        n = static(iterations, what)
+    except TopologyVaries:
+        if not all(t in _MASKABLE or t == "GEOMETRY" for t in types) or any(isinstance(v, Field) for v in state):
+            raise
+        return _repeat_per_element(iterations, body, state, types, what)
+    for i in range(max(0, int(n))):
+        state = tuple(body(i, *state))
+    return state
+
+
+def _repeat_per_element(iterations: torch.Tensor, body: Callable[..., tuple], state: tuple, types: Sequence[str],
+                        what: str) -> tuple:
+    counts = iterations.detach().reshape(-1).long()
+    for i in range(max(0, int(counts.max()))):
+        new = tuple(body(i, *state))
+        if any(isinstance(v, Field) for v in new):
+            raise TopologyVaries(counts.reshape(-1, 1), what)
+        active = counts > i
+        state = tuple(_keep(active, a, b, t, counts, what) for a, b, t in zip(new, state, types))
+    return state
+
+
+def _keep(active: torch.Tensor, new: Any, old: Any, type: str, counts: torch.Tensor, what: str) -> Any:
+    """Per element: the new state where its count is not reached yet, else the old one. A geometry item may
+    only be an unchanged or an empty geometry (its topology cannot differ per element)."""
+    if type != "GEOMETRY":
+        return _where(active, new, old, type, what)
+    if new is old or (_empty(new) and _empty(old)):
+        return new
+    raise TopologyVaries(counts.reshape(-1, 1), what)
+
+
+def _empty(g: Any) -> bool:
+    return g is None or (isinstance(g, GeometrySet) and g.is_empty())
+
+
+# ---------------------------------------------------------------------------
+# For Each Geometry Element
+
+# attribute type of a main / generation item's socket type
+_ATTRIBUTE_TYPE = {"VALUE": "FLOAT", "INT": "INT", "BOOLEAN": "BOOLEAN", "VECTOR": "FLOAT_VECTOR",
+                   "RGBA": "FLOAT_COLOR", "ROTATION": "QUATERNION", "MATRIX": "FLOAT4X4"}
+# the domains a component type iterates over, in Blender's component order (mesh, point cloud, instances, curves)
+_COMPONENT_DOMAINS = (("mesh", ("POINT", "EDGE", "FACE", "CORNER")), ("points", ("POINT",)),
+                      ("instances", ("INSTANCE",)), ("curves", ("POINT", "CURVE")))
+# where attributes of the iterated element land on a generated component (Blender's propagation target)
+_PROPAGATION = {"mesh": "POINT", "points": "POINT", "curves": "CURVE", "instances": "INSTANCE"}
+
+
+def _context(kind: str, comp: Any, domain: str) -> FieldContext:
+    from ..nodes.fields import curves_context, instance_context, mesh_context
+
+    if kind in ("mesh", "points"):
+        return mesh_context(comp, domain)
+    if kind == "instances":
+        return instance_context(comp)
+    return curves_context(comp, domain)
+
+
+def _element_value(t: torch.Tensor, i: int) -> torch.Tensor:
+    """Element ``i`` of ``(b, N, ...)`` field values as a single value ``(b, ...)``."""
+    return t[:, i]
+
+
+def _single(v: Any, type: str, where: str) -> torch.Tensor:
+    from ..nodes.attributes import from_socket
+    from .fields import lift
+
+    if isinstance(v, Field):
+        raise TypeError(f"{where} must be a single value per element, not a field")
+    t = lift(v, type)  # (b, 1, ...)
+    return from_socket(t, type, _ATTRIBUTE_TYPE[type])[:, 0]
+
+
+def _element_geometry(kind: str, comp: Any, domain: str, i: int, name: str) -> GeometrySet:
+    """The Element output: the iterated element as a geometry of its own (a vertex of a mesh or point
+    cloud, with its point attributes)."""
+    if kind in ("mesh", "points") and domain == "POINT":
+        attrs = {k: Attribute("POINT", a.data[:, i:i + 1], a.type) for k, a in comp.attributes.items() if a.domain == "POINT"}
+        dev = comp.verts.device
+        one = MeshBatch(verts=comp.verts[:, i:i + 1], corner_verts=torch.zeros(0, dtype=torch.long, device=dev),
+                        face_offsets=torch.zeros(1, dtype=torch.long, device=dev),
+                        edges=torch.zeros((0, 2), dtype=torch.long, device=dev), attributes=attrs)
+        return GeometrySet(mesh=one) if kind == "mesh" else GeometrySet(points=one)
+    raise TypeError(f"For Each Geometry Element zone {name!r}: the Element output is supported on the POINT domain "
+                    f"of meshes and point clouds, not on {domain} of {kind}")
+
+
+def _propagate(geo: GeometrySet, src: list[tuple[str, Attribute]], i: int) -> GeometrySet:
+    """Blender's attribute propagation onto one generated geometry: every attribute of the iterated
+    component (adapted to the iteration domain: ``src``) that the generated component does not have
+    yet, filled with the element's value on the component's propagation domain."""
+    from ..nodes.attributes import _BUILTIN
+
+    out = {}
+    for kind in ("mesh", "points", "curves", "instances"):
+        comp = getattr(geo, kind)
+        if comp is None:
+            continue
+        dom = _PROPAGATION[kind]
+        n = comp.count if kind == "instances" else comp.domain_size(dom)
+        attrs = dict(comp.attributes)
+        for name, a in src:
+            if name in attrs or name in _BUILTIN:  # built-in attributes (position, sharp_face, ...) are not copied
+                continue
+            v = a.data[:, i:i + 1]
+            attrs[name] = Attribute(dom, v.expand(v.shape[0], n, *v.shape[2:]), a.type)
+        out[kind] = replace(comp, attributes=attrs)
+    return replace(geo, **out)
+
+
+def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], body: Callable[..., tuple], *,
+                         domain: str, input_types: Sequence[str], main_types: Sequence[str],
+                         generation: Sequence[tuple[str, str]], element: bool = False, name: str = "") -> tuple:
+    """Blender's For Each Geometry Element zone.
+
+    Every component of ``geometry`` with elements on ``domain`` (mesh, point cloud, instances, curves,
+    in that order) is iterated, element by element in index order, over the elements ``selection``
+    picks (a field evaluated on the component; the mask must be shared by the batch). ``inputs`` are
+    fields (of socket ``input_types``) evaluated on the component; the body is called as
+    ``body(index, element_geometry, *input values)`` with each input's value at the element (single
+    values ``(b,)`` / ``(b, K)``) and returns the main items then the generation items.
+
+    Returns ``(geometry, *main outputs, *generation outputs)``:
+
+    * ``geometry``: the input with each main item stored as an anonymous attribute on ``domain``
+      (the element's value; zero where not selected); each main output is a field reading it;
+    * generation items (``generation``: ``(socket type, domain)`` per item) come in groups, a
+      geometry followed by attribute fields: the geometries of every iteration, each given the
+      iterated element's attributes (on POINT of meshes and point clouds, CURVE of curves, INSTANCE
+      of instances, where the generated geometry has no attribute of that name) and each following
+      field captured on it on the item's domain, joined in iteration order (Join Geometry); the
+      fields' outputs read the captured values. Items before the first geometry give defaults.
+    """
+    from ..nodes.attributes import default_data, named_attribute, store_named_attribute
+    from ..nodes.fields import evaluate, selection_mask
+    from ..nodes.transform import join_geometry
+    from .fields import adapt_domain
+
+    def attribute_field(name: str, type: str) -> Field:
+        return named_attribute(name, _ATTRIBUTE_TYPE[type])[0]
+
+    geometry = geometry if geometry is not None else GeometrySet()
+    where = f"For Each Geometry Element zone {name!r}"
+    main_names = [f".foreach_{next(_ANONYMOUS)}" for _ in main_types]
+    gen_results: list[list[Any]] = []  # per iteration: its generation values
+    mains: dict[str, Any] = {}
+    for kind, domains in _COMPONENT_DOMAINS:
+        comp = getattr(geometry, kind)
+        if comp is None or domain not in domains:
+            continue
+        size = comp.count if kind == "instances" else comp.domain_size(domain)
+        if size == 0:
+            continue
+        fctx = _context(kind, comp, domain)
+        mask = selection_mask(selection, fctx, f"the selection of {where}")
+        values = [evaluate(v, fctx, t) for v, t in zip(inputs, input_types)]
+        src: list[tuple[str, Attribute]] = []
+        if generation:
+            for aname, a in comp.attributes.items():
+                if kind == "mesh" and a.domain != domain:
+                    a = Attribute(domain, adapt_domain(comp, a.data, a.domain, domain), a.type)
+                elif a.domain != domain:
+                    continue
+                src.append((aname, a))
+        selected = mask.nonzero().reshape(-1).tolist()
+        per_main: list[list[torch.Tensor]] = [[] for _ in main_types]
+        for i in selected:
+            elem = _element_geometry(kind, comp, domain, i, name) if element else None
+            outs = tuple(body(i, elem, *(_element_value(v, i) for v in values)))
+            for k, t in enumerate(main_types):
+                per_main[k].append(_single(outs[k], t, f"{where}: a main output"))
+            gen = list(outs[len(main_types):])
+            gen_results.append([_propagate(g, src, i) if t == "GEOMETRY" and g is not None else g
+                                for g, (t, _) in zip(gen, generation)])
+        new_comp = comp
+        for k, t in enumerate(main_types):
+            attr_type = _ATTRIBUTE_TYPE[t]
+            data = default_data(attr_type, size)
+            if per_main[k]:
+                vals = per_main[k]
+                b = max(v.shape[0] for v in vals)
+                stacked = torch.stack([v.expand(b, *v.shape[1:]) for v in vals], 1)
+                data = data.to(stacked.dtype).expand(b, *data.shape[1:]).clone()
+                data[:, torch.tensor(selected, dtype=torch.long, device=data.device)] = stacked
+            new_comp = replace(new_comp, attributes={**new_comp.attributes,
+                                                     main_names[k]: Attribute(domain, data, attr_type)})
+        mains[kind] = new_comp
+    out_geo = replace(geometry, **mains) if mains else geometry
+    outputs: list[Any] = [out_geo] + [attribute_field(nm, t) for nm, t in zip(main_names, main_types)]
+    # generation items: groups that start at a geometry item
+    gen_out: list[Any] = [None] * len(generation)
+    first = next((k for k, (t, _) in enumerate(generation) if t == "GEOMETRY"), len(generation))
+    for k in range(first):
+        gen_out[k] = default_value(generation[k][0])
+    starts = [k for k in range(first, len(generation)) if generation[k][0] == "GEOMETRY"]
+    for s, e in zip(starts, starts[1:] + [len(generation)]):
+        names = {k: f".foreach_{next(_ANONYMOUS)}" for k in range(s + 1, e)}
+        geos = []
+        for res in gen_results:
+            g = res[s] if res[s] is not None else GeometrySet()
+            for k in range(s + 1, e):
+                t, dom = generation[k]
+                g = store_named_attribute(g, name=names[k], value=res[k], data_type=_ATTRIBUTE_TYPE[t], domain=dom)
+            geos.append(g)
+        gen_out[s] = join_geometry(geos) if geos else GeometrySet()
+        for k in range(s + 1, e):
+            gen_out[k] = attribute_field(names[k], generation[k][0])
+    return (*outputs, *gen_out)
