@@ -14,7 +14,7 @@ from tests.fixtures.parity import Tree, batch_and_singles, check_parity, require
 from translator import runtime as rt
 
 _MODULES: dict[str, object] = {}
-_COMBINE, _SEPARATE = "ShaderNodeCombine" + "XYZ", "ShaderNodeSeparate" + "XYZ"  # (their parity tests live elsewhere)
+_COMBINE, _SEPARATE = "ShaderNodeCombineXYZ", "ShaderNodeSeparateXYZ"
 
 
 def _zone(t: Tree, kind: str):
