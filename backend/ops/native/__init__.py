@@ -10,6 +10,11 @@ False and the callers use their pure-torch paths (same results, slower).
 
 Kernels:
 
+* :func:`raster_zbuffer`, :func:`raster_saturated`, :func:`raster_band_pairs`: the discrete half of the
+  ``"torch"`` rasterizer (:mod:`backend.render.raster`: the z-buffer, the saturated pixels, the
+  silhouette's (pixel, triangle) pairs), the same arithmetic in the same order, so equal results;
+* :func:`silhouette_logq`: the soft silhouette's per-pixel ``sum_j log(1 - D_j)`` and its backward's
+  coefficients (``_SilhouetteLogQ`` of :mod:`backend.render.raster`, whose torch forward is the reference);
 * :func:`nearest_triangles`: the nearest triangle of every point in every candidate mesh and the
   closest point on it (exact, in float64, pruned by the triangles' bounding boxes): the discrete half of
   :class:`backend.ops.point_mesh.PointsToMesh`.
@@ -29,11 +34,12 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["available", "build", "disabled", "library_path", "nearest_triangles"]
+__all__ = ["available", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
+           "raster_zbuffer", "silhouette_logq"]
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
-FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno")
-ABI_VERSION = 2
+FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
+ABI_VERSION = 4
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -97,6 +103,17 @@ def _load() -> ctypes.CDLL | None:
             i64, ptr = ctypes.c_int64, ctypes.c_void_p
             lib.shapeprog_nearest_triangles.argtypes = [ptr, i64, i64, ptr, i64, ptr, ptr]
             lib.shapeprog_nearest_triangles.restype = None
+            cint, u8 = ctypes.c_int, ctypes.c_void_p
+            lib.shapeprog_raster_zbuffer.argtypes = [cint, u8, ptr, ptr, ptr, i64, i64, i64, i64, ptr]
+            lib.shapeprog_raster_zbuffer.restype = None
+            lib.shapeprog_raster_saturated.argtypes = [ptr, i64, i64, i64, i64, ptr]
+            lib.shapeprog_raster_saturated.restype = None
+            lib.shapeprog_raster_band_pairs.argtypes = [cint, u8, ptr, ptr, ptr, ptr, i64, i64, i64, i64, ctypes.c_double,
+                                                        ptr, ptr, ptr, ptr]
+            lib.shapeprog_raster_band_pairs.restype = i64
+            lib.shapeprog_silhouette_logq.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, i64, ctypes.c_double, ctypes.c_double,
+                                                      ptr, ptr, ptr, ptr, ptr, ptr]
+            lib.shapeprog_silhouette_logq.restype = None
             _lib = lib
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             _failed = str(exc)
@@ -106,6 +123,95 @@ def _load() -> ctypes.CDLL | None:
 def available() -> bool:
     """Whether the compiled kernels can run here (compiling them on the first call)."""
     return not disabled() and _load() is not None
+
+
+def _lib_or_raise() -> ctypes.CDLL:
+    lib = _load()
+    if lib is None or disabled():
+        raise RuntimeError(f"the compiled kernels are not available: {_failed or 'turned off by SHAPEPROG_NATIVE=0'}")
+    return lib
+
+
+def _dtype_code(*tensors: torch.Tensor) -> int:
+    dtypes = {t.dtype for t in tensors}
+    if dtypes == {torch.float32}:
+        return 0
+    if dtypes == {torch.float64}:
+        return 1
+    raise ValueError(f"expected float32 or float64 tensors of one dtype, got {sorted(map(str, dtypes))}")
+
+
+def raster_zbuffer(valid: torch.Tensor, lines: torch.Tensor, inv_z: torch.Tensor, box: torch.Tensor, images: int,
+                   height: int, width: int) -> torch.Tensor:
+    """The visible triangle of every pixel (``-1``: none), as :func:`backend.render.raster._zbuffer`.
+
+    Args:
+        valid: ``(B * F,)`` bool; lines: ``(B * F, 4, 4)``; inv_z: ``(B * F, 3)``; box: ``(B * F, 4)`` (the
+            rasterizer's triangle setup, float32 or float64, CPU), ``B = images``.
+
+    Returns:
+        ``(B * H * W,)`` int64."""
+    lib = _lib_or_raise()
+    code = _dtype_code(lines, inv_z, box)
+    v, ln, iz, bx = (x.contiguous() for x in (valid.to(torch.uint8), lines, inv_z, box))
+    faces = v.numel() // max(1, images)
+    out = torch.empty(images * height * width, dtype=torch.int64)
+    lib.shapeprog_raster_zbuffer(code, v.data_ptr(), ln.data_ptr(), iz.data_ptr(), bx.data_ptr(), images, faces, height, width,
+                                 out.data_ptr())
+    return out
+
+
+def raster_saturated(face: torch.Tensor, images: int, height: int, width: int, radius: int) -> torch.Tensor:
+    """``(B * H * W,)`` bool: the ``(2 radius + 1)^2`` window around the pixel (clipped to the image) is all hit
+    in ``face (B * H * W,)`` (as :func:`backend.render.raster._saturated`)."""
+    lib = _lib_or_raise()
+    f = face.contiguous()
+    out = torch.empty(images * height * width, dtype=torch.uint8)
+    lib.shapeprog_raster_saturated(f.data_ptr(), images, height, width, int(radius), out.data_ptr())
+    return out.bool()
+
+
+def raster_band_pairs(valid: torch.Tensor, lines: torch.Tensor, box: torch.Tensor, face: torch.Tensor, saturated: torch.Tensor,
+                      images: int, height: int, width: int, band: float):
+    """The silhouette's (pixel, triangle) pairs, as :func:`backend.render.raster._silhouette_pairs` (in the same
+    order): pixel ``(M,)`` (over all images), triangle (``image * F + face``), x and y, all int64."""
+    lib = _lib_or_raise()
+    code = _dtype_code(lines, box)
+    v, ln, bx, f = (x.contiguous() for x in (valid.to(torch.uint8), lines, box, face))
+    sat = saturated.to(torch.uint8).contiguous()
+    faces = v.numel() // max(1, images)
+    args = (code, v.data_ptr(), ln.data_ptr(), bx.data_ptr(), f.data_ptr(), sat.data_ptr(), images, faces, height, width,
+            float(band))
+    m = lib.shapeprog_raster_band_pairs(*args, None, None, None, None)
+    out = [torch.empty(m, dtype=torch.int64) for _ in range(4)]
+    lib.shapeprog_raster_band_pairs(*args, *(o.data_ptr() for o in out))
+    return tuple(out)
+
+
+def silhouette_logq(tri_uv: torch.Tensor, pix: torch.Tensor, tri: torch.Tensor, x: torch.Tensor, y: torch.Tensor, npix: int,
+                    sigma: float, eps: float):
+    """The soft silhouette's ``sum_j log(1 - D_j)`` per pixel over the ``M`` (pixel, triangle) pairs, no autograd.
+
+    Args:
+        tri_uv: ``(T, 3, 2)`` projected triangles (float32 or float64, CPU); pix, tri, x, y: ``(M,)`` int64
+            pairs (:func:`raster_band_pairs`); npix: pixels of the output; sigma, eps: the silhouette's settings.
+
+    Returns:
+        ``logq (npix,)`` and, per pair, what the backward needs: the nearest edge's two corners as
+        ``triangle * 3 + corner`` (``ia``, ``ib``, int64), ``d logq / d signed distance`` times the
+        pixel-to-edge vector (``gx``, ``gy``) and the position on the edge (``s``)."""
+    lib = _lib_or_raise()
+    code = _dtype_code(tri_uv)
+    uv = tri_uv.detach().contiguous()
+    p, t, xs, ys = (v.contiguous() for v in (pix, tri, x, y))
+    m = int(p.numel())
+    out = torch.zeros(int(npix), dtype=uv.dtype)
+    ia, ib = torch.empty(m, dtype=torch.int64), torch.empty(m, dtype=torch.int64)
+    gx, gy, gs = (torch.empty(m, dtype=uv.dtype) for _ in range(3))
+    lib.shapeprog_silhouette_logq(code, uv.data_ptr(), p.data_ptr(), t.data_ptr(), xs.data_ptr(), ys.data_ptr(), m, float(sigma),
+                                  float(eps), out.data_ptr(), ia.data_ptr(), ib.data_ptr(), gx.data_ptr(), gy.data_ptr(),
+                                  gs.data_ptr())
+    return out, ia, ib, gx, gy, gs
 
 
 def nearest_triangles(tris: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,9 +225,7 @@ def nearest_triangles(tris: torch.Tensor, points: torch.Tensor) -> tuple[torch.T
         ``(K, P)`` int64 triangle indices (among equally near triangles the first) and ``(K, P, 3)``
         float64 barycentric weights of the closest point on it (a degenerate triangle counts as its edges).
     """
-    lib = _load()
-    if lib is None or disabled():
-        raise RuntimeError(f"the compiled kernels are not available: {_failed or 'turned off by SHAPEPROG_NATIVE=0'}")
+    lib = _lib_or_raise()
     if tris.ndim != 4 or tris.shape[-2:] != (3, 3) or tris.shape[1] == 0:
         raise ValueError(f"tris must be (K, T, 3, 3) with T >= 1, got shape {tuple(tris.shape)}")
     if points.ndim != 2 or points.shape[1] != 3:

@@ -8,7 +8,7 @@ from backend.ops import native
 from backend.ops.point_mesh import PackedTriangles, PointsToMesh, closest_on_triangles, point_mesh_sqdist_reference
 from tests.fixtures.meshes import random_mesh, table_meshes, table_scan_points
 
-pytestmark = pytest.mark.skipif(not native.available(), reason="no C++ compiler: the compiled kernels are not built")
+pytestmark = pytest.mark.skipif(not native.available(), reason="the compiled kernels are not available (no C++ compiler, or SHAPEPROG_NATIVE=0)")
 
 D = torch.float64
 
@@ -96,3 +96,62 @@ def test_switched_off_by_the_environment(monkeypatch):
     torch.testing.assert_close(s2m(v[:, t]), PointsToMesh(pts, backend="torch")(v[:, t]))
     with pytest.raises(RuntimeError, match="not available"):
         native.nearest_triangles(v[:, t], pts)
+
+
+def _render_both(monkeypatch, verts, faces, cams, settings):
+    """The ``"torch"`` renderer with the compiled discrete half and silhouette forward, and without (its
+    pure-torch reference): outputs and the gradient of one random weighting of every image."""
+    from backend.render import render
+
+    out = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("SHAPEPROG_NATIVE", flag)
+        v = verts.clone().requires_grad_(True)
+        r = render(v, faces, cams, settings)
+        g = torch.Generator().manual_seed(4)
+        loss = (r.depth * torch.rand(r.depth.shape, generator=g, dtype=v.dtype)).sum() + \
+            (r.bary * torch.rand(r.bary.shape, generator=g, dtype=v.dtype)).sum()
+        if r.silhouette is not None:
+            loss = loss + (r.silhouette * torch.rand(r.silhouette.shape, generator=g, dtype=v.dtype)).sum()
+        loss.backward()
+        out[flag] = (r, v.grad)
+    return out["1"], out["0"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("cull", [False, True])
+def test_render_native_equals_pure_torch(monkeypatch, dtype, cull):
+    from backend.cameras import Cameras
+    from backend.render import RasterSettings
+
+    v, t = table_meshes(3, 6, dtype)
+    eye = torch.tensor([[2.0, -2.2, 1.6], [-1.5, -2.0, 1.2], [0.3, 2.5, 2.0]], dtype=torch.float64)
+    cams = Cameras.look_at(eye, [0.0, 0.0, 0.4], intrinsics=[40.0, 40.0, 31.3, 23.6], width=64, height=48)
+    for settings in (RasterSettings(cull_backfaces=cull), RasterSettings(silhouette=False, cull_backfaces=cull)):
+        (fast, gf), (ref, gr) = _render_both(monkeypatch, v, t, cams, settings)
+        assert int((ref.face_index >= 0).sum()) > 1000
+        assert torch.equal(fast.face_index, ref.face_index)  # the same arithmetic: the same z-buffer
+        torch.testing.assert_close(fast.depth, ref.depth, rtol=0, atol=0)
+        torch.testing.assert_close(fast.bary, ref.bary, rtol=0, atol=0)
+        tol = 1e-6 if dtype == torch.float32 else 1e-13
+        if settings.silhouette:
+            assert int(((ref.silhouette > 0) & (ref.silhouette < 1)).sum()) > 200
+            torch.testing.assert_close(fast.silhouette, ref.silhouette, rtol=0, atol=tol)
+        torch.testing.assert_close(gf, gr, rtol=1e-4 if dtype == torch.float32 else 1e-10, atol=tol * gr.abs().max())
+
+
+def test_render_native_gradcheck(monkeypatch):
+    from backend.cameras import Cameras
+    from backend.render import RasterSettings, render
+
+    monkeypatch.setenv("SHAPEPROG_NATIVE", "1")
+    g = torch.Generator().manual_seed(3)
+    verts = (torch.rand((1, 9, 3), generator=g, dtype=D) - 0.5) * 1.2
+    faces = torch.randperm(9, generator=g).reshape(3, 3)
+    cams = Cameras.look_at(torch.tensor([[0.3, -2.6, 0.4]], dtype=D), [0.0, 0.0, 0.0], intrinsics=[13.0, 12.0, 4.3, 2.8],
+                           width=9, height=7)
+    settings = RasterSettings(sigma=0.7, silhouette_eps=0.02)
+    assert int((render(verts, faces, cams, settings).face_index >= 0).sum()) >= 10
+    v = verts.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: render(x, faces, cams, settings).depth, (v,), eps=1e-7, atol=1e-6, rtol=1e-4)
+    assert torch.autograd.gradcheck(lambda x: render(x, faces, cams, settings).silhouette, (v,), eps=1e-7, atol=1e-6, rtol=1e-4)
