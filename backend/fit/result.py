@@ -84,9 +84,22 @@ class FitResult:
     def values(self) -> dict[str, Any]:
         return {**self.discrete, **self.continuous}
 
+    @property
+    def evaluations_per_s(self) -> float:
+        """The fit's speed: objective evaluations (candidates x Adam steps, each with its backward) per second
+        of the whole fit (``timings["search_s"]``, setting up included); 0 before any."""
+        seconds = float(self.timings.get("search_s", 0.0))
+        return float(self.evaluations) / seconds if seconds > 0 else 0.0
+
     def to_json(self) -> dict[str, Any]:
-        """The result as JSON-ready data (``result.json``), without the mesh."""
-        d = {f.name: config_to_dict(getattr(self, f.name)) for f in fields(self) if f.name != "mesh"}
+        """The result as JSON-ready data (``result.json``), without the mesh; ``evaluations_per_s`` beside
+        ``evaluations``."""
+        d: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name != "mesh":
+                d[f.name] = config_to_dict(getattr(self, f.name))
+            if f.name == "evaluations":
+                d["evaluations_per_s"] = round(self.evaluations_per_s, 2)
         d["software"] = software_versions()
         return d
 
