@@ -15,6 +15,8 @@ Kernels:
   silhouette's (pixel, triangle) pairs), the same arithmetic in the same order, so equal results;
 * :func:`silhouette_logq`: the soft silhouette's per-pixel ``sum_j log(1 - D_j)`` and its backward's
   coefficients (``_SilhouetteLogQ`` of :mod:`backend.render.raster`, whose torch forward is the reference);
+* :class:`PointGrid`: the nearest of fixed points within a reach (exact; a uniform grid searched ring by
+  ring), the search of :class:`backend.ops.knn.ScanNeighbours` (whose KD-tree is its reference);
 * :func:`nearest_triangles`: the nearest triangle of every point in every candidate mesh and the
   closest point on it (exact, in float64, pruned by the triangles' bounding boxes): the discrete half of
   :class:`backend.ops.point_mesh.PointsToMesh`.
@@ -34,12 +36,12 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["available", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
+__all__ = ["PointGrid", "available", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
            "raster_zbuffer", "silhouette_logq"]
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -114,6 +116,8 @@ def _load() -> ctypes.CDLL | None:
             lib.shapeprog_silhouette_logq.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, i64, ctypes.c_double, ctypes.c_double,
                                                       ptr, ptr, ptr, ptr, ptr, ptr]
             lib.shapeprog_silhouette_logq.restype = None
+            lib.shapeprog_grid_nearest.argtypes = [ptr, ptr, ptr, ptr, ctypes.c_double, ptr, i64, ctypes.c_double, ptr]
+            lib.shapeprog_grid_nearest.restype = None
             _lib = lib
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             _failed = str(exc)
@@ -212,6 +216,46 @@ def silhouette_logq(tri_uv: torch.Tensor, pix: torch.Tensor, tri: torch.Tensor, 
                                   float(eps), out.data_ptr(), ia.data_ptr(), ib.data_ptr(), gx.data_ptr(), gy.data_ptr(),
                                   gs.data_ptr())
     return out, ia, ib, gx, gy, gs
+
+
+class PointGrid:
+    """Fixed points bucketed in a uniform grid of ``cell``-sized cells, for exact nearest-point queries within a
+    reach (:meth:`nearest`).
+
+    Args:
+        points: ``(P, 3)`` the points (CPU, any float dtype; searched in float64).
+        cell: the cells' edge (the reach / 2 answers a query in a few dozen cells).
+    """
+
+    def __init__(self, points: torch.Tensor, cell: float):
+        if points.ndim != 2 or points.shape[1] != 3 or points.shape[0] == 0:
+            raise ValueError(f"points must be (P, 3) with P >= 1, got shape {tuple(points.shape)}")
+        if not cell > 0:
+            raise ValueError(f"cell must be positive, got {cell}")
+        p = points.detach().to("cpu", torch.float64)
+        self.cell = float(cell)
+        self.origin = p.min(0).values.contiguous()
+        self.dims = (torch.floor((p.max(0).values - self.origin) / self.cell).long() + 1).contiguous()
+        c = torch.floor((p - self.origin) / self.cell).long().minimum(self.dims - 1)
+        key = (c[:, 0] * self.dims[1] + c[:, 1]) * self.dims[2] + c[:, 2]
+        self.order = torch.argsort(key, stable=True)
+        """``(P,)`` the points' rows in the order the grid stores them."""
+        self.points = p.index_select(0, self.order).contiguous()
+        count = torch.bincount(key, minlength=int(self.dims.prod()))
+        self.start = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(count, 0)]).contiguous()
+
+    def nearest(self, queries: torch.Tensor, reach: float) -> torch.Tensor:
+        """``(Q,)`` int64: the row of each query's nearest point (``queries (Q, 3)``) when nearer than ``reach``,
+        else -1 (among equally near points any one)."""
+        lib = _lib_or_raise()
+        if queries.ndim != 2 or queries.shape[1] != 3:
+            raise ValueError(f"queries must be (Q, 3), got shape {tuple(queries.shape)}")
+        q = queries.detach().to("cpu", torch.float64).contiguous()
+        out = torch.empty(int(q.shape[0]), dtype=torch.int64)
+        lib.shapeprog_grid_nearest(self.points.data_ptr(), self.start.data_ptr(), self.origin.data_ptr(), self.dims.data_ptr(),
+                                   self.cell, q.data_ptr(), int(q.shape[0]), float(reach), out.data_ptr())
+        found = out >= 0
+        return torch.where(found, self.order.index_select(0, out.clamp_min(0)), out)
 
 
 def nearest_triangles(tris: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -96,7 +96,7 @@ inline double box_sqdist(const double* p, const Tri& t) {
 
 extern "C" {
 
-int shapeprog_abi_version() { return 4; }
+int shapeprog_abi_version() { return 5; }
 
 // For each of K meshes (tris: K x T x 3 x 3 corners, float64) and each point (pts: P x 3, float64), the
 // index of the nearest triangle (out: K x P int64; the first of equally near ones) and the barycentric
@@ -395,6 +395,58 @@ void shapeprog_silhouette_logq(int dtype, const void* uv, const int64_t* pix, co
   else
     silhouette_logq<double>(static_cast<const double*>(uv), pix, tri, xs, ys, M, sigma, eps, static_cast<double*>(out), ia, ib,
                             static_cast<double*>(gx), static_cast<double*>(gy), static_cast<double*>(gs));
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------------------------------------
+// the nearest scan point within a reach (backend/ops/knn.py: ScanNeighbours), exact: the scan is bucketed in
+// a uniform grid (cells of `h`, sorted by cell: `start` (cells + 1) offsets into `pts`), and a query visits
+// the cells ring by ring around its own until the nearest point found is nearer than every unvisited cell
+
+extern "C" {
+
+void shapeprog_grid_nearest(const double* pts, const int64_t* start, const double* origin, const int64_t* dims, double h,
+                            const double* queries, int64_t Q, double reach, int64_t* out) {
+  const double reach2 = reach * reach;
+  const int64_t rmax = static_cast<int64_t>(std::ceil(reach / h)) + 1;
+  for (int64_t q = 0; q < Q; ++q) {
+    const double* x = queries + q * 3;
+    int64_t c[3];
+    for (int i = 0; i < 3; ++i) c[i] = static_cast<int64_t>(std::floor((x[i] - origin[i]) / h));
+    double best = reach2;  // only points strictly nearer than the reach count
+    int64_t best_j = -1;
+    for (int64_t r = 0; r <= rmax; ++r) {
+      // every unvisited point is at least (r - 1) h away: stop when the best is nearer
+      double bound = static_cast<double>(r - 1) * h;
+      if (r > 0 && bound > 0 && best <= bound * bound) break;
+      int64_t lo[3], hi[3];
+      bool empty = false;
+      for (int i = 0; i < 3; ++i) {
+        lo[i] = std::max<int64_t>(c[i] - r, 0);
+        hi[i] = std::min<int64_t>(c[i] + r, dims[i] - 1);
+        if (lo[i] > hi[i]) empty = true;
+      }
+      if (empty) continue;
+      for (int64_t i = lo[0]; i <= hi[0]; ++i)
+        for (int64_t j = lo[1]; j <= hi[1]; ++j)
+          for (int64_t k = lo[2]; k <= hi[2]; ++k) {
+            int64_t ring = std::max(std::max(std::llabs(i - c[0]), std::llabs(j - c[1])), std::llabs(k - c[2]));
+            if (ring != r) continue;
+            int64_t cell = (i * dims[1] + j) * dims[2] + k;
+            for (int64_t p = start[cell]; p < start[cell + 1]; ++p) {
+              const double* y = pts + p * 3;
+              double dx = x[0] - y[0], dy = x[1] - y[1], dz = x[2] - y[2];
+              double d = dx * dx + dy * dy + dz * dz;
+              if (d < best) {
+                best = d;
+                best_j = p;
+              }
+            }
+          }
+    }
+    out[q] = best_j;
+  }
 }
 
 }  // extern "C"

@@ -155,3 +155,32 @@ def test_render_native_gradcheck(monkeypatch):
     v = verts.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: render(x, faces, cams, settings).depth, (v,), eps=1e-7, atol=1e-6, rtol=1e-4)
     assert torch.autograd.gradcheck(lambda x: render(x, faces, cams, settings).silhouette, (v,), eps=1e-7, atol=1e-6, rtol=1e-4)
+
+
+def test_point_grid_matches_the_kdtree():
+    from backend.ops.knn import ScanNeighbours
+
+    pts = table_scan_points(3000, 6).float()
+    g = torch.Generator().manual_seed(9)
+    queries = torch.cat([pts[:500] + 0.03 * torch.randn(500, 3, generator=g),  # near the scan
+                         torch.rand(1500, 3, generator=g) * 3.0 - 1.5,  # around it and far outside its grid
+                         pts[:20]])  # on scan points
+    for reach in (0.1, 0.02, 0.5):
+        idx = native.PointGrid(pts, reach / 2).nearest(queries, reach)
+        d_ref = ScanNeighbours(pts, reach, backend="kdtree")(queries)
+        found = idx >= 0
+        assert bool((found == (d_ref < reach)).all())
+        d = ((queries[found].double() - pts[idx[found]].double()) ** 2).sum(-1).sqrt()
+        torch.testing.assert_close(d.float(), d_ref[found], rtol=0, atol=1e-6)
+    # the objective's scan neighbours (auto: the grid) equal the KD-tree's, gradients included
+    x = queries.clone().requires_grad_(True)
+    y = queries.clone().requires_grad_(True)
+    a, b = ScanNeighbours(pts, 0.1)(x), ScanNeighbours(pts, 0.1, backend="kdtree")(y)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    a.sum().backward()
+    b.sum().backward()
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"points must be \(P, 3\) with P >= 1"):
+        native.PointGrid(torch.zeros(0, 3), 0.1)
+    with pytest.raises(ValueError, match="cell must be positive"):
+        native.PointGrid(pts, 0.0)
