@@ -350,15 +350,19 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
             pix, d, bc = _depth_values(tri_uv, tri_z, face_buf, b0, h, w)
             depth.index_put_((pix + offset,), d)
             bary.index_put_((pix + offset,), bc)
-            if settings.silhouette:
+            if settings.silhouette and fast:
+                # only the pixels of the band pairs are differentiable: log-coverage sums per distinct pixel
                 with torch.no_grad():
-                    if fast:
-                        saturated = native.raster_saturated(face_buf, n * c, h, w, math.ceil(band))
-                        spix, stri, sx, sy = native.raster_band_pairs(t.valid, t.lines, t.box, face_buf, saturated, n * c, h, w,
-                                                                      band)
-                    else:
-                        saturated, spix, stri, sx, sy = _silhouette_pairs(t, face_buf, b0, b1, h, w, band)
-                total = _SilhouetteLogQ.apply(flat_uv, spix, stri, sx, sy, npix, settings.sigma, settings.silhouette_eps, fast)
+                    saturated = native.raster_saturated(face_buf, n * c, h, w, math.ceil(band))
+                    _, stri, sx, sy, slot, upix = native.raster_band_pairs(t.valid, t.lines, t.box, face_buf, saturated, n * c,
+                                                                           h, w, band)
+                total = _SilhouetteLogQ.apply(flat_uv, slot, stri, sx, sy, upix.numel(), settings.sigma,
+                                              settings.silhouette_eps, True)
+                sil = saturated.to(dtype).index_put((upix,), 0.0 - torch.expm1(total))
+            elif settings.silhouette:
+                with torch.no_grad():
+                    saturated, spix, stri, sx, sy = _silhouette_pairs(t, face_buf, b0, b1, h, w, band)
+                total = _SilhouetteLogQ.apply(flat_uv, spix, stri, sx, sy, npix, settings.sigma, settings.silhouette_eps)
                 sil[offset:offset + npix] = torch.where(saturated, torch.ones_like(total), 0.0 - torch.expm1(total))
     shape = (n, c, h, w)
     return RenderOutput(

@@ -96,7 +96,7 @@ inline double box_sqdist(const double* p, const Tri& t) {
 
 extern "C" {
 
-int shapeprog_abi_version() { return 5; }
+int shapeprog_abi_version() { return 6; }
 
 // For each of K meshes (tris: K x T x 3 x 3 corners, float64) and each point (pts: P x 3, float64), the
 // index of the nearest triangle (out: K x P int64; the first of equally near ones) and the barycentric
@@ -262,15 +262,20 @@ void saturate(const int64_t* face, int64_t B, int64_t H, int64_t W, int64_t r, u
 }
 
 // the silhouette's (pixel, triangle) pairs: an unsaturated pixel within `band` px of a triangle visible
-// somewhere in its image; count only (pix == nullptr) or fill pix, tri, x, y (M each)
+// somewhere in its image; count only (pix == nullptr) or fill pix, tri, x, y and slot (M each: the pair's
+// pixel among the distinct pixels of the pairs, in order of first appearance) and upix (those pixels);
+// *unique receives their number
 template <typename S>
 int64_t band_pairs(const uint8_t* valid, const S* lines, const S* box, const int64_t* face, const uint8_t* sat, int64_t B,
-                   int64_t F, int64_t H, int64_t W, S band, int64_t* pix, int64_t* tri, int64_t* xs, int64_t* ys) {
+                   int64_t F, int64_t H, int64_t W, S band, int64_t* pix, int64_t* tri, int64_t* xs, int64_t* ys,
+                   int64_t* slot, int64_t* upix, int64_t* unique) {
   std::vector<uint8_t> visible(static_cast<size_t>(F));
+  std::vector<int64_t> slot_of(static_cast<size_t>(H * W));
   std::vector<Span<S>> spans;
-  int64_t m = 0;
+  int64_t m = 0, u = 0;
   for (int64_t b = 0; b < B; ++b) {
     std::fill(visible.begin(), visible.end(), 0);
+    std::fill(slot_of.begin(), slot_of.end(), -1);
     const int64_t* fb = face + b * H * W;
     for (int64_t k = 0; k < H * W; ++k)
       if (fb[k] >= 0) visible[fb[k]] = 1;
@@ -283,17 +288,23 @@ int64_t band_pairs(const uint8_t* valid, const S* lines, const S* box, const int
         for (int64_t x = sp.x0; x <= sp.x1; ++x) {
           int64_t local = sp.y * W + x;
           if (sb[local]) continue;
+          if (slot_of[local] < 0) {
+            if (pix != nullptr) upix[u] = b * H * W + local;
+            slot_of[local] = u++;
+          }
           if (pix != nullptr) {
             pix[m] = b * H * W + local;
             tri[m] = i;
             xs[m] = x;
             ys[m] = sp.y;
+            slot[m] = slot_of[local];
           }
           ++m;
         }
       }
     }
   }
+  *unique = u;
   return m;
 }
 
@@ -318,12 +329,12 @@ void shapeprog_raster_saturated(const int64_t* face, int64_t B, int64_t H, int64
 
 int64_t shapeprog_raster_band_pairs(int dtype, const uint8_t* valid, const void* lines, const void* box, const int64_t* face,
                                     const uint8_t* sat, int64_t B, int64_t F, int64_t H, int64_t W, double band, int64_t* pix,
-                                    int64_t* tri, int64_t* xs, int64_t* ys) {
+                                    int64_t* tri, int64_t* xs, int64_t* ys, int64_t* slot, int64_t* upix, int64_t* unique) {
   if (dtype == 0)
     return band_pairs<float>(valid, static_cast<const float*>(lines), static_cast<const float*>(box), face, sat, B, F, H, W,
-                             static_cast<float>(band), pix, tri, xs, ys);
+                             static_cast<float>(band), pix, tri, xs, ys, slot, upix, unique);
   return band_pairs<double>(valid, static_cast<const double*>(lines), static_cast<const double*>(box), face, sat, B, F, H, W,
-                            band, pix, tri, xs, ys);
+                            band, pix, tri, xs, ys, slot, upix, unique);
 }
 
 }  // extern "C"
