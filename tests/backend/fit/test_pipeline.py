@@ -62,8 +62,9 @@ def test_search_methods_return_valid_results_that_improve_the_objective(bed, tar
     assert result.evaluations_per_s == pytest.approx(result.evaluations / result.timings["search_s"])
     data = result.to_json()
     keys = list(data)
-    assert keys[keys.index("evaluations") + 1] == "evaluations_per_s"
+    assert keys[keys.index("evaluations") + 1:keys.index("evaluations") + 3] == ["evaluations_per_s", "evaluations_per_cpu_s"]
     assert data["evaluations_per_s"] == pytest.approx(result.evaluations_per_s, abs=0.01)
+    assert 0 < result.timings["search_cpu_s"] and result.evaluations_per_cpu_s > 0
 
 
 def test_locks_are_respected(bed, targets):
