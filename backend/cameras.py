@@ -111,6 +111,10 @@ class Cameras:
         return replace(self, intrinsics=self.intrinsics[index], cam_to_world=self.cam_to_world[index])
 
     def to(self, device=None, dtype=None) -> Cameras:
+        """These cameras on ``device`` / in ``dtype`` (themselves when nothing changes, as ``Tensor.to``)."""
+        if (device is None or torch.device(device) == self.device) and (dtype is None or dtype == self.dtype) \
+                and self.intrinsics.device == self.device and self.intrinsics.dtype == self.dtype:
+            return self
         return replace(self, intrinsics=self.intrinsics.to(device=device, dtype=dtype),
                        cam_to_world=self.cam_to_world.to(device=device, dtype=dtype))
 

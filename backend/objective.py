@@ -305,6 +305,7 @@ class Objective:
         if frames is not None and any(cfg.weight(n) > 0 for n in ("depth", "silhouette", "free_space")):
             views = _prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
             self.views = None if views is None else views.to(self.device)
+        self._pixel_cache: dict[str, torch.Tensor | float] | None = None
         self.surroundings = None
         """The object's surroundings in its scene (:class:`backend.occlusion.Surroundings`), or None."""
         self._sight: dict[tuple, torch.Tensor] = {}
@@ -399,22 +400,67 @@ class Objective:
         r = torch.round(uv[..., 1]).long()
         inside = (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
         u, r = u.clamp(0, w - 1), r.clamp(0, h - 1)
-        ci = torch.arange(z.shape[0], device=s.device)[:, None, None]
-        ki = torch.arange(z.shape[1], device=s.device)[None, :, None]
-        rend = rendered[ki, ci, r, u]
-        obs = v.nearest[ci, r, u].to(s.dtype)
+        c_, k_ = z.shape[:2]
+        ci = torch.arange(c_, device=s.device)[:, None, None]
+        ki = torch.arange(k_, device=s.device)[None, :, None]
+        at = ci * (h * w) + r * w + u  # (C, K, S): the sample's pixel in its view
+        rend = rendered.reshape(-1).take(at + ki * (c_ * h * w))  # rendered[k, c, r, u]
+        obs = v.nearest.reshape(-1).take(at).to(s.dtype)  # nearest[c, r, u]
         tol = self.cfg.free_space_margin
         return (inside & (rend > 0) & (z <= rend + tol) & (obs > 0) & (obs >= z - tol)).any(0)
 
-    def _frame_terms(self, out: RenderOutput, names: list[str]) -> dict[str, torch.Tensor]:
+    def _frame_terms(self, out: RenderOutput, names: list[str], reference: bool = False) -> dict[str, torch.Tensor]:
+        """The image terms of a render: on the pixels each one counts, gathered once per objective (the same
+        values as :func:`backend.losses.depth_l1`, :func:`~backend.losses.silhouette_iou_loss` and
+        :func:`~backend.losses.free_space_penalty` on the whole images, which ``reference`` computes)."""
         v, c = self.views, self.cfg
         terms = {}
+        if reference:
+            if "depth" in names:
+                terms["depth"] = depth_l1(out.depth, v.depth, v.core, robust="clamp", scale=c.depth_cap)
+            if "silhouette" in names:
+                counted = v.counted.to(out.silhouette.dtype)
+                terms["silhouette"] = silhouette_iou_loss(out.silhouette * counted, v.mask)
+            if "free_space" in names:
+                fs = free_space_penalty(out.depth, v.nearest, c.free_space_margin, robust="clamp", scale=c.depth_cap)
+                terms["free_space"] = fs * v.pixels_per_object_pixel
+            return terms
+        px = self._pixels()
+        k = out.depth.shape[0]
+        depth = out.depth.reshape(k, -1)
         if "depth" in names:
-            terms["depth"] = depth_l1(out.depth, v.depth, v.core, robust="clamp", scale=c.depth_cap)
+            r = depth.index_select(1, px["depth_idx"])
+            terms["depth"] = (r - px["depth_obs"].to(r.dtype)).abs().clamp(max=c.depth_cap).sum(1) / px["depth_count"]
         if "silhouette" in names:
-            counted = v.counted.to(out.silhouette.dtype)
-            terms["silhouette"] = silhouette_iou_loss(out.silhouette * counted, v.mask)
+            sil = out.silhouette.reshape(k, v.mask.shape[0], -1) * px["counted"].to(out.silhouette.dtype)
+            inter = (sil * px["mask"].to(sil.dtype)).sum(-1)
+            union = sil.sum(-1) + px["mask_sum"].to(sil.dtype) - inter
+            terms["silhouette"] = 1 - ((inter + 1e-6) / (union + 1e-6)).mean(1)
         if "free_space" in names:
-            fs = free_space_penalty(out.depth, v.nearest, c.free_space_margin, robust="clamp", scale=c.depth_cap)
-            terms["free_space"] = fs * v.pixels_per_object_pixel
+            r = depth.index_select(1, px["free_idx"])
+            ahead = torch.relu(px["free_obs"].to(r.dtype) - c.free_space_margin - r) * (r > 0)
+            terms["free_space"] = ahead.clamp(max=c.depth_cap).sum(1) / px["free_count"] * v.pixels_per_object_pixel
         return terms
+
+    def _pixels(self) -> dict[str, torch.Tensor | float]:
+        """What the image terms count, from the views (once): the flat pixel indices and observed depth of the
+        depth term (valid, in the core) and of the free-space term (valid), the silhouette's ``counted`` and
+        ``mask`` ``(C, h * w)`` and the mask's area per view."""
+        if self._pixel_cache is None:
+            v = self.views
+            valid = torch.isfinite(v.nearest) & (v.nearest > 0)
+            out: dict[str, torch.Tensor | float] = {
+                "free_idx": torch.nonzero(valid.reshape(-1)).squeeze(1),
+                "free_count": float(max(1, int(valid.sum()))),
+            }
+            out["free_obs"] = v.nearest.reshape(-1).index_select(0, out["free_idx"])
+            if v.mask is not None:
+                dvalid = torch.isfinite(v.depth) & (v.depth > 0) & v.core.to(torch.bool)
+                out["depth_idx"] = torch.nonzero(dvalid.reshape(-1)).squeeze(1)
+                out["depth_obs"] = v.depth.reshape(-1).index_select(0, out["depth_idx"])
+                out["depth_count"] = float(max(1, int(dvalid.sum())))
+                m = v.mask.reshape(v.mask.shape[0], -1).float()
+                out["mask"], out["mask_sum"] = m, m.sum(-1)
+                out["counted"] = v.counted.reshape(v.mask.shape[0], -1).float()
+            self._pixel_cache = out
+        return self._pixel_cache

@@ -23,6 +23,9 @@ fi
 
 stamp=".venv/.shapeprog-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ -f "$stamp" ]; then
+  # the compiled CPU kernels (backend/ops/native; a second with g++, cached by source; without a compiler
+  # the pure-torch paths run)
+  .venv/bin/python -m backend.ops.native || true
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
@@ -30,6 +33,7 @@ fi
 # torch first and pinned: a bare `torch` requirement could pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -e ".[blender,server,distributed,dev]"
+.venv/bin/python -m backend.ops.native || true
 rm -f .venv/.shapeprog-*
 touch "$stamp"
 echo "setup: environment ready in .venv"

@@ -23,7 +23,11 @@ discrete values are always compared with the truth's.
 * Chamfer distance (cm) between the fitted and the true mesh: the mean of
   both directions of the exact point-to-surface distance from 4000
   area-weighted surface samples;
-* the median wall time per object.
+* the median wall time per object;
+* evaluations/s: the fit's objective evaluations (candidates x Adam steps, each with its backward) per
+  second of the whole fit (``FitResult.evaluations_per_s``, also in ``result.json``), averaged; and per
+  CPU second of the fit's process (``evaluations_per_cpu_s``: what an unshared core would do, on a machine
+  busy with other work).
 
 The last line summarises the best method (by mean discrete accuracy).
 The metrics (:mod:`backend.metrics`) are shared with ``shapeprog demo``.
@@ -107,6 +111,8 @@ def _summary(records: list[dict]) -> dict:
         "yaw_deg": statistics.fmean(r["yaw_error_deg"] for r in records),
         "chamfer_cm": statistics.fmean(cham) if cham else float("nan"),
         "time_s": statistics.median(r["seconds"] for r in records),
+        "evaluations_per_s": statistics.fmean(r["evaluations_per_s"] for r in records),
+        "evaluations_per_cpu_s": statistics.fmean(r["evaluations_per_cpu_s"] for r in records),
     }
 
 
@@ -134,7 +140,8 @@ def _fit_one(path: str, folder: str, method: str, cfg: FitBenchConfig) -> dict:
     result = fit(program, obs, FitConfig(method=method, budget=cfg.budget, seed=cfg.seed), space=space, module=module)
     seconds = time.perf_counter() - t0
     m = recovery_metrics(space, truth, result, (true_mesh.points, true_mesh.faces), module)
-    rec = {"method": method, "seconds": seconds, "objective": result.objective, **m}
+    rec = {"method": method, "seconds": seconds, "objective": result.objective, "evaluations": result.evaluations,
+           "evaluations_per_s": result.evaluations_per_s, "evaluations_per_cpu_s": result.evaluations_per_cpu_s, **m}
     if cfg.diagnose and (m["discrete_wrong"] or (m["continuous_mae_cm"] or 0.0) > cfg.tolerance_cm):
         rec["truth_objective"] = truth_objective(module, space, obs, truth)
         rec["miss"] = "search" if result.objective > rec["truth_objective"] * (1 + 1e-3) else "not identifiable"
@@ -150,7 +157,8 @@ def _line(rec: dict) -> str:
     wrong = " wrong " + ", ".join(rec["discrete_wrong"]) if rec["discrete_wrong"] else ""
     return (f"  {rec['program']} #{rec['target']} {rec['method']:>4}: discrete {rec['discrete_correct']}/{rec['discrete_total']}"
             f"{wrong}, continuous {'n/a' if mae is None else f'{mae:.2f} cm'}, yaw {rec['yaw_error_deg']:.1f} deg{notes}, "
-            f"chamfer {rec['chamfer_cm']:.2f} cm, {rec['seconds']:.1f} s")
+            f"chamfer {rec['chamfer_cm']:.2f} cm, {rec['seconds']:.1f} s, {rec['evaluations_per_s']:.0f} evaluations/s "
+            f"({rec['evaluations_per_cpu_s']:.0f} per CPU s)")
 
 
 def run(cfg: FitBenchConfig) -> int:
@@ -218,7 +226,8 @@ def run(cfg: FitBenchConfig) -> int:
         Path(cfg.output).write_text(json.dumps(records, indent=1) + "\n")
 
     table = Table(title=f"recovery from synthetic scans ({cfg.targets} targets per program, {cfg.budget:g} s per object)")
-    for col in ("program", "method", "discrete acc %", "exact %", "cont. MAE cm", "yaw err deg", "chamfer cm", "median s"):
+    for col in ("program", "method", "discrete acc %", "exact %", "cont. MAE cm", "yaw err deg", "chamfer cm", "median s",
+                "evaluations/s", "per CPU s"):
         table.add_column(col, justify="left" if col in ("program", "method") else "right")
     per: dict[str, dict[str, dict]] = {}
     for name in (Path(p).stem for p in programs):
@@ -226,7 +235,8 @@ def run(cfg: FitBenchConfig) -> int:
             rs = [r for r in records if r["program"] == name and r["method"] == method]
             s = per.setdefault(method, {})[name] = _summary(rs)
             table.add_row(name, method, f"{s['accuracy']:.1f}", f"{s['exact']:.0f}", f"{s['mae_cm']:.2f}",
-                          f"{s['yaw_deg']:.1f}", f"{s['chamfer_cm']:.2f}", f"{s['time_s']:.1f}")
+                          f"{s['yaw_deg']:.1f}", f"{s['chamfer_cm']:.2f}", f"{s['time_s']:.1f}", f"{s['evaluations_per_s']:.0f}",
+                          f"{s['evaluations_per_cpu_s']:.0f}")
     console.print(table)
     for method in methods:
         rs = [r for r in records if r["method"] == method]
@@ -240,7 +250,9 @@ def run(cfg: FitBenchConfig) -> int:
     worst_acc = min(per[best][p]["accuracy"] for p in per[best])
     worst_mae = max(per[best][p]["mae_cm"] for p in per[best])
     line = (f"best={best} discrete_accuracy={overall[best]['accuracy']:.1f}% (lowest program {worst_acc:.1f}%) "
-            f"continuous_mae={overall[best]['mae_cm']:.2f}cm (highest program {worst_mae:.2f}cm)")
+            f"continuous_mae={overall[best]['mae_cm']:.2f}cm (highest program {worst_mae:.2f}cm) "
+            f"evaluations_per_s={overall[best]['evaluations_per_s']:.0f} "
+            f"evaluations_per_cpu_s={overall[best]['evaluations_per_cpu_s']:.0f}")
     if "cd" in methods and best != "cd":
         beats = sum(per[best][p]["accuracy"] > per["cd"][p]["accuracy"] or (
             per[best][p]["accuracy"] == per["cd"][p]["accuracy"] and per[best][p]["mae_cm"] < per["cd"][p]["mae_cm"])

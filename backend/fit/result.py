@@ -50,7 +50,9 @@ class FitResult:
     objective: float
     terms: dict[str, float]
     timings: dict[str, float]
-    """Seconds: ``search_s`` (the whole fit, setting up included: what the budget limits), ``setup_s``, the
+    """Seconds: ``search_s`` (the whole fit, setting up included: what the budget limits), ``search_cpu_s`` (the
+    CPU time of the fit's process meanwhile: on a machine shared with other work, the time the fit would have
+    taken alone, with one torch thread), ``setup_s``, the
     refinements of each phase (``phase_pilot_s``, ``phase_search_s``, ``phase_final_s``, ``phase_warm_start_s``)
     and ``outputs_s`` (writing the output folder)."""
     evaluations: int
@@ -84,9 +86,30 @@ class FitResult:
     def values(self) -> dict[str, Any]:
         return {**self.discrete, **self.continuous}
 
+    @property
+    def evaluations_per_s(self) -> float:
+        """The fit's speed: objective evaluations (candidates x Adam steps, each with its backward) per second
+        of the whole fit (``timings["search_s"]``, setting up included); 0 before any."""
+        seconds = float(self.timings.get("search_s", 0.0))
+        return float(self.evaluations) / seconds if seconds > 0 else 0.0
+
+    @property
+    def evaluations_per_cpu_s(self) -> float:
+        """Objective evaluations per CPU second of the fit's process (``timings["search_cpu_s"]``): its speed on an
+        unshared core, whatever else the machine ran; 0 when not recorded."""
+        seconds = float(self.timings.get("search_cpu_s", 0.0))
+        return float(self.evaluations) / seconds if seconds > 0 else 0.0
+
     def to_json(self) -> dict[str, Any]:
-        """The result as JSON-ready data (``result.json``), without the mesh."""
-        d = {f.name: config_to_dict(getattr(self, f.name)) for f in fields(self) if f.name != "mesh"}
+        """The result as JSON-ready data (``result.json``), without the mesh; ``evaluations_per_s`` beside
+        ``evaluations``."""
+        d: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name != "mesh":
+                d[f.name] = config_to_dict(getattr(self, f.name))
+            if f.name == "evaluations":
+                d["evaluations_per_s"] = round(self.evaluations_per_s, 2)
+                d["evaluations_per_cpu_s"] = round(self.evaluations_per_cpu_s, 2)
         d["software"] = software_versions()
         return d
 

@@ -4,7 +4,8 @@
 * :mod:`.sampling`: area-weighted surface samples;
 * :mod:`.knn`: exact nearest neighbours between point sets (KD-tree on CPU, a torch grid elsewhere);
 * :mod:`.pose`: yaw + translation + scale transforms;
-* :mod:`.checks`: the shape checks they share.
+* :mod:`.checks`: the shape checks they share;
+* :mod:`.native`: compiled CPU kernels (C++ through ctypes), each the fast path of a pure-torch reference.
 """
 
 from .knn import NN_BACKENDS, ScanNeighbours, nearest_neighbors

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import native
+
 __all__ = ["NN_BACKENDS", "ScanNeighbours", "nearest_neighbors"]
 
 _NO_KEY = torch.iinfo(torch.int64).max
@@ -257,8 +259,9 @@ def nearest_neighbors(queries: torch.Tensor, targets: torch.Tensor, max_pairs: i
 class ScanNeighbours:
     """Distances from query points (surface samples) to the nearest of fixed scan points, up to ``reach``.
 
-    On CPU a scipy KD-tree of the scan is built once (on the first call) and queried with ``reach``
-    as the upper bound (far queries end early). Elsewhere (``backend="grid"``) a coarse occupancy
+    On CPU the compiled :class:`backend.ops.native.PointGrid` answers when it is available (exact; cells
+    of ``reach / 2``; ``backend="auto"``), else a scipy KD-tree of the scan, built once (on the first call) and
+    queried with ``reach`` as the upper bound (far queries end early): the grid's tested reference. Elsewhere (``backend="grid"``) a coarse occupancy
     grid of the scan (cells of ``reach / 2``, dilated by ``reach``) is built once (on the first
     call); queries outside its marked cells are farther than ``reach`` from every scan point and get ``reach`` without a search, the others
     are searched exactly with :func:`backend.losses.nearest_neighbors`.
@@ -277,10 +280,11 @@ class ScanNeighbours:
         self.backend = backend
         self._tree = None  # built on the first KD-tree query
         self._grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # on the first grid query
+        self._native: native.PointGrid | None = None  # the compiled search's grid, on its first query
 
     def to(self, device: torch.device) -> ScanNeighbours:
         self.points = self.points.to(device)
-        self._grid = None
+        self._grid = self._native = None
         return self
 
     def _kdtree(self):
@@ -310,6 +314,12 @@ class ScanNeighbours:
     def _candidates(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows of the queries ``flat (M, 3)`` within ``reach`` of the scan (a few more with the grid)
         and the row of each one's nearest scan point."""
+        if self.backend == "auto" and flat.device.type == "cpu" and native.available():
+            if self._native is None:
+                self._native = native.PointGrid(self.points, self.reach / 2)
+            idx = self._native.nearest(flat, self.reach)
+            near = torch.nonzero(idx >= 0).squeeze(1)
+            return near.to(flat.device), idx.index_select(0, near).to(flat.device)
         if self.backend == "kdtree" or (self.backend == "auto" and flat.device.type == "cpu"):
             dist, idx = self._kdtree().query(flat.detach().double().cpu().numpy(), k=1, distance_upper_bound=self.reach,
                                              workers=max(1, torch.get_num_threads()))

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import torch
 
+from . import native
 from .checks import check_mesh, check_points
 
 __all__ = [
@@ -206,15 +207,27 @@ class PointsToMesh:
     has the exact gradient of the point-to-triangle distance. In float32 the chosen triangle is the
     nearest one or one within rounding of it; the distance to it is exact.
 
+    On CPU the nearest triangles come from the compiled kernel
+    :func:`backend.ops.native.nearest_triangles` when it is available (exact in float64, each point
+    measuring only the triangles whose bounding box is nearer than its best so far: about 20x faster for
+    the meshes of a fit); the sweep above is its tested reference and runs elsewhere.
+
     Args:
         points: ``(P, 3)`` the points.
-        max_pairs: (candidate, point, triangle) triples measured at once (bounds memory).
+        max_pairs: (candidate, point, triangle) triples measured at once by the sweep (bounds memory).
+        backend: ``"auto"`` (the compiled kernel on CPU when available, else the sweep), ``"native"`` or
+            ``"torch"`` (the sweep).
     """
 
-    def __init__(self, points: torch.Tensor, max_pairs: int = 100_000):
+    BACKENDS = ("auto", "native", "torch")
+
+    def __init__(self, points: torch.Tensor, max_pairs: int = 100_000, backend: str = "auto"):
+        if backend not in self.BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(self.BACKENDS)}")
         self.points = points
         """``(P, 3)`` the points (distances come in this order)."""
         self.max_pairs = int(max_pairs)
+        self.backend = backend
         self._xt = points.float().t().contiguous()  # (3, P)
 
     def to(self, device: torch.device) -> PointsToMesh:
@@ -230,6 +243,26 @@ class PointsToMesh:
         """The nearest triangle ``(K, P)`` int64 of every point in ``tv (K, T, 3, 3)`` and the
         barycentric weights ``(K, P, 3)`` of the closest point on it."""
         x = tv.detach()
+        if self._native(x):
+            return native.nearest_triangles(x, self.points)
+        t_idx = self._sweep(x)
+        chosen = PackedTriangles.pack(x.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3)), torch.float64)
+        _, w = closest_on_triangles(self.points.double().t()[:, None], chosen, bary=True)
+        return t_idx, w.movedim(0, -1)
+
+    def _native(self, x: torch.Tensor) -> bool:
+        if self.backend == "torch":
+            return False
+        if self.backend == "native":
+            if not native.available():
+                raise RuntimeError("PointsToMesh(backend='native'): the compiled kernels are not available here")
+            return True
+        return x.device.type == "cpu" and x.shape[1] > 0 and native.available()
+
+    @torch.no_grad()
+    def _sweep(self, x: torch.Tensor) -> torch.Tensor:
+        """The nearest triangle ``(K, P)`` of every point in ``x (K, T, 3, 3)`` by measuring every pair in
+        float32 (the pure-torch reference of the compiled kernel)."""
         k_, t_ = x.shape[:2]
         p_ = self.num_points
         packed = PackedTriangles.pack(x)[:, None, :]  # (35, K, 1, T)
@@ -238,9 +271,7 @@ class PointsToMesh:
         for p0 in range(0, p_, step):
             xp = self._xt[:, None, p0:p0 + step, None]  # (3, 1, p, 1)
             t_idx[:, p0:p0 + step] = closest_on_triangles(xp, packed).argmin(-1)
-        chosen = PackedTriangles.pack(x.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3)), torch.float64)
-        _, w = closest_on_triangles(self.points.double().t()[:, None], chosen, bary=True)
-        return t_idx, w.movedim(0, -1)
+        return t_idx
 
     def __call__(self, tv: torch.Tensor) -> torch.Tensor:
         """``(K, P)`` squared distances from the points to ``tv (K, T, 3, 3)``, differentiable w.r.t. ``tv``."""

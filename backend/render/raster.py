@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..cameras import Cameras
+from ..ops import native
 from .base import AREA_EPS, DIST_EPS, LEN_EPS, RasterSettings, RenderOutput, register_renderer
 
 __all__: list[str] = []  # registers the "torch" backend
@@ -255,13 +256,20 @@ class _SilhouetteLogQ(torch.autograd.Function):
     """Per-pixel ``sum_j log(1 - D_j)`` over (pixel, triangle) pairs, with a hand-written backward.
 
     Forward: ``tri_uv (T, 3, 2)``; for the ``M`` pairs: local pixel ``pix``, global triangle ``tri``,
-    pixel centre ``px``, ``py``; -> ``(npix,)``. ``d`` is the distance to the nearest edge ``(a, b)``
+    pixel centre ``px``, ``py`` (int64); -> ``(npix,)``; ``fast``: the compiled forward
+    (:func:`backend.ops.native.silhouette_logq`), with this torch code as its reference. ``d`` is the distance to the nearest edge ``(a, b)``
     (closest point ``a + s (b - a)``), so ``dd/da = -(1 - s) n`` and ``dd/db = -s n`` with ``n`` the
     unit vector from the closest point to the pixel; the backward scatters these, times
     ``d log(1 - D) / dd``, to the two vertices (nothing else depends on the vertices)."""
 
     @staticmethod
-    def forward(ctx, tri_uv, pix, tri, px, py, npix: int, sigma: float, eps: float):
+    def forward(ctx, tri_uv, pix, tri, px, py, npix: int, sigma: float, eps: float, fast: bool = False):
+        if fast:  # the compiled forward (same formulas; this torch code is its reference)
+            total, ia, ib, gx, gy, s = native.silhouette_logq(tri_uv, pix, tri, px, py, npix, sigma, eps)
+            ctx.save_for_backward(pix, ia, ib, gx, gy, s)
+            ctx.num = tri_uv.shape[0]
+            return total
+        px, py = px.to(tri_uv.dtype), py.to(tri_uv.dtype)
         cols = tri_uv.reshape(-1, 6).t().contiguous()
         ax = [cols[2 * i].index_select(0, tri) for i in range(3)]
         ay = [cols[2 * i + 1].index_select(0, tri) for i in range(3)]
@@ -309,7 +317,7 @@ class _SilhouetteLogQ(torch.autograd.Function):
         for axis, comp in enumerate((gx, gy)):
             out[axis].index_add_(0, ia, ga * comp)
             out[axis].index_add_(0, ib, gb * comp)
-        return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None
+        return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None, None
 
 
 @register_renderer("torch")
@@ -330,20 +338,31 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
             t = _triangle_setup(tri_uv, tri_z, settings)
         band = settings.band if settings.silhouette else 0.0
         flat_uv = tri_uv.reshape(-1, 3, 2)
-        for b0, b1 in _chunks(t, n * c, h, w, int(settings.max_pairs), band):
+        fast = device.type == "cpu" and native.available()  # the compiled discrete half (same results)
+        chunks = [(0, n * c)] if fast else _chunks(t, n * c, h, w, int(settings.max_pairs), band)
+        for b0, b1 in chunks:
             npix = (b1 - b0) * h * w
             offset = b0 * h * w
             with torch.no_grad():
-                face_buf = _zbuffer(t, b0, b1, h, w)
+                face_buf = native.raster_zbuffer(t.valid, t.lines, t.inv_z, t.box, n * c, h, w) if fast else \
+                    _zbuffer(t, b0, b1, h, w)
             face_index[offset:offset + npix] = face_buf
             pix, d, bc = _depth_values(tri_uv, tri_z, face_buf, b0, h, w)
             depth.index_put_((pix + offset,), d)
             bary.index_put_((pix + offset,), bc)
-            if settings.silhouette:
+            if settings.silhouette and fast:
+                # only the pixels of the band pairs are differentiable: log-coverage sums per distinct pixel
+                with torch.no_grad():
+                    saturated = native.raster_saturated(face_buf, n * c, h, w, math.ceil(band))
+                    _, stri, sx, sy, slot, upix = native.raster_band_pairs(t.valid, t.lines, t.box, face_buf, saturated, n * c,
+                                                                           h, w, band)
+                total = _SilhouetteLogQ.apply(flat_uv, slot, stri, sx, sy, upix.numel(), settings.sigma,
+                                              settings.silhouette_eps, True)
+                sil = saturated.to(dtype).index_put((upix,), 0.0 - torch.expm1(total))
+            elif settings.silhouette:
                 with torch.no_grad():
                     saturated, spix, stri, sx, sy = _silhouette_pairs(t, face_buf, b0, b1, h, w, band)
-                total = _SilhouetteLogQ.apply(flat_uv, spix, stri, sx.to(dtype), sy.to(dtype), npix, settings.sigma,
-                                              settings.silhouette_eps)
+                total = _SilhouetteLogQ.apply(flat_uv, spix, stri, sx, sy, npix, settings.sigma, settings.silhouette_eps)
                 sil[offset:offset + npix] = torch.where(saturated, torch.ones_like(total), 0.0 - torch.expm1(total))
     shape = (n, c, h, w)
     return RenderOutput(

@@ -189,3 +189,53 @@ def test_bottom_stops_a_candidate_from_floating_above_the_scans_lowest_points():
     lowest = x[1, :, 2] == x[1, :, 2].min()
     assert float(x.grad[1, lowest, 2].sum()) == pytest.approx(1.0)  # lowering it lowers the loss
     assert float(x.grad[1, ~lowest].abs().sum()) == 0.0 and float(x.grad[0].abs().sum()) == 0.0
+
+
+def test_image_terms_on_gathered_pixels_equal_the_losses_on_whole_images():
+    """The objective computes the frame terms on the pixels each counts (gathered once); the losses of
+    backend.losses on the whole images are the reference: values and gradients, float32 and float64."""
+    from backend.object_frame import clean_observations
+    from backend.render import RasterSettings, render
+
+    obs = clean_observations(_chair_observations())
+    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig())
+    v, mesh = _true_mesh_in_object_frame(obs)
+    names = ["depth", "silhouette", "free_space"]
+    for dtype in (torch.float32, torch.float64):
+        shifts = torch.tensor([[0.0, 0, 0], [0.04, -0.03, 0.02], [-0.1, 0.05, -0.03]], dtype=dtype)
+        got = {}
+        for reference in (False, True):
+            x = (v.to(dtype) + shifts[:, None]).requires_grad_(True)
+            out = render(x, mesh.triangles(), obj.views.cameras.to(dtype=dtype), RasterSettings(znear=0.05))
+            terms = obj._frame_terms(out, names, reference=reference)
+            sum(w * terms[n].sum() for w, n in zip((1.0, 0.3, 2.0), names, strict=True)).backward()
+            got[reference] = ({n: terms[n].detach() for n in names}, x.grad)
+        tol = 1e-5 if dtype == torch.float32 else 1e-12
+        for n in names:
+            assert float(got[True][0][n].abs().max()) > 0, n
+            torch.testing.assert_close(got[False][0][n], got[True][0][n], rtol=tol, atol=tol)
+        torch.testing.assert_close(got[False][1], got[True][1], rtol=tol, atol=tol * float(got[True][1].abs().max()))
+
+
+def test_observable_samples_read_the_render_and_the_scan_at_their_pixels():
+    from backend.object_frame import clean_observations
+    from backend.render import RasterSettings, render
+
+    obs = clean_observations(_chair_observations())
+    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig())
+    v, mesh = _true_mesh_in_object_frame(obs)
+    vk = torch.cat([v, v + torch.tensor([0.05, 0.0, 0.02])])
+    rendered = render(vk, mesh.triangles(), obj.views.cameras, RasterSettings(silhouette=False, znear=0.05)).depth
+    s = vk[:, torch.arange(200) % vk.shape[1]] + 0.01 * torch.randn(2, 200, 3, generator=torch.Generator().manual_seed(0))
+    got = obj._observable(s, rendered)
+    # the same test written with plain advanced indexing
+    cams, h, w = obj.views.cameras, rendered.shape[2], rendered.shape[3]
+    uv, z = cams.project(s)
+    u, r = torch.round(uv[..., 0]).long(), torch.round(uv[..., 1]).long()
+    inside = (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
+    u, r = u.clamp(0, w - 1), r.clamp(0, h - 1)
+    ci, ki = torch.arange(len(cams))[:, None, None], torch.arange(2)[None, :, None]
+    rend, near = rendered[ki, ci, r, u], obj.views.nearest[ci, r, u]
+    tol = obj.cfg.free_space_margin
+    ref = (inside & (rend > 0) & (z <= rend + tol) & (near > 0) & (near >= z - tol)).any(0)
+    assert torch.equal(got, ref) and 0 < int(got.sum()) < got.numel()

@@ -21,12 +21,16 @@ def test_bench_fit_prints_a_line_per_object_the_table_and_the_headline(tmp_path,
         assert r["program"] == "table" and r["discrete_total"] >= 2
         assert 0 <= r["discrete_correct"] <= r["discrete_total"] and r["chamfer_cm"] >= 0
         assert r["seconds"] > 0 and math.isfinite(r["objective"])
+        assert r["evaluations"] > 0 and r["evaluations_per_s"] > 0  # the fit's speed, printed per object
+        assert r["evaluations_per_cpu_s"] >= r["evaluations_per_s"] * 0.9  # a fit takes at most its wall time in CPU
         if "miss" in r:  # diagnosed: the truth's objective is there and the kind follows from it
             assert r["miss"] == ("search" if r["objective"] > r["truth_objective"] * (1 + 1e-3) else "not identifiable")
             assert f"[{r['miss']}: objective" in text  # printed as text, not taken for console markup
     lines = text.strip().splitlines()
     assert sum(line.startswith("  table #0") for line in lines) == 2
+    assert all(line.endswith(" per CPU s)") and " evaluations/s (" in line for line in lines if line.startswith("  table #0"))
     assert lines[-1].startswith("best=") and "discrete_accuracy=" in lines[-1] and "continuous_mae=" in lines[-1]
+    assert "evaluations_per_s=" in lines[-1] and "evaluations_per_cpu_s=" in lines[-1]
     assert ("beats_cd_on=" in lines[-1]) == (not lines[-1].startswith("best=cd"))
     rc, _, err = run_cli(capsys, "bench", "fit", "--programs", "nosuch", "--targets", 1)
     assert rc == 2 and "unknown program 'nosuch'" in err

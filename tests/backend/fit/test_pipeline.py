@@ -58,6 +58,13 @@ def test_search_methods_return_valid_results_that_improve_the_objective(bed, tar
     # searched until the budget (the last batch may pass it: at most 6 simulations x 4 poses x 2 starts x 6
     # steps), then the final refinement (at most 4 x 15)
     assert 0.8 * 400 <= result.evaluations <= 400 + 6 * 4 * 2 * 6 + 4 * 15
+    # its speed, in result.json beside the evaluations
+    assert result.evaluations_per_s == pytest.approx(result.evaluations / result.timings["search_s"])
+    data = result.to_json()
+    keys = list(data)
+    assert keys[keys.index("evaluations") + 1:keys.index("evaluations") + 3] == ["evaluations_per_s", "evaluations_per_cpu_s"]
+    assert data["evaluations_per_s"] == pytest.approx(result.evaluations_per_s, abs=0.01)
+    assert 0 < result.timings["search_cpu_s"] and result.evaluations_per_cpu_s > 0
 
 
 def test_locks_are_respected(bed, targets):

@@ -1,0 +1,186 @@
+"""The compiled CPU kernels against their pure-torch references (skipped where no C++ compiler is found;
+the references keep the rest of the suite meaningful there)."""
+
+import pytest
+import torch
+
+from backend.ops import native
+from backend.ops.point_mesh import PackedTriangles, PointsToMesh, closest_on_triangles, point_mesh_sqdist_reference
+from tests.fixtures.meshes import random_mesh, table_meshes, table_scan_points
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="the compiled kernels are not available (no C++ compiler, or SHAPEPROG_NATIVE=0)")
+
+D = torch.float64
+
+
+def _degenerate(tv: torch.Tensor) -> torch.Tensor:
+    tv = tv.clone()
+    tv[:, 0, 2] = tv[:, 0, 0]  # a zero-length edge
+    tv[:, 1, 1] = 0.5 * (tv[:, 1, 0] + tv[:, 1, 2])  # collinear corners
+    tv[:, 2, 1] = tv[:, 2, 0]
+    tv[:, 2, 2] = tv[:, 2, 0]  # a point
+    return tv
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_nearest_triangles_match_every_pair_measured(seed):
+    verts, faces = random_mesh(seed, n=3, v=30, f=45)
+    tv = _degenerate(verts[:, faces])
+    pts = 1.3 * torch.randn((200, 3), generator=torch.Generator().manual_seed(seed + 5), dtype=D)
+    idx, w = native.nearest_triangles(tv, pts)
+    assert idx.shape == (3, 200) and idx.dtype == torch.int64 and w.shape == (3, 200, 3)
+    packed = PackedTriangles.pack(tv, D)[:, None, :]  # (35, K, 1, T)
+    every = closest_on_triangles(pts.t()[:, None, :, None], packed)  # (K, P, T)
+    best = every.min(-1).values
+    chosen = every.gather(-1, idx[..., None]).squeeze(-1)
+    torch.testing.assert_close(chosen, best, rtol=0, atol=1e-12)  # a nearest triangle
+    q = (w[..., None] * tv.gather(1, idx[..., None, None].expand(-1, -1, 3, 3))).sum(-2)
+    torch.testing.assert_close(((pts[None] - q) ** 2).sum(-1), best, rtol=0, atol=1e-12)  # the closest point on it
+    torch.testing.assert_close(w.sum(-1), torch.ones_like(best))
+    assert bool((w >= -1e-12).all())
+
+
+def test_nearest_triangles_take_the_first_of_equally_near_ones():
+    tri = torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]], dtype=D)
+    tv = torch.stack([tri, tri + torch.tensor([0.0, 0, 2]), tri, tri])[None]  # triangles 0, 2, 3 coincide
+    idx, _ = native.nearest_triangles(tv, torch.tensor([[0.2, 0.2, 0.5], [0.2, 0.2, 1.6]], dtype=D))
+    assert idx.tolist() == [[0, 1]]
+
+
+def _distances_and_gradient(pts, v, t, backend):
+    x = v.clone().requires_grad_(True)
+    d = PointsToMesh(pts.to(v.dtype), backend=backend)(x[:, t])
+    (d.sqrt() * torch.linspace(0.5, 1.5, d.shape[1], dtype=v.dtype)).sum().backward()
+    return d.detach(), x.grad
+
+
+def test_points_to_mesh_native_equals_the_sweep_values_and_gradients():
+    pts = table_scan_points(400, 4)
+    v, t = table_meshes(4, 5, D)
+    d, g = _distances_and_gradient(pts, v, t, "native")
+    d_ref, g_ref = _distances_and_gradient(pts, v, t, "torch")
+    torch.testing.assert_close(d, d_ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(g, g_ref, rtol=1e-9, atol=1e-9)
+    # float32: the same distances; the gradient is float64's (the kernel chooses in float64, where the
+    # float32 sweep may take another triangle within rounding of the nearest, with another gradient)
+    d32, g32 = _distances_and_gradient(pts, v.float(), t, "native")
+    torch.testing.assert_close(d32, PointsToMesh(pts.float(), backend="torch")(v.float()[:, t]), rtol=0, atol=1e-6)
+    torch.testing.assert_close(g32.double(), g, rtol=1e-3, atol=2e-3)  # float32 rounding of p - q
+
+
+def test_points_to_mesh_native_gradcheck_against_the_reference():
+    verts, faces = random_mesh(7, n=2, v=9, f=6)
+    pts = torch.randn((12, 3), generator=torch.Generator().manual_seed(8), dtype=D)
+    s2m = PointsToMesh(pts, backend="native")
+    v = verts.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda a: s2m(a[:, faces]), (v,))
+    torch.testing.assert_close(s2m(verts[:, faces]), point_mesh_sqdist_reference(pts, verts, faces), rtol=0, atol=1e-12)
+
+
+def test_native_kernel_errors():
+    with pytest.raises(ValueError, match=r"tris must be \(K, T, 3, 3\) with T >= 1, got shape \(2, 0, 3, 3\)"):
+        native.nearest_triangles(torch.zeros(2, 0, 3, 3), torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"points must be \(P, 3\), got shape \(4, 2\)"):
+        native.nearest_triangles(torch.zeros(2, 5, 3, 3), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="unknown backend 'fast'"):
+        PointsToMesh(torch.zeros(4, 3), backend="fast")
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("SHAPEPROG_NATIVE", "0")
+    assert not native.available()
+    pts = table_scan_points(50, 1)
+    v, t = table_meshes(2, 2)
+    s2m = PointsToMesh(pts)
+    assert not s2m._native(v[:, t])  # the sweep runs
+    torch.testing.assert_close(s2m(v[:, t]), PointsToMesh(pts, backend="torch")(v[:, t]))
+    with pytest.raises(RuntimeError, match="not available"):
+        native.nearest_triangles(v[:, t], pts)
+
+
+def _render_both(monkeypatch, verts, faces, cams, settings):
+    """The ``"torch"`` renderer with the compiled discrete half and silhouette forward, and without (its
+    pure-torch reference): outputs and the gradient of one random weighting of every image."""
+    from backend.render import render
+
+    out = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("SHAPEPROG_NATIVE", flag)
+        v = verts.clone().requires_grad_(True)
+        r = render(v, faces, cams, settings)
+        g = torch.Generator().manual_seed(4)
+        loss = (r.depth * torch.rand(r.depth.shape, generator=g, dtype=v.dtype)).sum() + \
+            (r.bary * torch.rand(r.bary.shape, generator=g, dtype=v.dtype)).sum()
+        if r.silhouette is not None:
+            loss = loss + (r.silhouette * torch.rand(r.silhouette.shape, generator=g, dtype=v.dtype)).sum()
+        loss.backward()
+        out[flag] = (r, v.grad)
+    return out["1"], out["0"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("cull", [False, True])
+def test_render_native_equals_pure_torch(monkeypatch, dtype, cull):
+    from backend.cameras import Cameras
+    from backend.render import RasterSettings
+
+    v, t = table_meshes(3, 6, dtype)
+    eye = torch.tensor([[2.0, -2.2, 1.6], [-1.5, -2.0, 1.2], [0.3, 2.5, 2.0]], dtype=torch.float64)
+    cams = Cameras.look_at(eye, [0.0, 0.0, 0.4], intrinsics=[40.0, 40.0, 31.3, 23.6], width=64, height=48)
+    for settings in (RasterSettings(cull_backfaces=cull), RasterSettings(silhouette=False, cull_backfaces=cull)):
+        (fast, gf), (ref, gr) = _render_both(monkeypatch, v, t, cams, settings)
+        assert int((ref.face_index >= 0).sum()) > 1000
+        assert torch.equal(fast.face_index, ref.face_index)  # the same arithmetic: the same z-buffer
+        torch.testing.assert_close(fast.depth, ref.depth, rtol=0, atol=0)
+        torch.testing.assert_close(fast.bary, ref.bary, rtol=0, atol=0)
+        tol = 1e-6 if dtype == torch.float32 else 1e-13
+        if settings.silhouette:
+            assert int(((ref.silhouette > 0) & (ref.silhouette < 1)).sum()) > 200
+            torch.testing.assert_close(fast.silhouette, ref.silhouette, rtol=0, atol=tol)
+        torch.testing.assert_close(gf, gr, rtol=1e-4 if dtype == torch.float32 else 1e-10, atol=tol * gr.abs().max())
+
+
+def test_render_native_gradcheck(monkeypatch):
+    from backend.cameras import Cameras
+    from backend.render import RasterSettings, render
+
+    monkeypatch.setenv("SHAPEPROG_NATIVE", "1")
+    g = torch.Generator().manual_seed(3)
+    verts = (torch.rand((1, 9, 3), generator=g, dtype=D) - 0.5) * 1.2
+    faces = torch.randperm(9, generator=g).reshape(3, 3)
+    cams = Cameras.look_at(torch.tensor([[0.3, -2.6, 0.4]], dtype=D), [0.0, 0.0, 0.0], intrinsics=[13.0, 12.0, 4.3, 2.8],
+                           width=9, height=7)
+    settings = RasterSettings(sigma=0.7, silhouette_eps=0.02)
+    assert int((render(verts, faces, cams, settings).face_index >= 0).sum()) >= 10
+    v = verts.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: render(x, faces, cams, settings).depth, (v,), eps=1e-7, atol=1e-6, rtol=1e-4)
+    assert torch.autograd.gradcheck(lambda x: render(x, faces, cams, settings).silhouette, (v,), eps=1e-7, atol=1e-6, rtol=1e-4)
+
+
+def test_point_grid_matches_the_kdtree():
+    from backend.ops.knn import ScanNeighbours
+
+    pts = table_scan_points(3000, 6).float()
+    g = torch.Generator().manual_seed(9)
+    queries = torch.cat([pts[:500] + 0.03 * torch.randn(500, 3, generator=g),  # near the scan
+                         torch.rand(1500, 3, generator=g) * 3.0 - 1.5,  # around it and far outside its grid
+                         pts[:20]])  # on scan points
+    for reach in (0.1, 0.02, 0.5):
+        idx = native.PointGrid(pts, reach / 2).nearest(queries, reach)
+        d_ref = ScanNeighbours(pts, reach, backend="kdtree")(queries)
+        found = idx >= 0
+        assert bool((found == (d_ref < reach)).all())
+        d = ((queries[found].double() - pts[idx[found]].double()) ** 2).sum(-1).sqrt()
+        torch.testing.assert_close(d.float(), d_ref[found], rtol=0, atol=1e-6)
+    # the objective's scan neighbours (auto: the grid) equal the KD-tree's, gradients included
+    x = queries.clone().requires_grad_(True)
+    y = queries.clone().requires_grad_(True)
+    a, b = ScanNeighbours(pts, 0.1)(x), ScanNeighbours(pts, 0.1, backend="kdtree")(y)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    a.sum().backward()
+    b.sum().backward()
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"points must be \(P, 3\) with P >= 1"):
+        native.PointGrid(torch.zeros(0, 3), 0.1)
+    with pytest.raises(ValueError, match="cell must be positive"):
+        native.PointGrid(pts, 0.0)
