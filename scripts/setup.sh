@@ -9,15 +9,15 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 
-# bpy needs a few X11/GL client libraries even headless.
-LIBS="libx11-6 libxi6 libxkbcommon0 libsm6 libxext6 libxrender1 libxfixes3 libgl1 libegl1"
+# bpy needs a few X11/GL client libraries even headless; g++ compiles the CPU kernels (backend/ops/native).
+LIBS="libx11-6 libxi6 libxkbcommon0 libsm6 libxext6 libxrender1 libxfixes3 libgl1 libegl1 g++"
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=""
   for p in $LIBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
     echo "setup: installing$missing"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null) \
-      || echo "setup: warning: could not install$missing (bpy may fail to import)"
+      || echo "setup: warning: could not install$missing (bpy may fail to import; without g++ the pure-torch paths run)"
   fi
 fi
 
