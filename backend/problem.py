@@ -215,6 +215,21 @@ class FitProblem:
         with eval_context(trace=False):
             return self.module.program(self.discrete_values(config), self.values(z))
 
+    @torch.no_grad()
+    def turn_symmetric(self, config: dict[str, Any], state: State, quarter_turns: int, tolerance: float = 0.01) -> bool:
+        """Whether the candidate's mesh looks the same turned by ``quarter_turns`` x 90 degrees about +Z
+        through its box centre: every turned vertex within ``tolerance`` (metres) of a vertex of the unturned
+        mesh (a rectangular table turned 180 degrees is the same table; a cabinet is not)."""
+        v = self.mesh(config, state.z.unsqueeze(0)).verts[0].detach().to(torch.float64)  # (V, 3)
+        if v.shape[0] == 0:
+            return True
+        centre = (v.amin(0) + v.amax(0)) / 2
+        a = quarter_turns * math.pi / 2
+        c, s = round(math.cos(a)), round(math.sin(a))
+        rot = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+        turned = (v - centre) @ rot.T + centre
+        return bool(torch.cdist(turned, v).amin(1).max() <= tolerance)
+
     # -- refinement ---------------------------------------------------------
 
     def _initial(self, config: dict[str, Any], starts: int, generator: torch.Generator) -> list[State]:
