@@ -176,6 +176,15 @@ class SearchConfig:
     rival_candidates: int = 2
     """How many of the best distinct configurations of each rival facing (see ``rival_margin``) enter the
     final refinement."""
+    final_jitter: int = 2
+    """Copies of the best candidate, its continuous values and yaw jittered (``jitter_noise``,
+    ``jitter_yaw``), refined beside it in the final refinement when the budget has room beyond the
+    survivors' ``final_steps`` (the genetic search's continuous moves: a square table 20 degrees off, a
+    part stuck at a wrong size, leave a basin Adam alone stays in)."""
+    jitter_noise: float = 0.05
+    """Standard deviation of a jittered copy's normalised continuous values (see ``final_jitter``)."""
+    jitter_yaw: float = 0.2
+    """Standard deviation (radians) of a jittered copy's yaw (see ``final_jitter``)."""
     close_margin: float = 0.05
     """After each round of the final refinement, the configurations within this fraction of the best one's
     finer objective stay in it (a close decision is refined further, not left to the first round); the rest
@@ -421,6 +430,16 @@ class SearchContext:
         limit = ranked[0].objective + self.config.close_margin * abs(ranked[0].objective)
         return [c for c in ranked if c.objective <= limit][:max(1, (len(ranked) + 1) // 2)]
 
+    def jittered(self, cand: Candidate) -> State:
+        """A copy of ``cand``'s state with its free continuous values and its yaw jittered (``jitter_noise``,
+        ``jitter_yaw``) and a fresh optimiser state."""
+        s = cand.state.clone()
+        free = torch.tensor([self.problem.continuous_free(cand.config, d) for d in range(s.z.numel())], dtype=torch.bool)
+        noise = self.config.jitter_noise * torch.randn(s.z.shape, generator=self.generator).to(s.z.dtype)
+        s.z = torch.where(free.to(s.z.device), (s.z + noise.to(s.z.device)).clamp(0.0, 1.0), s.z)
+        s.yaw = s.yaw + self.config.jitter_yaw * float(torch.randn((), generator=self.generator))
+        return s
+
     def finish(self) -> Candidate:
         """Final, longer refinement of the best few configurations and their rivals facing another way
         (:meth:`final_configs`) as long as the budget allows (at most ``final_steps`` Adam steps), under the
@@ -439,26 +458,35 @@ class SearchContext:
             steps = max(1, min(cfg.final_steps, (b.max_evaluations - b.evaluations) // len(top)))
             probe = max(1, min(cfg.fine_probe_steps, steps))
             cands = self.survivors(self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine))
-            steps = min(cfg.final_steps - probe, (b.max_evaluations - b.evaluations) // len(cands))
+            room = b.max_evaluations - b.evaluations
+            steps = min(cfg.final_steps - probe, room // len(cands))
             if steps > 0:
-                self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands], fine)
+                extra = min(cfg.final_jitter, room // steps - len(cands))
+                self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands]
+                              + [RefineRequest(cands[0].config, self.jittered(cands[0]), steps) for _ in range(extra)], fine)
             return self.best
         probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
         t0 = time.perf_counter()
         cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
         per_step = (time.perf_counter() - t0) / ((probe + 1) * len(top))  # one Adam step of one configuration
-        done, split_left = probe, 1
+        done, split_left, jittered = probe, 1, False
         while True:
             cands = self.survivors(cands)
             left = b.seconds - b.elapsed
-            steps = min(cfg.final_steps - done, int(0.9 * left / (per_step * len(cands))) - 1)
+            room = int(0.9 * left / per_step)  # Adam steps of one configuration the time left allows
+            steps = min(cfg.final_steps - done, room // len(cands) - 1)
             if steps <= 0:
                 break
             split = split_left > 0 and len(cands) > 1 and steps >= 2 * probe
             if split:  # half now, then a second decision between those still close
                 steps //= 2
                 split_left -= 1
-            cands = self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands], fine)
+            requests = [RefineRequest(c.config, c.state, steps) for c in cands]
+            if not jittered:  # room left beyond the survivors' steps: jittered copies of the best
+                jittered = True
+                requests += [RefineRequest(cands[0].config, self.jittered(cands[0]), steps)
+                             for _ in range(min(cfg.final_jitter, room // (steps + 1) - len(cands)))]
+            cands = self.evaluate(requests, fine)
             done += steps
             if not split:
                 break

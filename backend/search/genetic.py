@@ -5,7 +5,11 @@ Each individual is a full configuration (pose hypothesis + discrete values) with
 continuous state. The first generation is the pilot's results and mutants of the best of them. A generation keeps the elite, breeds children by uniform crossover of
 the discrete values (from two tournament-selected parents) and by blending their
 continuous states, mutates (re-drawing a decision, jittering the continuous values and
-the yaw), and refines elite and children with a few batched Adam steps.
+the yaw), and refines elite and children with a few batched Adam steps. The
+elite keeps the best individual of every pose hypothesis close to the best
+(a cabinet turned 180 degrees stays until the finer objective decides), and the
+children of a generation are distinct configurations. The final refinement is
+the one all methods share (:meth:`~backend.search.base.SearchContext.finish`).
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ The tree decides the pose hypothesis first, then the discrete parameters in
 dependency order, skipping those that are inactive given the decisions above
 them. The pilot's results seed the tree. Each simulation selects a path by UCT
 (reward: the best objective seen so far over the node's best, in [0, 1];
-max-backup), completes the assignment around the incumbent (each remaining
-decision keeps the best configuration's value, or with a small probability
-takes a random one), and refines the continuous parameters and the pose with
+max-backup), completes the assignment around the incumbent of the pose it chose
+(each remaining decision keeps the best configuration's value under that pose, so
+that every facing climbs its own hill; one decision, or more, changes to a value
+not yet refined; when the incumbent's every single change is refined, two
+decisions change together), and refines the continuous parameters and the pose with
 a few batched Adam steps (warm-started when the configuration was seen
 before, so revisits keep improving it, else from the most similar refined
 configuration). Several simulations run per step and
@@ -14,7 +16,8 @@ are evaluated as one batch; virtual visits keep them apart. Each simulated
 configuration is refined under every pose hypothesis at once (they share the
 program evaluation), and every result is backed up along its own pose's path, so
 a pose chosen early on the wrong evidence cannot hide the right one. A final, longer
-refinement polishes the best configurations.
+refinement polishes the best configurations and their rivals facing another way
+under the finer objective (:meth:`~backend.search.base.SearchContext.finish`).
 """
 
 from __future__ import annotations

@@ -339,3 +339,26 @@ def test_mcts_rollouts_start_from_the_chosen_poses_best_and_reach_pairs():
         moved = problem.canonical(tree._change(front, [n for n in names if problem.is_active(n, front)], 1, front))
         assert config_key(moved) not in ctx.by_config
         assert sum(moved[k] != front[k] for k in names) >= 2
+
+
+def test_the_final_refinement_spends_spare_room_on_jittered_copies_of_the_best():
+    """When the survivors' ``final_steps`` leave budget over, jittered copies of the best candidate (other
+    continuous values and yaw, a fresh Adam run) are refined beside it; the best result wins."""
+    seen = []
+
+    class Recording(FineToy):
+        def refine(self, requests, fine=False, should_stop=None):
+            if fine:
+                seen.append([(config_key(r.config), r.init) for r in requests])
+            return super().refine(requests, fine, should_stop)
+
+    cfg = MCTSConfig(refine_steps=5, final_steps=20, fine_probe_steps=5, final_jitter=2, jitter_yaw=0.3)
+    best, ctx = run_search(Recording(), "mcts", cfg, Budget(30, 4000), seed=1)
+    probe, rest = seen  # the first round over all, then the survivors and the copies of the best
+    assert len(rest) >= 3 and len(rest) <= len(probe) + 2
+    (key, leader), copies = rest[0], rest[-2:]
+    assert all(k == key and init.moments is None for k, init in copies)  # the best's configuration, fresh runs
+    assert leader.moments is not None  # the best itself continues its run
+    yaws = {round(init.yaw, 6) for _, init in copies}
+    assert len(yaws) == 2 and round(leader.yaw, 6) not in yaws
+    assert best.objective == min(c.objective for c in ctx.finals.values())
