@@ -24,6 +24,7 @@ from translator.params import Parameter, ParameterSpace
 from translator.runtime import eval_context
 
 from .objective import Objective, ObjectiveConfig
+from .ops.point_mesh import PointsToMesh
 from .ops.pose import apply_pose, pose_matrix
 from .search.base import POSE, Candidate, RefineRequest, State, config_key
 from .search.refine import RefineSettings, refine_batch
@@ -214,6 +215,30 @@ class FitProblem:
         batch size) only a few dozen times, fewer than it takes tracing to pay for itself."""
         with eval_context(trace=False):
             return self.module.program(self.discrete_values(config), self.values(z))
+
+    @torch.no_grad()
+    def turn_symmetric(self, config: dict[str, Any], state: State, quarter_turns: int, tolerance: float = 0.01) -> bool:
+        """Whether the candidate's mesh looks the same turned by ``quarter_turns`` x 90 degrees about +Z
+        through its box centre: the turned mesh's vertices and triangle centres lie within ``tolerance``
+        (metres) of the unturned surface, and so do those of the mesh turned the other way (a rectangular
+        table turned 180 degrees is the same table; a cabinet's handles or a bookshelf's back panel turned to
+        the other side are not on its surface)."""
+        mesh = self.mesh(config, state.z.unsqueeze(0))
+        v = mesh.verts[0].detach().to(torch.float64)  # (V, 3)
+        tris = mesh.triangles()
+        if v.shape[0] == 0 or tris.shape[0] == 0:
+            return True
+        centre = (v.amin(0) + v.amax(0)) / 2
+        points = torch.cat([v, v[tris].mean(1)])  # (V + T, 3) vertices and triangle centres
+        surface = v[tris].unsqueeze(0)  # (1, T, 3, 3)
+        for q in (quarter_turns, -quarter_turns):
+            a = q * math.pi / 2
+            c, s = round(math.cos(a)), round(math.sin(a))
+            rot = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+            turned = (points - centre) @ rot.T + centre
+            if float(PointsToMesh(turned)(surface).max()) > tolerance ** 2:
+                return False
+        return True
 
     # -- refinement ---------------------------------------------------------
 

@@ -29,6 +29,7 @@ __all__ = [
     "State",
     "StopFlag",
     "config_key",
+    "quarter_turns",
 ]
 
 POSE = "__pose__"
@@ -36,6 +37,11 @@ POSE = "__pose__"
 
 def config_key(config: dict[str, Any]) -> tuple:
     return tuple(sorted(config.items(), key=lambda kv: kv[0]))
+
+
+def quarter_turns(angle: float) -> int:
+    """The number of quarter turns (0-3, counter-clockwise) nearest ``angle`` (radians)."""
+    return round(angle / (math.pi / 2)) % 4
 
 
 @dataclass
@@ -105,7 +111,11 @@ class RefineRequest:
 
 
 class Problem(Protocol):
-    """The fitting problem as the search methods see it (implemented by :class:`backend.problem.FitProblem`)."""
+    """The fitting problem as the search methods see it (implemented by :class:`backend.problem.FitProblem`).
+
+    Optionally also ``turn_symmetric(config, state, quarter_turns) -> bool``: whether a candidate's shape
+    looks the same turned by ``quarter_turns`` x 90 degrees about +Z (the final refinement then leaves out
+    its turned copy as a rival facing)."""
 
     pose_hypotheses: int
 
@@ -158,6 +168,27 @@ class SearchConfig:
     pilot_steps: int = 30
     """Adam steps of the pilot: before the search, the default configuration is refined under every
     pose hypothesis (one batch), so that later configurations start from its continuous values."""
+    rival_margin: float = 1.3
+    """The final refinement also takes the best configurations found facing another way than the best one
+    (turned 180 degrees, or 90 for a square-ish object) whose objective is within this factor of the best's:
+    under the search's coarse objective a cabinet's back and its front differ by a few centimetres (handles,
+    a recessed plinth, the top's overhang), so the finer objective decides which way it faces."""
+    rival_candidates: int = 2
+    """How many of the best distinct configurations of each rival facing (see ``rival_margin``) enter the
+    final refinement."""
+    final_jitter: int = 2
+    """Copies of the best candidate, its continuous values and yaw jittered (``jitter_noise``,
+    ``jitter_yaw``), refined beside it in the final refinement when the budget has room beyond the
+    survivors' ``final_steps`` (the genetic search's continuous moves: a square table 20 degrees off, a
+    part stuck at a wrong size, leave a basin Adam alone stays in)."""
+    jitter_noise: float = 0.05
+    """Standard deviation of a jittered copy's normalised continuous values (see ``final_jitter``)."""
+    jitter_yaw: float = 0.2
+    """Standard deviation (radians) of a jittered copy's yaw (see ``final_jitter``)."""
+    close_margin: float = 0.05
+    """After each round of the final refinement, the configurations within this fraction of the best one's
+    finer objective stay in it (a close decision is refined further, not left to the first round); the rest
+    drop out."""
 
 
 Progress = Callable[[dict[str, Any]], None]
@@ -231,6 +262,8 @@ class SearchContext:
         the final refinement under the finer objective (its values are on another scale)."""
         self.phase_seconds: dict[str, float] = {}
         """Seconds spent refining in each phase: ``pilot``, ``search`` and ``final``."""
+        self.best_by_pose: dict[int, Candidate] = {}
+        """The best candidate of the search (not the final refinement) under each pose hypothesis."""
 
     def random(self) -> float:
         return float(torch.rand((), generator=self.generator))
@@ -302,6 +335,11 @@ class SearchContext:
             prev = pool.get(c.key)
             if prev is None or c.objective < prev.objective:
                 pool[c.key] = c
+            if not fine:
+                pose = int(c.config.get(POSE, 0))
+                top = self.best_by_pose.get(pose)
+                if top is None or c.objective < top.objective:
+                    self.best_by_pose[pose] = c
             if self.best is None or c.objective < self.best.objective:
                 self.best = c
         self.step += 1
@@ -333,8 +371,14 @@ class SearchContext:
     def top_configs(self, n: int) -> list[Candidate]:
         return sorted(self.by_config.values(), key=lambda c: c.objective)[:n]
 
+    def best_under(self, pose: int | None) -> Candidate | None:
+        """The best candidate of the search (not the final refinement) under pose hypothesis ``pose``, or
+        None before any (or when ``pose`` is None)."""
+        return None if pose is None else self.best_by_pose.get(int(pose))
+
     def final_configs(self) -> list[Candidate]:
-        """The best ``final_candidates`` distinct discrete configurations, each under its best pose."""
+        """The candidates of the final refinement: the best ``final_candidates`` distinct discrete
+        configurations, each under its best pose, and their rivals facing another way (:meth:`rivals`)."""
         out: list[Candidate] = []
         seen: set[tuple] = set()
         for c in sorted(self.by_config.values(), key=lambda c: c.objective):
@@ -344,13 +388,65 @@ class SearchContext:
                 out.append(c)
             if len(out) == self.config.final_candidates:
                 break
+        return out + self.rivals(out)
+
+    def rivals(self, top: list[Candidate]) -> list[Candidate]:
+        """The best ``rival_candidates`` distinct configurations of every other facing than the best
+        candidate's (its yaw turned by 90, 180 or 270 degrees, nearest quarter turn) whose objective is within
+        ``rival_margin`` times the best's, leaving out those in ``top`` and those whose shape looks the same
+        turned back (a rectangular table turned 180 degrees is the same table: ``Problem.turn_symmetric``
+        when the problem has it)."""
+        if not top or self.config.rival_candidates <= 0:
+            return []
+        leader = top[0]
+        limit = leader.objective + (self.config.rival_margin - 1.0) * abs(leader.objective)
+        taken = {c.key for c in top}
+        counts: dict[int, int] = {}
+        seen: set[tuple] = set()
+        symmetric = getattr(self.problem, "turn_symmetric", None)
+        out: list[Candidate] = []
+        for c in sorted(self.by_config.values(), key=lambda c: c.objective):
+            if c.objective > limit:
+                break
+            q = quarter_turns(c.state.yaw - leader.state.yaw)
+            if q == 0 or counts.get(q, 0) >= self.config.rival_candidates or c.key in taken:
+                continue
+            key = (q, config_key({k: v for k, v in c.config.items() if k != POSE}))
+            if key in seen:
+                continue
+            seen.add(key)
+            if symmetric is not None and symmetric(c.config, c.state, q):
+                continue
+            counts[q] = counts.get(q, 0) + 1
+            out.append(c)
         return out
 
+    def survivors(self, cands: list[Candidate]) -> list[Candidate]:
+        """The candidates of a final round that stay in it: the best one and those within ``close_margin``
+        of its objective, at most half of them (rounded up)."""
+        ranked = sorted(cands, key=lambda c: c.objective)
+        if not ranked:
+            return []
+        limit = ranked[0].objective + self.config.close_margin * abs(ranked[0].objective)
+        return [c for c in ranked if c.objective <= limit][:max(1, (len(ranked) + 1) // 2)]
+
+    def jittered(self, cand: Candidate) -> State:
+        """A copy of ``cand``'s state with its free continuous values and its yaw jittered (``jitter_noise``,
+        ``jitter_yaw``) and a fresh optimiser state."""
+        s = cand.state.clone()
+        free = torch.tensor([self.problem.continuous_free(cand.config, d) for d in range(s.z.numel())], dtype=torch.bool)
+        noise = self.config.jitter_noise * torch.randn(s.z.shape, generator=self.generator).to(s.z.dtype)
+        s.z = torch.where(free.to(s.z.device), (s.z + noise.to(s.z.device)).clamp(0.0, 1.0), s.z)
+        s.yaw = s.yaw + self.config.jitter_yaw * float(torch.randn((), generator=self.generator))
+        return s
+
     def finish(self) -> Candidate:
-        """Final, longer refinement of the best few configurations (:meth:`final_configs`) as long as the
-        budget allows (at most ``final_steps`` Adam steps), under the finer objective with
-        ``fine_final``; returns the best candidate. A first round of ``fine_probe_steps`` over all of
-        them ranks them (and times a step); the better half share the rest of the budget."""
+        """Final, longer refinement of the best few configurations and their rivals facing another way
+        (:meth:`final_configs`) as long as the budget allows (at most ``final_steps`` Adam steps), under the
+        finer objective with ``fine_final``; returns the best candidate. A first round of
+        ``fine_probe_steps`` over all of them ranks them (and times a step); those within ``close_margin``
+        of the best (:meth:`survivors`) share the rest of the budget, in two rounds when several are left
+        (the second one again only for those still close)."""
         top = self.final_configs()
         if not top:
             raise RuntimeError("the search evaluated no candidate")
@@ -360,15 +456,38 @@ class SearchContext:
         if b.max_evaluations and b.evaluations / b.max_evaluations >= b.elapsed / b.seconds:
             # the evaluation budget binds: the step count does not depend on the machine's speed
             steps = max(1, min(cfg.final_steps, (b.max_evaluations - b.evaluations) // len(top)))
-            self.evaluate([RefineRequest(c.config, c.state, steps) for c in top], fine)
+            probe = max(1, min(cfg.fine_probe_steps, steps))
+            cands = self.survivors(self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine))
+            room = b.max_evaluations - b.evaluations
+            steps = min(cfg.final_steps - probe, room // len(cands))
+            if steps > 0:
+                extra = min(cfg.final_jitter, room // steps - len(cands))
+                self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands]
+                              + [RefineRequest(cands[0].config, self.jittered(cands[0]), steps) for _ in range(extra)], fine)
             return self.best
         probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
         t0 = time.perf_counter()
         cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
         per_step = (time.perf_counter() - t0) / ((probe + 1) * len(top))  # one Adam step of one configuration
-        cands = sorted(cands, key=lambda c: c.objective)[:(len(cands) + 1) // 2]
-        left = b.seconds - b.elapsed
-        steps = min(cfg.final_steps - probe, int(0.9 * left / (per_step * len(cands))) - 1)
-        if steps > 0:
-            self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands], fine)
+        done, split_left, jittered = probe, 1, False
+        while True:
+            cands = self.survivors(cands)
+            left = b.seconds - b.elapsed
+            room = int(0.9 * left / per_step)  # Adam steps of one configuration the time left allows
+            steps = min(cfg.final_steps - done, room // len(cands) - 1)
+            if steps <= 0:
+                break
+            split = split_left > 0 and len(cands) > 1 and steps >= 2 * probe
+            if split:  # half now, then a second decision between those still close
+                steps //= 2
+                split_left -= 1
+            requests = [RefineRequest(c.config, c.state, steps) for c in cands]
+            if not jittered:  # room left beyond the survivors' steps: jittered copies of the best
+                jittered = True
+                requests += [RefineRequest(cands[0].config, self.jittered(cands[0]), steps)
+                             for _ in range(min(cfg.final_jitter, room // (steps + 1) - len(cands)))]
+            cands = self.evaluate(requests, fine)
+            done += steps
+            if not split:
+                break
         return self.best

@@ -5,7 +5,11 @@ Each individual is a full configuration (pose hypothesis + discrete values) with
 continuous state. The first generation is the pilot's results and mutants of the best of them. A generation keeps the elite, breeds children by uniform crossover of
 the discrete values (from two tournament-selected parents) and by blending their
 continuous states, mutates (re-drawing a decision, jittering the continuous values and
-the yaw), and refines elite and children with a few batched Adam steps.
+the yaw), and refines elite and children with a few batched Adam steps. The
+elite keeps the best individual of every pose hypothesis close to the best
+(a cabinet turned 180 degrees stays until the finer objective decides), and the
+children of a generation are distinct configurations. The final refinement is
+the one all methods share (:meth:`~backend.search.base.SearchContext.finish`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import POSE, Candidate, RefineRequest, SearchConfig, SearchContext, State
+from .base import POSE, Candidate, RefineRequest, SearchConfig, SearchContext, State, config_key
 
 __all__ = ["GAConfig", "run_ga"]
 
@@ -35,6 +39,14 @@ class GAConfig(SearchConfig):
     initial_mutation: float = 0.4
     """The first generation are mutants of the pilot's best configuration: each decision re-drawn with
     this probability."""
+    facing_niches: bool = True
+    """The elite keeps the best individual of every pose hypothesis whose best is within ``rival_margin``
+    times the best one's (in place of its worst members): a cabinet's front and its back differ by a few
+    centimetres, so the turned individuals must stay in the population until the finer objective decides."""
+    fresh_tries: int = 4
+    """A child whose configuration another child of its generation has already is mutated again (one
+    decision re-drawn, preferring configurations not refined yet) up to this many times: the budget goes to
+    distinct configurations."""
 
 
 def _mutant(ctx: SearchContext, order: list[str], base: dict, rate: float) -> dict:
@@ -78,6 +90,45 @@ def _child(ctx: SearchContext, cfg: GAConfig, order: list[str], a: Candidate, b:
     return RefineRequest(config, state, cfg.refine_steps)
 
 
+def _elite(ctx: SearchContext, cfg: GAConfig, pop: list[Candidate]) -> list[Candidate]:
+    """The ``elite`` best of ``pop`` (sorted), with the best of each other pose hypothesis within
+    ``rival_margin`` of the best in place of the worst members (``facing_niches``)."""
+    elite = pop[: cfg.elite]
+    if not cfg.facing_niches or not elite:
+        return elite
+    limit = elite[0].objective + (cfg.rival_margin - 1.0) * abs(elite[0].objective)
+    poses = {int(c.config.get(POSE, 0)) for c in elite}
+    niches = []
+    for pose in range(ctx.problem.pose_hypotheses):
+        best = ctx.best_under(pose)
+        if pose not in poses and best is not None and best.objective <= limit:
+            niches.append(best)
+    niches = sorted(niches, key=lambda c: c.objective)[: max(0, cfg.elite - 1)]
+    return elite[: cfg.elite - len(niches)] + niches
+
+
+def _distinct(ctx: SearchContext, cfg: GAConfig, order: list[str], request: RefineRequest, taken: set) -> RefineRequest:
+    """``request``, or when its configuration is ``taken`` (by another request of the generation), a mutant
+    of it with one decision re-drawn (preferring configurations not refined yet; the continuous state
+    stays)."""
+    key = config_key(request.config)
+    tries = 0
+    while key in taken and tries < cfg.fresh_tries:
+        tries += 1
+        names = [n for n in order if ctx.problem.is_active(n, request.config) is not False]
+        moves = [(n, v) for n in names for v in ctx.problem.choices(n) if v != request.config.get(n)]
+        if not moves:
+            break
+        fresh = [mv for mv in moves if config_key(ctx.problem.canonical({**request.config, mv[0]: mv[1]})) not in ctx.by_config]
+        name, value = ctx.choice(fresh or moves)
+        config = ctx.problem.canonical({**request.config, name: value})
+        init = request.init if name != POSE else None
+        request = RefineRequest(config, init, request.steps)
+        key = config_key(config)
+    taken.add(key)
+    return request
+
+
 def run_ga(ctx: SearchContext) -> Candidate:
     cfg: GAConfig = ctx.config  # type: ignore[assignment]
     order = [POSE] + list(ctx.problem.decisions())
@@ -92,13 +143,14 @@ def run_ga(ctx: SearchContext) -> Candidate:
     while not ctx.budget.exhausted(reserve=ctx.config.final_share):
         generation += 1
         pop.sort(key=lambda c: c.objective)
-        elite = pop[: cfg.elite]
+        elite = _elite(ctx, cfg, pop)
         requests = [RefineRequest(c.config, c.state, cfg.refine_steps) for c in elite]
+        taken = {config_key(c.config) for c in elite}
         n_children = max(0, cfg.population - len(elite))
         for _ in range(n_children):
             a = _tournament(ctx, pop, cfg.tournament)
             b = _tournament(ctx, pop, cfg.tournament)
-            requests.append(_child(ctx, cfg, order, a, b))
+            requests.append(_distinct(ctx, cfg, order, _child(ctx, cfg, order, a, b), taken))
         pop = ctx.evaluate(requests)
         ctx.report(generation=generation)
         if not math.isfinite(min(c.objective for c in pop)):

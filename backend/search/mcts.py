@@ -4,9 +4,11 @@ The tree decides the pose hypothesis first, then the discrete parameters in
 dependency order, skipping those that are inactive given the decisions above
 them. The pilot's results seed the tree. Each simulation selects a path by UCT
 (reward: the best objective seen so far over the node's best, in [0, 1];
-max-backup), completes the assignment around the incumbent (each remaining
-decision keeps the best configuration's value, or with a small probability
-takes a random one), and refines the continuous parameters and the pose with
+max-backup), completes the assignment around the incumbent of the pose it chose
+(each remaining decision keeps the best configuration's value under that pose, so
+that every facing climbs its own hill; one decision, or more, changes to a value
+not yet refined; when the incumbent's every single change is refined, two
+decisions change together), and refines the continuous parameters and the pose with
 a few batched Adam steps (warm-started when the configuration was seen
 before, so revisits keep improving it, else from the most similar refined
 configuration). Several simulations run per step and
@@ -14,7 +16,8 @@ are evaluated as one batch; virtual visits keep them apart. Each simulated
 configuration is refined under every pose hypothesis at once (they share the
 program evaluation), and every result is backed up along its own pose's path, so
 a pose chosen early on the wrong evidence cannot hide the right one. A final, longer
-refinement polishes the best configurations.
+refinement polishes the best configurations and their rivals facing another way
+under the finer objective (:meth:`~backend.search.base.SearchContext.finish`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ class MCTSConfig(SearchConfig):
     """A rollout keeps the best configuration's values for the undecided decisions, except that with
     this probability one of them changes (preferably to a value not yet refined with the others'
     values): simulations explore around the incumbent, a few decisions at a time."""
+    pose_incumbents: bool = True
+    """A rollout starts from the best configuration found under the pose hypothesis the tree chose, not
+    from the best one overall: each facing climbs its own hill, so that a cabinet found turned 180 degrees
+    early (its back towards the cameras, its front's values arbitrary) does not keep the search away from
+    the right facing's front."""
 
 
 @dataclass
@@ -134,7 +142,9 @@ class _Tree:
         refined yet when there are some; before any result every remaining decision is random."""
         full = dict(decided)
         pos = 0
-        base = self.ctx.best.config if self.ctx.best is not None else {}
+        incumbent = self.ctx.best_under(decided.get(POSE)) if self.ctx.config.pose_incumbents else None  # type: ignore[attr-defined]
+        incumbent = incumbent or self.ctx.best
+        base = incumbent.config if incumbent is not None else {}
         flip = self.ctx.random() < self.ctx.config.rollout_random  # type: ignore[attr-defined]
         rest: list[str] = []
         while True:
@@ -160,10 +170,16 @@ class _Tree:
         values (or random ones)."""
         full = dict(full)
         changed: set[str] = set()
-        for _ in range(changes):
+        step = 0
+        while step < changes:
+            step += 1
             # prefer a change the search has not refined yet (the incumbent's unexplored neighbours)
             moves = [(n, v) for n in names if n not in changed for v in self.problem.choices(n) if v != full[n]]
             fresh = [mv for mv in moves if config_key(self.problem.canonical({**full, mv[0]: mv[1]})) not in self.ctx.by_config]
+            if not fresh and step == changes and step < len(names) and step < 3:
+                # every single change is refined already: go on to pairs (each change alone worse, both
+                # together better: a higher bed frame under a thinner mattress)
+                changes += 1
             if fresh or moves:
                 name, value = self.ctx.choice(fresh or moves)
                 full[name] = value

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from backend.search import run_search
-from backend.search.base import POSE, Budget, Candidate, RefineRequest, State, config_key
+from backend.search.base import POSE, Budget, Candidate, RefineRequest, SearchContext, State, config_key
 from backend.search.coordinate_descent import CDConfig
 from backend.search.exhaustive import ExhaustiveConfig, enumerate_configs
 from backend.search.genetic import GAConfig
@@ -246,3 +246,119 @@ def test_mcts_spends_its_budget_on_configurations_not_yet_seen():
         assert {k: best.config[k] for k in TARGET} == TARGET
         runs[cap] = len(ctx.by_config)
     assert runs[40] > runs[10**9]
+
+
+class FacingToy(ToyProblem):
+    """A problem whose pose hypotheses face the ways of their yaws (pose x 90 degrees); the true one and the one
+    turned 180 degrees from it look alike to the search's objective, which even prefers the turned one a little, as a cabinet's back can look like
+    its front in a coarse scan; the finer objective tells them apart."""
+
+    def refine(self, requests, fine=False, should_stop=None):
+        out = []
+        for r in requests:
+            self._fine = fine
+            (c,) = super().refine([r], fine, should_stop)
+            c.state.yaw = int(c.config[POSE]) * math.pi / 2
+            out.append(c)
+        return out
+
+    turned = (TARGET[POSE] + 2) % 4
+
+    def misfit(self, config):
+        pose = config[POSE]
+        m = super().misfit({**config, POSE: TARGET[POSE] if pose == self.turned else pose})
+        if pose == self.turned:
+            m += 5.0 if self._fine else -0.2
+        return 2.0 + m
+
+
+@pytest.mark.parametrize("method,cfg,evaluations", [("mcts", MCTSConfig, 4000), ("ga", GAConfig, 6000)])
+def test_a_rival_facing_the_other_way_reaches_the_final_decision(method, cfg, evaluations):
+    """The configuration turned 180 degrees from the search's best is close under the search's objective;
+    it enters the final refinement as a rival, where the finer objective picks the right facing."""
+    best, ctx = run_search(FacingToy(), method, cfg(refine_steps=5, final_steps=20), Budget(30, evaluations), seed=3)
+    assert ctx.top_configs(1)[0].config[POSE] == FacingToy.turned  # the search's objective prefers the wrong facing
+    assert {k: best.config[k] for k in TARGET} == TARGET  # the final decision does not
+
+
+def test_rivals_leave_out_far_worse_and_symmetric_facings():
+    from types import SimpleNamespace
+
+    problem = ToyProblem()
+    base = problem.canonical({"style": 3})
+
+    def cand(pose, objective, **values):
+        return Candidate({**base, **values, POSE: pose}, State(torch.zeros(3), pose * math.pi / 2 + 0.1, torch.zeros(3)),
+                         objective)
+
+    pool = [cand(0, 1.0), cand(0, 1.05, style=1), cand(2, 1.1), cand(2, 1.15, style=2), cand(2, 1.2, style=4),
+            cand(1, 1.2), cand(3, 1.5)]
+    ctx = SimpleNamespace(problem=problem, config=MCTSConfig(final_candidates=2, rival_margin=1.3, rival_candidates=2),
+                          by_config={c.key: c for c in pool})
+    ctx.rivals = SearchContext.rivals.__get__(ctx)
+    top = SearchContext.final_configs(ctx)
+    # the two best configurations, then the two best turned 180 degrees and the one turned 90 (within 1.3x)
+    assert [(c.config[POSE], c.objective) for c in top] == [(0, 1.0), (0, 1.05), (2, 1.1), (2, 1.15), (1, 1.2)]
+    problem.turn_symmetric = lambda config, state, q: q == 2  # a shape that looks the same turned 180 degrees
+    assert [(c.config[POSE], c.objective) for c in SearchContext.final_configs(ctx)] == [(0, 1.0), (0, 1.05), (1, 1.2)]
+
+
+def test_close_final_candidates_stay_in_the_final_refinement():
+    from types import SimpleNamespace
+
+    ctx = SimpleNamespace(config=MCTSConfig(close_margin=0.05))
+    cands = [_cand({POSE: 0}, o) for o in (1.0, 1.04, 1.2, 1.03, 2.0, 1.01)]
+    assert [c.objective for c in SearchContext.survivors(ctx, cands)] == [1.0, 1.01, 1.03]  # half of 6, all close
+    assert [c.objective for c in SearchContext.survivors(ctx, cands[2:5])] == [1.03]
+
+
+def test_mcts_rollouts_start_from_the_chosen_poses_best_and_reach_pairs():
+    """A rollout under pose 2 keeps pose 2's best values (not the overall best's); when every single change
+    of the incumbent is refined already, a change is two decisions (worse alone, better together)."""
+    from backend.search.base import SearchContext as Ctx
+    from backend.search.mcts import _Tree
+
+    problem = ToyProblem()
+    cfg = MCTSConfig(rollout_random=0.0, extra_change=0.0)
+    ctx = Ctx(problem, cfg, Budget(30))
+    front = problem.canonical({POSE: 0, "style": 1})
+    back = problem.canonical({POSE: 2, "style": 4, "has_legs": True, "legs": 3})
+    ctx.by_config = {config_key(c.config): c for c in (_cand(front, 1.0), _cand(back, 1.2))}
+    ctx.best_by_pose = {0: ctx.by_config[config_key(front)], 2: ctx.by_config[config_key(back)]}
+    ctx.best = ctx.by_config[config_key(front)]
+    tree = _Tree(ctx, [POSE] + problem.decisions())
+    assert problem.canonical(tree.rollout({POSE: 2})) == back
+    assert problem.canonical(tree.rollout({POSE: 0})) == front
+    # every single change of ``front`` refined: a move changes two decisions
+    names = ["style", "has_legs", "legs"]
+    for name in names:
+        for v in problem.choices(name):
+            c = problem.canonical({**front, name: v})
+            ctx.by_config.setdefault(config_key(c), _cand(c, 2.0))
+    for _ in range(10):
+        moved = problem.canonical(tree._change(front, [n for n in names if problem.is_active(n, front)], 1, front))
+        assert config_key(moved) not in ctx.by_config
+        assert sum(moved[k] != front[k] for k in names) >= 2
+
+
+def test_the_final_refinement_spends_spare_room_on_jittered_copies_of_the_best():
+    """When the survivors' ``final_steps`` leave budget over, jittered copies of the best candidate (other
+    continuous values and yaw, a fresh Adam run) are refined beside it; the best result wins."""
+    seen = []
+
+    class Recording(FineToy):
+        def refine(self, requests, fine=False, should_stop=None):
+            if fine:
+                seen.append([(config_key(r.config), r.init) for r in requests])
+            return super().refine(requests, fine, should_stop)
+
+    cfg = MCTSConfig(refine_steps=5, final_steps=20, fine_probe_steps=5, final_jitter=2, jitter_yaw=0.3)
+    best, ctx = run_search(Recording(), "mcts", cfg, Budget(30, 4000), seed=1)
+    probe, rest = seen  # the first round over all, then the survivors and the copies of the best
+    assert len(rest) >= 3 and len(rest) <= len(probe) + 2
+    (key, leader), copies = rest[0], rest[-2:]
+    assert all(k == key and init.moments is None for k, init in copies)  # the best's configuration, fresh runs
+    assert leader.moments is not None  # the best itself continues its run
+    yaws = {round(init.yaw, 6) for _, init in copies}
+    assert len(yaws) == 2 and round(leader.yaw, 6) not in yaws
+    assert best.objective == min(c.objective for c in ctx.finals.values())

@@ -34,3 +34,17 @@ def test_bench_fit_prints_a_line_per_object_the_table_and_the_headline(tmp_path,
     assert ("beats_cd_on=" in lines[-1]) == (not lines[-1].startswith("best=cd"))
     rc, _, err = run_cli(capsys, "bench", "fit", "--programs", "nosuch", "--targets", 1)
     assert rc == 2 and "unknown program 'nosuch'" in err
+
+
+def test_bench_fit_bounds_every_fit_by_evaluations_when_asked(tmp_path, capsys):
+    """``--max-evaluations`` bounds each fit by objective evaluations (runs compare settings whatever the
+    machine's load): a fit of a 100-evaluation bound stops long before the time budget; 0 is refused."""
+    out = tmp_path / "records.json"
+    rc, text, err = run_cli(capsys, "bench", "fit", "--programs", "bed", "--targets", 1, "--methods", "mcts",
+                            "--budget", 60, "--max-evaluations", 100, "--views", 3, "--output", out, "--no-diagnose")
+    assert rc == 0, err
+    assert "or 100 evaluations" in text
+    (record,) = json.loads(out.read_text())
+    assert record["seconds"] < 30
+    rc, _, err = run_cli(capsys, "bench", "fit", "--programs", "bed", "--max-evaluations", 0)
+    assert rc == 2 and "--max-evaluations must be at least 1" in err
