@@ -221,33 +221,71 @@ def curves_to_wire_mesh(curves: CurvesBatch) -> MeshBatch:
                      edges=torch.tensor(edges, dtype=torch.long, device=dev).reshape(-1, 2))
 
 
-def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool) -> MeshBatch:
-    ev_m, ev_p = evaluation(main), evaluation(profile)
-    pos_m = evaluated_positions(main, ev_m)
-    tan = evaluated_tangents(main, pos_m, ev_m)
-    nrm = evaluated_normals(main, tan, ev_m)
+@functools.lru_cache(maxsize=256)
+def _sweep_mesh_topology(main: tuple[tuple[int, bool], ...], profile: tuple[tuple[int, bool], ...], fill_caps: bool,
+                         device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_sweep_topology` as index tensors on ``device``: ``corner_verts (C,)``, ``face_offsets (F + 1,)``,
+    ``edges (E, 2)`` (shared by every sweep of this layout; never modified in place)."""
+    edges, faces = _sweep_topology(main, profile, fill_caps)
+    sizes = torch.tensor([len(f) for f in faces], dtype=torch.long)
+    corner_verts = torch.tensor([v for f in faces for v in f], dtype=torch.long)
+    face_offsets = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(sizes, 0)])
+    return corner_verts.to(device), face_offsets.to(device), torch.tensor(edges, dtype=torch.long).reshape(-1, 2).to(device)
+
+
+def sweep_frames(main: CurvesBatch, scale: Any, ev=None) -> torch.Tensor:
+    """The sweep's affine frame at every evaluated point of ``main``: ``(b, E, 3, 4)`` with the columns
+    ``s N``, ``s B``, ``s T`` (scale times the evaluated normal, binormal ``T x N`` and tangent) and the
+    evaluated position, so that a profile point ``(x, y, z)`` lands at ``frame @ (x, y, z, 1)``."""
+    ev = ev or evaluation(main)
+    pos = evaluated_positions(main, ev)
+    tan = evaluated_tangents(main, pos, ev)
+    nrm = evaluated_normals(main, tan, ev)
     binormal = torch.cross(tan, nrm, dim=-1)
-    s = interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev_m).unsqueeze(-1)
+    s = interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev)
+    axes = torch.stack([nrm, binormal, tan], -1) * s.reshape(*s.shape[:2], 1, 1)
+    b = max(int(axes.shape[0]), int(pos.shape[0]))
+    return torch.cat([axes.expand(b, -1, -1, -1), pos.expand(b, -1, -1).unsqueeze(-1)], -1)
+
+
+def _profile_matrix(hom: torch.Tensor) -> torch.Tensor:
+    """``(b, 12, 3p)`` matrices ``Q`` with ``frame.reshape(-1, 12) @ Q[i]`` the profile's ``p`` points
+    ``hom (b, p, 4)`` (homogeneous) placed by each 3x4 ``frame``, laid out ``(p, 3)``:
+    ``Q[4i + k, 3v + i] = hom[v, k]``."""
+    eye = torch.eye(3, dtype=hom.dtype, device=hom.device)
+    return torch.einsum("bvk,ij->bikvj", hom, eye).reshape(hom.shape[0], 12, 3 * hom.shape[1])
+
+
+def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool) -> MeshBatch:
+    """Every main curve swept by every profile curve: each (main, profile) block is one matrix product
+    of the main curve's frames ``(b, m, 12)`` with the profile's placement matrix ``(12, 3p)``, which
+    writes the block's vertices in their final (main point major, profile point minor) order."""
+    ev_m, ev_p = evaluation(main), evaluation(profile)
+    frames = sweep_frames(main, scale, ev_m)
     prof = evaluated_positions(profile, ev_p)
+    hom = torch.cat([prof, torch.ones_like(prof[..., :1])], -1)
     m_info = tuple((ev_m.offsets[i + 1] - ev_m.offsets[i], bool(main.cyclic[i])) for i in range(main.num_curves))
     p_info = tuple((ev_p.offsets[i + 1] - ev_p.offsets[i], bool(profile.cyclic[i])) for i in range(profile.num_curves))
+    places = [_profile_matrix(hom[:, ev_p.offsets[pi]:ev_p.offsets[pi + 1]]) for pi in range(profile.num_curves)]
+    b = max(int(frames.shape[0]), int(hom.shape[0]))
     blocks = []
     for mi in range(main.num_curves):
         ms, me = ev_m.offsets[mi], ev_m.offsets[mi + 1]
-        loc, n_, b_, t_ = pos_m[:, ms:me], nrm[:, ms:me] * s[:, ms:me], binormal[:, ms:me] * s[:, ms:me], tan[:, ms:me] * s[:, ms:me]
-        for pi in range(profile.num_curves):
-            pp = prof[:, ev_p.offsets[pi]:ev_p.offsets[pi + 1]]
-            x, y, z = pp[..., 0:1].unsqueeze(1), pp[..., 1:2].unsqueeze(1), pp[..., 2:3].unsqueeze(1)
-            v = loc.unsqueeze(2) + x * n_.unsqueeze(2) + y * b_.unsqueeze(2) + z * t_.unsqueeze(2)
-            blocks.append(v.reshape(v.shape[0], -1, 3))
-    bsz = max((int(v.shape[0]) for v in blocks), default=1)
-    verts = torch.cat([v.expand(bsz, -1, -1) for v in blocks], 1) if blocks else pos_m[:, :0]
-    edges, faces = _sweep_topology(m_info, p_info, bool(fill_caps))
-    dev = verts.device
-    sizes = torch.tensor([len(f) for f in faces], dtype=torch.long, device=dev)
-    return MeshBatch(verts=verts, corner_verts=torch.tensor([v for f in faces for v in f], dtype=torch.long, device=dev),
-                     face_offsets=torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)]),
-                     edges=torch.tensor(edges, dtype=torch.long, device=dev).reshape(-1, 2))
+        f = frames[:, ms:me].reshape(frames.shape[0], me - ms, 12)
+        for q in places:
+            if q.shape[0] == 1:
+                v = (f.reshape(-1, 12) @ q[0]).reshape(f.shape[0], -1, 3)
+            else:
+                v = torch.matmul(f, q).reshape(b, -1, 3)
+            blocks.append(v)
+    if not blocks:
+        verts = frames[:, :0, :, 3]
+    elif len(blocks) == 1:
+        verts = blocks[0]
+    else:
+        verts = torch.cat([v.expand(b, -1, -1) for v in blocks], 1)
+    corner_verts, face_offsets, edges = _sweep_mesh_topology(m_info, p_info, bool(fill_caps), verts.device)
+    return MeshBatch(verts=verts, corner_verts=corner_verts, face_offsets=face_offsets, edges=edges)
 
 
 @node("GeometryNodeCurveToMesh", outputs=("Mesh",), pure=False, label="Curve to Mesh", grad="yes",
