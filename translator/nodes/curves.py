@@ -464,6 +464,50 @@ def resample_curve(curve=None, selection=True, mode="Count", count=10, length=0.
 # Fillet Curve
 
 
+@functools.lru_cache(maxsize=256)
+def _fillet_layout(counts: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Where a fillet's output points come from (topology only, cached per point counts and device):
+    ``order (T,)`` indexes ``cat([points, arc starts, arc ends, arc middles])`` (``n``, ``n``, ``n``, ``M``);
+    ``arc (A,)`` the points whose arcs have middle points, ``denom (A,)`` their ``count - 1``;
+    ``mid_arc (M,)`` and ``mid_k (M,)`` each middle point's arc (index into ``arc``) and step along it."""
+    n = len(counts)
+    arc = [j for j in range(n) if counts[j] > 2]
+    order, mid_arc, mid_k = [], [], []
+    for j, m in enumerate(counts):
+        if m == 1:
+            order.append(j)
+            continue
+        order.append(n + j)
+        for k in range(1, m - 1):
+            order.append(3 * n + len(mid_arc))
+            mid_arc.append(arc.index(j))
+            mid_k.append(k)
+        order.append(2 * n + j)
+    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)
+    return mk(order), mk(arc), mk([counts[j] - 1 for j in arc]), mk(mid_arc), mk(mid_k)
+
+
+def _fillet_positions(p: torch.Tensor, r: torch.Tensor, angle: torch.Tensor, disp: torch.Tensor, prev_dir: torch.Tensor,
+                      next_dir: torch.Tensor, counts: list[int]) -> torch.Tensor:
+    """Every point's arc, all points at once: point ``j`` of ``p (b, n, 3)`` becomes ``counts[j]`` points
+    from ``p + prev_dir * disp`` to ``p + next_dir * disp`` around the arc's centre (itself when
+    ``counts[j] == 1``) -> ``(b, sum(counts), 3)``."""
+    order, arc, denom, mid_arc, mid_k = _fillet_layout(tuple(counts), p.device)
+    start = p + prev_dir * disp.unsqueeze(-1)
+    end = p + next_dir * disp.unsqueeze(-1)
+    parts = [p.expand(start.shape[0], -1, -1), start, end]
+    if arc.numel():
+        pd, nd = prev_dir[:, arc], next_dir[:, arc]
+        axis, _ = normalize(torch.cross(pd, nd, dim=-1))
+        cdir, _ = normalize((nd + pd) * 0.5)
+        dist = torch.sqrt(r[:, arc] ** 2 + disp[:, arc] ** 2).unsqueeze(-1)
+        center = p[:, arc] + cdir * dist
+        step = angle[:, arc] / denom.to(angle.dtype)
+        c = center[:, mid_arc]
+        parts.append(c + rotate_about(start[:, arc][:, mid_arc] - c, -axis[:, mid_arc], step[:, mid_arc] * mid_k.to(angle.dtype)))
+    return torch.cat(parts, 1)[:, order]
+
+
 def _fillet_one(p: torch.Tensor, radius: torch.Tensor, cyclic: bool, counts: list[int], limit: bool,
                 bezier: dict | None) -> tuple[torch.Tensor, dict | None]:
     """Blender's ``fillet_curves`` on one curve ``p (b, n, 3)``: each point ``j`` becomes ``counts[j]``
@@ -493,39 +537,20 @@ def _fillet_one(p: torch.Tensor, radius: torch.Tensor, cyclic: bool, counts: lis
             r = torch.cat([torch.zeros_like(r[:, :1]), r[:, 1:-1], torch.zeros_like(r[:, :1])], 1)
     disp = r * tan_half
     prev_dir, next_dir = -d[:, prv], d
-    out, h_left, h_right, t_left, t_right = [], [], [], [], []
-    for j in range(n):
-        src = p[:, j]
+    positions = _fillet_positions(p, r, angle, disp, prev_dir, next_dir, counts)
+    h_left, h_right, t_left, t_right = [], [], [], []
+    for j in range(n if bezier is not None else 0):
         if counts[j] == 1:
-            out.append(src.unsqueeze(1))
-            if bezier is not None:
-                h_left.append(bezier["hl"][:, j:j + 1])
-                h_right.append(bezier["hr"][:, j:j + 1])
-                t_left.append(bezier["tl"][j:j + 1])
-                t_right.append(bezier["tr"][j:j + 1])
+            h_left.append(bezier["hl"][:, j:j + 1])
+            h_right.append(bezier["hr"][:, j:j + 1])
+            t_left.append(bezier["tl"][j:j + 1])
+            t_right.append(bezier["tr"][j:j + 1])
             continue
-        start = src + prev_dir[:, j] * disp[:, j:j + 1]
-        end = src + next_dir[:, j] * disp[:, j:j + 1]
-        mids = []
-        if counts[j] > 2:
-            axis, _ = normalize(torch.cross(prev_dir[:, j], next_dir[:, j], dim=-1))
-            axis = -axis
-            cdir, _ = normalize((next_dir[:, j] + prev_dir[:, j]) * 0.5)
-            dist = torch.sqrt(r[:, j:j + 1] ** 2 + disp[:, j:j + 1] ** 2)
-            center = src + cdir * dist
-            step = angle[:, j:j + 1] / (counts[j] - 1)
-            for k in range(counts[j] - 2):
-                mids.append(center + rotate_about(start - center, axis, (step * (k + 1)).squeeze(-1)))
-        out.append(torch.stack([start, *mids, end], 1))
-        if bezier is not None:
-            m = counts[j]
-            tl = torch.full((m,), 2, dtype=torch.int8, device=p.device)  # vector handles
-            tr = tl.clone()
-            t_left.append(tl)
-            t_right.append(tr)
-            h_left.append(None)  # filled after the positions are known
-            h_right.append(None)
-    positions = torch.cat([o.expand(p.shape[0], -1, -1) for o in out], 1)
+        tl = torch.full((counts[j],), 2, dtype=torch.int8, device=p.device)  # vector handles
+        t_left.append(tl)
+        t_right.append(tl.clone())
+        h_left.append(None)  # filled after the positions are known
+        h_right.append(None)
     if bezier is None:
         return positions, None
     # handles: vector handles at the fillets' outer sides and inner points (poly mode), or the circle
