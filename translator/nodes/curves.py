@@ -257,26 +257,32 @@ def _profile_matrix(hom: torch.Tensor) -> torch.Tensor:
 
 
 def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool) -> MeshBatch:
-    """Every main curve swept by every profile curve: each (main, profile) block is one matrix product
-    of the main curve's frames ``(b, m, 12)`` with the profile's placement matrix ``(12, 3p)``, which
-    writes the block's vertices in their final (main point major, profile point minor) order."""
+    """Every main curve swept by every profile curve. With a profile shared by the batch each (main,
+    profile) block is one matrix product of the main curve's frames ``(b * m, 12)`` with the profile's
+    placement matrix ``(12, 3p)``, which writes the block's vertices in their final (main point major,
+    profile point minor) order; a batched profile takes the frames' columns one by one."""
     ev_m, ev_p = evaluation(main), evaluation(profile)
     frames = sweep_frames(main, scale, ev_m)
     prof = evaluated_positions(profile, ev_p)
     hom = torch.cat([prof, torch.ones_like(prof[..., :1])], -1)
     m_info = tuple((ev_m.offsets[i + 1] - ev_m.offsets[i], bool(main.cyclic[i])) for i in range(main.num_curves))
     p_info = tuple((ev_p.offsets[i + 1] - ev_p.offsets[i], bool(profile.cyclic[i])) for i in range(profile.num_curves))
-    places = [_profile_matrix(hom[:, ev_p.offsets[pi]:ev_p.offsets[pi + 1]]) for pi in range(profile.num_curves)]
+    shared = hom.shape[0] == 1
+    pieces = [hom[:, ev_p.offsets[pi]:ev_p.offsets[pi + 1]] for pi in range(profile.num_curves)]
+    if shared:  # one placement matrix per profile curve, used by every batch element
+        pieces = [_profile_matrix(h)[0] for h in pieces]
     b = max(int(frames.shape[0]), int(hom.shape[0]))
     blocks = []
     for mi in range(main.num_curves):
         ms, me = ev_m.offsets[mi], ev_m.offsets[mi + 1]
-        f = frames[:, ms:me].reshape(frames.shape[0], me - ms, 12)
-        for q in places:
-            if q.shape[0] == 1:
-                v = (f.reshape(-1, 12) @ q[0]).reshape(f.shape[0], -1, 3)
-            else:
-                v = torch.matmul(f, q).reshape(b, -1, 3)
+        f = frames[:, ms:me]
+        for q in pieces:
+            if shared:
+                v = (f.reshape(-1, 12) @ q).reshape(f.shape[0], -1, 3)
+            else:  # a batched profile: P + x sN + y sB + z sT (placement matrices per element would be 12x larger)
+                fr, h = f.unsqueeze(2), q.unsqueeze(1)
+                v = fr[..., 3] + h[..., 0:1] * fr[..., 0] + h[..., 1:2] * fr[..., 1] + h[..., 2:3] * fr[..., 2]
+                v = v.reshape(b, -1, 3)
             blocks.append(v)
     if not blocks:
         verts = frames[:, :0, :, 3]
