@@ -297,39 +297,91 @@ def _qrotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return v + w * t + torch.cross(u, t, dim=-1)
 
 
+def _transport_matrices(t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
+    """``(…, 3, 3)`` matrices of the rotations taking unit ``t0`` to unit ``t1`` (Rodrigues:
+    ``d I + [c]x + c c^T / (1 + d)`` with ``c = t0 x t1``, ``d = t0 . t1``; the identity where either is
+    zero or they are opposite), the matrix form of :func:`_transport`."""
+    c = torch.cross(t0, t1, dim=-1)
+    d = (t0 * t1).sum(-1, keepdim=True)
+    ok = ((t0 * t0).sum(-1, keepdim=True) > 0) & ((t1 * t1).sum(-1, keepdim=True) > 0) & (d > -1.0 + 1e-12)
+    denom = torch.where(ok, 1.0 + d, torch.ones_like(d))
+    cx, cy, cz = c.unbind(-1)
+    zero = torch.zeros_like(cx)
+    skew = torch.stack([zero, -cz, cy, cz, zero, -cx, -cy, cx, zero], -1).reshape(*c.shape, 3)
+    eye = torch.eye(3, dtype=t0.dtype, device=t0.device)
+    rot = d.unsqueeze(-1) * eye + skew + c.unsqueeze(-1) * (c / denom).unsqueeze(-2)
+    return torch.where(ok.unsqueeze(-1), rot, eye)
+
+
 @functools.lru_cache(maxsize=256)
-def _normal_layout(offsets: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per evaluated point: its curve, its index in the curve, and the first point of its curve."""
+def _normal_layout(offsets: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                                                          tuple[torch.Tensor, ...]]:
+    """Per evaluated point: its curve, its index in the curve, the first point of its curve and the
+    previous point (itself at a curve's start); and per doubling step ``s`` of the prefix product the
+    gather index ``(E + 1,)`` of the point ``s`` back in the same curve (``E``, the identity appended
+    after the last point, where there is none). Topology only: cached per layout and device."""
     curve, local, first = [], [], []
     for c in range(len(offsets) - 1):
         for k in range(offsets[c + 1] - offsets[c]):
             curve.append(c)
             local.append(k)
             first.append(offsets[c])
+    e = len(local)
+    prev = [i - 1 if local[i] > 0 else i for i in range(e)]
+    steps = []
+    step, max_len = 1, max((offsets[c + 1] - offsets[c] for c in range(len(offsets) - 1)), default=0)
+    while step < max_len:
+        steps.append([i - step if local[i] >= step else e for i in range(e)] + [e])
+        step *= 2
     mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)
-    return mk(curve), mk(local), mk(first)
+    return mk(curve), mk(local), mk(first), mk(prev), tuple(mk(s) for s in steps)
+
+
+# Up to this many evaluated points (times the batch) the rotations are composed as 3x3 matrices (two
+# operations per doubling step: fewest calls), beyond it as quaternions (fewer values to write per step).
+MATRIX_TWIST_LIMIT = 2048
+
+
+def minimum_twist(tangents: torch.Tensor, offsets: tuple[int, ...], matrices: bool | None = None) -> torch.Tensor:
+    """Minimum-twist normals ``(b, E, 3)`` before the cyclic correction: each curve's first normal
+    carried along by the rotations between consecutive tangents ``(b, E, 3)``.
+
+    The running products of the rotations along every curve are computed for all curves at once by a
+    log-depth prefix product (per doubling step one gather of the rotation ``s`` points back, the
+    identity appended as the "no earlier point" entry, and one product). ``matrices`` picks 3x3
+    matrices or quaternions (default: matrices up to ``MATRIX_TWIST_LIMIT`` points in the batch); both
+    compute the same rotations."""
+    _, local, first, prev, steps = _normal_layout(offsets, tangents.device)
+    n0 = _first_normal(tangents[:, first])
+    if matrices is None:
+        matrices = tangents.shape[0] * tangents.shape[1] <= MATRIX_TWIST_LIMIT
+    if matrices:
+        eye = torch.eye(3, dtype=tangents.dtype, device=tangents.device)
+        # (b, E, 3, 3); the identity at each curve's start (a constant: |t|^2 I would pass gradients to |t|)
+        rot = torch.where((local == 0).reshape(1, -1, 1, 1), eye, _transport_matrices(tangents[:, prev], tangents))
+        rot = torch.cat([rot, eye.expand(rot.shape[0], 1, 3, 3)], 1)
+        for gather in steps:
+            rot = torch.matmul(rot, rot[:, gather])
+        return torch.matmul(rot[:, :-1], n0.unsqueeze(-1)).squeeze(-1)
+    q = _transport_quaternions(tangents[:, prev], tangents)  # (b, E, 4)
+    ident = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=q.dtype, device=q.device).expand(q.shape[0], 1, 4)
+    q = torch.cat([q, ident], 1)
+    for gather in steps:
+        q = _qmul(q, q[:, gather])
+    return _qrotate(q[:, :-1], n0)
 
 
 def evaluated_normals(curves: CurvesBatch, tangents: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
     """Unit normals ``(b, E, 3)`` from the tangents: minimum twist or Z up per curve, then tilt.
 
     Minimum twist: the first normal carried along each curve by the product of the rotations between
-    consecutive tangents (quaternions), computed for all curves at once with a log-depth prefix product."""
+    consecutive tangents (:func:`minimum_twist`); a cyclic curve spreads the mismatch at its end evenly."""
     ev = ev or evaluation(curves)
     e = int(tangents.shape[1])
     if e == 0:
         return tangents
-    curve, local, first = _normal_layout(ev.offsets, tangents.device)
-    idx = torch.arange(e, device=tangents.device)
-    prev = torch.where(local > 0, idx - 1, idx)
-    q = _transport_quaternions(tangents[:, prev], tangents)  # (b, E, 4); the identity at each curve's start
-    step = 1
-    max_len = max(ev.offsets[c + 1] - ev.offsets[c] for c in range(len(ev.offsets) - 1))
-    while step < max_len:
-        ok = (local >= step).reshape(1, -1, 1)
-        q = torch.where(ok, _qmul(q, q[:, (idx - step).clamp(min=0)]), q)
-        step *= 2
-    normals = _qrotate(q, _first_normal(tangents[:, first]))
+    curve, local, _, _, _ = _normal_layout(ev.offsets, tangents.device)
+    normals = minimum_twist(tangents, ev.offsets)
     cyclic = [bool(c) and ev.offsets[i + 1] - ev.offsets[i] > 1 for i, c in enumerate(curves.cyclic)]
     if any(cyclic):
         starts = torch.tensor(ev.offsets[:-1], device=tangents.device)

@@ -221,33 +221,77 @@ def curves_to_wire_mesh(curves: CurvesBatch) -> MeshBatch:
                      edges=torch.tensor(edges, dtype=torch.long, device=dev).reshape(-1, 2))
 
 
-def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool) -> MeshBatch:
-    ev_m, ev_p = evaluation(main), evaluation(profile)
-    pos_m = evaluated_positions(main, ev_m)
-    tan = evaluated_tangents(main, pos_m, ev_m)
-    nrm = evaluated_normals(main, tan, ev_m)
+@functools.lru_cache(maxsize=256)
+def _sweep_mesh_topology(main: tuple[tuple[int, bool], ...], profile: tuple[tuple[int, bool], ...], fill_caps: bool,
+                         device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_sweep_topology` as index tensors on ``device``: ``corner_verts (C,)``, ``face_offsets (F + 1,)``,
+    ``edges (E, 2)`` (shared by every sweep of this layout; never modified in place)."""
+    edges, faces = _sweep_topology(main, profile, fill_caps)
+    sizes = torch.tensor([len(f) for f in faces], dtype=torch.long)
+    corner_verts = torch.tensor([v for f in faces for v in f], dtype=torch.long)
+    face_offsets = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(sizes, 0)])
+    return corner_verts.to(device), face_offsets.to(device), torch.tensor(edges, dtype=torch.long).reshape(-1, 2).to(device)
+
+
+def sweep_frames(main: CurvesBatch, scale: Any, ev=None) -> torch.Tensor:
+    """The sweep's affine frame at every evaluated point of ``main``: ``(b, E, 3, 4)`` with the columns
+    ``s N``, ``s B``, ``s T`` (scale times the evaluated normal, binormal ``T x N`` and tangent) and the
+    evaluated position, so that a profile point ``(x, y, z)`` lands at ``frame @ (x, y, z, 1)``."""
+    ev = ev or evaluation(main)
+    pos = evaluated_positions(main, ev)
+    tan = evaluated_tangents(main, pos, ev)
+    nrm = evaluated_normals(main, tan, ev)
     binormal = torch.cross(tan, nrm, dim=-1)
-    s = interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev_m).unsqueeze(-1)
+    s = interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev)
+    axes = torch.stack([nrm, binormal, tan], -1) * s.reshape(*s.shape[:2], 1, 1)
+    b = max(int(axes.shape[0]), int(pos.shape[0]))
+    return torch.cat([axes.expand(b, -1, -1, -1), pos.expand(b, -1, -1).unsqueeze(-1)], -1)
+
+
+def _profile_matrix(hom: torch.Tensor) -> torch.Tensor:
+    """``(b, 12, 3p)`` matrices ``Q`` with ``frame.reshape(-1, 12) @ Q[i]`` the profile's ``p`` points
+    ``hom (b, p, 4)`` (homogeneous) placed by each 3x4 ``frame``, laid out ``(p, 3)``:
+    ``Q[4i + k, 3v + i] = hom[v, k]``."""
+    eye = torch.eye(3, dtype=hom.dtype, device=hom.device)
+    return torch.einsum("bvk,ij->bikvj", hom, eye).reshape(hom.shape[0], 12, 3 * hom.shape[1])
+
+
+def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool) -> MeshBatch:
+    """Every main curve swept by every profile curve. With a profile shared by the batch each (main,
+    profile) block is one matrix product of the main curve's frames ``(b * m, 12)`` with the profile's
+    placement matrix ``(12, 3p)``, which writes the block's vertices in their final (main point major,
+    profile point minor) order; a batched profile takes the frames' columns one by one."""
+    ev_m, ev_p = evaluation(main), evaluation(profile)
+    frames = sweep_frames(main, scale, ev_m)
     prof = evaluated_positions(profile, ev_p)
+    hom = torch.cat([prof, torch.ones_like(prof[..., :1])], -1)
     m_info = tuple((ev_m.offsets[i + 1] - ev_m.offsets[i], bool(main.cyclic[i])) for i in range(main.num_curves))
     p_info = tuple((ev_p.offsets[i + 1] - ev_p.offsets[i], bool(profile.cyclic[i])) for i in range(profile.num_curves))
+    shared = hom.shape[0] == 1
+    pieces = [hom[:, ev_p.offsets[pi]:ev_p.offsets[pi + 1]] for pi in range(profile.num_curves)]
+    if shared:  # one placement matrix per profile curve, used by every batch element
+        pieces = [_profile_matrix(h)[0] for h in pieces]
+    b = max(int(frames.shape[0]), int(hom.shape[0]))
     blocks = []
     for mi in range(main.num_curves):
         ms, me = ev_m.offsets[mi], ev_m.offsets[mi + 1]
-        loc, n_, b_, t_ = pos_m[:, ms:me], nrm[:, ms:me] * s[:, ms:me], binormal[:, ms:me] * s[:, ms:me], tan[:, ms:me] * s[:, ms:me]
-        for pi in range(profile.num_curves):
-            pp = prof[:, ev_p.offsets[pi]:ev_p.offsets[pi + 1]]
-            x, y, z = pp[..., 0:1].unsqueeze(1), pp[..., 1:2].unsqueeze(1), pp[..., 2:3].unsqueeze(1)
-            v = loc.unsqueeze(2) + x * n_.unsqueeze(2) + y * b_.unsqueeze(2) + z * t_.unsqueeze(2)
-            blocks.append(v.reshape(v.shape[0], -1, 3))
-    bsz = max((int(v.shape[0]) for v in blocks), default=1)
-    verts = torch.cat([v.expand(bsz, -1, -1) for v in blocks], 1) if blocks else pos_m[:, :0]
-    edges, faces = _sweep_topology(m_info, p_info, bool(fill_caps))
-    dev = verts.device
-    sizes = torch.tensor([len(f) for f in faces], dtype=torch.long, device=dev)
-    return MeshBatch(verts=verts, corner_verts=torch.tensor([v for f in faces for v in f], dtype=torch.long, device=dev),
-                     face_offsets=torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)]),
-                     edges=torch.tensor(edges, dtype=torch.long, device=dev).reshape(-1, 2))
+        f = frames[:, ms:me]
+        for q in pieces:
+            if shared:
+                v = (f.reshape(-1, 12) @ q).reshape(f.shape[0], -1, 3)
+            else:  # a batched profile: P + x sN + y sB + z sT (placement matrices per element would be 12x larger)
+                fr, h = f.unsqueeze(2), q.unsqueeze(1)
+                v = fr[..., 3] + h[..., 0:1] * fr[..., 0] + h[..., 1:2] * fr[..., 1] + h[..., 2:3] * fr[..., 2]
+                v = v.reshape(b, -1, 3)
+            blocks.append(v)
+    if not blocks:
+        verts = frames[:, :0, :, 3]
+    elif len(blocks) == 1:
+        verts = blocks[0]
+    else:
+        verts = torch.cat([v.expand(b, -1, -1) for v in blocks], 1)
+    corner_verts, face_offsets, edges = _sweep_mesh_topology(m_info, p_info, bool(fill_caps), verts.device)
+    return MeshBatch(verts=verts, corner_verts=corner_verts, face_offsets=face_offsets, edges=edges)
 
 
 @node("GeometryNodeCurveToMesh", outputs=("Mesh",), pure=False, label="Curve to Mesh", grad="yes",
@@ -426,6 +470,50 @@ def resample_curve(curve=None, selection=True, mode="Count", count=10, length=0.
 # Fillet Curve
 
 
+@functools.lru_cache(maxsize=256)
+def _fillet_layout(counts: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Where a fillet's output points come from (topology only, cached per point counts and device):
+    ``order (T,)`` indexes ``cat([points, arc starts, arc ends, arc middles])`` (``n``, ``n``, ``n``, ``M``);
+    ``arc (A,)`` the points whose arcs have middle points, ``denom (A,)`` their ``count - 1``;
+    ``mid_arc (M,)`` and ``mid_k (M,)`` each middle point's arc (index into ``arc``) and step along it."""
+    n = len(counts)
+    arc = [j for j in range(n) if counts[j] > 2]
+    order, mid_arc, mid_k = [], [], []
+    for j, m in enumerate(counts):
+        if m == 1:
+            order.append(j)
+            continue
+        order.append(n + j)
+        for k in range(1, m - 1):
+            order.append(3 * n + len(mid_arc))
+            mid_arc.append(arc.index(j))
+            mid_k.append(k)
+        order.append(2 * n + j)
+    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)
+    return mk(order), mk(arc), mk([counts[j] - 1 for j in arc]), mk(mid_arc), mk(mid_k)
+
+
+def _fillet_positions(p: torch.Tensor, r: torch.Tensor, angle: torch.Tensor, disp: torch.Tensor, prev_dir: torch.Tensor,
+                      next_dir: torch.Tensor, counts: list[int]) -> torch.Tensor:
+    """Every point's arc, all points at once: point ``j`` of ``p (b, n, 3)`` becomes ``counts[j]`` points
+    from ``p + prev_dir * disp`` to ``p + next_dir * disp`` around the arc's centre (itself when
+    ``counts[j] == 1``) -> ``(b, sum(counts), 3)``."""
+    order, arc, denom, mid_arc, mid_k = _fillet_layout(tuple(counts), p.device)
+    start = p + prev_dir * disp.unsqueeze(-1)
+    end = p + next_dir * disp.unsqueeze(-1)
+    parts = [p.expand(start.shape[0], -1, -1), start, end]
+    if arc.numel():
+        pd, nd = prev_dir[:, arc], next_dir[:, arc]
+        axis, _ = normalize(torch.cross(pd, nd, dim=-1))
+        cdir, _ = normalize((nd + pd) * 0.5)
+        dist = torch.sqrt(r[:, arc] ** 2 + disp[:, arc] ** 2).unsqueeze(-1)
+        center = p[:, arc] + cdir * dist
+        step = angle[:, arc] / denom.to(angle.dtype)
+        c = center[:, mid_arc]
+        parts.append(c + rotate_about(start[:, arc][:, mid_arc] - c, -axis[:, mid_arc], step[:, mid_arc] * mid_k.to(angle.dtype)))
+    return torch.cat(parts, 1)[:, order]
+
+
 def _fillet_one(p: torch.Tensor, radius: torch.Tensor, cyclic: bool, counts: list[int], limit: bool,
                 bezier: dict | None) -> tuple[torch.Tensor, dict | None]:
     """Blender's ``fillet_curves`` on one curve ``p (b, n, 3)``: each point ``j`` becomes ``counts[j]``
@@ -455,39 +543,20 @@ def _fillet_one(p: torch.Tensor, radius: torch.Tensor, cyclic: bool, counts: lis
             r = torch.cat([torch.zeros_like(r[:, :1]), r[:, 1:-1], torch.zeros_like(r[:, :1])], 1)
     disp = r * tan_half
     prev_dir, next_dir = -d[:, prv], d
-    out, h_left, h_right, t_left, t_right = [], [], [], [], []
-    for j in range(n):
-        src = p[:, j]
+    positions = _fillet_positions(p, r, angle, disp, prev_dir, next_dir, counts)
+    h_left, h_right, t_left, t_right = [], [], [], []
+    for j in range(n if bezier is not None else 0):
         if counts[j] == 1:
-            out.append(src.unsqueeze(1))
-            if bezier is not None:
-                h_left.append(bezier["hl"][:, j:j + 1])
-                h_right.append(bezier["hr"][:, j:j + 1])
-                t_left.append(bezier["tl"][j:j + 1])
-                t_right.append(bezier["tr"][j:j + 1])
+            h_left.append(bezier["hl"][:, j:j + 1])
+            h_right.append(bezier["hr"][:, j:j + 1])
+            t_left.append(bezier["tl"][j:j + 1])
+            t_right.append(bezier["tr"][j:j + 1])
             continue
-        start = src + prev_dir[:, j] * disp[:, j:j + 1]
-        end = src + next_dir[:, j] * disp[:, j:j + 1]
-        mids = []
-        if counts[j] > 2:
-            axis, _ = normalize(torch.cross(prev_dir[:, j], next_dir[:, j], dim=-1))
-            axis = -axis
-            cdir, _ = normalize((next_dir[:, j] + prev_dir[:, j]) * 0.5)
-            dist = torch.sqrt(r[:, j:j + 1] ** 2 + disp[:, j:j + 1] ** 2)
-            center = src + cdir * dist
-            step = angle[:, j:j + 1] / (counts[j] - 1)
-            for k in range(counts[j] - 2):
-                mids.append(center + rotate_about(start - center, axis, (step * (k + 1)).squeeze(-1)))
-        out.append(torch.stack([start, *mids, end], 1))
-        if bezier is not None:
-            m = counts[j]
-            tl = torch.full((m,), 2, dtype=torch.int8, device=p.device)  # vector handles
-            tr = tl.clone()
-            t_left.append(tl)
-            t_right.append(tr)
-            h_left.append(None)  # filled after the positions are known
-            h_right.append(None)
-    positions = torch.cat([o.expand(p.shape[0], -1, -1) for o in out], 1)
+        tl = torch.full((counts[j],), 2, dtype=torch.int8, device=p.device)  # vector handles
+        t_left.append(tl)
+        t_right.append(tl.clone())
+        h_left.append(None)  # filled after the positions are known
+        h_right.append(None)
     if bezier is None:
         return positions, None
     # handles: vector handles at the fillets' outer sides and inner points (poly mode), or the circle

@@ -224,8 +224,9 @@ def _extrude_individual(mesh: MeshBatch, selection: Any, offset: Any, offset_sca
         if mesh.edges is None and sel.numel():
             raise TypeError("Extrude Mesh needs a mesh that tracks its edges")
         return mesh
-    off = face_normals(mesh) if offset is None else evaluate(offset, fctx, "VECTOR")
-    off = off * evaluate(offset_scale, fctx, "VALUE").unsqueeze(-1)
+    # offsets of the selected faces only (b, S, 3): the normals of other faces are never needed
+    off = face_normals(mesh, sel) if offset is None else evaluate(offset, fctx, "VECTOR")[:, sel]
+    off = off * evaluate(offset_scale, fctx, "VALUE")[:, sel].unsqueeze(-1)
     dev = mesh.corner_verts.device
     fo = mesh.face_offsets
     sizes = mesh.face_sizes()
@@ -247,7 +248,7 @@ def _extrude_individual(mesh: MeshBatch, selection: Any, offset: Any, offset_sca
     new_vert = nv + ext
     ce = rt.corner_edges(mesh)
     orig_edge = ce[corner]
-    moved = mesh.verts[:, orig_vert] + off[:, face_of]
+    moved = mesh.verts[:, orig_vert] + off[:, torch.repeat_interleave(torch.arange(sel.numel(), device=dev), counts)]
     verts = torch.cat([mesh.verts.expand(moved.shape[0], -1, -1), moved], 1)
     corner_verts = mesh.corner_verts.clone()
     corner_verts[corner] = new_vert
@@ -338,12 +339,16 @@ def _extrude_regions(mesh: MeshBatch, selection: Any, offset: Any, offset_scale:
     corner_verts = torch.cat([corner_verts, quad.reshape(-1)])
     face_offsets = torch.cat([mesh.face_offsets, mesh.face_offsets[-1] + 4 * torch.arange(1, nb + 1, device=dev)])
     # positions: offsets mixed from the selected faces to their vertices
-    foff = face_normals(mesh) if offset is None else evaluate(offset, fctx, "VECTOR")
-    foff = foff * evaluate(offset_scale, fctx, "VALUE").unsqueeze(-1)
+    # offsets of the selected faces only (b, S, 3): the normals of other faces are never needed
+    faces = mask.nonzero().reshape(-1)
+    at = torch.zeros(nf, dtype=torch.long, device=dev)
+    at[faces] = torch.arange(faces.numel(), device=dev)
+    foff = face_normals(mesh, faces) if offset is None else evaluate(offset, fctx, "VECTOR")[:, faces]
+    foff = foff * evaluate(offset_scale, fctx, "VALUE")[:, faces].unsqueeze(-1)
     sel_c = csel.nonzero().reshape(-1)
     used = torch.zeros(nv, dtype=torch.bool, device=dev)
     used[cv[sel_c]] = True
-    voff = _mix(foff, face_of[sel_c], cv[sel_c], nv)  # (b, V, 3)
+    voff = _mix(foff, at[face_of[sel_c]], cv[sel_c], nv)  # (b, V, 3)
     v = mesh.verts
     b = max(int(v.shape[0]), int(voff.shape[0]))
     stay = used & (new_of < 0)

@@ -106,7 +106,9 @@ def _instances_on_mesh(mesh: MeshBatch, selection, instance: GeometrySet, pick_i
     n = int(sel.numel())
     if n == 0:
         return None
-    rot = evaluate(rotation, fctx, "ROTATION")[:, sel]
+    # a constant rotation stays a tuple: loc_rot_scale takes its matrix from a cache (the identity: none)
+    constant = isinstance(rotation, tuple) and len(rotation) == 4 and all(isinstance(v, (int, float)) for v in rotation)
+    rot = rotation if constant else evaluate(rotation, fctx, "ROTATION")[:, sel]
     scl = evaluate(scale, fctx, "VECTOR")[:, sel]
     transforms = loc_rot_scale(mesh.verts[:, sel], rot, scl)
     if pick_instance is False:

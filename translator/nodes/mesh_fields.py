@@ -41,16 +41,34 @@ def _prev_corner(mesh: MeshBatch) -> torch.Tensor:
     return torch.where(c == off[:-1][face], off[1:][face] - 1, c - 1)
 
 
-def newell(mesh: MeshBatch) -> torch.Tensor:
-    """Each face's Newell vector (twice its vector area) ``(b, F, 3)``."""
+def _face_corners(mesh: MeshBatch, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The corners of ``faces (S,)`` in order ``(K,)``, the next corner of each in its face, and the position
+    in ``faces`` of each corner's face."""
+    fo = mesh.face_offsets
+    counts = fo[1:][faces] - fo[:-1][faces]
+    seg = torch.repeat_interleave(torch.arange(faces.numel(), device=fo.device), counts)
+    first = fo[:-1][faces][seg]
+    local = torch.arange(seg.numel(), device=fo.device) - (torch.cumsum(counts, 0) - counts)[seg]
+    nxt = first + torch.where(local + 1 == counts[seg], torch.zeros_like(local), local + 1)
+    return first + local, nxt, seg
+
+
+def newell(mesh: MeshBatch, faces: torch.Tensor | None = None) -> torch.Tensor:
+    """Each face's Newell vector (twice its vector area) ``(b, F, 3)``; with ``faces (S,)`` only those
+    faces' ``(b, S, 3)`` (the same sums, without touching the other faces' corners)."""
     v = mesh.verts
-    cur = v[:, mesh.corner_verts]
-    nxt = v[:, mesh.corner_verts[_next_corner(mesh)]]
+    if faces is None:
+        corners, nxt, seg, count = None, _next_corner(mesh), _face_of_corner(mesh), mesh.num_faces
+        cur, nxt = v[:, mesh.corner_verts], v[:, mesh.corner_verts[nxt]]
+    else:
+        corners, nxt, seg = _face_corners(mesh, faces)
+        count = int(faces.numel())
+        cur, nxt = v[:, mesh.corner_verts[corners]], v[:, mesh.corner_verts[nxt]]
     cross = torch.stack([(cur[..., 1] - nxt[..., 1]) * (cur[..., 2] + nxt[..., 2]),
                          (cur[..., 2] - nxt[..., 2]) * (cur[..., 0] + nxt[..., 0]),
                          (cur[..., 0] - nxt[..., 0]) * (cur[..., 1] + nxt[..., 1])], -1)
-    out = torch.zeros((v.shape[0], mesh.num_faces, 3), dtype=v.dtype, device=v.device)
-    return out.index_add(1, _face_of_corner(mesh), cross)
+    out = torch.zeros((v.shape[0], count, 3), dtype=v.dtype, device=v.device)
+    return out.index_add(1, seg, cross)
 
 
 def _normalized(v: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
@@ -60,10 +78,11 @@ def _normalized(v: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
     return torch.where(ok, n, fallback.expand_as(n))
 
 
-def face_normals(mesh: MeshBatch) -> torch.Tensor:
-    """Unit face normals ``(b, F, 3)`` (``(0, 0, 1)`` for faces without area)."""
+def face_normals(mesh: MeshBatch, faces: torch.Tensor | None = None) -> torch.Tensor:
+    """Unit face normals ``(b, F, 3)`` (``(0, 0, 1)`` for faces without area); with ``faces (S,)`` only
+    those faces' ``(b, S, 3)``."""
     up = torch.tensor([0.0, 0.0, 1.0], dtype=mesh.verts.dtype, device=mesh.verts.device)
-    return _normalized(newell(mesh), up)
+    return _normalized(newell(mesh, faces), up)
 
 
 def vertex_normals(mesh: MeshBatch) -> torch.Tensor:

@@ -18,6 +18,7 @@ moves the vertices), and so does :func:`transform_geometry`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import torch
@@ -42,6 +43,7 @@ __all__ = [
     "join_geometry",
     "join_instances",
     "loc_rot_scale",
+    "loc_rot_scale_reference",
     "matrix_to_euler",
     "matrix_to_quaternion",
     "matrix_to_rotation",
@@ -72,29 +74,52 @@ def _is_identity_rotation(rotation) -> bool:
                                             (len(rotation) == 3 and not any(rotation)))
 
 
+@functools.lru_cache(maxsize=256)
+def _constant_rotation_matrix(key: tuple[str, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The ``(3, 3)`` matrix of a constant rotation (its components as ``float.hex`` strings, so that
+    ``-0.0`` and ``0.0`` stay apart), made once per rotation, dtype and device. Never modified in place."""
+    with rt.eval_context(dtype, device):
+        return quaternion_to_matrix(rt.as_rotation(tuple(float.fromhex(v) for v in key)))
+
+
+def _rotation_matrix(rotation) -> torch.Tensor:
+    """``(…, 3, 3)`` matrices of a rotation value (a constant tuple is converted once and cached)."""
+    if isinstance(rotation, tuple) and all(isinstance(v, (int, float)) for v in rotation):
+        c = rt.current()
+        return _constant_rotation_matrix(tuple(float(v).hex() for v in rotation), c.dtype, c.device)
+    return quaternion_to_matrix(rt.as_rotation(rotation))
+
+
+def loc_rot_scale_reference(translation, rotation, scale) -> torch.Tensor:
+    """:func:`loc_rot_scale` entry by entry (the slow, obviously-correct reference its tests compare with)."""
+    t, s = rt.as_vector(translation), rt.as_vector(scale)
+    rm = quaternion_to_matrix(rt.as_rotation(rotation))
+    shape = torch.broadcast_shapes(t.shape[:-1], s.shape[:-1], rm.shape[:-2])
+    t, s, rm = t.expand(*shape, 3), s.expand(*shape, 3), rm.expand(*shape, 3, 3)
+    zero = torch.zeros_like(t[..., 0])
+    rows = []
+    for i in range(3):
+        rows += [rm[..., i, j] * s[..., j] for j in range(3)] + [t[..., i]]
+    rows += [zero, zero, zero, torch.ones_like(zero)]
+    return torch.stack(rows, -1).reshape(*shape, 4, 4)
+
+
 def loc_rot_scale(translation, rotation, scale) -> torch.Tensor:
     """``(…, 4, 4)`` matrices ``T @ R @ S`` from vectors ``(…, 3)`` and rotations (quaternions
     ``(…, 4)``; XYZ Euler ``(…, 3)`` also accepted).
 
-    Built with one ``stack`` of the 16 entries; a constant identity rotation skips the rotation."""
+    A few whole-tensor operations: ``R * s`` (a constant identity rotation: the diagonal of ``s``; another
+    constant rotation's matrix comes from a cache), the translation as the fourth column, the constant
+    last row; the entries equal :func:`loc_rot_scale_reference`'s exactly."""
     t, s = rt.as_vector(translation), rt.as_vector(scale)
     if _is_identity_rotation(rotation):
-        t, s = torch.broadcast_tensors(t, s)
-        lin = [s[..., 0], None, None, None, s[..., 1], None, None, None, s[..., 2]]
+        lin = torch.diag_embed(s)
     else:
-        q = rt.as_rotation(rotation)
-        rm = quaternion_to_matrix(q)
-        shape = torch.broadcast_shapes(t.shape[:-1], s.shape[:-1], q.shape[:-1])
-        t, s = t.expand(*shape, 3), s.expand(*shape, 3)
-        rm = rm.expand(*shape, 3, 3)
-        lin = [rm[..., i, j] * s[..., j] for i in range(3) for j in range(3)]
-    zero = torch.zeros_like(t[..., 0])
-    one = torch.ones_like(zero)
-    rows = []
-    for i in range(3):
-        rows += [zero if e is None else e for e in lin[3 * i: 3 * i + 3]] + [t[..., i]]
-    rows += [zero, zero, zero, one]
-    return torch.stack(rows, -1).reshape(*t.shape[:-1], 4, 4)
+        lin = _rotation_matrix(rotation) * s.unsqueeze(-2)
+    shape = torch.broadcast_shapes(t.shape[:-1], lin.shape[:-2])
+    top = torch.cat([lin.expand(*shape, 3, 3), t.expand(*shape, 3).unsqueeze(-1)], -1)
+    last = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=top.dtype, device=top.device).expand(*shape, 1, 4)
+    return torch.cat([top, last], -2)
 
 
 def apply_matrix_to_geometry(geo: GeometrySet, m: torch.Tensor) -> GeometrySet:

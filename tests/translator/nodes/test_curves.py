@@ -362,3 +362,163 @@ def test_store_and_read_attributes_on_curves_parity():
     t.output((c2m, "Mesh"))
     obj = t.object()
     assert check_parity(obj, [{"K": k, "Middle": (0.5, 0.2, 1.0)} for k in (0.2, -0.7, 1.5)]) == 3
+
+
+# ---------------------------------------------------------------------------
+# Fast paths against slow, obviously-correct references
+
+
+def _sequential_twist(tangents: torch.Tensor, offsets: tuple[int, ...]) -> torch.Tensor:
+    """Blender's minimum twist as it is written: each curve's first normal carried point by point."""
+    from translator.nodes import curve_eval as CE
+
+    out = []
+    for c in range(len(offsets) - 1):
+        n = CE._first_normal(tangents[:, offsets[c]])
+        out.append(n)
+        for k in range(offsets[c] + 1, offsets[c + 1]):
+            n = CE._transport(n, tangents[:, k - 1], tangents[:, k])
+            out.append(n)
+    return torch.stack(out, 1)
+
+
+def _twist_tangents(b: int = 3) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Curves of 13, 1, 2, 24 and 5 points; a zero tangent, a reversal and a vertical stretch."""
+    offsets = (0, 13, 14, 16, 40, 45)
+    g = torch.Generator().manual_seed(3)
+    t = torch.nn.functional.normalize(torch.randn(b, 45, 3, generator=g, dtype=torch.float64), dim=-1)
+    t[:, 4] = 0.0
+    t[:, 21] = -t[:, 20]
+    t[:, 30:33] = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    return t, offsets
+
+
+@pytest.mark.parametrize("matrices", [True, False])
+def test_minimum_twist_equals_sequential_transport(matrices):
+    """Both prefix products (3x3 matrices, quaternions) give the point-by-point transport: values and gradients."""
+    from translator.nodes import curve_eval as CE
+
+    t, offsets = _twist_tangents()
+    fast = t.clone().requires_grad_(True)
+    slow = t.clone().requires_grad_(True)
+    # tangents reach the twist normalized (only directions carry gradients), as in evaluated_tangents
+    a = CE.minimum_twist(CE.normalize(fast)[0], offsets, matrices=matrices)
+    b = _sequential_twist(CE.normalize(slow)[0], offsets)
+    torch.testing.assert_close(a, b, atol=1e-9, rtol=0)
+    w = torch.randn(a.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    (a * w).sum().backward()
+    (b * w).sum().backward()
+    torch.testing.assert_close(fast.grad, slow.grad, atol=1e-8, rtol=0)
+    # gradcheck away from the degenerate tangents (zero, reversed), where the transport switches to the identity
+    small = torch.nn.functional.normalize(torch.randn(1, 9, 3, generator=torch.Generator().manual_seed(6), dtype=torch.float64), dim=-1)
+    assert torch.autograd.gradcheck(lambda x: CE.minimum_twist(x, (0, 6, 9), matrices=matrices), (small.requires_grad_(True),))
+
+
+def test_minimum_twist_picks_by_size_and_both_agree_in_float32():
+    from translator.nodes import curve_eval as CE
+
+    t, offsets = _twist_tangents(64)
+    t = t.float()
+    assert t.shape[0] * t.shape[1] > CE.MATRIX_TWIST_LIMIT >= t[:1].shape[1]
+    big = CE.minimum_twist(t, offsets)
+    torch.testing.assert_close(big, CE.minimum_twist(t, offsets, matrices=False), atol=0, rtol=0)
+    torch.testing.assert_close(CE.minimum_twist(t[:1], offsets), CE.minimum_twist(t[:1], offsets, matrices=True), atol=0, rtol=0)
+    torch.testing.assert_close(big[:1], CE.minimum_twist(t[:1], offsets), atol=2e-6, rtol=0)
+
+
+def _reference_sweep(main, profile, scale=1.0) -> torch.Tensor:
+    """Curve to Mesh's positions as written: every profile point at ``P + s (x N + y B + z T)``, block by block."""
+    from translator.nodes.fields import curves_context, evaluate
+
+    ev_m, ev_p = C.evaluation(main), C.evaluation(profile)
+    pos = C.evaluated_positions(main, ev_m)
+    tan = C.evaluated_tangents(main, pos, ev_m)
+    nrm = C.evaluated_normals(main, tan, ev_m)
+    binormal = torch.cross(tan, nrm, dim=-1)
+    s = C.interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev_m).unsqueeze(-1)
+    prof = C.evaluated_positions(profile, ev_p)
+    blocks = []
+    for mi in range(main.num_curves):
+        ms, me = ev_m.offsets[mi], ev_m.offsets[mi + 1]
+        for pi in range(profile.num_curves):
+            for k in range(ms, me):
+                for j in range(ev_p.offsets[pi], ev_p.offsets[pi + 1]):
+                    x, y, z = prof[:, j, 0:1], prof[:, j, 1:2], prof[:, j, 2:3]
+                    blocks.append(pos[:, k] + s[:, k] * (x * nrm[:, k] + y * binormal[:, k] + z * tan[:, k]))
+    b = max(int(v.shape[0]) for v in blocks)
+    return torch.stack([v.expand(b, -1) for v in blocks], 1)
+
+
+@pytest.mark.parametrize("shared_profile", [True, False])
+def test_sweep_equals_reference(shared_profile):
+    """The sweep's matrix products equal the vertex-by-vertex formula (two main curves x two profile curves,
+    batched or shared profile), values and gradients; the topology tensors come from a bounded cache."""
+    from translator.nodes import transform as T
+
+    with rt.eval_context(torch.float64):
+        mid = torch.tensor([[0.1, 1.5, 0.3], [0.0, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
+        r = torch.tensor([0.2] if shared_profile else [0.2, 0.35], dtype=torch.float64, requires_grad=True)
+
+        def curves(m, rr):
+            main = T.join_geometry([CP.quadratic_bezier(6, middle=m), CP.curve_circle(resolution=7, radius=0.5)[0]])
+            prof = T.join_geometry([CP.curve_circle(resolution=5, radius=rr)[0], CP.curve_line(end=(0.1, 0.2, 0.0))])
+            return main.curves, prof.curves
+
+        main, prof = curves(mid, r)
+        fast = C._sweep(main, prof, 0.7, True)
+        slow = _reference_sweep(main, prof, 0.7)
+        torch.testing.assert_close(fast.verts, slow, atol=1e-12, rtol=0)
+        w = torch.randn(slow.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+        ga = torch.autograd.grad((fast.verts * w).sum(), (mid, r))
+        gb = torch.autograd.grad((_reference_sweep(*curves(mid, r), 0.7) * w).sum(), (mid, r))
+        for x, y in zip(ga, gb):
+            torch.testing.assert_close(x, y, atol=1e-10, rtol=0)
+    info = C._sweep_mesh_topology.cache_info()
+    assert info.maxsize is not None and info.currsize >= 1
+    corner_verts, _, edges = C._sweep_mesh_topology(((3, False),), ((4, True),), True, torch.device("meta"))
+    assert corner_verts.device.type == "meta" and edges.device.type == "meta"
+
+
+def _fillet_positions_reference(p, r, angle, disp, prev_dir, next_dir, counts):
+    """Fillet Curve's arcs as written in Blender's ``fillet_curves``: point by point, middle point by middle point."""
+    out = []
+    for j, m in enumerate(counts):
+        src = p[:, j]
+        if m == 1:
+            out.append(src.unsqueeze(1))
+            continue
+        start = src + prev_dir[:, j] * disp[:, j:j + 1]
+        end = src + next_dir[:, j] * disp[:, j:j + 1]
+        mids = []
+        if m > 2:
+            axis = -torch.nn.functional.normalize(torch.cross(prev_dir[:, j], next_dir[:, j], dim=-1), dim=-1)
+            cdir = torch.nn.functional.normalize((next_dir[:, j] + prev_dir[:, j]) * 0.5, dim=-1)
+            center = src + cdir * torch.sqrt(r[:, j:j + 1] ** 2 + disp[:, j:j + 1] ** 2)
+            for k in range(1, m - 1):
+                mids.append(center + C.rotate_about(start - center, axis, angle[:, j] / (m - 1) * k))
+        out.append(torch.stack([start, *mids, end], 1))
+    return torch.cat([o.expand(p.shape[0], -1, -1) for o in out], 1)
+
+
+def test_fillet_positions_equal_reference():
+    """All arcs at once equal the point-by-point construction (counts 1, 2, 3 and 5; batched radii), values and
+    gradients; the layout comes from a bounded cache."""
+    g = torch.Generator().manual_seed(7)
+    n, counts = 5, [1, 3, 2, 5, 3]
+    p = torch.randn(1, n, 3, generator=g, dtype=torch.float64).requires_grad_(True)
+    r = (0.1 + torch.rand(2, n, generator=g, dtype=torch.float64)).requires_grad_(True)
+
+    def inputs():
+        nxt, prv = torch.arange(1, n + 1) % n, (torch.arange(n) - 1) % n
+        pe = p.expand(2, -1, -1)  # as Fillet Curve passes it: expanded to the batch
+        d = torch.nn.functional.normalize(pe[:, nxt] - pe, dim=-1)
+        angle = torch.pi - torch.acos((-d[:, prv] * d).sum(-1).clamp(-1, 1))
+        return pe, r, angle, r * torch.tan(angle / 2.0), -d[:, prv], d, counts
+
+    fast, slow = C._fillet_positions(*inputs()), _fillet_positions_reference(*inputs())
+    assert fast.shape == (2, sum(counts), 3)
+    torch.testing.assert_close(fast, slow, atol=1e-12, rtol=0)
+    w = torch.randn(fast.shape, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad((fast * w).sum(), (p, r)), torch.autograd.grad((slow * w).sum(), (p, r))):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+    assert C._fillet_layout.cache_info().maxsize is not None

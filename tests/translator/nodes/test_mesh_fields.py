@@ -10,6 +10,7 @@ import torch
 from tests.fixtures.parity import Tree, check_parity, requires_bpy, split_values, translate_object
 from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
+from translator.geometry import MeshBatch
 from translator.nodes import mesh_fields as MF
 from translator.nodes.primitives import mesh_cube, mesh_cylinder
 
@@ -108,3 +109,21 @@ def test_smooth_corner_normals_are_refused():
         with pytest.raises(TypeError, match="smooth-shaded"):
             rt.eval_field(normal, fctx, "VECTOR")
         assert rt.eval_field(true_normal, fctx, "VECTOR").shape == (1, 24, 3)
+
+
+def test_newell_of_some_faces_equals_all_faces():
+    """``newell(mesh, faces)`` (what Extrude Mesh uses for its selected faces) equals the rows of
+    ``newell(mesh)``: values and gradients, on a displaced cylinder (n-gons and quads)."""
+    with rt.eval_context(torch.float64):
+        mesh = mesh_cylinder(vertices=7, radius=0.8)[0].mesh
+        g = torch.Generator().manual_seed(2)
+        verts = (mesh.verts + 0.1 * torch.randn(2, mesh.num_verts, 3, generator=g, dtype=torch.float64)).requires_grad_(True)
+        mesh = MeshBatch(verts=verts, corner_verts=mesh.corner_verts, face_offsets=mesh.face_offsets, edges=mesh.edges)
+        faces = torch.tensor([8, 0, 3])
+        some, every = MF.newell(mesh, faces), MF.newell(mesh)[:, faces]
+        torch.testing.assert_close(some, every, atol=0, rtol=0)
+        w = torch.randn(some.shape, generator=g, dtype=torch.float64)
+        ga, = torch.autograd.grad((some * w).sum(), verts)
+        gb, = torch.autograd.grad((every * w).sum(), verts)
+        torch.testing.assert_close(ga, gb, atol=1e-12, rtol=0)
+        torch.testing.assert_close(MF.face_normals(mesh, faces), MF.face_normals(mesh)[:, faces], atol=0, rtol=0)
