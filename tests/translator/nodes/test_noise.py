@@ -44,15 +44,7 @@ def _program(data_type: str, id_mode: str, seed_field: bool):
         mul = t.node("FunctionNodeIntegerMath", operation="MULTIPLY_ADD", Value_001=37, Value_002=-200)
         t.link(t.node("GeometryNodeInputIndex"), mul, "Value")
         t.link((mul, "Value"), rv, "ID")
-    out = (rv, _OUT[data_type])
-    if data_type != "FLOAT_VECTOR":
-        xyz = t.node("ShaderNodeCombineXYZ")
-        t.link(out, xyz, "X")
-        out = (xyz, "Vector")
-    sp = t.node("GeometryNodeSetPosition")
-    t.link((grid, "Mesh"), sp, "Geometry")
-    t.link(out, sp, "Offset")
-    t.output((sp, "Geometry"))
+    t.output_offset((grid, "Mesh"), (rv, _OUT[data_type]), "X" if data_type != "FLOAT_VECTOR" else None)
     return t.object()
 
 

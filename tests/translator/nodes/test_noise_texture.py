@@ -31,15 +31,7 @@ def _program(dims: str, noise_type: str, normalize: bool, output: str):
         sock = next(s for s in nz.inputs if s.identifier == name)
         if sock.enabled:
             t.link(t.input(name, "NodeSocketFloat", sock.default_value), nz, name)
-    out = (nz, output)
-    if output == "Fac":
-        xyz = t.node("ShaderNodeCombineXYZ")
-        t.link(out, xyz, "Z")
-        out = (xyz, "Vector")
-    sp = t.node("GeometryNodeSetPosition")
-    t.link((grid, "Mesh"), sp, "Geometry")
-    t.link(out, sp, "Offset")
-    t.output((sp, "Geometry"))
+    t.output_offset((grid, "Mesh"), (nz, output), "Z" if output == "Fac" else None)
     return t.object()
 
 

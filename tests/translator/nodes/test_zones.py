@@ -31,16 +31,6 @@ def _sock(node, name: str, outputs: bool = False) -> str:
     return next(s.identifier for s in (node.outputs if outputs else node.inputs) if s.name == name)
 
 
-def _output_lifted(t: Tree, geometry, z) -> None:
-    """The group's output: ``geometry`` with every point moved up by the float ``z`` (Set Position's Offset)."""
-    xyz = t.node(_COMBINE)
-    t.link(z, xyz, "Z")
-    sp = t.node("GeometryNodeSetPosition")
-    t.link(geometry, sp, "Geometry")
-    t.link((xyz, "Vector"), sp, "Offset")
-    t.output((sp, "Geometry"))
-
-
 def _repeat_state(item_name: str = "acc") -> Tree:
     """A cube moved ``N`` times by ``off * acc``; ``acc = acc * 0.9 + iteration``; ``off += (0, 0, acc)``: geometry,
     float and vector state, the Iteration output."""
@@ -130,7 +120,7 @@ def _repeat_field_state() -> Tree:
     t.link((mul, "Value"), fma, "Value_002")
     t.link((fma, "Value"), ro, "Item_1")
     t.link((ri, "Item_0"), ro, "Item_0")
-    _output_lifted(t, (ro, "Item_0"), (ro, "Item_1"))
+    t.output_offset((ro, "Item_0"), (ro, "Item_1"), "Z")
     return t
 
 
@@ -204,7 +194,7 @@ def _count_from_float(geometry_state: bool) -> Tree:
     fma = t.node("ShaderNodeMath", operation="MULTIPLY_ADD", Value_001=1.5, Value_002=0.25)
     t.link((ri, "Item_1"), fma, "Value")
     t.link((fma, "Value"), ro, "Item_1")
-    _output_lifted(t, (line, "Mesh"), (ro, "Item_1"))
+    t.output_offset((line, "Mesh"), (ro, "Item_1"), "Z")
     return t
 
 
