@@ -22,18 +22,16 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 
 stamp=".venv/.shapeprog-$(sha1sum pyproject.toml | cut -c1-12)"
-if [ -f "$stamp" ]; then
-  # the compiled CPU kernels (backend/ops/native; a second with g++, cached by source; without a compiler
-  # the pure-torch paths run)
-  .venv/bin/python -m backend.ops.native || true
-  exit 0
+if [ ! -f "$stamp" ]; then
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch first and pinned: a bare `torch` requirement could pull a multi-GB CUDA build.
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+  .venv/bin/python -m pip install -q -e ".[blender,server,distributed,dev]"
+  rm -f .venv/.shapeprog-*
+  touch "$stamp"
+  echo "setup: environment ready in .venv"
 fi
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-# torch first and pinned: a bare `torch` requirement could pull a multi-GB CUDA build.
-.venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[blender,server,distributed,dev]"
+# the compiled CPU kernels (backend/ops/native): built once per source hash with g++ (a second or so) and cached;
+# without a compiler the pure-torch paths run
 .venv/bin/python -m backend.ops.native || true
-rm -f .venv/.shapeprog-*
-touch "$stamp"
-echo "setup: environment ready in .venv"
