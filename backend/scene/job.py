@@ -9,8 +9,9 @@ so the same executors that run the job service's fits run these.
 
 :func:`fit_scene_object` spends ``1 - reserve`` of the budget on the fit, finds the parameters the segment
 cannot decide (:func:`~backend.scene.evidence.parameter_evidence` for lengths,
-:func:`~backend.scene.evidence.discrete_evidence` for styles and counts), and when there are any refits
-briefly with them locked at their priors (the program's defaults); then it computes the scan-fit metrics (in the
+:func:`~backend.scene.evidence.discrete_evidence` for styles and counts, which also settles every discrete
+value), and refits briefly with every discrete value locked (the undecided ones at their priors, the
+program's defaults) and the undecided lengths locked at their priors; then it computes the scan-fit metrics (in the
 levelled frame, with the surroundings) and moves the result into the scan's frame.
 """
 
@@ -118,14 +119,19 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
                                 observations, skip=tuple(cfg.locks))
         undecided = {n: {"evidence": e["evidence"], "prior": float(space[n].default)}
                      for n, e in ev.items() if e["undecided"]}
+        chosen: dict[str, Any] = {}
         if cfg.budget - (time.perf_counter() - t0) >= 2 * MIN_BUDGET_S:
             dev = discrete_evidence(module, space, observations, result, cfg.objective, cfg.locks)
-            undecided.update({n: {"objective_ratio": e["objective_ratio"], "prior": space[n].default, "fitted": e["fitted"]}
+            chosen = {n: e["chosen"] for n, e in dev.items()}
+            undecided.update({n: {"objective_ratio": e["objective_ratio"], "prior": e["chosen"], "fitted": e["fitted"],
+                                  "within": e["within"]}
                               for n, e in dev.items() if e["undecided"]})
         left = cfg.budget - (time.perf_counter() - t0)
-        if undecided and left >= MIN_BUDGET_S and not (stop is not None and stop.is_set()):
-            locks = {**cfg.locks, **{n: u["prior"] for n, u in undecided.items()}}
-            second = replace(cfg, budget=left, locks=locks, init={**result.discrete, **result.continuous},
+        changed = any(result.discrete.get(n) != v for n, v in chosen.items())
+        if (undecided or changed) and left >= MIN_BUDGET_S and not (stop is not None and stop.is_set()):
+            # every discrete value is now decided (by the scan or, where it cannot tell, the prior): lock them all
+            locks = {**cfg.locks, **chosen, **{n: u["prior"] for n, u in undecided.items()}}
+            second = replace(cfg, budget=left, locks=locks, init={**result.discrete, **result.continuous, **chosen},
                              init_pose=result.world_from_program)
             again = fit(program, observations, second, space=space, progress=progress, stop=stop, module=module)
             again.timings = {**again.timings, "first_fit_s": result.timings["search_s"],
@@ -134,7 +140,8 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
                                               for h in again.history]
             again.config = cfg
             result = again
-            flags.append(f"too partial to decide: {', '.join(undecided)} (kept at the prior)")
+            if undecided:
+                flags.append(f"too partial to decide: {', '.join(undecided)} (kept at the prior)")
         elif undecided:
             flags.append(f"too partial to decide: {', '.join(undecided)} (no time left to refit them at the prior: "
                          f"the values are the search's)")
