@@ -122,7 +122,7 @@ def parameter_evidence(module: Any, space: ParameterSpace, discrete: dict[str, A
 
 def discrete_evidence(module: Any, space: ParameterSpace, observations: Observations, result: Any, objective: Any,
                       locks: dict[str, Any], *, steps: int = 20, tolerance: float = 0.10,
-                      max_choices: int = 8) -> dict[str, dict[str, Any]]:
+                      max_choices: int = 8, deadline: float | None = None) -> dict[str, dict[str, Any]]:
     """What the scan says about each active discrete parameter of ``result`` (a :class:`~backend.fit.FitResult`);
     see the module docstring. ``objective``: the fit's :class:`~backend.objective.ObjectiveConfig`.
 
@@ -136,8 +136,11 @@ def discrete_evidence(module: Any, space: ParameterSpace, observations: Observat
 
     Returns ``{name: {"fitted", "chosen", "undecided": bool, "objective_ratio": the prior's objective / the
     best's, "within": [values within tolerance]}}`` for every active discrete parameter not in ``locks`` with
-    more than one value; ``chosen`` is what the final refit should lock.
+    more than one value; ``chosen`` is what the final refit should lock. ``deadline`` (a
+    :func:`time.perf_counter` time): no parameter is started after it (those left are not reported).
     """
+    import time
+
     from ..problem import FitProblem, ProblemConfig
     from ..search.base import RefineRequest
 
@@ -150,7 +153,7 @@ def discrete_evidence(module: Any, space: ParameterSpace, observations: Observat
     while True:
         current = {k: values[k] for k in discrete_names if k in values}
         todo = [p for p in space.discrete if p.name not in done and p.active_when.holds(current)]
-        if not todo:
+        if not todo or (deadline is not None and time.perf_counter() >= deadline):
             break
         p = todo[0]
         done.add(p.name)

@@ -121,7 +121,8 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
                      for n, e in ev.items() if e["undecided"]}
         chosen: dict[str, Any] = {}
         if cfg.budget - (time.perf_counter() - t0) >= 2 * MIN_BUDGET_S:
-            dev = discrete_evidence(module, space, observations, result, cfg.objective, cfg.locks)
+            dev = discrete_evidence(module, space, observations, result, cfg.objective, cfg.locks,
+                                    deadline=t0 + cfg.budget - MIN_BUDGET_S)
             chosen = {n: e["chosen"] for n, e in dev.items()}
             undecided.update({n: {"objective_ratio": e["objective_ratio"], "prior": e["chosen"], "fitted": e["fitted"],
                                   "within": e["within"]}
