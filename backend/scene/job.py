@@ -122,14 +122,17 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
         chosen: dict[str, Any] = {}
         if cfg.budget - (time.perf_counter() - t0) >= 2 * MIN_BUDGET_S:
             dev = discrete_evidence(module, space, observations, result, cfg.objective, cfg.locks,
-                                    deadline=t0 + cfg.budget - MIN_BUDGET_S)
+                                    deadline=t0 + cfg.budget - 2 * MIN_BUDGET_S)
             chosen = {n: e["chosen"] for n, e in dev.items()}
             undecided.update({n: {"objective_ratio": e["objective_ratio"], "prior": e["chosen"], "fitted": e["fitted"],
                                   "within": e["within"]}
                               for n, e in dev.items() if e["undecided"]})
         left = cfg.budget - (time.perf_counter() - t0)
         changed = any(result.discrete.get(n) != v for n, v in chosen.items())
-        if (undecided or changed) and left >= MIN_BUDGET_S and not (stop is not None and stop.is_set()):
+        # the refit is what puts the undecided values at their priors: it gets at least the shortest budget a fit
+        # takes (the evidence stops early enough for it; a slow machine may overrun the object's budget by that)
+        if (undecided or changed) and (chosen or left >= MIN_BUDGET_S) and not (stop is not None and stop.is_set()):
+            left = max(left, MIN_BUDGET_S)
             # every discrete value is now decided (by the scan or, where it cannot tell, the prior): lock them all
             locks = {**cfg.locks, **chosen, **{n: u["prior"] for n, u in undecided.items()}}
             second = replace(cfg, budget=left, locks=locks, init={**result.discrete, **result.continuous, **chosen},
@@ -142,7 +145,8 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
             again.config = cfg
             result = again
             if undecided:
-                flags.append(f"too partial to decide: {', '.join(undecided)} (kept at the prior)")
+                flags.append(f"too partial to decide: {', '.join(undecided)} (kept at the prior, or a style or count at the best "
+                             f"of the values the scan cannot tell apart when the prior is not one of them)")
         elif undecided:
             flags.append(f"too partial to decide: {', '.join(undecided)} (no time left to refit them at the prior: "
                          f"the values are the search's)")
