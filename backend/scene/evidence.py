@@ -121,7 +121,7 @@ def parameter_evidence(module: Any, space: ParameterSpace, discrete: dict[str, A
 
 
 def discrete_evidence(module: Any, space: ParameterSpace, observations: Observations, result: Any, objective: Any,
-                      locks: dict[str, Any], *, steps: int = 20, tolerance: float = 0.10,
+                      locks: dict[str, Any], *, steps: int = 10, tolerance: float = 0.10,
                       max_choices: int = 8, deadline: float | None = None) -> dict[str, dict[str, Any]]:
     """What the scan says about each active discrete parameter of ``result`` (a :class:`~backend.fit.FitResult`);
     see the module docstring. ``objective``: the fit's :class:`~backend.objective.ObjectiveConfig`.
