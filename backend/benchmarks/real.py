@@ -304,6 +304,8 @@ def run(cfg: RealBenchConfig) -> int:
             for p in bad_pairs:
                 why = (f"discrete {', '.join(p['discrete_differ'])}" if p["discrete_differ"] else
                        ", ".join(f"{k} {v:.1f} cm" for k, v in p["length_differ_cm"].items()))
+                if p.get("undecided"):
+                    why += f" (undecided in either: {', '.join(p['undecided'])})"
                 print(f"  {p['category']:12} {p['a'][0]}#{p['a'][1]} vs {p['b'][0]}#{p['b'][1]} ({p['distance_m']:.2f} m apart): {why}")
     (out / "bench_real.json").write_text(json.dumps({"methods": methods, "scenes": scenes, "budget": cfg.budget,
                                                      "summary": summary, "wall_s": walls}, indent=1, default=str) + "\n")

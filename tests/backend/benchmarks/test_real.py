@@ -71,8 +71,9 @@ def test_a_discrete_value_inactive_in_both_fits_is_not_compared(tmp_path):
     assert pair["consistent"], pair
     # with a front of drawers it is the drawer count, and it differs
     a[0]["discrete"]["Front Style"] = b[0]["discrete"]["Front Style"] = "Drawers"
+    a[0]["undecided"] = {"Base Style": {"within": ["Plinth", "Legs"], "prior": "Plinth"}}
     (pair,) = consistency({"a": a, "b": b}, {})
-    assert pair["discrete_differ"] == ["Drawer Count"]
+    assert pair["discrete_differ"] == ["Drawer Count"] and pair["undecided"] == ["Base Style"]
 
 
 def test_width_and_depth_exchanged_under_a_quarter_turn_are_one_table_not_one_cabinet(tmp_path):
