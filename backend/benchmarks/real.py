@@ -12,7 +12,12 @@ labelled point cloud ``<scene>/<scene>_points.ply``) and every method, ``fit-sce
   (:func:`backend.scene.register.register_scenes`, on their walls and floor), the same physical object is
   found in two captures as the fitted object of the same program whose centre lies nearest (within 0.5 m),
   and a pair is consistent when its discrete values are equal and its active length parameters (subtype
-  DISTANCE) are within 2 cm. The rate is over all such pairs.
+  DISTANCE) are within 2 cm, both compared only where active in both fits (a drawer count under a front of
+  doors means nothing). A fit turned a quarter turn with Width and Depth exchanged is compared exchanged back
+  when the program's mesh says the two are the same shape (:func:`swap_is_same_shape`: a four-legged table,
+  not a cabinet with a front). The rate is over all such pairs; beside it, how many parameters the fits left
+  undecided (kept at their priors, :mod:`backend.scene.evidence`) and in how many objects, so that agreement
+  of priors is not mistaken for agreement of measurements.
 
 The last line: the best method by mean F@5cm, its mean F@5cm and its consistency rate.
 """
@@ -69,14 +74,82 @@ def _centre(row: dict) -> np.ndarray | None:
     return (p.min(0) + p.max(0)) / 2
 
 
-def _lengths(program: str) -> set[str]:
+def _space(program: str):
     from translator.loading import load_any
     from translator.params import parameter_space
 
     from ..library import resolve_program
 
-    space = parameter_space(load_any(resolve_program(program)))
+    return parameter_space(load_any(resolve_program(program)))
+
+
+def _lengths(space) -> set[str]:
     return {p.name for p in space.continuous if p.type == "VALUE" and p.subtype == "DISTANCE"}
+
+
+def _active(space, discrete: dict) -> set[str]:
+    """The parameters ``discrete`` makes active (a drawer count under a front of doors means nothing)."""
+    return {p.name for p in space.parameters if p.active_when.holds(discrete)}
+
+
+def _yaw_deg(row: dict, reg: Any) -> float | None:
+    m = row.get("world_from_program")
+    if not m:
+        return None
+    return math.degrees(math.atan2(m[1][0], m[0][0])) + (reg.yaw_deg if reg is not None else 0.0)
+
+
+_SWAP_CACHE: dict[tuple, bool] = {}
+
+
+def swap_is_same_shape(program: str, discrete: dict, continuous: dict, a: str = "Width", b: str = "Depth",
+                       tolerance: float = 0.005) -> bool:
+    """Whether the program's mesh with lengths ``a`` and ``b`` exchanged, turned a quarter turn about z, is
+    the same shape (every vertex of each within ``tolerance`` metres of the other's, after centring): then a
+    desk fitted with Width and Depth swapped and turned 90 degrees is the same desk described another way."""
+    import torch
+    from scipy.spatial import cKDTree
+
+    from translator.codegen import compile_program
+    from translator.loading import load_any
+    from translator.runtime import TopologySplitError, eval_context
+
+    from ..library import resolve_program
+
+    key = (program, tuple(sorted((k, str(v)) for k, v in discrete.items())))
+    if key in _SWAP_CACHE:
+        return _SWAP_CACHE[key]
+    module = compile_program(load_any(resolve_program(program)))
+    vals = {k: (float(v) if isinstance(v, (int, float)) else [float(x) for x in v]) for k, v in continuous.items()}
+    swapped = {**vals, a: vals[b], b: vals[a]}
+    try:
+        with eval_context(trace=False):
+            m1 = module.program(discrete, {k: torch.tensor([v], dtype=torch.float64) for k, v in vals.items()})
+            m2 = module.program(discrete, {k: torch.tensor([v], dtype=torch.float64) for k, v in swapped.items()})
+    except (TopologySplitError, ValueError, KeyError):  # a configuration the program cannot build is not comparable
+        _SWAP_CACHE[key] = False
+        return False
+    v1 = m1.verts.double().reshape(-1, 3).numpy()
+    v2 = m2.verts.double().reshape(-1, 3).numpy()
+    v2 = v2 @ np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]).T
+    v1 = v1 - (v1.min(0) + v1.max(0)) / 2
+    v2 = v2 - (v2.min(0) + v2.max(0)) / 2
+    same = bool(max(cKDTree(v1).query(v2)[0].max(), cKDTree(v2).query(v1)[0].max()) <= tolerance)
+    _SWAP_CACHE[key] = same
+    return same
+
+
+def _compare(space, lengths: set[str], ra: dict, rb: dict) -> tuple[list[str], dict[str, float]]:
+    """The discrete parameters active in both that differ, and the active lengths' differences (cm)."""
+    both = _active(space, ra["discrete"]) & _active(space, rb["discrete"])
+    disc = sorted(k for k in set(ra["discrete"]) | set(rb["discrete"])
+                  if k in both and ra["discrete"].get(k) != rb["discrete"].get(k))
+    diff = {}
+    for k in lengths & both:
+        va, vb = ra["continuous"].get(k), rb["continuous"].get(k)
+        if isinstance(va, (int, float)) and isinstance(vb, (int, float)):
+            diff[k] = round(100 * abs(va - vb), 2)
+    return disc, diff
 
 
 def consistency(rows_by_scene: dict[str, list[dict]], registrations: dict[str, Any], tolerance_cm: float = 2.0,
@@ -95,7 +168,7 @@ def consistency(rows_by_scene: dict[str, list[dict]], registrations: dict[str, A
                 continue
             out.append((r, reg.apply(c[None])[0] if reg is not None else c))
         placed[scene] = out
-    lengths: dict[str, set[str]] = {}
+    spaces: dict[str, Any] = {}
     pairs = []
     scenes = list(placed)
     for i, sa in enumerate(scenes):
@@ -113,22 +186,31 @@ def consistency(rows_by_scene: dict[str, list[dict]], registrations: dict[str, A
                     continue
                 used.add(best)
                 rb = placed[sb][best][0]
-                if ra["program"] not in lengths:
-                    lengths[ra["program"]] = _lengths(ra["program"])
-                disc = sorted(k for k in set(ra["discrete"]) | set(rb["discrete"])
-                              if ra["discrete"].get(k) != rb["discrete"].get(k))
-                diff = {}
-                for k in lengths[ra["program"]]:
-                    va, vb = ra["continuous"].get(k), rb["continuous"].get(k)
-                    if isinstance(va, (int, float)) and isinstance(vb, (int, float)):
-                        diff[k] = round(100 * abs(va - vb), 2)
+                if ra["program"] not in spaces:
+                    spaces[ra["program"]] = _space(ra["program"])
+                space = spaces[ra["program"]]
+                lengths = _lengths(space)
+                disc, diff = _compare(space, lengths, ra, rb)
+                swapped = False
+                # a quarter turn with Width and Depth exchanged: the same shape when the program says so
+                ya, yb = _yaw_deg(ra, registrations.get(sa)), _yaw_deg(rb, registrations.get(sb))
+                if {"Width", "Depth"} <= lengths and ya is not None and yb is not None and not disc \
+                        and abs(((ya - yb) % 180.0) - 90.0) < 20.0 \
+                        and swap_is_same_shape(rb["program"], rb["discrete"], rb["continuous"]):
+                    rb_sw = {**rb, "continuous": {**rb["continuous"], "Width": rb["continuous"].get("Depth"),
+                                                  "Depth": rb["continuous"].get("Width")}}
+                    disc_sw, diff_sw = _compare(space, lengths, ra, rb_sw)
+                    if sum(diff_sw.values()) < sum(diff.values()):
+                        disc, diff, swapped = disc_sw, diff_sw, True
                 big = {k: v for k, v in diff.items() if v > tolerance_cm}
                 # a length only one of the two configurations uses (an inactive one) differs in meaning, not in value
                 if disc:
                     big = {}
+                undecided = sorted(set(ra.get("undecided", {})) | set(rb.get("undecided", {})))
                 pairs.append({"a": [sa, ra["instance"]], "b": [sb, rb["instance"]], "category": ra["category"],
                               "program": ra["program"], "distance_m": round(best_d, 3), "consistent": not disc and not big,
-                              "discrete_differ": disc, "length_differ_cm": big})
+                              "discrete_differ": disc, "length_differ_cm": big, "swapped_width_depth": swapped,
+                              "undecided": undecided})
     return pairs
 
 
@@ -196,20 +278,25 @@ def run(cfg: RealBenchConfig) -> int:
     print(f"\nper method (mean over fitted furniture; consistency: pairs of captures of one object, discrete equal and "
           f"lengths within {cfg.tolerance_cm:g} cm):")
     print(f"{'method':7} {'objects':>8} {'F@5cm':>7} {'F@2.5cm':>8} {'acc cm':>7} {'compl':>6} {'pairs':>6} {'consistent':>11}  "
-          f"{'wall s per scene':>20}")
+          f"{'undecided':>10}  {'wall s per scene':>20}")
     for m in methods:
         allrows = [r for s in scenes for r in rows[m][s] if r["state"] == "succeeded" and r.get("scan_fit")]
         pairs = consistency(rows[m], regs, cfg.tolerance_cm, cfg.match_m)
         ok = sum(p["consistent"] for p in pairs)
+        # parameters the scans could not decide (kept at their priors): say how many, so that nobody mistakes a
+        # consistency of priors for one of measurements
+        undecided = sum(len(r.get("undecided") or {}) for r in allrows)
+        flagged = sum(1 for r in allrows if r.get("undecided"))
 
         def mean(k, rows_=allrows):
             vals = [r["scan_fit"][k] for r in rows_ if isinstance(r["scan_fit"].get(k), (int, float))]
             return statistics.fmean(vals) if vals else math.nan
 
-        summary[m] = {"f5": mean("f_5cm"), "rate": ok / len(pairs) if pairs else math.nan, "pairs": pairs}
+        summary[m] = {"f5": mean("f_5cm"), "rate": ok / len(pairs) if pairs else math.nan, "pairs": pairs,
+                      "undecided_parameters": undecided, "objects_with_undecided": flagged}
         print(f"{m:7} {len(allrows):>8} {_fmt(mean('f_5cm')):>7} {_fmt(mean('f_2_5cm')):>8} {_fmt(mean('accuracy_cm'), '.2f'):>7} "
               f"{_fmt(mean('completeness'), '.3f'):>6} {len(pairs):>6} {ok:>5} ({_fmt(100 * summary[m]['rate'], '.1f')}%)  "
-              + ", ".join(f"{walls[m][s]:.0f}" for s in scenes))
+              f"{undecided:>4} in {flagged:>2}  " + ", ".join(f"{walls[m][s]:.0f}" for s in scenes))
     for m in methods:
         bad_pairs = [p for p in summary[m]["pairs"] if not p["consistent"]]
         if bad_pairs:
@@ -217,11 +304,14 @@ def run(cfg: RealBenchConfig) -> int:
             for p in bad_pairs:
                 why = (f"discrete {', '.join(p['discrete_differ'])}" if p["discrete_differ"] else
                        ", ".join(f"{k} {v:.1f} cm" for k, v in p["length_differ_cm"].items()))
+                if p.get("undecided"):
+                    why += f" (undecided in either: {', '.join(p['undecided'])})"
                 print(f"  {p['category']:12} {p['a'][0]}#{p['a'][1]} vs {p['b'][0]}#{p['b'][1]} ({p['distance_m']:.2f} m apart): {why}")
     (out / "bench_real.json").write_text(json.dumps({"methods": methods, "scenes": scenes, "budget": cfg.budget,
                                                      "summary": summary, "wall_s": walls}, indent=1, default=str) + "\n")
     best = max(methods, key=lambda m: (summary[m]["f5"] if math.isfinite(summary[m]["f5"]) else -1))
-    print(f"best={best} mean_f5cm={_fmt(summary[best]['f5'])} consistency={_fmt(100 * summary[best]['rate'], '.1f')}%")
+    print(f"best={best} mean_f5cm={_fmt(summary[best]['f5'])} consistency={_fmt(100 * summary[best]['rate'], '.1f')}% "
+          f"undecided_parameters={summary[best]['undecided_parameters']}")
     return 0
 
 

@@ -63,7 +63,8 @@ def _table_text(result: FitResult) -> list[list[str]]:
         note = ""
         if k in result.undecided:
             u = result.undecided[k]
-            note = f"undecided: the prior scores within 10 % (x{u.get('objective_ratio', 1):.3f})" + \
+            note = (f"undecided among {', '.join(map(str, u['within']))} (within 10 %)" if "within" in u else
+                    f"undecided: the prior scores within 10 % (x{u.get('objective_ratio', 1):.3f})") + \
                 (f", fitted {u['fitted']}" if "fitted" in u else "")
         rows.append([k, str(v), note])
     for k, v in result.continuous.items():

@@ -9,8 +9,9 @@ so the same executors that run the job service's fits run these.
 
 :func:`fit_scene_object` spends ``1 - reserve`` of the budget on the fit, finds the parameters the segment
 cannot decide (:func:`~backend.scene.evidence.parameter_evidence` for lengths,
-:func:`~backend.scene.evidence.discrete_evidence` for styles and counts), and when there are any refits
-briefly with them locked at their priors (the program's defaults); then it computes the scan-fit metrics (in the
+:func:`~backend.scene.evidence.discrete_evidence` for styles and counts, which also settles every discrete
+value), and refits briefly with every discrete value locked (the undecided ones at their priors, the
+program's defaults) and the undecided lengths locked at their priors; then it computes the scan-fit metrics (in the
 levelled frame, with the surroundings) and moves the result into the scan's frame.
 """
 
@@ -31,8 +32,10 @@ from .segments import PreparedObject
 
 __all__ = ["RESERVE", "fit_scene_object", "load_scene_object", "read_object_meta", "write_object_inputs"]
 
-RESERVE = 0.25
-"""The fraction of an object's budget kept for refitting with its undecided parameters at their priors."""
+RESERVE = 0.4
+"""The fraction of an object's budget kept for deciding the discrete parameters and refitting with them locked.
+With a quarter (the first value), a 20 s fit of a cabinet decided only its first one or two discrete parameters
+before the deadline, and the search's picks of the others (drawer count, base) made captures disagree."""
 
 
 def write_object_inputs(prep: PreparedObject, program: str, folder: str | Path, scan_from_fit: np.ndarray) -> Path:
@@ -118,14 +121,23 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
                                 observations, skip=tuple(cfg.locks))
         undecided = {n: {"evidence": e["evidence"], "prior": float(space[n].default)}
                      for n, e in ev.items() if e["undecided"]}
+        chosen: dict[str, Any] = {}
         if cfg.budget - (time.perf_counter() - t0) >= 2 * MIN_BUDGET_S:
-            dev = discrete_evidence(module, space, observations, result, cfg.objective, cfg.locks)
-            undecided.update({n: {"objective_ratio": e["objective_ratio"], "prior": space[n].default, "fitted": e["fitted"]}
+            dev = discrete_evidence(module, space, observations, result, cfg.objective, cfg.locks,
+                                    deadline=t0 + cfg.budget - 2 * MIN_BUDGET_S)
+            chosen = {n: e["chosen"] for n, e in dev.items()}
+            undecided.update({n: {"objective_ratio": e["objective_ratio"], "prior": e["chosen"], "fitted": e["fitted"],
+                                  "within": e["within"]}
                               for n, e in dev.items() if e["undecided"]})
         left = cfg.budget - (time.perf_counter() - t0)
-        if undecided and left >= MIN_BUDGET_S and not (stop is not None and stop.is_set()):
-            locks = {**cfg.locks, **{n: u["prior"] for n, u in undecided.items()}}
-            second = replace(cfg, budget=left, locks=locks, init={**result.discrete, **result.continuous},
+        changed = any(result.discrete.get(n) != v for n, v in chosen.items())
+        # the refit is what puts the undecided values at their priors: it gets at least the shortest budget a fit
+        # takes (the evidence stops early enough for it; a slow machine may overrun the object's budget by that)
+        if (undecided or changed) and (chosen or left >= MIN_BUDGET_S) and not (stop is not None and stop.is_set()):
+            left = max(left, MIN_BUDGET_S)
+            # every discrete value is now decided (by the scan or, where it cannot tell, the prior): lock them all
+            locks = {**cfg.locks, **chosen, **{n: u["prior"] for n, u in undecided.items()}}
+            second = replace(cfg, budget=left, locks=locks, init={**result.discrete, **result.continuous, **chosen},
                              init_pose=result.world_from_program)
             again = fit(program, observations, second, space=space, progress=progress, stop=stop, module=module)
             again.timings = {**again.timings, "first_fit_s": result.timings["search_s"],
@@ -134,7 +146,9 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
                                               for h in again.history]
             again.config = cfg
             result = again
-            flags.append(f"too partial to decide: {', '.join(undecided)} (kept at the prior)")
+            if undecided:
+                flags.append(f"too partial to decide: {', '.join(undecided)} (kept at the prior, or a style or count at the best "
+                             f"of the values the scan cannot tell apart when the prior is not one of them)")
         elif undecided:
             flags.append(f"too partial to decide: {', '.join(undecided)} (no time left to refit them at the prior: "
                          f"the values are the search's)")

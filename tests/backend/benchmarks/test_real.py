@@ -50,3 +50,48 @@ def test_missing_data_is_one_line(tmp_path):
         run(RealBenchConfig(data=str(tmp_path), out=str(tmp_path / "o")))
     with pytest.raises(UserError, match="unknown method"):
         run(RealBenchConfig(data=str(tmp_path), scenes="", methods="sa", out=str(tmp_path / "o")))
+
+
+def _pose(yaw_deg):
+    import math
+
+    a = math.radians(yaw_deg)
+    m = np.eye(4)
+    m[:2, :2] = [[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]
+    return m.tolist()
+
+
+def test_a_discrete_value_inactive_in_both_fits_is_not_compared(tmp_path):
+    # a cabinet with a front of doors: its drawer count means nothing, the two captures may leave any value there
+    d = {"Front Style": "Doors", "Base Style": "Plinth", "Has Handles": True, "Double Doors": True, "Shelf Count": 2}
+    c = {"Width": 0.8, "Depth": 0.45, "Height": 0.9}
+    a = [_row(tmp_path, "a", 1, [1, 1, 0.4], {**d, "Drawer Count": 3}, c, program="cabinet")]
+    b = [_row(tmp_path, "b", 2, [1, 1, 0.4], {**d, "Drawer Count": 5}, c, program="cabinet")]
+    (pair,) = consistency({"a": a, "b": b}, {})
+    assert pair["consistent"], pair
+    # with a front of drawers it is the drawer count, and it differs
+    a[0]["discrete"]["Front Style"] = b[0]["discrete"]["Front Style"] = "Drawers"
+    a[0]["undecided"] = {"Base Style": {"within": ["Plinth", "Legs"], "prior": "Plinth"}}
+    (pair,) = consistency({"a": a, "b": b}, {})
+    assert pair["discrete_differ"] == ["Drawer Count"] and pair["undecided"] == ["Base Style"]
+
+
+def test_width_and_depth_exchanged_under_a_quarter_turn_are_one_table_not_one_cabinet(tmp_path):
+    d = {"Top Shape": "Rectangular", "Leg Style": "Four Legs", "Has Lower Shelf": False, "Has Apron": True,
+         "Round Legs": False}
+    c = {"Width": 1.2, "Depth": 0.8, "Height": 0.75}
+    a = [_row(tmp_path, "a", 1, [1, 1, 0.4], d, c)]
+    b = [_row(tmp_path, "b", 2, [1, 1, 0.4], d, {**c, "Width": 0.8, "Depth": 1.2})]
+    a[0]["world_from_program"], b[0]["world_from_program"] = _pose(0), _pose(90)
+    (pair,) = consistency({"a": a, "b": b}, {})
+    assert pair["consistent"] and pair["swapped_width_depth"], pair
+    b[0]["world_from_program"] = _pose(0)  # not turned: a different table
+    (pair,) = consistency({"a": a, "b": b}, {})
+    assert not pair["consistent"] and set(pair["length_differ_cm"]) == {"Width", "Depth"}
+    # a cabinet has a front: turned with its width and depth exchanged it is another cabinet
+    dc = {"Front Style": "Doors", "Base Style": "Plinth", "Has Handles": True, "Double Doors": True, "Shelf Count": 2}
+    ca = [_row(tmp_path, "ca", 1, [1, 1, 0.4], dc, c, program="cabinet")]
+    cb = [_row(tmp_path, "cb", 2, [1, 1, 0.4], dc, {**c, "Width": 0.8, "Depth": 1.2}, program="cabinet")]
+    ca[0]["world_from_program"], cb[0]["world_from_program"] = _pose(0), _pose(90)
+    (pair,) = consistency({"ca": ca, "cb": cb}, {})
+    assert not pair["consistent"] and not pair["swapped_width_depth"]
