@@ -29,8 +29,9 @@ from typing import Any
 
 import torch
 
-from ..geometry import Attribute, GeometrySet, MeshBatch
+from ..geometry import Attribute, GeometrySet
 from .conversions import default_value
+from .elements import element_geometries
 from .switches import TopologyVaries, _where, static
 from .values import Field, FieldContext
 
@@ -124,20 +125,6 @@ def _single(v: Any, type: str, where: str) -> torch.Tensor:
     return from_socket(t, type, _ATTRIBUTE_TYPE[type])[:, 0]
 
 
-def _element_geometry(kind: str, comp: Any, domain: str, i: int, name: str) -> GeometrySet:
-    """The Element output: the iterated element as a geometry of its own (a vertex of a mesh or point
-    cloud, with its point attributes)."""
-    if kind in ("mesh", "points") and domain == "POINT":
-        attrs = {k: Attribute("POINT", a.data[:, i:i + 1], a.type) for k, a in comp.attributes.items() if a.domain == "POINT"}
-        dev = comp.verts.device
-        one = MeshBatch(verts=comp.verts[:, i:i + 1], corner_verts=torch.zeros(0, dtype=torch.long, device=dev),
-                        face_offsets=torch.zeros(1, dtype=torch.long, device=dev),
-                        edges=torch.zeros((0, 2), dtype=torch.long, device=dev), attributes=attrs)
-        return GeometrySet(mesh=one) if kind == "mesh" else GeometrySet(points=one)
-    raise TypeError(f"For Each Geometry Element zone {name!r}: the Element output is supported on the POINT domain "
-                    f"of meshes and point clouds, not on {domain} of {kind}")
-
-
 def _propagate(geo: GeometrySet, src: list[tuple[str, Attribute]], i: int) -> GeometrySet:
     """Blender's attribute propagation onto one generated geometry: every attribute of the iterated
     component (adapted to the iteration domain: ``src``) that the generated component does not have
@@ -217,8 +204,8 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
                 src.append((aname, a))
         selected = mask.nonzero().reshape(-1).tolist()
         per_main: list[list[torch.Tensor]] = [[] for _ in main_types]
-        for i in selected:
-            elem = _element_geometry(kind, comp, domain, i, name) if element else None
+        elems = element_geometries(kind, comp, domain, selected) if element else [None] * len(selected)
+        for i, elem in zip(selected, elems):
             outs = tuple(body(i, elem, *(_element_value(v, i) for v in values)))
             for k, t in enumerate(main_types):
                 per_main[k].append(_single(outs[k], t, f"{where}: a main output"))

@@ -1,9 +1,10 @@
 """Zones: the Repeat zone (geometry, float and vector state over 0, 1, 5 and negative iteration counts; the count
 from a discrete parameter at several values; a field-valued state item; nested zones; a count that differs
 across the batch) and the For Each Geometry Element zone (over points generating meshes and instances, with a
-generation attribute; over faces with a main output written back; selection; the Element output; the element's
-attributes propagated). Blender parity, batched like single evaluations, float64 gradchecks through every
-iteration, hostile item names inert, one-line refusals."""
+generation attribute; over faces with a main output written back; selection; the Element output on every domain
+of every component type, with the attributes it inherits; the element's attributes propagated). Blender parity,
+batched like single evaluations, float64 gradchecks through every iteration, hostile item names inert, one-line
+refusals."""
 
 from __future__ import annotations
 
@@ -427,9 +428,9 @@ def test_refusals_are_one_line():
 
     t = _foreach_element()
     fo = next(n for n in t.ng.nodes if n.bl_idname == "GeometryNodeForeachGeometryElementOutput")
-    fo.domain = "FACE"  # the Element output is translated on POINT only
+    fo.domain = "LAYER"  # Grease Pencil layers are not translated
     doc = export_object(t.object()).to_dict()
-    with pytest.raises(UnsupportedNodesError, match="Element output is supported on the POINT domain only") as err:
+    with pytest.raises(UnsupportedNodesError, match="domain 'LAYER' is not supported") as err:
         check_supported(program_from_dict(doc))
     assert "\n" not in str(err.value)
     for n in doc["groups"]["Program"]["nodes"]:
@@ -668,3 +669,106 @@ def test_iterations_from_a_folded_constant():
     mod = translate_object(obj)
     assert "rt.repeat_zone(3, " in mod.SOURCE
     assert check_parity(obj, [{"Size": (1.0, 2.0, 0.5)}], module=mod) == 1
+
+
+_ELEMENT_SOURCES = ("POINT", "EDGE", "FACE", "CORNER", "POINTCLOUD", "INSTANCE", "CURVE_POINT", "CURVE")
+
+
+def _store(t: Tree, geometry, name: str, domain: str, factor: float):
+    """``geometry`` with the float attribute ``name = Index * factor`` stored on ``domain``."""
+    store = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain=domain, Name=name)
+    t.link(geometry, store, "Geometry")
+    v = t.node("ShaderNodeMath", operation="MULTIPLY", Value_001=factor)
+    t.link(t.node("GeometryNodeInputIndex"), v, "Value")
+    t.link((v, "Value"), store, "Value")
+    return (store, "Geometry")
+
+
+def _foreach_element_on(source: str) -> Tree:
+    """For Each element of ``source`` (POINT / EDGE / FACE / CORNER of a cylinder with pentagon caps; POINT of a
+    point cloud; INSTANCE of cubes on a line; POINT / CURVE of a circle joined with a Bezier segment), its Element
+    moved by ``(f, c, e + Index * K)`` (named attributes the source stores on its domains: what the element
+    inherits), generated and joined; point clouds get small cubes, instances are realized, curves meshed. ``S``
+    sizes the source (the gradients reach the elements' positions through it)."""
+    t = Tree()
+    fi, fo = _zone(t, "foreach")
+    fo.domain = {"POINTCLOUD": "POINT", "CURVE_POINT": "POINT"}.get(source, source)
+    s = t.input("S", "NodeSocketFloat", 0.8)
+    if source in ("POINT", "EDGE", "FACE", "CORNER", "POINTCLOUD"):
+        cyl = t.node("GeometryNodeMeshCylinder", fill_type="NGON", Vertices=5, Depth=1.0)
+        t.link(s, cyl, "Radius")
+        src = (cyl, "Mesh")
+        if source == "POINTCLOUD":
+            m2p = t.node("GeometryNodeMeshToPoints")
+            t.link(src, m2p, "Mesh")
+            src = _store(t, (m2p, "Points"), "f", "POINT", 0.25)
+        else:
+            src = _store(t, _store(t, _store(t, src, "f", "FACE", 0.25), "c", "CORNER", 0.05), "e", "EDGE", 0.1)
+    elif source == "INSTANCE":
+        iop = t.instances_on_line((t.node("GeometryNodeMeshCube", Size=(0.3, 0.2, 0.1)), "Mesh"), 3,
+                                  Offset=(1.0, 0.2, 0.0))
+        t.link(s, iop, "Scale")
+        src = _store(t, (iop, "Instances"), "f", "INSTANCE", 0.25)
+    else:
+        circle = t.node("GeometryNodeCurvePrimitiveCircle", Resolution=5)
+        t.link(s, circle, "Radius")
+        join = t.node("GeometryNodeJoinGeometry")
+        t.link((circle, "Curve"), join, "Geometry")
+        t.link((t.node("GeometryNodeCurvePrimitiveBezierSegment", Resolution=3), "Curve"), join, "Geometry")
+        src = _store(t, _store(t, (join, "Geometry"), "f", "CURVE", 0.25), "c", "POINT", 0.05)
+    t.link(src, fi, "Geometry")
+    ik = t.node("ShaderNodeMath", operation="MULTIPLY_ADD")
+    t.link((fi, "Index"), ik, "Value")
+    t.link(t.input("K", "NodeSocketFloat", 0.3), ik, "Value_001")
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="e"), "Attribute"), ik, "Value_002")
+    off = t.node(_COMBINE)
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="f"), "Attribute"), off, "X")
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="c"), "Attribute"), off, "Y")
+    t.link((ik, "Value"), off, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((fi, "Element"), sp, "Geometry")
+    t.link((off, "Vector"), sp, "Offset")
+    t.link((sp, "Geometry"), fo, _sock(fo, "Geometry"))
+    out = (fo, [s.identifier for s in fo.outputs if s.name == "Geometry"][1])
+    if source == "POINTCLOUD":
+        iop = t.node("GeometryNodeInstanceOnPoints")
+        t.link(out, iop, "Points")
+        t.link((t.node("GeometryNodeMeshCube", Size=(0.05, 0.05, 0.05)), "Mesh"), iop, "Instance")
+        out = (iop, "Instances")
+    if source in ("POINTCLOUD", "INSTANCE"):
+        real = t.node("GeometryNodeRealizeInstances")
+        t.link(out, real, "Geometry")
+        out = (real, "Geometry")
+    elif source in ("CURVE", "CURVE_POINT"):
+        c2m = t.node("GeometryNodeCurveToMesh")
+        t.link(out, c2m, "Curve")
+        out = (c2m, "Mesh")
+    t.output(out)
+    return t
+
+
+@requires_bpy
+@pytest.mark.parametrize("source", _ELEMENT_SOURCES)
+def test_foreach_element_output_on_every_domain_parity(source):
+    """The Element output as Blender builds it on each domain: vertices, their order, faces, edges and the
+    attributes the element inherits; batched like singles."""
+    from tests.fixtures.parity import evaluate_blender, set_inputs, split_values
+
+    obj = _foreach_element_on(source).object()
+    mod = _MODULES[f"element{source}"] = translate_object(obj)
+    sets = [{"S": 0.8, "K": 0.3}, {"S": 1.3, "K": -0.45}]
+    assert check_parity(obj, sets, module=mod) == len(sets)
+    set_inputs(obj, sets[1])
+    edges = mod.program(*split_values(mod, sets[1])).edges
+    assert int(edges.shape[0]) == evaluate_blender(obj).num_edges
+    batch, singles = batch_and_singles(mod, [{"S": s, "K": k} for s, k in ((0.8, 0.3), (1.1, -0.2), (0.5, 0.7))])
+    torch.testing.assert_close(batch, singles, rtol=1e-12, atol=1e-12)
+
+
+@requires_bpy
+@pytest.mark.parametrize("source", ["FACE", "EDGE", "CURVE"])
+def test_foreach_element_output_gradcheck(source):
+    mod = _module(f"element{source}", lambda: _foreach_element_on(source))
+    s = torch.tensor([0.8, 1.2], dtype=torch.float64, requires_grad=True)
+    k = torch.tensor([0.3, -0.4], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda s, k: mod.program({}, {"S": s, "K": k}).verts, (s, k))
