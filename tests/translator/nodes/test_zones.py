@@ -322,8 +322,10 @@ def test_foreach_points_generating_geometry_parity(instances):
 
 
 @requires_bpy
-def test_foreach_batched_like_singles_and_gradcheck():
-    mod = _module("pointsFalse", lambda: _foreach_points(False))
+@pytest.mark.parametrize("instances", [False, True], ids=["meshes", "instances"])
+def test_foreach_batched_like_singles_and_gradcheck(instances):
+    """(Instances: the generation attribute is batched while the generated instances' transforms are not.)"""
+    mod = _module(f"points{instances}", lambda: _foreach_points(instances))
     batch, singles = batch_and_singles(mod, [{**s, "Th": 0.5} for s in _POINT_SETS])
     torch.testing.assert_close(batch, singles, rtol=1e-12, atol=1e-12)
     k = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
