@@ -7,6 +7,8 @@ times on a batch of ``b``, when everything the body reads has the same layout fo
 * :func:`stack_rows` gathers per-element single values ``(b, N_domain, ...)`` into ``(N * b, ...)``;
 * :func:`stack_geometries` stacks geometries of one topology (the Element outputs) into one geometry of
   batch ``N * b`` (None when their topologies differ: the zone then runs element by element);
+* :func:`topology_key` groups geometries that :func:`stack_geometries` can stack (same components,
+  topology and attribute layout);
 * :func:`geometry_rows` takes the rows of one element back out of a stacked geometry.
 
 Tensors of batch 1 (values shared by every element) stay as they are. Every operation is a gather or a
@@ -22,7 +24,7 @@ import torch
 
 from ..geometry import Attribute, CurvesBatch, GeometrySet, Instances, MeshBatch
 
-__all__ = ["geometry_rows", "stack_geometries", "stack_rows"]
+__all__ = ["geometry_rows", "stack_geometries", "stack_rows", "topology_key"]
 
 
 def stack_rows(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -103,6 +105,34 @@ def stack_geometries(parts: list[GeometrySet], batch: int = 1) -> GeometrySet | 
         if out[kind] is None:
             return None
     return GeometrySet(**out)
+
+
+def _tuple(t: torch.Tensor | None) -> tuple | None:
+    return None if t is None else tuple(t.reshape(-1).tolist())
+
+
+def _attrs_key(attrs: dict[str, Attribute]) -> tuple:
+    return tuple((k, a.domain, a.type, tuple(a.data.shape[2:])) for k, a in attrs.items())
+
+
+def topology_key(g: GeometrySet) -> tuple:
+    """What decides whether geometries stack: per component its topology and attribute layout (hashable)."""
+    key: list[Any] = []
+    for kind in ("mesh", "points"):
+        m = getattr(g, kind)
+        if m is not None:
+            key.append((kind, m.num_verts, _tuple(m.corner_verts), _tuple(m.face_offsets), _tuple(m.edges),
+                        _attrs_key(m.attributes)))
+    c = g.curves
+    if c is not None:
+        key.append(("curves", tuple(c.types), tuple(c.cyclic), tuple(c.resolution), tuple(c.normal_mode),
+                    _tuple(c.curve_offsets), c.handle_left is None, _tuple(c.handle_type_left),
+                    _tuple(c.handle_type_right), _attrs_key(c.attributes)))
+    i = g.instances
+    if i is not None:
+        key.append(("instances", tuple(id(r) for r in i.references), tuple(i.reference_index),
+                    _attrs_key(i.attributes)))
+    return tuple(key)
 
 
 def _rows(t: torch.Tensor | None, lo: int, hi: int, total: int) -> torch.Tensor | None:

@@ -32,7 +32,7 @@ import torch
 from ..geometry import Attribute, GeometrySet
 from .conversions import default_value
 from .elements import element_geometries
-from .stacking import geometry_rows, stack_geometries, stack_rows
+from .stacking import geometry_rows, stack_geometries, stack_rows, topology_key
 from .switches import TopologyVaries, _where, static
 from .values import Field, FieldContext, current
 
@@ -204,19 +204,43 @@ def _batch_of(kind: str, comp: Any) -> int:
 def _stacked(body: Callable[..., tuple], kind: str, comp: Any, domain: str, selected: list[int], values: list,
              element: bool, main_types: Sequence[str], generation: Sequence[tuple[str, str]], groups: list,
              src: list, where: str) -> tuple[list[list[torch.Tensor]], list[list[GeometrySet]]] | None:
-    """The fast path: the body once, the ``N`` selected elements stacked into the batch (``N * b``, see
+    """The fast path: the body once per group of elements whose Element outputs share a topology (once in
+    all when the Element output is not used), the group's elements stacked into the batch (``N * b``, see
     :mod:`~translator.runtime.stacking`), its results taken apart per element; the same results as
-    :func:`_per_element`. None when the elements cannot be stacked (Element outputs of different
-    topologies) or when the body's topology depends on the element (it raised
-    :class:`~translator.runtime.TopologyVaries`): the caller then runs the reference path."""
+    :func:`_per_element`. None when the body's topology depends on the element (it raised
+    :class:`~translator.runtime.TopologyVaries`) or a group's elements cannot be stacked: the caller then
+    runs the reference path."""
+    n = len(selected)
+    elems = element_geometries(kind, comp, domain, selected) if element else None
+    parts: dict[Any, list[int]] = {}
+    for p in range(n):
+        parts.setdefault(topology_key(elems[p]) if elems is not None else None, []).append(p)
+    per_main: list[list[Any]] = [[None] * n for _ in main_types]
+    generated: list[Any] = [None] * n
+    for pos in parts.values():
+        res = _stacked_group(body, kind, comp, [selected[p] for p in pos], values,
+                             [elems[p] for p in pos] if elems is not None else None, main_types, generation, groups,
+                             src, where)
+        if res is None:
+            return None
+        for j, p in enumerate(pos):
+            for k in range(len(main_types)):
+                per_main[k][p] = res[0][k][j]
+            generated[p] = res[1][j]
+    return per_main, generated
+
+
+def _stacked_group(body: Callable[..., tuple], kind: str, comp: Any, selected: list[int], values: list,
+                   elems: list[GeometrySet] | None, main_types: Sequence[str], generation: Sequence[tuple[str, str]],
+                   groups: list, src: list, where: str) -> tuple[list[list[torch.Tensor]], list[list[GeometrySet]]] | None:
     from .values import eval_context
 
     n = len(selected)
     b = max([int(v.shape[0]) for v in values] + [_batch_of(kind, comp)])
     index = torch.tensor(selected, dtype=torch.long, device=current().device)
     elem = None
-    if element:
-        elem = stack_geometries(element_geometries(kind, comp, domain, selected), b)
+    if elems is not None:
+        elem = stack_geometries(elems, b)
         if elem is None:
             return None
     ids = index.repeat_interleave(b) if b > 1 else index
@@ -262,9 +286,9 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
 
     Speed: when the evaluation's batch is 1 (:attr:`~translator.runtime.EvalContext.batch`: then what the
     body reads from outside the zone has batch 1 too) the body runs once with the elements stacked into the
-    batch (``index`` an int tensor ``(N,)``, values ``(N, ...)``, the Element outputs stacked), and falls
-    back to the per-element loop (the reference) when the elements or the body's topology differ per
-    element. ``stack`` forces the choice (True: stack whenever possible; False: the loop).
+    batch (``index`` an int tensor ``(N,)``, values ``(N, ...)``, the Element outputs stacked; once per
+    group of elements of one topology), and falls back to the per-element loop (the reference) when the
+    body's topology differs per element. ``stack`` forces the choice (True: stack whenever possible; False: the loop).
     """
     from ..nodes.attributes import default_data, named_attribute
     from ..nodes.fields import evaluate, selection_mask

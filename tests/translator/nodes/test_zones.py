@@ -799,12 +799,12 @@ def _count_from_index() -> Tree:
     return t
 
 
-_STACK_CASES = {  # tree, values, whether the stacked path applies (False: the elements or the body's topology differ)
+_STACK_CASES = {  # tree, values, whether the stacked path applies (False: the body's topology differs per element;
+    # elements of different topologies, the cylinder's quads and pentagons, Bezier and poly curves, stack by group)
     "points_meshes": (lambda: _foreach_points(False), {"Th": 0.5, "K": 0.3, "Off": (1.0, 0.5, 0.2)}, True),
     "points_instances": (lambda: _foreach_points(True), {"Th": -1.0, "K": 0.1, "Off": (0.6, -0.4, 0.3)}, True),
     "faces_main": (_foreach_faces, {"Th": 1.5, "K": 0.3}, True),
-    **{f"element_{s}": ((lambda s=s: _foreach_element_on(s)), {"S": 0.9, "K": 0.35},
-                                                            s not in ("FACE", "CURVE", "CURVE_POINT"))
+    **{f"element_{s}": ((lambda s=s: _foreach_element_on(s)), {"S": 0.9, "K": 0.35}, True)
        for s in ("POINT", "EDGE", "FACE", "POINTCLOUD", "INSTANCE", "CURVE_POINT", "CURVE", "CIRCLE_POINT")},
     **{f"domain_{d}": ((lambda d=d: _foreach_domain(d)), {"K": -0.45}, True) for d in ("CORNER", "CURVE", "MIXED")},
     "count_from_index": (_count_from_index, {"K": 0.3}, False),
@@ -815,8 +815,8 @@ _STACK_CASES = {  # tree, values, whether the stacked path applies (False: the e
 @pytest.mark.parametrize("case", list(_STACK_CASES))
 def test_foreach_stacked_fast_path_matches_the_per_element_path(case, monkeypatch):
     """Batch 1 stacks the elements into the batch and runs the body once: the same vertices, attributes and float64
-    gradients as the per-element loop (the reference); elements or bodies whose topology differs per element fall
-    back to the loop. Blender parity on the cases this file does not check elsewhere."""
+    gradients as the per-element loop (the reference); Element outputs of different topologies stack by group; a body
+    whose topology differs per element falls back to the loop. Blender parity on the cases this file does not check elsewhere."""
     from translator.runtime import zones
 
     build, values, applies = _STACK_CASES[case]
