@@ -107,8 +107,8 @@ def stack_geometries(parts: list[GeometrySet], batch: int = 1) -> GeometrySet | 
     return GeometrySet(**out)
 
 
-def _tuple(t: torch.Tensor | None) -> tuple | None:
-    return None if t is None else tuple(t.reshape(-1).tolist())
+def _shape(t: torch.Tensor | None) -> tuple | None:
+    return None if t is None else tuple(t.shape)
 
 
 def _attrs_key(attrs: dict[str, Attribute]) -> tuple:
@@ -116,18 +116,20 @@ def _attrs_key(attrs: dict[str, Attribute]) -> tuple:
 
 
 def topology_key(g: GeometrySet) -> tuple:
-    """What decides whether geometries stack: per component its topology and attribute layout (hashable)."""
+    """Which geometries may stack: per component its sizes, curve types and attribute layout (hashable). It
+    reads no tensor values (a traced evaluation would record each read as a guard): geometries of one key whose
+    connectivity still differs are told apart by :func:`stack_geometries`."""
     key: list[Any] = []
     for kind in ("mesh", "points"):
         m = getattr(g, kind)
         if m is not None:
-            key.append((kind, m.num_verts, _tuple(m.corner_verts), _tuple(m.face_offsets), _tuple(m.edges),
+            key.append((kind, m.num_verts, _shape(m.corner_verts), _shape(m.face_offsets), _shape(m.edges),
                         _attrs_key(m.attributes)))
     c = g.curves
     if c is not None:
-        key.append(("curves", tuple(c.types), tuple(c.cyclic), tuple(c.resolution), tuple(c.normal_mode),
-                    _tuple(c.curve_offsets), c.handle_left is None, _tuple(c.handle_type_left),
-                    _tuple(c.handle_type_right), _attrs_key(c.attributes)))
+        key.append(("curves", c.num_points, tuple(c.types), tuple(c.cyclic), tuple(c.resolution), tuple(c.normal_mode),
+                    _shape(c.curve_offsets), c.handle_left is None, _shape(c.handle_type_left),
+                    _shape(c.handle_type_right), _attrs_key(c.attributes)))
     i = g.instances
     if i is not None:
         key.append(("instances", tuple(id(r) for r in i.references), tuple(i.reference_index),
