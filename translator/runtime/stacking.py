@@ -9,7 +9,8 @@ times on a batch of ``b``, when everything the body reads has the same layout fo
   batch ``N * b`` (None when their topologies differ: the zone then runs element by element);
 * :func:`topology_key` groups geometries that :func:`stack_geometries` can stack (same components,
   topology and attribute layout);
-* :func:`geometry_rows` takes the rows of one element back out of a stacked geometry.
+* :func:`geometry_rows` takes the rows of one element back out of a stacked geometry;
+  :func:`unstack_geometry` lays all of them out one after another at once (what joining them gives).
 
 Tensors of batch 1 (values shared by every element) stay as they are. Every operation is a gather or a
 concatenation, so gradients flow as on the per-element path.
@@ -24,7 +25,7 @@ import torch
 
 from ..geometry import Attribute, CurvesBatch, GeometrySet, Instances, MeshBatch
 
-__all__ = ["geometry_rows", "stack_geometries", "stack_rows", "topology_key"]
+__all__ = ["geometry_rows", "stack_geometries", "stack_rows", "topology_key", "unstack_geometry"]
 
 
 def stack_rows(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -167,4 +168,79 @@ def geometry_rows(g: GeometrySet | None, lo: int, hi: int, total: int) -> Geomet
         out["instances"] = replace(i, references=[geometry_rows(r, lo, hi, total) for r in i.references],
                                    transforms=_rows(i.transforms, lo, hi, total),
                                    attributes=_attr_rows(i.attributes, lo, hi, total))
+    return replace(g, **out)
+
+
+def _max_batch(g: GeometrySet) -> int:
+    """The largest batch of any tensor of ``g`` (references of its instances included)."""
+    sizes = [1]
+    for m in (g.mesh, g.points):
+        if m is not None:
+            sizes += [m.batch_size] + [int(a.data.shape[0]) for a in m.attributes.values()]
+    if g.curves is not None:
+        sizes += [g.curves.batch_size] + [int(a.data.shape[0]) for a in g.curves.attributes.values()]
+    if g.instances is not None:
+        i = g.instances
+        sizes += [int(i.transforms.shape[0])] + [int(a.data.shape[0]) for a in i.attributes.values()]
+        sizes += [_max_batch(r) for r in i.references if r is not None]
+    return max(sizes)
+
+
+def _spread(t: torch.Tensor | None, n: int, b: int) -> torch.Tensor | None:
+    """``(n * b, D, ...)`` element-major (or ``(1, D, ...)``, every element alike) -> ``(b', n * D, ...)``: the
+    elements' data one after another, as joining them would lay it out."""
+    if t is None:
+        return None
+    if int(t.shape[0]) == 1 and n * b != 1:
+        return t.repeat(1, n, *([1] * (t.dim() - 2)))
+    s = t.reshape(n, b, *t.shape[1:]).transpose(0, 1)
+    return s.reshape(b, n * int(t.shape[1]), *t.shape[2:])
+
+
+def _offsets(off: torch.Tensor, n: int) -> torch.Tensor:
+    """Offsets ``(K + 1,)`` of one element repeated for ``n`` elements laid out one after another."""
+    step = off[-1:]
+    rep = off[:-1].unsqueeze(0) + step * torch.arange(n, device=off.device).unsqueeze(1)
+    return torch.cat([rep.reshape(-1), step * n])
+
+
+def _repeat_index(t: torch.Tensor | None, n: int, stride: int) -> torch.Tensor | None:
+    """Indices ``(K, ...)`` of one element repeated for ``n`` elements, shifted by ``stride`` each."""
+    if t is None:
+        return None
+    shift = stride * torch.arange(n, device=t.device).reshape(n, *([1] * t.dim()))
+    return (t.unsqueeze(0) + shift).reshape(-1, *t.shape[1:])
+
+
+def unstack_geometry(g: GeometrySet, n: int, b: int) -> GeometrySet | None:
+    """A stacked geometry (batch ``n * b`` or 1, element-major) as the join of its ``n`` elements in order (batch
+    ``b``): the topology repeated, the data of each element after the previous one's. None where that is not
+    a plain concatenation (instances whose references differ per element): take the elements apart with
+    :func:`geometry_rows` and join them instead."""
+    out: dict[str, Any] = {}
+    for kind in ("mesh", "points"):
+        m = getattr(g, kind)
+        if m is None:
+            continue
+        nv = m.num_verts
+        attrs = {k: replace(a, data=_spread(a.data, n, b)) for k, a in m.attributes.items()}
+        out[kind] = replace(m, verts=_spread(m.verts, n, b), corner_verts=_repeat_index(m.corner_verts, n, nv),
+                            face_offsets=_offsets(m.face_offsets, n), edges=_repeat_index(m.edges, n, nv),
+                            attributes=attrs)
+    c = g.curves
+    if c is not None:
+        attrs = {k: replace(a, data=_spread(a.data, n, b)) for k, a in c.attributes.items()}
+        rep = (lambda t: None if t is None else t.repeat(n))
+        out["curves"] = replace(c, positions=_spread(c.positions, n, b), curve_offsets=_offsets(c.curve_offsets, n),
+                                types=c.types * n, cyclic=c.cyclic * n, resolution=c.resolution * n,
+                                normal_mode=c.normal_mode * n, handle_left=_spread(c.handle_left, n, b),
+                                handle_right=_spread(c.handle_right, n, b), handle_type_left=rep(c.handle_type_left),
+                                handle_type_right=rep(c.handle_type_right), attributes=attrs)
+    i = g.instances
+    if i is not None:
+        if any(r is not None and _max_batch(r) > 1 for r in i.references):
+            return None
+        attrs = {k: replace(a, data=_spread(a.data, n, b)) for k, a in i.attributes.items()}
+        out["instances"] = replace(i, reference_index=i.reference_index * n, transforms=_spread(i.transforms, n, b),
+                                   attributes=attrs)
     return replace(g, **out)

@@ -32,7 +32,7 @@ import torch
 from ..geometry import Attribute, GeometrySet
 from .conversions import default_value
 from .elements import element_geometries
-from .stacking import geometry_rows, stack_geometries, stack_rows, topology_key
+from .stacking import geometry_rows, stack_geometries, stack_rows, topology_key, unstack_geometry
 from .switches import TopologyVaries, _where, static
 from .values import Field, FieldContext, current
 
@@ -208,13 +208,16 @@ def _stacked(body: Callable[..., tuple], kind: str, comp: Any, domain: str, sele
     all when the Element output is not used), the group's elements stacked into the batch (``N * b``, see
     :mod:`~translator.runtime.stacking`), its results taken apart per element; the same results as
     :func:`_per_element`. None when the body's topology depends on the element (it raised
-    :class:`~translator.runtime.TopologyVaries`) or a group's elements cannot be stacked: the caller then
-    runs the reference path."""
+    :class:`~translator.runtime.TopologyVaries`), when it failed on the stacked batch, or when a group's
+    elements cannot be stacked: the caller then runs the reference path."""
     n = len(selected)
     elems = element_geometries(kind, comp, domain, selected) if element else None
     parts: dict[Any, list[int]] = {}
     for p in range(n):
         parts.setdefault(topology_key(elems[p]) if elems is not None else None, []).append(p)
+    if len(parts) == 1:  # every element in one run: its generated geometries joined at once, when they can be
+        return _stacked_group(body, kind, comp, selected, values, elems, main_types, generation, groups, src, where,
+                              joined=True)
     per_main: list[list[Any]] = [[None] * n for _ in main_types]
     generated: list[Any] = [None] * n
     for pos in parts.values():
@@ -232,7 +235,12 @@ def _stacked(body: Callable[..., tuple], kind: str, comp: Any, domain: str, sele
 
 def _stacked_group(body: Callable[..., tuple], kind: str, comp: Any, selected: list[int], values: list,
                    elems: list[GeometrySet] | None, main_types: Sequence[str], generation: Sequence[tuple[str, str]],
-                   groups: list, src: list, where: str) -> tuple[list[list[torch.Tensor]], list[list[GeometrySet]]] | None:
+                   groups: list, src: list, where: str, joined: bool = False
+                   ) -> tuple[list[list[torch.Tensor]], list[list[GeometrySet]]] | None:
+    """One stacked run over ``selected`` (Element outputs ``elems`` of one topology, or None). Returns per main
+    item its values per element and per element its generated geometries; with ``joined``, the generated
+    geometries of all the elements already joined (one entry instead of one per element) where
+    :func:`~translator.runtime.stacking.unstack_geometry` can lay them out."""
     from .values import eval_context
 
     n = len(selected)
@@ -254,8 +262,14 @@ def _stacked_group(body: Callable[..., tuple], kind: str, comp: Any, selected: l
                 per_main.append(list(m.unbind(0)))
             stacked = _generated(outs[len(main_types):], generation, groups, src,
                                  lambda d: stack_rows(d.expand(b, *d.shape[1:]), index))
-    except TopologyVaries:
+    except (TopologyVaries, RuntimeError, ValueError, TypeError, IndexError):
+        # the body's topology follows the element, or a node cannot take a batch of elements where it took one
+        # element: the reference path decides (and raises what it raises)
         return None
+    if joined:
+        chunk = [unstack_geometry(g, n, b) for g in stacked]
+        if all(g is not None for g in chunk):
+            return per_main, [chunk]
     generated = [[geometry_rows(g, e * b, (e + 1) * b, n * b) for g in stacked] for e in range(n)]
     return per_main, generated
 
@@ -303,7 +317,7 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
     main_names = [f".foreach_{next(_ANONYMOUS)}" for _ in main_types]
     first = next((k for k, (t, _) in enumerate(generation) if t == "GEOMETRY"), len(generation))
     groups = _groups(generation)
-    generated: list[list[GeometrySet]] = []  # per iteration: its geometry per group
+    generated: list[list[GeometrySet]] = []  # per iteration (or run of iterations, joined): its geometry per group
     mains: dict[str, Any] = {}
     stack = STACKING and current().batch == 1 if stack is None else stack
     for kind, domains in _COMPONENT_DOMAINS:
