@@ -34,7 +34,7 @@ import torch
 
 from ..geometry import Attribute, CurvesBatch, GeometrySet, Instances, MeshBatch
 
-__all__ = ["element_geometries"]
+__all__ = ["element_geometries", "element_keys"]
 
 
 def _index(idx: Sequence[int], device: torch.device) -> torch.Tensor:
@@ -160,3 +160,26 @@ def element_geometries(kind: str, comp: Any, domain: str, selected: Sequence[int
     if kind == "mesh" and domain == "CORNER":
         return [GeometrySet() for _ in selected]
     return _mesh_elements(comp, domain, selected, point_cloud=kind == "points")
+
+
+def element_keys(kind: str, comp: Any, domain: str, selected: Sequence[int]) -> list[tuple]:
+    """Per selected element, what decides its Element output's topology (equal keys: geometries of one topology
+    and attribute layout, which stack). From Python values only: no tensor is read (a traced evaluation would
+    record every read as a guard)."""
+    if kind == "mesh" and domain == "FACE":
+        offsets = comp.face_offsets.tolist()
+        return [(offsets[i + 1] - offsets[i],) for i in selected]
+    if kind == "instances":
+        return [(comp.reference_index[i],) for i in selected]
+    if kind == "curves":
+        offsets = comp.curve_offsets.tolist()
+        if domain == "POINT":
+            counts = [b - a for a, b in pairwise(offsets)]
+            curve_of = [c for c, k in enumerate(counts) for _ in range(k)]
+            curves = [curve_of[p] for p in selected]
+            sizes = [1] * len(selected)
+        else:
+            curves = list(selected)
+            sizes = [offsets[c + 1] - offsets[c] for c in selected]
+        return [(k, comp.types[c], comp.cyclic[c], comp.resolution[c], comp.normal_mode[c]) for k, c in zip(sizes, curves)]
+    return [()] * len(selected)

@@ -7,8 +7,6 @@ times on a batch of ``b``, when everything the body reads has the same layout fo
 * :func:`stack_rows` gathers per-element single values ``(b, N_domain, ...)`` into ``(N * b, ...)``;
 * :func:`stack_geometries` stacks geometries of one topology (the Element outputs) into one geometry of
   batch ``N * b`` (None when their topologies differ: the zone then runs element by element);
-* :func:`topology_key` groups geometries that :func:`stack_geometries` can stack (same components,
-  topology and attribute layout);
 * :func:`geometry_rows` takes the rows of one element back out of a stacked geometry;
   :func:`unstack_geometry` lays all of them out one after another at once (what joining them gives).
 
@@ -25,7 +23,7 @@ import torch
 
 from ..geometry import Attribute, CurvesBatch, GeometrySet, Instances, MeshBatch
 
-__all__ = ["geometry_rows", "stack_geometries", "stack_rows", "topology_key", "unstack_geometry"]
+__all__ = ["geometry_rows", "stack_geometries", "stack_rows", "unstack_geometry"]
 
 
 def stack_rows(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -35,9 +33,8 @@ def stack_rows(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def _cat(tensors: list[torch.Tensor], batch: int = 1) -> torch.Tensor:
-    """Per-element tensors ``(b, ...)`` (or ``(1, ...)``) concatenated along the batch: ``(N * b, ...)``."""
-    b = max([batch] + [int(t.shape[0]) for t in tensors])
-    return torch.cat([t.expand(b, *t.shape[1:]) for t in tensors], 0)
+    """Per-element tensors ``(batch, ...)`` (or ``(1, ...)``) concatenated along the batch: ``(N * batch, ...)``."""
+    return torch.cat([t.expand(batch, *t.shape[1:]) for t in tensors], 0)
 
 
 def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
@@ -46,33 +43,33 @@ def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
     return a.shape == b.shape and bool(torch.equal(a, b))
 
 
-def _stack_attrs(parts: list[dict[str, Attribute]], batch: int) -> dict[str, Attribute] | None:
+def _stack_attrs(parts: list[dict[str, Attribute]], batch: int, check: bool = True) -> dict[str, Attribute] | None:
     first = parts[0]
-    if any(p.keys() != first.keys() or any(p[k].domain != first[k].domain or p[k].data.shape[1:] != first[k].data.shape[1:]
+    if check and any(p.keys() != first.keys() or any(p[k].domain != first[k].domain or p[k].data.shape[1:] != first[k].data.shape[1:]
                                            for k in first) for p in parts[1:]):
         return None
     return {k: Attribute(a.domain, _cat([p[k].data for p in parts], batch), a.type) for k, a in first.items()}
 
 
-def _stack_meshes(parts: list[MeshBatch], batch: int) -> MeshBatch | None:
+def _stack_meshes(parts: list[MeshBatch], batch: int, check: bool = True) -> MeshBatch | None:
     m = parts[0]
-    if any(p.num_verts != m.num_verts or not _same(p.corner_verts, m.corner_verts) or not _same(p.face_offsets, m.face_offsets)
+    if check and any(p.num_verts != m.num_verts or not _same(p.corner_verts, m.corner_verts) or not _same(p.face_offsets, m.face_offsets)
            or not _same(p.edges, m.edges) for p in parts[1:]):
         return None
-    attrs = _stack_attrs([p.attributes for p in parts], batch)
+    attrs = _stack_attrs([p.attributes for p in parts], batch, check)
     if attrs is None:
         return None
     return replace(m, verts=_cat([p.verts for p in parts], batch), attributes=attrs)
 
 
-def _stack_curves(parts: list[CurvesBatch], batch: int) -> CurvesBatch | None:
+def _stack_curves(parts: list[CurvesBatch], batch: int, check: bool = True) -> CurvesBatch | None:
     c = parts[0]
-    for p in parts[1:]:
+    for p in parts[1:] if check else ():
         if (p.types, p.cyclic, p.resolution, p.normal_mode) != (c.types, c.cyclic, c.resolution, c.normal_mode) \
                 or not _same(p.curve_offsets, c.curve_offsets) or (p.handle_left is None) != (c.handle_left is None) \
                 or not _same(p.handle_type_left, c.handle_type_left) or not _same(p.handle_type_right, c.handle_type_right):
             return None
-    attrs = _stack_attrs([p.attributes for p in parts], batch)
+    attrs = _stack_attrs([p.attributes for p in parts], batch, check)
     if attrs is None:
         return None
     hl = None if c.handle_left is None else _cat([p.handle_left for p in parts], batch)
@@ -80,20 +77,22 @@ def _stack_curves(parts: list[CurvesBatch], batch: int) -> CurvesBatch | None:
     return replace(c, positions=_cat([p.positions for p in parts], batch), handle_left=hl, handle_right=hr, attributes=attrs)
 
 
-def _stack_instances(parts: list[Instances], batch: int) -> Instances | None:
+def _stack_instances(parts: list[Instances], batch: int, check: bool = True) -> Instances | None:
     i = parts[0]
     if any(p.reference_index != i.reference_index or len(p.references) != len(i.references)
            or any(r is not s for r, s in zip(p.references, i.references)) for p in parts[1:]):
         return None  # the references themselves are not stacked: only the same ones qualify
-    attrs = _stack_attrs([p.attributes for p in parts], batch)
+    attrs = _stack_attrs([p.attributes for p in parts], batch, check)
     if attrs is None:
         return None
     return replace(i, transforms=_cat([p.transforms for p in parts], batch), attributes=attrs)
 
 
-def stack_geometries(parts: list[GeometrySet], batch: int = 1) -> GeometrySet | None:
+def stack_geometries(parts: list[GeometrySet], batch: int = 1, check: bool = True) -> GeometrySet | None:
     """Geometries of one topology (each of batch ``batch`` or 1) as one of batch ``N * batch``, element-major;
-    None when their components, topologies or attribute layouts differ."""
+    None when their components, topologies or attribute layouts differ (``check=False``: the caller knows they
+    do not, e.g. the Element outputs of one :func:`~translator.runtime.elements.element_keys` key; no tensor
+    sizes are compared, which a traced evaluation would record as guards)."""
     out: dict[str, Any] = {}
     stackers = {"mesh": _stack_meshes, "points": _stack_meshes, "curves": _stack_curves, "instances": _stack_instances}
     for kind, stack in stackers.items():
@@ -102,40 +101,10 @@ def stack_geometries(parts: list[GeometrySet], batch: int = 1) -> GeometrySet | 
             continue
         if any(c is None for c in comps):
             return None
-        out[kind] = stack(comps, batch)
+        out[kind] = stack(comps, batch, check)
         if out[kind] is None:
             return None
     return GeometrySet(**out)
-
-
-def _shape(t: torch.Tensor | None) -> tuple | None:
-    return None if t is None else tuple(t.shape)
-
-
-def _attrs_key(attrs: dict[str, Attribute]) -> tuple:
-    return tuple((k, a.domain, a.type, tuple(a.data.shape[2:])) for k, a in attrs.items())
-
-
-def topology_key(g: GeometrySet) -> tuple:
-    """Which geometries may stack: per component its sizes, curve types and attribute layout (hashable). It
-    reads no tensor values (a traced evaluation would record each read as a guard): geometries of one key whose
-    connectivity still differs are told apart by :func:`stack_geometries`."""
-    key: list[Any] = []
-    for kind in ("mesh", "points"):
-        m = getattr(g, kind)
-        if m is not None:
-            key.append((kind, m.num_verts, _shape(m.corner_verts), _shape(m.face_offsets), _shape(m.edges),
-                        _attrs_key(m.attributes)))
-    c = g.curves
-    if c is not None:
-        key.append(("curves", c.num_points, tuple(c.types), tuple(c.cyclic), tuple(c.resolution), tuple(c.normal_mode),
-                    _shape(c.curve_offsets), c.handle_left is None, _shape(c.handle_type_left),
-                    _shape(c.handle_type_right), _attrs_key(c.attributes)))
-    i = g.instances
-    if i is not None:
-        key.append(("instances", tuple(id(r) for r in i.references), tuple(i.reference_index),
-                    _attrs_key(i.attributes)))
-    return tuple(key)
 
 
 def _rows(t: torch.Tensor | None, lo: int, hi: int, total: int) -> torch.Tensor | None:

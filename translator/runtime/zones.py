@@ -31,8 +31,8 @@ import torch
 
 from ..geometry import Attribute, GeometrySet
 from .conversions import default_value
-from .elements import element_geometries
-from .stacking import geometry_rows, stack_geometries, stack_rows, topology_key, unstack_geometry
+from .elements import element_geometries, element_keys
+from .stacking import geometry_rows, stack_geometries, stack_rows, unstack_geometry
 from .switches import TopologyVaries, _where, static
 from .values import Field, FieldContext, current
 
@@ -213,8 +213,9 @@ def _stacked(body: Callable[..., tuple], kind: str, comp: Any, domain: str, sele
     n = len(selected)
     elems = element_geometries(kind, comp, domain, selected) if element else None
     parts: dict[Any, list[int]] = {}
+    keys = element_keys(kind, comp, domain, selected) if element else [()] * n
     for p in range(n):
-        parts.setdefault(topology_key(elems[p]) if elems is not None else None, []).append(p)
+        parts.setdefault(keys[p], []).append(p)
     if len(parts) == 1:  # every element in one run: its generated geometries joined at once, when they can be
         return _stacked_group(body, kind, comp, selected, values, elems, main_types, generation, groups, src, where,
                               joined=True)
@@ -248,7 +249,7 @@ def _stacked_group(body: Callable[..., tuple], kind: str, comp: Any, selected: l
     index = torch.tensor(selected, dtype=torch.long, device=current().device)
     elem = None
     if elems is not None:
-        elem = stack_geometries(elems, b)
+        elem = stack_geometries(elems, b, check=False)
         if elem is None:
             return None
     ids = index.repeat_interleave(b) if b > 1 else index
