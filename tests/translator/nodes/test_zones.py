@@ -2,9 +2,9 @@
 from a discrete parameter at several values; a field-valued state item; nested zones; a count that differs
 across the batch) and the For Each Geometry Element zone (over points generating meshes and instances, with a
 generation attribute; over faces with a main output written back; selection; the Element output on every domain
-of every component type, with the attributes it inherits; the element's attributes propagated). Blender parity,
-batched like single evaluations, float64 gradchecks through every iteration, hostile item names inert, one-line
-refusals."""
+of every component type, with the attributes it inherits; the element's attributes propagated; the stacked fast
+path against the per-element reference, values and float64 gradients, its fallbacks). Blender parity, batched like
+single evaluations, float64 gradchecks through every iteration, hostile item names inert, one-line refusals."""
 
 from __future__ import annotations
 
