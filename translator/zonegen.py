@@ -120,9 +120,6 @@ def zone_problems(gen: _Generator, info: _GroupInfo, n: Node) -> list[str]:
         return []
     if paired_input(gen, info, n) is None:
         return [f"{where}: zone output has no paired input node"]
-    if kind == "foreach_output" and n.properties.get("domain", "POINT") != "POINT" \
-            and "Element" in gen.pe.linked_outputs(info.group, paired_input(gen, info, n)):
-        return [f"{where}: the Element output is supported on the POINT domain only"]
     return []
 
 

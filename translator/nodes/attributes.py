@@ -263,7 +263,8 @@ def join_instance_attributes(parts: list[Instances]) -> dict[str, Attribute]:
     names: list[str] = []
     for p in parts:
         names += [k for k in p.attributes if k not in names]
-    b = max([p.transforms.shape[0] for p in parts] + [1])
+    b = max([int(p.transforms.shape[0]) for p in parts] + [int(a.data.shape[0]) for p in parts for a in p.attributes.values()]
+            + [1])  # an attribute may be batched where the transforms are not
     out = {}
     for name in names:
         _, t = merge_kinds([("INSTANCE", attribute_type(p.attributes[name])) for p in parts if name in p.attributes])

@@ -55,7 +55,7 @@ def _foreach_check(n) -> str | None:
 _REPEAT = ("iterations from a discrete parameter, a folded constant or any value shared by the batch (guarded); "
            "state items of every type, fields included; nested zones (5.0.1 has no Skip input)")
 _FOREACH = ("meshes (POINT, EDGE, FACE, CORNER), point clouds, instances, curves; selection, input fields, main "
-            "outputs written back, generation outputs joined with their attributes; Element on POINT")
+            "outputs written back, generation outputs joined with their attributes; the Element output on every domain")
 special("GeometryNodeRepeatInput", "repeat_input", _items_check, label="Repeat Input", notes=_REPEAT, grad="yes")
 special("GeometryNodeRepeatOutput", "repeat_output", _items_check, label="Repeat Output", notes=_REPEAT, grad="yes")
 special("GeometryNodeForeachGeometryElementInput", "foreach_input", _items_check,

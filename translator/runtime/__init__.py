@@ -4,7 +4,8 @@ Generated programs and the node functions use it as ``from translator import run
 it gathers, by topic, :mod:`~translator.runtime.values` (evaluation context, coercions, the
 Field type), :mod:`~translator.runtime.conversions`, :mod:`~translator.runtime.fields`,
 :mod:`~translator.runtime.switches` (switches and topology), :mod:`~translator.runtime.zones` (Repeat and For
-Each Geometry Element zones) and :mod:`~translator.runtime.entry`
+Each Geometry Element zones; :mod:`~translator.runtime.elements` builds the Element output,
+:mod:`~translator.runtime.stacking` stacks elements into the batch) and :mod:`~translator.runtime.entry`
 (parameters, :func:`run`, splitting a batch by topology).
 
 Value representation (``B`` = batch; a value that does not depend on a

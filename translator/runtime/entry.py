@@ -155,7 +155,7 @@ def resolve_parameters(parameters: Sequence[Parameter], discrete: dict | None, c
 
 
 def _run_once(entry: Callable, kwargs: dict, batch: int, dtype, device) -> MeshBatch:
-    with eval_context(dtype, device):
+    with eval_context(dtype, device, batch=batch):
         outputs = entry(**kwargs)
         geo = next((o for o in outputs if isinstance(o, GeometrySet)), None)
         mesh = geo.mesh if geo is not None and geo.mesh is not None else empty_mesh(device, dtype)

@@ -53,6 +53,9 @@ class EvalContext:
     max_elements: int = 100_000_000
     """The most elements (vertices plus face corners) one node may make; a node that would make more raises
     :class:`SizeLimitError` before it allocates anything (a count of 10^9 from a user's value)."""
+    batch: int = 0
+    """The batch size of the whole program evaluation when known (``run`` sets it; 0: unknown). With 1, every
+    value of the evaluation has batch 1, so a For Each zone may stack its elements into the batch dimension."""
 
 
 class SizeLimitError(ValueError):
@@ -79,14 +82,16 @@ def current() -> EvalContext:
 class eval_context:
     """``with eval_context(dtype, device): ...`` sets where constants become tensors;
     ``with eval_context(trace=False): ...`` evaluates programs on the plain (untraced) path;
-    ``with eval_context(max_elements=n): ...`` sets the size limit. ``trace`` and ``max_elements`` left as
-    None keep the enclosing context's choice."""
+    ``with eval_context(max_elements=n): ...`` sets the size limit; ``batch`` the evaluation's batch size
+    (:attr:`EvalContext.batch`). ``trace``, ``max_elements`` and ``batch`` left as None keep the enclosing
+    context's choice."""
 
     def __init__(self, dtype: torch.dtype = torch.float32, device: Any = "cpu", trace: bool | None = None,
-                 max_elements: int | None = None):
+                 max_elements: int | None = None, batch: int | None = None):
         cur = current()
         self.ctx = EvalContext(dtype, torch.device(device), cur.trace if trace is None else bool(trace),
-                               cur.max_elements if max_elements is None else int(max_elements))
+                               cur.max_elements if max_elements is None else int(max_elements),
+                               cur.batch if batch is None else int(batch))
 
     def __enter__(self) -> EvalContext:
         self._token = _CONTEXT.set(self.ctx)

@@ -29,13 +29,17 @@ from typing import Any
 
 import torch
 
-from ..geometry import Attribute, GeometrySet, MeshBatch
+from ..geometry import Attribute, GeometrySet
 from .conversions import default_value
+from .elements import element_geometries, element_keys
+from .stacking import geometry_rows, stack_geometries, stack_rows, unstack_geometry
 from .switches import TopologyVaries, _where, static
-from .values import Field, FieldContext
+from .values import Field, FieldContext, current
 
 __all__ = ["foreach_element_zone", "repeat_zone"]
 
+#: Whether For Each zones may take the stacked fast path (tests turn it off to compare with the reference).
+STACKING = True
 _MASKABLE = frozenset({"VALUE", "INT", "BOOLEAN", "VECTOR", "RGBA", "ROTATION", "MATRIX"})
 _ANONYMOUS = count()
 
@@ -124,24 +128,13 @@ def _single(v: Any, type: str, where: str) -> torch.Tensor:
     return from_socket(t, type, _ATTRIBUTE_TYPE[type])[:, 0]
 
 
-def _element_geometry(kind: str, comp: Any, domain: str, i: int, name: str) -> GeometrySet:
-    """The Element output: the iterated element as a geometry of its own (a vertex of a mesh or point
-    cloud, with its point attributes)."""
-    if kind in ("mesh", "points") and domain == "POINT":
-        attrs = {k: Attribute("POINT", a.data[:, i:i + 1], a.type) for k, a in comp.attributes.items() if a.domain == "POINT"}
-        dev = comp.verts.device
-        one = MeshBatch(verts=comp.verts[:, i:i + 1], corner_verts=torch.zeros(0, dtype=torch.long, device=dev),
-                        face_offsets=torch.zeros(1, dtype=torch.long, device=dev),
-                        edges=torch.zeros((0, 2), dtype=torch.long, device=dev), attributes=attrs)
-        return GeometrySet(mesh=one) if kind == "mesh" else GeometrySet(points=one)
-    raise TypeError(f"For Each Geometry Element zone {name!r}: the Element output is supported on the POINT domain "
-                    f"of meshes and point clouds, not on {domain} of {kind}")
-
-
-def _propagate(geo: GeometrySet, src: list[tuple[str, Attribute]], i: int) -> GeometrySet:
+def _propagate(geo: GeometrySet, src: list[tuple[str, Attribute]], rows: Callable[[torch.Tensor], torch.Tensor]
+               ) -> GeometrySet:
     """Blender's attribute propagation onto one generated geometry: every attribute of the iterated
     component (adapted to the iteration domain: ``src``) that the generated component does not have
-    yet, filled with the element's value on the component's propagation domain."""
+    yet, filled with the element's value on the component's propagation domain. ``rows(data)`` gives
+    the element's values ``(b, ...)`` of the attribute's data ``(b, N_domain, ...)`` (``(N * b, ...)``
+    on the stacked path)."""
     from ..nodes.attributes import _BUILTIN
 
     out = {}
@@ -155,15 +148,137 @@ def _propagate(geo: GeometrySet, src: list[tuple[str, Attribute]], i: int) -> Ge
         for name, a in src:
             if name in attrs or name in _BUILTIN:  # built-in attributes (position, sharp_face, ...) are not copied
                 continue
-            v = a.data[:, i:i + 1]
+            v = rows(a.data).unsqueeze(1)
             attrs[name] = Attribute(dom, v.expand(v.shape[0], n, *v.shape[2:]), a.type)
         out[kind] = replace(comp, attributes=attrs)
     return replace(geo, **out)
 
 
+def _groups(generation: Sequence[tuple[str, str]]) -> list[tuple[int, dict[int, str]]]:
+    """The generation items' groups: ``(index of the geometry item, {index of an attribute item: the
+    anonymous name it is captured as})``."""
+    starts = [k for k, (t, _) in enumerate(generation) if t == "GEOMETRY"]
+    return [(s, {k: f".foreach_{next(_ANONYMOUS)}" for k in range(s + 1, e)})
+            for s, e in zip(starts, [*starts[1:], len(generation)])]
+
+
+def _generated(gen: Sequence[Any], generation: Sequence[tuple[str, str]], groups: list, src: list,
+               rows: Callable[[torch.Tensor], torch.Tensor]) -> list[GeometrySet]:
+    """One iteration's generated geometry per group: the element's attributes propagated, each attribute
+    item captured on it."""
+    from ..nodes.attributes import store_named_attribute
+
+    out = []
+    for s, names in groups:
+        g = gen[s] if gen[s] is not None else GeometrySet()
+        g = _propagate(g, src, rows)
+        for k, nm in names.items():
+            t, dom = generation[k]
+            g = store_named_attribute(g, name=nm, value=gen[k], data_type=_ATTRIBUTE_TYPE[t], domain=dom)
+        out.append(g)
+    return out
+
+
+def _per_element(body: Callable[..., tuple], kind: str, comp: Any, domain: str, selected: list[int], values: list,
+                 element: bool, main_types: Sequence[str], generation: Sequence[tuple[str, str]], groups: list,
+                 src: list, where: str) -> tuple[list[list[torch.Tensor]], list[list[GeometrySet]]]:
+    """The reference path: the body once per selected element. Returns per main item its values per element
+    ``(b, ...)``, and per element its generated geometries (one per group)."""
+    per_main: list[list[torch.Tensor]] = [[] for _ in main_types]
+    generated = []
+    elems = element_geometries(kind, comp, domain, selected) if element else [None] * len(selected)
+    for i, elem in zip(selected, elems):
+        outs = tuple(body(i, elem, *(_element_value(v, i) for v in values)))
+        for k, t in enumerate(main_types):
+            per_main[k].append(_single(outs[k], t, f"{where}: a main output"))
+        generated.append(_generated(outs[len(main_types):], generation, groups, src, lambda d, i=i: d[:, i]))
+    return per_main, generated
+
+
+def _batch_of(kind: str, comp: Any) -> int:
+    if kind == "instances":
+        return int(comp.transforms.shape[0])
+    return int(comp.batch_size)
+
+
+def _stacked(body: Callable[..., tuple], kind: str, comp: Any, domain: str, selected: list[int], values: list,
+             element: bool, main_types: Sequence[str], generation: Sequence[tuple[str, str]], groups: list,
+             src: list, where: str) -> tuple[list[list[torch.Tensor]], list[list[GeometrySet]]] | None:
+    """The fast path: the body once per group of elements whose Element outputs share a topology (once in
+    all when the Element output is not used), the group's elements stacked into the batch (``N * b``, see
+    :mod:`~translator.runtime.stacking`), its results taken apart per element; the same results as
+    :func:`_per_element`. None when the body's topology depends on the element (it raised
+    :class:`~translator.runtime.TopologyVaries`), when it failed on the stacked batch, or when a group's
+    elements cannot be stacked: the caller then runs the reference path."""
+    n = len(selected)
+    elems = element_geometries(kind, comp, domain, selected) if element else None
+    parts: dict[Any, list[int]] = {}
+    keys = element_keys(kind, comp, domain, selected) if element else [()] * n
+    for p in range(n):
+        parts.setdefault(keys[p], []).append(p)
+    if len(parts) == 1:  # every element in one run: its generated geometries joined at once, when they can be
+        return _stacked_group(body, kind, comp, selected, values, elems, main_types, generation, groups, src, where,
+                              joined=True)
+    per_main: list[list[Any]] = [[None] * n for _ in main_types]
+    generated: list[Any] = [None] * n
+    for pos in parts.values():
+        res = _stacked_group(body, kind, comp, [selected[p] for p in pos], values,
+                             [elems[p] for p in pos] if elems is not None else None, main_types, generation, groups,
+                             src, where)
+        if res is None:
+            return None
+        for j, p in enumerate(pos):
+            for k in range(len(main_types)):
+                per_main[k][p] = res[0][k][j]
+            generated[p] = res[1][j]
+    return per_main, generated
+
+
+def _stacked_group(body: Callable[..., tuple], kind: str, comp: Any, selected: list[int], values: list,
+                   elems: list[GeometrySet] | None, main_types: Sequence[str], generation: Sequence[tuple[str, str]],
+                   groups: list, src: list, where: str, joined: bool = False
+                   ) -> tuple[list[list[torch.Tensor]], list[list[GeometrySet]]] | None:
+    """One stacked run over ``selected`` (Element outputs ``elems`` of one topology, or None). Returns per main
+    item its values per element and per element its generated geometries; with ``joined``, the generated
+    geometries of all the elements already joined (one entry instead of one per element) where
+    :func:`~translator.runtime.stacking.unstack_geometry` can lay them out."""
+    from .values import eval_context
+
+    n = len(selected)
+    b = max([int(v.shape[0]) for v in values] + [_batch_of(kind, comp)])
+    index = torch.tensor(selected, dtype=torch.long, device=current().device)
+    elem = None
+    if elems is not None:
+        elem = stack_geometries(elems, b, check=False)
+        if elem is None:
+            return None
+    ids = index.repeat_interleave(b) if b > 1 else index
+    try:
+        with eval_context(current().dtype, current().device, batch=0):  # nested For Each zones: per element
+            outs = tuple(body(ids, elem, *(stack_rows(v.expand(b, *v.shape[1:]), index) for v in values)))
+            per_main: list[list[torch.Tensor]] = []
+            for k, t in enumerate(main_types):
+                m = _single(outs[k], t, f"{where}: a main output")
+                m = m.expand(n * b, *m.shape[1:]).reshape(n, b, *m.shape[1:])
+                per_main.append(list(m.unbind(0)))
+            stacked = _generated(outs[len(main_types):], generation, groups, src,
+                                 lambda d: stack_rows(d.expand(b, *d.shape[1:]), index))
+    except (TopologyVaries, RuntimeError, ValueError, TypeError, IndexError):
+        # the body's topology follows the element, or a node cannot take a batch of elements where it took one
+        # element: the reference path decides (and raises what it raises)
+        return None
+    if joined:
+        chunk = [unstack_geometry(g, n, b) for g in stacked]
+        if all(g is not None for g in chunk):
+            return per_main, [chunk]
+    generated = [[geometry_rows(g, e * b, (e + 1) * b, n * b) for g in stacked] for e in range(n)]
+    return per_main, generated
+
+
 def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], body: Callable[..., tuple], *,
                          domain: str, input_types: Sequence[str], main_types: Sequence[str],
-                         generation: Sequence[tuple[str, str]], element: bool = False, name: str = "") -> tuple:
+                         generation: Sequence[tuple[str, str]], element: bool = False, name: str = "",
+                         stack: bool | None = None) -> tuple:
     """Blender's For Each Geometry Element zone.
 
     Every component of ``geometry`` with elements on ``domain`` (mesh, point cloud, instances, curves,
@@ -183,8 +298,14 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
       of instances, where the generated geometry has no attribute of that name) and each following
       field captured on it on the item's domain, joined in iteration order (Join Geometry); the
       fields' outputs read the captured values. Items before the first geometry give defaults.
+
+    Speed: when the evaluation's batch is 1 (:attr:`~translator.runtime.EvalContext.batch`: then what the
+    body reads from outside the zone has batch 1 too) the body runs once with the elements stacked into the
+    batch (``index`` an int tensor ``(N,)``, values ``(N, ...)``, the Element outputs stacked; once per
+    group of elements of one topology), and falls back to the per-element loop (the reference) when the
+    body's topology differs per element. ``stack`` forces the choice (True: stack whenever possible; False: the loop).
     """
-    from ..nodes.attributes import default_data, named_attribute, store_named_attribute
+    from ..nodes.attributes import default_data, named_attribute
     from ..nodes.fields import evaluate, selection_mask
     from ..nodes.transform import join_geometry
     from .fields import adapt_domain
@@ -195,8 +316,11 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
     geometry = geometry if geometry is not None else GeometrySet()
     where = f"For Each Geometry Element zone {name!r}"
     main_names = [f".foreach_{next(_ANONYMOUS)}" for _ in main_types]
-    gen_results: list[list[Any]] = []  # per iteration: its generation values
+    first = next((k for k, (t, _) in enumerate(generation) if t == "GEOMETRY"), len(generation))
+    groups = _groups(generation)
+    generated: list[list[GeometrySet]] = []  # per iteration (or run of iterations, joined): its geometry per group
     mains: dict[str, Any] = {}
+    stack = STACKING and current().batch == 1 if stack is None else stack
     for kind, domains in _COMPONENT_DOMAINS:
         comp = getattr(geometry, kind)
         if comp is None or domain not in domains:
@@ -208,7 +332,7 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
         mask = selection_mask(selection, fctx, f"the selection of {where}")
         values = [evaluate(v, fctx, t) for v, t in zip(inputs, input_types)]
         src: list[tuple[str, Attribute]] = []
-        if generation:
+        if groups:
             for aname, a in comp.attributes.items():
                 if kind == "mesh" and a.domain != domain:
                     a = Attribute(domain, adapt_domain(comp, a.data, a.domain, domain), a.type)
@@ -216,15 +340,10 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
                     continue
                 src.append((aname, a))
         selected = mask.nonzero().reshape(-1).tolist()
-        per_main: list[list[torch.Tensor]] = [[] for _ in main_types]
-        for i in selected:
-            elem = _element_geometry(kind, comp, domain, i, name) if element else None
-            outs = tuple(body(i, elem, *(_element_value(v, i) for v in values)))
-            for k, t in enumerate(main_types):
-                per_main[k].append(_single(outs[k], t, f"{where}: a main output"))
-            gen = list(outs[len(main_types):])
-            gen_results.append([_propagate(g, src, i) if t == "GEOMETRY" and g is not None else g
-                                for g, (t, _) in zip(gen, generation)])
+        args = (body, kind, comp, domain, selected, values, element, main_types, generation, groups, src, where)
+        result = _stacked(*args) if stack and len(selected) > 1 else None
+        per_main, gen = result if result is not None else _per_element(*args)
+        generated += gen
         new_comp = comp
         for k, t in enumerate(main_types):
             attr_type = _ATTRIBUTE_TYPE[t]
@@ -240,22 +359,12 @@ def foreach_element_zone(geometry: Any, selection: Any, inputs: Sequence[Any], b
         mains[kind] = new_comp
     out_geo = replace(geometry, **mains) if mains else geometry
     outputs: list[Any] = [out_geo] + [attribute_field(nm, t) for nm, t in zip(main_names, main_types)]
-    # generation items: groups that start at a geometry item
     gen_out: list[Any] = [None] * len(generation)
-    first = next((k for k, (t, _) in enumerate(generation) if t == "GEOMETRY"), len(generation))
-    for k in range(first):
+    for k in range(first):  # items before the first geometry
         gen_out[k] = default_value(generation[k][0])
-    starts = [k for k in range(first, len(generation)) if generation[k][0] == "GEOMETRY"]
-    for s, e in zip(starts, starts[1:] + [len(generation)]):
-        names = {k: f".foreach_{next(_ANONYMOUS)}" for k in range(s + 1, e)}
-        geos = []
-        for res in gen_results:
-            g = res[s] if res[s] is not None else GeometrySet()
-            for k in range(s + 1, e):
-                t, dom = generation[k]
-                g = store_named_attribute(g, name=names[k], value=res[k], data_type=_ATTRIBUTE_TYPE[t], domain=dom)
-            geos.append(g)
+    for j, (s, names) in enumerate(groups):
+        geos = [it[j] for it in generated]
         gen_out[s] = join_geometry(geos) if geos else GeometrySet()
-        for k in range(s + 1, e):
-            gen_out[k] = attribute_field(names[k], generation[k][0])
+        for k, nm in names.items():
+            gen_out[k] = attribute_field(nm, generation[k][0])
     return (*outputs, *gen_out)

@@ -1,16 +1,17 @@
 """Zones: the Repeat zone (geometry, float and vector state over 0, 1, 5 and negative iteration counts; the count
 from a discrete parameter at several values; a field-valued state item; nested zones; a count that differs
 across the batch) and the For Each Geometry Element zone (over points generating meshes and instances, with a
-generation attribute; over faces with a main output written back; selection; the Element output; the element's
-attributes propagated). Blender parity, batched like single evaluations, float64 gradchecks through every
-iteration, hostile item names inert, one-line refusals."""
+generation attribute; over faces with a main output written back; selection; the Element output on every domain
+of every component type, with the attributes it inherits; the element's attributes propagated; the stacked fast
+path against the per-element reference, values and float64 gradients, its fallbacks). Blender parity, batched like
+single evaluations, float64 gradchecks through every iteration, hostile item names inert, one-line refusals."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, split_values, translate_object
 from translator import runtime as rt
 
 _MODULES: dict[str, object] = {}
@@ -321,8 +322,10 @@ def test_foreach_points_generating_geometry_parity(instances):
 
 
 @requires_bpy
-def test_foreach_batched_like_singles_and_gradcheck():
-    mod = _module("pointsFalse", lambda: _foreach_points(False))
+@pytest.mark.parametrize("instances", [False, True], ids=["meshes", "instances"])
+def test_foreach_batched_like_singles_and_gradcheck(instances):
+    """(Instances: the generation attribute is batched while the generated instances' transforms are not.)"""
+    mod = _module(f"points{instances}", lambda: _foreach_points(instances))
     batch, singles = batch_and_singles(mod, [{**s, "Th": 0.5} for s in _POINT_SETS])
     torch.testing.assert_close(batch, singles, rtol=1e-12, atol=1e-12)
     k = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
@@ -427,9 +430,9 @@ def test_refusals_are_one_line():
 
     t = _foreach_element()
     fo = next(n for n in t.ng.nodes if n.bl_idname == "GeometryNodeForeachGeometryElementOutput")
-    fo.domain = "FACE"  # the Element output is translated on POINT only
+    fo.domain = "LAYER"  # Grease Pencil layers are not translated
     doc = export_object(t.object()).to_dict()
-    with pytest.raises(UnsupportedNodesError, match="Element output is supported on the POINT domain only") as err:
+    with pytest.raises(UnsupportedNodesError, match="domain 'LAYER' is not supported") as err:
         check_supported(program_from_dict(doc))
     assert "\n" not in str(err.value)
     for n in doc["groups"]["Program"]["nodes"]:
@@ -668,3 +671,189 @@ def test_iterations_from_a_folded_constant():
     mod = translate_object(obj)
     assert "rt.repeat_zone(3, " in mod.SOURCE
     assert check_parity(obj, [{"Size": (1.0, 2.0, 0.5)}], module=mod) == 1
+
+
+_ELEMENT_SOURCES = ("POINT", "EDGE", "FACE", "CORNER", "POINTCLOUD", "INSTANCE", "CURVE_POINT", "CURVE", "CIRCLE_POINT")
+
+
+def _store(t: Tree, geometry, name: str, domain: str, factor: float):
+    """``geometry`` with the float attribute ``name = Index * factor`` stored on ``domain``."""
+    store = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT", domain=domain, Name=name)
+    t.link(geometry, store, "Geometry")
+    v = t.node("ShaderNodeMath", operation="MULTIPLY", Value_001=factor)
+    t.link(t.node("GeometryNodeInputIndex"), v, "Value")
+    t.link((v, "Value"), store, "Value")
+    return (store, "Geometry")
+
+
+def _foreach_element_on(source: str) -> Tree:
+    """For Each element of ``source`` (POINT / EDGE / FACE / CORNER of a cylinder with pentagon caps; POINT of a
+    point cloud; INSTANCE of cubes on a line; POINT / CURVE of a circle joined with a Bezier segment), its Element
+    moved by ``(f, c, e + Index * K)`` (named attributes the source stores on its domains: what the element
+    inherits; CIRCLE_POINT: POINT of the circle alone), generated and joined; point clouds get small cubes,
+    instances are realized, curves meshed. ``S``
+    sizes the source (the gradients reach the elements' positions through it)."""
+    t = Tree()
+    fi, fo = _zone(t, "foreach")
+    fo.domain = {"POINTCLOUD": "POINT", "CURVE_POINT": "POINT", "CIRCLE_POINT": "POINT"}.get(source, source)
+    s = t.input("S", "NodeSocketFloat", 0.8)
+    if source in ("POINT", "EDGE", "FACE", "CORNER", "POINTCLOUD"):
+        cyl = t.node("GeometryNodeMeshCylinder", fill_type="NGON", Vertices=5, Depth=1.0)
+        t.link(s, cyl, "Radius")
+        src = (cyl, "Mesh")
+        if source == "POINTCLOUD":
+            m2p = t.node("GeometryNodeMeshToPoints")
+            t.link(src, m2p, "Mesh")
+            src = _store(t, (m2p, "Points"), "f", "POINT", 0.25)
+        else:
+            src = _store(t, _store(t, _store(t, src, "f", "FACE", 0.25), "c", "CORNER", 0.05), "e", "EDGE", 0.1)
+    elif source == "INSTANCE":
+        iop = t.instances_on_line((t.node("GeometryNodeMeshCube", Size=(0.3, 0.2, 0.1)), "Mesh"), 3,
+                                  Offset=(1.0, 0.2, 0.0))
+        t.link(s, iop, "Scale")
+        src = _store(t, (iop, "Instances"), "f", "INSTANCE", 0.25)
+    else:
+        circle = t.node("GeometryNodeCurvePrimitiveCircle", Resolution=5)
+        t.link(s, circle, "Radius")
+        join = t.node("GeometryNodeJoinGeometry")
+        t.link((circle, "Curve"), join, "Geometry")
+        if source != "CIRCLE_POINT":
+            t.link((t.node("GeometryNodeCurvePrimitiveBezierSegment", Resolution=3), "Curve"), join, "Geometry")
+        src = _store(t, _store(t, (join, "Geometry"), "f", "CURVE", 0.25), "c", "POINT", 0.05)
+    t.link(src, fi, "Geometry")
+    ik = t.node("ShaderNodeMath", operation="MULTIPLY_ADD")
+    t.link((fi, "Index"), ik, "Value")
+    t.link(t.input("K", "NodeSocketFloat", 0.3), ik, "Value_001")
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="e"), "Attribute"), ik, "Value_002")
+    off = t.node(_COMBINE)
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="f"), "Attribute"), off, "X")
+    t.link((t.node("GeometryNodeInputNamedAttribute", data_type="FLOAT", Name="c"), "Attribute"), off, "Y")
+    t.link((ik, "Value"), off, "Z")
+    sp = t.node("GeometryNodeSetPosition")
+    t.link((fi, "Element"), sp, "Geometry")
+    t.link((off, "Vector"), sp, "Offset")
+    t.link((sp, "Geometry"), fo, _sock(fo, "Geometry"))
+    out = (fo, [s.identifier for s in fo.outputs if s.name == "Geometry"][1])
+    if source == "POINTCLOUD":
+        iop = t.node("GeometryNodeInstanceOnPoints")
+        t.link(out, iop, "Points")
+        t.link((t.node("GeometryNodeMeshCube", Size=(0.05, 0.05, 0.05)), "Mesh"), iop, "Instance")
+        out = (iop, "Instances")
+    if source in ("POINTCLOUD", "INSTANCE"):
+        real = t.node("GeometryNodeRealizeInstances")
+        t.link(out, real, "Geometry")
+        out = (real, "Geometry")
+    elif source in ("CURVE", "CURVE_POINT", "CIRCLE_POINT"):
+        c2m = t.node("GeometryNodeCurveToMesh")
+        t.link(out, c2m, "Curve")
+        out = (c2m, "Mesh")
+    t.output(out)
+    return t
+
+
+@requires_bpy
+@pytest.mark.parametrize("source", _ELEMENT_SOURCES)
+def test_foreach_element_output_on_every_domain_parity(source):
+    """The Element output as Blender builds it on each domain: vertices, their order, faces, edges and the
+    attributes the element inherits; batched like singles."""
+    from tests.fixtures.parity import evaluate_blender, set_inputs
+
+    obj = _foreach_element_on(source).object()
+    mod = _MODULES[f"element{source}"] = translate_object(obj)
+    sets = [{"S": 0.8, "K": 0.3}, {"S": 1.3, "K": -0.45}]
+    assert check_parity(obj, sets, module=mod) == len(sets)
+    set_inputs(obj, sets[1])
+    edges = mod.program(*split_values(mod, sets[1])).edges
+    assert int(edges.shape[0]) == evaluate_blender(obj).num_edges
+    batch, singles = batch_and_singles(mod, [{"S": s, "K": k} for s, k in ((0.8, 0.3), (1.1, -0.2), (0.5, 0.7))])
+    torch.testing.assert_close(batch, singles, rtol=1e-12, atol=1e-12)
+
+
+@requires_bpy
+@pytest.mark.parametrize("source", ["FACE", "EDGE", "CURVE"])
+def test_foreach_element_output_gradcheck(source):
+    mod = _module(f"element{source}", lambda: _foreach_element_on(source))
+    s = torch.tensor([0.8, 1.2], dtype=torch.float64, requires_grad=True)
+    k = torch.tensor([0.3, -0.4], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda s, k: mod.program({}, {"S": s, "K": k}).verts, (s, k))
+
+
+def _count_from_index() -> Tree:
+    """For Each point of a Mesh Line: a Mesh Line of ``Index + 2`` points from the point, ``K`` apart (the body's
+    topology depends on the element)."""
+    t = Tree()
+    fi, fo = _zone(t, "foreach")
+    fo.input_items.new("VECTOR", "pos")
+    t.link((t.node("GeometryNodeMeshLine", Count=3, Offset=(1.0, 0.0, 0.0)), "Mesh"), fi, "Geometry")
+    t.link(t.node("GeometryNodeInputPosition"), fi, _sock(fi, "pos"))
+    count = t.node("ShaderNodeMath", operation="ADD", Value_001=2.0)
+    t.link((fi, "Index"), count, "Value")
+    off = t.node(_COMBINE)
+    t.link(t.input("K", "NodeSocketFloat", 0.3), off, "Z")
+    line = t.node("GeometryNodeMeshLine")
+    t.link((count, "Value"), line, "Count")
+    t.link((fi, _sock(fi, "pos", True)), line, "Start Location")
+    t.link((off, "Vector"), line, "Offset")
+    t.link((line, "Mesh"), fo, _sock(fo, "Geometry"))
+    t.output((fo, [s.identifier for s in fo.outputs if s.name == "Geometry"][1]))
+    return t
+
+
+_STACK_CASES = {  # tree, values, whether the stacked path applies (False: the body's topology differs per element;
+    # elements of different topologies, the cylinder's quads and pentagons, Bezier and poly curves, stack by group)
+    "points_meshes": (lambda: _foreach_points(False), {"Th": 0.5, "K": 0.3, "Off": (1.0, 0.5, 0.2)}, True),
+    "points_instances": (lambda: _foreach_points(True), {"Th": -1.0, "K": 0.1, "Off": (0.6, -0.4, 0.3)}, True),
+    "faces_main": (_foreach_faces, {"Th": 1.5, "K": 0.3}, True),
+    **{f"element_{s}": ((lambda s=s: _foreach_element_on(s)), {"S": 0.9, "K": 0.35}, True)
+       for s in ("POINT", "EDGE", "FACE", "POINTCLOUD", "INSTANCE", "CURVE_POINT", "CURVE", "CIRCLE_POINT")},
+    **{f"domain_{d}": ((lambda d=d: _foreach_domain(d)), {"K": -0.45}, True) for d in ("CORNER", "CURVE", "MIXED")},
+    "count_from_index": (_count_from_index, {"K": 0.3}, False),
+}
+
+
+@requires_bpy
+@pytest.mark.parametrize("case", list(_STACK_CASES))
+def test_foreach_stacked_fast_path_matches_the_per_element_path(case, monkeypatch):
+    """Batch 1 stacks the elements into the batch and runs the body once: the same vertices, attributes and float64
+    gradients as the per-element loop (the reference); Element outputs of different topologies stack by group; a body
+    whose topology differs per element falls back to the loop. Blender parity on the cases this file does not check elsewhere."""
+    from translator.runtime import zones
+
+    build, values, applies = _STACK_CASES[case]
+    obj = build().object()
+    mod = translate_object(obj)
+    if case == "count_from_index":
+        assert check_parity(obj, [values, {"K": -0.2}], module=mod) == 2
+    taken: list[bool] = []
+    stacked = zones._stacked
+
+    def spy(*args):
+        out = stacked(*args)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(zones, "_stacked", spy)
+    d, c = split_values(mod, values)
+
+    def run(stack: bool):
+        monkeypatch.setattr(zones, "STACKING", stack)
+        c_leaf = {k: v.clone().requires_grad_(True) for k, v in c.items()}
+        with rt.eval_context(torch.float64, "cpu", trace=False):
+            mesh = mod.program(d, c_leaf)
+        w = torch.linspace(0.5, 1.5, mesh.verts.numel(), dtype=torch.float64).reshape(mesh.verts.shape)
+        grads = torch.autograd.grad((mesh.verts * w).sum(), list(c_leaf.values()), allow_unused=True)
+        return mesh, grads
+
+    fast, g_fast = run(True)
+    assert taken and all(taken) == applies
+    slow, g_slow = run(False)
+    assert fast.polygons() == slow.polygons() and torch.equal(fast.edges, slow.edges)
+    torch.testing.assert_close(fast.verts, slow.verts, rtol=1e-12, atol=1e-12)
+    assert fast.attributes.keys() == slow.attributes.keys()
+    for k in fast.attributes:
+        torch.testing.assert_close(fast.attributes[k].data, slow.attributes[k].data, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g_fast, g_slow):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
