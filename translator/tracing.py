@@ -86,6 +86,10 @@ class _Traced:
         self.guards = guards
 
 
+_UNTRACEABLE = "untraceable"
+"""The cache entry of a key whose trace failed: it stays on the plain path (tracing it again would fail again)."""
+
+
 class TraceCache:
     """Per-program cache of traced evaluations, keyed by everything that fixes the op sequence."""
 
@@ -93,7 +97,7 @@ class TraceCache:
         self.capacity = capacity
         self.min_calls = min_calls
         self.entries: OrderedDict[tuple, Any] = OrderedDict()
-        self.stats = {"traced": 0, "replayed": 0, "guard_misses": 0, "slow": 0}
+        self.stats = {"traced": 0, "replayed": 0, "guard_misses": 0, "slow": 0, "untraceable": 0}
 
     def _key(self, kwargs: dict, tensor_names: list[str], batch: int, dtype, device) -> tuple | None:
         static = []
@@ -126,6 +130,10 @@ class TraceCache:
                 return replace(entry.template, verts=outs[0], attributes=attrs)
             self.stats["guard_misses"] += 1
             return slow(kwargs)
+        if entry == _UNTRACEABLE:
+            self.entries.move_to_end(key)
+            self.stats["slow"] += 1
+            return slow(kwargs)
         calls = (entry or 0) + 1
         if calls < self.min_calls:
             self.entries[key] = calls
@@ -153,7 +161,8 @@ class TraceCache:
                 warnings.simplefilter("ignore")
                 traced = torch.jit.trace(fn, example, check_trace=False, strict=False)
         except Exception:  # noqa: BLE001  (whatever the tracer cannot record: this key stays on the slow path)
-            self.entries[key] = 0
+            self.entries[key] = _UNTRACEABLE
+            self.stats["untraceable"] += 1
             self.stats["slow"] += 1
             return slow(kwargs)
         mesh: MeshBatch = holder["mesh"]

@@ -87,3 +87,24 @@ def test_python_floats_take_the_plain_path(count):
     for _ in range(3):
         m = mod.program({"Count": count}, {"Width": 2.0})
     assert _stats(mod)["traced"] == 0 and m.verts.shape[0] == 1
+
+
+def test_a_key_whose_trace_fails_stays_on_the_plain_path(monkeypatch):
+    """A trace that fails is not tried again on later calls with the same key (each try costs a whole evaluation
+    under the tracer); the results stay the plain program's."""
+    from translator import tracing
+
+    mod = _program()
+    tries = []
+
+    def failing_trace(*args, **kwargs):
+        tries.append(1)
+        raise RuntimeError("the tracer cannot record this")
+
+    monkeypatch.setattr(tracing.torch.jit, "trace", failing_trace)
+    w = torch.tensor([0.5, 1.5], dtype=torch.float64)
+    for _ in range(6):
+        m = mod.program({"Count": 4}, {"Width": w, "Tall": torch.tensor([0.9, 0.8], dtype=torch.float64)})
+        assert m.num_verts == 5 + 4
+    assert len(tries) == 1
+    assert _stats(mod)["untraceable"] == 1 and _stats(mod)["traced"] == 0 and _stats(mod)["slow"] == 6
