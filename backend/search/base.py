@@ -115,7 +115,9 @@ class Problem(Protocol):
 
     Optionally also ``turn_symmetric(config, state, quarter_turns) -> bool``: whether a candidate's shape
     looks the same turned by ``quarter_turns`` x 90 degrees about +Z (the final refinement then leaves out
-    its turned copy as a rival facing)."""
+    its turned copy as a rival facing); and ``duel(a, b) -> float``: how much worse candidate ``a`` explains
+    the observations than ``b`` where their shapes differ (> 0: ``b`` is better), which decides between the
+    final refinement's close candidates (:meth:`SearchContext.decide`)."""
 
     pose_hypotheses: int
 
@@ -189,6 +191,17 @@ class SearchConfig:
     """After each round of the final refinement, the configurations within this fraction of the best one's
     finer objective stay in it (a close decision is refined further, not left to the first round); the rest
     drop out."""
+    duels: bool = True
+    """The final refinement's candidates within ``close_margin`` of the best meet in a round-robin of duels
+    on the evidence that tells each pair apart (the scan points near one and not the other, the surface one
+    has and the other lacks: a handle, a drawer's seam, an open front), and the one with the most wins is
+    returned (ties: the better objective). On the whole object such details are drowned in the noise of the
+    points both explain equally well."""
+    duel_margin: float = 5e-5
+    """A duel is won only by more than this (metres x share of the evidence: ``Problem.duel``); closer
+    ones are draws."""
+    duel_candidates: int = 4
+    """At most this many of the close candidates (the best by objective) enter the duels."""
 
 
 Progress = Callable[[dict[str, Any]], None]
@@ -264,6 +277,9 @@ class SearchContext:
         """Seconds spent refining in each phase: ``pilot``, ``search`` and ``final``."""
         self.best_by_pose: dict[int, Candidate] = {}
         """The best candidate of the search (not the final refinement) under each pose hypothesis."""
+        self.duel_record: dict[str, Any] | None = None
+        """The final decision's duels (:meth:`decide`) when there were any: the close candidates'
+        configurations, their wins and the winner's index."""
 
     def random(self) -> float:
         return float(torch.rand((), generator=self.generator))
@@ -440,6 +456,33 @@ class SearchContext:
         s.yaw = s.yaw + self.config.jitter_yaw * float(torch.randn((), generator=self.generator))
         return s
 
+    def decide(self) -> Candidate:
+        """The final decision: the candidates of the final refinement within ``close_margin`` of the best one's
+        objective (at most ``duel_candidates``, distinct configurations) meet in a round-robin of duels
+        (``Problem.duel``, won by more than ``duel_margin``); the one with the most wins is returned, ties going
+        to the better objective. Without duels (``duels`` off, a problem without ``duel``, a single close
+        candidate) the best by objective."""
+        duel = getattr(self.problem, "duel", None)
+        if not self.config.duels or duel is None or not self.finals or self.best is None:
+            return self.best
+        ranked = sorted(self.finals.values(), key=lambda c: c.objective)
+        limit = ranked[0].objective + self.config.close_margin * abs(ranked[0].objective)
+        close = [c for c in ranked if c.objective <= limit][:max(1, self.config.duel_candidates)]
+        if len(close) < 2:
+            return self.best
+        wins = [0] * len(close)
+        for i in range(len(close)):
+            for j in range(i + 1, len(close)):
+                d = float(duel(close[i], close[j]))
+                if d > self.config.duel_margin:
+                    wins[j] += 1
+                elif d < -self.config.duel_margin:
+                    wins[i] += 1
+        winner = max(range(len(close)), key=lambda i: (wins[i], -i))
+        self.duel_record = {"candidates": [dict(c.config) for c in close], "wins": wins, "winner": winner}
+        self.best = close[winner]
+        return self.best
+
     def finish(self) -> Candidate:
         """Final, longer refinement of the best few configurations and their rivals facing another way
         (:meth:`final_configs`) as long as the budget allows (at most ``final_steps`` Adam steps), under the
@@ -464,7 +507,7 @@ class SearchContext:
                 extra = min(cfg.final_jitter, room // steps - len(cands))
                 self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands]
                               + [RefineRequest(cands[0].config, self.jittered(cands[0]), steps) for _ in range(extra)], fine)
-            return self.best
+            return self.decide()
         probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
         t0 = time.perf_counter()
         cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
@@ -490,4 +533,4 @@ class SearchContext:
             done += steps
             if not split:
                 break
-        return self.best
+        return self.decide()
