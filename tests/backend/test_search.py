@@ -382,8 +382,7 @@ class DuelToy(ToyProblem):
 
     def duel(self, a, b):
         self.duels.append((a.key, b.key))
-        good = lambda c: c.config["style"] == TARGET["style"]  # noqa: E731
-        return float(good(b)) - float(good(a))  # > 0: b is better
+        return float(b.config["style"] == TARGET["style"]) - float(a.config["style"] == TARGET["style"])  # > 0: b is better
 
 
 @pytest.mark.parametrize("duels", [True, False])
