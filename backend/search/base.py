@@ -192,8 +192,8 @@ class SearchConfig:
     finer objective stay in it (a close decision is refined further, not left to the first round); the rest
     drop out."""
     duels: bool = True
-    """The final refinement's candidates within ``close_margin`` of the best meet in a round-robin of duels
-    on the evidence that tells each pair apart (the scan points near one and not the other, the surface one
+    """The final refinement's candidates within ``close_margin`` of the best and facing its way meet in a
+    round-robin of duels on the evidence that tells each pair apart (the scan points near one and not the other, the surface one
     has and the other lacks: a handle, a drawer's seam, an open front), and the one with the most wins is
     returned (ties: the better objective). On the whole object such details are drowned in the noise of the
     points both explain equally well."""
@@ -458,16 +458,19 @@ class SearchContext:
 
     def decide(self) -> Candidate:
         """The final decision: the candidates of the final refinement within ``close_margin`` of the best one's
-        objective (at most ``duel_candidates``, distinct configurations) meet in a round-robin of duels
-        (``Problem.duel``, won by more than ``duel_margin``); the one with the most wins is returned, ties going
-        to the better objective. Without duels (``duels`` off, a problem without ``duel``, a single close
+        objective and facing its way (nearest quarter turn; at most ``duel_candidates``, distinct configurations)
+        meet in a round-robin of duels (``Problem.duel``, won by more than ``duel_margin``); the one with the most
+        wins is returned, ties going to the better objective. Without duels (``duels`` off, a problem without ``duel``, a single close
         candidate) the best by objective."""
         duel = getattr(self.problem, "duel", None)
         if not self.config.duels or duel is None or not self.finals or self.best is None:
             return self.best
         ranked = sorted(self.finals.values(), key=lambda c: c.objective)
         limit = ranked[0].objective + self.config.close_margin * abs(ranked[0].objective)
-        close = [c for c in ranked if c.objective <= limit][:max(1, self.config.duel_candidates)]
+        # the facing is the whole object's decision (the rivals facing other ways met the leader in the final
+        # refinement already): the duels decide the details of the leader's facing
+        close = [c for c in ranked if c.objective <= limit and quarter_turns(c.state.yaw - ranked[0].state.yaw) == 0]
+        close = close[:max(1, self.config.duel_candidates)]
         if len(close) < 2:
             return self.best
         wins = [0] * len(close)
