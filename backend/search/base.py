@@ -170,6 +170,12 @@ class SearchConfig:
     pilot_steps: int = 30
     """Adam steps of the pilot: before the search, the default configuration is refined under every
     pose hypothesis (one batch), so that later configurations start from its continuous values."""
+    pilot_variant_steps: int = 8
+    """Adam steps of the pilot's second batch: the default configuration with one always-active decision
+    changed (each other value), under every pose hypothesis. Which pose fits depends on such a decision: a
+    sofa with a chaise makes the footprint L-shaped, and a plain sofa turned by 90 degrees covers part of it
+    better than one facing the right way, so without it the right pose is pruned before a chaise on the right
+    side is ever tried there. 0 turns it off."""
     rival_margin: float = 1.3
     """The final refinement also takes the best configurations found facing another way than the best one
     (turned 180 degrees, or 90 for a square-ish object) whose objective is within this factor of the best's:
@@ -303,12 +309,31 @@ class SearchContext:
 
     def pilot(self) -> None:
         """Refine the default configuration under every pose hypothesis for ``pilot_steps`` (skipped when
-        candidates exist already, e.g. from a warm start)."""
+        candidates exist already, e.g. from a warm start); then, with ``pilot_variant_steps``, every
+        configuration that differs from the default in one always-active decision, under every pose
+        hypothesis, for that many steps (:meth:`pilot_variants`)."""
         if self.by_config or self.config.pilot_steps <= 0:
             return
         base = self.problem.canonical({POSE: 0})
         self.evaluate([RefineRequest({**base, POSE: k}, None, self.config.pilot_steps)
                        for k in range(self.problem.pose_hypotheses)], phase="pilot")
+        variants = self.pilot_variants()
+        if variants and self.config.pilot_variant_steps > 0:
+            self.evaluate([RefineRequest({**v, POSE: k}, None, self.config.pilot_variant_steps)
+                           for v in variants for k in range(self.problem.pose_hypotheses)], phase="pilot")
+
+    def pilot_variants(self) -> list[dict[str, Any]]:
+        """The default configuration with one always-active decision (active whatever the others are: a sofa's
+        chaise side, a cabinet's front style) set to each of its other values, in decision order."""
+        base = self.problem.canonical({POSE: 0})
+        out: list[dict[str, Any]] = []
+        for name in self.problem.decisions():
+            if self.problem.is_active(name, {}) is not True:
+                continue
+            for value in self.problem.choices(name):
+                if value != base[name]:
+                    out.append(self.problem.canonical({**base, name: value}))
+        return out
 
     def evaluate(self, requests: list[RefineRequest], fine: bool = False, phase: str | None = None) -> list[Candidate]:
         """Refine a batch of requests, warm-starting configurations seen before (and new ones from the

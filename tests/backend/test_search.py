@@ -416,3 +416,30 @@ def test_duels_leave_out_far_candidates_and_need_a_margin():
     problem.duel = lambda a, b: 0.4 * (float(b is target) - float(a is target))  # within the margin: a draw
     ctx.best = twin
     assert ctx.decide() is twin
+
+
+class ChaiseToy(ToyProblem):
+    """A sofa with a chaise, as the search sees it: the right pose (3) fits only with the right style (2, the
+    chaise on the right side); with any other style it is far worse than pose 2, where every style fits
+    half-well (a plain sofa turned by 90 degrees covering part of the L-shaped footprint)."""
+
+    def misfit(self, config):
+        if config[POSE] == 3:
+            return 0.0 if config["style"] == 2 else 30.0
+        return 1.0 if config[POSE] == 2 else 20.0
+
+
+@pytest.mark.parametrize("variant_steps", [8, 0])
+def test_the_pilot_tries_each_always_active_decision_under_every_pose(variant_steps):
+    """The pilot refines the default and each single change of an always-active decision (style, has_legs; not
+    legs, which depends on has_legs) under every pose, so the right pose is not pruned before its one good
+    configuration is tried; without that second batch mcts returns the half-good pose."""
+    problem = ChaiseToy()
+    cfg = MCTSConfig(refine_steps=5, final_steps=20, pilot_steps=8, pilot_variant_steps=variant_steps)
+    ctx = SearchContext(problem, cfg, Budget(30, 3000), seed=2)
+    ctx.pilot()
+    tried = {(c.config[POSE], c.config["style"], c.config["has_legs"]) for c in ctx.by_config.values()}
+    variants = {(k, s, False) for k in range(4) for s in range(5)} | {(k, 0, True) for k in range(4)}
+    assert tried == (variants if variant_steps else {(k, 0, False) for k in range(4)})
+    best, _ = run_search(ChaiseToy(), "mcts", cfg, Budget(30, 3000), seed=2)
+    assert (best.config[POSE], best.config["style"]) == ((3, 2) if variant_steps else (2, best.config["style"]))
