@@ -191,3 +191,14 @@ def test_the_final_decision_keeps_the_truth_when_a_front_rival_scores_a_hair_bet
         ctx.finals = {c.key: c for c in [truth, *rivals]}
         ctx.best = rivals[0]
         assert ctx.decide().config == (truth.config if duels else rivals[0].config)
+
+
+def test_the_pilot_varies_a_cabinets_front_and_base_under_every_pose(drawer_cabinet):
+    """The always-active decisions of the cabinet are its front style and its base style: the pilot's second batch
+    tries each of their other values (not the handles or the drawer count, which depend on the front)."""
+    from backend.search.mcts import MCTSConfig
+
+    problem, _ = drawer_cabinet
+    ctx = SearchContext(problem, MCTSConfig(), Budget(30))
+    changed = [{k for k, v in c.items() if v != problem.canonical({})[k]} for c in ctx.pilot_variants()]
+    assert sorted(next(iter(s)) for s in changed) == ["Base Style"] * 2 + ["Front Style"] * 3
