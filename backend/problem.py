@@ -252,6 +252,17 @@ class FitProblem:
         return apply_pose(mesh.verts[:1].to(self.dtype), m)[0], mesh.triangles().to(self.device)
 
     @torch.no_grad()
+    def footprint(self, config: dict[str, Any]) -> tuple[float, float, float, float]:
+        """The extents ``(min x, max x, min y, max y)`` (metres, program frame) of ``config``'s shape at the default
+        continuous values: its outline seen from above, which decides the pose hypotheses' fit."""
+        z = self.normalise({p.name: p.default for p in self.space.continuous}).unsqueeze(0)
+        v = self.mesh(config, z).verts[0]
+        if v.shape[0] == 0:
+            return (0.0, 0.0, 0.0, 0.0)
+        lo, hi = v[:, :2].amin(0), v[:, :2].amax(0)
+        return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+
+    @torch.no_grad()
     def duel(self, a: Candidate, b: Candidate) -> float:
         """How much worse ``a`` explains the observations than ``b`` where their shapes differ (> 0: ``b`` is
         better), under the finer objective's scan points and views (:meth:`backend.objective.Objective.disagreement`):

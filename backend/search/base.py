@@ -117,7 +117,9 @@ class Problem(Protocol):
     looks the same turned by ``quarter_turns`` x 90 degrees about +Z (the final refinement then leaves out
     its turned copy as a rival facing); and ``duel(a, b) -> float``: how much worse candidate ``a`` explains
     the observations than ``b`` where their shapes differ (> 0: ``b`` is better), which decides between the
-    final refinement's close candidates (:meth:`SearchContext.decide`)."""
+    final refinement's close candidates (:meth:`SearchContext.decide`); and ``footprint(config) -> (4,)``:
+    the extents (min x, max x, min y, max y, metres) of a configuration's shape at the default continuous
+    values, which choose the pilot's variants (:meth:`SearchContext.pilot_variants`)."""
 
     pose_hypotheses: int
 
@@ -176,6 +178,9 @@ class SearchConfig:
     sofa with a chaise makes the footprint L-shaped, and a plain sofa turned by 90 degrees covers part of it
     better than one facing the right way, so without it the right pose is pruned before a chaise on the right
     side is ever tried there. 0 turns it off."""
+    pilot_footprint: float = 0.05
+    """Only the pilot variants whose footprint (extents seen from above at the default continuous values,
+    ``Problem.footprint``) differs from the default's by more than this (metres) are tried."""
     rival_margin: float = 1.3
     """The final refinement also takes the best configurations found facing another way than the best one
     (turned 180 degrees, or 90 for a square-ish object) whose objective is within this factor of the best's:
@@ -323,16 +328,25 @@ class SearchContext:
                            for v in variants for k in range(self.problem.pose_hypotheses)], phase="pilot")
 
     def pilot_variants(self) -> list[dict[str, Any]]:
-        """The default configuration with one always-active decision (active whatever the others are: a sofa's
-        chaise side, a cabinet's front style) set to each of its other values, in decision order."""
+        """The default configuration with one always-active decision (active whatever the others are) set to
+        each of its other values, in decision order; when the problem has ``footprint(config)`` (the extents
+        of the configuration's shape seen from above at the default continuous values), only those whose
+        footprint differs from the default's by more than ``pilot_footprint`` (a sofa's chaise on either side,
+        not its cushions or a cabinet's front: which pose fits depends on the outline)."""
         base = self.problem.canonical({POSE: 0})
+        footprint = getattr(self.problem, "footprint", None)
+        ref = footprint(base) if footprint is not None else None
         out: list[dict[str, Any]] = []
         for name in self.problem.decisions():
             if self.problem.is_active(name, {}) is not True:
                 continue
             for value in self.problem.choices(name):
-                if value != base[name]:
-                    out.append(self.problem.canonical({**base, name: value}))
+                if value == base[name]:
+                    continue
+                v = self.problem.canonical({**base, name: value})
+                if ref is not None and max(abs(a - b) for a, b in zip(footprint(v), ref, strict=True)) <= self.config.pilot_footprint:
+                    continue
+                out.append(v)
         return out
 
     def evaluate(self, requests: list[RefineRequest], fine: bool = False, phase: str | None = None) -> list[Candidate]:

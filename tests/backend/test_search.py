@@ -443,3 +443,19 @@ def test_the_pilot_tries_each_always_active_decision_under_every_pose(variant_st
     assert tried == (variants if variant_steps else {(k, 0, False) for k in range(4)})
     best, _ = run_search(ChaiseToy(), "mcts", cfg, Budget(30, 3000), seed=2)
     assert (best.config[POSE], best.config["style"]) == ((3, 2) if variant_steps else (2, best.config["style"]))
+
+
+def test_the_pilot_variants_are_those_that_change_the_footprint():
+    """With ``Problem.footprint`` only the variants whose outline differs from the default's by more than
+    ``pilot_footprint`` are tried (a sofa's chaise, not its cushions)."""
+
+    class Outlined(ChaiseToy):
+        def footprint(self, config):
+            deep = 0.6 if config["style"] == 2 else 0.0
+            return (-1.0, 1.0, -0.45, 0.45 + deep + (0.04 if config["has_legs"] else 0.0))
+
+    problem = Outlined()
+    ctx = SearchContext(problem, MCTSConfig(pilot_footprint=0.05), Budget(30))
+    assert [(v["style"], v["has_legs"]) for v in ctx.pilot_variants()] == [(2, False)]
+    best, _ = run_search(Outlined(), "mcts", MCTSConfig(refine_steps=5, final_steps=20, pilot_steps=8), Budget(30, 3000), seed=2)
+    assert (best.config[POSE], best.config["style"]) == (3, 2)
