@@ -240,6 +240,39 @@ class FitProblem:
                 return False
         return True
 
+    @torch.no_grad()
+    def posed_mesh(self, config: dict[str, Any], state: State) -> tuple[torch.Tensor, torch.Tensor]:
+        """A candidate's ``(V, 3)`` vertices in the object frame (posed) and its ``(T, 3)`` triangles."""
+        mesh = self.mesh(config, state.z.unsqueeze(0).to(self.device, self.dtype))
+        slack = self.config.scale_slack
+        ls = torch.tensor([state.log_scale], dtype=self.dtype, device=self.device)
+        ls = ls.clamp(-slack, slack) if slack > 0 else torch.zeros_like(ls)
+        m = pose_matrix(torch.tensor([state.yaw], dtype=self.dtype, device=self.device),
+                        state.translation.to(self.device, self.dtype).reshape(1, 3), ls)
+        return apply_pose(mesh.verts[:1].to(self.dtype), m)[0], mesh.triangles().to(self.device)
+
+    @torch.no_grad()
+    def footprint(self, config: dict[str, Any]) -> tuple[float, float, float, float]:
+        """The extents ``(min x, max x, min y, max y)`` (metres, program frame) of ``config``'s shape at the default
+        continuous values: its outline seen from above, which decides the pose hypotheses' fit."""
+        z = self.normalise({p.name: p.default for p in self.space.continuous}).unsqueeze(0)
+        v = self.mesh(config, z).verts[0]
+        if v.shape[0] == 0:
+            return (0.0, 0.0, 0.0, 0.0)
+        lo, hi = v[:, :2].amin(0), v[:, :2].amax(0)
+        return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+
+    @torch.no_grad()
+    def duel(self, a: Candidate, b: Candidate) -> float:
+        """How much worse ``a`` explains the observations than ``b`` where their shapes differ (> 0: ``b`` is
+        better), under the finer objective's scan points and views (:meth:`backend.objective.Objective.disagreement`):
+        the final decision between candidates whose objectives are close."""
+        va, ta = self.posed_mesh(a.config, a.state)
+        vb, tb = self.posed_mesh(b.config, b.state)
+        if ta.shape[0] == 0 or tb.shape[0] == 0:
+            return 0.0
+        return self.fine_objective.disagreement(va, ta, vb, tb)
+
     # -- refinement ---------------------------------------------------------
 
     def _initial(self, config: dict[str, Any], starts: int, generator: torch.Generator) -> list[State]:

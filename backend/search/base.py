@@ -115,7 +115,11 @@ class Problem(Protocol):
 
     Optionally also ``turn_symmetric(config, state, quarter_turns) -> bool``: whether a candidate's shape
     looks the same turned by ``quarter_turns`` x 90 degrees about +Z (the final refinement then leaves out
-    its turned copy as a rival facing)."""
+    its turned copy as a rival facing); and ``duel(a, b) -> float``: how much worse candidate ``a`` explains
+    the observations than ``b`` where their shapes differ (> 0: ``b`` is better), which decides between the
+    final refinement's close candidates (:meth:`SearchContext.decide`); and ``footprint(config) -> (4,)``:
+    the extents (min x, max x, min y, max y, metres) of a configuration's shape at the default continuous
+    values, which choose the pilot's variants (:meth:`SearchContext.pilot_variants`)."""
 
     pose_hypotheses: int
 
@@ -168,6 +172,17 @@ class SearchConfig:
     pilot_steps: int = 30
     """Adam steps of the pilot: before the search, the default configuration is refined under every
     pose hypothesis (one batch), so that later configurations start from its continuous values."""
+    pilot_variant_steps: int = 8
+    """Adam steps of the pilot's second batch: the default configuration with one always-active decision
+    changed (each other value), under every pose hypothesis. Which pose fits depends on such a decision: a
+    sofa with a chaise makes the footprint L-shaped, and a plain sofa turned by 90 degrees covers part of it
+    better than one facing the right way, so without it the right pose is pruned before a chaise on the right
+    side is ever tried there. 0 turns it off."""
+    pilot_footprint: float = 0.25
+    """Only the pilot variants whose footprint (extents seen from above at the default continuous values,
+    ``Problem.footprint``) differs from the default's by more than this (metres) are tried: the library
+    sofa's chaise (30 cm), not the table's round top (20 cm) or the chair's star base (8 cm), whose variants
+    cost a table its top shape on tuning seed 7 (a threshold from two tuning seeds: fragile)."""
     rival_margin: float = 1.3
     """The final refinement also takes the best configurations found facing another way than the best one
     (turned 180 degrees, or 90 for a square-ish object) whose objective is within this factor of the best's:
@@ -189,6 +204,17 @@ class SearchConfig:
     """After each round of the final refinement, the configurations within this fraction of the best one's
     finer objective stay in it (a close decision is refined further, not left to the first round); the rest
     drop out."""
+    duels: bool = True
+    """The final refinement's candidates within ``close_margin`` of the best and facing its way meet in a
+    round-robin of duels on the evidence that tells each pair apart (the scan points near one and not the other, the surface one
+    has and the other lacks: a handle, a drawer's seam, an open front), and the one with the most wins is
+    returned (ties: the better objective). On the whole object such details are drowned in the noise of the
+    points both explain equally well."""
+    duel_margin: float = 5e-5
+    """A duel is won only by more than this (metres x share of the evidence: ``Problem.duel``); closer
+    ones are draws."""
+    duel_candidates: int = 4
+    """At most this many of the close candidates (the best by objective) enter the duels."""
 
 
 Progress = Callable[[dict[str, Any]], None]
@@ -264,6 +290,9 @@ class SearchContext:
         """Seconds spent refining in each phase: ``pilot``, ``search`` and ``final``."""
         self.best_by_pose: dict[int, Candidate] = {}
         """The best candidate of the search (not the final refinement) under each pose hypothesis."""
+        self.duel_record: dict[str, Any] | None = None
+        """The final decision's duels (:meth:`decide`) when there were any: the close candidates'
+        configurations, their wins and the winner's index."""
 
     def random(self) -> float:
         return float(torch.rand((), generator=self.generator))
@@ -287,12 +316,40 @@ class SearchContext:
 
     def pilot(self) -> None:
         """Refine the default configuration under every pose hypothesis for ``pilot_steps`` (skipped when
-        candidates exist already, e.g. from a warm start)."""
+        candidates exist already, e.g. from a warm start); then, with ``pilot_variant_steps``, every
+        configuration that differs from the default in one always-active decision, under every pose
+        hypothesis, for that many steps (:meth:`pilot_variants`)."""
         if self.by_config or self.config.pilot_steps <= 0:
             return
         base = self.problem.canonical({POSE: 0})
         self.evaluate([RefineRequest({**base, POSE: k}, None, self.config.pilot_steps)
                        for k in range(self.problem.pose_hypotheses)], phase="pilot")
+        variants = self.pilot_variants()
+        if variants and self.config.pilot_variant_steps > 0:
+            self.evaluate([RefineRequest({**v, POSE: k}, None, self.config.pilot_variant_steps)
+                           for v in variants for k in range(self.problem.pose_hypotheses)], phase="pilot")
+
+    def pilot_variants(self) -> list[dict[str, Any]]:
+        """The default configuration with one always-active decision (active whatever the others are) set to
+        each of its other values, in decision order; when the problem has ``footprint(config)`` (the extents
+        of the configuration's shape seen from above at the default continuous values), only those whose
+        footprint differs from the default's by more than ``pilot_footprint`` (a sofa's chaise on either side,
+        not its cushions or a cabinet's front: which pose fits depends on the outline)."""
+        base = self.problem.canonical({POSE: 0})
+        footprint = getattr(self.problem, "footprint", None)
+        ref = footprint(base) if footprint is not None else None
+        out: list[dict[str, Any]] = []
+        for name in self.problem.decisions():
+            if self.problem.is_active(name, {}) is not True:
+                continue
+            for value in self.problem.choices(name):
+                if value == base[name]:
+                    continue
+                v = self.problem.canonical({**base, name: value})
+                if ref is not None and max(abs(a - b) for a, b in zip(footprint(v), ref, strict=True)) <= self.config.pilot_footprint:
+                    continue
+                out.append(v)
+        return out
 
     def evaluate(self, requests: list[RefineRequest], fine: bool = False, phase: str | None = None) -> list[Candidate]:
         """Refine a batch of requests, warm-starting configurations seen before (and new ones from the
@@ -440,6 +497,36 @@ class SearchContext:
         s.yaw = s.yaw + self.config.jitter_yaw * float(torch.randn((), generator=self.generator))
         return s
 
+    def decide(self) -> Candidate:
+        """The final decision: the candidates of the final refinement within ``close_margin`` of the best one's
+        objective and facing its way (nearest quarter turn; at most ``duel_candidates``, distinct configurations)
+        meet in a round-robin of duels (``Problem.duel``, won by more than ``duel_margin``); the one with the most
+        wins is returned, ties going to the better objective. Without duels (``duels`` off, a problem without ``duel``, a single close
+        candidate) the best by objective."""
+        duel = getattr(self.problem, "duel", None)
+        if not self.config.duels or duel is None or not self.finals or self.best is None:
+            return self.best
+        ranked = sorted(self.finals.values(), key=lambda c: c.objective)
+        limit = ranked[0].objective + self.config.close_margin * abs(ranked[0].objective)
+        # the facing is the whole object's decision (the rivals facing other ways met the leader in the final
+        # refinement already): the duels decide the details of the leader's facing
+        close = [c for c in ranked if c.objective <= limit and quarter_turns(c.state.yaw - ranked[0].state.yaw) == 0]
+        close = close[:max(1, self.config.duel_candidates)]
+        if len(close) < 2:
+            return self.best
+        wins = [0] * len(close)
+        for i in range(len(close)):
+            for j in range(i + 1, len(close)):
+                d = float(duel(close[i], close[j]))
+                if d > self.config.duel_margin:
+                    wins[j] += 1
+                elif d < -self.config.duel_margin:
+                    wins[i] += 1
+        winner = max(range(len(close)), key=lambda i: (wins[i], -i))
+        self.duel_record = {"candidates": [dict(c.config) for c in close], "wins": wins, "winner": winner}
+        self.best = close[winner]
+        return self.best
+
     def finish(self) -> Candidate:
         """Final, longer refinement of the best few configurations and their rivals facing another way
         (:meth:`final_configs`) as long as the budget allows (at most ``final_steps`` Adam steps), under the
@@ -464,7 +551,7 @@ class SearchContext:
                 extra = min(cfg.final_jitter, room // steps - len(cands))
                 self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands]
                               + [RefineRequest(cands[0].config, self.jittered(cands[0]), steps) for _ in range(extra)], fine)
-            return self.best
+            return self.decide()
         probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
         t0 = time.perf_counter()
         cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
@@ -490,4 +577,4 @@ class SearchContext:
             done += steps
             if not split:
                 break
-        return self.best
+        return self.decide()

@@ -362,3 +362,100 @@ def test_the_final_refinement_spends_spare_room_on_jittered_copies_of_the_best()
     yaws = {round(init.yaw, 6) for _, init in copies}
     assert len(yaws) == 2 and round(leader.yaw, 6) not in yaws
     assert best.objective == min(c.objective for c in ctx.finals.values())
+
+
+class DuelToy(ToyProblem):
+    """A problem whose finer objective prefers, by a hair, a configuration that differs from the target in its
+    style (4 for 3): within ``close_margin`` of each other, as a cabinet with handles and one without are
+    under the whole-object mean. Its duels (``Problem.duel``) look where the two differ and prefer the
+    target; ``duels`` records the pairs asked."""
+
+    def __init__(self):
+        super().__init__()
+        self.duels = []
+
+    def misfit(self, config):
+        m = super().misfit(config)
+        if config["style"] == 4 and m == 1.0:  # the near-twin of the target, a hair better on the whole object
+            return 9.9
+        return 10.0 + m
+
+    def duel(self, a, b):
+        self.duels.append((a.key, b.key))
+        return float(b.config["style"] == TARGET["style"]) - float(a.config["style"] == TARGET["style"])  # > 0: b is better
+
+
+@pytest.mark.parametrize("duels", [True, False])
+def test_duels_between_close_final_candidates_decide_on_where_they_differ(duels):
+    """The final refinement's candidates within ``close_margin`` meet in duels: the target, a hair worse than
+    its near-twin on the whole object, wins them and is returned; without duels the objective decides."""
+    cfg = ExhaustiveConfig(refine_steps=5, final_steps=20, final_candidates=3, duels=duels, close_margin=0.05)
+    problem = DuelToy()
+    best, ctx = run_search(problem, "exhaustive", cfg, Budget(30))
+    ranked = sorted(ctx.finals.values(), key=lambda c: c.objective)
+    assert ranked[0].config["style"] == 4  # the objective's choice
+    assert best.config["style"] == (TARGET["style"] if duels else 4)
+    assert {k: v for k, v in best.config.items() if k != "style"} == {k: v for k, v in TARGET.items() if k != "style"}
+    if duels:
+        assert problem.duels and ctx.duel_record["winner"] == [c.key for c in ranked].index(best.key)
+    else:
+        assert not problem.duels and ctx.duel_record is None
+
+
+def test_duels_leave_out_far_candidates_and_need_a_margin():
+    """Only candidates within ``close_margin`` of the best duel, and a duel within ``duel_margin`` is a draw
+    (ties go to the better objective)."""
+    problem = DuelToy()
+    ctx = SearchContext(problem, MCTSConfig(close_margin=0.05, duel_margin=0.5), Budget(30))
+    base = problem.canonical({POSE: TARGET[POSE], "has_legs": True, "legs": 1})
+    twin, target, far = (_cand({**base, "style": s}, o) for s, o in ((4, 1.0), (3, 1.04), (2, 1.2)))
+    ctx.finals = {c.key: c for c in (twin, target, far)}
+    ctx.best = twin
+    assert ctx.decide() is target
+    assert {k for pair in problem.duels for k in pair} == {twin.key, target.key}  # the far one stays out
+    problem.duel = lambda a, b: 0.4 * (float(b is target) - float(a is target))  # within the margin: a draw
+    ctx.best = twin
+    assert ctx.decide() is twin
+
+
+class ChaiseToy(ToyProblem):
+    """A sofa with a chaise, as the search sees it: the right pose (3) fits only with the right style (2, the
+    chaise on the right side); with any other style it is far worse than pose 2, where every style fits
+    half-well (a plain sofa turned by 90 degrees covering part of the L-shaped footprint)."""
+
+    def misfit(self, config):
+        if config[POSE] == 3:
+            return 0.0 if config["style"] == 2 else 30.0
+        return 1.0 if config[POSE] == 2 else 20.0
+
+
+@pytest.mark.parametrize("variant_steps", [8, 0])
+def test_the_pilot_tries_each_always_active_decision_under_every_pose(variant_steps):
+    """The pilot refines the default and each single change of an always-active decision (style, has_legs; not
+    legs, which depends on has_legs) under every pose, so the right pose is not pruned before its one good
+    configuration is tried; without that second batch mcts returns the half-good pose."""
+    problem = ChaiseToy()
+    cfg = MCTSConfig(refine_steps=5, final_steps=20, pilot_steps=8, pilot_variant_steps=variant_steps)
+    ctx = SearchContext(problem, cfg, Budget(30, 3000), seed=2)
+    ctx.pilot()
+    tried = {(c.config[POSE], c.config["style"], c.config["has_legs"]) for c in ctx.by_config.values()}
+    variants = {(k, s, False) for k in range(4) for s in range(5)} | {(k, 0, True) for k in range(4)}
+    assert tried == (variants if variant_steps else {(k, 0, False) for k in range(4)})
+    best, _ = run_search(ChaiseToy(), "mcts", cfg, Budget(30, 3000), seed=2)
+    assert (best.config[POSE], best.config["style"]) == ((3, 2) if variant_steps else (2, best.config["style"]))
+
+
+def test_the_pilot_variants_are_those_that_change_the_footprint():
+    """With ``Problem.footprint`` only the variants whose outline differs from the default's by more than
+    ``pilot_footprint`` are tried (a sofa's chaise, not its cushions)."""
+
+    class Outlined(ChaiseToy):
+        def footprint(self, config):
+            deep = 0.6 if config["style"] == 2 else 0.0
+            return (-1.0, 1.0, -0.45, 0.45 + deep + (0.04 if config["has_legs"] else 0.0))
+
+    problem = Outlined()
+    ctx = SearchContext(problem, MCTSConfig(pilot_footprint=0.05), Budget(30))
+    assert [(v["style"], v["has_legs"]) for v in ctx.pilot_variants()] == [(2, False)]
+    best, _ = run_search(Outlined(), "mcts", MCTSConfig(refine_steps=5, final_steps=20, pilot_steps=8), Budget(30, 3000), seed=2)
+    assert (best.config[POSE], best.config["style"]) == (3, 2)
