@@ -431,19 +431,7 @@ class Objective:
         ``seen``: some view sees the sample (inside it, not behind the candidate's own ``rendered (K, C, h, w)``
         depth by more than ``free_space_margin``, a measurement at its pixel); ``gap``: the largest amount by
         which the nearest measured depth at its pixel lies behind it over those views (0 when none)."""
-        v = self.views
-        uv, z = v.cameras.to(dtype=s.dtype).project(s)  # (C, K, S, 2), (C, K, S)
-        h, w = v.nearest.shape[1:]
-        u = torch.round(uv[..., 0]).long()
-        r = torch.round(uv[..., 1]).long()
-        inside = (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
-        u, r = u.clamp(0, w - 1), r.clamp(0, h - 1)
-        c_, k_ = z.shape[:2]
-        ci = torch.arange(c_, device=s.device)[:, None, None]
-        ki = torch.arange(k_, device=s.device)[None, :, None]
-        at = ci * (h * w) + r * w + u
-        rend = rendered.reshape(-1).take(at + ki * (c_ * h * w))
-        obs = v.nearest.reshape(-1).take(at).to(s.dtype)
+        z, inside, rend, obs = self._at_pixels(s, rendered)
         sees = inside & (rend > 0) & (z <= rend + self.cfg.free_space_margin) & (obs > 0)
         gap = torch.where(sees, (obs - z).clamp_min(0.0), torch.zeros_like(z)).amax(0)
         return gap, sees.any(0)
@@ -478,6 +466,14 @@ class Objective:
     def _observable(self, s: torch.Tensor, rendered: torch.Tensor) -> torch.Tensor:
         """``(K, S)`` bool: samples ``s (K, S, 3)`` visible in some view given the candidates' depth
         ``rendered (K, C, h, w)`` and observed by the sensor there (not hidden by something nearer)."""
+        z, inside, rend, obs = self._at_pixels(s, rendered)
+        tol = self.cfg.free_space_margin
+        return (inside & (rend > 0) & (z <= rend + tol) & (obs > 0) & (obs >= z - tol)).any(0)
+
+    def _at_pixels(self, s: torch.Tensor, rendered: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Samples ``s (K, S, 3)`` seen from every view: ``(z, inside, rend, obs)``, each ``(C, K, S)``: their depth,
+        whether they project inside the image in front of the camera, the candidates' ``rendered (K, C, h, w)``
+        depth and the sensor's nearest measured depth at their pixel."""
         v = self.views
         uv, z = v.cameras.to(dtype=s.dtype).project(s)  # (C, K, S, 2), (C, K, S)
         h, w = v.nearest.shape[1:]
@@ -491,8 +487,7 @@ class Objective:
         at = ci * (h * w) + r * w + u  # (C, K, S): the sample's pixel in its view
         rend = rendered.reshape(-1).take(at + ki * (c_ * h * w))  # rendered[k, c, r, u]
         obs = v.nearest.reshape(-1).take(at).to(s.dtype)  # nearest[c, r, u]
-        tol = self.cfg.free_space_margin
-        return (inside & (rend > 0) & (z <= rend + tol) & (obs > 0) & (obs >= z - tol)).any(0)
+        return z, inside, rend, obs
 
     def _frame_terms(self, out: RenderOutput, names: list[str], reference: bool = False) -> dict[str, torch.Tensor]:
         """The image terms of a render: on the pixels each one counts, gathered once per objective (the same
