@@ -406,7 +406,7 @@ def test_duels_leave_out_far_candidates_and_need_a_margin():
     """Only candidates within ``close_margin`` of the best duel, and a duel within ``duel_margin`` is a draw
     (ties go to the better objective)."""
     problem = DuelToy()
-    ctx = SearchContext(problem, MCTSConfig(close_margin=0.05, duel_margin=0.5), Budget(30))
+    ctx = SearchContext(problem, MCTSConfig(duels=True, close_margin=0.05, duel_margin=0.5), Budget(30))
     base = problem.canonical({POSE: TARGET[POSE], "has_legs": True, "legs": 1})
     twin, target, far = (_cand({**base, "style": s}, o) for s, o in ((4, 1.0), (3, 1.04), (2, 1.2)))
     ctx.finals = {c.key: c for c in (twin, target, far)}
