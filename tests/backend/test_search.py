@@ -174,7 +174,7 @@ class FineToy(ToyProblem):
 
 @pytest.mark.parametrize("fine", [True, False])
 def test_the_finer_objective_decides_between_the_best_configurations(fine):
-    cfg = ExhaustiveConfig(refine_steps=5, final_steps=20, final_candidates=3, fine_final=fine)
+    cfg = ExhaustiveConfig(refine_steps=5, final_steps=20, final_candidates=3, fine_final=fine, polish_rounds=0)
     best, ctx = run_search(FineToy(), "exhaustive", cfg, Budget(30))
     assert best.config["style"] == (4 if fine else 3)
     assert {k: v for k, v in best.config.items() if k != "style"} == {k: v for k, v in TARGET.items() if k != "style"}
@@ -352,7 +352,7 @@ def test_the_final_refinement_spends_spare_room_on_jittered_copies_of_the_best()
                 seen.append([(config_key(r.config), r.init) for r in requests])
             return super().refine(requests, fine, should_stop)
 
-    cfg = MCTSConfig(refine_steps=5, final_steps=20, fine_probe_steps=5, final_jitter=2, jitter_yaw=0.3)
+    cfg = MCTSConfig(refine_steps=5, final_steps=20, fine_probe_steps=5, final_jitter=2, jitter_yaw=0.3, polish_rounds=0)
     best, ctx = run_search(Recording(), "mcts", cfg, Budget(30, 4000), seed=1)
     probe, rest = seen  # the first round over all, then the survivors and the copies of the best
     assert len(rest) >= 3 and len(rest) <= len(probe) + 2
@@ -459,3 +459,55 @@ def test_the_pilot_variants_are_those_that_change_the_footprint():
     assert [(v["style"], v["has_legs"]) for v in ctx.pilot_variants()] == [(2, False)]
     best, _ = run_search(Outlined(), "mcts", MCTSConfig(refine_steps=5, final_steps=20, pilot_steps=8), Budget(30, 3000), seed=2)
     assert (best.config[POSE], best.config["style"]) == (3, 2)
+
+
+class DecoyToy(ToyProblem):
+    """A problem whose search objective prefers a decoy two changes away from the target (style 4 for 3, 2 legs
+    for 1), while the finer objective ranks the target first and each single change towards it better than
+    the decoy: a cabinet whose front the search's objective ranks wrongly, within a few percent."""
+
+    fine = False
+
+    def refine(self, requests, fine=False, should_stop=None):
+        self.fine = fine
+        self.fine_calls = getattr(self, "fine_calls", []) + ([[dict(r.config) for r in requests]] if fine else [])
+        return super().refine(requests, should_stop=should_stop)
+
+    def misfit(self, config):
+        if self.fine:
+            return super().misfit(config)
+        decoy = {**TARGET, "style": 4, "legs": 2}
+        return float(sum(config[k] != v for k, v in decoy.items()))
+
+
+@pytest.mark.parametrize("rounds", [0, 1, 2])
+def test_the_polish_reaches_the_target_from_a_decoy_leader(rounds):
+    """Only the search's best configuration enters the final refinement; its one-change neighbours, refined
+    from its values under the finer objective, replace it when better, and a second round reaches the target
+    two changes away. Without the polish the decoy is returned."""
+    cfg = ExhaustiveConfig(refine_steps=5, final_steps=20, final_candidates=1, rival_candidates=0, polish_rounds=rounds)
+    problem = DecoyToy()
+    best, ctx = run_search(problem, "exhaustive", cfg, Budget(30))
+    found = {k: best.config[k] for k in ("style", "legs")}
+    assert found == [{"style": 4, "legs": 2}, {"style": 3, "legs": 2}, {"style": 3, "legs": 1}][rounds] or (
+        rounds == 1 and found == {"style": 4, "legs": 1})
+    if rounds:  # after the first round (the decoy alone), the polish's first round: the decoy's neighbours
+        decoy = {**TARGET, "style": 4, "legs": 2}
+        assert problem.fine_calls[0] == [decoy]
+        assert sorted((c["style"], c["has_legs"], c["legs"]) for c in problem.fine_calls[1]) == [
+            (3, True, 2), (4, False, 0), (4, True, 1), (4, True, 3)]
+    assert best.objective == min(c.objective for c in ctx.finals.values())
+
+
+def test_the_polish_tries_each_active_decision_and_a_count_s_next_values():
+    from types import SimpleNamespace
+
+    ctx = SimpleNamespace(problem=ToyProblem())
+    leader = _cand({POSE: 1, "style": 2, "has_legs": True, "legs": 2}, 1.0)
+    got = SearchContext.neighbours(ctx, leader, set())
+    assert [(c["style"], c["has_legs"], c["legs"]) for c in got] == (
+        [(1, True, 2), (3, True, 2), (2, False, 0), (2, True, 1), (2, True, 3)])  # the toy's styles are ints: counts
+    assert all(c[POSE] == 1 for c in got)
+    leader = _cand({POSE: 0, "style": 0, "has_legs": False, "legs": 0}, 1.0)  # legs inactive: not changed
+    got = SearchContext.neighbours(ctx, leader, {config_key({POSE: 0, "style": 1, "has_legs": False, "legs": 0})})
+    assert [(c["style"], c["has_legs"], c["legs"]) for c in got] == [(0, True, 0)]
