@@ -13,7 +13,12 @@ a trace. While tracing, every tensor -> Python conversion (``bool``, ``int``,
 ``float``, ``item``, ``tolist``) is recorded; the traced graph returns those
 tensors too, and a replay whose guard values differ from the recorded ones
 falls back to the slow path (the reference: the plain Python program) for
-that call. ``eval_context(trace=False)`` disables the fast path for a block of
+that call. Under the tracer a tensor's sizes are tensors too, so reading a size
+(``int(x.shape[1])``, ``x.shape[0] == 1``) is a conversion as well; a guard whose value
+is computed from sizes alone, of tensors whose shapes follow from the input shapes
+(which the key fixes: no ``nonzero``, boolean indexing or other data-dependent shape
+upstream), cannot change between calls with that key and is left out of the graph
+(:func:`_size_only_values`), which would otherwise recompute it on every replay. ``eval_context(trace=False)`` disables the fast path for a block of
 code, ``SHAPEPROG_TRACE=0`` everywhere.
 """
 
@@ -48,6 +53,7 @@ class _GuardRecorder:
 
     def __init__(self) -> None:
         self.tensors: list[torch.Tensor] = []
+        self.values: list[int | None] = []  # the traced graph value of each converted tensor (its unique id)
         self._saved: dict[str, Any] = {}
 
     def __enter__(self) -> Self:
@@ -57,6 +63,7 @@ class _GuardRecorder:
 
             def patched(t, *a, _orig=orig, **k):
                 self.tensors.append(t)
+                self.values.append(_traced_value(t))
                 return _orig(t, *a, **k)
 
             setattr(torch.Tensor, name, patched)
@@ -65,6 +72,80 @@ class _GuardRecorder:
     def __exit__(self, *exc) -> None:
         for name, orig in self._saved.items():
             setattr(torch.Tensor, name, orig)
+
+
+def _traced_value(t: torch.Tensor) -> int | None:
+    """The unique id of ``t``'s value in the graph being traced (None outside a trace or when it has none)."""
+    if torch._C._get_tracing_state() is None:
+        return None
+    try:
+        return torch._C._get_value_trace(t).unique()
+    except RuntimeError:
+        return None
+
+
+# ops whose output shape depends on their inputs' values
+_DATA_DEPENDENT_SHAPE = frozenset({
+    "aten::nonzero", "aten::nonzero_numpy", "aten::argwhere", "aten::masked_select", "aten::unique", "aten::_unique",
+    "aten::_unique2", "aten::unique_consecutive", "aten::unique_dim", "aten::unique_dim_consecutive",
+    "aten::repeat_interleave", "aten::bincount", "aten::tensor_split", "aten::segment_reduce", "aten::resize_",
+    "aten::resize_as_", "aten::set_", "aten::item", "aten::_local_scalar_dense",
+})
+# pure functions of their inputs that size arithmetic goes through (a value computed from static sizes and
+# constants by these is itself fixed by the key)
+_SIZE_ARITHMETIC = frozenset({
+    "prim::NumToTensor", "aten::Int", "aten::Float", "aten::Bool", "aten::ScalarImplicit", "prim::ListConstruct",
+    "prim::TupleConstruct", "prim::ListUnpack", "prim::TupleUnpack", "aten::__getitem__", "aten::len", "aten::add",
+    "aten::sub", "aten::mul", "aten::div", "aten::floordiv", "aten::floor_divide", "aten::remainder", "aten::neg",
+    "aten::eq", "aten::ne", "aten::lt", "aten::le", "aten::gt", "aten::ge", "aten::__and__", "aten::__or__",
+    "aten::__xor__", "aten::__not__", "aten::logical_not", "aten::max", "aten::min", "aten::maximum",
+    "aten::minimum", "aten::detach", "aten::to", "aten::reshape", "aten::view", "aten::unsqueeze", "aten::squeeze",
+    "aten::clone", "aten::stack", "aten::cat",
+})
+_SIZE_READS = frozenset({"aten::size", "aten::numel", "aten::dim"})
+
+
+def _size_only_values(graph: torch.Graph) -> set[int]:
+    """Unique ids of the values of a traced ``graph`` that are fixed by the input shapes: computed by size
+    arithmetic from non-tensor constants and the sizes of tensors whose shapes are themselves fixed.
+
+    One forward pass: a tensor's shape is *dynamic* when an op with a data-dependent output shape (or a
+    boolean index) is upstream of it, or an op took a size argument that is not fixed; a graph input's
+    shape is fixed (the cache key holds it). Tensor constants are never counted as fixed (a view of one
+    may be written in place with traced values)."""
+    dynamic: set[int] = set()  # tensors (and lists) whose shape is not fixed
+    fixed: set[int] = set()  # values fixed by the input shapes
+
+    def is_tensor(v) -> bool:
+        return isinstance(v.type(), torch.TensorType)
+
+    def shape_dynamic(v) -> bool:
+        if is_tensor(v) or isinstance(v.type(), torch.ListType | torch.TupleType):
+            return v.unique() in dynamic
+        return v.unique() not in fixed  # a scalar argument (a size, a fill value) not fixed by the key
+
+    for node in graph.nodes():
+        kind, ins, outs = node.kind(), list(node.inputs()), list(node.outputs())
+        if kind == "prim::Constant":
+            fixed.update(o.unique() for o in outs if not is_tensor(o))
+            continue
+        dyn = kind in _DATA_DEPENDENT_SHAPE or any(shape_dynamic(i) for i in ins)
+        if kind == "aten::where" and len(ins) == 1:
+            dyn = True
+        if kind == "aten::index" and len(ins) > 1:
+            idx = ins[1].node()
+            elems = list(idx.inputs()) if idx.kind() == "prim::ListConstruct" else [None]
+            dyn = dyn or any(e is None or (is_tensor(e) and e.type().scalarType() not in ("Long", "Int")) for e in elems
+                             if e is None or e.type().kind() != "NoneType")
+        if dyn:
+            dynamic.update(o.unique() for o in outs)
+        if kind in _SIZE_READS:
+            ok = ins[0].unique() not in dynamic and all(i.unique() in fixed for i in ins[1:])
+        else:
+            ok = kind in _SIZE_ARITHMETIC and all(i.unique() in fixed for i in ins)
+        if ok:
+            fixed.update(o.unique() for o in outs)
+    return fixed
 
 
 def _guard_vector(tensors: list[torch.Tensor], device) -> torch.Tensor:
@@ -84,6 +165,7 @@ class _Traced:
         self.template = template
         self.attr_names = attr_names
         self.guards = guards
+        self.guards_recorded = self.guards_kept = 0  # conversions seen while tracing / kept in the graph
 
 
 _UNTRACEABLE = "untraceable"
@@ -151,7 +233,10 @@ class TraceCache:
             holder["mesh"] = mesh
             names = list(mesh.attributes)
             holder["attrs"] = names
-            guards = _guard_vector(rec.tensors, device)
+            fixed = _size_only_values(torch._C._get_tracing_state().graph())
+            kept = [t for t, v in zip(rec.tensors, rec.values) if v is None or v not in fixed]
+            holder["guards_total"], holder["guards_kept"] = len(rec.tensors), len(kept)
+            guards = _guard_vector(kept, device)
             holder["guards"] = guards
             return (mesh.verts, *(mesh.attributes[n].data for n in names), guards)
 
@@ -166,7 +251,8 @@ class TraceCache:
             self.stats["slow"] += 1
             return slow(kwargs)
         mesh: MeshBatch = holder["mesh"]
-        self.entries[key] = _Traced(traced, mesh, holder["attrs"], holder["guards"].detach().clone())
+        entry = self.entries[key] = _Traced(traced, mesh, holder["attrs"], holder["guards"].detach().clone())
+        entry.guards_recorded, entry.guards_kept = holder["guards_total"], holder["guards_kept"]
         self._evict()
         self.stats["traced"] += 1
         return mesh

@@ -108,3 +108,67 @@ def test_a_key_whose_trace_fails_stays_on_the_plain_path(monkeypatch):
         assert m.num_verts == 5 + 4
     assert len(tries) == 1
     assert _stats(mod)["untraceable"] == 1 and _stats(mod)["traced"] == 0 and _stats(mod)["slow"] == 6
+
+
+def _size_guards(fn, *example):
+    """Trace ``fn`` recording its conversions; returns (recorded, kept) as :class:`TraceCache` decides them."""
+    import warnings
+
+    from translator.tracing import _GuardRecorder, _size_only_values
+
+    out = {}
+
+    def traced(*xs):
+        with _GuardRecorder() as rec:
+            y = fn(*xs)
+        fixed = _size_only_values(torch._C._get_tracing_state().graph())
+        out["recorded"] = len(rec.tensors)
+        out["kept"] = sum(1 for v in rec.values if v is None or v not in fixed)
+        return y
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.trace(traced, example, check_trace=False, strict=False)
+    return out["recorded"], out["kept"]
+
+
+def test_guards_on_static_sizes_are_dropped_and_data_dependent_ones_kept():
+    x = torch.randn(2, 5, 3)
+
+    def static(x):
+        y = (x * 2.0).reshape(2, -1)
+        n, b = int(y.shape[1]), int(x.shape[0])  # sizes fixed by the input shape
+        flag = bool(x.shape[0] == 1)
+        return y[:, : n // 3] * b * float(flag)
+
+    assert _size_guards(static, x) == (3, 0)
+
+    def nonzero(x):
+        m = torch.nonzero(x[0, :, 0] > 0)  # how many rows: a data-dependent size
+        return x[:, : int(m.shape[0])]
+
+    assert _size_guards(nonzero, x) == (1, 1)
+
+    def masked(x):
+        sel = x[0, :, 0][x[0, :, 0] > 0]  # boolean indexing
+        return x * int(sel.numel())
+
+    assert _size_guards(masked, x) == (1, 1)
+
+    def value(x):
+        return x * float(x.sum())  # a value, never a size
+
+    assert _size_guards(value, x) == (1, 1)
+
+
+def test_replay_keeps_fewer_guards_than_it_recorded_and_still_catches_a_changed_branch():
+    """On a program whose sizes are read while it runs, the replayed graph holds fewer guards than were
+    recorded (the static sizes' are gone), and the value-dependent branch still leaves the replay."""
+    mod = _program()
+    w = torch.tensor([1.0], dtype=torch.float64)
+    for _ in range(3):
+        mod.program({}, {"Width": w, "Tall": torch.tensor([0.9], dtype=torch.float64)})
+    (entry,) = [e for e in mod.group_main._shapeprog_traces.entries.values() if hasattr(e, "fn")]
+    assert 1 <= entry.guards_kept < entry.guards_recorded
+    m = mod.program({}, {"Width": w, "Tall": torch.tensor([0.1], dtype=torch.float64)})
+    assert m.num_verts == 2 + 3 and _stats(mod)["guard_misses"] == 1

@@ -139,7 +139,7 @@ def normalize(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(v / |v|, |v| > 0)`` with a zero vector (and zero gradient) where ``v`` vanishes."""
     sq = (v * v).sum(-1, keepdim=True)
     ok = sq > 1.0e-30
-    return torch.where(ok, v / torch.sqrt(torch.where(ok, sq, torch.ones_like(sq))), torch.zeros_like(v)), ok.squeeze(-1)
+    return torch.where(ok, v / torch.sqrt(sq.clamp_min(1.0e-30)), 0.0), ok.squeeze(-1)
 
 
 def _almost_equal(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -178,24 +178,69 @@ def _neighbours(offsets: tuple[int, ...], cyclic: tuple[bool, ...]) -> tuple[lis
     return prev, nxt, kind
 
 
+@dataclass(frozen=True)
+class _TangentLayout:
+    """:func:`_neighbours` as index tensors: ``next_i (E,)``; ``prev_seg (E,)``, the point whose step to its
+    next point is this point's step from its previous one (``next_i[prev_seg[k]] == k``; ``E``, a zero step,
+    where the previous point is the point itself); the kind masks ``(1, E, 1)`` of the kinds present."""
+
+    next_i: torch.Tensor
+    prev_seg: torch.Tensor
+    prev_self: bool
+    kinds: frozenset[int]
+    masks: dict[int, torch.Tensor]
+    open_end_masks: tuple[torch.Tensor, torch.Tensor] | None  # kind 1 / kind 2 as (1, E)
+
+
+@functools.lru_cache(maxsize=256)
+def _tangent_layout(offsets: tuple[int, ...], cyclic: tuple[bool, ...], device: torch.device) -> _TangentLayout:
+    prev, nxt, kind = _neighbours(offsets, cyclic)
+    e = len(nxt)
+    prev_seg = []
+    for k, p in enumerate(prev):
+        if p == k:
+            prev_seg.append(e)
+        else:
+            assert nxt[p] == k, "a previous point's next point is the point itself"
+            prev_seg.append(p)
+    kind_t = torch.tensor(kind, dtype=torch.long, device=device)
+    kinds = frozenset(kind)
+    masks = {k: (kind_t == k).reshape(1, -1, 1) for k in kinds}
+    open_ends = None
+    if 1 in kinds or 2 in kinds:
+        open_ends = ((kind_t == 1).reshape(1, -1), (kind_t == 2).reshape(1, -1))
+    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)
+    return _TangentLayout(mk(nxt), mk(prev_seg), e in prev_seg, kinds, masks, open_ends)
+
+
 def evaluated_tangents(curves: CurvesBatch, positions: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
-    """Unit tangents ``(b, E, 3)`` at the evaluated points ``positions (b, E, 3)``."""
+    """Unit tangents ``(b, E, 3)`` at the evaluated points ``positions (b, E, 3)``.
+
+    The step to the next point (its direction and whether the two points are almost equal) is computed
+    once per point; a point's step from its previous point is the previous point's step to its next
+    (:class:`_TangentLayout`), and the masks of kinds that do not occur are skipped (topology only)."""
     ev = ev or evaluation(curves)
-    prev_i, next_i, kind_l = _neighbours(ev.offsets, tuple(bool(c) for c in curves.cyclic))
-    dev = positions.device
-    prev_i, next_i = torch.tensor(prev_i, device=dev), torch.tensor(next_i, device=dev)
-    kind = torch.tensor(kind_l, device=dev)
-    p, m, q = positions[:, prev_i], positions, positions[:, next_i]
-    d_prev, _ = normalize(m - p)
+    lay = _tangent_layout(ev.offsets, tuple(bool(c) for c in curves.cyclic), positions.device)
+    m, q = positions, positions[:, lay.next_i]
     d_next, _ = normalize(q - m)
-    prev_eq, next_eq = _almost_equal(p, m), _almost_equal(m, q)
+    next_eq = _almost_equal(m, q)
+    if lay.prev_self:  # a point that is its own previous point: a zero step between equal points
+        b = int(d_next.shape[0])
+        d_prev = torch.cat([d_next, d_next.new_zeros((b, 1, 3))], 1)[:, lay.prev_seg]
+        prev_eq = torch.cat([next_eq, next_eq.new_ones((b, 1))], 1)[:, lay.prev_seg]
+    else:
+        d_prev, prev_eq = d_next[:, lay.prev_seg], next_eq[:, lay.prev_seg]
     bisect, _ = normalize(d_prev + d_next)
-    interior = torch.where(prev_eq.unsqueeze(-1), d_next, torch.where(next_eq.unsqueeze(-1), d_prev, bisect))
-    tan = torch.where((kind == 1).reshape(1, -1, 1), d_next, torch.where((kind == 2).reshape(1, -1, 1), d_prev, interior))
-    up = torch.tensor([0.0, 0.0, 1.0], dtype=positions.dtype, device=dev)
-    tan = torch.where((kind == 3).reshape(1, -1, 1), up, tan)
-    # open ends on a repeated point have no direction either
-    tan = torch.where(((kind == 1) & next_eq | (kind == 2) & prev_eq).unsqueeze(-1), torch.zeros_like(tan), tan)
+    tan = torch.where(prev_eq.unsqueeze(-1), d_next, torch.where(next_eq.unsqueeze(-1), d_prev, bisect))
+    if 1 in lay.kinds:
+        tan = torch.where(lay.masks[1], d_next, tan)
+    if 2 in lay.kinds:
+        tan = torch.where(lay.masks[2], d_prev, tan)
+    if 3 in lay.kinds:
+        tan = torch.where(lay.masks[3], torch.tensor([0.0, 0.0, 1.0], dtype=positions.dtype, device=positions.device), tan)
+    if lay.open_end_masks is not None:  # open ends on a repeated point have no direction either
+        start, end = lay.open_end_masks
+        tan = torch.where((start & next_eq | end & prev_eq).unsqueeze(-1), 0.0, tan)
     tan = _fill_missing_tangents(tan, ev.offsets)
     if curves.has_bezier():
         off = curves.curve_offsets.tolist()
@@ -237,11 +282,25 @@ def _fill_missing_tangents(tan: torch.Tensor, offsets: tuple[int, ...]) -> torch
     return tan
 
 
+@functools.lru_cache(maxsize=16)
+def _constants(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(3, 3)`` taking ``t`` to ``(t.y, -t.x, 0)`` and ``(4, 9)`` taking ``(d, c)`` to ``d I + [c]x``
+    (row-major), for :func:`_first_normal` and :func:`_transport_matrices` (one product each)."""
+    perp = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], dtype=dtype, device=device)
+    lin = torch.zeros(4, 3, 3, dtype=dtype)
+    lin[0] = torch.eye(3, dtype=dtype)
+    lin[1, 1, 2], lin[1, 2, 1] = -1.0, 1.0  # [c]x = [[0, -cz, cy], [cz, 0, -cx], [-cy, cx, 0]]
+    lin[2, 0, 2], lin[2, 2, 0] = 1.0, -1.0
+    lin[3, 0, 1], lin[3, 1, 0] = -1.0, 1.0
+    return perp, lin.reshape(4, 9).to(device)
+
+
 def _first_normal(t: torch.Tensor) -> torch.Tensor:
-    flat = (t[..., 0].abs() + t[..., 1].abs()) < 1e-4
-    n, _ = normalize(torch.stack([t[..., 1], -t[..., 0], torch.zeros_like(t[..., 0])], -1))
+    """``normalize(t.y, -t.x, 0)``, or +X where ``t`` is (almost) vertical, for tangents ``(…, 3)``."""
+    flat = t[..., :2].abs().sum(-1, keepdim=True) < 1e-4
+    n, _ = normalize(t @ _constants(t.dtype, t.device)[0])
     x = torch.tensor([1.0, 0.0, 0.0], dtype=t.dtype, device=t.device)
-    return torch.where(flat.unsqueeze(-1), x, n)
+    return torch.where(flat, x, n)
 
 
 def _transport(n: torch.Tensor, t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
@@ -300,17 +359,14 @@ def _qrotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 def _transport_matrices(t0: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
     """``(…, 3, 3)`` matrices of the rotations taking unit ``t0`` to unit ``t1`` (Rodrigues:
     ``d I + [c]x + c c^T / (1 + d)`` with ``c = t0 x t1``, ``d = t0 . t1``; the identity where either is
-    zero or they are opposite), the matrix form of :func:`_transport`."""
+    zero or they are opposite), the matrix form of :func:`_transport`. The linear part ``d I + [c]x`` is
+    one product of ``(d, c)`` with a constant matrix."""
     c = torch.cross(t0, t1, dim=-1)
     d = (t0 * t1).sum(-1, keepdim=True)
     ok = ((t0 * t0).sum(-1, keepdim=True) > 0) & ((t1 * t1).sum(-1, keepdim=True) > 0) & (d > -1.0 + 1e-12)
-    denom = torch.where(ok, 1.0 + d, torch.ones_like(d))
-    cx, cy, cz = c.unbind(-1)
-    zero = torch.zeros_like(cx)
-    skew = torch.stack([zero, -cz, cy, cz, zero, -cx, -cy, cx, zero], -1).reshape(*c.shape, 3)
-    eye = torch.eye(3, dtype=t0.dtype, device=t0.device)
-    rot = d.unsqueeze(-1) * eye + skew + c.unsqueeze(-1) * (c / denom).unsqueeze(-2)
-    return torch.where(ok.unsqueeze(-1), rot, eye)
+    lin = (torch.cat([d, c], -1) @ _constants(t0.dtype, t0.device)[1]).reshape(*c.shape, 3)
+    rot = lin + c.unsqueeze(-1) * (c / torch.where(ok, 1.0 + d, 1.0)).unsqueeze(-2)
+    return torch.where(ok.unsqueeze(-1), rot, torch.eye(3, dtype=t0.dtype, device=t0.device))
 
 
 @functools.lru_cache(maxsize=256)
@@ -337,25 +393,69 @@ def _normal_layout(offsets: tuple[int, ...], device: torch.device) -> tuple[torc
     return mk(curve), mk(local), mk(first), mk(prev), tuple(mk(s) for s in steps)
 
 
-# Up to this many evaluated points (times the batch) the rotations are composed as 3x3 matrices (two
-# operations per doubling step: fewest calls), beyond it as quaternions (fewer values to write per step).
+@functools.lru_cache(maxsize=256)
+def _sequential_layout(offsets: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, tuple, torch.Tensor | None]:
+    """For the point-by-point transport of all curves at once: the first points of the non-empty curves
+    ``(S,)``; per step ``j >= 1`` the evaluated indices ``(S_j,)`` of the curves' ``j``-th points and which of
+    the previous step's curves go on (None: all of them); and the permutation from that step-major order
+    to evaluated order (None: the same). Topology only: cached per layout and device."""
+    sizes = [offsets[c + 1] - offsets[c] for c in range(len(offsets) - 1)]
+    active = [c for c, n in enumerate(sizes) if n > 0]
+    order = [offsets[c] for c in active]
+    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)
+    starts, steps = mk(order), []
+    for j in range(1, max(sizes, default=0)):
+        going = [c for c in active if sizes[c] > j]
+        steps.append((mk([offsets[c] + j for c in going]), None if going == active else mk([active.index(c) for c in going])))
+        order += [offsets[c] + j for c in going]
+        active = going
+    inverse = [0] * len(order)
+    for pos, i in enumerate(order):
+        inverse[i] = pos
+    return starts, tuple(steps), None if order == list(range(len(order))) else mk(inverse)
+
+
+# Up to this many evaluated points (times the batch) the rotations are composed as 3x3 matrices by the
+# log-depth prefix product (two operations per doubling step: fewest calls); beyond it, from a batch of
+# SEQUENTIAL_TWIST_BATCH the normals are carried point by point (per step one 3x3 product per curve and
+# element: least work, 2-3x faster than the quaternions at batch 1024), below it as quaternions (long
+# curves in small batches: fewer calls than point by point, fewer values per step than matrices).
 MATRIX_TWIST_LIMIT = 2048
+SEQUENTIAL_TWIST_BATCH = 32
+TWIST_METHODS = ("matrices", "quaternions", "sequential")
 
 
-def minimum_twist(tangents: torch.Tensor, offsets: tuple[int, ...], matrices: bool | None = None) -> torch.Tensor:
+def minimum_twist(tangents: torch.Tensor, offsets: tuple[int, ...], method: str | None = None) -> torch.Tensor:
     """Minimum-twist normals ``(b, E, 3)`` before the cyclic correction: each curve's first normal
     carried along by the rotations between consecutive tangents ``(b, E, 3)``.
 
-    The running products of the rotations along every curve are computed for all curves at once by a
-    log-depth prefix product (per doubling step one gather of the rotation ``s`` points back, the
-    identity appended as the "no earlier point" entry, and one product). ``matrices`` picks 3x3
-    matrices or quaternions (default: matrices up to ``MATRIX_TWIST_LIMIT`` points in the batch); both
-    compute the same rotations."""
+    ``matrices`` and ``quaternions``: the running products of the rotations along every curve for all
+    curves at once by a log-depth prefix product (per doubling step one gather of the rotation ``s`` points
+    back, the identity appended as the "no earlier point" entry, and one product). ``sequential``: the
+    normals carried point by point as Blender does, all curves at once, each step one product of the
+    precomputed 3x3 rotations with the previous normals. Default: ``matrices`` up to ``MATRIX_TWIST_LIMIT``
+    points in the batch, else ``sequential`` from a batch of ``SEQUENTIAL_TWIST_BATCH``, else ``quaternions``;
+    all compute the same rotations."""
+    if method is None:
+        b, e = len(tangents), int(tangents.shape[1])
+        method = "matrices" if b * e <= MATRIX_TWIST_LIMIT else ("sequential" if b >= SEQUENTIAL_TWIST_BATCH else "quaternions")
+    if method not in TWIST_METHODS:
+        raise ValueError(f"minimum twist: unknown method {method!r} (one of {', '.join(TWIST_METHODS)})")
     _, local, first, prev, steps = _normal_layout(offsets, tangents.device)
+    if method == "sequential":
+        starts, seq, inverse = _sequential_layout(offsets, tangents.device)
+        rot = _transport_matrices(tangents[:, prev], tangents)  # (b, E, 3, 3); unused at curve starts
+        n = _first_normal(tangents[:, starts])
+        outs = [n]
+        for idx, going in seq:
+            if going is not None:
+                n = n[:, going]
+            n = torch.matmul(rot[:, idx], n.unsqueeze(-1)).squeeze(-1)
+            outs.append(n)
+        out = torch.cat(outs, 1) if len(outs) > 1 else n
+        return out if inverse is None else out[:, inverse]
     n0 = _first_normal(tangents[:, first])
-    if matrices is None:
-        matrices = tangents.shape[0] * tangents.shape[1] <= MATRIX_TWIST_LIMIT
-    if matrices:
+    if method == "matrices":
         eye = torch.eye(3, dtype=tangents.dtype, device=tangents.device)
         # (b, E, 3, 3); the identity at each curve's start (a constant: |t|^2 I would pass gradients to |t|)
         rot = torch.where((local == 0).reshape(1, -1, 1, 1), eye, _transport_matrices(tangents[:, prev], tangents))

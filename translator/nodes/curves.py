@@ -260,7 +260,7 @@ def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool)
     """Every main curve swept by every profile curve. With a profile shared by the batch each (main,
     profile) block is one matrix product of the main curve's frames ``(b * m, 12)`` with the profile's
     placement matrix ``(12, 3p)``, which writes the block's vertices in their final (main point major,
-    profile point minor) order; a batched profile takes the frames' columns one by one."""
+    profile point minor) order; a batched profile takes one batched product per block (``torch.bmm``)."""
     ev_m, ev_p = evaluation(main), evaluation(profile)
     frames = sweep_frames(main, scale, ev_m)
     prof = evaluated_positions(profile, ev_p)
@@ -276,13 +276,14 @@ def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool)
     for mi in range(main.num_curves):
         ms, me = ev_m.offsets[mi], ev_m.offsets[mi + 1]
         f = frames[:, ms:me]
-        for q in pieces:
+        for q, (p_size, _) in zip(pieces, p_info):
             if shared:
                 v = (f.reshape(-1, 12) @ q).reshape(f.shape[0], -1, 3)
-            else:  # a batched profile: P + x sN + y sB + z sT (placement matrices per element would be 12x larger)
-                fr, h = f.unsqueeze(2), q.unsqueeze(1)
-                v = fr[..., 3] + h[..., 0:1] * fr[..., 0] + h[..., 1:2] * fr[..., 1] + h[..., 2:3] * fr[..., 2]
-                v = v.reshape(b, -1, 3)
+            else:  # a batched profile: P + x sN + y sB + z sT, all (main point, axis) rows of an element times
+                # its profile's homogeneous points in one batched product (b, 3m, 4) @ (b, 4, p), then put in
+                # (main point, profile point, axis) order (placement matrices per element would be 12x larger)
+                v = torch.bmm(f.expand(b, -1, -1, -1).reshape(b, 3 * (me - ms), 4), q.expand(b, -1, -1).transpose(1, 2))
+                v = v.reshape(b, me - ms, 3, p_size).transpose(2, 3).reshape(b, -1, 3)
             blocks.append(v)
     if not blocks:
         verts = frames[:, :0, :, 3]
