@@ -275,8 +275,12 @@ class FitProblem:
 
     # -- refinement ---------------------------------------------------------
 
+    def default_z(self) -> torch.Tensor:
+        """The program's default continuous values, normalised: ``(D,)`` in [0, 1]."""
+        return self.normalise({p.name: p.default for p in self.space.continuous})
+
     def _initial(self, config: dict[str, Any], starts: int, generator: torch.Generator) -> list[State]:
-        default = self.normalise({p.name: p.default for p in self.space.continuous})
+        default = self.default_z()
         yaw = self.yaw_hypotheses[int(config[POSE])]
         out = []
         for k in range(starts):

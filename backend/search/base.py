@@ -39,6 +39,10 @@ def config_key(config: dict[str, Any]) -> tuple:
     return tuple(sorted(config.items(), key=lambda kv: kv[0]))
 
 
+PINNED = 0.02
+"""A normalised continuous value within this of 0 or 1 sits at a bound of its range (:meth:`SearchContext.unpinned`)."""
+MAX_UNPINNED = 4
+"""At most this many copies with a pinned value moved back (:meth:`SearchContext.unpinned`)."""
 NEIGHBOUR_FANOUT = 4
 """At most this many combinations of the decisions a change makes active (:meth:`SearchContext.neighbours`)."""
 
@@ -543,21 +547,47 @@ class SearchContext:
                         out.append(config)
         return out
 
+    def unpinned(self, cand: Candidate) -> list[State]:
+        """Copies of ``cand``'s state, one per free continuous value sitting at a bound of its range (within
+        ``PINNED`` of 0 or 1, normalised), with that value moved back to the program's default (``default_z``
+        when the problem has it; the middle of the range when the default is that bound too), at most
+        ``MAX_UNPINNED``: a value pinned at a bound is often one Adam pushed there from a wrong basin (a table
+        top's thickness held at its 2 cm minimum while the rest of the fit settled around it)."""
+        default_z = getattr(self.problem, "default_z", None)
+        default = default_z() if default_z is not None else None
+        z = cand.state.z
+        out: list[State] = []
+        for d in range(z.numel()):
+            v = float(z[d])
+            if PINNED < v < 1.0 - PINNED or not self.problem.continuous_free(cand.config, d):
+                continue
+            target = float(default[d]) if default is not None else 0.5
+            if abs(target - v) < 0.1:
+                target = 0.5
+            s = cand.state.clone()
+            s.z = z.clone()
+            s.z[d] = target
+            out.append(s)
+        return out[:MAX_UNPINNED]
+
     def polish(self, cands: list[Candidate], steps: int, room: int, fine: bool) -> list[Candidate]:
         """The final refinement's polish (``polish_rounds``): the best of ``cands``'s one-change
         :meth:`neighbours`, each started from its continuous values and pose, refined ``steps`` Adam steps (under
         the finer objective with ``fine``; at most ``room`` steps in all, ``steps + 1`` per neighbour); again
-        around a neighbour that beats it. Returns ``cands`` and the neighbours refined."""
+        around a neighbour that beats it. The first round also refines the leader's :meth:`unpinned` copies.
+        Returns ``cands`` and the neighbours refined."""
         out = list(cands)
         tried = {c.key for c in cands} | set(self.finals)
-        for _ in range(self.config.polish_rounds):
+        for round_ in range(self.config.polish_rounds):
             leader = min(out, key=lambda c: c.objective)
-            configs = self.neighbours(leader, tried)[:max(0, room) // (steps + 1)]
-            if not configs or self.budget.stopped:
+            requests = [RefineRequest(leader.config, s, steps) for s in (self.unpinned(leader) if round_ == 0 else [])]
+            requests += [RefineRequest(c, leader.state.clone(), steps) for c in self.neighbours(leader, tried)]
+            requests = requests[:max(0, room) // (steps + 1)]
+            if not requests or self.budget.stopped:
                 break
-            tried.update(config_key(c) for c in configs)
-            room -= len(configs) * (steps + 1)
-            new = self.evaluate([RefineRequest(c, leader.state.clone(), steps) for c in configs], fine)
+            tried.update(config_key(r.config) for r in requests)
+            room -= len(requests) * (steps + 1)
+            new = self.evaluate(requests, fine)
             out += new
             if min(c.objective for c in new) >= leader.objective:
                 break

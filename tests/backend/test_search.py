@@ -511,3 +511,21 @@ def test_the_polish_tries_each_active_decision_and_a_count_s_next_values():
     leader = _cand({POSE: 0, "style": 0, "has_legs": False, "legs": 0}, 1.0)  # legs inactive: not changed
     got = SearchContext.neighbours(ctx, leader, {config_key({POSE: 0, "style": 1, "has_legs": False, "legs": 0})})
     assert [(c["style"], c["has_legs"], c["legs"]) for c in got] == [(0, True, 0)]
+
+
+def test_a_value_pinned_at_a_bound_is_moved_back_to_its_default_in_a_copy():
+    """The polish's first round also refines copies of the leader with each free continuous value that sits at a
+    bound of its range moved back to the default (the middle when the default is that bound)."""
+    from types import SimpleNamespace
+
+    problem = ToyProblem()
+    problem.default_z = lambda: torch.tensor([0.25, 0.5, 0.99])
+    problem.continuous_free = lambda config, d: d != 1
+    ctx = SimpleNamespace(problem=problem)
+    leader = Candidate({POSE: 0}, State(torch.tensor([0.0, 1.0, 0.995], dtype=torch.float64), 0.3, torch.zeros(3)), 1.0)
+    copies = SearchContext.unpinned(ctx, leader)
+    assert [c.z.tolist() for c in copies] == [[0.25, 1.0, 0.995], [0.0, 1.0, 0.5]]  # dim 1 is not free
+    assert all(c.yaw == 0.3 and c.moments is None for c in copies)
+    assert leader.state.z.tolist() == [0.0, 1.0, 0.995]
+    leader.state.z = torch.tensor([0.3, 0.5, 0.9])
+    assert SearchContext.unpinned(ctx, leader) == []
