@@ -10,8 +10,9 @@ labelled point cloud ``<scene>/<scene>_points.ply``) and every method, ``fit-sce
 * per method the mean of each over the fitted furniture, and the wall time per scene;
 * **consistency across captures**: the scans are aligned to the first scene's frame
   (:func:`backend.scene.register.register_scenes`, on their walls and floor), the same physical object is
-  found in two captures as the fitted object of the same program whose centre lies nearest (within 0.5 m),
-  and a pair is consistent when its discrete values are equal and its active length parameters (subtype
+  found in two captures as the fitted object of the same program whose centre lies nearest (within 0.5 m;
+  where the map names several candidate programs, of any program the two objects' candidates share, and two
+  fits that kept different programs are an inconsistent pair, ``program_differ``), and a pair is consistent when its discrete values are equal and its active length parameters (subtype
   DISTANCE) are within 2 cm, both compared only where active in both fits (a drawer count under a front of
   doors means nothing). A fit turned a quarter turn with Width and Depth exchanged is compared exchanged back
   when the program's mesh says the two are the same shape (:func:`swap_is_same_shape`: a four-legged table,
@@ -152,6 +153,11 @@ def _compare(space, lengths: set[str], ra: dict, rb: dict) -> tuple[list[str], d
     return disc, diff
 
 
+def _programs(row: dict) -> set[str]:
+    """The programs a fitted object could have kept: its candidates (several in the map), else its program."""
+    return set(row.get("candidates") or ()) | {row["program"]}
+
+
 def consistency(rows_by_scene: dict[str, list[dict]], registrations: dict[str, Any], tolerance_cm: float = 2.0,
                 match_m: float = 0.5) -> list[dict]:
     """Pairs of fits of one physical object in two captures (see the module docstring): ``[{"a", "b" (scene,
@@ -177,7 +183,7 @@ def consistency(rows_by_scene: dict[str, list[dict]], registrations: dict[str, A
             for ra, ca in placed[sa]:
                 best, best_d = None, match_m
                 for k, (rb, cb) in enumerate(placed[sb]):
-                    if k in used or rb["program"] != ra["program"]:
+                    if k in used or not _programs(ra) & _programs(rb):
                         continue
                     d = float(np.linalg.norm(ca[:2] - cb[:2]))
                     if d <= best_d:
@@ -186,6 +192,13 @@ def consistency(rows_by_scene: dict[str, list[dict]], registrations: dict[str, A
                     continue
                 used.add(best)
                 rb = placed[sb][best][0]
+                if rb["program"] != ra["program"]:  # a corner cabinet in one capture, a box cabinet in the other
+                    pairs.append({"a": [sa, ra["instance"]], "b": [sb, rb["instance"]], "category": ra["category"],
+                                  "program": ra["program"], "distance_m": round(best_d, 3), "consistent": False,
+                                  "program_differ": [ra["program"], rb["program"]], "discrete_differ": [],
+                                  "length_differ_cm": {}, "swapped_width_depth": False,
+                                  "undecided": sorted(set(ra.get("undecided", {})) | set(rb.get("undecided", {})))})
+                    continue
                 if ra["program"] not in spaces:
                     spaces[ra["program"]] = _space(ra["program"])
                 space = spaces[ra["program"]]

@@ -1,7 +1,8 @@
 """What ``fit-scene`` writes besides each object's own folder (:func:`write_scene_outputs`):
 
 * ``summary.json`` / ``summary.csv``: one row per object (instance, category, program, state, discrete values,
-  scan-fit metrics, time, flags, undecided parameters, error), and for the scene its structure and timings;
+  scan-fit metrics, time, flags, undecided parameters, error; with several candidate programs the program kept
+  and, in ``candidates``, every candidate's state and F@5cm), and for the scene its structure and timings;
 * ``scene.ply`` / ``scene.glb``: every fitted mesh in the scan's frame (trimesh; one node per object in the
   glb, one colour per object in the ply);
 * ``scene.blend`` (with bpy): every fitted program object with its modifier values and pose, named after its
@@ -28,7 +29,7 @@ __all__ = ["SUMMARY_COLUMNS", "object_rows", "write_scene_blend", "write_scene_m
 
 SUMMARY_COLUMNS = ["instance", "category", "label", "program", "state", "points", "discrete", "accuracy_cm",
                    "completeness", "f_2_5cm", "f_5cm", "precision_5cm", "recall_5cm", "seconds", "flags", "undecided",
-                   "error", "folder"]
+                   "error", "folder", "candidates"]
 PALETTE = [(0.12, 0.47, 0.71), (1.0, 0.5, 0.05), (0.17, 0.63, 0.17), (0.84, 0.15, 0.16), (0.58, 0.4, 0.74),
            (0.55, 0.34, 0.29), (0.89, 0.47, 0.76), (0.5, 0.5, 0.5), (0.74, 0.74, 0.13), (0.09, 0.75, 0.81)]
 """One colour per object (matplotlib's tab10)."""
@@ -64,7 +65,8 @@ def object_rows(run) -> list[dict[str, Any]]:
             state, error = "failed", "no result.json"
         row: dict[str, Any] = {"instance": p.instance, "key": p.key, "category": p.category, "label": p.label,
                                "program": p.program, "state": state, "done_before": p.done_before, "points": p.points,
-                               "error": error, "folder": str(p.folder), "flags": list(p.flags)}
+                               "error": error, "folder": str(p.folder), "flags": list(p.flags),
+                               "candidates": dict(p.choice)}
         if data is not None:
             row.update({"status": data.get("status"), "discrete": data.get("discrete", {}),
                         "continuous": {k: _num(v) if not isinstance(v, list) else v for k, v in data.get("continuous", {}).items()},
@@ -83,7 +85,9 @@ def _csv_row(r: dict[str, Any]) -> dict[str, Any]:
             "state": r["state"], "points": r["points"], "discrete": json.dumps(r.get("discrete", {}), sort_keys=True),
             **{k: m.get(k, "") for k in ("accuracy_cm", "completeness", "f_2_5cm", "f_5cm", "precision_5cm", "recall_5cm")},
             "seconds": r.get("seconds", ""), "flags": "; ".join(r.get("flags", [])),
-            "undecided": " ".join(f"{k}" for k in r.get("undecided", {})), "error": r.get("error") or "", "folder": r["folder"]}
+            "undecided": " ".join(f"{k}" for k in r.get("undecided", {})), "error": r.get("error") or "", "folder": r["folder"],
+            "candidates": " ".join(f"{k}={'' if v.get('f_5cm') is None else format(v['f_5cm'], '.3f')}"
+                                   for k, v in r.get("candidates", {}).items())}
 
 
 def write_scene_meshes(rows: list[dict[str, Any]], out: Path) -> dict[str, str]:

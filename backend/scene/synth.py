@@ -26,7 +26,7 @@ from .labels import NYU40
 
 __all__ = ["NYU40_OF", "RoomSettings", "synthesize_room", "write_labelled_ply"]
 
-NYU40_OF = {"chair": 5, "table": 7, "sofa": 6, "bed": 4, "cabinet": 3, "bookshelf": 10}
+NYU40_OF = {"chair": 5, "table": 7, "sofa": 6, "bed": 4, "cabinet": 3, "bookshelf": 10, "corner_cabinet": 3}
 """The NYU40 id a library program's objects are labelled with."""
 
 

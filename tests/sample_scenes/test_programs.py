@@ -310,7 +310,7 @@ def _bed_box(v: dict) -> tuple[list[float], list[float]]:
 # (allowed extent, promised extent) as [-x, +x, -y, +y, -z, +z] distances from the origin
 BOXES: dict[str, Callable[[dict], tuple[list[float], list[float]]]] = {
     "chair": _chair_box, "table": _table_box, "sofa": _sofa_box, "cabinet": _whd_box, "bed": _bed_box,
-    "bookshelf": _whd_box,
+    "bookshelf": _whd_box, "corner_cabinet": _whd_box,
 }
 
 # parameter -> when it changes the shape (a predicate on the discrete values); unlisted: always
@@ -350,6 +350,12 @@ ACTIVE_WHEN: dict[str, dict[str, Callable[[dict], bool]]] = {
         "Double Doors": lambda d: d["Front Style"] in ("Doors", "Drawers Over Doors"),
         "Drawer Count": lambda d: d["Front Style"] == "Drawers",
         "Drawer Row Height": lambda d: d["Front Style"] == "Drawers Over Doors",
+        "Shelf Count": lambda d: d["Front Style"] == "Open Shelves",
+        "Base Height": lambda d: d["Base Style"] != "None",
+    },
+    "corner_cabinet": {
+        "Has Handles": lambda d: d["Front Style"] == "Doors",
+        "Double Doors": lambda d: d["Front Style"] == "Doors",
         "Shelf Count": lambda d: d["Front Style"] == "Open Shelves",
         "Base Height": lambda d: d["Base Style"] != "None",
     },

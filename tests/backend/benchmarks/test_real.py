@@ -41,6 +41,19 @@ def test_pairs_are_matched_by_position_after_registration_and_judged(tmp_path):
     assert not pair["consistent"] and pair["length_differ_cm"] == {"Height": 5.0}
 
 
+def test_fits_that_kept_different_candidate_programs_pair_and_disagree(tmp_path):
+    """With several candidate programs per category, the same object fitted as a corner cabinet in one capture
+    and a box cabinet in the other is one inconsistent pair; objects without a shared candidate never pair."""
+    d, c = {"Front Style": "Doors"}, {"Width": 0.9, "Depth": 0.9, "Height": 0.8}
+    both = {"cabinet": {}, "corner_cabinet": {}}
+    a = [{**_row(tmp_path, "a", 1, [1, 1, 0.4], d, c, program="corner_cabinet"), "candidates": both}]
+    b = [{**_row(tmp_path, "b", 5, [1.05, 1, 0.4], d, c, program="cabinet"), "candidates": both}]
+    (pair,) = consistency({"a": a, "b": b}, {})
+    assert not pair["consistent"] and pair["program_differ"] == ["corner_cabinet", "cabinet"]
+    table = [_row(tmp_path, "c", 6, [1.05, 1, 0.4], d, c)]
+    assert consistency({"a": a, "c": table}, {}) == []
+
+
 def test_missing_data_is_one_line(tmp_path):
     import pytest
 

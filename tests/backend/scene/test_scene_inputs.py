@@ -104,9 +104,26 @@ def test_map_defaults_overrides_and_errors(tmp_path):
         load_map(f)
 
 
+def test_map_lists_of_candidate_programs(tmp_path):
+    """A category may name several programs (its candidates, in order); empty lists, non-strings, missing or
+    repeated programs are one-line errors naming the category."""
+    f = tmp_path / "map.json"
+    f.write_text(json.dumps({"cabinet": ["cabinet", "corner_cabinet"], "lamp": ["bookshelf"]}))
+    m = load_map(f)
+    assert m.candidates("Kitchen Cabinets") == ("cabinet", "corner_cabinet") and m.program_for("cabinet") == "cabinet"
+    assert m.candidates("lamp") == ("bookshelf",) and m.candidates("chair") == ("chair",) and m.candidates("door") == ()
+    for value, message in (([], "non-empty list"), (["cabinet", 3], "non-empty list"),
+                           (["cabinet", "no_such"], "category 'cabinet' names a missing program"),
+                           (["cabinet", "cabinet"], "category 'cabinet' names a program twice")):
+        f.write_text(json.dumps({"cabinet": value}))
+        with pytest.raises(ScanError, match=message) as err:
+            load_map(f)
+        assert "\n" not in str(err.value)
+
+
 def test_select_objects_only_skip_and_none_left(tmp_path):
     scene = load_labelled_ply(_room(tmp_path))
-    assert [(o.instance, p) for o, p in select_objects(scene, load_map(None))] == [(4, "chair")]
+    assert [(o.instance, p) for o, p in select_objects(scene, load_map(None))] == [(4, ("chair",))]
     assert select_objects(scene, load_map(None), only=["4"])[0][0].instance == 4
     with pytest.raises(ScanError, match="no instance of a mapped category after --only/--skip"):
         select_objects(scene, load_map(None), skip=["chair"])

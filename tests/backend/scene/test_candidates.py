@@ -1,0 +1,91 @@
+"""Several candidate programs for one category (a list in the ``fit-scene`` map, :mod:`backend.scene.run` step 6):
+the choice rule on hand-made results (the first candidate stays unless another beats it by more than the
+margin; failed candidates never win), and end to end on a synthetic room holding a corner cabinet and a box
+cabinet, both labelled ``cabinet``: the corner program is kept for the corner one and the box program for the box
+one, the summary and the object's folder name the program kept, and every candidate's fit is on disk."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from backend.cli import main
+from backend.jobs.spec import JobOutcome
+from backend.scene.run import CHOICE_MARGIN, CHOICE_METRIC, PlannedObject, SceneRun, choose_candidates
+
+
+def _object(tmp_path: Path, results: dict[str, tuple[str, float | None]]) -> tuple[SceneRun, PlannedObject]:
+    """An object with one candidate per entry ``program -> (state, F@5cm)`` and its outcomes."""
+    folder = tmp_path / "objects" / "1_cabinet"
+    plan = PlannedObject("1_cabinet", 1, "cabinet", "cabinet", next(iter(results)), folder)
+    run = SceneRun(None, None, [plan])
+    for prog, (state, f5) in results.items():
+        sub = PlannedObject(f"1_cabinet~{prog}", 1, "cabinet", "cabinet", prog, folder / "candidates" / prog)
+        sub.folder.mkdir(parents=True)
+        sub.spec = object()
+        if f5 is not None:
+            (sub.folder / "result.json").write_text(json.dumps({"scan_fit": {CHOICE_METRIC: f5, "accuracy_cm": 1.0},
+                                                                "program": prog}))
+        run.outcomes[sub.key] = JobOutcome(state, None if state == "succeeded" else "broke")
+        plan.candidates.append(sub)
+    plan.spec = plan.candidates[0].spec
+    return run, plan
+
+
+@pytest.mark.parametrize("results, kept", [
+    ({"cabinet": ("succeeded", 0.80), "corner_cabinet": ("succeeded", 0.80 + CHOICE_MARGIN + 0.01)}, "corner_cabinet"),
+    ({"cabinet": ("succeeded", 0.80), "corner_cabinet": ("succeeded", 0.80 + CHOICE_MARGIN - 0.01)}, "cabinet"),
+    ({"cabinet": ("succeeded", 0.90), "corner_cabinet": ("succeeded", 0.50)}, "cabinet"),
+    ({"cabinet": ("failed", None), "corner_cabinet": ("succeeded", 0.40)}, "corner_cabinet"),
+])
+def test_choice_keeps_the_first_unless_another_is_clearly_better(tmp_path, results, kept):
+    run, plan = _object(tmp_path, results)
+    choose_candidates(run)
+    assert plan.program == kept and run.outcomes[plan.key].state == "succeeded"
+    assert json.loads((plan.folder / "result.json").read_text())["program"] == kept  # the kept fit's files
+    choice = json.loads((plan.folder / "choice.json").read_text())
+    assert choice["chosen"] == kept and set(choice["candidates"]) == set(results)
+    assert plan.choice[kept]["state"] == "succeeded"
+
+
+def test_choice_with_no_successful_candidate_keeps_the_first_failure(tmp_path):
+    run, plan = _object(tmp_path, {"cabinet": ("failed", None), "corner_cabinet": ("cancelled", None)})
+    choose_candidates(run)
+    assert plan.program == "cabinet" and run.outcomes[plan.key].state == "failed"
+    assert not (plan.folder / "result.json").exists()
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> Path:
+    room = tmp_path_factory.mktemp("room")
+    # seed 1: a corner cabinet with a 0.33 m cut on 1.16 x 0.65 m legs, and a chest of two drawers
+    assert main(["synth-scene", "-o", str(room), "--programs", "corner_cabinet", "cabinet", "--seed", "1"]) == 0
+    out = tmp_path_factory.mktemp("fit")
+    (out / "map.json").write_text(json.dumps({"cabinet": ["cabinet", "corner_cabinet"]}))
+    assert main(["fit-scene", str(room / "room_points.ply"), "-o", str(out), "--map", str(out / "map.json"),
+                 "--budget", "8", "--jobs", "2", "--quiet"]) == 0
+    return out
+
+
+def test_synthetic_room_keeps_the_right_program(fitted):
+    rows = {r["instance"]: r for r in json.loads((fitted / "summary.json").read_text())["objects"]}
+    assert rows[1]["category"] == rows[2]["category"] == "cabinet"
+    assert rows[1]["program"] == "corner_cabinet", rows[1]["candidates"]
+    assert rows[2]["program"] == "cabinet", rows[2]["candidates"]
+    for r in rows.values():
+        assert r["state"] == "succeeded" and set(r["candidates"]) == {"cabinet", "corner_cabinet"}
+        assert all(c["state"] == "succeeded" and c[CHOICE_METRIC] is not None for c in r["candidates"].values())
+        assert r["scan_fit"][CHOICE_METRIC] == pytest.approx(r["candidates"][r["program"]][CHOICE_METRIC], abs=1e-3)
+        folder = Path(r["folder"])
+        for prog in ("cabinet", "corner_cabinet"):
+            assert (folder / "candidates" / prog / "result.json").is_file()
+        assert json.loads((folder / "result.json").read_text())["provenance"]["inputs"]["program"] == r["program"]
+    # the corner cabinet's box fit misses its diagonal front by far more than the margin
+    corner = rows[1]["candidates"]
+    assert corner["corner_cabinet"][CHOICE_METRIC] > corner["cabinet"][CHOICE_METRIC] + CHOICE_MARGIN
+    with open(fitted / "summary.csv") as f:
+        csv_rows = {int(r["instance"]): r for r in csv.DictReader(f)}
+    assert csv_rows[1]["program"] == "corner_cabinet" and "corner_cabinet=" in csv_rows[1]["candidates"]
