@@ -102,13 +102,13 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, positional: tuple[
         origin, args = typing.get_origin(base), typing.get_args(base)
         if origin is dict:
             raise TypeError(f"{cls.__name__}.{f.name}: dict fields cannot be command-line options; mark them cli=False")
-        help_text = docs.get(f.name, "")
+        help_text = docs.get(f.name, "").replace("%", "%%")  # argparse formats help text with %
         default = _default(f)
         dest = prefix + f.name
         if f.name in positional and not prefix:
             parser.add_argument(f.name, help=help_text, type=_scalar_type(base))
             continue
-        shown = f" (default: {default})" if default not in (None, (), [], "") else ""
+        shown = f" (default: {default})".replace("%", "%%") if default not in (None, (), [], "") else ""
         names = [_option(dest)] + ([f.metadata["short"]] if "short" in f.metadata and not prefix else [])
         kwargs: dict[str, Any] = {"help": help_text + shown, "dest": dest, "default": argparse.SUPPRESS}
         if prefix and base is not bool:

@@ -127,3 +127,26 @@ def test_console_script_prints_no_traceback(program_json, tmp_path):
                        capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and "unknown parameter 'Nope'" in r.stderr
+
+
+def test_every_command_s_help_renders(capsys):
+    """``--help`` of every command and subcommand prints its usage (argparse formats help text with %: a
+    docstring with a literal percent sign once broke ``fit-scene --help``)."""
+    import argparse
+
+    from backend.cli import commands
+
+    argvs = []
+    for name, cmd in commands().items():
+        argvs.append([name])
+        if cmd.add_subcommands is not None:
+            p = argparse.ArgumentParser()
+            cmd.add_subcommands(p)
+            for action in p._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    argvs += [[name, sub] for sub in action.choices]
+    assert len(argvs) > 10
+    for argv in argvs:
+        assert main([*argv, "--help"]) == 0, argv
+        out = capsys.readouterr().out
+        assert out.startswith("usage: shapeprog " + " ".join(argv)), (argv, out[:200])
