@@ -70,6 +70,7 @@ def fitted(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.serial  # run alone (scripts/test.sh): 8 s fits whose box-cabinet choice is 0.02 from the margin
 def test_synthetic_room_keeps_the_right_program(fitted):
     rows = {r["instance"]: r for r in json.loads((fitted / "summary.json").read_text())["objects"]}
     assert rows[1]["category"] == rows[2]["category"] == "cabinet"
