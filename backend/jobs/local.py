@@ -35,6 +35,10 @@ log = logging.getLogger("shapeprog.jobs")
 _QUEUE = None  # the progress queue of this worker process (set by _init)
 
 
+SHUTDOWN_GRACE_S = 3.0
+"""Seconds :meth:`LocalExecutor.shutdown` lets the workers end on their own before terminating them."""
+
+
 def _init(progress_queue, threads: int, nice: int, warm: bool) -> None:
     global _QUEUE
     _QUEUE = progress_queue
@@ -127,7 +131,11 @@ class LocalExecutor(Executor):
         pool = self._pool
         procs = list(getattr(pool, "_processes", {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        # idle workers end on their own within moments, running their clean-up at exit (bpy removes its
+        # /tmp/blender_XXXXXX session folder then); only those still busy after a short grace are terminated
+        grace = time.monotonic() + SHUTDOWN_GRACE_S
         for p in procs:
+            p.join(max(0.0, grace - time.monotonic()))
             if p.is_alive():
                 p.terminate()
         for h in list(self._running.values()):

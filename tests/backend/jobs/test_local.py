@@ -54,3 +54,18 @@ def test_local_executor_cancels_queued_and_running_jobs_and_survives_a_dead_work
         assert wait_for("after").state == "succeeded"
     finally:
         ex.shutdown()
+
+
+def test_shutdown_lets_idle_workers_end_on_their_own(tmp_path):
+    """Idle workers end normally at shutdown (exit status 0), so their clean-up at exit runs (bpy removes its
+    /tmp/blender_XXXXXX session folder then); before, they were terminated at once and left one folder each."""
+    ex = LocalExecutor(1, warm=True)
+    done = threading.Event()
+    try:
+        ex.submit(job_spec(tmp_path, "quick"), on_done=lambda *_: done.set())
+        assert done.wait(180)
+        procs = list(ex._pool._processes.values())
+        assert procs
+    finally:
+        ex.shutdown()
+    assert [p.exitcode for p in procs] == [0] * len(procs)
