@@ -231,6 +231,16 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
     return format(x, spec) if isinstance(x, (int, float)) and math.isfinite(x) else "-"
 
 
+def _why_inconsistent(pair: dict) -> str:
+    """What makes an inconsistent pair so, in a few words: the programs kept, the discrete values or the lengths
+    that differ."""
+    if pair.get("program_differ"):
+        return f"program {' vs '.join(pair['program_differ'])}"
+    if pair["discrete_differ"]:
+        return f"discrete {', '.join(pair['discrete_differ'])}"
+    return ", ".join(f"{k} {v:.1f} cm" for k, v in pair["length_differ_cm"].items())
+
+
 def run(cfg: RealBenchConfig) -> int:
     from ..fit.config import FitConfig
     from ..scene.outputs import object_rows
@@ -315,8 +325,7 @@ def run(cfg: RealBenchConfig) -> int:
         if bad_pairs:
             print(f"\n{m}: inconsistent pairs")
             for p in bad_pairs:
-                why = (f"discrete {', '.join(p['discrete_differ'])}" if p["discrete_differ"] else
-                       ", ".join(f"{k} {v:.1f} cm" for k, v in p["length_differ_cm"].items()))
+                why = _why_inconsistent(p)
                 if p.get("undecided"):
                     why += f" (undecided in either: {', '.join(p['undecided'])})"
                 print(f"  {p['category']:12} {p['a'][0]}#{p['a'][1]} vs {p['b'][0]}#{p['b'][1]} ({p['distance_m']:.2f} m apart): {why}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.benchmarks.real import RealBenchConfig, consistency, run
+from backend.benchmarks.real import RealBenchConfig, _why_inconsistent, consistency, run
 from backend.io.ply import write_point_cloud
 from backend.scene.register import Registration
 
@@ -50,6 +50,7 @@ def test_fits_that_kept_different_candidate_programs_pair_and_disagree(tmp_path)
     b = [{**_row(tmp_path, "b", 5, [1.05, 1, 0.4], d, c, program="cabinet"), "candidates": both}]
     (pair,) = consistency({"a": a, "b": b}, {})
     assert not pair["consistent"] and pair["program_differ"] == ["corner_cabinet", "cabinet"]
+    assert _why_inconsistent(pair) == "program corner_cabinet vs cabinet"  # the bench's line says why
     table = [_row(tmp_path, "c", 6, [1.05, 1, 0.4], d, c)]
     assert consistency({"a": a, "c": table}, {}) == []
 
