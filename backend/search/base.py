@@ -1,9 +1,11 @@
-"""What every search method shares: candidates, budgets, progress reports, the problem interface.
+"""What every search method shares: the problem interface, settings, budgets, and the search context (the
+candidates found, progress reports, the pilot; its final refinement is :mod:`backend.search.final`).
 
 A *configuration* is a full discrete assignment: the pose hypothesis index
 (key ``POSE``) plus a value for every discrete parameter (inactive ones at
 their defaults, so equal configurations compare equal). A :class:`Candidate`
-adds the continuous state found for it by gradient refinement.
+adds the continuous state found for it by gradient refinement (the vocabulary: :mod:`backend.search.types`,
+re-exported here).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import torch
+
+from .final import FinalRefinement
+from .types import POSE, Candidate, Moments, RefineRequest, State, config_key, quarter_turns
 
 __all__ = [
     "POSE",
@@ -31,97 +36,6 @@ __all__ = [
     "config_key",
     "quarter_turns",
 ]
-
-POSE = "__pose__"
-
-
-def config_key(config: dict[str, Any]) -> tuple:
-    return tuple(sorted(config.items(), key=lambda kv: kv[0]))
-
-
-PINNED = 0.02
-"""A normalised continuous value within this of 0 or 1 sits at a bound of its range (:meth:`SearchContext.unpinned`)."""
-MAX_UNPINNED = 4
-"""At most this many copies with a pinned value moved back (:meth:`SearchContext.unpinned`)."""
-NEIGHBOUR_FANOUT = 4
-"""At most this many combinations of the decisions a change makes active (:meth:`SearchContext.neighbours`)."""
-
-
-def _is_count(values: Sequence[Any]) -> bool:
-    """Whether a decision's values are a count (more than three integers), whose neighbours are the values next
-    to the current one."""
-    return len(values) > 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
-
-
-def quarter_turns(angle: float) -> int:
-    """The number of quarter turns (0-3, counter-clockwise) nearest ``angle`` (radians)."""
-    return round(angle / (math.pi / 2)) % 4
-
-
-@dataclass
-class Moments:
-    """Adam's state of one candidate after a refinement, so that refining it again continues the run."""
-
-    step: int
-    """Adam steps taken so far (the learning-rate schedule's position)."""
-    m: torch.Tensor
-    """``(D + 5,)`` first moment (parameter logits, yaw, translation, log scale)."""
-    v: torch.Tensor
-    """``(D + 5,)`` second moment."""
-
-
-@dataclass
-class State:
-    """Continuous unknowns of one candidate.
-
-    Attributes:
-        z: ``(D,)`` continuous parameters normalised to [0, 1] within their ranges (all
-            continuous scalars of the program, vectors as 3 scalars, in ``Problem.continuous_names`` order).
-        yaw: rotation about +Z in the object frame, radians (the hypothesis' yaw included).
-        translation: ``(3,)`` metres in the object frame.
-        log_scale: log of a uniform scale slack (0 when disabled).
-        moments: the optimiser's state when the values came from a refinement of this candidate
-            (refining it again continues that run), else None.
-    """
-
-    z: torch.Tensor
-    yaw: float
-    translation: torch.Tensor
-    log_scale: float = 0.0
-    moments: Moments | None = None
-
-    def clone(self, moments: bool = False) -> State:
-        """A copy of the values; without the optimiser's state unless ``moments`` (a refinement from it then
-        starts a new run: for another configuration, or values changed by hand)."""
-        return State(self.z.clone(), float(self.yaw), self.translation.clone(), float(self.log_scale),
-                     self.moments if moments else None)
-
-
-@dataclass
-class Candidate:
-    config: dict[str, Any]
-    state: State
-    objective: float
-    terms: dict[str, float] = field(default_factory=dict)
-    refine_steps: int = 0
-
-    @property
-    def key(self) -> tuple:
-        return config_key(self.config)
-
-
-@dataclass
-class RefineRequest:
-    """Refine ``config`` from ``init`` (or fresh starts when None) for ``steps`` Adam steps.
-    ``starts`` random restarts are refined side by side when ``init`` is None; the best is returned."""
-
-    config: dict[str, Any]
-    init: State | None = None
-    steps: int = 20
-    starts: int = 1
-    hint: Candidate | None = None
-    """A refined candidate of a similar configuration: one of the fresh starts begins from its
-    continuous values (the parameters are shared by name across configurations)."""
 
 
 class Problem(Protocol):
@@ -292,7 +206,7 @@ class Budget:
         return self.stopped or self.fraction() >= 1.0 - reserve
 
 
-class SearchContext:
+class SearchContext(FinalRefinement):
     """Budget, randomness, the best candidates found and progress reporting for one search run."""
 
     def __init__(self, problem: Problem, config: SearchConfig, budget: Budget, seed: int = 0,
@@ -459,231 +373,3 @@ class SearchContext:
         """The best candidate of the search (not the final refinement) under pose hypothesis ``pose``, or
         None before any (or when ``pose`` is None)."""
         return None if pose is None else self.best_by_pose.get(int(pose))
-
-    def final_configs(self) -> list[Candidate]:
-        """The candidates of the final refinement: the best ``final_candidates`` distinct discrete
-        configurations, each under its best pose, and their rivals facing another way (:meth:`rivals`)."""
-        out: list[Candidate] = []
-        seen: set[tuple] = set()
-        for c in sorted(self.by_config.values(), key=lambda c: c.objective):
-            key = config_key({k: v for k, v in c.config.items() if k != POSE})
-            if key not in seen:
-                seen.add(key)
-                out.append(c)
-            if len(out) == self.config.final_candidates:
-                break
-        return out + self.rivals(out)
-
-    def rivals(self, top: list[Candidate]) -> list[Candidate]:
-        """The best ``rival_candidates`` distinct configurations of every other facing than the best
-        candidate's (its yaw turned by 90, 180 or 270 degrees, nearest quarter turn) whose objective is within
-        ``rival_margin`` times the best's, leaving out those in ``top`` and those whose shape looks the same
-        turned back (a rectangular table turned 180 degrees is the same table: ``Problem.turn_symmetric``
-        when the problem has it)."""
-        if not top or self.config.rival_candidates <= 0:
-            return []
-        leader = top[0]
-        limit = leader.objective + (self.config.rival_margin - 1.0) * abs(leader.objective)
-        taken = {c.key for c in top}
-        counts: dict[int, int] = {}
-        seen: set[tuple] = set()
-        symmetric = getattr(self.problem, "turn_symmetric", None)
-        out: list[Candidate] = []
-        for c in sorted(self.by_config.values(), key=lambda c: c.objective):
-            if c.objective > limit:
-                break
-            q = quarter_turns(c.state.yaw - leader.state.yaw)
-            if q == 0 or counts.get(q, 0) >= self.config.rival_candidates or c.key in taken:
-                continue
-            key = (q, config_key({k: v for k, v in c.config.items() if k != POSE}))
-            if key in seen:
-                continue
-            seen.add(key)
-            if symmetric is not None and symmetric(c.config, c.state, q):
-                continue
-            counts[q] = counts.get(q, 0) + 1
-            out.append(c)
-        return out
-
-    def survivors(self, cands: list[Candidate]) -> list[Candidate]:
-        """The candidates of a final round that stay in it: the best one and those within ``close_margin``
-        of its objective, at most half of them (rounded up)."""
-        ranked = sorted(cands, key=lambda c: c.objective)
-        if not ranked:
-            return []
-        limit = ranked[0].objective + self.config.close_margin * abs(ranked[0].objective)
-        return [c for c in ranked if c.objective <= limit][:max(1, (len(ranked) + 1) // 2)]
-
-    def neighbours(self, cand: Candidate, tried: set[tuple]) -> list[dict[str, Any]]:
-        """``cand``'s configuration (canonical, its pose kept) with one decision active in it set to another
-        value, in decision order: every other value, or for a count with more than three values the values
-        next to it. A change that makes other decisions active comes with each of their values (a count: its
-        default), at most ``NEIGHBOUR_FANOUT`` combinations: a cabinet's drawers changed to doors come as one
-        door and as double doors, which alone would each be worse than the drawers they replace. The
-        configurations whose keys are in ``tried`` are left out."""
-        out: list[dict[str, Any]] = []
-        seen = set(tried)
-        decisions = [n for n in self.problem.decisions() if n != POSE]
-        for name in decisions:
-            if self.problem.is_active(name, cand.config) is not True:
-                continue
-            current, values = cand.config.get(name), list(self.problem.choices(name))
-            if _is_count(values):
-                values = [v for v in values if abs(v - current) == 1]
-            for v in values:
-                if v == current:
-                    continue
-                changed = self.problem.canonical({**cand.config, name: v})
-                woken = [n for n in decisions if n != name and self.problem.is_active(n, cand.config) is not True
-                         and self.problem.is_active(n, changed) is True and not _is_count(list(self.problem.choices(n)))]
-                combos = [changed]
-                for n in woken:
-                    combos = [{**c, n: w} for c in combos for w in self.problem.choices(n)][:NEIGHBOUR_FANOUT]
-                for c in combos:
-                    config = self.problem.canonical(c)
-                    key = config_key(config)
-                    if key not in seen:
-                        seen.add(key)
-                        out.append(config)
-        return out
-
-    def unpinned(self, cand: Candidate) -> list[State]:
-        """Copies of ``cand``'s state, one per free continuous value sitting at a bound of its range (within
-        ``PINNED`` of 0 or 1, normalised), with that value moved back to the program's default (``default_z``
-        when the problem has it; the middle of the range when the default is that bound too), at most
-        ``MAX_UNPINNED``: a value pinned at a bound is often one Adam pushed there from a wrong basin (a table
-        top's thickness held at its 2 cm minimum while the rest of the fit settled around it)."""
-        default_z = getattr(self.problem, "default_z", None)
-        default = default_z() if default_z is not None else None
-        z = cand.state.z
-        out: list[State] = []
-        for d in range(z.numel()):
-            v = float(z[d])
-            if PINNED < v < 1.0 - PINNED or not self.problem.continuous_free(cand.config, d):
-                continue
-            target = float(default[d]) if default is not None else 0.5
-            if abs(target - v) < 0.1:
-                target = 0.5
-            s = cand.state.clone()
-            s.z = z.clone()
-            s.z[d] = target
-            out.append(s)
-        return out[:MAX_UNPINNED]
-
-    def polish(self, cands: list[Candidate], steps: int, room: int, fine: bool) -> list[Candidate]:
-        """The final refinement's polish (``polish_rounds``): the best of ``cands``'s one-change
-        :meth:`neighbours`, each started from its continuous values and pose, refined ``steps`` Adam steps (under
-        the finer objective with ``fine``; at most ``room`` steps in all, ``steps + 1`` per neighbour); again
-        around a neighbour that beats it. The first round also refines the leader's :meth:`unpinned` copies.
-        Returns ``cands`` and the neighbours refined."""
-        out = list(cands)
-        tried = {c.key for c in cands} | set(self.finals)
-        for round_ in range(self.config.polish_rounds):
-            leader = min(out, key=lambda c: c.objective)
-            requests = [RefineRequest(leader.config, s, steps) for s in (self.unpinned(leader) if round_ == 0 else [])]
-            requests += [RefineRequest(c, leader.state.clone(), steps) for c in self.neighbours(leader, tried)]
-            requests = requests[:max(0, room) // (steps + 1)]
-            if not requests or self.budget.stopped:
-                break
-            tried.update(config_key(r.config) for r in requests)
-            room -= len(requests) * (steps + 1)
-            new = self.evaluate(requests, fine)
-            out += new
-            if min(c.objective for c in new) >= leader.objective:
-                break
-        return out
-
-    def jittered(self, cand: Candidate) -> State:
-        """A copy of ``cand``'s state with its free continuous values and its yaw jittered (``jitter_noise``,
-        ``jitter_yaw``) and a fresh optimiser state."""
-        s = cand.state.clone()
-        free = torch.tensor([self.problem.continuous_free(cand.config, d) for d in range(s.z.numel())], dtype=torch.bool)
-        noise = self.config.jitter_noise * torch.randn(s.z.shape, generator=self.generator).to(s.z.dtype)
-        s.z = torch.where(free.to(s.z.device), (s.z + noise.to(s.z.device)).clamp(0.0, 1.0), s.z)
-        s.yaw = s.yaw + self.config.jitter_yaw * float(torch.randn((), generator=self.generator))
-        return s
-
-    def decide(self) -> Candidate:
-        """The final decision: the candidates of the final refinement within ``close_margin`` of the best one's
-        objective and facing its way (nearest quarter turn; at most ``duel_candidates``, distinct configurations)
-        meet in a round-robin of duels (``Problem.duel``, won by more than ``duel_margin``); the one with the most
-        wins is returned, ties going to the better objective. Without duels (``duels`` off, a problem without ``duel``, a single close
-        candidate) the best by objective."""
-        duel = getattr(self.problem, "duel", None)
-        if not self.config.duels or duel is None or not self.finals or self.best is None:
-            return self.best
-        ranked = sorted(self.finals.values(), key=lambda c: c.objective)
-        limit = ranked[0].objective + self.config.close_margin * abs(ranked[0].objective)
-        # the facing is the whole object's decision (the rivals facing other ways met the leader in the final
-        # refinement already): the duels decide the details of the leader's facing
-        close = [c for c in ranked if c.objective <= limit and quarter_turns(c.state.yaw - ranked[0].state.yaw) == 0]
-        close = close[:max(1, self.config.duel_candidates)]
-        if len(close) < 2:
-            return self.best
-        wins = [0] * len(close)
-        for i in range(len(close)):
-            for j in range(i + 1, len(close)):
-                d = float(duel(close[i], close[j]))
-                if d > self.config.duel_margin:
-                    wins[j] += 1
-                elif d < -self.config.duel_margin:
-                    wins[i] += 1
-        winner = max(range(len(close)), key=lambda i: (wins[i], -i))
-        self.duel_record = {"candidates": [dict(c.config) for c in close], "wins": wins, "winner": winner}
-        self.best = close[winner]
-        return self.best
-
-    def finish(self) -> Candidate:
-        """Final, longer refinement of the best few configurations and their rivals facing another way
-        (:meth:`final_configs`) as long as the budget allows (at most ``final_steps`` Adam steps), under the
-        finer objective with ``fine_final``; returns the best candidate. A first round of
-        ``fine_probe_steps`` over all of them ranks them (and times a step), the :meth:`polish` tries the
-        leader's one-change neighbours; those within ``close_margin``
-        of the best (:meth:`survivors`) share the rest of the budget, in two rounds when several are left
-        (the second one again only for those still close)."""
-        top = self.final_configs()
-        if not top:
-            raise RuntimeError("the search evaluated no candidate")
-        if self.budget.stopped:  # asked to stop: the best so far (under the search's objective)
-            return self.best
-        cfg, b, fine = self.config, self.budget, self.config.fine_final
-        if b.max_evaluations and b.evaluations / b.max_evaluations >= b.elapsed / b.seconds:
-            # the evaluation budget binds: the step count does not depend on the machine's speed
-            steps = max(1, min(cfg.final_steps, (b.max_evaluations - b.evaluations) // len(top)))
-            probe = max(1, min(cfg.fine_probe_steps, steps))
-            cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
-            cands = self.survivors(self.polish(cands, probe, int(cfg.polish_share * (b.max_evaluations - b.evaluations)), fine))
-            room = b.max_evaluations - b.evaluations
-            steps = min(cfg.final_steps - probe, room // len(cands))
-            if steps > 0:
-                extra = min(cfg.final_jitter, room // steps - len(cands))
-                self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands]
-                              + [RefineRequest(cands[0].config, self.jittered(cands[0]), steps) for _ in range(extra)], fine)
-            return self.decide()
-        probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
-        t0 = time.perf_counter()
-        cands = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
-        per_step = (time.perf_counter() - t0) / ((probe + 1) * len(top))  # one Adam step of one configuration
-        cands = self.polish(cands, probe, int(cfg.polish_share * 0.9 * (b.seconds - b.elapsed) / per_step), fine)
-        done, split_left, jittered = probe, 1, False
-        while True:
-            cands = self.survivors(cands)
-            left = b.seconds - b.elapsed
-            room = int(0.9 * left / per_step)  # Adam steps of one configuration the time left allows
-            steps = min(cfg.final_steps - done, room // len(cands) - 1)
-            if steps <= 0:
-                break
-            split = split_left > 0 and len(cands) > 1 and steps >= 2 * probe
-            if split:  # half now, then a second decision between those still close
-                steps //= 2
-                split_left -= 1
-            requests = [RefineRequest(c.config, c.state, steps) for c in cands]
-            if not jittered:  # room left beyond the survivors' steps: jittered copies of the best
-                jittered = True
-                requests += [RefineRequest(cands[0].config, self.jittered(cands[0]), steps)
-                             for _ in range(min(cfg.final_jitter, room // (steps + 1) - len(cands)))]
-            cands = self.evaluate(requests, fine)
-            done += steps
-            if not split:
-                break
-        return self.decide()
