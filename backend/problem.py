@@ -255,7 +255,7 @@ class FitProblem:
     def footprint(self, config: dict[str, Any]) -> tuple[float, float, float, float]:
         """The extents ``(min x, max x, min y, max y)`` (metres, program frame) of ``config``'s shape at the default
         continuous values: its outline seen from above, which decides the pose hypotheses' fit."""
-        z = self.normalise({p.name: p.default for p in self.space.continuous}).unsqueeze(0)
+        z = self.default_z().unsqueeze(0)
         v = self.mesh(config, z).verts[0]
         if v.shape[0] == 0:
             return (0.0, 0.0, 0.0, 0.0)

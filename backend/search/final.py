@@ -138,8 +138,7 @@ class FinalRefinement:
             target = float(default[d]) if default is not None else 0.5
             if abs(target - v) < 0.1:
                 target = 0.5
-            s = cand.state.clone()
-            s.z = z.clone()
+            s = cand.state.clone()  # its own copy of z
             s.z[d] = target
             out.append(s)
         return out[:MAX_UNPINNED]
