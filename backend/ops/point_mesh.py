@@ -28,6 +28,7 @@ __all__ = [
     "point_mesh_sqdist",
     "point_mesh_sqdist_reference",
     "point_triangle_sqdist",
+    "spatial_order",
 ]
 
 _TINY = 1e-30
@@ -192,6 +193,22 @@ def closest_on_triangles(x: torch.Tensor, tri: PackedTriangles, bary: bool = Fal
     return d2, torch.stack([1 - wb - wc, wb, wc], 0)
 
 
+def spatial_order(points: torch.Tensor, bits: int = 10) -> torch.Tensor:
+    """``(P,)`` int64: an order of ``points (P, 3)`` along a Morton (Z-order) curve over their bounding box,
+    ``bits`` per axis (ties in input order): points next to each other in it are near in space."""
+    if points.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.long, device=points.device)
+    p = points.detach().double()
+    lo = p.min(0).values
+    extent = float((p.max(0).values - lo).max())
+    q = ((p - lo) * ((2 ** bits - 1) / extent if extent > 0 else 0.0)).long()
+    key = torch.zeros(p.shape[0], dtype=torch.long, device=p.device)
+    for b in range(bits):
+        for a in range(3):
+            key |= ((q[:, a] >> b) & 1) << (3 * b + a)
+    return torch.argsort(key, stable=True)
+
+
 class PointsToMesh:
     """Squared distances from fixed points (a scan) to batches of candidate meshes (exact).
 
@@ -208,9 +225,10 @@ class PointsToMesh:
     nearest one or one within rounding of it; the distance to it is exact.
 
     On CPU the nearest triangles come from the compiled kernel
-    :func:`backend.ops.native.nearest_triangles` when it is available (exact in float64, each point
-    measuring only the triangles whose bounding box is nearer than its best so far: about 20x faster for
-    the meshes of a fit); the sweep above is its tested reference and runs elsewhere.
+    :func:`backend.ops.native.nearest_triangles` when it is available (exact in float64: a bounding-volume
+    hierarchy of each mesh searched nearer box first from the previous point's nearest triangle); the points
+    go to it in Morton order (:func:`spatial_order`, computed once), so that start is close. The sweep above
+    is its tested reference and runs elsewhere.
 
     Args:
         points: ``(P, 3)`` the points.
@@ -229,10 +247,20 @@ class PointsToMesh:
         self.max_pairs = int(max_pairs)
         self.backend = backend
         self._xt = points.float().t().contiguous()  # (3, P)
+        self._ordered: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def to(self, device: torch.device) -> PointsToMesh:
         self.points, self._xt = self.points.to(device), self._xt.to(device)
         return self
+
+    def _native_points(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The points as the compiled kernel takes them: ``(P, 3)`` float64 in :func:`spatial_order`, that
+        order ``(P,)`` and its inverse ``(P,)`` (computed once)."""
+        if self._ordered is None:
+            p = self.points.detach().to("cpu", torch.float64)
+            order = spatial_order(p)
+            self._ordered = (p.index_select(0, order).contiguous(), order, torch.argsort(order))
+        return self._ordered
 
     @property
     def num_points(self) -> int:
@@ -244,7 +272,9 @@ class PointsToMesh:
         barycentric weights ``(K, P, 3)`` of the closest point on it."""
         x = tv.detach()
         if self._native(x):
-            return native.nearest_triangles(x, self.points)
+            points, _, back = self._native_points()
+            t_idx, w = native.nearest_triangles(x, points)
+            return t_idx.index_select(1, back), w.index_select(1, back)
         t_idx = self._sweep(x)
         chosen = PackedTriangles.pack(x.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3)), torch.float64)
         _, w = closest_on_triangles(self.points.double().t()[:, None], chosen, bary=True)

@@ -18,7 +18,8 @@ Kernels:
 * :class:`PointGrid`: the nearest of fixed points within a reach (exact; a uniform grid searched ring by
   ring), the search of :class:`backend.ops.knn.ScanNeighbours` (whose KD-tree is its reference);
 * :func:`nearest_triangles`: the nearest triangle of every point in every candidate mesh and the
-  closest point on it (exact, in float64, pruned by the triangles' bounding boxes): the discrete half of
+  closest point on it (exact, in float64: a bounding-volume hierarchy per mesh, searched nearer box first
+  from the previous point's nearest triangle): the discrete half of
   :class:`backend.ops.point_mesh.PointsToMesh`.
 """
 
@@ -41,7 +42,7 @@ __all__ = ["PointGrid", "available", "build", "disabled", "library_path", "neare
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
-ABI_VERSION = 6
+ABI_VERSION = 7
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -271,6 +272,9 @@ def nearest_triangles(tris: torch.Tensor, points: torch.Tensor) -> tuple[torch.T
     Returns:
         ``(K, P)`` int64 triangle indices (among equally near triangles the first) and ``(K, P, 3)``
         float64 barycentric weights of the closest point on it (a degenerate triangle counts as its edges).
+
+    Each point starts from the previous point's nearest triangle: points in a spatial order
+    (:func:`backend.ops.point_mesh.spatial_order`) are answered about twice as fast.
     """
     lib = _lib_or_raise()
     if tris.ndim != 4 or tris.shape[-2:] != (3, 3) or tris.shape[1] == 0:

@@ -82,30 +82,101 @@ inline double tri_sqdist(const double* p, const Tri& t, double* bw) {
   return dot(r, r);
 }
 
-inline double box_sqdist(const double* p, const Tri& t) {
+inline double box_sqdist(const double* p, const double* lo, const double* hi) {
   double s = 0;
   for (int i = 0; i < 3; ++i) {
-    double d = t.lo[i] - p[i];
-    if (d < 0) d = p[i] - t.hi[i];
+    double d = lo[i] - p[i];
+    if (d < 0) d = p[i] - hi[i];
     if (d > 0) s += d * d;
   }
   return s;
 }
 
+// A bounding-volume hierarchy over one mesh's triangles: node i's box holds its triangles' boxes; a leaf
+// (count > 0) holds the triangles order[first, first + count), an inner node (count == 0) its children at
+// `first` and `first + 1`. Built by splitting at the median centroid along the longest axis of the
+// centroids' box, at most kLeaf triangles per leaf.
+constexpr int64_t kLeaf = 4;
+
+struct Node {
+  double lo[3], hi[3];
+  int64_t first, count;
+};
+
+struct Bvh {
+  std::vector<Node> nodes;
+  std::vector<int64_t> order;
+
+  void build(const std::vector<Tri>& tv) {
+    const int64_t n = static_cast<int64_t>(tv.size());
+    order.resize(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) order[j] = j;
+    nodes.clear();
+    nodes.reserve(static_cast<size_t>(2 * n));
+    nodes.push_back(Node{});
+    split(tv, 0, 0, n);
+  }
+
+  void split(const std::vector<Tri>& tv, int64_t at, int64_t lo_i, int64_t hi_i) {
+    Node node;
+    double clo[3], chi[3];
+    for (int i = 0; i < 3; ++i) {
+      node.lo[i] = clo[i] = std::numeric_limits<double>::infinity();
+      node.hi[i] = chi[i] = -std::numeric_limits<double>::infinity();
+    }
+    for (int64_t k = lo_i; k < hi_i; ++k) {
+      const Tri& t = tv[order[k]];
+      for (int i = 0; i < 3; ++i) {
+        node.lo[i] = std::fmin(node.lo[i], t.lo[i]);
+        node.hi[i] = std::fmax(node.hi[i], t.hi[i]);
+        double c = t.lo[i] + t.hi[i];
+        clo[i] = std::fmin(clo[i], c);
+        chi[i] = std::fmax(chi[i], c);
+      }
+    }
+    const int64_t count = hi_i - lo_i;
+    if (count <= kLeaf) {
+      node.first = lo_i;
+      node.count = count;
+      nodes[at] = node;
+      return;
+    }
+    int axis = 0;
+    for (int i = 1; i < 3; ++i)
+      if (chi[i] - clo[i] > chi[axis] - clo[axis]) axis = i;
+    const int64_t mid = lo_i + count / 2;
+    std::nth_element(order.begin() + lo_i, order.begin() + mid, order.begin() + hi_i, [&](int64_t x, int64_t y) {
+      double cx = tv[x].lo[axis] + tv[x].hi[axis], cy = tv[y].lo[axis] + tv[y].hi[axis];
+      return cx < cy || (cx == cy && x < y);
+    });
+    const int64_t child = static_cast<int64_t>(nodes.size());
+    node.first = child;
+    node.count = 0;
+    nodes[at] = node;
+    nodes.push_back(Node{});
+    nodes.push_back(Node{});
+    split(tv, child, lo_i, mid);
+    split(tv, child + 1, mid, hi_i);
+  }
+};
+
 }  // namespace
 
 extern "C" {
 
-int shapeprog_abi_version() { return 6; }
+int shapeprog_abi_version() { return 7; }
 
 // For each of K meshes (tris: K x T x 3 x 3 corners, float64) and each point (pts: P x 3, float64), the
 // index of the nearest triangle (out: K x P int64; the first of equally near ones) and the barycentric
-// weights of the closest point on it (bary: K x P x 3 float64), found exactly: a triangle is measured only
-// when its bounding box is nearer than the best triangle so far.
+// weights of the closest point on it (bary: K x P x 3 float64), found exactly: a bounding-volume hierarchy
+// of each mesh is searched nearer box first, starting from the previous point's nearest triangle, and a box
+// (a node's or a triangle's) farther than the best triangle so far is left out. A triangle as near as the
+// best is measured, so the first of equally near ones wins as when every pair is measured.
 void shapeprog_nearest_triangles(const double* tris, int64_t K, int64_t T, const double* pts, int64_t P, int64_t* out,
                                  double* bary) {
   std::vector<Tri> tv(static_cast<size_t>(T));
-  std::vector<double> lb(static_cast<size_t>(T));
+  Bvh bvh;
+  std::vector<int64_t> stack;
   for (int64_t k = 0; k < K; ++k) {
     for (int64_t j = 0; j < T; ++j) {
       const double* q = tris + (k * T + j) * 9;
@@ -123,28 +194,43 @@ void shapeprog_nearest_triangles(const double* tris, int64_t K, int64_t T, const
       // the torch path's test: |ab x ac| > 1e-9 |ab| |ac| (squared here)
       t.proper = dot(n, n) > 1e-18 * dot(ab, ab) * dot(ac, ac) && dot(n, n) > 0;
     }
+    bvh.build(tv);
+    const Node* nodes = bvh.nodes.data();
+    const int64_t* order = bvh.order.data();
     int64_t* o = out + k * P;
+    int64_t best_j = 0;
     for (int64_t p = 0; p < P; ++p) {
       const double* x = pts + p * 3;
-      int64_t first = 0;
-      double first_lb = std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < T; ++j) {
-        lb[j] = box_sqdist(x, tv[j]);
-        if (lb[j] < first_lb) {
-          first_lb = lb[j];
-          first = j;
-        }
-      }
       double bw[3], cw[3];
-      double best = tri_sqdist(x, tv[first], bw);
-      int64_t best_j = first;
-      for (int64_t j = 0; j < T; ++j) {
-        if (lb[j] > best || j == first) continue;
-        double d = tri_sqdist(x, tv[j], cw);
-        if (d < best || (d == best && j < best_j)) {
-          best = d;
-          best_j = j;
-          bw[0] = cw[0]; bw[1] = cw[1]; bw[2] = cw[2];
+      double best = tri_sqdist(x, tv[best_j], bw);  // the previous point's nearest: a close bound to start from
+      stack.clear();
+      stack.push_back(0);
+      while (!stack.empty()) {
+        const Node& nd = nodes[stack.back()];
+        stack.pop_back();
+        if (box_sqdist(x, nd.lo, nd.hi) > best) continue;
+        if (nd.count == 0) {
+          double d0 = box_sqdist(x, nodes[nd.first].lo, nodes[nd.first].hi);
+          double d1 = box_sqdist(x, nodes[nd.first + 1].lo, nodes[nd.first + 1].hi);
+          if (d0 <= d1) {  // the nearer child on top
+            if (d1 <= best) stack.push_back(nd.first + 1);
+            if (d0 <= best) stack.push_back(nd.first);
+          } else {
+            if (d0 <= best) stack.push_back(nd.first);
+            if (d1 <= best) stack.push_back(nd.first + 1);
+          }
+          continue;
+        }
+        for (int64_t m = nd.first; m < nd.first + nd.count; ++m) {
+          const int64_t j = order[m];
+          const Tri& t = tv[j];
+          if (j == best_j || box_sqdist(x, t.lo, t.hi) > best) continue;
+          double d = tri_sqdist(x, t, cw);
+          if (d < best || (d == best && j < best_j)) {
+            best = d;
+            best_j = j;
+            bw[0] = cw[0]; bw[1] = cw[1]; bw[2] = cw[2];
+          }
         }
       }
       o[p] = best_j;

@@ -16,6 +16,8 @@ def test_bench_render_smoke(capsys):
     last = dict(kv.split("=") for kv in out[-1].split())
     assert set(last) == {"render_fwd_bwd_s", "chamfer_fwd_bwd_s", "peak_mem_gb"}
     assert all(float(v) >= 0 for v in last.values())
+    exact = [line for line in out if line.startswith("exact scan->mesh nearest triangles (2 candidates x 60 points")]
+    assert len(exact) == 1 and "torch sweep" in exact[0]
 
 
 def test_bench_fallback_table_is_closed_and_outward():

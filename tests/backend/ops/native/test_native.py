@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from backend.ops import native
-from backend.ops.point_mesh import PackedTriangles, PointsToMesh, closest_on_triangles, point_mesh_sqdist_reference
+from backend.ops.point_mesh import PackedTriangles, PointsToMesh, closest_on_triangles, point_mesh_sqdist_reference, spatial_order
 from tests.fixtures.meshes import random_mesh, table_meshes, table_scan_points
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="the compiled kernels are not available (no C++ compiler, or SHAPEPROG_NATIVE=0)")
@@ -45,6 +45,38 @@ def test_nearest_triangles_take_the_first_of_equally_near_ones():
     tv = torch.stack([tri, tri + torch.tensor([0.0, 0, 2]), tri, tri])[None]  # triangles 0, 2, 3 coincide
     idx, _ = native.nearest_triangles(tv, torch.tensor([[0.2, 0.2, 0.5], [0.2, 0.2, 1.6]], dtype=D))
     assert idx.tolist() == [[0, 1]]
+
+
+def test_nearest_triangles_search_of_a_large_mesh_equals_measuring_every_pair():
+    # hundreds of triangles (a hierarchy many levels deep), coincident copies far apart in the triangle order
+    # (the first of equally near ones must win wherever the hierarchy puts them), points in and around it
+    verts, faces = random_mesh(3, n=2, v=200, f=600)
+    tv = verts[:, faces].clone()
+    tv[:, 517] = tv[:, 12]
+    tv[:, 433] = tv[:, 250]
+    tv = _degenerate(tv)
+    g = torch.Generator().manual_seed(11)
+    pts = torch.cat([tv[0, :300].mean(1) + 0.01 * torch.randn((300, 3), generator=g, dtype=D),
+                     2.0 * torch.randn((200, 3), generator=g, dtype=D)])
+    idx, w = native.nearest_triangles(tv, pts)
+    every = closest_on_triangles(pts.t()[:, None, :, None], PackedTriangles.pack(tv, D)[:, None, :])  # (K, P, T)
+    best = every.min(-1).values
+    torch.testing.assert_close(every.gather(-1, idx[..., None]).squeeze(-1), best, rtol=0, atol=1e-12)  # a nearest one
+    q = (w[..., None] * tv.gather(1, idx[..., None, None].expand(-1, -1, 3, 3))).sum(-2)
+    torch.testing.assert_close(((pts[None] - q) ** 2).sum(-1), best, rtol=0, atol=1e-12)
+    assert bool((idx != 517).all()) and bool((idx != 433).all())  # their first copies win
+    assert bool((idx == 12).any()) and bool((idx == 250).any())
+
+
+def test_spatial_order_is_a_permutation_along_a_z_curve():
+    g = torch.Generator().manual_seed(2)
+    pts = torch.rand((2000, 3), generator=g, dtype=D)
+    order = spatial_order(pts)
+    assert torch.equal(torch.sort(order).values, torch.arange(2000))
+    steps = (pts[order][1:] - pts[order][:-1]).norm(dim=-1).mean()
+    assert float(steps) < 0.25 * float((pts[1:] - pts[:-1]).norm(dim=-1).mean())  # neighbours in it are near
+    assert spatial_order(torch.ones((5, 3))).tolist() == [0, 1, 2, 3, 4]  # one point repeated: input order
+    assert spatial_order(torch.zeros((0, 3))).numel() == 0
 
 
 def _distances_and_gradient(pts, v, t, backend):
