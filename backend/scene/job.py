@@ -3,8 +3,9 @@ how a worker reads them back (:func:`load_scene_object`) and fits them (:func:`f
 
 A scene object's job folder holds ``input/object.ply`` (its cleaned points, in the scene's levelled frame),
 ``input/context.ply`` (its surroundings' points) and ``input/object.json`` (instance, label, category,
-program, the frame's floor and yaw, the nearby walls, the floor it stands on, flags, and ``scan_from_fit``,
-the 4x4 map from the levelled frame back to the scan's). A job spec names the JSON (``JobSpec.scene_object``),
+program, the frame's floor and yaw, the nearby walls, the floor it stands on, flags, ``scan_from_fit``,
+the 4x4 map from the levelled frame back to the scan's, and ``screening``, whether the job is a candidate
+program's screening fit: the search alone, then the metrics). A job spec names the JSON (``JobSpec.scene_object``),
 so the same executors that run the job service's fits run these.
 
 :func:`fit_scene_object` spends ``1 - reserve`` of the budget on the fit, finds the parameters the segment
@@ -38,8 +39,10 @@ With a quarter (the first value), a 20 s fit of a cabinet decided only its first
 before the deadline, and the search's picks of the others (drawer count, base) made captures disagree."""
 
 
-def write_object_inputs(prep: PreparedObject, program: str, folder: str | Path, scan_from_fit: np.ndarray) -> Path:
-    """Write a prepared object's job inputs into ``folder/input/``; returns the path of its ``object.json``."""
+def write_object_inputs(prep: PreparedObject, program: str, folder: str | Path, scan_from_fit: np.ndarray,
+                        screening: bool = False) -> Path:
+    """Write a prepared object's job inputs into ``folder/input/``; returns the path of its ``object.json``
+    (``screening``: a candidate program's screening fit, :func:`fit_scene_object` runs the search alone)."""
     inp = Path(folder) / "input"
     inp.mkdir(parents=True, exist_ok=True)
     obs = prep.observations
@@ -52,7 +55,7 @@ def write_object_inputs(prep: PreparedObject, program: str, folder: str | Path, 
         "source": obs.source, "points": len(obs.points), "removed": prep.removed, "flags": prep.flags,
         "frame": {"floor_z": frame.floor_z, "yaw": frame.yaw},
         "context": {"walls": ctx.walls.tolist(), "floor_z": ctx.floor_z, "points": len(ctx.points)},
-        "scan_from_fit": np.asarray(scan_from_fit, dtype=np.float64).tolist(),
+        "scan_from_fit": np.asarray(scan_from_fit, dtype=np.float64).tolist(), "screening": bool(screening),
     }
     (inp / "object.json").write_text(json.dumps(meta, indent=1) + "\n")
     return inp / "object.json"
@@ -111,12 +114,13 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
 
     t0 = time.perf_counter()
     module = module or compile_program(program)
-    reserve = max(MIN_BUDGET_S, RESERVE * cfg.budget) if cfg.budget >= 2 * MIN_BUDGET_S / RESERVE else 0.0
+    screening = bool(meta.get("screening", False))
+    reserve = max(MIN_BUDGET_S, RESERVE * cfg.budget) if cfg.budget >= 2 * MIN_BUDGET_S / RESERVE and not screening else 0.0
     first = replace(cfg, budget=cfg.budget - reserve) if reserve else cfg
     result = fit(program, observations, first, space=space, progress=progress, stop=stop, module=module)
     flags = list(meta.get("flags", []))
     undecided: dict[str, dict[str, float]] = {}
-    if result.status == "succeeded":
+    if result.status == "succeeded" and not screening:
         ev = parameter_evidence(module, space, result.discrete, result.continuous, result.world_from_program,
                                 observations, skip=tuple(cfg.locks))
         undecided = {n: {"evidence": e["evidence"], "prior": float(space[n].default)}

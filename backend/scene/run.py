@@ -11,18 +11,22 @@
 5. collect each object's outcome as it ends (a failed object is recorded with its one-line error and never
    stops the others; objects whose folder already holds a finished result are not fitted again);
 6. an object whose category names several candidate programs (a list in the map, :mod:`backend.scene.programs`)
-   is fitted once per candidate, each as its own job in ``OUT/objects/<key>/candidates/<program>/`` with an
-   equal share of the object's budget (so the object costs the same CPU time as with one program, and the
-   executor runs the candidates side by side); the candidate whose fit explains the segment best is kept, by
-   the F-score at 5 cm of the scan-fit metrics (:mod:`backend.scan_metrics`, the numbers the summary and
-   ``bench real`` report; ties broken by the lower accuracy distance), with the map's order as the preference:
-   the first candidate that succeeded stays unless the best one's F@5cm is more than ``CHOICE_MARGIN`` higher.
-   The margin is there because a specialised program can copy a general one where the scan cannot see the
-   difference (a corner cabinet with its diagonal cut turned to the wall is a box cabinet to the scan: on the
-   synthetic room of the tests its fit of a box cabinet scored 0.996 against the box program's 0.974, both
-   from equal shares). Its files are copied into the object's
-   folder, ``choice.json`` beside them records every candidate's state and metrics, and the summary names the
-   program kept;
+   is first *screened*: a short fit per candidate (``screen`` of the object's budget each, the search alone:
+   no evidence step, no refit), each as its own job in ``OUT/objects/<key>/candidates/<program>/`` (the executor
+   runs them side by side); the candidate whose fit explains the segment best is kept, by the F-score at 5 cm
+   of the scan-fit metrics (:mod:`backend.scan_metrics`, the numbers the summary and ``bench real`` report; ties
+   broken by the lower accuracy distance), with the map's order as the preference: the first candidate that
+   succeeded stays unless the best one's F@5cm is more than ``CHOICE_MARGIN`` higher. The margin is there
+   because a specialised program can copy a general one where the scan cannot see the difference (a corner
+   cabinet with its diagonal cut turned to the wall is a box cabinet to the scan: on the synthetic room of the
+   tests its fit of a box cabinet scored 0.996 against the box program's 0.974). The kept candidate then
+   *continues* in the object's own folder with the rest of the budget: a whole object fit (search, evidence,
+   refit) started from its screening result, so the object costs the same CPU time as with one program and
+   the kept program gets most of it (with equal shares instead, a box cabinet fitted with half the budget lost
+   to a corner cabinet it beat with the whole: scene0000_01 #65, F@5cm 0.477 against 0.735). When the budget
+   is too small to leave a continuation its shortest fit, every candidate gets an equal share of a whole object
+   fit and the kept one's files are copied into the object's folder. ``choice.json`` records every
+   candidate's state and metrics and whether the kept one continued, and the summary names the program kept;
 7. write the scene's outputs (:mod:`backend.scene.outputs`).
 """
 
@@ -42,8 +46,8 @@ from ..fit.config import FitConfig
 from ..options import config_to_dict
 from .segments import SegmentSettings
 
-__all__ = ["CHOICE_MARGIN", "CHOICE_METRIC", "PlannedObject", "SceneFitSettings", "SceneRun", "choose_candidates", "fit_scene",
-           "plan_scene"]
+__all__ = ["CHOICE_MARGIN", "CHOICE_METRIC", "PlannedObject", "SceneFitSettings", "SceneRun", "choose_candidates",
+           "decide_candidates", "fit_scene", "plan_continuation", "plan_scene"]
 
 CHOICE_METRIC = "f_5cm"
 """The scan-fit metric that picks an object's program among its candidates (higher is better)."""
@@ -68,7 +72,9 @@ class SceneFitSettings:
     scan2cad: str | None = None
     """With a ScanNet scene folder: a Scan2CAD annotation (full_annotations.json or one scene's entry); its boxes are the objects."""
     map: str | None = None
-    """A JSON category -> program map laid over the defaults ({"armchair": "chair", "desk": "my_desk.json", "bed": null}); a list of programs ({"cabinet": ["cabinet", "corner_cabinet"]}) fits each object of the category with every one (equal shares of its budget) and keeps the first unless another scores more than 0.03 higher F@5cm."""
+    """A JSON category -> program map laid over the defaults ({"armchair": "chair", "desk": "my_desk.json", "bed": null}); a list of programs ({"cabinet": ["cabinet", "corner_cabinet"]}) screens each object of the category with a short fit of every one and continues the first unless another scores more than 0.03 higher F@5cm."""
+    screen: float = 0.25
+    """With several candidate programs for an object: the share of its budget each candidate's screening fit gets; the one kept continues from its screening result with the rest."""
     only: tuple[str, ...] = ()
     """Fit only these categories or instance ids."""
     skip: tuple[str, ...] = ()
@@ -105,6 +111,12 @@ class PlannedObject:
     """With several candidate programs: one planned fit per candidate (its own job and folder); empty otherwise."""
     choice: dict[str, Any] = field(default_factory=dict)
     """With several candidate programs, after the fits: program -> {"state", CHOICE_METRIC, "accuracy_cm"}."""
+    continue_s: float = 0.0
+    """With several candidate programs: the budget of the kept one's continuation (0: none, equal shares)."""
+    kept: PlannedObject | None = None
+    """With several candidate programs, once screened: the candidate kept (None when none succeeded)."""
+    continued: bool = False
+    """Whether the kept candidate's continuation was planned (its job is this object's ``spec``)."""
 
 
 @dataclass
@@ -165,12 +177,15 @@ def plan_scene(scene_path: str, out: str | Path, settings: SceneFitSettings, *,
         if len(progs) > 1:
             from ..fit import MIN_BUDGET_S
 
-            share = config_to_dict(replace(s.fit, budget=max(MIN_BUDGET_S, s.fit.budget / len(progs))))
+            screen_s = max(MIN_BUDGET_S, s.screen * s.fit.budget)
+            rest = s.fit.budget - len(progs) * screen_s
+            plan.continue_s = rest if 0 < s.screen and rest >= MIN_BUDGET_S else 0.0
+            share = config_to_dict(replace(s.fit, budget=screen_s if plan.continue_s else max(MIN_BUDGET_S, s.fit.budget / len(progs))))
             for prog in progs:
                 name = _candidate_name(prog)
                 sub = PlannedObject(f"{obj.key}~{name}", obj.instance, obj.category, obj.label, prog,
                                     folder / "candidates" / name, plan.points, list(plan.flags))
-                _plan_job(sub, prep, prog, scan_from_fit, share, s.threads)
+                _plan_job(sub, prep, prog, scan_from_fit, share, s.threads, screening=bool(plan.continue_s))
                 plan.candidates.append(sub)
             plan.spec = plan.candidates[0].spec
             plan.done_before = all(c.done_before for c in plan.candidates)
@@ -187,16 +202,55 @@ def _candidate_name(program: str) -> str:
     return Path(program).stem if Path(program).suffix else program
 
 
-def _plan_job(plan: PlannedObject, prep: Any, program: str, scan_from_fit: Any, cfg: dict, threads: int) -> None:
-    """Write ``plan``'s job inputs into its folder and give it its :class:`~backend.jobs.JobSpec`."""
-    from ..jobs import JobSpec
-    from ..jobs.manifest import is_complete
+def _plan_job(plan: PlannedObject, prep: Any, program: str, scan_from_fit: Any, cfg: dict, threads: int,
+              screening: bool = False) -> None:
+    """Write ``plan``'s job inputs into its folder and give it its :class:`~backend.jobs.JobSpec` (``screening``:
+    a candidate's screening fit, the search alone)."""
     from .job import write_object_inputs
 
-    meta = write_object_inputs(prep, program, plan.folder, scan_from_fit)
+    meta = write_object_inputs(prep, program, plan.folder, scan_from_fit, screening=screening)
+    _set_spec(plan, program, meta, cfg, threads)
+
+
+def _set_spec(plan: PlannedObject, program: str, meta: Path, cfg: dict, threads: int) -> None:
+    """Give ``plan`` the job fitting ``program`` to the object whose inputs ``meta`` names, into its folder."""
+    from ..jobs import JobSpec
+    from ..jobs.manifest import is_complete
+
     plan.spec = JobSpec(id=plan.key, program=program, output=str(plan.folder), scene_object=meta.name,
                         inputs_dir=str(meta.parent), config=cfg, threads=threads, label=f"{plan.key} ({program})")
     plan.done_before = is_complete(plan.folder) and _same_fit(plan.folder, program, cfg)
+
+
+def plan_continuation(p: PlannedObject, settings: SceneFitSettings, outcomes: dict[str, Any]) -> bool:
+    """Decide an object's screened candidates (:func:`decide_candidates` with the ``outcomes`` of the jobs run
+    now) and, when one is kept and the object has a continuation budget, make the kept program's continuation
+    this object's job (``p.spec``): a whole object fit in ``p.folder`` with ``p.continue_s`` seconds, started
+    from the screening result's values and pose. Returns whether it did."""
+    import numpy as np
+
+    from .job import read_object_meta
+
+    keep = decide_candidates(p, outcomes)
+    if keep is None or not p.continue_s:
+        return False
+    try:
+        data = json.loads((keep.folder / "result.json").read_text())
+        meta = read_object_meta(keep.folder / "input" / "object.json")
+    except (OSError, ValueError):
+        return False
+    inputs = p.folder / "input"
+    if inputs.exists():
+        shutil.rmtree(inputs)
+    shutil.copytree(keep.folder / "input", inputs)
+    meta = {**meta, "program": keep.program, "screening": False}
+    (inputs / "object.json").write_text(json.dumps(meta, indent=1) + "\n")
+    # the result's pose is in the scan's frame, a fit's in the levelled frame of the object's inputs
+    pose = np.linalg.inv(np.asarray(meta["scan_from_fit"], dtype=np.float64)) @ np.asarray(data["world_from_program"])
+    cfg = replace(settings.fit, budget=p.continue_s, init={**data["discrete"], **data["continuous"]}, init_pose=pose.tolist())
+    _set_spec(p, keep.program, inputs / "object.json", config_to_dict(cfg), settings.threads)
+    p.program, p.continued = keep.program, True
+    return True
 
 
 def _candidate_score(folder: Path) -> tuple[float, float] | None:
@@ -212,34 +266,54 @@ def _candidate_score(folder: Path) -> tuple[float, float] | None:
     return float(m[CHOICE_METRIC]), -float(acc) if acc is not None else float("-inf")
 
 
+def decide_candidates(p: PlannedObject, outcomes: dict[str, Any] | None = None) -> PlannedObject | None:
+    """The candidate of ``p`` to keep (step 6 of the module docstring): the first that succeeded unless the
+    best-scoring one beats it by more than ``CHOICE_MARGIN``; None when none succeeded. Fills ``p.choice`` and
+    ``p.kept``. ``outcomes``: job id -> outcome of the jobs run now (a candidate without one was done before,
+    or cancelled)."""
+    scored: list[tuple[PlannedObject, tuple[float, float]]] = []
+    p.choice = {}
+    for c in p.candidates:
+        outcome = (outcomes or {}).get(c.key)
+        state = outcome.state if outcome is not None else ("succeeded" if c.done_before else "cancelled")
+        score = _candidate_score(c.folder) if state == "succeeded" else None
+        p.choice[c.program] = {"state": state, CHOICE_METRIC: score[0] if score else None,
+                               "accuracy_cm": -score[1] if score and score[1] != float("-inf") else None}
+        if score is not None:
+            scored.append((c, score))
+    p.kept = None
+    if scored:
+        p.kept, first = scored[0]
+        top, top_score = max(scored, key=lambda cs: cs[1])
+        if top_score[0] > first[0] + CHOICE_MARGIN:
+            p.kept = top
+    return p.kept
+
+
 def choose_candidates(run: SceneRun) -> None:
-    """Step 6 of the module docstring, for every object of ``run`` with several candidate programs: keep the
-    first succeeded candidate unless the best-scoring one beats it by more than ``CHOICE_MARGIN`` (the kept
-    candidate's program, outcome and files become the object's); an object none of whose candidates succeeded
-    keeps its first candidate's outcome (failed or cancelled)."""
+    """Step 6 of the module docstring, once every job has ended, for every object of ``run`` with several
+    candidate programs: the kept candidate's continuation, when it ran and succeeded (or was done before), is the
+    object's outcome; otherwise the kept candidate's program, outcome and files become the object's (an object
+    none of whose candidates succeeded keeps its first candidate's outcome, failed or cancelled)."""
     for p in run.objects:
         if not p.candidates:
             continue
-        scored: list[tuple[PlannedObject, tuple[float, float]]] = []
-        p.choice = {}
-        for c in p.candidates:
-            outcome = run.outcomes.get(c.key)
-            state = outcome.state if outcome is not None else ("succeeded" if c.done_before else "cancelled")
-            score = _candidate_score(c.folder) if state == "succeeded" else None
-            p.choice[c.program] = {"state": state, CHOICE_METRIC: score[0] if score else None,
-                                   "accuracy_cm": -score[1] if score and score[1] != float("-inf") else None}
-            if score is not None:
-                scored.append((c, score))
-        best = None
-        if scored:
-            best, first = scored[0]
-            top, top_score = max(scored, key=lambda cs: cs[1])
-            if top_score[0] > first[0] + CHOICE_MARGIN:
-                best = top
+        if p.continued:
+            outcome = run.outcomes.get(p.key)
+            if (outcome is not None and outcome.state == "succeeded") or (outcome is None and p.done_before):
+                decide_candidates(p, run.outcomes)  # the candidates' record (the decision is the same)
+                _write_choice(p, continued=True)
+                continue
+            if outcome is not None:  # the continuation failed or was stopped: the screening fit stands
+                p.flags.append(f"the continuation of {p.program} {outcome.state}"
+                               + (f" ({outcome.error})" if outcome.error else "") + ": its screening fit is kept")
+        best = decide_candidates(p, run.outcomes)
         keep = best or p.candidates[0]
-        p.program, p.spec = keep.program, keep.spec
+        p.program, p.spec, p.continued = keep.program, keep.spec, False
         if keep.key in run.outcomes:
             run.outcomes[p.key] = run.outcomes[keep.key]
+        else:
+            run.outcomes.pop(p.key, None)
         p.done_before = keep.key not in run.outcomes and keep.done_before
         if best is None:
             continue
@@ -247,8 +321,13 @@ def choose_candidates(run: SceneRun) -> None:
             if item.name != "candidates":
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
         shutil.copytree(best.folder, p.folder, dirs_exist_ok=True)
-        (p.folder / "choice.json").write_text(json.dumps(
-            {"metric": CHOICE_METRIC, "margin": CHOICE_MARGIN, "chosen": best.program, "candidates": p.choice}, indent=1) + "\n")
+        _write_choice(p, continued=False)
+
+
+def _write_choice(p: PlannedObject, continued: bool) -> None:
+    (p.folder / "choice.json").write_text(json.dumps(
+        {"metric": CHOICE_METRIC, "margin": CHOICE_MARGIN, "chosen": p.program, "continued": continued,
+         "candidates": p.choice}, indent=1) + "\n")
 
 
 def _same_fit(folder: Path, program: str, cfg: dict) -> bool:
@@ -280,13 +359,18 @@ def fit_scene(scene_path: str, out: str | Path, settings: SceneFitSettings | Non
     run = SceneRun(scene, structure, plans, seconds={"prepare_s": time.perf_counter() - t0})
     jobs = [c for p in plans for c in (p.candidates or [p])]
     todo = [p for p in jobs if p.spec is not None and not p.done_before]
+    # objects whose candidates are screened: their screening jobs still to end, and those ready to continue
+    owner = {c.key: p for p in plans if p.continue_s for c in p.candidates}
+    waiting = {p.key: {c.key for c in p.candidates if c in todo} for p in plans if p.continue_s}
+    ready = [p for p in plans if p.continue_s and not waiting[p.key]]
     t1 = time.perf_counter()
-    if todo:
+    if todo or ready:
         own = executor is None
         ex = executor or make_executor(s.ray, s.jobs or (None if s.ray else default_jobs()), threads=s.threads)
         lock = threading.Lock()
         remaining = {p.key: p for p in todo}
         done = threading.Event()
+        handles = []
 
         def on_start(job_id: str) -> None:
             emit("start", remaining.get(job_id))
@@ -298,14 +382,35 @@ def fit_scene(scene_path: str, out: str | Path, settings: SceneFitSettings | Non
             with lock:
                 plan = remaining.pop(job_id, None)
                 run.outcomes[job_id] = outcome
-                if not remaining:
+                parent = owner.get(job_id)
+                if parent is not None:
+                    waiting[parent.key].discard(job_id)
+                    if not waiting[parent.key]:
+                        ready.append(parent)
+                if not remaining and not ready:
                     done.set()
             emit("done", plan, outcome)
 
-        handles = []
+        def continue_ready() -> None:
+            """Submit the continuation of every object whose screening has ended (none once stopped)."""
+            while True:
+                with lock:
+                    if not ready:
+                        if not remaining:
+                            done.set()
+                        return
+                    p = ready.pop(0)
+                if stop is not None and stop.is_set():
+                    continue
+                if plan_continuation(p, s, run.outcomes) and not p.done_before:
+                    with lock:
+                        remaining[p.key] = p
+                    handles.append(ex.submit(p.spec, on_progress, on_done, on_start))
+
         try:
             for p in todo:
                 handles.append(ex.submit(p.spec, on_progress, on_done, on_start))
+            continue_ready()
             while not done.wait(0.2):
                 if stop is not None and stop.is_set():
                     run.interrupted = True
@@ -313,6 +418,7 @@ def fit_scene(scene_path: str, out: str | Path, settings: SceneFitSettings | Non
                         ex.cancel(h)
                     done.wait(15.0)
                     break
+                continue_ready()
         except KeyboardInterrupt:
             run.interrupted = True
             for h in handles:

@@ -10,6 +10,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from backend.cli import main
@@ -58,19 +59,66 @@ def test_choice_with_no_successful_candidate_keeps_the_first_failure(tmp_path):
     assert not (plan.folder / "result.json").exists()
 
 
+def test_a_failed_continuation_keeps_the_screening_fit(tmp_path):
+    run, plan = _object(tmp_path, {"cabinet": ("succeeded", 0.70), "corner_cabinet": ("succeeded", 0.90)})
+    plan.continued, plan.program = True, "corner_cabinet"
+    (plan.folder / "result.json").write_text("{}")  # what the continuation left before it broke
+    run.outcomes[plan.key] = JobOutcome("failed", "worker died")
+    choose_candidates(run)
+    assert plan.program == "corner_cabinet" and not plan.continued and run.outcomes[plan.key].state == "succeeded"
+    assert json.loads((plan.folder / "result.json").read_text())["program"] == "corner_cabinet"
+    assert json.loads((plan.folder / "choice.json").read_text())["continued"] is False
+    assert plan.flags == ["the continuation of corner_cabinet failed (worker died): its screening fit is kept"]
+
+
+def test_a_successful_continuation_is_the_objects_result(tmp_path):
+    run, plan = _object(tmp_path, {"cabinet": ("succeeded", 0.70), "corner_cabinet": ("succeeded", 0.90)})
+    plan.continued, plan.program = True, "corner_cabinet"
+    (plan.folder / "result.json").write_text(json.dumps({"program": "corner_cabinet", "continued": 1}))
+    run.outcomes[plan.key] = JobOutcome("succeeded", None)
+    choose_candidates(run)
+    assert json.loads((plan.folder / "result.json").read_text())["continued"] == 1  # not replaced by the screening's
+    choice = json.loads((plan.folder / "choice.json").read_text())
+    assert choice["continued"] is True and choice["chosen"] == "corner_cabinet"
+    assert choice["candidates"]["cabinet"][CHOICE_METRIC] == 0.70
+
+
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory) -> Path:
+def room(tmp_path_factory) -> Path:
     room = tmp_path_factory.mktemp("room")
     # seed 1: a corner cabinet with a 0.33 m cut on 1.16 x 0.65 m legs, and a chest of two drawers
     assert main(["synth-scene", "-o", str(room), "--programs", "corner_cabinet", "cabinet", "--seed", "1"]) == 0
+    (room / "map.json").write_text(json.dumps({"cabinet": ["cabinet", "corner_cabinet"]}))
+    return room
+
+
+@pytest.fixture(scope="module")
+def fitted(room, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fit")
-    (out / "map.json").write_text(json.dumps({"cabinet": ["cabinet", "corner_cabinet"]}))
-    assert main(["fit-scene", str(room / "room_points.ply"), "-o", str(out), "--map", str(out / "map.json"),
-                 "--budget", "8", "--jobs", "2", "--quiet"]) == 0
+    assert main(["fit-scene", str(room / "room_points.ply"), "-o", str(out), "--map", str(room / "map.json"),
+                 "--budget", "12", "--jobs", "2", "--quiet"]) == 0
     return out
 
 
-@pytest.mark.serial  # run alone (scripts/test.sh): 8 s fits whose box-cabinet choice is 0.02 from the margin
+@pytest.mark.parametrize("budget, screen_s, continue_s", [(12.0, 3.0, 6.0), (40.0, 10.0, 20.0), (5.0, 2.5, 0.0)])
+def test_candidates_are_screened_with_a_share_of_the_budget(room, tmp_path, budget, screen_s, continue_s):
+    """Each candidate's screening fit gets ``screen`` of the object's budget (the search alone) and the kept one
+    the rest; a budget too small to leave a continuation its shortest fit is split in equal shares of whole fits."""
+    from backend.scene.job import read_object_meta
+    from backend.scene.run import SceneFitSettings, plan_scene
+
+    settings = SceneFitSettings(map=str(room / "map.json"))
+    settings.fit.budget = budget
+    _, _, plans = plan_scene(str(room / "room_points.ply"), tmp_path, settings)
+    assert len(plans) == 2
+    for p in plans:
+        assert p.continue_s == pytest.approx(continue_s) and [c.program for c in p.candidates] == ["cabinet", "corner_cabinet"]
+        for c in p.candidates:
+            assert c.spec.config["budget"] == pytest.approx(screen_s)
+            assert read_object_meta(c.folder / "input" / "object.json")["screening"] is bool(continue_s)
+
+
+@pytest.mark.serial  # run alone (scripts/test.sh): short fits whose box-cabinet choice is close to the margin
 def test_synthetic_room_keeps_the_right_program(fitted):
     rows = {r["instance"]: r for r in json.loads((fitted / "summary.json").read_text())["objects"]}
     assert rows[1]["category"] == rows[2]["category"] == "cabinet"
@@ -79,11 +127,20 @@ def test_synthetic_room_keeps_the_right_program(fitted):
     for r in rows.values():
         assert r["state"] == "succeeded" and set(r["candidates"]) == {"cabinet", "corner_cabinet"}
         assert all(c["state"] == "succeeded" and c[CHOICE_METRIC] is not None for c in r["candidates"].values())
-        assert r["scan_fit"][CHOICE_METRIC] == pytest.approx(r["candidates"][r["program"]][CHOICE_METRIC], abs=1e-3)
         folder = Path(r["folder"])
         for prog in ("cabinet", "corner_cabinet"):
             assert (folder / "candidates" / prog / "result.json").is_file()
-        assert json.loads((folder / "result.json").read_text())["provenance"]["inputs"]["program"] == r["program"]
+        # the kept program continued in the object's folder with the rest of the budget, from its screening result
+        result = json.loads((folder / "result.json").read_text())
+        assert result["provenance"]["inputs"]["program"] == r["program"]
+        assert json.loads((folder / "choice.json").read_text())["continued"] is True
+        screened = json.loads((folder / "candidates" / r["program"] / "result.json").read_text())
+        assert screened["config"]["budget"] == pytest.approx(3.0) and result["config"]["budget"] == pytest.approx(6.0)
+        assert result["config"]["init"] == {**screened["discrete"], **screened["continuous"]}
+        scan_from_fit = np.asarray(json.loads((folder / "input" / "object.json").read_text())["scan_from_fit"])
+        np.testing.assert_allclose(scan_from_fit @ np.asarray(result["config"]["init_pose"]), screened["world_from_program"],
+                                   atol=1e-9)  # the screening's pose, in the levelled frame the fit works in
+        assert not screened.get("undecided")  # a screening fit is the search alone
     # the corner cabinet's box fit misses its diagonal front by far more than the margin
     corner = rows[1]["candidates"]
     assert corner["corner_cabinet"][CHOICE_METRIC] > corner["cabinet"][CHOICE_METRIC] + CHOICE_MARGIN
