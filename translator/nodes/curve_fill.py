@@ -609,9 +609,17 @@ def _fill(curves, ngons: bool) -> MeshBatch:
     return MeshBatch(verts=verts, corner_verts=corner_verts, face_offsets=face_offsets)
 
 
-@node("GeometryNodeFillCurve", outputs=("Mesh",), pure=False, label="Fill Curve", grad="yes",
-      notes="Triangles and N-gons where every curve segment is a Delaunay edge of the points (convex "
-                      "curves, disjoint or nested); refused otherwise; Group ID only unlinked")
+def _check(n) -> str | None:
+    for s in n.inputs:
+        if s.identifier == "Mode" and s.default not in (None, *MODES):
+            return f"Fill Curve mode {s.default!r} is not supported"
+    return None
+
+
+@node("GeometryNodeFillCurve", outputs=("Mesh",), pure=False, label="Fill Curve", grad="yes", check=_check,
+      modes={"Mode": MODES}, notes="Blender's constrained Delaunay replayed where every curve segment is a Delaunay edge and no "
+                      "decision is near-degenerate (refused: crossing or non-Delaunay segments, nearly cocircular "
+                      "points such as a Curve Circle's, Group ID fields)")
 def fill_curve(curve=None, group_id=0, mode="Triangles"):
     """Fill Curve: the curves' evaluated points at ``(x, y, 0)`` (``(b, E, 3)``) with the faces Blender's
     constrained Delaunay triangulation makes (see the module); other components pass, curves are consumed."""
