@@ -4,22 +4,27 @@ no epsilon, no ids), as triangles (``CDT_INSIDE_WITH_HOLES``) or n-gons
 (``CDT_CONSTRAINTS_VALID_BMESH_WITH_HOLES``).
 
 Which faces come out, their order and each face's first corner are decided by the whole history of that
-algorithm's half-edge structure, so this module replays it step by step on the (detached) point values:
-Guibas-Stolfi divide and conquer on the points sorted by (x, y, index) with exact orientation and in-circle
-signs, every curve as a constraint face (all curves are treated as cyclic; those under 3 points add
-none), face ids flooded from the last face edge, faces of each region marked as holes by ray parity,
-the outer non-constraint edges dissolved (and for n-gons, the remaining non-constraint edges by increasing
-length where that keeps valid faces), hole faces dropped, and the faces read in creation order from their
-representative half-edge. Vertices are every evaluated point in order, at ``(x, y, 0)``: positions stay
-differentiable, the topology passes through the traced path's guards (the values are read with
-``tolist``) and must agree across the batch (``TopologyVaries`` otherwise).
+algorithm's half-edge structure, so this module replays it step by step on the (detached) point values,
+rounded to float32 as Blender's: Guibas-Stolfi divide and conquer on the points sorted by (x, y, index) with
+exact orientation and in-circle signs; every curve a constraint face (all curves are treated as cyclic;
+those under 3 points add none); face ids flooded from the last face edge (without ids they cross every
+constraint); faces of each region marked as holes by ray parity; the outer non-constraint edges dissolved
+(and for n-gons the remaining ones by increasing length where that keeps valid faces); hole faces dropped;
+the faces read in creation order from their representative half-edge. Groups of curves (Group ID, groups in
+order of first appearance) are filled separately, one after another. Vertices are every evaluated point
+(``(b, E, 3)``, by group) at ``(x, y, 0)``: positions stay differentiable, the topology passes through the
+traced path's guards (the values are read with ``tolist``) and must agree across the batch
+(``TopologyVaries`` otherwise).
 
 Not reproduced (one-line error naming Fill Curve): a curve segment that is not already an edge of the
-Delaunay triangulation of the points (Blender then inserts it, cutting edges: crossing or non-Delaunay
-segments, which happen with many concave shapes), coincident points (Blender merges them), more than 16
-dissolvable edges with two of the same length in n-gons mode (``std::sort`` is not stable there), no curve
-with 3 or more points, and a Group ID from a field. Checked against Blender in
-``tests/translator/nodes/test_curve_fill.py``.
+Delaunay triangulation of the points (Blender then inserts it, cutting edges: crossing segments, and the
+reflex sides of many concave shapes); coincident points (Blender merges them); any near-degenerate decision
+(points nearly on a common line or circle, nearly equal x, nearly equal dissolve lengths): there Blender's
+choice follows the last bits of its float32 positions, which positions computed in another order need not
+share (a Curve Circle's points all lie on one circle); more than 16 dissolvable edges with equal lengths in
+n-gons mode (``std::sort`` is no insertion sort there); no curve with 3 or more points. Exactly degenerate
+decisions (positions computed exactly, such as a rectangle's) are taken as Blender takes them. Checked
+against Blender in ``tests/translator/nodes/test_curve_fill.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from ..geometry import GeometrySet, MeshBatch
 from . import node
 from .attributes import modify_geometry_sets
 from .curve_eval import evaluated_positions, evaluation
+from .fields import curves_context, decided, evaluate
 
 __all__ = ["FillNotReproduced", "cdt_faces", "fill_curve"]
 
@@ -585,17 +591,38 @@ def _f32(t: torch.Tensor) -> list[list[float]]:
     return t.detach().to(torch.float32).to(torch.float64).tolist()
 
 
-def _fill(curves, ngons: bool) -> MeshBatch:
+def _groups(curves, group_id) -> list[list[int]]:
+    """The curves of each group, groups in order of first appearance (``IndexMask::from_group_ids``); a single
+    Group ID value is one group. Group IDs decide topology: shared by the batch, guarded."""
+    if not isinstance(group_id, rt.Field):
+        return [list(range(curves.num_curves))]
+    ids = evaluate(group_id, curves_context(curves, "CURVE"), "INT")
+    ids = decided(rt.static_mask(ids, "the Group IDs Fill Curve groups curves by")).tolist()
+    order: dict[int, list[int]] = {}
+    for c, g in enumerate(ids):
+        order.setdefault(g, []).append(c)
+    return list(order.values())
+
+
+def _fill(curves, group_id, ngons: bool) -> MeshBatch:
     ev = evaluation(curves)
     pos = evaluated_positions(curves, ev)  # (b, E, 3)
     offsets = list(ev.offsets)
-    faces_in = [list(range(offsets[c], offsets[c + 1])) for c in range(len(offsets) - 1)]
-    per_item = []
-    for xy in _f32(pos[..., :2]):
-        try:
-            per_item.append(cdt_faces([tuple(p) for p in xy], faces_in, ngons))
-        except FillNotReproduced as exc:
-            raise ValueError(f"Fill Curve: {exc}, which is not reproduced") from None
+    xy_all = _f32(pos[..., :2])
+    take: list[int] = []  # evaluated point of each output vertex: groups one after another (cdts_to_mesh)
+    per_item: list[list[list[int]]] = [[] for _ in xy_all]
+    for group in _groups(curves, group_id):
+        start = len(take)
+        faces_in = []
+        for c in group:
+            faces_in.append(list(range(len(take) - start, len(take) - start + offsets[c + 1] - offsets[c])))
+            take += range(offsets[c], offsets[c + 1])
+        for item, xy in zip(per_item, xy_all):
+            try:
+                faces = cdt_faces([tuple(xy[i]) for i in take[start:]], faces_in, ngons)
+            except FillNotReproduced as exc:
+                raise ValueError(f"Fill Curve: {exc}, which is not reproduced") from None
+            item += [[v + start for v in f] for f in faces]
     keys = {repr(f): i for i, f in reversed(list(enumerate(per_item)))}
     if len(keys) > 1:
         key = torch.tensor([[keys[repr(f)]] for f in per_item], dtype=torch.long, device=pos.device)
@@ -605,6 +632,8 @@ def _fill(curves, ngons: bool) -> MeshBatch:
     sizes = torch.tensor([len(f) for f in faces], dtype=torch.long, device=dev)
     corner_verts = torch.tensor([v for f in faces for v in f], dtype=torch.long, device=dev)
     face_offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)])
+    if take != list(range(int(pos.shape[1]))):
+        pos = pos[:, torch.tensor(take, dtype=torch.long, device=dev)]
     verts = torch.cat([pos[..., :2], torch.zeros_like(pos[..., :1])], dim=-1)
     return MeshBatch(verts=verts, corner_verts=corner_verts, face_offsets=face_offsets)
 
@@ -617,9 +646,10 @@ def _check(n) -> str | None:
 
 
 @node("GeometryNodeFillCurve", outputs=("Mesh",), pure=False, label="Fill Curve", grad="yes", check=_check,
-      modes={"Mode": MODES}, notes="Blender's constrained Delaunay replayed where every curve segment is a Delaunay edge and no "
-                      "decision is near-degenerate (refused: crossing or non-Delaunay segments, nearly cocircular "
-                      "points such as a Curve Circle's, Group ID fields)")
+      modes={"Mode": MODES},
+      notes="Blender's constrained Delaunay replayed where every curve segment is a Delaunay edge and no decision "
+            "is near-degenerate (refused: crossing or non-Delaunay segments, nearly cocircular points such as a "
+            "Curve Circle's); Group ID fields (groups shared by the batch)")
 def fill_curve(curve=None, group_id=0, mode="Triangles"):
     """Fill Curve: the curves' evaluated points at ``(x, y, 0)`` (``(b, E, 3)``) with the faces Blender's
     constrained Delaunay triangulation makes (see the module); other components pass, curves are consumed."""
@@ -627,8 +657,6 @@ def fill_curve(curve=None, group_id=0, mode="Triangles"):
         return GeometrySet()
     if isinstance(mode, (rt.Field, torch.Tensor)) or mode not in MODES:
         raise TypeError(f"Fill Curve: mode {mode!r} is not supported (a single menu value of {MODES})")
-    if isinstance(group_id, rt.Field):
-        raise TypeError("Fill Curve: a Group ID from a field (curves filled in groups) is not reproduced")
     ngons = mode == "N-gons"
 
     def on_set(g: GeometrySet) -> GeometrySet:
@@ -637,6 +665,6 @@ def fill_curve(curve=None, group_id=0, mode="Triangles"):
             return g
         if c.num_curves == 0:
             return GeometrySet(mesh=g.mesh, instances=g.instances, points=g.points)
-        return GeometrySet(mesh=_fill(c, ngons), instances=g.instances, points=g.points)
+        return GeometrySet(mesh=_fill(c, group_id, ngons), instances=g.instances, points=g.points)
 
     return modify_geometry_sets(curve, on_set)

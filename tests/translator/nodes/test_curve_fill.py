@@ -16,9 +16,11 @@ from translator.nodes import curve_primitives as CP
 MODES = ("Triangles", "N-gons")
 
 
-def _fill(t: Tree, curve, mode: str):
+def _fill(t: Tree, curve, mode: str, group=None):
     f = t.node("GeometryNodeFillCurve", Mode=mode)
     t.link(curve, f, "Curve")
+    if group is not None:
+        t.link(group, f, "Group ID")
     t.output((f, "Mesh"))
     return t.object()
 
@@ -54,8 +56,9 @@ def _tilted(mode: str):
     return _fill(t, (tr, "Geometry"), mode)
 
 
-def _two(mode: str):
-    """Two trapezoids joined, the second scaled and moved: disjoint (far) or nested (inside the first: a hole)."""
+def _two(mode: str, grouped: bool = False):
+    """Two trapezoids joined, the second scaled and moved: disjoint (far) or nested (inside the first: a hole,
+    unless ``grouped``: each curve is then filled on its own, so they overlap)."""
     t = Tree()
     q = t.node("GeometryNodeCurvePrimitiveQuadrilateral", mode="TRAPEZOID")
     for ident in ("Bottom Width", "Top Width", "Height", "Offset"):
@@ -68,7 +71,15 @@ def _two(mode: str):
     j = t.node("GeometryNodeJoinGeometry")
     t.link((tr, "Geometry"), j, "Geometry")
     t.link((q, "Curve"), j, "Geometry")
-    return _fill(t, (j, "Geometry"), mode)
+    group = None
+    if grouped:  # Group ID = 1 - Index: the groups come in order of first appearance, not of their ids
+        group = t.node("ShaderNodeMath", operation="SUBTRACT", Value=1.0)
+        t.link(t.node("GeometryNodeInputIndex"), group, "Value_001")
+    return _fill(t, (j, "Geometry"), mode, group)
+
+
+def _grouped(mode: str):
+    return _two(mode, grouped=True)
 
 
 def _jittered(mode: str):
@@ -99,7 +110,8 @@ def _bezier(mode: str):
     return _fill(t, (q, "Curve"), mode)
 
 
-_PROGRAMS = {"bezier": _bezier, "quad": _quad, "points": _points, "tilted": _tilted, "two": _two, "jittered": _jittered}
+_PROGRAMS = {"bezier": _bezier, "quad": _quad, "points": _points, "tilted": _tilted, "two": _two, "grouped": _grouped,
+             "jittered": _jittered}
 _TRAPEZOID = {"Bottom Width": ("float", 0.5, 3.0), "Top Width": ("float", 0.5, 3.0), "Height": ("float", 0.5, 2.0),
               "Offset": ("float", -1.0, 1.0)}
 
@@ -120,6 +132,7 @@ def _sets(name: str, seed: int) -> list[dict]:
         return [dict(s, Resolution=n) for n in (3, 5, 7, 9) for s in
                 draw_sets(seed + n, {"Rotation": ("vector", -0.8, 0.8), "Translation": ("vector", -1.0, 1.0),
                                      "Radius": ("float", 0.5, 2.0)}, 2)]
+    # "two" and "grouped"
     shape = {"Bottom Width": 2.3, "Top Width": 1.1, "Height": 1.7, "Offset": 0.35}
     return [dict(shape, Translation=(4.0, 0.5, 0.0)), dict(shape, Translation=(-3.0, -2.0, 1.0), Rotation=(0.0, 0.0, 0.7)),
             dict(shape, Translation=(0.12, 0.05, 0.0), Rotation=(0.0, 0.0, 0.2)),
