@@ -7,8 +7,9 @@ Which faces come out, their order and each face's first corner are decided by th
 algorithm's half-edge structure, so this module replays it step by step on the (detached) point values,
 rounded to float32 as Blender's: Guibas-Stolfi divide and conquer on the points sorted by (x, y, index) with
 exact orientation and in-circle signs; every curve a constraint face (all curves are treated as cyclic;
-those under 3 points add none); face ids flooded from the last face edge (without ids they cross every
-constraint); faces of each region marked as holes by ray parity; the outer non-constraint edges dissolved
+those under 3 points add none), a side that is no edge yet inserted by deleting the edges it crosses and
+re-triangulating both sides (``add_edge_constraint``, ``re_delaunay_triangulate``); face ids flooded from
+the last face edge (without ids they cross every constraint); faces of each region marked as holes by ray parity; the outer non-constraint edges dissolved
 (and for n-gons the remaining ones by increasing length where that keeps valid faces); hole faces dropped;
 the faces read in creation order from their representative half-edge. Groups of curves (Group ID, groups in
 order of first appearance) are filled separately, one after another. Vertices are every evaluated point
@@ -16,11 +17,10 @@ order of first appearance) are filled separately, one after another. Vertices ar
 traced path's guards (the values are read with ``tolist``) and must agree across the batch
 (``TopologyVaries`` otherwise).
 
-Not reproduced (one-line error naming Fill Curve): a curve segment that is not already an edge of the
-Delaunay triangulation of the points (Blender then inserts it, cutting edges: crossing segments, and the
-reflex sides of many concave shapes); coincident points (Blender merges them); any near-degenerate decision
-(points nearly on a common line or circle, nearly equal x, nearly equal dissolve lengths): there Blender's
-choice follows the last bits of its float32 positions, which positions computed in another order need not
+Not reproduced (one-line error naming Fill Curve): curve sides that cross each other or pass through a
+point (Blender splits them, adding vertices); coincident points (Blender merges them); any near-degenerate
+decision (points nearly on a common line or circle, nearly equal x, nearly equal dissolve lengths): there
+Blender's choice follows the last bits of its float32 positions, which positions computed in another order need not
 share (a Curve Circle's points all lie on one circle); more than 16 dissolvable edges with equal lengths in
 n-gons mode (``std::sort`` is no insertion sort there); no curve with 3 or more points. Exactly degenerate
 decisions (positions computed exactly, such as a rectangle's) are taken as Blender takes them. Checked
@@ -352,6 +352,89 @@ class _CDT:
             if t is start:
                 return None
 
+    def add_edge_constraint(self, v1: _Vert, v2: _Vert) -> _Edge:
+        """Blender's ``add_edge_constraint`` for a segment that, where it is no edge yet, crosses only
+        unconstrained edges inside their ends (they are deleted, the segment added as a diagonal and the two
+        sides re-triangulated); passing through a point or crossing a constraint is refused."""
+        t = self.find_symedge_between(v1, v2)
+        if t is not None:
+            t.edge.constrained = True
+            return t.edge
+        self.visit_count += 1
+        crossed: list[_SE] = []  # the edges crossed in order (each as the SymEdge 'in' of its crossing)
+        start_out, end_in = self._first_crossing(v1, v2, crossed), None
+        while end_in is None:
+            end_in = self._next_crossing(v1, v2, crossed)
+        for se in crossed:
+            if se.vert is v2 or se.next.vert is v2:
+                raise FillNotReproduced(THROUGH)
+            if se.edge.constrained:
+                raise FillNotReproduced("two curve segments cross (Blender splits them at the crossing)")
+        for se in crossed:
+            self.delete_edge(se)
+        edge = start_out.edge if start_out.next.vert is end_in.vert else self.add_diagonal(start_out, end_in)
+        edge.constrained = True
+        self.re_delaunay(edge.se[0])
+        self.re_delaunay(edge.se[1])
+        return edge
+
+    def _first_crossing(self, v1: _Vert, v2: _Vert, crossed: list[_SE]) -> _SE:
+        """The rotational scan around ``v1`` (``get_next_crossing_from_vert``): the triangle the segment
+        leaves ``v1`` through; its far edge is the first crossed. Returns the SymEdge from ``v1`` to the
+        crossed edge's start (Blender's ``out`` of the first crossing)."""
+        t = start = v1.symedge
+        while True:
+            va, vb = t.next.vert, t.next.next.vert
+            o1 = _orient(t.vert, va, v2, self.eps)
+            if o1 == 0 and _in_line(v1, va, v2):
+                raise FillNotReproduced(THROUGH)
+            if t.face is not self.outer and o1 > 0 and _orient(v1, vb, v2, self.eps) < 0:
+                crossed.append(t.next)
+                return t
+            t = t.rot
+            if t is start:
+                raise FillNotReproduced("a curve segment's crossings were not found")
+
+    def _next_crossing(self, v1: _Vert, v2: _Vert, crossed: list[_SE]) -> _SE | None:
+        """``get_next_crossing_from_edge``: past the last crossed edge ``a b``, the triangle's third point
+        ``c`` is ``v2`` (the end: returns the SymEdge from ``v2`` in that triangle) or the segment crosses
+        ``b c`` or ``c a`` next (None)."""
+        se_ac = _sym(crossed[-1]).next
+        vc = se_ac.next.vert
+        o = _orient(v1, v2, vc, self.eps)  # Blender takes the crossing point for v1: the same line
+        if o == 0:
+            if vc is not v2:
+                raise FillNotReproduced(THROUGH)
+            return se_ac.next
+        crossed.append(se_ac.next if o < 0 else se_ac)
+        if len(crossed) > 4 * len(self.verts) + 4:
+            raise FillNotReproduced("a curve segment's crossings did not end")
+        return None
+
+    def re_delaunay(self, se: _SE) -> None:
+        """``re_delaunay_triangulate``: the pseudo-polygon left of ``se`` triangulated, each triangle on its
+        base taking the point whose circle holds no later point."""
+        if se.face is self.outer or _sym(se).face is self.outer:
+            return
+        count, ss = 1, se.next
+        while ss is not se:
+            count, ss = count + 1, ss.next
+        if count <= 3:
+            return
+        first = se.next.next
+        a, b, c, cse = se.vert, se.next.vert, first.vert, first
+        ss = first.next
+        while ss is not se:
+            if _incircle(a, b, c, ss.vert, self.eps) > 0:
+                c, cse = ss.vert, ss
+            ss = ss.next
+        ebc = self.add_diagonal(se.next, cse) if self.find_symedge_between(b, c) is None else None
+        eca = self.add_diagonal(cse, se) if self.find_symedge_between(c, a) is None else None
+        if ebc is not None:
+            self.re_delaunay(ebc.se[1])
+        if eca is not None:
+            self.re_delaunay(eca.se[1])
+
     def add_face_constraints(self, faces: list[list[int]], ngons: bool) -> int:
         added = 0
         face_symedge0 = None
@@ -361,12 +444,8 @@ class _CDT:
             for i in range(len(face)):
                 added += 1
                 v1, v2 = self.verts[face[i]], self.verts[face[(i + 1) % len(face)]]
-                t = self.find_symedge_between(v1, v2)
-                if t is None:
-                    raise FillNotReproduced("a curve segment is not an edge of the Delaunay triangulation of the "
-                                            "points (Blender inserts it by cutting edges)")
-                t.edge.constrained = True
-                face_symedge0 = t.edge.se[0] if t.edge.se[0].vert is v1 else t.edge.se[1]
+                e = self.add_edge_constraint(v1, v2)
+                face_symedge0 = e.se[0] if e.se[0].vert is v1 else e.se[1]
             if face_symedge0 is not None:
                 # without ids every constraint carries id 0, below each face's id range: the flood crosses them
                 self.add_face_ids(face_symedge0)
@@ -551,6 +630,16 @@ class _CDT:
         return out
 
 
+THROUGH = "a curve segment passes through another point (Blender splits it there)"
+
+
+def _in_line(a: _Vert, b: _Vert, c: _Vert) -> bool:
+    """``b`` between ``a`` and ``c`` on their common line (exact)."""
+    A, B, C = a.exact, b.exact, c.exact
+    ab, ac, bc = (B[0] - A[0], B[1] - A[1]), (C[0] - A[0], C[1] - A[1]), (C[0] - B[0], C[1] - B[1])
+    return ab[0] * ac[0] + ab[1] * ac[1] >= 0 and bc[0] * ac[0] + bc[1] * ac[1] >= 0
+
+
 def _touches(v: _Vert, f: _Face) -> bool:
     se = v.symedge
     while True:
@@ -647,9 +736,9 @@ def _check(n) -> str | None:
 
 @node("GeometryNodeFillCurve", outputs=("Mesh",), pure=False, label="Fill Curve", grad="yes", check=_check,
       modes={"Mode": MODES},
-      notes="Blender's constrained Delaunay replayed where every curve segment is a Delaunay edge and no decision "
-            "is near-degenerate (refused: crossing or non-Delaunay segments, nearly cocircular points such as a "
-            "Curve Circle's); Group ID fields (groups shared by the batch)")
+      notes="Blender's constrained Delaunay replayed (convex, concave, disjoint and nested curves; Group ID "
+            "fields shared by the batch); refused: crossing sides, and near-degenerate decisions (nearly "
+            "cocircular points such as a Curve Circle's)")
 def fill_curve(curve=None, group_id=0, mode="Triangles"):
     """Fill Curve: the curves' evaluated points at ``(x, y, 0)`` (``(b, E, 3)``) with the faces Blender's
     constrained Delaunay triangulation makes (see the module); other components pass, curves are consumed."""

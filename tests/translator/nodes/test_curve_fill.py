@@ -82,13 +82,20 @@ def _grouped(mode: str):
     return _two(mode, grouped=True)
 
 
-def _jittered(mode: str):
-    """A Curve Circle whose points are moved by a Random Value (seeded): irregular polygons of 6 to 24 points,
-    mostly star-shaped (the concave ones whose sides are not Delaunay edges are refused)."""
+def _jittered(mode: str, spiky: bool = False):
+    """A Curve Circle (or with ``spiky`` a Curve Star) whose points are moved by a Random Value (seeded):
+    irregular polygons of 6 to 24 points, convex or concave (sides that are no Delaunay edges are inserted
+    as Blender does; crossing sides are refused)."""
     t = Tree()
-    c = t.node("GeometryNodeCurvePrimitiveCircle")
-    t.link(t.input("Resolution", "NodeSocketInt", 12), c, "Resolution")
-    t.link(t.input("Radius", "NodeSocketFloat", 1.0), c, "Radius")
+    if spiky:
+        c = t.node("GeometryNodeCurveStar")
+        t.link(t.input("Resolution", "NodeSocketInt", 6), c, "Points")
+        t.link(t.input("Radius", "NodeSocketFloat", 0.3), c, "Inner Radius")
+        t.link(t.input("Outer", "NodeSocketFloat", 2.0), c, "Outer Radius")
+    else:
+        c = t.node("GeometryNodeCurvePrimitiveCircle")
+        t.link(t.input("Resolution", "NodeSocketInt", 12), c, "Resolution")
+        t.link(t.input("Radius", "NodeSocketFloat", 1.0), c, "Radius")
     rv = t.node("FunctionNodeRandomValue", data_type="FLOAT_VECTOR", Min=(-1.0, -1.0, -1.0), Max=(1.0, 1.0, 1.0))
     t.link(t.input("Seed", "NodeSocketInt", 0), rv, "Seed")
     scale = t.node("ShaderNodeVectorMath", operation="SCALE")
@@ -110,7 +117,11 @@ def _bezier(mode: str):
     return _fill(t, (q, "Curve"), mode)
 
 
-_PROGRAMS = {"bezier": _bezier, "quad": _quad, "points": _points, "tilted": _tilted, "two": _two, "grouped": _grouped,
+def _spiky(mode: str):
+    return _jittered(mode, spiky=True)
+
+
+_PROGRAMS = {"bezier": _bezier, "spiky": _spiky, "quad": _quad, "points": _points, "tilted": _tilted, "two": _two, "grouped": _grouped,
              "jittered": _jittered}
 _TRAPEZOID = {"Bottom Width": ("float", 0.5, 3.0), "Top Width": ("float", 0.5, 3.0), "Height": ("float", 0.5, 2.0),
               "Offset": ("float", -1.0, 1.0)}
@@ -127,7 +138,12 @@ def _sets(name: str, seed: int) -> list[dict]:
     if name == "jittered":
         return [{"Resolution": n, "Seed": seed, "Radius": r, "Amount": a} for n, seed, r, a in
                 [(6, 1, 1.0, 0.1), (7, 2, 2.0, 0.3), (9, 3, 0.5, 0.05), (12, 4, 1.0, 0.1), (16, 5, 1.5, 0.15),
-                 (20, 6, 1.0, 0.08), (24, 7, 3.0, 0.2), (12, 8, 1.0, 0.3)]]
+                 (20, 6, 1.0, 0.08), (24, 7, 3.0, 0.2), (12, 8, 1.0, 0.3),  # strongly concave below
+                 (10, 9, 1.0, 0.45), (14, 10, 1.0, 0.4), (18, 11, 1.0, 0.35), (8, 12, 1.0, 0.5), (16, 13, 2.0, 0.7)]]
+    if name == "spiky":
+        return [{"Resolution": n, "Seed": seed, "Radius": r, "Outer": o, "Amount": a} for n, seed, r, o, a in
+                [(4, 1, 0.3, 2.0, 0.05), (5, 2, 0.2, 2.5, 0.1), (6, 3, 0.4, 1.5, 0.08), (7, 4, 0.25, 2.0, 0.1),
+                 (8, 5, 0.5, 2.0, 0.1), (9, 6, 0.3, 3.0, 0.12), (11, 7, 0.6, 2.0, 0.05), (12, 8, 0.7, 1.2, 0.1)]]
     if name == "tilted":
         return [dict(s, Resolution=n) for n in (3, 5, 7, 9) for s in
                 draw_sets(seed + n, {"Rotation": ("vector", -0.8, 0.8), "Translation": ("vector", -1.0, 1.0),
@@ -154,7 +170,7 @@ def test_fill_curve_parity(name, mode):
         except ValueError as exc:
             assert str(exc).startswith("Fill Curve: ") and "\n" not in str(exc)
             refused += 1
-    assert checked >= 3 and (checked >= refused if name in ("points", "jittered") else refused == 0), (checked, refused)
+    assert checked >= 3 and (checked >= refused if name in ("points", "jittered", "spiky") else refused == 0), (checked, refused)
 
 
 @requires_bpy
@@ -214,7 +230,7 @@ def test_cdt_ngon_ring_keeps_a_bridge():
     ("line", "Fill Curve: two points coincide in XY"),
     ("circle", "Fill Curve: two points nearly share their x or position"),
     ("rotated circle", "Fill Curve: points nearly on a common line or circle"),
-    ("crossed", "Fill Curve: a curve segment is not an edge of the Delaunay triangulation"),
+    ("crossed", "Fill Curve: two curve segments cross"),
 ])
 def test_fill_curve_refusals(build, match, mode):
     """A regular polygon's points (Curve Circle) lie on one circle, and its mirror points share x: Blender's
