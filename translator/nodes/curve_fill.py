@@ -65,15 +65,15 @@ NEAR = "points nearly on a common line or circle (Blender's choice there follows
 
 
 def _orient(a: _Vert, b: _Vert, c: _Vert, eps: float) -> int:
-    """Sign of the orientation of ``a b c`` (> 0: counter-clockwise)."""
+    """Sign of the orientation of ``a b c`` (> 0: counter-clockwise). Past the near-degenerate band the
+    double determinant's sign is exact (its rounding error is far smaller than the band)."""
+    d = (a.x - c.x) * (b.y - c.y) - (a.y - c.y) * (b.x - c.x)
+    if abs(d) > 8.0 * eps * (abs(a.x - c.x) + abs(a.y - c.y) + abs(b.x - c.x) + abs(b.y - c.y)):
+        return _sign(d)
     A, B, C = a.exact, b.exact, c.exact
-    exact = _sign((A[0] - C[0]) * (B[1] - C[1]) - (A[1] - C[1]) * (B[0] - C[0]))
-    if exact:
-        d = (a.x - c.x) * (b.y - c.y) - (a.y - c.y) * (b.x - c.x)
-        slope = 2.0 * (abs(a.x - c.x) + abs(a.y - c.y) + abs(b.x - c.x) + abs(b.y - c.y))
-        if abs(d) <= 4.0 * eps * slope:
-            raise FillNotReproduced(NEAR)
-    return exact
+    if (A[0] - C[0]) * (B[1] - C[1]) != (A[1] - C[1]) * (B[0] - C[0]):
+        raise FillNotReproduced(NEAR)
+    return 0
 
 
 def _incircle_det(pa, pb, pc, pd):
@@ -102,13 +102,15 @@ def _incircle_slope(pa, pb, pc, pd) -> float:
 
 
 def _incircle(a: _Vert, b: _Vert, c: _Vert, d: _Vert, eps: float) -> int:
-    """Sign of the in-circle test (> 0: ``d`` inside the circle through counter-clockwise ``a b c``)."""
-    exact = _sign(_incircle_det(a.exact, b.exact, c.exact, d.exact))
-    if exact:
-        p = [(v.x, v.y) for v in (a, b, c, d)]
-        if abs(_incircle_det(*p)) <= 4.0 * eps * _incircle_slope(*p):
-            raise FillNotReproduced(NEAR)
-    return exact
+    """Sign of the in-circle test (> 0: ``d`` inside the circle through counter-clockwise ``a b c``); exact
+    past the near-degenerate band, as :func:`_orient`."""
+    p = [(v.x, v.y) for v in (a, b, c, d)]
+    det = _incircle_det(*p)
+    if abs(det) > 4.0 * eps * _incircle_slope(*p):
+        return _sign(det)
+    if _incircle_det(a.exact, b.exact, c.exact, d.exact) != 0:
+        raise FillNotReproduced(NEAR)
+    return 0
 
 
 # ---------------------------------------------------------------------------
