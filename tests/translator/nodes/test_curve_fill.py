@@ -198,6 +198,32 @@ def test_fill_curve_batch_topology_varies():
         module.program(d, cont)
 
 
+@requires_bpy
+def test_fill_curve_on_the_traced_path_is_guarded():
+    """Replays of a traced fill equal the plain program; a shape with other faces misses the guards (the
+    positions are read as values) and runs the plain program."""
+    module = translate_object(_quad("Triangles"))
+    shapes = [{"Bottom Width": 2.3, "Top Width": 1.1, "Height": 1.7, "Offset": 0.35},
+              {"Bottom Width": 2.3, "Top Width": 1.1, "Height": 1.7, "Offset": -0.8}]
+
+    def values(shape):
+        return {}, {k: torch.full((2,), v, dtype=torch.float64) for k, v in shape.items()}
+
+    with rt.eval_context(trace=False):
+        plain = [module.program(*values(s)) for s in shapes]
+    assert plain[0].polygons() != plain[1].polygons()
+    for _ in range(3):  # plain, traced, replayed
+        m = module.program(*values(shapes[0]))
+        torch.testing.assert_close(m.verts, plain[0].verts)
+        assert m.polygons() == plain[0].polygons()
+    m = module.program(*values(shapes[1]))
+    torch.testing.assert_close(m.verts, plain[1].verts)
+    assert m.polygons() == plain[1].polygons()
+    stats = next(getattr(module, k)._shapeprog_traces.stats for k in dir(module)
+                 if hasattr(getattr(module, k), "_shapeprog_traces"))
+    assert stats["traced"] >= 1 and stats["replayed"] >= 1 and stats["guard_misses"] >= 1
+
+
 def test_fill_curve_gradcheck():
     """Positions are the evaluated points' x and y (z = 0): differentiable w.r.t. the curve's inputs."""
     g = torch.Generator().manual_seed(4)
@@ -228,6 +254,7 @@ def test_cdt_ngon_ring_keeps_a_bridge():
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(("build", "match"), [
     ("line", "Fill Curve: two points coincide in XY"),
+    ("open line", "Fill Curve: no curve has 3 or more points"),
     ("circle", "Fill Curve: two points nearly share their x or position"),
     ("rotated circle", "Fill Curve: points nearly on a common line or circle"),
     ("crossed", "Fill Curve: two curve segments cross"),
@@ -235,10 +262,13 @@ def test_cdt_ngon_ring_keeps_a_bridge():
 def test_fill_curve_refusals(build, match, mode):
     """A regular polygon's points (Curve Circle) lie on one circle, and its mirror points share x: Blender's
     triangulation there follows the last bits of its float32 positions, so it is refused, as are crossed
-    curves (Blender cuts edges) and coincident points (Blender merges them)."""
+    curves (Blender splits them), coincident points (Blender merges them) and curves without a face (Blender
+    keeps loose edges)."""
     t = Tree()
     if build == "line":
         curve = (t.node("GeometryNodeCurvePrimitiveLine"), "Curve")
+    elif build == "open line":
+        curve = (t.node("GeometryNodeCurvePrimitiveLine", End=(1.0, 0.3, 0.0)), "Curve")
     elif build == "crossed":
         curve = (t.node("GeometryNodeCurvePrimitiveQuadrilateral", mode="POINTS", **{
             "Point 1": (0.0, 0.05, 0.0), "Point 2": (2.0, 1.0, 0.0), "Point 3": (2.1, 0.0, 0.0), "Point 4": (0.1, 1.2, 0.0)}),
