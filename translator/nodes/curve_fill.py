@@ -171,9 +171,10 @@ class _CDT:
         self.faces: list[_Face] = []
         self.outer = self.add_face()
         self.visit_count = 0
-        # how far float32 positions computed in another order may lie from Blender's: 16 ulps of the largest
+        # how far float32 positions computed in another order may lie from Blender's: 128 ulps of the largest
+        # coordinate (about the parity tolerance, 1e-5 of the size: a deep float32 chain drifts further than 16)
         size = max([abs(c) for p in xy for c in p] + [1e-30])
-        self.eps = size * 2.0**-20
+        self.eps = size * 2.0**-17
 
     def add_face(self) -> _Face:
         f = _Face()
