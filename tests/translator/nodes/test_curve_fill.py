@@ -238,6 +238,17 @@ def test_fill_curve_gradcheck():
                                                                           offset=0.3), mode=mode).mesh.verts, (f(), f(), f()))
 
 
+def test_cdt_rectangle_as_blender():
+    """Recorded from bpy 5.0.1 (Quadrilateral, 2 x 2): the n-gon starts at the second point, the triangles
+    are cut on the diagonal from the second point. Exact ties (equal x, four points on one circle) are
+    decided as Blender decides them."""
+    xy = [(1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)]
+    assert F.cdt_faces(xy, [[0, 1, 2, 3]], ngons=True) == [[1, 2, 3, 0]]
+    assert F.cdt_faces(xy, [[0, 1, 2, 3]], ngons=False) == [[1, 2, 3], [3, 0, 1]]
+    with pytest.raises(F.FillNotReproduced, match="nearly"):  # a 1e-7 nudge puts the four points nearly on a circle
+        F.cdt_faces([(1.0, 1.0), (-1.0, 1.0000001), (-1.0, -1.0), (1.0, -1.0)], [[0, 1, 2, 3]], ngons=False)
+
+
 def test_cdt_ngon_ring_keeps_a_bridge():
     """N-gons of a square around a smaller square (a hole): Blender's valid-BMesh output keeps bridging edges,
     so every face is a simple polygon using vertices of both squares."""
