@@ -738,10 +738,9 @@ def _check(n) -> str | None:
 
 
 @node("GeometryNodeFillCurve", outputs=("Mesh",), pure=False, label="Fill Curve", grad="yes", check=_check,
-      modes={"Mode": MODES},
-      notes="Blender's constrained Delaunay replayed (convex, concave, disjoint and nested curves; Group ID "
-            "fields shared by the batch); refused: crossing sides, and near-degenerate decisions (nearly "
-            "cocircular points such as a Curve Circle's)")
+      notes="both Modes (a menu: Triangles, N-gons); Blender's constrained Delaunay replayed (convex, concave, "
+            "disjoint and nested curves; Group ID fields shared by the batch); refused: crossing sides, and "
+            "near-degenerate decisions (nearly cocircular points such as a Curve Circle's)")
 def fill_curve(curve=None, group_id=0, mode="Triangles"):
     """Fill Curve: the curves' evaluated points at ``(x, y, 0)`` (``(b, E, 3)``) with the faces Blender's
     constrained Delaunay triangulation makes (see the module); other components pass, curves are consumed."""
