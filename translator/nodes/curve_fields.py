@@ -20,7 +20,7 @@ import torch
 
 from .. import runtime as rt
 from ..geometry import CurvesBatch
-from . import node, refuse
+from . import node
 from .curve_eval import curve_lengths, evaluated_normals, evaluated_positions, evaluated_tangents, evaluation
 from .fields import curve_point_mean, evaluate, index
 
@@ -269,10 +269,6 @@ def curve_of_point(point_index=None):
     in it (0 for an index out of range)."""
     return (rt.Field(_curve_of_point(point_index, False), "INT", label="curve of point"),
             rt.Field(_curve_of_point(point_index, True), "INT", label="index in curve"))
-
-
-refuse("GeometryNodeFillCurve", "Fill Curve is not supported: its faces and their first corners come from Blender's "
-       "constrained Delaunay triangulation (delaunay_2d_calc), which is not reproduced")
 
 
 # ---------------------------------------------------------------------------

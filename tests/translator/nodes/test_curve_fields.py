@@ -244,17 +244,3 @@ def test_curve_fields_gradcheck():
         h = torch.tensor([[-0.5, 0.5, 0.2], [0.3, 0.8, -0.1]], dtype=torch.float64, requires_grad=True)
         m = torch.tensor([[0.1, 1.5, 0.3], [0.2, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(read, (h, m))
-
-
-@requires_bpy
-def test_fill_curve_is_refused_in_one_line():
-    from translator.codegen import UnsupportedNodesError
-
-    t = Tree()
-    fill = t.node("GeometryNodeFillCurve")
-    t.link((t.node("GeometryNodeCurvePrimitiveCircle"), "Curve"), fill, "Curve")
-    t.output((fill, "Mesh"))
-    with pytest.raises(UnsupportedNodesError) as err:
-        translate_object(t.object())
-    msg = str(err.value)
-    assert "\n" not in msg and "GeometryNodeFillCurve" in msg and "Delaunay" in msg
