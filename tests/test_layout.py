@@ -20,7 +20,8 @@ PACKAGES = ("translator", "backend", "blender_addon")
 COMMAND_LINE = ("backend.cli", "backend.commands", "backend.benchmarks")
 NO_TORCH = ("translator.ir", "translator.blender_export", "translator.blender_apply", "translator.loading",
             "blender_addon")
-LONG_MODULES = {"translator.nodes.primitives", "translator.nodes.instances", "translator.nodes.curves"}  # one node family each
+LONG_MODULES = {"translator.nodes.primitives", "translator.nodes.instances", "translator.nodes.curves",
+                "translator.nodes.curve_fill"}  # one node family each (curve_fill: one node, the replay of Blender's CDT)
 MAX_LINES = 600
 
 
