@@ -312,6 +312,24 @@ def test_close_final_candidates_stay_in_the_final_refinement():
     assert [c.objective for c in SearchContext.survivors(ctx, cands[2:5])] == [1.03]
 
 
+def test_a_runner_up_close_at_equal_steps_survives_the_polished_leader():
+    """The first fine round refines every candidate alike; the polish refines the leader's neighbourhood further.
+    A runner-up within ``close_margin`` of the leader at equal steps stays, however far the polished copies of
+    the leader get ahead (seed 1750's chair #2: its true back style, 4.6 % behind after 15 steps each, was cut
+    when the leader's unpinned copy reached 11 % ahead)."""
+    from types import SimpleNamespace
+
+    ctx = SimpleNamespace(config=MCTSConfig(close_margin=0.05))
+    ctx.survivors = SearchContext.survivors.__get__(ctx)
+    leader, runner_up, far = (_cand({POSE: 0, "style": s}, o) for s, o in ((1, 1.0), (2, 1.046), (3, 1.3)))
+    polished = _cand({POSE: 0, "style": 1}, 0.9)  # the leader's configuration, refined further
+    neighbour = _cand({POSE: 0, "style": 4}, 0.93)
+    first = [leader, runner_up, far]
+    out = SearchContext.first_survivors(ctx, first, first + [polished, neighbour])
+    assert [c.objective for c in out] == [0.9, 0.93, 1.046]  # the polished leader replaces the leader (one key)
+    assert [c.objective for c in SearchContext.survivors(ctx, first + [polished, neighbour])] == [0.9, 0.93]
+
+
 def test_mcts_rollouts_start_from_the_chosen_poses_best_and_reach_pairs():
     """A rollout under pose 2 keeps pose 2's best values (not the overall best's); when every single change
     of the incumbent is refined already, a change is two decisions (worse alone, better together)."""
