@@ -96,15 +96,7 @@ def _jittered(mode: str, spiky: bool = False):
         c = t.node("GeometryNodeCurvePrimitiveCircle")
         t.link(t.input("Resolution", "NodeSocketInt", 12), c, "Resolution")
         t.link(t.input("Radius", "NodeSocketFloat", 1.0), c, "Radius")
-    rv = t.node("FunctionNodeRandomValue", data_type="FLOAT_VECTOR", Min=(-1.0, -1.0, -1.0), Max=(1.0, 1.0, 1.0))
-    t.link(t.input("Seed", "NodeSocketInt", 0), rv, "Seed")
-    scale = t.node("ShaderNodeVectorMath", operation="SCALE")
-    t.link((rv, "Value"), scale, "Vector")
-    t.link(t.input("Amount", "NodeSocketFloat", 0.1), scale, "Scale")
-    sp = t.node("GeometryNodeSetPosition")
-    t.link((c, "Curve"), sp, "Geometry")
-    t.link((scale, "Vector"), sp, "Offset")
-    return _fill(t, (sp, "Geometry"), mode)
+    return _fill(t, t.jittered((c, "Curve")), mode)
 
 
 def _bezier(mode: str):

@@ -35,15 +35,7 @@ def _program(kind: str):
     area stored."""
     t = Tree()
     src = _primitive(t, kind)
-    rv = t.node("FunctionNodeRandomValue", data_type="FLOAT_VECTOR", Min=(-1.0, -1.0, -1.0), Max=(1.0, 1.0, 1.0))
-    t.link(t.input("Seed", "NodeSocketInt", 0), rv, "Seed")
-    scale = t.node("ShaderNodeVectorMath", operation="SCALE")
-    t.link((rv, "Value"), scale, "Vector")
-    t.link(t.input("Amount", "NodeSocketFloat", 0.1), scale, "Scale")
-    sp = t.node("GeometryNodeSetPosition")
-    t.link(src, sp, "Geometry")
-    t.link((scale, "Vector"), sp, "Offset")
-    src = (sp, "Geometry")
+    src = t.jittered(src)
     normal = t.node("GeometryNodeInputNormal")
     for out, name, domain in _STORES:
         st = t.node("GeometryNodeStoreNamedAttribute", data_type="FLOAT_VECTOR", domain=domain, Name=name)

@@ -27,15 +27,7 @@ def _displaced(t: Tree, kind: str = "cube"):
         prim = t.node("GeometryNodeMeshGrid", **{"Vertices X": 4, "Vertices Y": 3})
     else:
         prim = t.node("GeometryNodeMeshCylinder", fill_type="NGON", Vertices=6)
-    rv = t.node("FunctionNodeRandomValue", data_type="FLOAT_VECTOR", Min=(-1.0, -1.0, -1.0), Max=(1.0, 1.0, 1.0))
-    t.link(t.input("Seed", "NodeSocketInt", 0), rv, "Seed")
-    scale = t.node("ShaderNodeVectorMath", operation="SCALE")
-    t.link((rv, "Value"), scale, "Vector")
-    t.link(t.input("Amount", "NodeSocketFloat", 0.1), scale, "Scale")
-    sp = t.node("GeometryNodeSetPosition")
-    t.link((prim, "Mesh"), sp, "Geometry")
-    t.link((scale, "Vector"), sp, "Offset")
-    return (sp, "Geometry")
+    return t.jittered((prim, "Mesh"))
 
 
 def _value_of(t: Tree, data_type: str, index: bool = True):

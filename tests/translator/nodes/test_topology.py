@@ -29,15 +29,7 @@ def _base(t: Tree, displaced: bool = True):
         t.link((n, "Mesh"), join, "Geometry")
     src = (join, "Geometry")
     if displaced:
-        rv = t.node("FunctionNodeRandomValue", data_type="FLOAT_VECTOR", Min=(-1.0, -1.0, -1.0), Max=(1.0, 1.0, 1.0))
-        t.link(t.input("Seed", "NodeSocketInt", 0), rv, "Seed")
-        scale = t.node("ShaderNodeVectorMath", operation="SCALE")
-        t.link((rv, "Value"), scale, "Vector")
-        t.link(t.input("Amount", "NodeSocketFloat", 0.1), scale, "Scale")
-        sp = t.node("GeometryNodeSetPosition")
-        t.link(src, sp, "Geometry")
-        t.link((scale, "Vector"), sp, "Offset")
-        src = (sp, "Geometry")
+        src = t.jittered(src)
     return src
 
 
