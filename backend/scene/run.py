@@ -113,8 +113,6 @@ class PlannedObject:
     """With several candidate programs, after the fits: program -> {"state", CHOICE_METRIC, "accuracy_cm"}."""
     continue_s: float = 0.0
     """With several candidate programs: the budget of the kept one's continuation (0: none, equal shares)."""
-    kept: PlannedObject | None = None
-    """With several candidate programs, once screened: the candidate kept (None when none succeeded)."""
     continued: bool = False
     """Whether the kept candidate's continuation was planned (its job is this object's ``spec``)."""
 
@@ -268,8 +266,8 @@ def _candidate_score(folder: Path) -> tuple[float, float] | None:
 
 def decide_candidates(p: PlannedObject, outcomes: dict[str, Any] | None = None) -> PlannedObject | None:
     """The candidate of ``p`` to keep (step 6 of the module docstring): the first that succeeded unless the
-    best-scoring one beats it by more than ``CHOICE_MARGIN``; None when none succeeded. Fills ``p.choice`` and
-    ``p.kept``. ``outcomes``: job id -> outcome of the jobs run now (a candidate without one was done before,
+    best-scoring one beats it by more than ``CHOICE_MARGIN``; None when none succeeded. Fills ``p.choice``.
+    ``outcomes``: job id -> outcome of the jobs run now (a candidate without one was done before,
     or cancelled)."""
     scored: list[tuple[PlannedObject, tuple[float, float]]] = []
     p.choice = {}
@@ -281,13 +279,10 @@ def decide_candidates(p: PlannedObject, outcomes: dict[str, Any] | None = None) 
                                "accuracy_cm": -score[1] if score and score[1] != float("-inf") else None}
         if score is not None:
             scored.append((c, score))
-    p.kept = None
-    if scored:
-        p.kept, first = scored[0]
-        top, top_score = max(scored, key=lambda cs: cs[1])
-        if top_score[0] > first[0] + CHOICE_MARGIN:
-            p.kept = top
-    return p.kept
+    if not scored:
+        return None
+    top, top_score = max(scored, key=lambda cs: cs[1])
+    return top if top_score[0] > scored[0][1][0] + CHOICE_MARGIN else scored[0][0]
 
 
 def choose_candidates(run: SceneRun) -> None:
@@ -301,8 +296,7 @@ def choose_candidates(run: SceneRun) -> None:
         if p.continued:
             outcome = run.outcomes.get(p.key)
             if (outcome is not None and outcome.state == "succeeded") or (outcome is None and p.done_before):
-                decide_candidates(p, run.outcomes)  # the candidates' record (the decision is the same)
-                _write_choice(p, continued=True)
+                _write_choice(p, continued=True)  # p.choice: the record plan_continuation's decision left
                 continue
             if outcome is not None:  # the continuation failed or was stopped: the screening fit stands
                 p.flags.append(f"the continuation of {p.program} {outcome.state}"

@@ -15,7 +15,7 @@ import pytest
 
 from backend.cli import main
 from backend.jobs.spec import JobOutcome
-from backend.scene.run import CHOICE_MARGIN, CHOICE_METRIC, PlannedObject, SceneRun, choose_candidates
+from backend.scene.run import CHOICE_MARGIN, CHOICE_METRIC, PlannedObject, SceneRun, choose_candidates, decide_candidates
 
 
 def _object(tmp_path: Path, results: dict[str, tuple[str, float | None]]) -> tuple[SceneRun, PlannedObject]:
@@ -73,6 +73,7 @@ def test_a_failed_continuation_keeps_the_screening_fit(tmp_path):
 
 def test_a_successful_continuation_is_the_objects_result(tmp_path):
     run, plan = _object(tmp_path, {"cabinet": ("succeeded", 0.70), "corner_cabinet": ("succeeded", 0.90)})
+    assert decide_candidates(plan, run.outcomes).program == "corner_cabinet"  # as plan_continuation decides
     plan.continued, plan.program = True, "corner_cabinet"
     (plan.folder / "result.json").write_text(json.dumps({"program": "corner_cabinet", "continued": 1}))
     run.outcomes[plan.key] = JobOutcome("succeeded", None)
