@@ -247,19 +247,19 @@ class PointsToMesh:
         self.max_pairs = int(max_pairs)
         self.backend = backend
         self._xt = points.float().t().contiguous()  # (3, P)
-        self._ordered: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._ordered: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def to(self, device: torch.device) -> PointsToMesh:
         self.points, self._xt = self.points.to(device), self._xt.to(device)
         return self
 
-    def _native_points(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The points as the compiled kernel takes them: ``(P, 3)`` float64 in :func:`spatial_order`, that
-        order ``(P,)`` and its inverse ``(P,)`` (computed once)."""
+    def _native_points(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The points as the compiled kernel takes them: ``(P, 3)`` float64 in :func:`spatial_order`, and
+        ``(P,)`` where each point went in that order, to put the answers back (computed once)."""
         if self._ordered is None:
             p = self.points.detach().to("cpu", torch.float64)
             order = spatial_order(p)
-            self._ordered = (p.index_select(0, order).contiguous(), order, torch.argsort(order))
+            self._ordered = (p.index_select(0, order).contiguous(), torch.argsort(order))
         return self._ordered
 
     @property
@@ -272,7 +272,7 @@ class PointsToMesh:
         barycentric weights ``(K, P, 3)`` of the closest point on it."""
         x = tv.detach()
         if self._native(x):
-            points, _, back = self._native_points()
+            points, back = self._native_points()
             t_idx, w = native.nearest_triangles(x, points)
             return t_idx.index_select(1, back), w.index_select(1, back)
         t_idx = self._sweep(x)

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -176,7 +177,7 @@ void shapeprog_nearest_triangles(const double* tris, int64_t K, int64_t T, const
                                  double* bary) {
   std::vector<Tri> tv(static_cast<size_t>(T));
   Bvh bvh;
-  std::vector<int64_t> stack;
+  std::vector<std::pair<int64_t, double>> stack;  // nodes to visit, with their box's distance when pushed
   for (int64_t k = 0; k < K; ++k) {
     for (int64_t j = 0; j < T; ++j) {
       const double* q = tris + (k * T + j) * 9;
@@ -204,20 +205,21 @@ void shapeprog_nearest_triangles(const double* tris, int64_t K, int64_t T, const
       double bw[3], cw[3];
       double best = tri_sqdist(x, tv[best_j], bw);  // the previous point's nearest: a close bound to start from
       stack.clear();
-      stack.push_back(0);
+      stack.emplace_back(0, box_sqdist(x, nodes[0].lo, nodes[0].hi));
       while (!stack.empty()) {
-        const Node& nd = nodes[stack.back()];
+        const auto [at, dist] = stack.back();
         stack.pop_back();
-        if (box_sqdist(x, nd.lo, nd.hi) > best) continue;
+        if (dist > best) continue;  // the best got nearer since it was pushed
+        const Node& nd = nodes[at];
         if (nd.count == 0) {
           double d0 = box_sqdist(x, nodes[nd.first].lo, nodes[nd.first].hi);
           double d1 = box_sqdist(x, nodes[nd.first + 1].lo, nodes[nd.first + 1].hi);
           if (d0 <= d1) {  // the nearer child on top
-            if (d1 <= best) stack.push_back(nd.first + 1);
-            if (d0 <= best) stack.push_back(nd.first);
+            if (d1 <= best) stack.emplace_back(nd.first + 1, d1);
+            if (d0 <= best) stack.emplace_back(nd.first, d0);
           } else {
-            if (d0 <= best) stack.push_back(nd.first);
-            if (d1 <= best) stack.push_back(nd.first + 1);
+            if (d0 <= best) stack.emplace_back(nd.first, d0);
+            if (d1 <= best) stack.emplace_back(nd.first + 1, d1);
           }
           continue;
         }
