@@ -224,7 +224,7 @@ class FinalRefinement:
         finer objective with ``fine_final``; returns the best candidate. A first round of
         ``fine_probe_steps`` over all of them ranks them (and times a step), the :meth:`polish` tries the
         leader's one-change neighbours; those within ``close_margin``
-        of the best (:meth:`survivors`) share the rest of the budget, in two rounds when several are left
+        of the best, or of the first round's best (:meth:`first_survivors`), share the rest of the budget, in two rounds when several are left
         (the second one again only for those still close)."""
         top = self.final_configs()
         if not top:
