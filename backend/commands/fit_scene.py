@@ -72,7 +72,8 @@ def _run(cfg: FitSceneConfig) -> int:
 
     def on_event(kind: str, *args) -> None:
         if kind == "prepared":
-            state["prepared"] += 1
+            plan = args[0]
+            state["prepared"] += plan.spec is not None and not plan.done_before  # the objects with work to do
         elif kind == "start" and args[0] is not None:
             plan = args[0]
             if state["overall"] is None:
@@ -86,12 +87,12 @@ def _run(cfg: FitSceneConfig) -> int:
             plan, outcome = args
             if plan.key in bars:
                 progress.remove_task(bars.pop(plan.key))
-            if state["overall"] is not None:
-                progress.update(state["overall"], advance=1, info=f"{plan.key}: {outcome.state}")
             if outcome.state == "failed":
                 progress.console.print(f"[red]{plan.key} failed:[/red] {outcome.error}", markup=True, highlight=False,
                                        soft_wrap=True)
             log(f"{plan.key}: {outcome.state} in {outcome.seconds:.1f} s" + (f" ({outcome.error})" if outcome.error else ""))
+        elif kind == "finished" and state["overall"] is not None:
+            progress.update(state["overall"], advance=1, info=f"{args[0].key} finished")
 
     with stop_on_signals() as stop, progress:
         run_ = fit_scene(cfg.scene, cfg.output, cfg.settings, on_event=on_event, stop=stop)

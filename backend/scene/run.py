@@ -340,7 +340,9 @@ def fit_scene(scene_path: str, out: str | Path, settings: SceneFitSettings | Non
 
     ``executor``: an :class:`~backend.jobs.Executor` to use (default: one made here from ``settings.ray`` /
     ``settings.jobs`` and shut down at the end). ``on_event(kind, ...)``: ``("prepared", plan)``,
-    ``("start", plan)``, ``("progress", plan, record)``, ``("done", plan, outcome)``, ``("outputs", files)``.
+    ``("start", plan)``, ``("progress", plan, record)``, ``("done", plan, outcome)`` per fit job (an object's
+    screening fits and its continuation are jobs of their own), ``("finished", plan)`` once per object with work to
+    do, when its last job has ended (or no continuation follows its screening), and ``("outputs", files)``.
     ``stop`` (anything with ``is_set()``) stops the running fits (each keeps its best result) and drops the
     queued ones. ``write``: write the scene's outputs (summary, meshes, scene.blend, report).
     """
@@ -353,9 +355,9 @@ def fit_scene(scene_path: str, out: str | Path, settings: SceneFitSettings | Non
     run = SceneRun(scene, structure, plans, seconds={"prepare_s": time.perf_counter() - t0})
     jobs = [c for p in plans for c in (p.candidates or [p])]
     todo = [p for p in jobs if p.spec is not None and not p.done_before]
-    # objects whose candidates are screened: their screening jobs still to end, and those ready to continue
-    owner = {c.key: p for p in plans if p.continue_s for c in p.candidates}
-    waiting = {p.key: {c.key for c in p.candidates if c in todo} for p in plans if p.continue_s}
+    # objects with candidates: their candidates' jobs still to end; screened ones whose screening ended are ready
+    owner = {c.key: p for p in plans for c in p.candidates}
+    waiting = {p.key: {c.key for c in p.candidates if c in todo} for p in plans if p.candidates}
     ready = [p for p in plans if p.continue_s and not waiting[p.key]]
     t1 = time.perf_counter()
     if todo or ready:
@@ -373,17 +375,25 @@ def fit_scene(scene_path: str, out: str | Path, settings: SceneFitSettings | Non
             emit("progress", remaining.get(job_id), record)
 
         def on_done(job_id: str, outcome) -> None:
+            finished = None
             with lock:
                 plan = remaining.pop(job_id, None)
                 run.outcomes[job_id] = outcome
                 parent = owner.get(job_id)
-                if parent is not None:
+                if parent is None:
+                    finished = plan
+                else:
                     waiting[parent.key].discard(job_id)
                     if not waiting[parent.key]:
-                        ready.append(parent)
+                        if parent.continue_s:
+                            ready.append(parent)
+                        else:
+                            finished = parent
                 if not remaining and not ready:
                     done.set()
             emit("done", plan, outcome)
+            if finished is not None:
+                emit("finished", finished)
 
         def continue_ready() -> None:
             """Submit the continuation of every object whose screening has ended (none once stopped)."""
@@ -394,12 +404,12 @@ def fit_scene(scene_path: str, out: str | Path, settings: SceneFitSettings | Non
                             done.set()
                         return
                     p = ready.pop(0)
-                if stop is not None and stop.is_set():
-                    continue
-                if plan_continuation(p, s, run.outcomes) and not p.done_before:
+                if (stop is None or not stop.is_set()) and plan_continuation(p, s, run.outcomes) and not p.done_before:
                     with lock:
                         remaining[p.key] = p
                     handles.append(ex.submit(p.spec, on_progress, on_done, on_start))
+                else:
+                    emit("finished", p)
 
         try:
             for p in todo:

@@ -94,11 +94,17 @@ def room(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fitted(room, tmp_path_factory) -> Path:
+def fitted(room, tmp_path_factory) -> tuple[Path, list[tuple[str, str]]]:
+    """The room fitted (12 s per object, 2 jobs) and the ``(event, job or object key)`` of every fit_scene event."""
+    from backend.scene.run import SceneFitSettings, fit_scene
+
     out = tmp_path_factory.mktemp("fit")
-    assert main(["fit-scene", str(room / "room_points.ply"), "-o", str(out), "--map", str(room / "map.json"),
-                 "--budget", "12", "--jobs", "2", "--quiet"]) == 0
-    return out
+    settings = SceneFitSettings(map=str(room / "map.json"), jobs=2)
+    settings.fit.budget = 12.0
+    events: list[tuple[str, str]] = []
+    fit_scene(str(room / "room_points.ply"), out, settings,
+              on_event=lambda kind, *args: events.append((kind, getattr(args[0], "key", None) if args else None)))
+    return out, events
 
 
 @pytest.mark.parametrize("budget, screen_s, continue_s", [(12.0, 3.0, 6.0), (40.0, 10.0, 20.0), (5.0, 2.5, 0.0)])
@@ -121,6 +127,7 @@ def test_candidates_are_screened_with_a_share_of_the_budget(room, tmp_path, budg
 
 @pytest.mark.serial  # run alone (scripts/test.sh): short fits whose box-cabinet choice is close to the margin
 def test_synthetic_room_keeps_the_right_program(fitted):
+    fitted, _ = fitted
     rows = {r["instance"]: r for r in json.loads((fitted / "summary.json").read_text())["objects"]}
     assert rows[1]["category"] == rows[2]["category"] == "cabinet"
     assert rows[1]["program"] == "corner_cabinet", rows[1]["candidates"]
@@ -148,3 +155,15 @@ def test_synthetic_room_keeps_the_right_program(fitted):
     with open(fitted / "summary.csv") as f:
         csv_rows = {int(r["instance"]): r for r in csv.DictReader(f)}
     assert csv_rows[1]["program"] == "corner_cabinet" and "corner_cabinet=" in csv_rows[1]["candidates"]
+
+
+@pytest.mark.serial  # the same run as the test above
+def test_each_object_finishes_once_after_its_last_job(fitted):
+    """fit-scene's overall progress counts objects: each object is ``finished`` once, after its screening fits and
+    its continuation (three fit jobs here) have ended, not once per job."""
+    _, events = fitted
+    for key in ("1_cabinet", "2_cabinet"):
+        jobs = [i for i, (kind, k) in enumerate(events) if kind == "done" and k is not None and (k == key or k.startswith(key + "~"))]
+        finished = [i for i, (kind, k) in enumerate(events) if kind == "finished" and k == key]
+        assert len(jobs) == 3 and len(finished) == 1 and finished[0] > max(jobs)
+    assert sum(kind == "finished" for kind, _ in events) == 2
