@@ -51,11 +51,6 @@ class ProgramMap:
         """The category's candidate programs (empty when it is not fitted)."""
         return self.programs.get(category_of(category), ())
 
-    def program_for(self, category: str) -> str | None:
-        """The category's first candidate program (None when it is not fitted)."""
-        progs = self.candidates(category)
-        return progs[0] if progs else None
-
 
 def _as_tuple(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)

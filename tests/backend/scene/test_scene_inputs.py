@@ -89,13 +89,13 @@ def test_label_sets_and_label_files(tmp_path):
 
 def test_map_defaults_overrides_and_errors(tmp_path):
     m = load_map(None)
-    assert m.program_for("Night Stand") == "cabinet" and m.program_for("desk") == "table"
+    assert m.candidates("Night Stand") == ("cabinet",) and m.candidates("desk") == ("table",)
     assert set(DEFAULT_MAP) >= {"chair", "table", "desk", "sofa", "bed", "cabinet", "night stand", "dresser",
                                 "bookshelf", "shelves"}
     f = tmp_path / "map.json"
     f.write_text(json.dumps({"lamp": "bookshelf", "chair": None}))
     m = load_map(f)
-    assert m.program_for("lamp") == "bookshelf" and m.program_for("chair") is None
+    assert m.candidates("lamp") == ("bookshelf",) and m.candidates("chair") == ()
     f.write_text(json.dumps({"lamp": "my_lamp.json"}))
     with pytest.raises(ScanError, match="category 'lamp' names a missing program"):
         load_map(f)
@@ -110,7 +110,7 @@ def test_map_lists_of_candidate_programs(tmp_path):
     f = tmp_path / "map.json"
     f.write_text(json.dumps({"cabinet": ["cabinet", "corner_cabinet"], "lamp": ["bookshelf"]}))
     m = load_map(f)
-    assert m.candidates("Kitchen Cabinets") == ("cabinet", "corner_cabinet") and m.program_for("cabinet") == "cabinet"
+    assert m.candidates("Kitchen Cabinets") == ("cabinet", "corner_cabinet")
     assert m.candidates("lamp") == ("bookshelf",) and m.candidates("chair") == ("chair",) and m.candidates("door") == ()
     for value, message in (([], "non-empty list"), (["cabinet", 3], "non-empty list"),
                            (["cabinet", "no_such"], "category 'cabinet' names a missing program"),
