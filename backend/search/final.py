@@ -79,25 +79,26 @@ class FinalRefinement:
             out.append(c)
         return out
 
-    def survivors(self, cands: list[Candidate]) -> list[Candidate]:
-        """The candidates of a final round that stay in it: the best one and those within ``close_margin``
-        of its objective, at most half of them (rounded up)."""
+    def survivors(self, cands: list[Candidate], margin: float | None = None) -> list[Candidate]:
+        """The candidates of a final round that stay in it: the best one and those within ``margin`` (default
+        ``close_margin``) of its objective, at most half of them (rounded up)."""
         ranked = sorted(cands, key=lambda c: c.objective)
         if not ranked:
             return []
-        limit = ranked[0].objective + self.config.close_margin * abs(ranked[0].objective)
+        margin = self.config.close_margin if margin is None else margin
+        limit = ranked[0].objective + margin * abs(ranked[0].objective)
         return [c for c in ranked if c.objective <= limit][:max(1, (len(ranked) + 1) // 2)]
 
     def first_survivors(self, first: list[Candidate], polished: list[Candidate]) -> list[Candidate]:
         """The candidates that stay after the final refinement's first round and its polish: the
-        :meth:`survivors` of all of them, and those of the first round alone. The first round refines every
+        :meth:`survivors` of all of them, and those of the first round alone (within ``first_margin``). The first round refines every
         candidate alike (``fine_probe_steps`` each) while the polish refines the leader's neighbourhood further
         (its unpinned copies continue the leader's run), so a runner-up close at equal steps is no worse for
         falling behind the polished leader: seed 1750's chair #2, whose true back style was 4.6 % behind the
         leader after 15 steps each and 11 % behind the leader's polished copy, was cut and never refined again."""
         out = self.survivors(polished)
         keys = {c.key for c in out}
-        out += [c for c in self.survivors(first) if c.key not in keys]
+        out += [c for c in self.survivors(first, self.config.first_margin) if c.key not in keys]
         return sorted(out, key=lambda c: c.objective)
 
     def neighbours(self, cand: Candidate, tried: set[tuple]) -> list[dict[str, Any]]:
@@ -165,7 +166,9 @@ class FinalRefinement:
         tried = {c.key for c in cands} | set(self.finals)
         for round_ in range(self.config.polish_rounds):
             leader = min(out, key=lambda c: c.objective)
-            requests = [RefineRequest(leader.config, s, steps) for s in (self.unpinned(leader) if round_ == 0 else [])]
+            # the first round: the unpinned copies of the leader and of the runners-up close to it at equal steps
+            close = self.survivors(cands, self.config.first_margin) if round_ == 0 else []
+            requests = [RefineRequest(c.config, s, steps) for c in close for s in self.unpinned(c)]
             requests += [RefineRequest(c, leader.state.clone(), steps) for c in self.neighbours(leader, tried)]
             requests = requests[:max(0, room) // (steps + 1)]
             if not requests or self.budget.stopped:

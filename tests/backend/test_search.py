@@ -547,3 +547,36 @@ def test_a_value_pinned_at_a_bound_is_moved_back_to_its_default_in_a_copy():
     assert leader.state.z.tolist() == [0.0, 1.0, 0.995]
     leader.state.z = torch.tensor([0.3, 0.5, 0.9])
     assert SearchContext.unpinned(ctx, leader) == []
+
+
+def test_the_polish_unpins_the_runners_up_close_at_equal_steps():
+    """The polish's first round refines the unpinned copies of the leader and of every runner-up within
+    ``first_margin`` of it after the first round (equal steps), before the leader's neighbours: the demo's cabinet,
+    whose true plinth was 7.4 % behind legs after 15 steps with its top overhang pinned at 0 (a wrong basin), and
+    won once that overhang was moved back."""
+    from types import SimpleNamespace
+
+    problem = ToyProblem()
+    problem.default_z = lambda: torch.tensor([0.5, 0.5, 0.5])
+    calls: list[list[RefineRequest]] = []
+    ctx = SimpleNamespace(problem=problem, config=MCTSConfig(first_margin=0.10, close_margin=0.05, polish_rounds=1),
+                          finals={}, budget=SimpleNamespace(stopped=False))
+    for name in ("survivors", "unpinned", "neighbours"):
+        setattr(ctx, name, getattr(SearchContext, name).__get__(ctx))
+    ctx.evaluate = lambda requests, fine: calls.append(requests) or [_cand(dict(r.config), 5.0) for r in requests]
+
+    def pinned(style: int, objective: float) -> Candidate:
+        z = torch.tensor([0.0, 0.4, 0.6], dtype=torch.float64)  # its first value at the bound
+        return Candidate(problem.canonical({POSE: 0, "style": style}), State(z, 0.0, torch.zeros(3)), objective)
+
+    leader, runner_up, far = pinned(1, 1.0), pinned(2, 1.074), pinned(3, 1.3)
+    out = SearchContext.polish(ctx, [leader, runner_up, far], 3, 10_000, True)
+    (requests,) = calls
+    copies = [r for r in requests if r.init.z[0] == 0.5]  # the unpinned copies come first
+    assert requests[:len(copies)] == copies and [r.config["style"] for r in copies] == [1, 2]
+    assert all(r.init.z.tolist() == [0.5, 0.4, 0.6] for r in copies)
+    assert len(out) == 3 + len(requests)
+    ctx.config.first_margin = 0.05  # the runner-up is no longer close: the leader's copy alone
+    calls.clear()
+    SearchContext.polish(ctx, [leader, runner_up, far], 3, 10_000, True)
+    assert [r.config["style"] for r in calls[0] if r.init.z[0] == 0.5] == [1]
