@@ -172,3 +172,32 @@ def test_replay_keeps_fewer_guards_than_it_recorded_and_still_catches_a_changed_
     assert 1 <= entry.guards_kept < entry.guards_recorded
     m = mod.program({}, {"Width": w, "Tall": torch.tensor([0.1], dtype=torch.float64)})
     assert m.num_verts == 2 + 3 and _stats(mod)["guard_misses"] == 1
+
+
+def test_a_repeated_call_reuses_its_resolved_arguments_but_not_their_checks_or_values():
+    """Calls with the same names, discrete values and tensor shapes reuse one resolution of the parameters
+    (the plan); what differs in type or value is resolved (and checked) again, and the tensors are always
+    the call's own."""
+    from translator.runtime import ParameterError
+
+    mod = _program()
+    for tall in (0.9, 0.8, 0.7, 0.1, 0.9):  # one plan, traced and replayed, each call with its own Tall
+        m = mod.program({"Count": 2}, {"Width": torch.ones(1), "Tall": torch.tensor([tall])})
+        assert m.num_verts == (5 if tall > 0.5 else 2) + 2
+    assert len(mod.group_main._shapeprog_plans) == 1 and _stats(mod)["replayed"] >= 1
+    with pytest.raises(ParameterError, match="integer"):  # True is not the integer 1 that resolved before
+        mod.program({"Count": True}, {"Width": torch.ones(1), "Tall": torch.zeros(1)})
+    with pytest.raises(ParameterError, match="batch size"):
+        mod.program({"Count": 2}, {"Width": torch.ones(2), "Tall": torch.zeros(3)})
+    m = mod.program({"Count": torch.tensor(3)}, {"Width": torch.ones(1), "Tall": torch.zeros(1)})  # a tensor's value decides
+    assert m.num_verts == 2 + 3
+    assert len(mod.group_main._shapeprog_plans) == 1
+
+
+def test_the_guard_vector_stacks_scalar_guards_and_keeps_their_values():
+    from translator.tracing import _guard_vector
+
+    t = [torch.tensor(True), torch.tensor(3), torch.tensor([1, 2]), torch.tensor(False), torch.tensor(2.5)]
+    v = _guard_vector(t, torch.device("cpu"))
+    assert v.dtype == torch.float64 and sorted(v.tolist()) == sorted([1.0, 3.0, 1.0, 2.0, 0.0, 2.5])
+    assert _guard_vector([torch.tensor(True)], torch.device("cpu")).tolist() == [1.0]
