@@ -36,8 +36,10 @@ __all__ = [
     "evaluation",
     "interpolate_to_evaluated",
     "map_curves",
+    "mark_scaled",
     "normalize",
     "rotate_about",
+    "unit_shape",
 ]
 
 # ---------------------------------------------------------------------------
@@ -469,6 +471,38 @@ def minimum_twist(tangents: torch.Tensor, offsets: tuple[int, ...], method: str 
     for gather in steps:
         q = _qmul(q, q[:, gather])
     return _qrotate(q[:, :-1], n0)
+
+
+# ---------------------------------------------------------------------------
+# Curves that are a positive per-element scale of one shape (their tangents and normals are the shape's)
+
+SCALED_FRAMES = True
+"""Whether :func:`unit_shape` may stand for a marked curve (False: every curve's frames from its own positions,
+the reference the tests compare with)."""
+
+
+def mark_scaled(positions: torch.Tensor, base: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Record on ``positions (b, P, 3)`` that they are exactly ``scale (b, 1, 1) * base (1, P, 3)`` (a shape
+    shared by the batch, such as Curve Circle's unit circle, times a per-element factor). The note lives
+    on this tensor object: a node that computes new positions makes a tensor without it."""
+    positions._shapeprog_scaled = (base, scale)
+    return positions
+
+
+def unit_shape(curves: CurvesBatch) -> CurvesBatch | None:
+    """``curves`` with the unscaled shape (batch 1) as positions when its positions are marked by
+    :func:`mark_scaled`, every scale is positive and no curve is Bezier (whose handles are not scaled with
+    it); else None. Tangents, normals and tilted normals of evaluated points that are a positive multiple of
+    a shape are that shape's (a normalized difference, a relative equality test, rotations between
+    unit tangents), so they are computed once for the batch from the shape, which is input-independent
+    where the shape is (the traced replay folds them). ``all(scale > 0)`` is a guard of the traced path."""
+    hint = getattr(curves.positions, "_shapeprog_scaled", None)
+    if hint is None or not SCALED_FRAMES or curves.has_bezier() or curves.handle_left is not None:
+        return None
+    base, scale = hint
+    if not bool((scale > 0).all()):
+        return None
+    return replace(curves, positions=base)
 
 
 def evaluated_normals(curves: CurvesBatch, tangents: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 from .. import runtime as rt
 from ..geometry import Attribute, CurvesBatch, GeometrySet
 from . import node
-from .curve_eval import normalize, rotate_about
+from .curve_eval import mark_scaled, normalize, rotate_about
 
 __all__ = ["arc", "bezier_segment", "curve_circle", "curve_line", "make_curve", "quadratic_bezier", "quadrilateral", "spiral",
            "star"]
@@ -94,7 +94,10 @@ def curve_circle(mode: str = "RADIUS", resolution=32, point_1=(-1.0, 0.0, 0.0), 
     if mode == "POINTS":
         return _circle_points(theta, point_1, point_2, point_3)
     r = _flt(radius)
+    unit = torch.stack([torch.cos(theta), torch.sin(theta), torch.zeros_like(theta)], -1)
     pos = torch.stack([r * torch.cos(theta), r * torch.sin(theta), torch.zeros_like(r * theta)], -1)
+    if isinstance(radius, torch.Tensor):  # pos == r * unit, bit for bit
+        mark_scaled(pos, unit.unsqueeze(0), r.unsqueeze(-1))
     return GeometrySet(curves=make_curve(pos, cyclic=True)), (0.0, 0.0, 0.0)
 
 

@@ -29,6 +29,7 @@ from .curve_eval import (
     map_curves,
     normalize,
     rotate_about,
+    unit_shape,
 )
 from .fields import curves_context, evaluate, selection_mask
 
@@ -239,8 +240,13 @@ def sweep_frames(main: CurvesBatch, scale: Any, ev=None) -> torch.Tensor:
     evaluated position, so that a profile point ``(x, y, z)`` lands at ``frame @ (x, y, z, 1)``."""
     ev = ev or evaluation(main)
     pos = evaluated_positions(main, ev)
-    tan = evaluated_tangents(main, pos, ev)
-    nrm = evaluated_normals(main, tan, ev)
+    unit = unit_shape(main)  # a positive per-element scale of one shape: that shape's frames (batch 1)
+    if unit is None:
+        tan = evaluated_tangents(main, pos, ev)
+        nrm = evaluated_normals(main, tan, ev)
+    else:
+        tan = evaluated_tangents(unit, evaluated_positions(unit, ev), ev)
+        tan, nrm = torch.broadcast_tensors(tan, evaluated_normals(unit, tan, ev))  # a batched tilt: (b, E, 3) normals
     binormal = torch.cross(tan, nrm, dim=-1)
     s = interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev)
     axes = torch.stack([nrm, binormal, tan], -1) * s.reshape(*s.shape[:2], 1, 1)
