@@ -691,3 +691,45 @@ def test_traced_sweep_of_a_scaled_circle_follows_its_radius():
         torch.testing.assert_close(v, run([1.0, -1.5], trace=False)[0], atol=1e-12, rtol=0)
     finally:
         CE.SCALED_FRAMES = True
+
+
+def test_segment_frames_equal_the_reference(monkeypatch):
+    """Open two-point POLY curves (lines as sweep paths) take one direction and one first normal per curve: the
+    same tangents, normals, swept vertices and gradients as the general tangents and minimum twist, also for a
+    vertical line, a tilted one and lines whose ends coincide exactly or almost (+Z); a cyclic two-point curve or
+    a Bezier segment keeps the general path."""
+    from translator.nodes import curve_eval as CE
+    from translator.nodes import transform as T
+
+    with rt.eval_context(torch.float64):
+        ends = torch.tensor([[[0.3, -0.2, 1.0], [0.0, 0.0, 2.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.5]],
+                             [[-1.0, 0.4, 0.2], [0.0, 0.0, -1.0], [1.0, 1e-9, 0.0], [0.2, 0.1, 0.0]]],
+                            dtype=torch.float64, requires_grad=True)
+        starts = [(0.0, 0.0, 0.0), (0.0, 0.0, 0.5), (1.0, 0.0, 0.0), (0.2, 0.1, 0.0)]
+
+        def frames(e, tilt):
+            lines = [CP.curve_line(start=s, end=e[:, i]) for i, s in enumerate(starts)]
+            main = C.set_curve_tilt(T.join_geometry(lines), tilt=tilt).curves
+            ev = C.evaluation(main)
+            tan = C.evaluated_tangents(main, C.evaluated_positions(main, ev), ev)
+            nrm = C.evaluated_normals(main, tan, ev)
+            verts = C._sweep(main, CP.curve_circle(resolution=5, radius=0.1)[0].curves, 1.0, True).verts
+            return main, tan, nrm, verts
+
+        tilt = torch.tensor([0.0, 0.4], dtype=torch.float64, requires_grad=True)
+        main, *fast = frames(ends, tilt)
+        assert CE._segments_only(main, C.evaluation(main))
+        monkeypatch.setattr(CE, "SEGMENT_FRAMES", False)
+        _, *slow = frames(ends, tilt)
+        for a, b in zip(fast, slow):
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+        w = torch.randn(slow[-1].shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+        gb = torch.autograd.grad((slow[-1] * w).sum(), (ends, tilt))
+        monkeypatch.setattr(CE, "SEGMENT_FRAMES", True)
+        ga = torch.autograd.grad((frames(ends, tilt)[-1] * w).sum(), (ends, tilt))
+        for x, y in zip(ga, gb):
+            torch.testing.assert_close(x, y, atol=1e-10, rtol=0)
+        assert torch.equal(fast[0][:, 4:6], torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(2, 2, 3))
+        cyclic = C.set_spline_cyclic(CP.curve_line(end=(1.0, 0.0, 0.0)), cyclic=True).curves
+        bezier = CP.bezier_segment(resolution=1).curves
+        assert not CE._segments_only(cyclic, C.evaluation(cyclic)) and not CE._segments_only(bezier, C.evaluation(bezier))
