@@ -258,8 +258,8 @@ def _profile_matrix(hom: torch.Tensor) -> torch.Tensor:
     """``(b, 12, 3p)`` matrices ``Q`` with ``frame.reshape(-1, 12) @ Q[i]`` the profile's ``p`` points
     ``hom (b, p, 4)`` (homogeneous) placed by each 3x4 ``frame``, laid out ``(p, 3)``:
     ``Q[4i + k, 3v + i] = hom[v, k]``."""
-    eye = torch.eye(3, dtype=hom.dtype, device=hom.device)
-    return torch.einsum("bvk,ij->bikvj", hom, eye).reshape(hom.shape[0], 12, 3 * hom.shape[1])
+    eye = torch.eye(3, dtype=hom.dtype, device=hom.device)  # an outer product: one broadcast multiply
+    return (hom.transpose(1, 2)[:, None, :, :, None] * eye[None, :, None, None, :]).reshape(hom.shape[0], 12, 3 * hom.shape[1])
 
 
 def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool) -> MeshBatch:
