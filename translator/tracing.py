@@ -152,6 +152,57 @@ def _size_only_values(graph: torch.Graph) -> set[int]:
     return fixed
 
 
+def _gathers_as_index_select(graph: torch.Graph) -> int:
+    """Rewrite, in a traced ``graph``, each gather by one constant index tensor along one dimension
+    (``x[:, idx]``: ``aten::index`` with a list of Nones and one 1-D integer constant without negative entries)
+    as ``aten::index_select(x, dim, idx)``: the same values and gradients, 2-5x faster (CPU, batch 1 to 1024;
+    advanced indexing goes through a generic strided kernel). Returns how many it rewrote; the constants are
+    propagated first, so index tensors computed from constants (a topology cache's, a layout's) count."""
+    torch._C._jit_pass_constant_propagation(graph)
+    done = 0
+    for node in list(graph.nodes()):
+        if node.kind() != "aten::index":
+            continue
+        x, lst = node.inputs()
+        kind = lst.node().kind()
+        if kind == "prim::Constant":  # the whole index list folded: [None, ..., tensor]
+            values = lst.toIValue()
+        elif kind == "prim::ListConstruct":
+            values = [e.toIValue() if e.node().kind() == "prim::Constant" else e for e in lst.node().inputs()]
+        else:
+            continue
+        at = [i for i, v in enumerate(values) if v is not None]
+        if len(at) != 1:
+            continue
+        idx = values[at[0]]
+        if (not isinstance(idx, torch.Tensor) or idx.dtype not in (torch.long, torch.int) or idx.dim() != 1
+                or (idx.numel() and int(idx.min()) < 0)):
+            continue
+        with graph.insert_point_guard(node):
+            dim, index = graph.insertConstant(at[0]), graph.insertConstant(idx)
+            new = graph.create("aten::index_select", [x, dim, index], 1)
+            graph.insertNode(new)
+        new.output().setType(node.output().type())
+        node.output().replaceAllUsesWith(new.output())
+        node.destroy()
+        done += 1
+    torch._C._jit_pass_dce(graph)
+    return done
+
+
+def _with_index_select(traced) -> tuple[Any, int]:
+    """``traced`` with :func:`_gathers_as_index_select` applied (a new function of a copy of its graph), or
+    ``traced`` itself where nothing was rewritten or the rewrite failed."""
+    try:
+        graph = traced.graph.copy()
+        done = _gathers_as_index_select(graph)
+        if not done:
+            return traced, 0
+        return torch._C._create_function_from_graph("shapeprog_replay", graph), done
+    except Exception:  # noqa: BLE001  (an unexpected graph: keep the recorded one)
+        return traced, 0
+
+
 def _guard_vector(tensors: list[torch.Tensor], device) -> torch.Tensor:
     """The converted tensors' values as one float64 vector, grouped by dtype: per dtype one stack of the 0-d
     guards, one flattening op per other guard and one conversion (not three ops per guard: a replay runs
@@ -177,7 +228,11 @@ class _Traced:
         self.guards = guards
         self.verts_shape = template.verts.shape
         self.guards_recorded = self.guards_kept = 0  # conversions seen while tracing / kept in the graph
+        self.index_selects = 0  # gathers rewritten as index_select
 
+
+INDEX_SELECT = True
+"""Whether a recorded trace's constant gathers are rewritten as ``index_select`` (:func:`_gathers_as_index_select`)."""
 
 _UNTRACEABLE = "untraceable"
 """The cache entry of a key whose trace failed: it stays on the plain path (tracing it again would fail again)."""
@@ -272,7 +327,9 @@ class TraceCache:
             self.stats["slow"] += 1
             return slow(kwargs)
         mesh: MeshBatch = holder["mesh"]
+        traced, selects = _with_index_select(traced) if INDEX_SELECT else (traced, 0)
         entry = self.entries[key] = _Traced(traced, mesh, holder["attrs"], holder["guards"].detach().clone())
+        entry.index_selects = selects
         entry.guards_recorded, entry.guards_kept = holder["guards_total"], holder["guards_kept"]
         self._evict()
         self.stats["traced"] += 1

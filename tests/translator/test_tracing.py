@@ -3,6 +3,8 @@ and falls back to the plain program when a Python decision depended on tensor va
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -201,3 +203,39 @@ def test_the_guard_vector_stacks_scalar_guards_and_keeps_their_values():
     v = _guard_vector(t, torch.device("cpu"))
     assert v.dtype == torch.float64 and sorted(v.tolist()) == sorted([1.0, 3.0, 1.0, 2.0, 0.0, 2.5])
     assert _guard_vector([torch.tensor(True)], torch.device("cpu")).tolist() == [1.0]
+
+
+def test_constant_gathers_replay_as_index_select_with_the_same_values_and_gradients():
+    """A recorded trace's gathers by one constant, non-negative 1-D index (also one computed from constants)
+    become ``index_select``; a negative, boolean, multi-dimensional or input-dependent index keeps ``aten::index``."""
+    from translator.tracing import _with_index_select
+
+    const = torch.tensor([2, 0, 1, 1])
+
+    def f(x, pick):
+        a = x[:, const] * 2.0  # constant index along dim 1
+        b = x[torch.arange(4) % 2]  # computed from constants, along dim 0
+        c = x[:, torch.tensor([-1, 0])]  # negative entries: kept
+        d = x[:, :, torch.tensor([[0, 1], [1, 0]])]  # 2-D index: kept
+        e = x[:, torch.tensor([True, False, True])]  # boolean mask: kept
+        g = x[:, pick]  # an input: kept
+        return a.sum() + b.sum() + (c * c).sum() + d.sum() + e.sum() + (g * a[:, :2]).sum()
+
+    x = torch.randn(2, 3, 3, dtype=torch.float64)
+    pick = torch.tensor([1, 2])
+    with warnings.catch_warnings():  # the tracer's notes on constants and deprecation
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(f, (x, pick), check_trace=False)
+        plain = torch.jit.trace(lambda x: x * 2.0, (x,))
+    fast, done = _with_index_select(traced)
+    assert done == 2
+    kinds = [n.kind() for n in fast.graph.nodes()]
+    assert kinds.count("aten::index_select") == 2 and kinds.count("aten::index") == 4
+    for _ in range(3):  # the executor's profiling runs, then its optimized graph
+        xs = [torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+        xs[1].data.copy_(xs[0].data)
+        ya, yb = traced(xs[0], pick), fast(xs[1], pick)
+        assert torch.equal(ya, yb)
+        (ga,), (gb,) = torch.autograd.grad(ya, xs[0]), torch.autograd.grad(yb, xs[1])
+        torch.testing.assert_close(ga, gb, atol=1e-12, rtol=0)
+    assert _with_index_select(plain) == (plain, 0)
