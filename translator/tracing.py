@@ -18,8 +18,9 @@ that call. Under the tracer a tensor's sizes are tensors too, so reading a size
 is computed from sizes alone, of tensors whose shapes follow from the input shapes
 (which the key fixes: no ``nonzero``, boolean indexing or other data-dependent shape
 upstream), cannot change between calls with that key and is left out of the graph
-(:func:`_size_only_values`), which would otherwise recompute it on every replay. ``eval_context(trace=False)`` disables the fast path for a block of
-code, ``SHAPEPROG_TRACE=0`` everywhere.
+(:func:`_size_only_values`), which would otherwise recompute it on every replay. A recorded graph's gathers by a
+constant index replay as ``index_select`` (:func:`_gathers_as_index_select`). ``eval_context(trace=False)``
+disables the fast path for a block of code, ``SHAPEPROG_TRACE=0`` everywhere.
 """
 
 from __future__ import annotations
