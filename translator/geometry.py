@@ -52,8 +52,8 @@ def _template_matrix(points: torch.Tensor) -> torch.Tensor:
     """``(12, 3N)`` matrix ``Q`` with ``A.reshape(-1, 12) @ Q == points`` transformed by the 3x4
     affine ``A`` (row-major), laid out ``(N, 3)``: ``Q[4i + k, 3v + i] = [points | 1][v, k]``."""
     hom = torch.cat([points, torch.ones_like(points[:, :1])], 1)  # (N, 4)
-    eye = torch.eye(3, dtype=points.dtype, device=points.device)
-    return torch.einsum("vk,ij->ikvj", hom, eye).reshape(12, 3 * points.shape[0])
+    eye = torch.eye(3, dtype=points.dtype, device=points.device)  # an outer product: one broadcast multiply
+    return (hom.t()[None, :, :, None] * eye[:, None, None, :]).reshape(12, 3 * points.shape[0])
 
 
 def transform_points(points: torch.Tensor, m: torch.Tensor) -> torch.Tensor:

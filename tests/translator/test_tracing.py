@@ -3,6 +3,8 @@ and falls back to the plain program when a Python decision depended on tensor va
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -172,3 +174,68 @@ def test_replay_keeps_fewer_guards_than_it_recorded_and_still_catches_a_changed_
     assert 1 <= entry.guards_kept < entry.guards_recorded
     m = mod.program({}, {"Width": w, "Tall": torch.tensor([0.1], dtype=torch.float64)})
     assert m.num_verts == 2 + 3 and _stats(mod)["guard_misses"] == 1
+
+
+def test_a_repeated_call_reuses_its_resolved_arguments_but_not_their_checks_or_values():
+    """Calls with the same names, discrete values and tensor shapes reuse one resolution of the parameters
+    (the plan); what differs in type or value is resolved (and checked) again, and the tensors are always
+    the call's own."""
+    from translator.runtime import ParameterError
+
+    mod = _program()
+    for tall in (0.9, 0.8, 0.7, 0.1, 0.9):  # one plan, traced and replayed, each call with its own Tall
+        m = mod.program({"Count": 2}, {"Width": torch.ones(1), "Tall": torch.tensor([tall])})
+        assert m.num_verts == (5 if tall > 0.5 else 2) + 2
+    assert len(mod.group_main._shapeprog_plans) == 1 and _stats(mod)["replayed"] >= 1
+    with pytest.raises(ParameterError, match="integer"):  # True is not the integer 1 that resolved before
+        mod.program({"Count": True}, {"Width": torch.ones(1), "Tall": torch.zeros(1)})
+    with pytest.raises(ParameterError, match="batch size"):
+        mod.program({"Count": 2}, {"Width": torch.ones(2), "Tall": torch.zeros(3)})
+    m = mod.program({"Count": torch.tensor(3)}, {"Width": torch.ones(1), "Tall": torch.zeros(1)})  # a tensor's value decides
+    assert m.num_verts == 2 + 3
+    assert len(mod.group_main._shapeprog_plans) == 1
+
+
+def test_the_guard_vector_stacks_scalar_guards_and_keeps_their_values():
+    from translator.tracing import _guard_vector
+
+    t = [torch.tensor(True), torch.tensor(3), torch.tensor([1, 2]), torch.tensor(False), torch.tensor(2.5)]
+    v = _guard_vector(t, torch.device("cpu"))
+    assert v.dtype == torch.float64 and sorted(v.tolist()) == sorted([1.0, 3.0, 1.0, 2.0, 0.0, 2.5])
+    assert _guard_vector([torch.tensor(True)], torch.device("cpu")).tolist() == [1.0]
+
+
+def test_constant_gathers_replay_as_index_select_with_the_same_values_and_gradients():
+    """A recorded trace's gathers by one constant, non-negative 1-D index (also one computed from constants)
+    become ``index_select``; a negative, boolean, multi-dimensional or input-dependent index keeps ``aten::index``."""
+    from translator.tracing import _with_index_select
+
+    const = torch.tensor([2, 0, 1, 1])
+
+    def f(x, pick):
+        a = x[:, const] * 2.0  # constant index along dim 1
+        b = x[torch.arange(4) % 2]  # computed from constants, along dim 0
+        c = x[:, torch.tensor([-1, 0])]  # negative entries: kept
+        d = x[:, :, torch.tensor([[0, 1], [1, 0]])]  # 2-D index: kept
+        e = x[:, torch.tensor([True, False, True])]  # boolean mask: kept
+        g = x[:, pick]  # an input: kept
+        return a.sum() + b.sum() + (c * c).sum() + d.sum() + e.sum() + (g * a[:, :2]).sum()
+
+    x = torch.randn(2, 3, 3, dtype=torch.float64)
+    pick = torch.tensor([1, 2])
+    with warnings.catch_warnings():  # the tracer's notes on constants and deprecation
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(f, (x, pick), check_trace=False)
+        plain = torch.jit.trace(lambda x: x * 2.0, (x,))
+    fast, done = _with_index_select(traced)
+    assert done == 2
+    kinds = [n.kind() for n in fast.graph.nodes()]
+    assert kinds.count("aten::index_select") == 2 and kinds.count("aten::index") == 4
+    for _ in range(3):  # the executor's profiling runs, then its optimized graph
+        xs = [torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+        xs[1].data.copy_(xs[0].data)
+        ya, yb = traced(xs[0], pick), fast(xs[1], pick)
+        assert torch.equal(ya, yb)
+        (ga,), (gb,) = torch.autograd.grad(ya, xs[0]), torch.autograd.grad(yb, xs[1])
+        torch.testing.assert_close(ga, gb, atol=1e-12, rtol=0)
+    assert _with_index_select(plain) == (plain, 0)

@@ -36,8 +36,10 @@ __all__ = [
     "evaluation",
     "interpolate_to_evaluated",
     "map_curves",
+    "mark_scaled",
     "normalize",
     "rotate_about",
+    "unit_shape",
 ]
 
 # ---------------------------------------------------------------------------
@@ -220,6 +222,8 @@ def evaluated_tangents(curves: CurvesBatch, positions: torch.Tensor, ev: Evaluat
     once per point; a point's step from its previous point is the previous point's step to its next
     (:class:`_TangentLayout`), and the masks of kinds that do not occur are skipped (topology only)."""
     ev = ev or evaluation(curves)
+    if SEGMENT_FRAMES and _segments_only(curves, ev):  # open two-point POLY curves: one direction per curve
+        return _segment_tangents(positions, ev.offsets)
     lay = _tangent_layout(ev.offsets, tuple(bool(c) for c in curves.cyclic), positions.device)
     m, q = positions, positions[:, lay.next_i]
     d_next, _ = normalize(q - m)
@@ -256,6 +260,36 @@ def evaluated_tangents(curves: CurvesBatch, positions: torch.Tensor, ev: Evaluat
             tan[:, ef] = torch.where(ok0.unsqueeze(-1), d0, tan[:, ef])
             tan[:, el] = torch.where(ok1.unsqueeze(-1), d1, tan[:, el])
     return tan
+
+
+SEGMENT_FRAMES = True
+"""Whether curves that are all open two-point POLY segments take :func:`_segment_tangents` and one first normal
+per curve (False: the general tangents and minimum twist, the reference the tests compare with)."""
+
+
+def _segments_only(curves: CurvesBatch, ev: Evaluation) -> bool:
+    """Every curve an open POLY curve of two evaluated points (Curve Line, a path of one segment): topology only."""
+    return (not curves.has_bezier() and not any(bool(c) for c in curves.cyclic)
+            and all(ev.offsets[i + 1] - ev.offsets[i] == 2 for i in range(len(ev.offsets) - 1)))
+
+
+@functools.lru_cache(maxsize=256)
+def _segment_layout(offsets: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Open two-point curves: their first and second evaluated points ``(S,)`` and each point's curve ``(E,)``."""
+    mk = lambda v: torch.tensor(v, dtype=torch.long, device=device)
+    n = len(offsets) - 1
+    return mk(list(offsets[:-1])), mk([o + 1 for o in offsets[:-1]]), mk([i // 2 for i in range(2 * n)])
+
+
+def _segment_tangents(positions: torch.Tensor, offsets: tuple[int, ...]) -> torch.Tensor:
+    """:func:`evaluated_tangents` of open two-point curves: both points take the direction from the first to the
+    second, or +Z where the two (almost) coincide (an open end on a repeated point has no direction and a curve
+    without any takes +Z), ``(b, E, 3)``."""
+    first, second, curve = _segment_layout(offsets, positions.device)
+    p0, p1 = positions[:, first], positions[:, second]
+    d, _ = normalize(p1 - p0)
+    up = torch.tensor([0.0, 0.0, 1.0], dtype=positions.dtype, device=positions.device)
+    return torch.where(_almost_equal(p0, p1).unsqueeze(-1), up, d)[:, curve]
 
 
 def _fill_missing_tangents(tan: torch.Tensor, offsets: tuple[int, ...]) -> torch.Tensor:
@@ -471,6 +505,38 @@ def minimum_twist(tangents: torch.Tensor, offsets: tuple[int, ...], method: str 
     return _qrotate(q[:, :-1], n0)
 
 
+# ---------------------------------------------------------------------------
+# Curves that are a positive per-element scale of one shape (their tangents and normals are the shape's)
+
+SCALED_FRAMES = True
+"""Whether :func:`unit_shape` may stand for a marked curve (False: every curve's frames from its own positions,
+the reference the tests compare with)."""
+
+
+def mark_scaled(positions: torch.Tensor, base: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Record on ``positions (b, P, 3)`` that they are exactly ``scale (b, 1, 1) * base (1, P, 3)`` (a shape
+    shared by the batch, such as Curve Circle's unit circle, times a per-element factor). The note lives
+    on this tensor object: a node that computes new positions makes a tensor without it."""
+    positions._shapeprog_scaled = (base, scale)
+    return positions
+
+
+def unit_shape(curves: CurvesBatch) -> CurvesBatch | None:
+    """``curves`` with the unscaled shape (batch 1) as positions when its positions are marked by
+    :func:`mark_scaled`, every scale is positive and no curve is Bezier (whose handles are not scaled with
+    it); else None. Tangents, normals and tilted normals of evaluated points that are a positive multiple of
+    a shape are that shape's (a normalized difference, a relative equality test, rotations between
+    unit tangents), so they are computed once for the batch from the shape, which is input-independent
+    where the shape is (the traced replay folds them). ``all(scale > 0)`` is a guard of the traced path."""
+    hint = getattr(curves.positions, "_shapeprog_scaled", None)
+    if hint is None or not SCALED_FRAMES or curves.has_bezier() or curves.handle_left is not None:
+        return None
+    base, scale = hint
+    if not bool((scale > 0).all()):
+        return None
+    return replace(curves, positions=base)
+
+
 def evaluated_normals(curves: CurvesBatch, tangents: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:
     """Unit normals ``(b, E, 3)`` from the tangents: minimum twist or Z up per curve, then tilt.
 
@@ -480,8 +546,11 @@ def evaluated_normals(curves: CurvesBatch, tangents: torch.Tensor, ev: Evaluatio
     e = int(tangents.shape[1])
     if e == 0:
         return tangents
-    curve, local, _, _, _ = _normal_layout(ev.offsets, tangents.device)
-    normals = minimum_twist(tangents, ev.offsets)
+    curve, local, first, _, _ = _normal_layout(ev.offsets, tangents.device)
+    if SEGMENT_FRAMES and _segments_only(curves, ev):  # both tangents of a segment are one direction: no twist
+        normals = _first_normal(tangents[:, first])
+    else:
+        normals = minimum_twist(tangents, ev.offsets)
     cyclic = [bool(c) and ev.offsets[i + 1] - ev.offsets[i] > 1 for i, c in enumerate(curves.cyclic)]
     if any(cyclic):
         starts = torch.tensor(ev.offsets[:-1], device=tangents.device)

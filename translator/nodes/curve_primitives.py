@@ -10,6 +10,7 @@ Blender in ``tests/translator/nodes/test_curve_primitives.py``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Any
@@ -19,7 +20,7 @@ import torch
 from .. import runtime as rt
 from ..geometry import Attribute, CurvesBatch, GeometrySet
 from . import node
-from .curve_eval import normalize, rotate_about
+from .curve_eval import mark_scaled, normalize, rotate_about
 
 __all__ = ["arc", "bezier_segment", "curve_circle", "curve_line", "make_curve", "quadratic_bezier", "quadrilateral", "spiral",
            "star"]
@@ -94,7 +95,10 @@ def curve_circle(mode: str = "RADIUS", resolution=32, point_1=(-1.0, 0.0, 0.0), 
     if mode == "POINTS":
         return _circle_points(theta, point_1, point_2, point_3)
     r = _flt(radius)
+    unit = torch.stack([torch.cos(theta), torch.sin(theta), torch.zeros_like(theta)], -1)
     pos = torch.stack([r * torch.cos(theta), r * torch.sin(theta), torch.zeros_like(r * theta)], -1)
+    if isinstance(radius, torch.Tensor):  # pos == r * unit, bit for bit
+        mark_scaled(pos, unit.unsqueeze(0), r.unsqueeze(-1))
     return GeometrySet(curves=make_curve(pos, cyclic=True)), (0.0, 0.0, 0.0)
 
 
@@ -139,9 +143,11 @@ def quadrilateral(mode: str = "RECTANGLE", width=2.0, height=2.0, bottom_width=4
 
     pos = lambda x: _flt(x).clamp(min=0.0)
     w, h = pos(width), pos(height)
-    if mode == "RECTANGLE":
-        pts = [p(w / 2, h / 2), p(-w / 2, h / 2), p(-w / 2, -h / 2), p(w / 2, -h / 2)]
-    elif mode == "PARALLELOGRAM":
+    if mode == "RECTANGLE":  # (+-w/2, +-h/2, 0) as one product of the half sizes with the corners' signs
+        half = torch.cat(torch.broadcast_tensors(w, h), 1) / 2  # (b, 2)
+        xy = half.unsqueeze(1) * _rectangle_signs(half.dtype, half.device)
+        return GeometrySet(curves=make_curve(torch.nn.functional.pad(xy, (0, 1)), cyclic=True))
+    if mode == "PARALLELOGRAM":
         o = _flt(offset)
         pts = [p(w / 2 + o / 2, h / 2), p(-w / 2 + o / 2, h / 2), p(-w / 2 - o / 2, -h / 2), p(w / 2 - o / 2, -h / 2)]
     elif mode == "TRAPEZOID":
@@ -151,6 +157,12 @@ def quadrilateral(mode: str = "RECTANGLE", width=2.0, height=2.0, bottom_width=4
         bh, th = pos(bottom_height), _flt(top_height)
         pts = [p(z, -bh), p(w / 2, z), p(z, th), p(-w / 2, z)]
     return GeometrySet(curves=make_curve(_stack(pts), cyclic=True))
+
+
+@functools.lru_cache(maxsize=16)
+def _rectangle_signs(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``(4, 2)`` the signs of the Quadrilateral RECTANGLE's corners (``x``, ``y``), in Blender's order."""
+    return torch.tensor([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]], dtype=dtype, device=device)
 
 
 @node("GeometryNodeCurveQuadraticBezier", outputs=("Curve",), pure=False, label="Quadratic Bézier", grad="yes")

@@ -29,6 +29,7 @@ from .curve_eval import (
     map_curves,
     normalize,
     rotate_about,
+    unit_shape,
 )
 from .fields import curves_context, evaluate, selection_mask
 
@@ -239,8 +240,13 @@ def sweep_frames(main: CurvesBatch, scale: Any, ev=None) -> torch.Tensor:
     evaluated position, so that a profile point ``(x, y, z)`` lands at ``frame @ (x, y, z, 1)``."""
     ev = ev or evaluation(main)
     pos = evaluated_positions(main, ev)
-    tan = evaluated_tangents(main, pos, ev)
-    nrm = evaluated_normals(main, tan, ev)
+    unit = unit_shape(main)  # a positive per-element scale of one shape: that shape's frames (batch 1)
+    if unit is None:
+        tan = evaluated_tangents(main, pos, ev)
+        nrm = evaluated_normals(main, tan, ev)
+    else:
+        tan = evaluated_tangents(unit, evaluated_positions(unit, ev), ev)
+        tan, nrm = torch.broadcast_tensors(tan, evaluated_normals(unit, tan, ev))  # a batched tilt: (b, E, 3) normals
     binormal = torch.cross(tan, nrm, dim=-1)
     s = interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev)
     axes = torch.stack([nrm, binormal, tan], -1) * s.reshape(*s.shape[:2], 1, 1)
@@ -252,8 +258,8 @@ def _profile_matrix(hom: torch.Tensor) -> torch.Tensor:
     """``(b, 12, 3p)`` matrices ``Q`` with ``frame.reshape(-1, 12) @ Q[i]`` the profile's ``p`` points
     ``hom (b, p, 4)`` (homogeneous) placed by each 3x4 ``frame``, laid out ``(p, 3)``:
     ``Q[4i + k, 3v + i] = hom[v, k]``."""
-    eye = torch.eye(3, dtype=hom.dtype, device=hom.device)
-    return torch.einsum("bvk,ij->bikvj", hom, eye).reshape(hom.shape[0], 12, 3 * hom.shape[1])
+    eye = torch.eye(3, dtype=hom.dtype, device=hom.device)  # an outer product: one broadcast multiply
+    return (hom.transpose(1, 2)[:, None, :, :, None] * eye[None, :, None, None, :]).reshape(hom.shape[0], 12, 3 * hom.shape[1])
 
 
 def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool) -> MeshBatch:

@@ -154,6 +154,74 @@ def resolve_parameters(parameters: Sequence[Parameter], discrete: dict | None, c
     return kwargs, batch, dtype, device
 
 
+_PLAN_LIMIT = 256
+
+
+def _signature(discrete: dict | None, continuous: dict | None) -> tuple | None:
+    """What fixes :func:`resolve_parameters`' result up to the continuous tensors themselves: each argument's
+    name and its value with its type (``True``, ``1`` and ``1.0`` resolve differently), a tensor's shape,
+    dtype and device. None where that does not hold (a tensor passed as a discrete value, whose value
+    decides) or a value is not hashable."""
+    sig = []
+    for k, v in (discrete or {}).items():
+        if isinstance(v, torch.Tensor):
+            return None
+        sig.append((0, k, type(v), v))
+    for k, v in (continuous or {}).items():
+        if isinstance(v, torch.Tensor):
+            sig.append((1, k, v.shape, v.dtype, v.device))
+        else:
+            sig.append((2, k, type(v), v))
+    sig = tuple(sig)
+    try:
+        hash(sig)
+    except TypeError:
+        return None
+    return sig
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A resolved call: the non-tensor arguments, where each continuous tensor goes (argument, key in the
+    caller's ``continuous``), the batch, dtype and device, and the trace cache's key."""
+
+    static: dict[str, Any]
+    slots: tuple[tuple[str, str], ...]
+    batch: int
+    dtype: torch.dtype
+    device: torch.device
+    prepared: tuple
+
+
+def _resolve_planned(plans: dict, parameters: Sequence[Parameter], discrete: dict | None, continuous: dict | None,
+                     entry: Callable) -> tuple[dict[str, Any], int, torch.dtype, torch.device, tuple | None]:
+    """:func:`resolve_parameters` with its result kept per call signature (:func:`_signature`): a call like an
+    earlier one (same names, discrete values, tensor shapes) only places its tensors. Also returns the trace
+    cache's prepared key (None when not kept)."""
+    sig = _signature(discrete, continuous)
+    plan = plans.get(sig) if sig is not None else None
+    if plan is not None:
+        kwargs = dict(plan.static)
+        for arg, key in plan.slots:
+            kwargs[arg] = continuous[key]
+        return kwargs, plan.batch, plan.dtype, plan.device, plan.prepared
+    kwargs, batch, dtype, device = resolve_parameters(parameters, discrete, continuous)
+    if sig is None:
+        return kwargs, batch, dtype, device, None
+    slots = {}
+    for key, v in (continuous or {}).items():
+        if isinstance(v, torch.Tensor):
+            slots[_lookup(parameters, key).arg] = key
+    cache = getattr(entry, "_shapeprog_traces", None)
+    if cache is None:
+        cache = entry._shapeprog_traces = TraceCache()
+    static = {k: v for k, v in kwargs.items() if k not in slots}
+    if len(plans) >= _PLAN_LIMIT:
+        plans.clear()
+    plans[sig] = _Plan(static, tuple(slots.items()), batch, dtype, device, cache.prepare(kwargs, batch, dtype, device))
+    return kwargs, batch, dtype, device, plans[sig].prepared
+
+
 def _run_once(entry: Callable, kwargs: dict, batch: int, dtype, device) -> MeshBatch:
     with eval_context(dtype, device, batch=batch):
         outputs = entry(**kwargs)
@@ -169,8 +237,8 @@ def run(entry: Callable, parameters: Sequence[Parameter], discrete: dict | None,
     """Evaluate a generated program's entry group and return its mesh (Blender's evaluated mesh:
     the mesh component of the first geometry output). With ``grouped=True`` returns
     ``[(indices, MeshBatch), ...]`` split by topology."""
-    kwargs, batch, dtype, device = resolve_parameters(parameters, discrete, continuous)
     if grouped:
+        kwargs, batch, dtype, device = resolve_parameters(parameters, discrete, continuous)
         batched_dim = {p.arg: (1 if p.type == "VALUE" else 2) for p in parameters if p.kind == "continuous"}
         tensor_args = {
             k: v for k, v in kwargs.items()
@@ -182,11 +250,15 @@ def run(entry: Callable, parameters: Sequence[Parameter], discrete: dict | None,
             return _run_once(entry, {**kwargs, **sub}, b, dtype, device)
 
         return _grouped(fn, {}, tensor_args, torch.arange(batch, device=device), {})
+    plans = getattr(entry, "_shapeprog_plans", None)
+    if plans is None:
+        plans = entry._shapeprog_plans = {}
+    kwargs, batch, dtype, device, prepared = _resolve_planned(plans, parameters, discrete, continuous, entry)
     cache = getattr(entry, "_shapeprog_traces", None)
     if cache is None:
         cache = entry._shapeprog_traces = TraceCache()
     try:
-        return cache.run(lambda kw: _run_once(entry, kw, batch, dtype, device), kwargs, batch, dtype, device)
+        return cache.run(lambda kw: _run_once(entry, kw, batch, dtype, device), kwargs, batch, dtype, device, prepared)
     except TopologyVaries as tv:
         raise TopologySplitError(
             f"{tv.what} differs across the batch, so the elements do not share one topology; "

@@ -191,3 +191,16 @@ def test_curve_primitive_gradcheck():
         assert torch.autograd.gradcheck(lambda r, a, b, h: wire(CP.spiral(5, r, a, b, h)),
                                         (torch.tensor([1.3, 1.35], dtype=torch.float64, requires_grad=True), f(), f(), f()))
         assert torch.autograd.gradcheck(lambda a, b, t: wire(CP.star(5, a, b, t)[0]), (f(), f(), f()))
+
+
+def test_rectangle_corners_equal_their_formula():
+    """RECTANGLE's corners as one product of the half sizes with the corner signs: ``(+-w/2, +-h/2, 0)`` in Blender's
+    order bit for bit, negative sizes as 0, a constant width with a batched height broadcast."""
+    with rt.eval_context(torch.float64):
+        w = torch.tensor([0.5, 0.0, 1.3], dtype=torch.float64)
+        h = torch.tensor([0.2, 0.7, -0.1], dtype=torch.float64)
+        ww, hh = w.clamp(min=0).reshape(-1, 1), h.clamp(min=0).reshape(-1, 1)
+        ref = torch.stack([torch.cat([x, y, torch.zeros_like(x)], 1)
+                           for x, y in [(ww / 2, hh / 2), (-ww / 2, hh / 2), (-ww / 2, -hh / 2), (ww / 2, -hh / 2)]], 1)
+        assert torch.equal(CP.quadrilateral(width=w, height=h).curves.positions, ref)
+        assert torch.equal(CP.quadrilateral(width=0.5, height=h).curves.positions, CP.quadrilateral(width=torch.full((3,), 0.5, dtype=torch.float64), height=h).curves.positions)

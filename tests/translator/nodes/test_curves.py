@@ -600,3 +600,136 @@ def test_transport_matrices_and_first_normal_equal_their_formulas():
     torch.testing.assert_close(CE._first_normal(t0), expect, atol=0, rtol=0)
     assert torch.autograd.gradcheck(lambda a, b: CE._transport_matrices(a, b), (t0[:1, 6:9].clone().requires_grad_(True),
                                                                                t1[:1, 6:9].clone().requires_grad_(True)))
+
+
+@pytest.mark.parametrize("tilted", [False, True])
+def test_scaled_circle_frames_equal_the_reference(monkeypatch, tilted):
+    """A Curve Circle of batched radius sweeps with the unit circle's frames (computed once for the batch): the
+    same vertices and gradients as frames from every element's own points; a radius <= 0 anywhere in the batch
+    (a mirrored or collapsed circle) takes the general path."""
+    from translator.nodes import curve_eval as CE
+
+    with rt.eval_context(torch.float64):
+        def sweep(rr, pr, tt):
+            main = CP.curve_circle(resolution=9, radius=rr)[0]
+            if tilted:
+                main = C.set_curve_tilt(main, tilt=tt)
+            prof = CP.curve_circle(resolution=5, radius=pr)[0]
+            return C.curve_to_mesh(main, prof, fill_caps=False).mesh.verts
+
+        for radii in ([0.5, 1.3, 2.0], [0.5, -1.0, 2.0], [0.7, 0.0, 1.1]):
+            r = torch.tensor(radii, dtype=torch.float64, requires_grad=True)
+            pr = torch.tensor([0.1, 0.2, 0.15], dtype=torch.float64, requires_grad=True)
+            tilt = torch.tensor([0.3, -0.4, 1.2], dtype=torch.float64, requires_grad=True)
+            main = CP.curve_circle(resolution=9, radius=r)[0].curves
+            assert (CE.unit_shape(main) is not None) == all(x > 0 for x in radii)
+            fast = sweep(r, pr, tilt)
+            monkeypatch.setattr(CE, "SCALED_FRAMES", False)
+            slow = sweep(r, pr, tilt)
+            monkeypatch.setattr(CE, "SCALED_FRAMES", True)
+            torch.testing.assert_close(fast, slow, atol=1e-12, rtol=0)
+            w = torch.randn(slow.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+            leaves = (r, pr, tilt) if tilted else (r, pr)
+            ga = torch.autograd.grad((fast * w).sum(), leaves)
+            gb = torch.autograd.grad((slow * w).sum(), leaves)
+            for x, y in zip(ga, gb):
+                torch.testing.assert_close(x, y, atol=1e-10, rtol=0)
+        r = torch.tensor([0.6, 1.4], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda rr: sweep(rr, torch.tensor([0.1, 0.2], dtype=torch.float64),
+                                                         torch.tensor([0.3, 0.5], dtype=torch.float64)), (r,))
+
+
+def test_moved_circle_points_lose_the_scale_note():
+    """The note that positions are a scale of a shape lives on the positions tensor: a node that computes new
+    positions (Transform, Set Position) leaves it behind."""
+    from translator.nodes import curve_eval as CE
+    from translator.nodes import transform as T
+
+    with rt.eval_context(torch.float64):
+        circle = CP.curve_circle(resolution=6, radius=torch.tensor([0.5, 1.0], dtype=torch.float64))[0]
+        assert CE.unit_shape(circle.curves) is not None
+        moved = T.transform_geometry(circle, translation=(0.0, 0.2, 0.0), scale=(1.0, 2.0, 1.0))
+        assert CE.unit_shape(moved.curves) is None
+        assert CE.unit_shape(CP.curve_circle(resolution=6, radius=0.5)[0].curves) is None  # constant: nothing to save
+
+
+@requires_bpy
+def test_traced_sweep_of_a_scaled_circle_follows_its_radius():
+    """The traced replay folds the unit circle's frames, not the radius: a changed radius changes the mesh and its
+    gradient as the plain program computes them, and a radius <= 0 misses the replay's guard."""
+    from translator.nodes import curve_eval as CE
+
+    obj = _sweep_program("circle", "circle", True)
+    module = translate_object(obj)
+
+    def run(radius, trace=True):
+        r = torch.tensor(radius, dtype=torch.float64, requires_grad=True)
+        x = {"Radius": r, "Profile Radius": torch.full((len(radius),), 0.2, dtype=torch.float64)}
+        with rt.eval_context(torch.float64, trace=trace):
+            m = module.program({}, x)
+        (g,) = torch.autograd.grad((m.verts ** 2).sum(), r)
+        return m.verts.detach(), g
+
+    for radius in ([1.0, 1.5], [0.7, 2.0], [1.2, 0.9], [0.5, 1.8]):
+        v, g = run(radius)
+        monkey = CE.SCALED_FRAMES
+        CE.SCALED_FRAMES = False
+        try:
+            v_ref, g_ref = run(radius, trace=False)
+        finally:
+            CE.SCALED_FRAMES = monkey
+        torch.testing.assert_close(v, v_ref, atol=1e-12, rtol=0)
+        torch.testing.assert_close(g, g_ref, atol=1e-10, rtol=0)
+        assert g.abs().min() > 0
+    entry = next(v for v in vars(module).values() if hasattr(v, "_shapeprog_traces"))
+    stats = entry._shapeprog_traces.stats
+    assert stats["replayed"] >= 2 and stats["guard_misses"] == 0
+    v, _ = run([1.0, -1.5])
+    assert stats["guard_misses"] == 1
+    CE.SCALED_FRAMES = False
+    try:
+        torch.testing.assert_close(v, run([1.0, -1.5], trace=False)[0], atol=1e-12, rtol=0)
+    finally:
+        CE.SCALED_FRAMES = True
+
+
+def test_segment_frames_equal_the_reference(monkeypatch):
+    """Open two-point POLY curves (lines as sweep paths) take one direction and one first normal per curve: the
+    same tangents, normals, swept vertices and gradients as the general tangents and minimum twist, also for a
+    vertical line, a tilted one and lines whose ends coincide exactly or almost (+Z); a cyclic two-point curve or
+    a Bezier segment keeps the general path."""
+    from translator.nodes import curve_eval as CE
+    from translator.nodes import transform as T
+
+    with rt.eval_context(torch.float64):
+        ends = torch.tensor([[[0.3, -0.2, 1.0], [0.0, 0.0, 2.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.5]],
+                             [[-1.0, 0.4, 0.2], [0.0, 0.0, -1.0], [1.0, 1e-9, 0.0], [0.2, 0.1, 0.0]]],
+                            dtype=torch.float64, requires_grad=True)
+        starts = [(0.0, 0.0, 0.0), (0.0, 0.0, 0.5), (1.0, 0.0, 0.0), (0.2, 0.1, 0.0)]
+
+        def frames(e, tilt):
+            lines = [CP.curve_line(start=s, end=e[:, i]) for i, s in enumerate(starts)]
+            main = C.set_curve_tilt(T.join_geometry(lines), tilt=tilt).curves
+            ev = C.evaluation(main)
+            tan = C.evaluated_tangents(main, C.evaluated_positions(main, ev), ev)
+            nrm = C.evaluated_normals(main, tan, ev)
+            verts = C._sweep(main, CP.curve_circle(resolution=5, radius=0.1)[0].curves, 1.0, True).verts
+            return main, tan, nrm, verts
+
+        tilt = torch.tensor([0.0, 0.4], dtype=torch.float64, requires_grad=True)
+        main, *fast = frames(ends, tilt)
+        assert CE._segments_only(main, C.evaluation(main))
+        monkeypatch.setattr(CE, "SEGMENT_FRAMES", False)
+        _, *slow = frames(ends, tilt)
+        for a, b in zip(fast, slow):
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+        w = torch.randn(slow[-1].shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+        gb = torch.autograd.grad((slow[-1] * w).sum(), (ends, tilt))
+        monkeypatch.setattr(CE, "SEGMENT_FRAMES", True)
+        ga = torch.autograd.grad((frames(ends, tilt)[-1] * w).sum(), (ends, tilt))
+        for x, y in zip(ga, gb):
+            torch.testing.assert_close(x, y, atol=1e-10, rtol=0)
+        assert torch.equal(fast[0][:, 4:6], torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(2, 2, 3))
+        cyclic = C.set_spline_cyclic(CP.curve_line(end=(1.0, 0.0, 0.0)), cyclic=True).curves
+        bezier = CP.bezier_segment(resolution=1).curves
+        assert not CE._segments_only(cyclic, C.evaluation(cyclic)) and not CE._segments_only(bezier, C.evaluation(bezier))

@@ -119,3 +119,36 @@ def test_newell_of_some_faces_equals_all_faces():
         gb, = torch.autograd.grad((every * w).sum(), verts)
         torch.testing.assert_close(ga, gb, atol=1e-12, rtol=0)
         torch.testing.assert_close(MF.face_normals(mesh, faces), MF.face_normals(mesh)[:, faces], atol=0, rtol=0)
+
+
+def test_newell_equals_its_formula_written_out():
+    """The Newell vectors' whole-tensor form equals the per-coordinate sums bit for bit (all faces, and a
+    subset of them), with gradients."""
+    from dataclasses import replace
+
+    with rt.eval_context(torch.float64):
+        mesh = mesh_cylinder(vertices=7, fill_type="NGON")[0].mesh
+        g = torch.Generator().manual_seed(2)
+        verts = (mesh.verts.expand(3, -1, -1) + 0.1 * torch.randn(3, mesh.num_verts, 3, generator=g, dtype=torch.float64))
+        verts.requires_grad_(True)
+        mesh = replace(mesh, verts=verts)
+
+        def reference(faces):
+            fo, cv = mesh.face_offsets.tolist(), mesh.corner_verts.tolist()
+            out = []
+            for f in (range(mesh.num_faces) if faces is None else faces.tolist()):
+                ring = cv[fo[f]:fo[f + 1]]
+                acc = torch.zeros(3, 3, dtype=torch.float64)
+                for k, a in enumerate(ring):
+                    c, n = verts[:, a], verts[:, ring[(k + 1) % len(ring)]]
+                    acc = acc + torch.stack([(c[:, 1] - n[:, 1]) * (c[:, 2] + n[:, 2]), (c[:, 2] - n[:, 2]) * (c[:, 0] + n[:, 0]),
+                                             (c[:, 0] - n[:, 0]) * (c[:, 1] + n[:, 1])], -1)
+                out.append(acc)
+            return torch.stack(out, 1)
+
+        for faces in (None, torch.tensor([2, 0, 5])):
+            fast, slow = MF.newell(mesh, faces), reference(faces)
+            torch.testing.assert_close(fast, slow, atol=1e-14, rtol=0)
+            w = torch.randn(slow.shape, generator=g, dtype=torch.float64)
+            (ga,), (gb,) = torch.autograd.grad((fast * w).sum(), verts), torch.autograd.grad((slow * w).sum(), verts)
+            torch.testing.assert_close(ga, gb, atol=1e-12, rtol=0)
