@@ -27,6 +27,7 @@ __all__ = [
     "empty_mesh",
     "join_curves",
     "join_points",
+    "offsets_from_sizes",
     "transform_points",
     "write_obj",
     "write_ply",
@@ -34,6 +35,12 @@ __all__ = [
 
 DOMAINS = ("POINT", "EDGE", "FACE", "CORNER", "INSTANCE")
 
+
+
+def offsets_from_sizes(sizes: torch.Tensor) -> torch.Tensor:
+    """``(N + 1,)`` int64 offsets ``[0, s0, s0 + s1, ...]`` of ``sizes (N,)`` (faces' corners, curves' points)
+    back to back, on ``sizes``' device."""
+    return torch.cat([torch.zeros(1, dtype=torch.long, device=sizes.device), torch.cumsum(sizes, 0)])
 
 @dataclass
 class Attribute:

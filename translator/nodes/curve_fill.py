@@ -35,7 +35,7 @@ from fractions import Fraction
 import torch
 
 from .. import runtime as rt
-from ..geometry import GeometrySet, MeshBatch
+from ..geometry import GeometrySet, MeshBatch, offsets_from_sizes
 from . import node
 from .attributes import modify_geometry_sets
 from .curve_eval import evaluated_positions, evaluation
@@ -724,7 +724,7 @@ def _fill(curves, group_id, ngons: bool) -> MeshBatch:
     dev = pos.device
     sizes = torch.tensor([len(f) for f in faces], dtype=torch.long, device=dev)
     corner_verts = torch.tensor([v for f in faces for v in f], dtype=torch.long, device=dev)
-    face_offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)])
+    face_offsets = offsets_from_sizes(sizes)
     if take != list(range(int(pos.shape[1]))):
         pos = pos[:, torch.tensor(take, dtype=torch.long, device=dev)]
     verts = torch.cat([pos[..., :2], torch.zeros_like(pos[..., :1])], dim=-1)

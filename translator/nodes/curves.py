@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, CurvesBatch, GeometrySet, MeshBatch
+from ..geometry import Attribute, CurvesBatch, GeometrySet, MeshBatch, offsets_from_sizes
 from . import node
 from .attributes import modify_geometry_sets
 from .curve_eval import (
@@ -230,7 +230,7 @@ def _sweep_mesh_topology(main: tuple[tuple[int, bool], ...], profile: tuple[tupl
     edges, faces = _sweep_topology(main, profile, fill_caps)
     sizes = torch.tensor([len(f) for f in faces], dtype=torch.long)
     corner_verts = torch.tensor([v for f in faces for v in f], dtype=torch.long)
-    face_offsets = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(sizes, 0)])
+    face_offsets = offsets_from_sizes(sizes)
     return corner_verts.to(device), face_offsets.to(device), torch.tensor(edges, dtype=torch.long).reshape(-1, 2).to(device)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, GeometrySet, Instances, MeshBatch
+from ..geometry import Attribute, GeometrySet, Instances, MeshBatch, offsets_from_sizes
 from . import node
 from .attributes import modify_geometry_sets
 from .fields import instance_context, mesh_context, selection_mask
@@ -91,7 +91,7 @@ def keep_mesh_selection(mesh: MeshBatch, sel: torch.Tensor, domain: str, mode: s
     vmap = torch.cumsum(vmask.long(), 0) - 1
     keep_corner = fmask[face_of_corner]
     new_sizes = sizes[fmask]
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(new_sizes, 0)])
+    offsets = offsets_from_sizes(new_sizes)
     keep = {"POINT": vmask, "EDGE": emask, "FACE": fmask, "CORNER": keep_corner}
     attrs = {k: replace(a, data=a.data[:, keep[a.domain]]) for k, a in mesh.attributes.items()}
     new_edges = None if edges is None else vmap[edges[emask]]

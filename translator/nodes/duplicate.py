@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, GeometrySet, Instances, MeshBatch
+from ..geometry import Attribute, GeometrySet, Instances, MeshBatch, offsets_from_sizes
 from . import node
 from .attributes import map_real_meshes
 from .fields import decided, evaluate, instance_context, mesh_context, selection_mask
@@ -117,7 +117,7 @@ def _dup_faces(mesh: MeshBatch, selection: Any, amount: Any, name: str | None) -
     dev = src_face.device
     sizes = mesh.face_sizes()[src_face]
     new_face = torch.repeat_interleave(torch.arange(src_face.numel(), device=dev), sizes)
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)])
+    offsets = offsets_from_sizes(sizes)
     local = torch.arange(int(sizes.sum()), device=dev) - offsets[:-1][new_face]
     corner_src = mesh.face_offsets[:-1][src_face][new_face] + local
     c = torch.arange(corner_src.numel(), device=dev)

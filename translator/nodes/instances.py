@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, GeometrySet, Instances, LazyVerts, MeshBatch, join_curves, join_points
+from ..geometry import Attribute, GeometrySet, Instances, LazyVerts, MeshBatch, join_curves, join_points, offsets_from_sizes
 from ..runtime.rotations import IDENTITY, quaternion_to_euler
 from . import node
 from .attributes import (
@@ -442,9 +442,7 @@ def _to_mesh(piece: _Piece, plan: _Plan) -> MeshBatch:
         attrs[name] = Attribute(domain, piece.attrs[name][0], t)
     if plan.material_index:
         attrs["material_index"] = Attribute("FACE", piece.material_index, "INT")
-    zero = torch.zeros(1, dtype=torch.long, device=piece.corner_verts.device)
-    return MeshBatch(verts=piece.verts, corner_verts=piece.corner_verts,
-                     face_offsets=torch.cat([zero, torch.cumsum(piece.face_sizes, 0)]),
+    return MeshBatch(verts=piece.verts, corner_verts=piece.corner_verts, face_offsets=offsets_from_sizes(piece.face_sizes),
                      edges=piece.edges, attributes=attrs, materials=list(plan.materials))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, CurvesBatch, GeometrySet, MeshBatch
+from ..geometry import Attribute, CurvesBatch, GeometrySet, MeshBatch, offsets_from_sizes
 from . import node
 from .attributes import modify_geometry_sets
 from .fields import mesh_context, selection_mask
@@ -106,7 +106,7 @@ def _faces_to_curves(mesh: MeshBatch, selection: Any) -> CurvesBatch | None:
     dev = faces.device
     sizes = mesh.face_sizes()[faces]
     face_of = torch.repeat_interleave(torch.arange(faces.numel(), device=dev), sizes)
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)])
+    offsets = offsets_from_sizes(sizes)
     corners = mesh.face_offsets[:-1][faces][face_of] + torch.arange(int(sizes.sum()), device=dev) - offsets[:-1][face_of]
     verts = mesh.corner_verts[corners]
     attrs = {}

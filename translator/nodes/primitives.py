@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, GeometrySet, MeshBatch
+from ..geometry import Attribute, GeometrySet, MeshBatch, offsets_from_sizes
 from . import node
 
 __all__ = [
@@ -62,7 +62,7 @@ def make_mesh(verts: torch.Tensor, faces: list[list[int]] | None = None, edges: 
         faces = faces or []
         corner_verts = torch.tensor([v for f in faces for v in f], dtype=torch.long, device=dev)
         sizes = torch.tensor([len(f) for f in faces], dtype=torch.long, device=dev)
-        face_offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(sizes, 0)])
+        face_offsets = offsets_from_sizes(sizes)
     return MeshBatch(verts=verts, corner_verts=corner_verts, face_offsets=face_offsets, edges=edges)
 
 
@@ -181,10 +181,6 @@ def _store(mesh: MeshBatch, what: str, domain: str, data: torch.Tensor, type: st
 def _store_uv(mesh: MeshBatch, uv: torch.Tensor) -> rt.Field:
     """UVs ``(b, C, 3)`` (z = 0) as Blender's UV Map output: a vector field on the corner domain."""
     return _store(mesh, "uv_map", "CORNER", uv, "VECTOR")
-
-
-def _offsets(sizes: torch.Tensor) -> torch.Tensor:
-    return torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(sizes, 0)])
 
 
 def _hash_tables(faces: int) -> int:
@@ -312,7 +308,7 @@ def grid_topology(vx: int, vy: int) -> Topology:
     zero = torch.zeros(vx * vy, dtype=torch.float64)
     return {
         "corner_verts": corner_verts,
-        "face_offsets": _offsets(torch.full((ex * ey,), 4, dtype=torch.long)),
+        "face_offsets": offsets_from_sizes(torch.full((ex * ey,), 4, dtype=torch.long)),
         "edges": edges,
         "coef": torch.stack([fx, fy, zero], 1).to(torch.float64),
         "basis": _basis(torch.stack([fx, zero, zero], 1), torch.stack([zero, fy, zero], 1)),
@@ -401,7 +397,7 @@ def cube_topology(vx: int, vy: int, vz: int) -> Topology:
         v = v0 + sv * (o + do).to(torch.float64) * (0.25 / e[outer])
         uvs.append(torch.stack([u, v], -1).reshape(-1, 2))
     corner_verts = torch.cat(corners)
-    face_offsets = _offsets(torch.full((corner_verts.numel() // 4,), 4, dtype=torch.long))
+    face_offsets = offsets_from_sizes(torch.full((corner_verts.numel() // 4,), 4, dtype=torch.long))
     return {
         "corner_verts": corner_verts,
         "face_offsets": face_offsets,
@@ -583,7 +579,7 @@ def cone_topology(n: int, side: int, fill: int, fill_type: str, top_point: bool,
     zero = torch.zeros_like(kz_v)
     return {
         "corner_verts": torch.cat(faces),
-        "face_offsets": _offsets(sizes_t),
+        "face_offsets": offsets_from_sizes(sizes_t),
         "edges": torch.cat(edges),
         "basis": _basis(torch.cat([circle_v * kr_v[:, :1], zero[:, None]], 1), torch.cat([circle_v * kr_v[:, 1:], zero[:, None]], 1),
                         torch.stack([zero, zero, kz_v], 1)),
@@ -754,7 +750,7 @@ def uv_sphere_topology(segments: int, rings: int) -> Topology:
                              torch.tensor([[1.0, 1.0 - dy, 1.0 - dy]], dtype=torch.float64).expand(n, 3)], -1).reshape(-1, 2)
     return {
         "corner_verts": torch.cat([top, quads, bottom]),
-        "face_offsets": _offsets(sizes.long()),
+        "face_offsets": offsets_from_sizes(sizes.long()),
         "edges": torch.cat(edges),
         "basis": _basis(unit),
         "uv": _uv3(torch.cat([uv_top, uv_quads, uv_bottom])),
@@ -921,7 +917,7 @@ def ico_sphere_topology(subdivisions: int) -> Topology:
     uv = torch.einsum("fck,fkd->fcd", weights[local_of_face], ico_uv[face_src]).reshape(-1, 2)
     return {
         "corner_verts": corner_verts,
-        "face_offsets": _offsets(torch.full((face_src.numel(),), 3, dtype=torch.long)),
+        "face_offsets": offsets_from_sizes(torch.full((face_src.numel(),), 3, dtype=torch.long)),
         "edges": torch.cat([first, pieces, fill]),
         "basis": _basis(unit),
         "uv": _uv3(uv),

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from .. import runtime as rt
-from ..geometry import MeshBatch
+from ..geometry import MeshBatch, offsets_from_sizes
 from . import node
 from .fields import evaluate, mesh_context
 from .mesh_fields import face_normals
@@ -471,7 +471,7 @@ def _sorted_groups(group_of: torch.Tensor, n_groups: int, weights: torch.Tensor 
     """Items grouped by ``group_of (n,)`` in index order (stable-sorted by ``weights (b, n)`` within a group when
     given): ``(items (b', n), offsets (G + 1,), counts (G,))``."""
     counts = _count(group_of, n_groups)
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=counts.device), torch.cumsum(counts, 0)])
+    offsets = offsets_from_sizes(counts)
     if weights is None:
         return torch.argsort(group_of, stable=True).unsqueeze(0), offsets, counts
     by_weight = torch.argsort(weights, dim=1, stable=True)  # (b, n)

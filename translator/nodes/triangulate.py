@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from .. import runtime as rt
-from ..geometry import Attribute, GeometrySet, MeshBatch
+from ..geometry import Attribute, GeometrySet, MeshBatch, offsets_from_sizes
 from . import node
 from .attributes import map_real_meshes
 from .fields import decided, mesh_context, selection_mask
@@ -197,7 +197,7 @@ def triangulate_mesh(mesh: MeshBatch, selection: Any, quad_method: str) -> MeshB
     corner_src = torch.cat([new_corners.reshape(-1), kept_corners])
     face_src = torch.cat([new_face_src, kept])
     new_sizes = torch.cat([torch.full((new_face_src.numel(),), 3, dtype=torch.long, device=dev), sizes[kept]])
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.cumsum(new_sizes, 0)])
+    offsets = offsets_from_sizes(new_sizes)
     corner_verts = cv[corner_src]
     edges = calc_edges(mesh.edges, corner_verts, offsets)
     n_old = int(mesh.edges.shape[0])
