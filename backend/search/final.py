@@ -162,8 +162,9 @@ class FinalRefinement:
         around a neighbour that beats it. The first round also refines the leader's :meth:`unpinned` copies.
         A neighbour that ``cands`` holds already but behind the leader (not among its :meth:`survivors`) is
         refined again from the leader's values: it reached the final refinement with the values the search's
-        coarser objective gave it, often a basin the finer one does not forgive (seed 1984's chair #1: the true
-        round legs 23 % behind square ones after the first round from their own values, the truth 13 % ahead).
+        coarser objective gave it, often a basin the finer one does not forgive (seed 1984's bookshelf #0: its
+        true configuration, without a back panel, 9 % behind the leader with one after the first round from its
+        own values, 5 % ahead from the leader's).
         Returns ``cands`` and the neighbours refined, the better of each configuration's two refinements."""
         out = list(cands)
         tried = {c.key for c in self.survivors(cands)} | (set(self.finals) - {c.key for c in cands})

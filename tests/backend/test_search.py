@@ -521,8 +521,8 @@ def test_the_polish_refines_a_neighbour_left_behind_again_from_the_leader_s_valu
     """A neighbour of the leader that the final refinement's first round held already, but behind the leader
     (refined from the values the search's coarse objective gave it), is refined again from the leader's values;
     one within ``close_margin`` is not (it stays anyway). Each configuration comes back once, its better
-    refinement (seed 1984's bookshelf #0: its true back panel, 9 % behind from its own values, won from the
-    leader's)."""
+    refinement (seed 1984's bookshelf #0: its true configuration, without a back panel, 9 % behind from its own
+    values, won from the leader's)."""
     from types import SimpleNamespace
 
     problem = ToyProblem()
