@@ -294,8 +294,7 @@ def _yaw_matrix(yaw: float, translation: Any) -> torch.Tensor:
     return m
 
 
-_DISTANCE_JITTER = 0.08
-"""Relative spread of the views' distances around the drawn one."""
+_DISTANCE_JITTER = 0.08  # relative spread of the views' distances around the drawn one
 
 
 def sample_cameras(center: Any, radius: float, top: float, capture: CaptureSettings, rng: np.random.Generator,
@@ -304,14 +303,11 @@ def sample_cameras(center: Any, radius: float, top: float, capture: CaptureSetti
     ``top`` (m): on an arc whose middle lies within ``capture.facing_deg`` of the azimuth ``front``
     (radians, world frame: the direction the object's front faces), at sensor height and distance drawn
     from ``capture``, aimed at the object with jitter and a small roll. Returns the cameras (float64)
-    and what was drawn.
-
-    The distance grows with the object so that it fits the view, but no further than the sensor reaches:
-    with ``max_range`` (the farthest depth it measures, m) and ``footprint`` (the largest horizontal distance
-    of the object's points from ``center``, m; default ``radius``), the object's nearer half (everything up
-    to ``footprint / 2`` beyond its centre) stays within range from every view. A person scanning a corner
-    sofa or a large bed walks up to it rather than stepping back to where the sensor measures nothing;
-    such an object overflows the views a little instead."""
+    and what was drawn. The distance grows with the object so that it fits the view, but with ``max_range``
+    (the farthest depth the sensor measures, m) and ``footprint`` (the largest horizontal distance of the
+    object's points from ``center``, m; default ``radius``) the object's nearer half (up to ``footprint / 2``
+    beyond its centre) stays within range from every view: a person scanning a corner sofa walks up to it
+    rather than stepping back to where the sensor measures nothing (it overflows the views a little)."""
     f, _, cx, cy = capture.intrinsics()
     half_fov = math.atan(min(cx, cy) / f)
     lo, hi = capture.distance_m
