@@ -18,7 +18,9 @@ Scene: the object stands on a floor plane ``z = 0`` (its lowest point on the
 floor), rotated by ``yaw`` about +Z and moved on the floor. Cameras: ``views``
 hand-held poses on an arc of 90-200 degrees around it whose middle is within 45
 degrees of the object's front (the program's -Y side), at 1.2-1.8 m height and
-1-3 m distance (further for large objects, so that they fit the view), looking
+1-3 m distance (further for large objects, so that they fit the view, but never so
+far that the object's nearer half leaves the sensor's range ``max_depth``: a large
+corner sofa overflows the views a little instead of vanishing beyond 5 m), looking
 at the object with small aiming and roll jitter; the floor is in view.
 
 Noise (``scannet``), per pixel, following Nguyen, Izadi and Lovell (3DIMPVT
@@ -292,18 +294,30 @@ def _yaw_matrix(yaw: float, translation: Any) -> torch.Tensor:
     return m
 
 
+_DISTANCE_JITTER = 0.08  # relative spread of the views' distances around the drawn one
+
+
 def sample_cameras(center: Any, radius: float, top: float, capture: CaptureSettings, rng: np.random.Generator,
-                   front: float = 0.0) -> tuple[Cameras, dict]:
+                   front: float = 0.0, max_range: float = math.inf, footprint: float | None = None) -> tuple[Cameras, dict]:
     """Hand-held views of an object with bounding-sphere ``radius`` around ``center`` (3,) whose top is at
     ``top`` (m): on an arc whose middle lies within ``capture.facing_deg`` of the azimuth ``front``
     (radians, world frame: the direction the object's front faces), at sensor height and distance drawn
     from ``capture``, aimed at the object with jitter and a small roll. Returns the cameras (float64)
-    and what was drawn."""
+    and what was drawn. The distance grows with the object so that it fits the view, but with ``max_range``
+    (the farthest depth the sensor measures, m) and ``footprint`` (the largest horizontal distance of the
+    object's points from ``center``, m; default ``radius``) the object's nearer half (up to ``footprint / 2``
+    beyond its centre) stays within range from every view: a person scanning a corner sofa walks up to it
+    rather than stepping back to where the sensor measures nothing (it overflows the views a little)."""
     f, _, cx, cy = capture.intrinsics()
     half_fov = math.atan(min(cx, cy) / f)
     lo, hi = capture.distance_m
     need = radius / math.sin(half_fov) * 0.9  # fits (up to a small crop) in the narrower field of view
-    dist = float(rng.uniform(max(lo, need), max(hi, need + 0.5)))
+    near, far = max(lo, need), max(hi, need + 0.5)
+    reach = (max_range - 0.5 * (radius if footprint is None else footprint)) / (1 + _DISTANCE_JITTER)
+    if reach < far:  # beyond the sensor's range: come closer (never nearer than the capture's own range)
+        far = max(reach, lo)
+        near = min(near, far)
+    dist = float(rng.uniform(near, far))
     arc = math.radians(float(rng.uniform(*capture.arc_deg)))
     facing = math.radians(capture.facing_deg)
     start = front + float(rng.uniform(-facing, facing)) - arc / 2
@@ -314,7 +328,7 @@ def sample_cameras(center: Any, radius: float, top: float, capture: CaptureSetti
     base_h = float(rng.uniform(*capture.height_m))
     heights = np.clip(base_h + rng.normal(0, 0.05, n), capture.height_m[0] - 0.1, capture.height_m[1] + 0.1)
     heights = np.maximum(heights, top + 0.2)  # look down onto the object and the floor
-    dists = dist * (1 + rng.uniform(-0.08, 0.08, n))
+    dists = dist * (1 + rng.uniform(-_DISTANCE_JITTER, _DISTANCE_JITTER, n))
     c = np.asarray(center, dtype=np.float64)
     eye = np.stack([c[0] + dists * np.cos(angles), c[1] + dists * np.sin(angles), heights], 1)
     target = c[None, :] + rng.normal(0, 0.05 * radius, (n, 3))
@@ -488,7 +502,8 @@ def synthesize(program: ShapeProgram, out_dir: str | Path, seed: int = 0, *, noi
     radius = float((hi - lo).norm() / 2)
     top = float(hi[2])
     front = yaw - math.pi / 2  # the program's front faces -Y
-    cams, cam_info = sample_cameras(center, radius, top, capture, rng, front)
+    footprint = float((obj_w[:, :2] - torch.as_tensor(center[:2])).norm(dim=1).max())
+    cams, cam_info = sample_cameras(center, radius, top, capture, rng, front, noise.max_depth, footprint)
     boxes = _occluder_boxes(center, radius, cams, capture.occluders, rng)
 
     # the scene: object, floor, occluders (triangle ranges tell them apart)

@@ -325,3 +325,29 @@ def test_empty_program_is_an_error(tmp_path):
 
     with pytest.raises(SynthError, match="makes no faces"):
         synthesize(ShapeProgram("empty", SPACE, nothing), tmp_path / "x", capture=SMALL)
+
+
+def test_views_of_a_large_object_stay_within_the_sensors_range():
+    """An object too large to fit the view from within the sensor's reach: the views come closer (the object
+    overflows them) instead of stepping back to where nothing is measured; without a range they fit it."""
+    rng = np.random.default_rng(5)
+    cap = CaptureSettings(views=6)
+    for _ in range(50):
+        cams, _ = sample_cameras(np.zeros(3), 2.6, 1.0, cap, rng, 0.0, max_range=5.0, footprint=2.4)
+        d = np.linalg.norm(cams.centers.numpy()[:, :2], axis=1)
+        assert (d + 1.2 <= 5.0 + 1e-9).all()  # the nearer half of the footprint is within range
+        assert (d >= cap.distance_m[0] * 0.92).all()
+        far, _ = sample_cameras(np.zeros(3), 2.6, 1.0, cap, rng, 0.0)
+        assert np.linalg.norm(far.centers.numpy()[:, :2], axis=1).min() > 5.5  # fits the view, out of range
+
+
+def test_a_large_object_is_mostly_measured(tmp_path):
+    """A 4 m long box (a corner sofa's size): most of its pixels get a depth (before, the views stood
+    so far back that most of it lay beyond the sensor's 5 m and the scan lost its far half and top)."""
+    scan = synthesize(BOX, tmp_path / "big", seed=4, fixed={"Width": 4.0, "Depth": 1.6, "Height": 0.9, "Style": "Plain"},
+                      capture=CaptureSettings(views=6, width=120, height=90))
+    obj = scan.instances == OBJECT_ID
+    assert ((scan.depth > 0) & obj).sum() / obj.sum() > 0.8
+    assert scan.ground_truth["capture"]["distance_m"] * 1.08 + 0.5 * math.hypot(2.0, 0.8) <= 5.0 + 1e-9
+    top = np.quantile(scan.points[:, 2].double().numpy(), 0.999)
+    assert top == pytest.approx(0.9, abs=0.03)  # the scan shows the object's top
