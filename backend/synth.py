@@ -18,10 +18,9 @@ Scene: the object stands on a floor plane ``z = 0`` (its lowest point on the
 floor), rotated by ``yaw`` about +Z and moved on the floor. Cameras: ``views``
 hand-held poses on an arc of 90-200 degrees around it whose middle is within 45
 degrees of the object's front (the program's -Y side), at 1.2-1.8 m height and
-1-3 m distance (further for large objects, so that they fit the view, but never so
-far that the object's nearer half leaves the sensor's range ``max_depth``: a large
-corner sofa overflows the views a little instead of vanishing beyond 5 m), looking
-at the object with small aiming and roll jitter; the floor is in view.
+1-3 m distance (further for large objects, so that they fit the view, but with their
+nearer half within the sensor's range ``max_depth``), looking at the object with
+small aiming and roll jitter; the floor is in view.
 
 Noise (``scannet``), per pixel, following Nguyen, Izadi and Lovell (3DIMPVT
 2012) for Kinect-like sensors, with ``theta`` the angle between the surface
@@ -303,11 +302,10 @@ def sample_cameras(center: Any, radius: float, top: float, capture: CaptureSetti
     ``top`` (m): on an arc whose middle lies within ``capture.facing_deg`` of the azimuth ``front``
     (radians, world frame: the direction the object's front faces), at sensor height and distance drawn
     from ``capture``, aimed at the object with jitter and a small roll. Returns the cameras (float64)
-    and what was drawn. The distance grows with the object so that it fits the view, but with ``max_range``
-    (the farthest depth the sensor measures, m) and ``footprint`` (the largest horizontal distance of the
-    object's points from ``center``, m; default ``radius``) the object's nearer half (up to ``footprint / 2``
-    beyond its centre) stays within range from every view: a person scanning a corner sofa walks up to it
-    rather than stepping back to where the sensor measures nothing (it overflows the views a little)."""
+    and what was drawn. The distance grows with the object so that it fits the view, but the object's nearer
+    half (``footprint / 2`` beyond ``center``; ``footprint``: its points' largest horizontal distance from it,
+    default ``radius``) stays within ``max_range`` (m) from every view: a person scanning a corner sofa walks up
+    to it rather than stepping back to where the sensor measures nothing (it overflows the views a little)."""
     f, _, cx, cy = capture.intrinsics()
     half_fov = math.atan(min(cx, cy) / f)
     lo, hi = capture.distance_m
