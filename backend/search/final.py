@@ -160,7 +160,8 @@ class FinalRefinement:
         """The final refinement's polish (``polish_rounds``): the best of ``cands``'s one-change
         :meth:`neighbours`, each started from its continuous values and pose, refined ``steps`` Adam steps (under
         the finer objective with ``fine``; at most ``room`` steps in all, ``steps + 1`` per neighbour); again
-        around a neighbour that beats it. The first round also refines the leader's :meth:`unpinned` copies.
+        around a neighbour that beats it. The first round also refines the :meth:`unpinned` copies of the leader and
+        of the runners-up within ``first_margin`` of it in ``cands`` (equal steps).
         A neighbour that ``cands`` holds already but behind the leader (not among its :meth:`survivors`) is
         refined again from the leader's values: it reached the final refinement with the values the search's
         coarser objective gave it, often a basin the finer one does not forgive (seed 1984's bookshelf #0: its

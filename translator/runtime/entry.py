@@ -194,7 +194,7 @@ class _Plan:
 
 
 def _resolve_planned(plans: dict, parameters: Sequence[Parameter], discrete: dict | None, continuous: dict | None,
-                     entry: Callable) -> tuple[dict[str, Any], int, torch.dtype, torch.device, tuple | None]:
+                     cache: TraceCache) -> tuple[dict[str, Any], int, torch.dtype, torch.device, tuple | None]:
     """:func:`resolve_parameters` with its result kept per call signature (:func:`_signature`): a call like an
     earlier one (same names, discrete values, tensor shapes) only places its tensors. Also returns the trace
     cache's prepared key (None when not kept)."""
@@ -212,9 +212,6 @@ def _resolve_planned(plans: dict, parameters: Sequence[Parameter], discrete: dic
     for key, v in (continuous or {}).items():
         if isinstance(v, torch.Tensor):
             slots[_lookup(parameters, key).arg] = key
-    cache = getattr(entry, "_shapeprog_traces", None)
-    if cache is None:
-        cache = entry._shapeprog_traces = TraceCache()
     static = {k: v for k, v in kwargs.items() if k not in slots}
     if len(plans) >= _PLAN_LIMIT:
         plans.clear()
@@ -253,10 +250,10 @@ def run(entry: Callable, parameters: Sequence[Parameter], discrete: dict | None,
     plans = getattr(entry, "_shapeprog_plans", None)
     if plans is None:
         plans = entry._shapeprog_plans = {}
-    kwargs, batch, dtype, device, prepared = _resolve_planned(plans, parameters, discrete, continuous, entry)
     cache = getattr(entry, "_shapeprog_traces", None)
     if cache is None:
         cache = entry._shapeprog_traces = TraceCache()
+    kwargs, batch, dtype, device, prepared = _resolve_planned(plans, parameters, discrete, continuous, cache)
     try:
         return cache.run(lambda kw: _run_once(entry, kw, batch, dtype, device), kwargs, batch, dtype, device, prepared)
     except TopologyVaries as tv:
