@@ -36,11 +36,11 @@ __all__ = [
 DOMAINS = ("POINT", "EDGE", "FACE", "CORNER", "INSTANCE")
 
 
-
 def offsets_from_sizes(sizes: torch.Tensor) -> torch.Tensor:
     """``(N + 1,)`` int64 offsets ``[0, s0, s0 + s1, ...]`` of ``sizes (N,)`` (faces' corners, curves' points)
     back to back, on ``sizes``' device."""
     return torch.cat([torch.zeros(1, dtype=torch.long, device=sizes.device), torch.cumsum(sizes, 0)])
+
 
 @dataclass
 class Attribute:
