@@ -236,38 +236,40 @@ class FinalRefinement:
         (:meth:`final_configs`) as long as the budget allows (at most ``final_steps`` Adam steps), under the
         finer objective with ``fine_final``; returns the best candidate. A first round of
         ``fine_probe_steps`` over all of them ranks them (and times a step), the :meth:`polish` tries the
-        leader's one-change neighbours; those within ``close_margin``
-        of the best, or of the first round's best (:meth:`first_survivors`), share the rest of the budget, in two rounds when several are left
-        (the second one again only for those still close)."""
+        leader's one-change neighbours; those within ``close_margin`` of the best, or of the first round's best
+        (:meth:`first_survivors`), share the rest of the budget with ``final_jitter`` jittered copies of the
+        best, in two rounds when several are left (the second one again only for those still close).
+
+        One schedule whichever budget binds, planned in Adam steps of one configuration: those the evaluation
+        budget has left, or those the time left allows at the first round's pace. A fit run to an evaluation
+        budget (the A/B comparisons of search changes) refines as one run to a time budget (the benches, the
+        demo) does."""
         top = self.final_configs()
         if not top:
             raise RuntimeError("the search evaluated no candidate")
         if self.budget.stopped:  # asked to stop: the best so far (under the search's objective)
             return self.best
         cfg, b, fine = self.config, self.budget, self.config.fine_final
-        if b.max_evaluations and b.evaluations / b.max_evaluations >= b.elapsed / b.seconds:
-            # the evaluation budget binds: the step count does not depend on the machine's speed
-            steps = max(1, min(cfg.final_steps, (b.max_evaluations - b.evaluations) // len(top)))
-            probe = max(1, min(cfg.fine_probe_steps, steps))
-            first = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
-            cands = self.first_survivors(first, self.polish(first, probe, int(cfg.polish_share * (b.max_evaluations - b.evaluations)), fine))
-            room = b.max_evaluations - b.evaluations
-            steps = min(cfg.final_steps - probe, room // len(cands))
-            if steps > 0:
-                extra = min(cfg.final_jitter, room // steps - len(cands))
-                self.evaluate([RefineRequest(c.config, c.state, steps) for c in cands]
-                              + [RefineRequest(cands[0].config, self.jittered(cands[0]), steps) for _ in range(extra)], fine)
-            return self.decide()
+        # the evaluation budget binds: the schedule does not depend on the machine's speed
+        by_evaluations = bool(b.max_evaluations) and b.evaluations / b.max_evaluations >= b.elapsed / b.seconds
         probe = max(1, min(cfg.fine_probe_steps, cfg.final_steps))
+        if by_evaluations:
+            probe = max(1, min(probe, (b.max_evaluations - b.evaluations) // len(top)))
         t0 = time.perf_counter()
         first = self.evaluate([RefineRequest(c.config, c.state, probe) for c in top], fine)
         per_step = (time.perf_counter() - t0) / ((probe + 1) * len(top))  # one Adam step of one configuration
-        cands = self.first_survivors(first, self.polish(first, probe, int(cfg.polish_share * 0.9 * (b.seconds - b.elapsed) / per_step), fine))
+
+        def room() -> int:
+            """Adam steps of one configuration the budget has left."""
+            if by_evaluations:
+                return b.max_evaluations - b.evaluations
+            return int(0.9 * (b.seconds - b.elapsed) / per_step)
+
+        cands = self.first_survivors(first, self.polish(first, probe, int(cfg.polish_share * room()), fine))
         done, split_left, jittered = probe, 1, False
-        while True:
-            left = b.seconds - b.elapsed
-            room = int(0.9 * left / per_step)  # Adam steps of one configuration the time left allows
-            steps = min(cfg.final_steps - done, room // len(cands) - 1)
+        while not b.stopped:
+            left = room()
+            steps = min(cfg.final_steps - done, left // len(cands) - 1)
             if steps <= 0:
                 break
             split = split_left > 0 and len(cands) > 1 and steps >= 2 * probe
@@ -278,7 +280,7 @@ class FinalRefinement:
             if not jittered:  # room left beyond the survivors' steps: jittered copies of the best
                 jittered = True
                 requests += [RefineRequest(cands[0].config, self.jittered(cands[0]), steps)
-                             for _ in range(min(cfg.final_jitter, room // (steps + 1) - len(cands)))]
+                             for _ in range(min(cfg.final_jitter, left // (steps + 1) - len(cands)))]
             cands = self.evaluate(requests, fine)
             done += steps
             if not split:

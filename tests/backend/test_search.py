@@ -613,3 +613,31 @@ def test_the_polish_unpins_the_runners_up_close_at_equal_steps():
     calls.clear()
     SearchContext.polish(ctx, [leader, runner_up, far], 3, 10_000, True)
     assert [r.config["style"] for r in calls[0] if r.init.z[0] == 0.5] == [1]
+
+
+@pytest.mark.parametrize("max_evaluations", [None, 1000])
+def test_the_final_refinement_has_one_schedule_whichever_budget_binds(max_evaluations):
+    """The final refinement plans its rounds in Adam steps of one configuration, those the evaluation budget
+    has left or those the time left allows: a first round over all, then the survivors in two rounds, the
+    second only for those still close. A fit run to an evaluation budget (the A/B comparisons of search
+    changes) refines as one run to a time budget (the benches, the demo); it used to give its survivors one
+    round (the demo's cabinet refined so fared differently at 35 s than at the evaluations those buy)."""
+    calls: list[list[tuple[int, int]]] = []
+
+    class Recording(ToyProblem):
+        def refine(self, requests, fine=False, should_stop=None):
+            calls.append([(r.config["style"], r.steps) for r in requests])
+            return super().refine(requests, fine, should_stop)
+
+    cfg = MCTSConfig(final_steps=40, fine_probe_steps=5, final_jitter=0, polish_rounds=0, final_candidates=4)
+    ctx = SearchContext(Recording(), cfg, Budget(30, max_evaluations))
+    if max_evaluations:
+        ctx.budget.evaluations = 800  # the search's share spent: the evaluation budget binds
+    mid = State(torch.full((3,), 0.5), 0.0, torch.zeros(3))
+    for style in (0, 1, 2, 4):  # each one change from the target: equally close
+        c = Candidate(ctx.problem.canonical({**TARGET, "style": style}), mid.clone(), 1.0)
+        ctx.by_config[c.key] = c
+    ctx.best = min(ctx.by_config.values(), key=lambda c: c.objective)
+    ctx.finish()
+    assert [(len(c), {s for _, s in c}) for c in calls] == [(4, {5}), (2, {17}), (1, {18})]
+    assert {s for s, _ in calls[2]} <= {s for s, _ in calls[1]} <= {s for s, _ in calls[0]}
