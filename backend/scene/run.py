@@ -357,7 +357,8 @@ def fit_scene(scene_path: str, out: str | Path, settings: SceneFitSettings | Non
     todo = [p for p in jobs if p.spec is not None and not p.done_before]
     # objects with candidates: their candidates' jobs still to end; screened ones whose screening ended are ready
     owner = {c.key: p for p in plans for c in p.candidates}
-    waiting = {p.key: {c.key for c in p.candidates if c in todo} for p in plans if p.candidates}
+    todo_keys = {p.key for p in todo}
+    waiting = {p.key: {c.key for c in p.candidates if c.key in todo_keys} for p in plans if p.candidates}
     ready = [p for p in plans if p.continue_s and not waiting[p.key]]
     t1 = time.perf_counter()
     if todo or ready:
