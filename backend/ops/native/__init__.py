@@ -10,9 +10,10 @@ False and the callers use their pure-torch paths (same results, slower).
 
 Kernels:
 
-* :func:`raster_zbuffer`, :func:`raster_saturated`, :func:`raster_band_pairs`: the discrete half of the
-  ``"torch"`` rasterizer (:mod:`backend.render.raster`: the z-buffer, the saturated pixels, the
-  silhouette's (pixel, triangle) pairs), the same arithmetic in the same order, so equal results;
+* :func:`raster_setup`, :func:`raster_zbuffer`, :func:`raster_saturated`, :func:`raster_band_pairs`: the discrete
+  half of the ``"torch"`` rasterizer (:mod:`backend.render.raster`: the triangles' screen-space setup, the
+  z-buffer, the saturated pixels, the silhouette's (pixel, triangle) pairs), the same arithmetic in the same
+  order, so equal results;
 * :func:`silhouette_logq`: the soft silhouette's per-pixel ``sum_j log(1 - D_j)`` and its backward's
   coefficients (``_SilhouetteLogQ`` of :mod:`backend.render.raster`, whose torch forward is the reference);
 * :class:`PointGrid`: the nearest of fixed points within a reach (exact; a uniform grid searched ring by
@@ -38,11 +39,11 @@ from pathlib import Path
 import torch
 
 __all__ = ["PointGrid", "available", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
-           "raster_zbuffer", "silhouette_logq"]
+           "raster_setup", "raster_zbuffer", "silhouette_logq"]
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
-ABI_VERSION = 7
+ABI_VERSION = 8
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -106,7 +107,9 @@ def _load() -> ctypes.CDLL | None:
             i64, ptr = ctypes.c_int64, ctypes.c_void_p
             lib.shapeprog_nearest_triangles.argtypes = [ptr, i64, i64, ptr, i64, ptr, ptr]
             lib.shapeprog_nearest_triangles.restype = None
-            cint, u8 = ctypes.c_int, ctypes.c_void_p
+            cint, u8, f64 = ctypes.c_int, ctypes.c_void_p, ctypes.c_double
+            lib.shapeprog_raster_setup.argtypes = [cint, ptr, ptr, ptr, i64, f64, f64, f64, cint, ptr, ptr, ptr, ptr]
+            lib.shapeprog_raster_setup.restype = None
             lib.shapeprog_raster_zbuffer.argtypes = [cint, u8, ptr, ptr, ptr, i64, i64, i64, i64, ptr]
             lib.shapeprog_raster_zbuffer.restype = None
             lib.shapeprog_raster_saturated.argtypes = [ptr, i64, i64, i64, i64, ptr]
@@ -144,6 +147,33 @@ def _dtype_code(*tensors: torch.Tensor) -> int:
     if dtypes == {torch.float64}:
         return 1
     raise ValueError(f"expected float32 or float64 tensors of one dtype, got {sorted(map(str, dtypes))}")
+
+
+def raster_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, znear: float, area_eps: float, len_eps: float, cull_backfaces: bool,
+                 dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """The triangles' screen-space setup, as :func:`backend.render.raster._triangle_setup` (computed in float64).
+
+    Args:
+        tri_uv: ``(..., 3, 2)`` projected corners (px); tri_z: ``(..., 3)`` their camera depths (CPU, any float
+            dtype); znear, area_eps, len_eps, cull_backfaces: the culling settings; dtype: float32 or float64, of
+            the outputs.
+
+    Returns:
+        ``valid (T,)`` bool, ``lines (T, 4, 4)``, ``inv_z (T, 3)`` and ``box (T, 4)`` in ``dtype``, ``T`` the
+        triangles."""
+    lib = _lib_or_raise()
+    uv = tri_uv.detach().to(torch.float64).reshape(-1, 3, 2).contiguous()
+    z = tri_z.detach().to(torch.float64).reshape(-1, 3).contiguous()
+    # the edges' lengths by torch's sqrt, as the reference computes them (it is not always correctly rounded)
+    ax, ay = uv[..., 0], uv[..., 1]
+    dx, dy = ax.roll(-2, -1) - ax.roll(-1, -1), ay.roll(-2, -1) - ay.roll(-1, -1)
+    length = torch.sqrt(dx * dx + dy * dy).contiguous()
+    t = int(uv.shape[0])
+    valid = torch.empty(t, dtype=torch.uint8)
+    lines, inv_z, box = torch.empty((t, 4, 4), dtype=dtype), torch.empty((t, 3), dtype=dtype), torch.empty((t, 4), dtype=dtype)
+    lib.shapeprog_raster_setup(_dtype_code(lines), uv.data_ptr(), z.data_ptr(), length.data_ptr(), t, float(znear), float(area_eps), float(len_eps),
+                               int(bool(cull_backfaces)), valid.data_ptr(), lines.data_ptr(), inv_z.data_ptr(), box.data_ptr())
+    return valid.bool(), lines, inv_z, box
 
 
 def raster_zbuffer(valid: torch.Tensor, lines: torch.Tensor, inv_z: torch.Tensor, box: torch.Tensor, images: int,

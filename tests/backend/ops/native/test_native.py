@@ -172,6 +172,37 @@ def test_render_native_equals_pure_torch(monkeypatch, dtype, cull):
         torch.testing.assert_close(gf, gr, rtol=1e-4 if dtype == torch.float32 else 1e-10, atol=tol * gr.abs().max())
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("cull", [False, True])
+def test_raster_setup_equals_the_torch_setup(dtype, cull):
+    """The compiled triangle setup against the rasterizer's torch setup, bit for bit, on random triangles and
+    degenerate ones (repeated corners, lines, flat and vertical edges, integer corners with tied edge normals,
+    NaN and inf corners)."""
+    import math
+
+    from backend.render import RasterSettings
+    from backend.render.raster import _triangle_setup
+
+    g = torch.Generator().manual_seed(5)
+    uv = (torch.rand((3, 200, 3, 2), generator=g) * 100).to(dtype)
+    z = (torch.rand((3, 200, 3), generator=g) * 3).to(dtype)
+    uv[0, :20, 1] = uv[0, :20, 0]
+    uv[0, 20:40, :, 1] = 5.0
+    uv[0, 40:60, :, 0] = 7.0
+    uv[0, 60, 0, 0], uv[0, 61, 1, 1] = math.nan, math.inf
+    uv[0, 62:80] = uv[0, 62:80].round()
+    uv[0, 80:90, 1, 1] = uv[0, 80:90, 0, 1]
+    uv[0, 90:100, 2, 0] = uv[0, 90:100, 1, 0]
+    settings = RasterSettings(cull_backfaces=cull, znear=0.05)
+    ref, fast = _triangle_setup(uv, z, settings), _triangle_setup(uv, z, settings, fast=True)
+    assert 200 < int(ref.valid.sum()) < 600
+    assert torch.equal(fast.valid, ref.valid)
+    for name in ("lines", "inv_z", "box"):
+        a, b = getattr(fast, name), getattr(ref, name)
+        assert a.dtype == b.dtype == dtype
+        assert torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0)), name
+
+
 def test_render_native_gradcheck(monkeypatch):
     from backend.cameras import Cameras
     from backend.render import RasterSettings, render
