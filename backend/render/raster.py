@@ -262,14 +262,16 @@ class _SilhouetteLogQ(torch.autograd.Function):
     """Per-pixel ``sum_j log(1 - D_j)`` over (pixel, triangle) pairs, with a hand-written backward.
 
     Forward: ``tri_uv (T, 3, 2)``; for the ``M`` pairs: local pixel ``pix``, global triangle ``tri``,
-    pixel centre ``px``, ``py`` (int64); -> ``(npix,)``; ``fast``: the compiled forward
-    (:func:`backend.ops.native.silhouette_logq`), with this torch code as its reference. ``d`` is the distance to the nearest edge ``(a, b)``
+    pixel centre ``px``, ``py`` (int64); -> ``(npix,)``; ``fast``: the compiled forward and backward
+    (:func:`backend.ops.native.silhouette_logq`, :func:`~backend.ops.native.silhouette_logq_backward`), with this
+    torch code as their reference. ``d`` is the distance to the nearest edge ``(a, b)``
     (closest point ``a + s (b - a)``), so ``dd/da = -(1 - s) n`` and ``dd/db = -s n`` with ``n`` the
     unit vector from the closest point to the pixel; the backward scatters these, times
     ``d log(1 - D) / dd``, to the two vertices (nothing else depends on the vertices)."""
 
     @staticmethod
     def forward(ctx, tri_uv, pix, tri, px, py, npix: int, sigma: float, eps: float, fast: bool = False):
+        ctx.fast = fast
         if fast:  # the compiled forward (same formulas; this torch code is its reference)
             total, ia, ib, gx, gy, s = native.silhouette_logq(tri_uv, pix, tri, px, py, npix, sigma, eps)
             ctx.save_for_backward(pix, ia, ib, gx, gy, s)
@@ -317,6 +319,9 @@ class _SilhouetteLogQ(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         pix, ia, ib, gx, gy, s = ctx.saved_tensors
+        if ctx.fast:  # the compiled backward (the same sums in the same order)
+            out = native.silhouette_logq_backward(grad.contiguous(), pix, ia, ib, gx, gy, s, ctx.num * 3)
+            return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None, None
         g = grad.index_select(0, pix)
         ga, gb = g * (1 - s), g * s
         out = torch.zeros(2, ctx.num * 3, dtype=grad.dtype, device=grad.device)

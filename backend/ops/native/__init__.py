@@ -14,8 +14,8 @@ Kernels:
   half of the ``"torch"`` rasterizer (:mod:`backend.render.raster`: the triangles' screen-space setup, the
   z-buffer, the saturated pixels, the silhouette's (pixel, triangle) pairs), the same arithmetic in the same
   order, so equal results;
-* :func:`silhouette_logq`: the soft silhouette's per-pixel ``sum_j log(1 - D_j)`` and its backward's
-  coefficients (``_SilhouetteLogQ`` of :mod:`backend.render.raster`, whose torch forward is the reference);
+* :func:`silhouette_logq`, :func:`silhouette_logq_backward`: the soft silhouette's per-pixel ``sum_j log(1 - D_j)``
+  and its backward (``_SilhouetteLogQ`` of :mod:`backend.render.raster`, whose torch code is the reference);
 * :class:`PointGrid`: the nearest of fixed points within a reach (exact; a uniform grid searched ring by
   ring), the search of :class:`backend.ops.knn.ScanNeighbours` (whose KD-tree is its reference);
 * :func:`nearest_triangles`: the nearest triangle of every point in every candidate mesh and the
@@ -39,11 +39,11 @@ from pathlib import Path
 import torch
 
 __all__ = ["PointGrid", "available", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
-           "raster_setup", "raster_zbuffer", "silhouette_logq"]
+           "raster_setup", "raster_zbuffer", "silhouette_logq", "silhouette_logq_backward"]
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
-ABI_VERSION = 8
+ABI_VERSION = 9
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -120,6 +120,8 @@ def _load() -> ctypes.CDLL | None:
             lib.shapeprog_silhouette_logq.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, i64, ctypes.c_double, ctypes.c_double,
                                                       ptr, ptr, ptr, ptr, ptr, ptr]
             lib.shapeprog_silhouette_logq.restype = None
+            lib.shapeprog_silhouette_logq_backward.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr]
+            lib.shapeprog_silhouette_logq_backward.restype = None
             lib.shapeprog_grid_nearest.argtypes = [ptr, ptr, ptr, ptr, ctypes.c_double, ptr, i64, ctypes.c_double, ptr]
             lib.shapeprog_grid_nearest.restype = None
             _lib = lib
@@ -250,6 +252,21 @@ def silhouette_logq(tri_uv: torch.Tensor, pix: torch.Tensor, tri: torch.Tensor, 
                                   float(eps), out.data_ptr(), ia.data_ptr(), ib.data_ptr(), gx.data_ptr(), gy.data_ptr(),
                                   gs.data_ptr())
     return out, ia, ib, gx, gy, gs
+
+
+def silhouette_logq_backward(grad: torch.Tensor, pix: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor, gx: torch.Tensor,
+                             gy: torch.Tensor, gs: torch.Tensor, num: int) -> torch.Tensor:
+    """The backward of :func:`silhouette_logq`: ``grad (npix,)`` of its output and what it returned per pair (``pix``,
+    ``ia``, ``ib``, ``gx``, ``gy``, ``gs``, ``(M,)``) -> ``(2, num)`` the gradient of every corner's x and y
+    (``num = 3 T``), accumulated in the order of ``_SilhouetteLogQ.backward``'s torch code (equal results)."""
+    lib = _lib_or_raise()
+    code = _dtype_code(grad, gx, gy, gs)
+    g = grad.contiguous()
+    p, a, b, x, y, s = (v.contiguous() for v in (pix, ia, ib, gx, gy, gs))
+    out = torch.zeros((2, int(num)), dtype=g.dtype)
+    lib.shapeprog_silhouette_logq_backward(code, g.data_ptr(), p.data_ptr(), a.data_ptr(), b.data_ptr(), x.data_ptr(), y.data_ptr(),
+                                           s.data_ptr(), int(p.numel()), int(num), out.data_ptr())
+    return out
 
 
 class PointGrid:

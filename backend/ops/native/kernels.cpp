@@ -165,7 +165,7 @@ struct Bvh {
 
 extern "C" {
 
-int shapeprog_abi_version() { return 8; }
+int shapeprog_abi_version() { return 9; }
 
 // For each of K meshes (tris: K x T x 3 x 3 corners, float64) and each point (pts: P x 3, float64), the
 // index of the nearest triangle (out: K x P int64; the first of equally near ones) and the barycentric
@@ -566,9 +566,39 @@ void silhouette_logq(const S* uv, const int64_t* pix, const int64_t* tri, const 
   }
 }
 
+// the backward of silhouette_logq (raster.py's _SilhouetteLogQ.backward): the gradient of every corner's (x, y),
+// out (2, num) zeroed, accumulated in the order of the torch code's index_add_ calls (so equal results)
+template <typename S>
+void silhouette_logq_backward(const S* grad, const int64_t* pix, const int64_t* ia, const int64_t* ib, const S* gx, const S* gy,
+                              const S* gs, int64_t M, int64_t num, S* out) {
+  for (int axis = 0; axis < 2; ++axis) {
+    const S* comp = axis == 0 ? gx : gy;
+    S* o = out + axis * num;
+    for (int64_t m = 0; m < M; ++m) {
+      S ga = grad[pix[m]] * (S(1) - gs[m]);
+      o[ia[m]] += ga * comp[m];
+    }
+    for (int64_t m = 0; m < M; ++m) {
+      S gb = grad[pix[m]] * gs[m];
+      o[ib[m]] += gb * comp[m];
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" {
+
+void shapeprog_silhouette_logq_backward(int dtype, const void* grad, const int64_t* pix, const int64_t* ia, const int64_t* ib,
+                                        const void* gx, const void* gy, const void* gs, int64_t M, int64_t num, void* out) {
+  if (dtype == 0)
+    silhouette_logq_backward<float>(static_cast<const float*>(grad), pix, ia, ib, static_cast<const float*>(gx),
+                                    static_cast<const float*>(gy), static_cast<const float*>(gs), M, num, static_cast<float*>(out));
+  else
+    silhouette_logq_backward<double>(static_cast<const double*>(grad), pix, ia, ib, static_cast<const double*>(gx),
+                                     static_cast<const double*>(gy), static_cast<const double*>(gs), M, num,
+                                     static_cast<double*>(out));
+}
 
 void shapeprog_silhouette_logq(int dtype, const void* uv, const int64_t* pix, const int64_t* tri, const int64_t* xs,
                                const int64_t* ys, int64_t M, double sigma, double eps, void* out, int64_t* ia, int64_t* ib,

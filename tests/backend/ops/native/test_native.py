@@ -203,6 +203,38 @@ def test_raster_setup_equals_the_torch_setup(dtype, cull):
         assert torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0)), name
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_silhouette_logq_backward_equals_the_torch_backward(dtype):
+    """The compiled backward of the soft silhouette's log-coverage sums against the torch backward of the same
+    saved pairs, bit for bit (the same sums in the same order)."""
+    from types import SimpleNamespace
+
+    from backend.cameras import Cameras
+    from backend.render import RasterSettings
+    from backend.render.raster import _project, _SilhouetteLogQ, _triangle_setup
+
+    v, t = table_meshes(3, 6, dtype)
+    cams = Cameras.look_at(torch.tensor([[2.0, -2.2, 1.6], [-1.5, -2.0, 1.2]], dtype=torch.float64), [0.0, 0.0, 0.4],
+                           intrinsics=[40.0, 40.0, 31.3, 23.6], width=64, height=48).to(dtype=dtype)
+    settings = RasterSettings()
+    tri_uv, tri_z = _project(v, t, cams, settings.znear)
+    s = _triangle_setup(tri_uv, tri_z, settings)
+    b, h, w = tri_uv.shape[0], cams.height, cams.width
+    face = native.raster_zbuffer(s.valid, s.lines, s.inv_z, s.box, b, h, w)
+    sat = native.raster_saturated(face, b, h, w, 3)
+    _, tri, x, y, slot, upix = native.raster_band_pairs(s.valid, s.lines, s.box, face, sat, b, h, w, settings.band)
+    flat = tri_uv.reshape(-1, 3, 2)
+    _, ia, ib, gx, gy, gs = native.silhouette_logq(flat, slot, tri, x, y, upix.numel(), settings.sigma, settings.silhouette_eps)
+    assert slot.numel() > 2000 and int((gx != 0).sum()) > 1000
+    grad = torch.rand(upix.numel(), generator=torch.Generator().manual_seed(2), dtype=dtype)
+    out = []
+    for fast in (True, False):
+        ctx = SimpleNamespace(saved_tensors=(slot, ia, ib, gx, gy, gs), num=flat.shape[0], fast=fast)
+        out.append(_SilhouetteLogQ.backward(ctx, grad)[0])
+    assert out[0].shape == flat.shape and out[0].abs().sum() > 0
+    assert torch.equal(out[0], out[1])
+
+
 def test_render_native_gradcheck(monkeypatch):
     from backend.cameras import Cameras
     from backend.render import RasterSettings, render
