@@ -16,6 +16,8 @@ Kernels:
   order, so equal results;
 * :func:`silhouette_logq`, :func:`silhouette_logq_backward`: the soft silhouette's per-pixel ``sum_j log(1 - D_j)``
   and its backward (``_SilhouetteLogQ`` of :mod:`backend.render.raster`, whose torch code is the reference);
+* :func:`blend_corners`, :func:`blend_corners_backward`: points at barycentric weights of chosen triangles and
+  the backward (:func:`backend.ops.blend.blend_corners`, whose torch gather is the reference);
 * :class:`PointGrid`: the nearest of fixed points within a reach (exact; a uniform grid searched ring by
   ring), the search of :class:`backend.ops.knn.ScanNeighbours` (whose KD-tree is its reference);
 * :func:`nearest_triangles`: the nearest triangle of every point in every candidate mesh and the
@@ -38,12 +40,12 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["PointGrid", "available", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
+__all__ = ["PointGrid", "available", "blend_corners", "blend_corners_backward", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
            "raster_setup", "raster_zbuffer", "silhouette_logq", "silhouette_logq_backward"]
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
-ABI_VERSION = 9
+ABI_VERSION = 10
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -122,6 +124,10 @@ def _load() -> ctypes.CDLL | None:
             lib.shapeprog_silhouette_logq.restype = None
             lib.shapeprog_silhouette_logq_backward.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr]
             lib.shapeprog_silhouette_logq_backward.restype = None
+            lib.shapeprog_blend_corners.argtypes = [cint, ptr, i64, i64, ptr, ptr, i64, ptr]
+            lib.shapeprog_blend_corners.restype = None
+            lib.shapeprog_blend_corners_backward.argtypes = [cint, ptr, i64, i64, ptr, ptr, i64, ptr]
+            lib.shapeprog_blend_corners_backward.restype = None
             lib.shapeprog_grid_nearest.argtypes = [ptr, ptr, ptr, ptr, ctypes.c_double, ptr, i64, ctypes.c_double, ptr]
             lib.shapeprog_grid_nearest.restype = None
             _lib = lib
@@ -266,6 +272,29 @@ def silhouette_logq_backward(grad: torch.Tensor, pix: torch.Tensor, ia: torch.Te
     out = torch.zeros((2, int(num)), dtype=g.dtype)
     lib.shapeprog_silhouette_logq_backward(code, g.data_ptr(), p.data_ptr(), a.data_ptr(), b.data_ptr(), x.data_ptr(), y.data_ptr(),
                                            s.data_ptr(), int(p.numel()), int(num), out.data_ptr())
+    return out
+
+
+def blend_corners(tv: torch.Tensor, face: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``(K, P, 3)``: the points at barycentric weights ``w (K, P, 3)`` of the triangles ``face (K, P)`` (int64, each
+    in ``[0, T)``) of ``tv (K, T, 3, 3)`` (CPU, float32 or float64, ``w`` of the same dtype), no autograd."""
+    lib = _lib_or_raise()
+    t, f, ww = tv.detach().contiguous(), face.contiguous(), w.detach().contiguous()
+    k, n, p = int(t.shape[0]), int(t.shape[1]), int(f.shape[1])
+    out = torch.empty((k, p, 3), dtype=t.dtype)
+    lib.shapeprog_blend_corners(_dtype_code(t, ww), t.data_ptr(), k, n, f.data_ptr(), ww.data_ptr(), p, out.data_ptr())
+    return out
+
+
+def blend_corners_backward(grad: torch.Tensor, face: torch.Tensor, w: torch.Tensor, num_triangles: int) -> torch.Tensor:
+    """The backward of :func:`blend_corners` w.r.t. ``tv``: ``grad (K, P, 3)`` -> ``(K, T, 3, 3)``, summed over the
+    points in order (as the torch gather's backward does: equal results)."""
+    lib = _lib_or_raise()
+    g, f, ww = grad.contiguous(), face.contiguous(), w.detach().contiguous()
+    k, p = int(f.shape[0]), int(f.shape[1])
+    out = torch.zeros((k, int(num_triangles), 3, 3), dtype=g.dtype)
+    lib.shapeprog_blend_corners_backward(_dtype_code(g, ww), g.data_ptr(), k, int(num_triangles), f.data_ptr(), ww.data_ptr(), p,
+                                         out.data_ptr())
     return out
 
 

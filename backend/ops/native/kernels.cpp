@@ -165,7 +165,7 @@ struct Bvh {
 
 extern "C" {
 
-int shapeprog_abi_version() { return 9; }
+int shapeprog_abi_version() { return 10; }
 
 // For each of K meshes (tris: K x T x 3 x 3 corners, float64) and each point (pts: P x 3, float64), the
 // index of the nearest triangle (out: K x P int64; the first of equally near ones) and the barycentric
@@ -585,9 +585,55 @@ void silhouette_logq_backward(const S* grad, const int64_t* pix, const int64_t* 
   }
 }
 
+// points at barycentric weights w (K, P, 3) of the triangles face (K, P) of tv (K, T, 3, 3) (ops/blend.py's
+// blend_corners: gather the corners, weight them, sum over the corners in order) and its backward (the gather's
+// scatter-add over the points in order), so equal results
+template <typename S>
+void blend_corners(const S* tv, int64_t K, int64_t T, const int64_t* face, const S* w, int64_t P, S* out) {
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t p = 0; p < P; ++p) {
+      const int64_t i = k * P + p;
+      const S* c = tv + (k * T + face[i]) * 9;
+      const S* ww = w + i * 3;
+      for (int d = 0; d < 3; ++d) {
+        S a = ww[0] * c[d], b = ww[1] * c[3 + d], e = ww[2] * c[6 + d];
+        out[i * 3 + d] = (a + b) + e;
+      }
+    }
+}
+
+template <typename S>
+void blend_corners_backward(const S* grad, int64_t K, int64_t T, const int64_t* face, const S* w, int64_t P, S* out) {
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t p = 0; p < P; ++p) {
+      const int64_t i = k * P + p;
+      S* o = out + (k * T + face[i]) * 9;
+      for (int j = 0; j < 3; ++j)
+        for (int d = 0; d < 3; ++d) o[j * 3 + d] += grad[i * 3 + d] * w[i * 3 + j];
+    }
+}
+
 }  // namespace
 
 extern "C" {
+
+void shapeprog_blend_corners(int dtype, const void* tv, int64_t K, int64_t T, const int64_t* face, const void* w, int64_t P,
+                             void* out) {
+  if (dtype == 0)
+    blend_corners<float>(static_cast<const float*>(tv), K, T, face, static_cast<const float*>(w), P, static_cast<float*>(out));
+  else
+    blend_corners<double>(static_cast<const double*>(tv), K, T, face, static_cast<const double*>(w), P, static_cast<double*>(out));
+}
+
+void shapeprog_blend_corners_backward(int dtype, const void* grad, int64_t K, int64_t T, const int64_t* face, const void* w,
+                                      int64_t P, void* out) {
+  if (dtype == 0)
+    blend_corners_backward<float>(static_cast<const float*>(grad), K, T, face, static_cast<const float*>(w), P,
+                                  static_cast<float*>(out));
+  else
+    blend_corners_backward<double>(static_cast<const double*>(grad), K, T, face, static_cast<const double*>(w), P,
+                                   static_cast<double*>(out));
+}
 
 void shapeprog_silhouette_logq_backward(int dtype, const void* grad, const int64_t* pix, const int64_t* ia, const int64_t* ib,
                                         const void* gx, const void* gy, const void* gs, int64_t M, int64_t num, void* out) {
