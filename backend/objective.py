@@ -354,7 +354,7 @@ class Objective:
         out = None
         if self.views is not None and any(n in names for n in ("mesh_to_scan", "depth", "silhouette", "free_space")):
             out = render(verts, tris, self.views.cameras.to(dtype=verts.dtype),
-                         RasterSettings(silhouette="silhouette" in names, znear=0.05))
+                         RasterSettings(silhouette="silhouette" in names, znear=0.05, bary=False))
             terms.update(self._frame_terms(out, names))
         if "mesh_to_scan" in names:
             terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, None if out is None else out.depth.detach())
@@ -418,7 +418,7 @@ class Objective:
                 return 0.0
             s = sample_surface(verts.float()[None], tris, c.duel_samples, self.seed).points  # (1, S, 3)
             gap, seen = self._see_through(s, render(verts.float()[None], tris, self.views.cameras.to(dtype=torch.float32),
-                                                    RasterSettings(silhouette=False, znear=0.05)).depth)
+                                                    RasterSettings(silhouette=False, znear=0.05, bary=False)).depth)
             if not bool(seen.any()):
                 return 0.0
             apart = torch.sqrt(PointsToMesh(s[0])(other)[0] + 1e-12) > tau

@@ -2,6 +2,7 @@
 
 * :mod:`.point_mesh`: exact point-to-mesh distances (a fast kernel and its slow reference);
 * :mod:`.sampling`: area-weighted surface samples;
+* :mod:`.blend`: points at barycentric weights of chosen triangles (a fast kernel and its reference);
 * :mod:`.knn`: exact nearest neighbours between point sets (KD-tree on CPU, a torch grid elsewhere);
 * :mod:`.pose`: yaw + translation + scale transforms;
 * :mod:`.checks`: the shape checks they share;

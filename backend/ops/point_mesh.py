@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 
 from . import native
+from .blend import blend_corners
 from .checks import check_mesh, check_points
 
 __all__ = [
@@ -310,8 +311,7 @@ class PointsToMesh:
     def distance(self, tv: torch.Tensor) -> PointMeshDistance:
         """The squared distances ``(K, P)`` (differentiable w.r.t. ``tv (K, T, 3, 3)``) and nearest triangles."""
         t_idx, w = self.nearest(tv)
-        near = tv.gather(1, t_idx[..., None, None].expand(-1, -1, 3, 3))  # (K, P, 3, 3)
-        q = (w.to(tv.dtype)[..., None] * near).sum(-2)
+        q = blend_corners(tv, t_idx, w.to(tv.dtype))  # (K, P, 3) the closest points
         return PointMeshDistance(((self.points.to(tv.dtype)[None] - q) ** 2).sum(-1), t_idx)
 
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import torch
 
+from .blend import blend_corners
 from .checks import check_mesh
 
 __all__ = ["SurfaceSamples", "face_normals", "sample_surface"]
@@ -49,8 +50,7 @@ def sample_surface(verts: torch.Tensor, faces: torch.Tensor, num_samples: int, s
         r = torch.rand((2, n, int(num_samples)), generator=gen, device=verts.device, dtype=verts.dtype)
         s1 = r[0].sqrt()
         bary = torch.stack([1 - s1, s1 * (1 - r[1]), s1 * r[1]], dim=-1)
-    corners = tri.gather(1, face[..., None, None].expand(-1, -1, 3, 3))  # (N, S, 3, 3)
-    return SurfaceSamples((bary[..., None] * corners).sum(-2), face, bary)
+    return SurfaceSamples(blend_corners(tri, face, bary), face, bary)
 
 
 def face_normals(verts: torch.Tensor, faces: torch.Tensor, face: torch.Tensor | None = None) -> torch.Tensor:

@@ -41,6 +41,9 @@ class RasterSettings:
     """Compute the soft silhouette (turn off for depth-only renders)."""
     cull_backfaces: bool = False
     """Drop triangles facing away from the camera (faster; exact for closed meshes seen from outside)."""
+    bary: bool = True
+    """Compute the barycentrics of the visible points (turn off when only depth and silhouette are used: the
+    output's ``bary`` is then None)."""
 
     def __post_init__(self) -> None:
         if not self.sigma > 0:
@@ -67,13 +70,14 @@ class RenderOutput:
         depth: ``(N, C, H, W)`` camera-frame z of the nearest surface, 0 on background.
         silhouette: ``(N, C, H, W)`` soft coverage in [0, 1], or ``None`` when not computed.
         face_index: ``(N, C, H, W)`` int64 visible triangle, -1 on background.
-        bary: ``(N, C, H, W, 3)`` perspective-correct barycentrics of the visible point, 0 on background.
+        bary: ``(N, C, H, W, 3)`` perspective-correct barycentrics of the visible point, 0 on background, or
+            ``None`` when not computed (``RasterSettings.bary`` off).
     """
 
     depth: torch.Tensor
     silhouette: torch.Tensor | None
     face_index: torch.Tensor
-    bary: torch.Tensor
+    bary: torch.Tensor | None
 
     @property
     def mask(self) -> torch.Tensor:

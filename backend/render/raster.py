@@ -72,9 +72,14 @@ class _Triangles:
     box: torch.Tensor
 
 
-def _triangle_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, settings: RasterSettings) -> _Triangles:
+def _triangle_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, settings: RasterSettings, fast: bool = False) -> _Triangles:
+    """The :class:`_Triangles` of ``tri_uv (B, F, 3, 2)``, ``tri_z (B, F, 3)``; ``fast``: the compiled setup
+    (:func:`backend.ops.native.raster_setup`, equal results), with this torch code as its reference."""
     nf = tri_uv.shape[1]
     dtype = tri_uv.dtype
+    if fast:
+        return _Triangles(nf, *native.raster_setup(tri_uv, tri_z, settings.znear, AREA_EPS, LEN_EPS, settings.cull_backfaces,
+                                                   dtype))
     a = tri_uv.detach().double().reshape(-1, 3, 2)
     z = tri_z.detach().double().reshape(-1, 3)
     ax, ay = a[..., 0], a[..., 1]
@@ -236,8 +241,9 @@ def _pixel_xy(pix: torch.Tensor, height: int, width: int, dtype) -> tuple[torch.
     return (rem % width).to(dtype), torch.div(rem, width, rounding_mode="floor").to(dtype)
 
 
-def _depth_values(tri_uv, tri_z, face_buf, b0, height, width):
-    """Differentiable depth ``(M,)`` and barycentrics ``(M, 3)`` at the hit pixels ``(M,)`` (local ids)."""
+def _depth_values(tri_uv, tri_z, face_buf, b0, height, width, bary: bool = True):
+    """Differentiable depth ``(M,)`` and barycentrics ``(M, 3)`` (None without ``bary``) at the hit pixels
+    ``(M,)`` (local ids)."""
     nf = tri_uv.shape[1]
     pix = torch.nonzero(face_buf >= 0).squeeze(1)
     g = (torch.div(pix, height * width, rounding_mode="floor") + b0) * nf + face_buf.index_select(0, pix)
@@ -249,21 +255,23 @@ def _depth_values(tri_uv, tri_z, face_buf, b0, height, width):
     e = _cross2(ax.roll(-2, -1) - jx, ay.roll(-2, -1) - jy, px[:, None] - jx, py[:, None] - jy)  # area2 * lambda
     w = e / (e.sum(1, keepdim=True) * zz)  # lambda_i / z_i
     s = w.sum(1, keepdim=True)
-    return pix, 1.0 / s.squeeze(1), w / s
+    return pix, 1.0 / s.squeeze(1), w / s if bary else None
 
 
 class _SilhouetteLogQ(torch.autograd.Function):
     """Per-pixel ``sum_j log(1 - D_j)`` over (pixel, triangle) pairs, with a hand-written backward.
 
     Forward: ``tri_uv (T, 3, 2)``; for the ``M`` pairs: local pixel ``pix``, global triangle ``tri``,
-    pixel centre ``px``, ``py`` (int64); -> ``(npix,)``; ``fast``: the compiled forward
-    (:func:`backend.ops.native.silhouette_logq`), with this torch code as its reference. ``d`` is the distance to the nearest edge ``(a, b)``
+    pixel centre ``px``, ``py`` (int64); -> ``(npix,)``; ``fast``: the compiled forward and backward
+    (:func:`backend.ops.native.silhouette_logq`, :func:`~backend.ops.native.silhouette_logq_backward`), with this
+    torch code as their reference. ``d`` is the distance to the nearest edge ``(a, b)``
     (closest point ``a + s (b - a)``), so ``dd/da = -(1 - s) n`` and ``dd/db = -s n`` with ``n`` the
     unit vector from the closest point to the pixel; the backward scatters these, times
     ``d log(1 - D) / dd``, to the two vertices (nothing else depends on the vertices)."""
 
     @staticmethod
     def forward(ctx, tri_uv, pix, tri, px, py, npix: int, sigma: float, eps: float, fast: bool = False):
+        ctx.fast = fast
         if fast:  # the compiled forward (same formulas; this torch code is its reference)
             total, ia, ib, gx, gy, s = native.silhouette_logq(tri_uv, pix, tri, px, py, npix, sigma, eps)
             ctx.save_for_backward(pix, ia, ib, gx, gy, s)
@@ -311,6 +319,9 @@ class _SilhouetteLogQ(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         pix, ia, ib, gx, gy, s = ctx.saved_tensors
+        if ctx.fast:  # the compiled backward (the same sums in the same order)
+            out = native.silhouette_logq_backward(grad.contiguous(), pix, ia, ib, gx, gy, s, ctx.num * 3)
+            return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None, None
         g = grad.index_select(0, pix)
         ga, gb = g * (1 - s), g * s
         out = torch.zeros(2, ctx.num * 3, dtype=grad.dtype, device=grad.device)
@@ -327,18 +338,18 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
     h, w = cameras.height, cameras.width
     dtype, device = verts.dtype, verts.device
     npix_all = n * c * h * w
-    # zero-valued, but connected to verts so that gradients are zeros rather than None
-    depth = torch.zeros(npix_all, dtype=dtype, device=device) + verts.reshape(-1)[:1].sum() * 0
-    bary = torch.zeros((npix_all, 3), dtype=dtype, device=device) + verts.reshape(-1)[:1].sum() * 0
+    fast = device.type == "cpu" and native.available()  # the compiled discrete half (same results)
+    # the images start as plain zeros; the hit pixels' differentiable values are written into them (in place)
+    depth = torch.zeros(npix_all, dtype=dtype, device=device)
+    bary = torch.zeros((npix_all, 3), dtype=dtype, device=device) if settings.bary else None
     face_index = torch.full((npix_all,), -1, dtype=torch.long, device=device)
-    sil = torch.zeros(npix_all, dtype=dtype, device=device) + verts.reshape(-1)[:1].sum() * 0 if settings.silhouette else None
+    sil = torch.zeros(npix_all, dtype=dtype, device=device) if settings.silhouette else None
     if faces.shape[0] and npix_all:
         tri_uv, tri_z = _project(verts, faces, cameras, settings.znear)
         with torch.no_grad():
-            t = _triangle_setup(tri_uv, tri_z, settings)
+            t = _triangle_setup(tri_uv, tri_z, settings, fast)
         band = settings.band if settings.silhouette else 0.0
         flat_uv = tri_uv.reshape(-1, 3, 2)
-        fast = device.type == "cpu" and native.available()  # the compiled discrete half (same results)
         chunks = [(0, n * c)] if fast else _chunks(t, n * c, h, w, int(settings.max_pairs), band)
         for b0, b1 in chunks:
             npix = (b1 - b0) * h * w
@@ -347,9 +358,10 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
                 face_buf = native.raster_zbuffer(t.valid, t.lines, t.inv_z, t.box, n * c, h, w) if fast else \
                     _zbuffer(t, b0, b1, h, w)
             face_index[offset:offset + npix] = face_buf
-            pix, d, bc = _depth_values(tri_uv, tri_z, face_buf, b0, h, w)
+            pix, d, bc = _depth_values(tri_uv, tri_z, face_buf, b0, h, w, settings.bary)
             depth.index_put_((pix + offset,), d)
-            bary.index_put_((pix + offset,), bc)
+            if bary is not None:
+                bary.index_put_((pix + offset,), bc)
             if settings.silhouette and fast:
                 # only the pixels of the band pairs are differentiable: log-coverage sums per distinct pixel
                 with torch.no_grad():
@@ -364,12 +376,17 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
                     saturated, spix, stri, sx, sy = _silhouette_pairs(t, face_buf, b0, b1, h, w, band)
                 total = _SilhouetteLogQ.apply(flat_uv, spix, stri, sx, sy, npix, settings.sigma, settings.silhouette_eps)
                 sil[offset:offset + npix] = torch.where(saturated, torch.ones_like(total), 0.0 - torch.expm1(total))
+    else:  # nothing to draw: zero images, connected to verts so that gradients are zeros rather than None
+        zero = verts.reshape(-1)[:1].sum() * 0
+        depth = depth + zero
+        bary = None if bary is None else bary + zero
+        sil = None if sil is None else sil + zero
     shape = (n, c, h, w)
     return RenderOutput(
         depth=depth.view(shape),
         silhouette=sil.view(shape) if settings.silhouette else None,
         face_index=face_index.view(shape),
-        bary=bary.view(*shape, 3),
+        bary=bary.view(*shape, 3) if bary is not None else None,
     )
 
 

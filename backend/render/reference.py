@@ -122,4 +122,5 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
     def stack(grid):
         return torch.stack([torch.stack([torch.stack([torch.stack(row) for row in view]) for view in cand]) for cand in grid])
 
-    return RenderOutput(stack(depth), stack(sil) if settings.silhouette else None, face_index.to(verts.device), stack(bary))
+    return RenderOutput(stack(depth), stack(sil) if settings.silhouette else None, face_index.to(verts.device),
+                        stack(bary) if settings.bary else None)

@@ -185,6 +185,25 @@ def test_empty_mesh_and_gradients_are_zero():
     assert torch.equal(v.grad, torch.zeros_like(v))
 
 
+@pytest.mark.parametrize("backend", ["torch", "reference"])
+def test_without_barycentrics_the_same_depth_silhouette_and_gradients(backend):
+    verts, faces, cams = _scene(3)
+    res = []
+    for bary in (True, False):
+        v = verts.clone().requires_grad_(True)
+        out = render(v, faces, cams, RasterSettings(bary=bary), backend=backend)
+        wd = torch.rand(out.depth.shape, generator=torch.Generator().manual_seed(1), dtype=v.dtype)
+        ws = torch.rand(out.depth.shape, generator=torch.Generator().manual_seed(2), dtype=v.dtype)
+        ((out.depth * wd).sum() + (out.silhouette * ws).sum()).backward()
+        res.append((out, v.grad))
+    (full, g_full), (lean, g_lean) = res
+    assert full.bary is not None and lean.bary is None
+    assert int((full.face_index >= 0).sum()) > 10 and g_full.abs().sum() > 0
+    assert torch.equal(lean.face_index, full.face_index)
+    assert torch.equal(lean.depth, full.depth) and torch.equal(lean.silhouette, full.silhouette)
+    assert torch.equal(g_lean, g_full)
+
+
 def test_no_candidates():
     cams = Cameras(torch.tensor([4.0, 4.0, 1.0, 1.0]), torch.eye(4)[None], 3, 2)
     out = render(torch.zeros(0, 3, 3), torch.tensor([[0, 1, 2]]), cams)

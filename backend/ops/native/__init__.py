@@ -10,11 +10,14 @@ False and the callers use their pure-torch paths (same results, slower).
 
 Kernels:
 
-* :func:`raster_zbuffer`, :func:`raster_saturated`, :func:`raster_band_pairs`: the discrete half of the
-  ``"torch"`` rasterizer (:mod:`backend.render.raster`: the z-buffer, the saturated pixels, the
-  silhouette's (pixel, triangle) pairs), the same arithmetic in the same order, so equal results;
-* :func:`silhouette_logq`: the soft silhouette's per-pixel ``sum_j log(1 - D_j)`` and its backward's
-  coefficients (``_SilhouetteLogQ`` of :mod:`backend.render.raster`, whose torch forward is the reference);
+* :func:`raster_setup`, :func:`raster_zbuffer`, :func:`raster_saturated`, :func:`raster_band_pairs`: the discrete
+  half of the ``"torch"`` rasterizer (:mod:`backend.render.raster`: the triangles' screen-space setup, the
+  z-buffer, the saturated pixels, the silhouette's (pixel, triangle) pairs), the same arithmetic in the same
+  order, so equal results;
+* :func:`silhouette_logq`, :func:`silhouette_logq_backward`: the soft silhouette's per-pixel ``sum_j log(1 - D_j)``
+  and its backward (``_SilhouetteLogQ`` of :mod:`backend.render.raster`, whose torch code is the reference);
+* :func:`blend_corners`, :func:`blend_corners_backward`: points at barycentric weights of chosen triangles and
+  the backward (:func:`backend.ops.blend.blend_corners`, whose torch gather is the reference);
 * :class:`PointGrid`: the nearest of fixed points within a reach (exact; a uniform grid searched ring by
   ring), the search of :class:`backend.ops.knn.ScanNeighbours` (whose KD-tree is its reference);
 * :func:`nearest_triangles`: the nearest triangle of every point in every candidate mesh and the
@@ -37,12 +40,12 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["PointGrid", "available", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
-           "raster_zbuffer", "silhouette_logq"]
+__all__ = ["PointGrid", "available", "blend_corners", "blend_corners_backward", "build", "disabled", "library_path", "nearest_triangles", "raster_band_pairs", "raster_saturated",
+           "raster_setup", "raster_zbuffer", "silhouette_logq", "silhouette_logq_backward"]
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
-ABI_VERSION = 7
+ABI_VERSION = 10
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -106,7 +109,9 @@ def _load() -> ctypes.CDLL | None:
             i64, ptr = ctypes.c_int64, ctypes.c_void_p
             lib.shapeprog_nearest_triangles.argtypes = [ptr, i64, i64, ptr, i64, ptr, ptr]
             lib.shapeprog_nearest_triangles.restype = None
-            cint, u8 = ctypes.c_int, ctypes.c_void_p
+            cint, u8, f64 = ctypes.c_int, ctypes.c_void_p, ctypes.c_double
+            lib.shapeprog_raster_setup.argtypes = [cint, ptr, ptr, ptr, i64, f64, f64, f64, cint, ptr, ptr, ptr, ptr]
+            lib.shapeprog_raster_setup.restype = None
             lib.shapeprog_raster_zbuffer.argtypes = [cint, u8, ptr, ptr, ptr, i64, i64, i64, i64, ptr]
             lib.shapeprog_raster_zbuffer.restype = None
             lib.shapeprog_raster_saturated.argtypes = [ptr, i64, i64, i64, i64, ptr]
@@ -117,6 +122,12 @@ def _load() -> ctypes.CDLL | None:
             lib.shapeprog_silhouette_logq.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, i64, ctypes.c_double, ctypes.c_double,
                                                       ptr, ptr, ptr, ptr, ptr, ptr]
             lib.shapeprog_silhouette_logq.restype = None
+            lib.shapeprog_silhouette_logq_backward.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr]
+            lib.shapeprog_silhouette_logq_backward.restype = None
+            lib.shapeprog_blend_corners.argtypes = [cint, ptr, i64, i64, ptr, ptr, i64, ptr]
+            lib.shapeprog_blend_corners.restype = None
+            lib.shapeprog_blend_corners_backward.argtypes = [cint, ptr, i64, i64, ptr, ptr, i64, ptr]
+            lib.shapeprog_blend_corners_backward.restype = None
             lib.shapeprog_grid_nearest.argtypes = [ptr, ptr, ptr, ptr, ctypes.c_double, ptr, i64, ctypes.c_double, ptr]
             lib.shapeprog_grid_nearest.restype = None
             _lib = lib
@@ -144,6 +155,33 @@ def _dtype_code(*tensors: torch.Tensor) -> int:
     if dtypes == {torch.float64}:
         return 1
     raise ValueError(f"expected float32 or float64 tensors of one dtype, got {sorted(map(str, dtypes))}")
+
+
+def raster_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, znear: float, area_eps: float, len_eps: float, cull_backfaces: bool,
+                 dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """The triangles' screen-space setup, as :func:`backend.render.raster._triangle_setup` (computed in float64).
+
+    Args:
+        tri_uv: ``(..., 3, 2)`` projected corners (px); tri_z: ``(..., 3)`` their camera depths (CPU, any float
+            dtype); znear, area_eps, len_eps, cull_backfaces: the culling settings; dtype: float32 or float64, of
+            the outputs.
+
+    Returns:
+        ``valid (T,)`` bool, ``lines (T, 4, 4)``, ``inv_z (T, 3)`` and ``box (T, 4)`` in ``dtype``, ``T`` the
+        triangles."""
+    lib = _lib_or_raise()
+    uv = tri_uv.detach().to(torch.float64).reshape(-1, 3, 2).contiguous()
+    z = tri_z.detach().to(torch.float64).reshape(-1, 3).contiguous()
+    # the edges' lengths by torch's sqrt, as the reference computes them (it is not always correctly rounded)
+    ax, ay = uv[..., 0], uv[..., 1]
+    dx, dy = ax.roll(-2, -1) - ax.roll(-1, -1), ay.roll(-2, -1) - ay.roll(-1, -1)
+    length = torch.sqrt(dx * dx + dy * dy).contiguous()
+    t = int(uv.shape[0])
+    valid = torch.empty(t, dtype=torch.uint8)
+    lines, inv_z, box = torch.empty((t, 4, 4), dtype=dtype), torch.empty((t, 3), dtype=dtype), torch.empty((t, 4), dtype=dtype)
+    lib.shapeprog_raster_setup(_dtype_code(lines), uv.data_ptr(), z.data_ptr(), length.data_ptr(), t, float(znear), float(area_eps), float(len_eps),
+                               int(bool(cull_backfaces)), valid.data_ptr(), lines.data_ptr(), inv_z.data_ptr(), box.data_ptr())
+    return valid.bool(), lines, inv_z, box
 
 
 def raster_zbuffer(valid: torch.Tensor, lines: torch.Tensor, inv_z: torch.Tensor, box: torch.Tensor, images: int,
@@ -220,6 +258,44 @@ def silhouette_logq(tri_uv: torch.Tensor, pix: torch.Tensor, tri: torch.Tensor, 
                                   float(eps), out.data_ptr(), ia.data_ptr(), ib.data_ptr(), gx.data_ptr(), gy.data_ptr(),
                                   gs.data_ptr())
     return out, ia, ib, gx, gy, gs
+
+
+def silhouette_logq_backward(grad: torch.Tensor, pix: torch.Tensor, ia: torch.Tensor, ib: torch.Tensor, gx: torch.Tensor,
+                             gy: torch.Tensor, gs: torch.Tensor, num: int) -> torch.Tensor:
+    """The backward of :func:`silhouette_logq`: ``grad (npix,)`` of its output and what it returned per pair (``pix``,
+    ``ia``, ``ib``, ``gx``, ``gy``, ``gs``, ``(M,)``) -> ``(2, num)`` the gradient of every corner's x and y
+    (``num = 3 T``), accumulated in the order of ``_SilhouetteLogQ.backward``'s torch code (equal results)."""
+    lib = _lib_or_raise()
+    code = _dtype_code(grad, gx, gy, gs)
+    g = grad.contiguous()
+    p, a, b, x, y, s = (v.contiguous() for v in (pix, ia, ib, gx, gy, gs))
+    out = torch.zeros((2, int(num)), dtype=g.dtype)
+    lib.shapeprog_silhouette_logq_backward(code, g.data_ptr(), p.data_ptr(), a.data_ptr(), b.data_ptr(), x.data_ptr(), y.data_ptr(),
+                                           s.data_ptr(), int(p.numel()), int(num), out.data_ptr())
+    return out
+
+
+def blend_corners(tv: torch.Tensor, face: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``(K, P, 3)``: the points at barycentric weights ``w (K, P, 3)`` of the triangles ``face (K, P)`` (int64, each
+    in ``[0, T)``) of ``tv (K, T, 3, 3)`` (CPU, float32 or float64, ``w`` of the same dtype), no autograd."""
+    lib = _lib_or_raise()
+    t, f, ww = tv.detach().contiguous(), face.contiguous(), w.detach().contiguous()
+    k, n, p = int(t.shape[0]), int(t.shape[1]), int(f.shape[1])
+    out = torch.empty((k, p, 3), dtype=t.dtype)
+    lib.shapeprog_blend_corners(_dtype_code(t, ww), t.data_ptr(), k, n, f.data_ptr(), ww.data_ptr(), p, out.data_ptr())
+    return out
+
+
+def blend_corners_backward(grad: torch.Tensor, face: torch.Tensor, w: torch.Tensor, num_triangles: int) -> torch.Tensor:
+    """The backward of :func:`blend_corners` w.r.t. ``tv``: ``grad (K, P, 3)`` -> ``(K, T, 3, 3)``, summed over the
+    points in order (as the torch gather's backward does: equal results)."""
+    lib = _lib_or_raise()
+    g, f, ww = grad.contiguous(), face.contiguous(), w.detach().contiguous()
+    k, p = int(f.shape[0]), int(f.shape[1])
+    out = torch.zeros((k, int(num_triangles), 3, 3), dtype=g.dtype)
+    lib.shapeprog_blend_corners_backward(_dtype_code(g, ww), g.data_ptr(), k, int(num_triangles), f.data_ptr(), ww.data_ptr(), p,
+                                         out.data_ptr())
+    return out
 
 
 class PointGrid:

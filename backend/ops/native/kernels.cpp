@@ -165,7 +165,7 @@ struct Bvh {
 
 extern "C" {
 
-int shapeprog_abi_version() { return 7; }
+int shapeprog_abi_version() { return 10; }
 
 // For each of K meshes (tris: K x T x 3 x 3 corners, float64) and each point (pts: P x 3, float64), the
 // index of the nearest triangle (out: K x P int64; the first of equally near ones) and the barycentric
@@ -396,9 +396,95 @@ int64_t band_pairs(const uint8_t* valid, const S* lines, const S* box, const int
   return m;
 }
 
+// the triangle setup of every (image, triangle) (raster.py's _triangle_setup): screen-space edge lines, 1/z
+// plane and box, computed in double in the same order as the torch code, stored in S
+template <typename S>
+void triangle_setup(const double* uv, const double* tz, const double* length, int64_t T, double znear, double area_eps, double len_eps, int cull,
+                    uint8_t* valid_out, S* lines_out, S* inv_z_out, S* box_out) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (int64_t t = 0; t < T; ++t) {
+    double ax[3], ay[3], z[3], jx[3], jy[3], dx[3], dy[3], len[3];
+    bool finite = true, near_ok = true, len_ok = true;
+    for (int i = 0; i < 3; ++i) {
+      ax[i] = uv[t * 6 + 2 * i];
+      ay[i] = uv[t * 6 + 2 * i + 1];
+      z[i] = tz[t * 3 + i];
+      finite = finite && std::isfinite(ax[i]) && std::isfinite(ay[i]);
+      near_ok = near_ok && z[i] > znear;
+    }
+    for (int i = 0; i < 3; ++i) {
+      jx[i] = ax[(i + 1) % 3];
+      jy[i] = ay[(i + 1) % 3];
+      dx[i] = ax[(i + 2) % 3] - jx[i];
+      dy[i] = ay[(i + 2) % 3] - jy[i];
+      len[i] = length[t * 3 + i];  // torch's sqrt (not always correctly rounded), for equal results
+      len_ok = len_ok && len[i] > len_eps;
+    }
+    double area2 = (ax[1] - ax[0]) * (ay[2] - ay[0]) - (ay[1] - ay[0]) * (ax[2] - ax[0]);
+    bool valid = near_ok && std::fabs(area2) > area_eps && len_ok && finite;
+    if (cull) valid = valid && area2 < 0;
+    valid_out[t] = valid;
+    double sgn = area2 < 0 ? -1.0 : 1.0;
+    double edge[3][4], key[3];
+    for (int i = 0; i < 3; ++i) {
+      double l = valid ? len[i] : 1.0;
+      double ea = dy[i] * sgn / l, eb = -dx[i] * sgn / l;
+      bool flat = std::fabs(ea) <= 1e-12;
+      double safe = flat ? 1.0 : ea;
+      edge[i][0] = jx[i];
+      edge[i][1] = eb / safe;
+      edge[i][2] = jy[i];
+      edge[i][3] = 1.0 / safe;
+      key[i] = flat ? 0.0 : ea;
+    }
+    int order[3] = {0, 1, 2};  // a stable ascending sort of the keys (left edges first)
+    std::stable_sort(order, order + 3, [&](int a, int b) { return key[a] < key[b]; });
+    const double left[4] = {-inf, 0.0, 0.0, 0.0}, right[4] = {inf, 0.0, 0.0, 0.0};
+    const double* slot[4] = {key[order[0]] < 0 ? edge[order[0]] : left, key[order[1]] < 0 ? edge[order[1]] : left,
+                             key[order[2]] > 0 ? edge[order[2]] : right, key[order[1]] > 0 ? edge[order[1]] : right};
+    for (int j = 0; j < 4; ++j)
+      for (int c = 0; c < 4; ++c) lines_out[t * 16 + j * 4 + c] = static_cast<S>(slot[j][c]);
+    double a2 = valid ? area2 : 1.0;
+    double p = 0.0, q = 0.0, r = 0.0;
+    for (int i = 0; i < 3; ++i) {
+      double k = 1.0 / (a2 * (valid ? z[i] : 1.0));
+      p += -dy[i] * k;
+      q += dx[i] * k;
+      r += (dy[i] * jx[i] - dx[i] * jy[i]) * k;
+    }
+    inv_z_out[t * 3] = static_cast<S>(p);
+    inv_z_out[t * 3 + 1] = static_cast<S>(q);
+    inv_z_out[t * 3 + 2] = static_cast<S>(r);
+    auto lo = [&](const double* v) {  // torch.amin: NaN when any is NaN
+      if (std::isnan(v[0]) || std::isnan(v[1]) || std::isnan(v[2])) return nan;
+      return std::min(std::min(v[0], v[1]), v[2]);
+    };
+    auto hi = [&](const double* v) {
+      if (std::isnan(v[0]) || std::isnan(v[1]) || std::isnan(v[2])) return nan;
+      return std::max(std::max(v[0], v[1]), v[2]);
+    };
+    box_out[t * 4] = static_cast<S>(lo(ax));
+    box_out[t * 4 + 1] = static_cast<S>(hi(ax));
+    box_out[t * 4 + 2] = static_cast<S>(lo(ay));
+    box_out[t * 4 + 3] = static_cast<S>(hi(ay));
+  }
+}
+
 }  // namespace
 
 extern "C" {
+
+// uv (T, 3, 2), z (T, 3) and the edges' lengths (T, 3) float64; dtype: 0 float32, 1 float64 (of lines, inv_z, box)
+void shapeprog_raster_setup(int dtype, const double* uv, const double* z, const double* length, int64_t T, double znear, double area_eps, double len_eps,
+                            int cull, uint8_t* valid, void* lines, void* inv_z, void* box) {
+  if (dtype == 0)
+    triangle_setup<float>(uv, z, length, T, znear, area_eps, len_eps, cull, valid, static_cast<float*>(lines), static_cast<float*>(inv_z),
+                          static_cast<float*>(box));
+  else
+    triangle_setup<double>(uv, z, length, T, znear, area_eps, len_eps, cull, valid, static_cast<double*>(lines),
+                           static_cast<double*>(inv_z), static_cast<double*>(box));
+}
 
 // dtype: 0 float32, 1 float64 (of lines, inv_z, box)
 void shapeprog_raster_zbuffer(int dtype, const uint8_t* valid, const void* lines, const void* inv_z, const void* box, int64_t B,
@@ -480,9 +566,85 @@ void silhouette_logq(const S* uv, const int64_t* pix, const int64_t* tri, const 
   }
 }
 
+// the backward of silhouette_logq (raster.py's _SilhouetteLogQ.backward): the gradient of every corner's (x, y),
+// out (2, num) zeroed, accumulated in the order of the torch code's index_add_ calls (so equal results)
+template <typename S>
+void silhouette_logq_backward(const S* grad, const int64_t* pix, const int64_t* ia, const int64_t* ib, const S* gx, const S* gy,
+                              const S* gs, int64_t M, int64_t num, S* out) {
+  for (int axis = 0; axis < 2; ++axis) {
+    const S* comp = axis == 0 ? gx : gy;
+    S* o = out + axis * num;
+    for (int64_t m = 0; m < M; ++m) {
+      S ga = grad[pix[m]] * (S(1) - gs[m]);
+      o[ia[m]] += ga * comp[m];
+    }
+    for (int64_t m = 0; m < M; ++m) {
+      S gb = grad[pix[m]] * gs[m];
+      o[ib[m]] += gb * comp[m];
+    }
+  }
+}
+
+// points at barycentric weights w (K, P, 3) of the triangles face (K, P) of tv (K, T, 3, 3) (ops/blend.py's
+// blend_corners: gather the corners, weight them, sum over the corners in order) and its backward (the gather's
+// scatter-add over the points in order), so equal results
+template <typename S>
+void blend_corners(const S* tv, int64_t K, int64_t T, const int64_t* face, const S* w, int64_t P, S* out) {
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t p = 0; p < P; ++p) {
+      const int64_t i = k * P + p;
+      const S* c = tv + (k * T + face[i]) * 9;
+      const S* ww = w + i * 3;
+      for (int d = 0; d < 3; ++d) {
+        S a = ww[0] * c[d], b = ww[1] * c[3 + d], e = ww[2] * c[6 + d];
+        out[i * 3 + d] = (a + b) + e;
+      }
+    }
+}
+
+template <typename S>
+void blend_corners_backward(const S* grad, int64_t K, int64_t T, const int64_t* face, const S* w, int64_t P, S* out) {
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t p = 0; p < P; ++p) {
+      const int64_t i = k * P + p;
+      S* o = out + (k * T + face[i]) * 9;
+      for (int j = 0; j < 3; ++j)
+        for (int d = 0; d < 3; ++d) o[j * 3 + d] += grad[i * 3 + d] * w[i * 3 + j];
+    }
+}
+
 }  // namespace
 
 extern "C" {
+
+void shapeprog_blend_corners(int dtype, const void* tv, int64_t K, int64_t T, const int64_t* face, const void* w, int64_t P,
+                             void* out) {
+  if (dtype == 0)
+    blend_corners<float>(static_cast<const float*>(tv), K, T, face, static_cast<const float*>(w), P, static_cast<float*>(out));
+  else
+    blend_corners<double>(static_cast<const double*>(tv), K, T, face, static_cast<const double*>(w), P, static_cast<double*>(out));
+}
+
+void shapeprog_blend_corners_backward(int dtype, const void* grad, int64_t K, int64_t T, const int64_t* face, const void* w,
+                                      int64_t P, void* out) {
+  if (dtype == 0)
+    blend_corners_backward<float>(static_cast<const float*>(grad), K, T, face, static_cast<const float*>(w), P,
+                                  static_cast<float*>(out));
+  else
+    blend_corners_backward<double>(static_cast<const double*>(grad), K, T, face, static_cast<const double*>(w), P,
+                                   static_cast<double*>(out));
+}
+
+void shapeprog_silhouette_logq_backward(int dtype, const void* grad, const int64_t* pix, const int64_t* ia, const int64_t* ib,
+                                        const void* gx, const void* gy, const void* gs, int64_t M, int64_t num, void* out) {
+  if (dtype == 0)
+    silhouette_logq_backward<float>(static_cast<const float*>(grad), pix, ia, ib, static_cast<const float*>(gx),
+                                    static_cast<const float*>(gy), static_cast<const float*>(gs), M, num, static_cast<float*>(out));
+  else
+    silhouette_logq_backward<double>(static_cast<const double*>(grad), pix, ia, ib, static_cast<const double*>(gx),
+                                     static_cast<const double*>(gy), static_cast<const double*>(gs), M, num,
+                                     static_cast<double*>(out));
+}
 
 void shapeprog_silhouette_logq(int dtype, const void* uv, const int64_t* pix, const int64_t* tri, const int64_t* xs,
                                const int64_t* ys, int64_t M, double sigma, double eps, void* out, int64_t* ia, int64_t* ib,
