@@ -257,6 +257,10 @@ def sweep_frames(main: CurvesBatch, scale: Any, ev=None, factor: torch.Tensor | 
     return torch.cat([axes.expand(b, -1, -1, -1), pos.expand(b, -1, -1).unsqueeze(-1)], -1)
 
 
+SMALL_PROFILE = 4
+"""Up to this many points a batched profile is placed by one small product per (element, main point) (a line:
+2x faster than the batched product and its transpose at batch 1024), above it by one batched product."""
+
 SCALED_PROFILES = True
 """Whether a sweep takes a profile marked as a factor times a shape as the shared shape (:func:`_sweep`; False:
 the profile's own positions, the reference the tests compare with)."""
@@ -274,7 +278,8 @@ def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool)
     """Every main curve swept by every profile curve. With a profile shared by the batch each (main,
     profile) block is one matrix product of the main curve's frames ``(b * m, 12)`` with the profile's
     placement matrix ``(12, 3p)``, which writes the block's vertices in their final (main point major,
-    profile point minor) order; a batched profile takes one small product per (element, main point). A profile
+    profile point minor) order; a batched profile takes one batched product per block (or, of few points, one
+    small product per element and main point). A profile
     marked as a per-element factor times a shape (:func:`scaled_shape`: a Curve Circle of batched radius) is
     the shape, shared by the batch, with the factor moved into the frames' axes."""
     ev_m, ev_p = evaluation(main), evaluation(profile)
@@ -300,10 +305,14 @@ def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool)
         for q in pieces:
             if shared:
                 v = (f.reshape(-1, 12) @ q).reshape(f.shape[0], -1, 3)
-            else:  # a batched profile: P + x sN + y sB + z sT, an element's homogeneous profile points (p, 4)
-                # times each main point's frame (4, 3), written in (main point, profile point, axis) order
-                # (placement matrices per element would be 12x larger)
+            elif q.shape[1] <= SMALL_PROFILE:  # a batched profile of few points: P + x sN + y sB + z sT, an element's
+                # homogeneous profile points (p, 4) times each main point's frame (4, 3), in final order
                 v = torch.matmul(q.unsqueeze(1), f.transpose(2, 3)).reshape(b, -1, 3)
+            else:  # all (main point, axis) rows of an element times its profile's homogeneous points in one batched
+                # product (b, 3m, 4) @ (b, 4, p), then put in (main point, profile point, axis) order
+                # (placement matrices per element would be 12x larger)
+                v = torch.bmm(f.expand(b, -1, -1, -1).reshape(b, 3 * (me - ms), 4), q.expand(b, -1, -1).transpose(1, 2))
+                v = v.reshape(b, me - ms, 3, -1).transpose(2, 3).reshape(b, -1, 3)
             blocks.append(v)
     if not blocks:
         verts = frames[:, :0, :, 3]
