@@ -27,6 +27,7 @@ __all__ = [
     "empty_mesh",
     "join_curves",
     "join_points",
+    "mark_translation",
     "offsets_from_sizes",
     "transform_points",
     "write_obj",
@@ -53,6 +54,24 @@ class Attribute:
     domain: str
     data: torch.Tensor
     type: str | None = None
+
+
+TRANSLATIONS = True
+"""Whether pending transforms marked as translations (:func:`mark_translation`) are applied as one addition."""
+
+
+def mark_translation(m: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Record on ``m (4, 4)`` / ``(B, 4, 4)`` that it is exactly the translation by ``t (3,)`` / ``(B, 3)``
+    (identity linear part): :class:`LazyVerts` then moves points by one addition, the same values as the
+    matrix product (the identity's products are exact). The note lives on this tensor object."""
+    m._shapeprog_translation = t
+    return m
+
+
+def _translation(m: torch.Tensor) -> torch.Tensor | None:
+    """The translation ``(B, 3)`` that :func:`mark_translation` recorded on ``m (B, 4, 4)``, or None."""
+    t = getattr(m, "_shapeprog_translation", None)
+    return None if t is None or not TRANSLATIONS else t.reshape(-1, 3)
 
 
 def _template_matrix(points: torch.Tensor) -> torch.Tensor:
@@ -109,12 +128,16 @@ class LazyVerts:
     def transformed(self, m: torch.Tensor) -> LazyVerts:
         """These positions moved by ``m (4, 4)`` / ``(B, 4, 4)`` (applied after the pending transforms)."""
         mm = m if m.dim() == 3 else m.unsqueeze(0)
+        t = getattr(m, "_shapeprog_translation", None)
+        if t is not None:
+            mark_translation(mm, t)
         out = []
         for v, x in self.parts:
             if x is None:
                 out.append((v, mm))
             elif x.dim() == 3:
-                out.append((v, torch.matmul(mm, x)))
+                xm, tx = torch.matmul(mm, x), getattr(x, "_shapeprog_translation", None)
+                out.append((v, xm if t is None or tx is None else mark_translation(xm, t + tx)))
             else:
                 out.append((v, torch.matmul(mm.unsqueeze(1), x)))
         return LazyVerts(out)
@@ -149,7 +172,8 @@ class LazyVerts:
             if x is None:
                 blocks.append(v)
             elif x.dim() == 3:
-                blocks.append(transform_points(v, x))
+                t = _translation(x)
+                blocks.append(transform_points(v, x) if t is None else v + t.unsqueeze(1))
             else:
                 b, n = int(x.shape[0]), int(x.shape[1])
                 if v.shape[0] == 1:

@@ -39,6 +39,7 @@ __all__ = [
     "mark_scaled",
     "normalize",
     "rotate_about",
+    "scaled_shape",
     "unit_shape",
 ]
 
@@ -521,20 +522,23 @@ def mark_scaled(positions: torch.Tensor, base: torch.Tensor, scale: torch.Tensor
     return positions
 
 
-def unit_shape(curves: CurvesBatch) -> CurvesBatch | None:
-    """``curves`` with the unscaled shape (batch 1) as positions when its positions are marked by
-    :func:`mark_scaled`, every scale is positive and no curve is Bezier (whose handles are not scaled with
-    it); else None. Tangents, normals and tilted normals of evaluated points that are a positive multiple of
-    a shape are that shape's (a normalized difference, a relative equality test, rotations between
-    unit tangents), so they are computed once for the batch from the shape, which is input-independent
-    where the shape is (the traced replay folds them). ``all(scale > 0)`` is a guard of the traced path."""
+def scaled_shape(curves: CurvesBatch) -> tuple[CurvesBatch, torch.Tensor] | None:
+    """``curves`` with the unscaled shape (batch 1) as positions and the factor ``(b, 1, 1)`` when its positions
+    are marked by :func:`mark_scaled` and no curve is Bezier (whose handles are not scaled with it); else None.
+    Evaluated positions are linear in the positions, so they are the factor times the shape's."""
     hint = getattr(curves.positions, "_shapeprog_scaled", None)
     if hint is None or not SCALED_FRAMES or curves.has_bezier() or curves.handle_left is not None:
         return None
-    base, scale = hint
-    if not bool((scale > 0).all()):
-        return None
-    return replace(curves, positions=base)
+    return replace(curves, positions=hint[0]), hint[1]
+
+
+def unit_shape(curves: CurvesBatch) -> CurvesBatch | None:
+    """:func:`scaled_shape`'s shape where every factor is positive, else None. Tangents, normals and tilted
+    normals of points that are a positive multiple of a shape are that shape's (a normalized difference, a
+    relative equality test, rotations between unit tangents): computed once for the batch from the shape,
+    input-independent where the shape is (the replay folds them); ``all(scale > 0)`` guards the replay."""
+    found = scaled_shape(curves)
+    return None if found is None or not bool((found[1] > 0).all()) else found[0]
 
 
 def evaluated_normals(curves: CurvesBatch, tangents: torch.Tensor, ev: Evaluation | None = None) -> torch.Tensor:

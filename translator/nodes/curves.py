@@ -29,6 +29,7 @@ from .curve_eval import (
     map_curves,
     normalize,
     rotate_about,
+    scaled_shape,
     unit_shape,
 )
 from .fields import curves_context, evaluate, selection_mask
@@ -234,10 +235,11 @@ def _sweep_mesh_topology(main: tuple[tuple[int, bool], ...], profile: tuple[tupl
     return corner_verts.to(device), face_offsets.to(device), torch.tensor(edges, dtype=torch.long).reshape(-1, 2).to(device)
 
 
-def sweep_frames(main: CurvesBatch, scale: Any, ev=None) -> torch.Tensor:
+def sweep_frames(main: CurvesBatch, scale: Any, ev=None, factor: torch.Tensor | None = None) -> torch.Tensor:
     """The sweep's affine frame at every evaluated point of ``main``: ``(b, E, 3, 4)`` with the columns
     ``s N``, ``s B``, ``s T`` (scale times the evaluated normal, binormal ``T x N`` and tangent) and the
-    evaluated position, so that a profile point ``(x, y, z)`` lands at ``frame @ (x, y, z, 1)``."""
+    evaluated position, so that a profile point ``(x, y, z)`` lands at ``frame @ (x, y, z, 1)``. ``factor
+    (b, 1)``: a per-element factor of ``s`` (a profile that is that factor times a shape)."""
     ev = ev or evaluation(main)
     pos = evaluated_positions(main, ev)
     unit = unit_shape(main)  # a positive per-element scale of one shape: that shape's frames (batch 1)
@@ -249,9 +251,19 @@ def sweep_frames(main: CurvesBatch, scale: Any, ev=None) -> torch.Tensor:
         tan, nrm = torch.broadcast_tensors(tan, evaluated_normals(unit, tan, ev))  # a batched tilt: (b, E, 3) normals
     binormal = torch.cross(tan, nrm, dim=-1)
     s = interpolate_to_evaluated(main, evaluate(scale, curves_context(main, "POINT"), "VALUE"), ev)
+    s = s if factor is None else s * factor
     axes = torch.stack([nrm, binormal, tan], -1) * s.reshape(*s.shape[:2], 1, 1)
     b = max(int(axes.shape[0]), int(pos.shape[0]))
     return torch.cat([axes.expand(b, -1, -1, -1), pos.expand(b, -1, -1).unsqueeze(-1)], -1)
+
+
+SMALL_PROFILE = 4
+"""Up to this many points a batched profile is placed by one small product per (element, main point) (a line:
+2x faster than the batched product and its transpose at batch 1024), above it by one batched product."""
+
+SCALED_PROFILES = True
+"""Whether a sweep takes a profile marked as a factor times a shape as the shared shape (:func:`_sweep`; False:
+the profile's own positions, the reference the tests compare with)."""
 
 
 def _profile_matrix(hom: torch.Tensor) -> torch.Tensor:
@@ -266,10 +278,18 @@ def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool)
     """Every main curve swept by every profile curve. With a profile shared by the batch each (main,
     profile) block is one matrix product of the main curve's frames ``(b * m, 12)`` with the profile's
     placement matrix ``(12, 3p)``, which writes the block's vertices in their final (main point major,
-    profile point minor) order; a batched profile takes one batched product per block (``torch.bmm``)."""
+    profile point minor) order; a batched profile takes one batched product per block (or, of few points, one
+    small product per element and main point). A profile
+    marked as a per-element factor times a shape (:func:`scaled_shape`: a Curve Circle of batched radius) is
+    the shape, shared by the batch, with the factor moved into the frames' axes."""
     ev_m, ev_p = evaluation(main), evaluation(profile)
-    frames = sweep_frames(main, scale, ev_m)
-    prof = evaluated_positions(profile, ev_p)
+    scaled = scaled_shape(profile) if SCALED_PROFILES else None
+    if scaled is None:
+        frames = sweep_frames(main, scale, ev_m)
+        prof = evaluated_positions(profile, ev_p)
+    else:
+        frames = sweep_frames(main, scale, ev_m, scaled[1].reshape(-1, 1))
+        prof = evaluated_positions(scaled[0], ev_p)
     hom = torch.cat([prof, torch.ones_like(prof[..., :1])], -1)
     m_info = tuple((ev_m.offsets[i + 1] - ev_m.offsets[i], bool(main.cyclic[i])) for i in range(main.num_curves))
     p_info = tuple((ev_p.offsets[i + 1] - ev_p.offsets[i], bool(profile.cyclic[i])) for i in range(profile.num_curves))
@@ -282,14 +302,17 @@ def _sweep(main: CurvesBatch, profile: CurvesBatch, scale: Any, fill_caps: bool)
     for mi in range(main.num_curves):
         ms, me = ev_m.offsets[mi], ev_m.offsets[mi + 1]
         f = frames[:, ms:me]
-        for q, (p_size, _) in zip(pieces, p_info):
+        for q in pieces:
             if shared:
                 v = (f.reshape(-1, 12) @ q).reshape(f.shape[0], -1, 3)
-            else:  # a batched profile: P + x sN + y sB + z sT, all (main point, axis) rows of an element times
-                # its profile's homogeneous points in one batched product (b, 3m, 4) @ (b, 4, p), then put in
-                # (main point, profile point, axis) order (placement matrices per element would be 12x larger)
+            elif q.shape[1] <= SMALL_PROFILE:  # a batched profile of few points: P + x sN + y sB + z sT, an element's
+                # homogeneous profile points (p, 4) times each main point's frame (4, 3), in final order
+                v = torch.matmul(q.unsqueeze(1), f.transpose(2, 3)).reshape(b, -1, 3)
+            else:  # all (main point, axis) rows of an element times its profile's homogeneous points in one batched
+                # product (b, 3m, 4) @ (b, 4, p), then put in (main point, profile point, axis) order
+                # (placement matrices per element would be 12x larger)
                 v = torch.bmm(f.expand(b, -1, -1, -1).reshape(b, 3 * (me - ms), 4), q.expand(b, -1, -1).transpose(1, 2))
-                v = v.reshape(b, me - ms, 3, p_size).transpose(2, 3).reshape(b, -1, 3)
+                v = v.reshape(b, me - ms, 3, -1).transpose(2, 3).reshape(b, -1, 3)
             blocks.append(v)
     if not blocks:
         verts = frames[:, :0, :, 3]

@@ -24,7 +24,7 @@ from dataclasses import replace
 import torch
 
 from .. import runtime as rt
-from ..geometry import GeometrySet, Instances, join_curves, join_points, transform_points
+from ..geometry import GeometrySet, Instances, join_curves, join_points, mark_translation, transform_points
 from ..runtime.rotations import (
     IDENTITY,
     euler_to_quaternion,
@@ -110,7 +110,8 @@ def loc_rot_scale(translation, rotation, scale) -> torch.Tensor:
 
     A few whole-tensor operations: ``R * s`` (a constant identity rotation: the diagonal of ``s``; another
     constant rotation's matrix comes from a cache), the translation as the fourth column, the constant
-    last row; the entries equal :func:`loc_rot_scale_reference`'s exactly."""
+    last row; the entries equal :func:`loc_rot_scale_reference`'s exactly. A pure translation (identity rotation,
+    constant unit scale) is marked as such (:func:`~translator.geometry.mark_translation`)."""
     t, s = rt.as_vector(translation), rt.as_vector(scale)
     if _is_identity_rotation(rotation):
         lin = torch.diag_embed(s)
@@ -119,7 +120,10 @@ def loc_rot_scale(translation, rotation, scale) -> torch.Tensor:
     shape = torch.broadcast_shapes(t.shape[:-1], lin.shape[:-2])
     top = torch.cat([lin.expand(*shape, 3, 3), t.expand(*shape, 3).unsqueeze(-1)], -1)
     last = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=top.dtype, device=top.device).expand(*shape, 1, 4)
-    return torch.cat([top, last], -2)
+    m = torch.cat([top, last], -2)
+    if _is_identity_rotation(rotation) and isinstance(scale, tuple) and scale == (1.0, 1.0, 1.0):
+        mark_translation(m, t.expand(*shape, 3))
+    return m
 
 
 def apply_matrix_to_geometry(geo: GeometrySet, m: torch.Tensor) -> GeometrySet:

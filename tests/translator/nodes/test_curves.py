@@ -460,22 +460,28 @@ def _reference_sweep(main, profile, scale=1.0) -> torch.Tensor:
     return torch.stack([v.expand(b, -1) for v in blocks], 1)
 
 
-@pytest.mark.parametrize("shared_profile", [True, False])
-def test_sweep_equals_reference(shared_profile):
+@pytest.mark.parametrize("profile_kind", ["shared", "batched", "scaled", "scaled_mirrored"])
+def test_sweep_equals_reference(profile_kind):
     """The sweep's matrix products equal the vertex-by-vertex formula (two main curves x two profile curves,
-    batched or shared profile), values and gradients; the topology tensors come from a bounded cache."""
+    batched or shared profile; a Curve Circle of batched radius as the profile, also of negative or zero
+    radius, swept as the unit circle with the radius in the frames), values and gradients; the topology
+    tensors come from a bounded cache."""
     from translator.nodes import transform as T
 
     with rt.eval_context(torch.float64):
         mid = torch.tensor([[0.1, 1.5, 0.3], [0.0, 2.0, -0.2]], dtype=torch.float64, requires_grad=True)
-        r = torch.tensor([0.2] if shared_profile else [0.2, 0.35], dtype=torch.float64, requires_grad=True)
+        radii = {"shared": [0.2], "batched": [0.2, 0.35], "scaled": [0.2, 0.35], "scaled_mirrored": [-0.3, 0.0]}
+        r = torch.tensor(radii[profile_kind], dtype=torch.float64, requires_grad=True)
 
         def curves(m, rr):
             main = T.join_geometry([CP.quadratic_bezier(6, middle=m), CP.curve_circle(resolution=7, radius=0.5)[0]])
+            if profile_kind.startswith("scaled"):
+                return main.curves, CP.curve_circle(resolution=5, radius=rr)[0].curves
             prof = T.join_geometry([CP.curve_circle(resolution=5, radius=rr)[0], CP.curve_line(end=(0.1, 0.2, 0.0))])
             return main.curves, prof.curves
 
         main, prof = curves(mid, r)
+        assert (C.scaled_shape(prof) is not None) == profile_kind.startswith("scaled")
         fast = C._sweep(main, prof, 0.7, True)
         slow = _reference_sweep(main, prof, 0.7)
         torch.testing.assert_close(fast.verts, slow, atol=1e-12, rtol=0)

@@ -354,3 +354,35 @@ def test_constant_rotation_cache_is_keyed_and_bounded():
     assert m64.dtype == torch.float64 and m32.dtype == torch.float32 and not m32.requires_grad
     torch.testing.assert_close(m32, T.quaternion_to_matrix(rt.as_rotation(torch.tensor(rot))), atol=0, rtol=0)
     assert T._constant_rotation_matrix.cache_info().maxsize is not None
+
+
+def test_translations_move_points_by_one_addition(monkeypatch):
+    """A Transform Geometry that only translates (identity rotation, constant unit scale) is marked, and its
+    pending translation (also a batched one after a constant one, and a batched mesh moved by a shared one or a
+    shared mesh by a batched one) moves the vertices by one addition: the same values and gradients as the
+    matrix product; a rotation or a scale is not marked."""
+    from translator import geometry as G
+
+    with rt.eval_context(torch.float64):
+        size = torch.tensor([[1.0, 2.0, 0.5], [0.3, 0.4, 0.9]], dtype=torch.float64, requires_grad=True)
+        t = torch.tensor([[0.1, -0.2, 0.3], [1.0, 2.0, -3.0]], dtype=torch.float64, requires_grad=True)
+
+        def moved(batched_mesh: bool, batched_move: bool):
+            geo, _ = primitives.mesh_cube(size=size if batched_mesh else (1.0, 2.0, 0.5), vertices_x=3)
+            geo = T.transform_geometry(geo, translation=(0.25, 0.0, -1.5))
+            return T.transform_geometry(geo, translation=t if batched_move else (0.5, 0.5, 0.5)).mesh.verts
+
+        for batched_mesh, batched_move in ((True, True), (True, False), (False, True)):
+            fast = moved(batched_mesh, batched_move)
+            monkeypatch.setattr(G, "TRANSLATIONS", False)
+            slow = moved(batched_mesh, batched_move)
+            monkeypatch.setattr(G, "TRANSLATIONS", True)
+            torch.testing.assert_close(fast, slow, atol=0, rtol=0)
+            leaves = [x for x, used in ((size, batched_mesh), (t, batched_move)) if used]
+            w = torch.randn(slow.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+            for x, y in zip(torch.autograd.grad((fast * w).sum(), leaves), torch.autograd.grad((slow * w).sum(), leaves)):
+                torch.testing.assert_close(x, y, atol=1e-12, rtol=0)
+        assert G._translation(T.loc_rot_scale(t, T.IDENTITY, (1.0, 1.0, 1.0))) is not None
+        assert G._translation(T.loc_rot_scale(t, (0.0, 0.0, 0.3), (1.0, 1.0, 1.0))) is None
+        assert G._translation(T.loc_rot_scale(t, T.IDENTITY, (1.0, 2.0, 1.0))) is None
+        assert G._translation(T.loc_rot_scale(t, T.IDENTITY, size)) is None
