@@ -77,15 +77,15 @@ def _triangle_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, settings: RasterS
     (:func:`backend.ops.native.raster_setup`, equal results), with this torch code as its reference."""
     nf = tri_uv.shape[1]
     dtype = tri_uv.dtype
-    if fast:
-        return _Triangles(nf, *native.raster_setup(tri_uv, tri_z, settings.znear, AREA_EPS, LEN_EPS, settings.cull_backfaces,
-                                                   dtype))
     a = tri_uv.detach().double().reshape(-1, 3, 2)
     z = tri_z.detach().double().reshape(-1, 3)
     ax, ay = a[..., 0], a[..., 1]
     jx, jy = ax.roll(-1, -1), ay.roll(-1, -1)
     dx, dy = ax.roll(-2, -1) - jx, ay.roll(-2, -1) - jy  # edge vectors
-    length = torch.sqrt(dx * dx + dy * dy)
+    length = torch.sqrt(dx * dx + dy * dy)  # torch's sqrt for both paths (not always correctly rounded)
+    if fast:
+        return _Triangles(nf, *native.raster_setup(a, z, length, settings.znear, AREA_EPS, LEN_EPS, settings.cull_backfaces,
+                                                   dtype))
     area2 = _cross2(ax[:, 1] - ax[:, 0], ay[:, 1] - ay[:, 0], ax[:, 2] - ax[:, 0], ay[:, 2] - ay[:, 0])
     valid = (z > settings.znear).all(-1) & (area2.abs() > AREA_EPS) & (length > LEN_EPS).all(-1)
     valid &= torch.isfinite(a).all(-1).all(-1)

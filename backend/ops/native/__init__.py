@@ -157,25 +157,20 @@ def _dtype_code(*tensors: torch.Tensor) -> int:
     raise ValueError(f"expected float32 or float64 tensors of one dtype, got {sorted(map(str, dtypes))}")
 
 
-def raster_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, znear: float, area_eps: float, len_eps: float, cull_backfaces: bool,
-                 dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+def raster_setup(uv: torch.Tensor, z: torch.Tensor, length: torch.Tensor, znear: float, area_eps: float, len_eps: float,
+                 cull_backfaces: bool, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
     """The triangles' screen-space setup, as :func:`backend.render.raster._triangle_setup` (computed in float64).
 
     Args:
-        tri_uv: ``(..., 3, 2)`` projected corners (px); tri_z: ``(..., 3)`` their camera depths (CPU, any float
-            dtype); znear, area_eps, len_eps, cull_backfaces: the culling settings; dtype: float32 or float64, of
+        uv: ``(T, 3, 2)`` projected corners (px), z: ``(T, 3)`` their camera depths, length: ``(T, 3)`` the edges'
+            lengths as the torch setup computes them (torch's sqrt is not always correctly rounded); all float64
+            on CPU. znear, area_eps, len_eps, cull_backfaces: the culling settings; dtype: float32 or float64, of
             the outputs.
 
     Returns:
-        ``valid (T,)`` bool, ``lines (T, 4, 4)``, ``inv_z (T, 3)`` and ``box (T, 4)`` in ``dtype``, ``T`` the
-        triangles."""
+        ``valid (T,)`` bool, ``lines (T, 4, 4)``, ``inv_z (T, 3)`` and ``box (T, 4)`` in ``dtype``."""
     lib = _lib_or_raise()
-    uv = tri_uv.detach().to(torch.float64).reshape(-1, 3, 2).contiguous()
-    z = tri_z.detach().to(torch.float64).reshape(-1, 3).contiguous()
-    # the edges' lengths by torch's sqrt, as the reference computes them (it is not always correctly rounded)
-    ax, ay = uv[..., 0], uv[..., 1]
-    dx, dy = ax.roll(-2, -1) - ax.roll(-1, -1), ay.roll(-2, -1) - ay.roll(-1, -1)
-    length = torch.sqrt(dx * dx + dy * dy).contiguous()
+    uv, z, length = (v.to(torch.float64).contiguous() for v in (uv, z, length))
     t = int(uv.shape[0])
     valid = torch.empty(t, dtype=torch.uint8)
     lines, inv_z, box = torch.empty((t, 4, 4), dtype=dtype), torch.empty((t, 3), dtype=dtype), torch.empty((t, 4), dtype=dtype)
