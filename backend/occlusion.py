@@ -13,8 +13,10 @@ follow, and both the fitting objective (:mod:`backend.objective`) and the scan-f
   it, ``sensor_heights`` above the room's floor and on the room's side of the walls, with the neighbours'
   points in the way): the inside of a closed cabinet, the top of a wardrobe taller than anyone holds a
   sensor, a back against a wall, the side of a night stand that faces the bed. Hidden
-  samples and samples of triangles out of sight are left out of the mesh-to-scan term and of the
-  completeness and recall metrics.
+  samples and samples of triangles out of sight are left out of the mesh-to-scan term; the completeness and
+  recall metrics, a scene's parameter evidence and the synthetic scenes' scans tell sight point by point
+  (:meth:`Surroundings.visible_samples`: the inside of a cabinet's back seen through the seam between two
+  drawers is seen only along the seam).
 * **Free space**: the structure around the object is solid. A candidate may not reach through a wall
   (``wall``: how far its vertices reach beyond the nearby wall planes) nor swallow the points of its
   neighbours (``context``: how deep the deepest context points lie inside its closed convex parts, see
@@ -150,11 +152,10 @@ class Surroundings:
         px = self.sensor_pixels
         return Cameras.look_at(eyes.float(), c.float()[None], intrinsics=intrinsics_from_fov(px, px, fov), width=px, height=px)
 
-    @torch.no_grad()
-    def visible_faces(self, verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
-        """``(T,)`` bool: the triangles of ``verts (V, 3)`` that some sensor position sees (at least one pixel of
-        one render of :meth:`sensor_cameras` where no context point, splatted into the same view, lies more than
-        ``contact`` in front of it)."""
+    def _sight(self, verts: torch.Tensor, tris: torch.Tensor) -> tuple[Cameras, torch.Tensor, torch.Tensor]:
+        """The renders of ``verts (V, 3)`` from :meth:`sensor_cameras`: the cameras, the face index ``(C, H, W)``
+        (-1 where nothing of the mesh is seen: background, or a context point, splatted into the same view,
+        more than ``contact`` in front of it) and the depth ``(C, H, W)``."""
         v = verts.detach().float().reshape(-1, 3)
         cams = self.sensor_cameras(v.min(0).values, v.max(0).values)
         out = render(v[None], tris, cams, RasterSettings(silhouette=False, znear=0.05))
@@ -165,9 +166,51 @@ class Surroundings:
             _, ctx_depth = splat(self.points, None, cams, radius=1)
             blocked = (ctx_depth > 0) & (ctx_depth < depth - self.contact)
             face = torch.where(blocked, torch.full_like(face, -1), face)
+        return cams, face, depth
+
+    @torch.no_grad()
+    def visible_faces(self, verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:
+        """``(T,)`` bool: the triangles of ``verts (V, 3)`` that some sensor position sees (at least one pixel of
+        one render of :meth:`sensor_cameras` where no context point, splatted into the same view, lies more than
+        ``contact`` in front of it). Coarse for large triangles: one seen through a seam counts whole (the
+        objective's, cached per topology); :meth:`visible_samples` tells it point by point."""
+        _, face, _ = self._sight(verts, tris)
         seen = torch.zeros(len(tris), dtype=torch.bool)
         seen[face[face >= 0].unique().cpu()] = True
         return seen
+
+    @torch.no_grad()
+    def visible_samples(self, verts: torch.Tensor, tris: torch.Tensor, samples: torch.Tensor,
+                        faces: torch.Tensor, tolerance: float = 0.01) -> torch.Tensor:
+        """``(N,)`` bool: which surface samples ``(N, 3)`` of the mesh ``verts (V, 3)``, ``tris (T, 3)`` (on the
+        triangles ``faces (N,)``) some sensor position sees: in some render of :meth:`sensor_cameras` the sample
+        projects inside the image, its triangle faces the sensor, and that triangle is what the render shows (no
+        context point in front of it) at the sample's pixel or at one of the eight around it (the pixels' centres
+        are not the sample: a sample near an edge of its triangle may fall in a neighbour's pixel), and nothing at
+        its own pixel lies in front of it by more than ``tolerance`` plus two pixels' width. Unlike
+        :meth:`visible_faces` a large triangle seen only through a seam (the inside of a cabinet's back behind
+        its drawers) is seen only along the seam, give or take a pixel."""
+        cams, face, depth = self._sight(verts, tris)
+        h, w = face.shape[-2:]
+        pts = samples.detach().float().reshape(-1, 3)
+        v = verts.detach().float().reshape(-1, 3)[tris[faces]]  # (N, 3, 3)
+        normal = torch.linalg.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
+        facing = ((cams.centers.float()[:, None] - pts[None]) * normal[None]).sum(-1) > 0  # (C, N)
+        uv, z = cams.project(pts)  # (C, N, 2), (C, N)
+        u, r = torch.round(uv[..., 0]).long(), torch.round(uv[..., 1]).long()
+        seen = torch.zeros(z.shape, dtype=torch.bool)
+        own = faces.reshape(1, -1)
+        flat_face = face.reshape(len(cams), -1)
+        for du in (-1, 0, 1):
+            for dr in (-1, 0, 1):
+                uu, rr = u + du, r + dr
+                ok = (uu >= 0) & (uu < w) & (rr >= 0) & (rr < h)
+                at = flat_face.gather(1, (rr.clamp(0, h - 1) * w + uu.clamp(0, w - 1)))
+                seen |= ok & (at == own)
+        # nothing stands in front of the sample at its own pixel (the door before the seam's neighbour pixels)
+        d_at = depth.reshape(len(cams), -1).gather(1, r.clamp(0, h - 1) * w + u.clamp(0, w - 1))
+        clear = (d_at <= 0) | (d_at >= z - (tolerance + 2 * z / cams.intrinsics[:, 0, None].float()))
+        return (seen & clear & facing & (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)).any(0).cpu()
 
     def structure_contact(self, samples: torch.Tensor) -> torch.Tensor:
         """``(...)`` bool: samples ``(..., 3)`` that touch the room's structure (within ``contact`` of a wall plane,

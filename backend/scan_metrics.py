@@ -12,7 +12,7 @@ report, all computed by :func:`scan_fit_metrics`.
 
 The *seen region* is the fitted surface less what the sensor cannot have seen
 (:meth:`backend.occlusion.Surroundings.hidden`: against a wall or a neighbour, on the floor, a low
-underside; :meth:`~backend.occlusion.Surroundings.visible_faces`: out of sight of every position a hand-held
+underside; :meth:`~backend.occlusion.Surroundings.visible_samples`: out of sight of every position a hand-held
 sensor could have, like the inside of a closed cabinet). Without a scene (a single object's scan) only the
 floor and the sensor's positions apply, with the floor at the scan's lowest points when the object's frame
 was estimated from them.
@@ -77,7 +77,7 @@ def scan_fit_metrics(verts: Any, tris: Any, points: Any, surroundings: Surroundi
     to_mesh = PointsToMesh(p)(v[:, t])[0].clamp_min(0).sqrt()  # (P,) metres
     s = sample_surface(v, t, samples, seed)
     if surroundings is not None:
-        sight = surroundings.visible_faces(v[0], t)[s.face[0]]
+        sight = surroundings.visible_samples(v[0], t, s.points[0], s.face[0])
         hidden = surroundings.hidden(s.points, face_normals(v, t, s.face))[0] | ~sight
     else:
         hidden = torch.zeros(samples, dtype=torch.bool)

@@ -10,7 +10,7 @@ moves. A nudge that mostly shifts the object (a change of width moves both sides
 business, not the parameter's, so the shift that best explains the displacement over the *supported* surface
 (seen by the sensor and within 10 cm of a scan point) is taken off first. The parameter's *evidence* is the
 fraction of the surface it still moves (by more than 5 mm) *in sight of a sensor* (not inside the object, not
-behind a wall: :meth:`~backend.occlusion.Surroundings.visible_faces`) or held by the room's structure (against
+behind a wall: :meth:`~backend.occlusion.Surroundings.visible_samples`) or held by the room's structure (against
 a wall, on the floor: a wall cabinet scanned from the front has its depth from its front and the wall) that is
 supported, the held surface counting as supported. Under ``threshold``
 (default 0.25) it is undecided. A parameter that moves almost no surface in sight (a size capped by another
@@ -101,7 +101,7 @@ def parameter_evidence(module: Any, space: ParameterSpace, discrete: dict[str, A
         sur = Surroundings(torch.zeros((0, 3)), torch.zeros((0, 4), dtype=torch.float64), None,
                            room_floor_z=float(observations.frame.floor_z), sensor_pixels=128)
     hidden = sur.hidden(s.points, face_normals(verts[:1], tris, s.face))[0]
-    sight = sur.visible_faces(verts[0], tris)[s.face[0]]
+    sight = sur.visible_samples(verts[0], tris, s.points[0], s.face[0])
     from scipy.spatial import cKDTree
 
     dist = torch.from_numpy(cKDTree(observations.points.double().numpy()).query(s.points[0].numpy(), k=1)[0])

@@ -131,7 +131,7 @@ def synthesize_room(settings: RoomSettings, out_dir: str | Path) -> dict[str, An
     for i, p in enumerate(placed):
         others = torch.cat([samples[j] for j in range(len(placed)) if j != i] + [torch.from_numpy(wall_pts)]).float()
         sur = Surroundings(others, walls, floor_z=0.0, sensor_pixels=160)
-        sight = sur.visible_faces(p["world"], p["tris"])[p["face"]]
+        sight = sur.visible_samples(p["world"], p["tris"], p["samples"], p["face"])
         seen = sight & ~sur.hidden(p["samples"], p["normals"])
         q = p["samples"][seen].numpy()
         pts.append(q)

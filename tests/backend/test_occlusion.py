@@ -122,3 +122,63 @@ def test_an_object_standing_in_a_room_reaches_its_floor():
     room = Objective(_observations(top, SceneContext(torch.zeros((0, 3)), floor_z=0.0)), eye, cfg)
     assert float(alone(floating.verts, floating)[1]["bottom"][0]) == 0.0
     assert float(room(floating.verts, floating)[1]["bottom"][0]) == pytest.approx(0.4 - cfg.bottom_tolerance, abs=1e-5)
+
+
+def _open_cabinet() -> tuple[torch.Tensor, torch.Tensor, int]:
+    """A cabinet of 2 cm panels, 0.8 x 0.4 x 0.8 m, its front (towards -y) two doors with a 3 cm seam between
+    them: ``verts (V, 3)``, ``tris (T, 3)`` and the index of the back panel's first triangle."""
+    panels = [((-0.4, -0.2, 0.0), (-0.38, 0.2, 0.8)), ((0.38, -0.2, 0.0), (0.4, 0.2, 0.8)),  # sides
+              ((-0.38, -0.2, 0.78), (0.38, 0.2, 0.8)), ((-0.38, -0.2, 0.0), (0.38, 0.2, 0.02)),  # top, bottom
+              ((-0.38, -0.2, 0.02), (-0.015, -0.18, 0.78)), ((0.015, -0.2, 0.02), (0.38, -0.18, 0.78)),  # doors
+              ((-0.38, 0.18, 0.02), (0.38, 0.2, 0.78))]  # back
+    verts = torch.cat([cube(lo, hi, torch.float32) for lo, hi in panels])
+    tris = torch.cat([CUBE_TRIS + 8 * i for i in range(len(panels))])
+    return verts, tris, 12 * (len(panels) - 1)
+
+
+def _seen_by_ray_casting(verts, tris, points, faces, cams) -> torch.Tensor:
+    """The slow reference of :meth:`Surroundings.visible_samples`: a sample is seen when some sensor it faces
+    and whose image it projects into sees it along a straight segment that crosses no triangle (Moller-Trumbore
+    against every triangle)."""
+    v = verts.double()[tris]  # (T, 3, 3)
+    e1, e2 = v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]
+    normal = torch.linalg.cross(e1, e2)[faces]  # (N, 3)
+    p = points.double()
+    uv, z = cams.project(points.float())
+    w, h = cams.width, cams.height
+    seen = torch.zeros(len(p), dtype=torch.bool)
+    for c, eye in enumerate(cams.centers.double()):
+        u, r = torch.round(uv[c, :, 0]), torch.round(uv[c, :, 1])
+        ok = (((eye - p) * normal).sum(-1) > 0) & (z[c] > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
+        start = p + 1e-5 * (eye - p) / (eye - p).norm(dim=-1, keepdim=True)
+        d = eye - start  # (N, 3): the segment start + t d, t in (0, 1)
+        pv = torch.linalg.cross(d[:, None], e2[None].expand(len(p), -1, -1))  # (N, T, 3)
+        det = (e1[None] * pv).sum(-1)
+        tv = start[:, None] - v[None, :, 0]
+        a = (tv * pv).sum(-1) / det
+        qv = torch.linalg.cross(tv, e1[None].expand(len(p), -1, -1))
+        b = (d[:, None] * qv).sum(-1) / det
+        t = (e2[None] * qv).sum(-1) / det
+        hit = (det.abs() > 1e-12) & (a >= 0) & (b >= 0) & (a + b <= 1) & (t > 0) & (t < 1)
+        seen |= ok & ~hit.any(1)
+    return seen
+
+
+def test_visible_samples_tell_sight_point_by_point_and_agree_with_ray_casting():
+    verts, tris, back = _open_cabinet()
+    sur = Surroundings(torch.zeros((0, 3)), torch.zeros((0, 4), dtype=torch.float64), 0.0, sensor_pixels=128)
+    s = sample_surface(verts[None], tris, 4000, seed=3)
+    points, faces = s.points[0], s.face[0]
+    fast = sur.visible_samples(verts, tris, points, faces)
+    slow = _seen_by_ray_casting(verts, tris, points, faces, sur.sensor_cameras(verts.min(0).values, verts.max(0).values))
+    assert (fast == slow).double().mean() > 0.97
+    # the inner face of the back panel (its -y side: triangles 4 and 5 of the box) shows only through the seam:
+    # both its triangles are "visible" face by face, a strip of it point by point
+    inner = (faces == back + 4) | (faces == back + 5)
+    assert sur.visible_faces(verts, tris)[back + 4: back + 6].all()
+    assert 0.05 < slow[inner].double().mean() < 0.3 and abs(fast[inner].double().mean() - slow[inner].double().mean()) < 0.1
+    # the doors' fronts are seen whole; the inner faces of the sides (and of the doors) not at all
+    fronts = (faces == 52) | (faces == 53) | (faces == 64) | (faces == 65)  # the doors' -y sides
+    assert fast[fronts].all()
+    backs = (faces == 54) | (faces == 55) | (faces == 66) | (faces == 67)
+    assert not fast[(faces == 2) | (faces == 3) | (faces == 12) | (faces == 13) | backs].any()
