@@ -14,7 +14,8 @@ scan may end in the middle of it. So, per object:
   *raised*: its frame starts at its own bottom and nothing under it is hidden. The yaw is the segment's minimum-area rectangle, snapped to the room's
   walls when within ``snap_deg`` of their direction (or the annotated box's yaw).
 * **Surroundings**: the scene's points that are not the object within ``margin`` of its box (floor, walls,
-  neighbours; thinned to a ``voxel`` grid) and the walls near it (:class:`~backend.structures.SceneContext`).
+  neighbours; thinned to a ``voxel`` grid) and the walls within ``wall_reach`` of it
+  (:class:`~backend.structures.SceneContext`).
 * **Flags**: ``raised``; ``cut by the scan's edge`` when beyond one side of its box the scan holds almost
   nothing (no floor, no wall, no neighbour: the scan ended there); ``few points``.
 """
@@ -56,6 +57,10 @@ class SegmentSettings:
     """A segment's yaw within this many degrees of the walls' direction (mod 90) is snapped to it."""
     margin: float = 0.5
     """Surroundings: the scene's points within this distance (metres) of the object's box."""
+    wall_reach: float = 1.0
+    """Surroundings: the walls within this distance (metres) of the object's points. Farther than ``margin``: a
+    base cabinet under a counter, scanned only from its front, stands 0.6 m before the wall that hides its back
+    (and keeps the sensor from ever standing behind it)."""
     voxel: float = 0.03
     """Surroundings are thinned to one point per cell of this size (metres)."""
     min_points: int = 50
@@ -209,7 +214,7 @@ def prepare_object(scene: Scene, structure: Structure, obj: SceneObject, setting
     if not can_hang or lowest_z(torch.from_numpy(p[:, 2])) - floor < s.raised:
         keep &= ~on_floor
         removed["floor"] = int(on_floor.sum())
-    walls = _near_walls(structure.walls, p[:, :2], s.margin) if len(p) else []
+    walls = _near_walls(structure.walls, p[:, :2], s.wall_reach) if len(p) else []
     wall_pts = np.zeros(len(p), dtype=bool)
     for w in walls:
         wall_pts |= np.abs(p[:, :2] @ w.normal + w.d) < s.wall_band

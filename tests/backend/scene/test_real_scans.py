@@ -53,6 +53,25 @@ def test_real_segments_are_cleaned_and_given_surroundings():
     assert not any(f.startswith("raised") for f in table.flags)
 
 
+def test_the_wall_behind_a_base_cabinet_scanned_from_its_front_is_in_its_surroundings():
+    # scene0000_00 #43: a base cabinet under the kitchen counter, scanned only on its front; the wall behind it
+    # stands 0.54 m behind its points (the counter's depth), and without it the fit's surroundings let a sensor
+    # stand behind the cabinet, so its back (and inside) counted as seen and missing
+    from backend.scene.segments import SegmentSettings, prepare_object
+    from backend.scene.structure import estimate
+
+    scene = _scene("scene0000_00")
+    st = estimate(scene)
+
+    def behind(settings):
+        obs = prepare_object(scene, st, scene.objects[43], settings).observations
+        pts = obs.points.double()
+        return [float((pts @ w[:3] + w[3]).min()) for w in obs.context.walls.double()]
+
+    assert any(0.4 < d < 0.7 for d in behind(SegmentSettings()))
+    assert not any(0.4 < d < 0.7 for d in behind(SegmentSettings(wall_reach=0.5)))
+
+
 def test_the_three_captures_register():
     from backend.scene.register import register_scenes
 
