@@ -18,7 +18,9 @@ labelled point cloud ``<scene>/<scene>_points.ply``) and every method, ``fit-sce
   when the program's mesh says the two are the same shape (:func:`swap_is_same_shape`: a four-legged table,
   not a cabinet with a front). The rate is over all such pairs; beside it, how many parameters the fits left
   undecided (kept at their priors, :mod:`backend.scene.evidence`) and in how many objects, so that agreement
-  of priors is not mistaken for agreement of measurements.
+  of priors is not mistaken for agreement of measurements; and the inconsistent pairs by what makes them so
+  (:func:`why_counts`: different programs, a discrete value both captures decided differently, discrete values
+  that differ only where one capture could not decide, lengths alone). The rate counts every one of them.
 
 The last line: the best method by mean F@5cm, its mean F@5cm and its consistency rate.
 """
@@ -37,7 +39,7 @@ import numpy as np
 
 from ..command import Command, UserError
 
-__all__ = ["RealBenchConfig", "consistency", "run"]
+__all__ = ["RealBenchConfig", "consistency", "run", "why_counts"]
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "real_scans"
 
@@ -223,8 +225,33 @@ def consistency(rows_by_scene: dict[str, list[dict]], registrations: dict[str, A
                 pairs.append({"a": [sa, ra["instance"]], "b": [sb, rb["instance"]], "category": ra["category"],
                               "program": ra["program"], "distance_m": round(best_d, 3), "consistent": not disc and not big,
                               "discrete_differ": disc, "length_differ_cm": big, "swapped_width_depth": swapped,
-                              "undecided": undecided})
+                              "undecided": undecided, "undecided_only": bool(disc) and _undecided_only(disc, ra, rb)})
     return pairs
+
+
+def _undecided_only(names: list[str], ra: dict, rb: dict) -> bool:
+    """Whether every discrete value in ``names`` that two fits of one object give differently is one that a
+    capture could not decide: the other capture's value is among those it could not tell apart (its result's
+    ``undecided[name]["within"]``)."""
+    def within(r: dict, name: str) -> list:
+        return list((r.get("undecided") or {}).get(name, {}).get("within") or [])
+
+    return all(rb["discrete"].get(n) in within(ra, n) or ra["discrete"].get(n) in within(rb, n) for n in names)
+
+
+def why_counts(pairs: list[dict]) -> dict[str, int]:
+    """The inconsistent pairs by what makes them so: ``program`` (different programs kept), ``undecided`` (discrete
+    values that differ only where a capture could not decide, :func:`_undecided_only`), ``decided`` (a discrete
+    value both captures decided, differently), ``lengths`` (the same discrete values, a length more than the
+    tolerance apart)."""
+    out = {"program": 0, "decided": 0, "undecided": 0, "lengths": 0}
+    for p in pairs:
+        if p["consistent"]:
+            continue
+        kind = ("program" if p.get("program_differ") else "lengths" if not p["discrete_differ"] else
+                "undecided" if p.get("undecided_only") else "decided")
+        out[kind] += 1
+    return out
 
 
 def _fmt(x: Any, spec: str = ".3f") -> str:
@@ -323,7 +350,11 @@ def run(cfg: RealBenchConfig) -> int:
     for m in methods:
         bad_pairs = [p for p in summary[m]["pairs"] if not p["consistent"]]
         if bad_pairs:
-            print(f"\n{m}: inconsistent pairs")
+            why = why_counts(summary[m]["pairs"])
+            summary[m]["inconsistent"] = why
+            print(f"\n{m}: inconsistent pairs ({why['program']} kept different programs, {why['decided']} a discrete value "
+                  f"both captures decided differently, {why['undecided']} discrete values only where one capture could not "
+                  f"decide, {why['lengths']} lengths only)")
             for p in bad_pairs:
                 why = _why_inconsistent(p)
                 if p.get("undecided"):

@@ -109,3 +109,26 @@ def test_width_and_depth_exchanged_under_a_quarter_turn_are_one_table_not_one_ca
     ca[0]["world_from_program"], cb[0]["world_from_program"] = _pose(0), _pose(90)
     (pair,) = consistency({"ca": ca, "cb": cb}, {})
     assert not pair["consistent"] and not pair["swapped_width_depth"]
+
+
+def test_inconsistent_pairs_are_counted_by_what_makes_them_so(tmp_path):
+    from backend.benchmarks.real import why_counts
+
+    d = {"Front Style": "Doors", "Base Style": "Plinth"}
+    c = {"Width": 0.9, "Depth": 0.5, "Height": 0.8}
+    # one capture could not tell Doors from Drawers (it kept its prior, Drawers); the other decided Doors
+    unsure = {"Front Style": {"within": ["Drawers", "Doors"], "prior": "Drawers"}}
+    a = [{**_row(tmp_path, "a", 1, [1, 1, 0.4], {**d, "Front Style": "Drawers"}, c, "cabinet"), "undecided": unsure},
+         _row(tmp_path, "a", 2, [-1, -1, 0.4], d, c, "cabinet"), _row(tmp_path, "a", 3, [3, 3, 0.4], d, c, "cabinet"),
+         _row(tmp_path, "a", 4, [-3, 3, 0.4], d, c, "cabinet")]
+    b = [_row(tmp_path, "b", 5, [1, 1, 0.4], d, c, "cabinet"),
+         _row(tmp_path, "b", 6, [-1, -1, 0.4], {**d, "Base Style": "Legs"}, c, "cabinet"),  # both decided
+         _row(tmp_path, "b", 7, [3, 3, 0.4], d, {**c, "Width": 0.95}, "cabinet"),  # 5 cm of width
+         _row(tmp_path, "b", 8, [-3, 3, 0.4], d, c, "cabinet")]
+    pairs = {p["a"][1]: p for p in consistency({"a": a, "b": b}, {})}
+    assert pairs[1]["undecided_only"] and not pairs[2]["undecided_only"] and pairs[4]["consistent"]
+    assert why_counts(list(pairs.values())) == {"program": 0, "decided": 1, "undecided": 1, "lengths": 1}
+    # undecided the other way round: the capture that decided kept a value the undecided one ruled out
+    a[0]["undecided"] = {"Front Style": {"within": ["Drawers", "Open Shelves"], "prior": "Drawers"}}
+    pairs = {p["a"][1]: p for p in consistency({"a": a, "b": b}, {})}
+    assert why_counts(list(pairs.values()))["decided"] == 2
