@@ -149,6 +149,8 @@ def test_newell_equals_its_formula_written_out():
         for faces in (None, torch.tensor([2, 0, 5])):
             fast, slow = MF.newell(mesh, faces), reference(faces)
             torch.testing.assert_close(fast, slow, atol=1e-14, rtol=0)
+            # computed faces-first, returned batch-first (a strided view would hand its layout on downstream)
+            assert fast.is_contiguous() and MF.face_normals(mesh, faces).is_contiguous()
             w = torch.randn(slow.shape, generator=g, dtype=torch.float64)
             (ga,), (gb,) = torch.autograd.grad((fast * w).sum(), verts), torch.autograd.grad((slow * w).sum(), verts)
             torch.testing.assert_close(ga, gb, atol=1e-12, rtol=0)
