@@ -83,9 +83,9 @@ def _newell_columns(mesh: MeshBatch, faces: torch.Tensor | None = None) -> torch
 
 def newell(mesh: MeshBatch, faces: torch.Tensor | None = None) -> torch.Tensor:
     """Each face's Newell vector (twice its vector area) ``(b, F, 3)``; with ``faces (S,)`` only those
-    faces' ``(b, S, 3)`` (the same sums, without touching the other faces' corners). A view of
-    :func:`_newell_columns`, batch-first again (a strided view would pass its layout on to every elementwise
-    result computed from it)."""
+    faces' ``(b, S, 3)`` (the same sums, without touching the other faces' corners): :func:`_newell_columns`
+    batch-first again, copied contiguous (a strided view would pass its layout on to every elementwise result
+    computed from it)."""
     return _newell_columns(mesh, faces).permute(2, 0, 1).contiguous()
 
 
