@@ -19,7 +19,6 @@ import itertools
 import json
 import math
 import random
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +28,6 @@ import torch
 from tests.fixtures.library import PROGRAMS, PROGRAMS_DIR, load
 from tests.fixtures.meshes import boxes
 from tests.fixtures.parity import requires_bpy
-from translator.runtime import eval_context
 
 TOUCH_TOL = 1e-4  # metres: parts closer than this touch; min z within this of the floor
 MIN_FACE_AREA = 1e-6  # square metres
@@ -555,21 +553,11 @@ def test_parity_with_blender(name):
     sets = sample_values(space, 50, rng)
     combos = discrete_combos(space, 4, rng)
     sets += [corner_values(space, c, high) for c in combos for high in (False, True)]
-    def topology(s: dict) -> tuple:
-        return tuple(sorted((k, v) for k, v in s.items() if space[k].kind == "discrete"))
-
-    count = Counter(topology(s) for s in sets)
-    assert len(count) > 20
-    # The program traces a topology on its second call and replays the trace from the third on
-    # (translator/tracing.py): the topologies met three times or more are evaluated as usual, so their replays
-    # are compared with Blender; the others on the plain path (a trace never replayed would only cost time: 59
-    # of the 69 traces)
-    replayed = [s for s in sets if count[topology(s)] >= 3]
-    obj = _open(name)
-    checked = check_parity(obj, replayed, module)
-    with eval_context(trace=False):
-        checked += check_parity(obj, [s for s in sets if count[topology(s)] < 3], module)
-    assert checked == len(sets)
+    topologies = {tuple(sorted((k, v) for k, v in s.items() if space[k].kind == "discrete")) for s in sets}
+    assert len(topologies) > 20
+    # the topologies met three times or more are traced and their replays compared with Blender; the others run
+    # untraced (a trace never replayed would only cost time: 59 of the 69 traces)
+    assert check_parity(_open(name), sets, module, only_replayed_traces=True) == len(sets)
 
 
 @requires_bpy
