@@ -59,7 +59,7 @@ class SegmentSettings:
     """Surroundings: the scene's points within this distance (metres) of the object's box."""
     wall_reach: float = 1.0
     """Surroundings: the walls within this distance (metres) of the object's points. Farther than ``margin``: a
-    base cabinet under a counter, scanned only from its front, stands 0.6 m before the wall that hides its back
+    base cabinet under a counter, scanned only from its front, stands 0.54 m before the wall that hides its back
     (and keeps the sensor from ever standing behind it)."""
     voxel: float = 0.03
     """Surroundings are thinned to one point per cell of this size (metres)."""
