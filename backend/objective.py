@@ -56,7 +56,8 @@ touches the ``K`` candidate meshes. The terms are those of
     ``relu(depth - tolerance)``: the mean depth of the 10 deepest neighbouring points (floor, walls,
     other objects) inside the candidate's closed convex parts: a chair pushed into a table, a bed into a
     wall. With surroundings, ``mesh_to_scan`` also leaves out the surface the sensor cannot have seen
-    (against a wall or a neighbour, on the floor, a low underside, out of any hand-held sensor's sight).
+    (against a wall or a neighbour, on the floor, a low underside, out of any hand-held sensor's sight) and
+    averages over the rest, the seen surface that the recall metric scores.
 ``free_space`` (RGB-D frames)
     :func:`backend.losses.free_space_penalty`: rendered surface in front of the
     observed depth (the sensor saw through it), clamped at ``depth_cap``, per
@@ -439,8 +440,10 @@ class Objective:
     def _mesh_to_scan(self, verts: torch.Tensor, tris: torch.Tensor, rendered: torch.Tensor | None) -> torch.Tensor:
         """``sum_s rho(d(s, scan)) / S`` over the surface samples the sensor could have seen (all of them
         without frames or surroundings): inside a view, in front of nothing else of the candidate (its
-        ``rendered`` depth), where the sensor measured something not in front of it; in a scene, not
-        hidden by the surroundings (:meth:`backend.occlusion.Surroundings.hidden`)."""
+        ``rendered`` depth), where the sensor measured something not in front of it. In a scene the samples
+        not hidden by the surroundings (:meth:`backend.occlusion.Surroundings.hidden`) and in sight count, and
+        ``S`` is their number: the mean over the seen surface, which the recall metric scores, so that a
+        cabinet whose back and top are hidden pays for its unscanned front as much as a free-standing one."""
         try:
             samples = sample_surface(verts, tris, self.cfg.surface_samples, self.seed)
         except ValueError:  # a candidate without surface area: nothing to sample
@@ -451,7 +454,9 @@ class Objective:
             pen = pen * self._observable(s.detach(), rendered)
         elif self.surroundings is not None:
             sight = self._in_sight(verts, tris)[samples.face]  # (K, S)
-            pen = pen * (sight & ~self.surroundings.hidden(s, face_normals(verts.detach(), tris, samples.face)))
+            seen = sight & ~self.surroundings.hidden(s, face_normals(verts.detach(), tris, samples.face))
+            # the mean over the seen samples, as the recall metric counts: hidden surface does not dilute it
+            return (pen * seen).sum(-1) / seen.sum(-1).clamp_min(1)
         return pen.mean(-1)
 
     def _in_sight(self, verts: torch.Tensor, tris: torch.Tensor) -> torch.Tensor:

