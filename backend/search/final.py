@@ -14,7 +14,7 @@ import torch
 
 from .types import POSE, Candidate, RefineRequest, State, config_key, quarter_turns
 
-__all__ = ["MAX_UNPINNED", "NEIGHBOUR_FANOUT", "PINNED", "FinalRefinement"]
+__all__ = ["MAX_UNPINNED", "NEIGHBOUR_FANOUT", "PINNED", "WOKEN_COUNT_VALUES", "FinalRefinement"]
 
 PINNED = 0.02
 """A normalised continuous value within this of 0 or 1 sits at a bound of its range (:meth:`FinalRefinement.unpinned`)."""
@@ -22,6 +22,10 @@ MAX_UNPINNED = 4
 """At most this many copies with a pinned value moved back (:meth:`FinalRefinement.unpinned`)."""
 NEIGHBOUR_FANOUT = 4
 """At most this many combinations of the decisions a change makes active (:meth:`FinalRefinement.neighbours`)."""
+WOKEN_COUNT_VALUES = 6
+"""At most this many values of a count a change makes active, nearest its default first
+(:meth:`FinalRefinement.neighbours`): all of the library's (slats 2-7, drawers 1-6, shelves 0-5); a woken count
+costs a neighbour per value, each ``fine_probe_steps + 1`` evaluations of the polish's room."""
 
 
 def _is_count(values: Sequence[Any]) -> bool:
@@ -104,11 +108,15 @@ class FinalRefinement:
     def neighbours(self, cand: Candidate, tried: set[tuple]) -> list[dict[str, Any]]:
         """``cand``'s configuration (canonical, its pose kept) with one decision active in it set to another
         value, in decision order: every other value, or for a count with more than three values the values
-        next to it. A change that makes other decisions active comes with each of their values (a count: its
-        default), at most ``NEIGHBOUR_FANOUT`` combinations: a cabinet's drawers changed to doors come as one
-        door and as double doors, which alone would each be worse than the drawers they replace. The
+        next to it. A change that makes other decisions active comes with each of their values, at most
+        ``NEIGHBOUR_FANOUT`` combinations: a cabinet's drawers changed to doors come as one door and as double
+        doors, which alone would each be worse than the drawers they replace. A count it makes active comes with
+        each of its values too (at most ``WOKEN_COUNT_VALUES``, nearest the count's default first: seed 11's
+        chair #2, whose true slatted back has 6 slats, was found solid when the slatted back was tried with the
+        default 4 alone); those other than the default follow every neighbour with it, nearest the default first,
+        so that the polish's room, when it runs out, cuts the farthest counts and not the later decisions. The
         configurations whose keys are in ``tried`` are left out."""
-        out: list[dict[str, Any]] = []
+        tiers: list[tuple[int, dict[str, Any]]] = []
         seen = set(tried)
         decisions = [n for n in self.problem.decisions() if n != POSE]
         for name in decisions:
@@ -122,16 +130,24 @@ class FinalRefinement:
                     continue
                 changed = self.problem.canonical({**cand.config, name: v})
                 woken = [n for n in decisions if n != name and self.problem.is_active(n, cand.config) is not True
-                         and self.problem.is_active(n, changed) is True and not _is_count(list(self.problem.choices(n)))]
-                combos = [changed]
+                         and self.problem.is_active(n, changed) is True]
+                woken.sort(key=lambda n: _is_count(list(self.problem.choices(n))))  # the counts last: never cut
+                combos = [(0, changed)]
                 for n in woken:
-                    combos = [{**c, n: w} for c in combos for w in self.problem.choices(n)][:NEIGHBOUR_FANOUT]
-                for c in combos:
-                    config = self.problem.canonical(c)
-                    key = config_key(config)
-                    if key not in seen:
-                        seen.add(key)
-                        out.append(config)
+                    choices = list(self.problem.choices(n))
+                    if _is_count(choices):  # (distance rank, combination): the count's values nearest its default first
+                        ranked = sorted(choices, key=lambda w, d=changed[n]: (abs(w - d), w))[:WOKEN_COUNT_VALUES]
+                        combos = [(max(t, i), {**c, n: w}) for t, c in combos for i, w in enumerate(ranked)]
+                    else:
+                        combos = [(t, {**c, n: w}) for t, c in combos for w in choices][:NEIGHBOUR_FANOUT]
+                tiers += combos
+        out: list[dict[str, Any]] = []
+        for _, c in sorted(tiers, key=lambda tc: tc[0]):  # stable: decision order within a tier
+            config = self.problem.canonical(c)
+            key = config_key(config)
+            if key not in seen:
+                seen.add(key)
+                out.append(config)
         return out
 
     def unpinned(self, cand: Candidate) -> list[State]:
