@@ -146,8 +146,9 @@ class SearchConfig:
     drawers, their number) a few percent from the truth, too close for the search to rank them (cabinets of
     seed 1563: the truth scored 3-15 % better than the search's choice, never refined alike). 0 turns it off."""
     polish_share: float = 0.35
-    """At most this share of the final refinement's room (Adam steps after its first round) goes to the polish
-    (``polish_rounds``); neighbours beyond it are left out, in decision order."""
+    """At most this share of the final refinement's room (Adam steps after its first round) goes to each round of
+    the polish (``polish_rounds``), of the room the rounds before it left; neighbours beyond it are left out, in
+    the order of :meth:`~backend.search.final.FinalRefinement.neighbours`."""
     duels: bool = False
     """The final refinement's candidates within ``close_margin`` of the best and facing its way meet in a
     round-robin of duels on the evidence that tells each pair apart (the scan points near one and not the other, the surface one

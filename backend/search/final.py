@@ -175,8 +175,11 @@ class FinalRefinement:
     def polish(self, cands: list[Candidate], steps: int, room: int, fine: bool) -> list[Candidate]:
         """The final refinement's polish (``polish_rounds``): the best of ``cands``'s one-change
         :meth:`neighbours`, each started from its continuous values and pose, refined ``steps`` Adam steps (under
-        the finer objective with ``fine``; at most ``room`` steps in all, ``steps + 1`` per neighbour); again
-        around a neighbour that beats it. The first round also refines the :meth:`unpinned` copies of the leader and
+        the finer objective with ``fine``; ``steps + 1`` per neighbour); again around a neighbour that beats it.
+        Each round takes at most ``polish_share`` of ``room`` (the final refinement's Adam steps) that the rounds
+        before it left: a round that found a better leader earns the next its share of the rest (seed 11's chair
+        #2: its first round found the slatted back, its 6 slats among a woken count's values, and used up a room
+        shared by all rounds; the round legs' neighbour of the new leader, the truth, was never tried). The first round also refines the :meth:`unpinned` copies of the leader and
         of the runners-up within ``first_margin`` of it in ``cands`` (equal steps).
         A neighbour that ``cands`` holds already but behind the leader (not among its :meth:`survivors`) is
         refined again from the leader's values: it reached the final refinement with the values the search's
@@ -192,7 +195,7 @@ class FinalRefinement:
             close = self.survivors(cands, self.config.first_margin) if round_ == 0 else []
             requests = [RefineRequest(c.config, s, steps) for c in close for s in self.unpinned(c)]
             requests += [RefineRequest(c, leader.state.clone(), steps) for c in self.neighbours(leader, tried)]
-            requests = requests[:max(0, room) // (steps + 1)]
+            requests = requests[:max(0, int(self.config.polish_share * room)) // (steps + 1)]
             if not requests or self.budget.stopped:
                 break
             tried.update(config_key(r.config) for r in requests)
@@ -281,7 +284,7 @@ class FinalRefinement:
                 return b.max_evaluations - b.evaluations
             return int(0.9 * (b.seconds - b.elapsed) / per_step)
 
-        cands = self.first_survivors(first, self.polish(first, probe, int(cfg.polish_share * room()), fine))
+        cands = self.first_survivors(first, self.polish(first, probe, room(), fine))
         done, split_left, jittered = probe, 1, False
         while not b.stopped:
             left = room()
