@@ -146,8 +146,9 @@ class SearchConfig:
     drawers, their number) a few percent from the truth, too close for the search to rank them (cabinets of
     seed 1563: the truth scored 3-15 % better than the search's choice, never refined alike). 0 turns it off."""
     polish_share: float = 0.35
-    """At most this share of the final refinement's room (Adam steps after its first round) goes to the polish
-    (``polish_rounds``); neighbours beyond it are left out, in decision order."""
+    """At most this share of the final refinement's room (Adam steps after its first round) goes to each round of
+    the polish (``polish_rounds``), of the room the rounds before it left; neighbours beyond it are left out, in
+    the order of :meth:`~backend.search.final.FinalRefinement.neighbours`."""
     duels: bool = False
     """The final refinement's candidates within ``close_margin`` of the best and facing its way meet in a
     round-robin of duels on the evidence that tells each pair apart (the scan points near one and not the other, the surface one
@@ -350,6 +351,26 @@ class SearchContext(FinalRefinement):
                              "final" if fine else "search"))
         self.report(phase="final" if fine else "search")
         return cands
+
+    def affordable(self, requests: list[RefineRequest]) -> list[RefineRequest]:
+        """The longest prefix of ``requests`` whose evaluations fit in what the evaluation budget leaves the
+        search before the final refinement's ``final_share`` (a request costs its ``steps``, times its starts
+        when its configuration is new: see :meth:`evaluate`); all of them without an evaluation budget (the
+        time budget's deadline ends a refinement instead). A search step whose batch overshot the share starved
+        the final refinement: seed 11's cabinet #2, whose last mcts step ended at 3525 of 4000 evaluations, not
+        3200, got 3 drawers for 5."""
+        b = self.budget
+        if not b.max_evaluations:
+            return list(requests)
+        room = (1.0 - self.config.final_share) * b.max_evaluations - b.evaluations
+        out: list[RefineRequest] = []
+        for r in requests:
+            fresh = r.init is None and config_key(self.problem.canonical(r.config)) not in self.by_config
+            room -= r.steps * (max(r.starts, self.config.starts) if fresh else 1)
+            if room < 0:
+                break
+            out.append(r)
+        return out
 
     def report(self, **info: Any) -> None:
         if self.progress is None or self.best is None:

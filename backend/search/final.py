@@ -14,7 +14,7 @@ import torch
 
 from .types import POSE, Candidate, RefineRequest, State, config_key, quarter_turns
 
-__all__ = ["MAX_UNPINNED", "NEIGHBOUR_FANOUT", "PINNED", "FinalRefinement"]
+__all__ = ["MAX_UNPINNED", "NEIGHBOUR_FANOUT", "PINNED", "WOKEN_COUNT_VALUES", "FinalRefinement"]
 
 PINNED = 0.02
 """A normalised continuous value within this of 0 or 1 sits at a bound of its range (:meth:`FinalRefinement.unpinned`)."""
@@ -22,6 +22,10 @@ MAX_UNPINNED = 4
 """At most this many copies with a pinned value moved back (:meth:`FinalRefinement.unpinned`)."""
 NEIGHBOUR_FANOUT = 4
 """At most this many combinations of the decisions a change makes active (:meth:`FinalRefinement.neighbours`)."""
+WOKEN_COUNT_VALUES = 6
+"""At most this many values of a count a change makes active, nearest its default first
+(:meth:`FinalRefinement.neighbours`): all of the library's (slats 2-7, drawers 1-6, shelves 0-5); a woken count
+costs a neighbour per value, each ``fine_probe_steps + 1`` evaluations of the polish's room."""
 
 
 def _is_count(values: Sequence[Any]) -> bool:
@@ -104,11 +108,15 @@ class FinalRefinement:
     def neighbours(self, cand: Candidate, tried: set[tuple]) -> list[dict[str, Any]]:
         """``cand``'s configuration (canonical, its pose kept) with one decision active in it set to another
         value, in decision order: every other value, or for a count with more than three values the values
-        next to it. A change that makes other decisions active comes with each of their values (a count: its
-        default), at most ``NEIGHBOUR_FANOUT`` combinations: a cabinet's drawers changed to doors come as one
-        door and as double doors, which alone would each be worse than the drawers they replace. The
+        next to it. A change that makes other decisions active comes with each of their values, at most
+        ``NEIGHBOUR_FANOUT`` combinations: a cabinet's drawers changed to doors come as one door and as double
+        doors, which alone would each be worse than the drawers they replace. A count it makes active comes with
+        each of its values too (at most ``WOKEN_COUNT_VALUES``, nearest the count's default first: seed 11's
+        chair #2, whose true slatted back has 6 slats, was found solid when the slatted back was tried with the
+        default 4 alone); those other than the default follow every neighbour with it, nearest the default first,
+        so that the polish's room, when it runs out, cuts the farthest counts and not the later decisions. The
         configurations whose keys are in ``tried`` are left out."""
-        out: list[dict[str, Any]] = []
+        tiers: list[tuple[int, dict[str, Any]]] = []
         seen = set(tried)
         decisions = [n for n in self.problem.decisions() if n != POSE]
         for name in decisions:
@@ -122,16 +130,24 @@ class FinalRefinement:
                     continue
                 changed = self.problem.canonical({**cand.config, name: v})
                 woken = [n for n in decisions if n != name and self.problem.is_active(n, cand.config) is not True
-                         and self.problem.is_active(n, changed) is True and not _is_count(list(self.problem.choices(n)))]
-                combos = [changed]
+                         and self.problem.is_active(n, changed) is True]
+                woken.sort(key=lambda n: _is_count(list(self.problem.choices(n))))  # the counts last: never cut
+                combos = [(0, changed)]
                 for n in woken:
-                    combos = [{**c, n: w} for c in combos for w in self.problem.choices(n)][:NEIGHBOUR_FANOUT]
-                for c in combos:
-                    config = self.problem.canonical(c)
-                    key = config_key(config)
-                    if key not in seen:
-                        seen.add(key)
-                        out.append(config)
+                    choices = list(self.problem.choices(n))
+                    if _is_count(choices):  # (distance rank, combination): the count's values nearest its default first
+                        ranked = sorted(choices, key=lambda w, d=changed[n]: (abs(w - d), w))[:WOKEN_COUNT_VALUES]
+                        combos = [(max(t, i), {**c, n: w}) for t, c in combos for i, w in enumerate(ranked)]
+                    else:
+                        combos = [(t, {**c, n: w}) for t, c in combos for w in choices][:NEIGHBOUR_FANOUT]
+                tiers += combos
+        out: list[dict[str, Any]] = []
+        for _, c in sorted(tiers, key=lambda tc: tc[0]):  # stable: decision order within a tier
+            config = self.problem.canonical(c)
+            key = config_key(config)
+            if key not in seen:
+                seen.add(key)
+                out.append(config)
         return out
 
     def unpinned(self, cand: Candidate) -> list[State]:
@@ -159,8 +175,11 @@ class FinalRefinement:
     def polish(self, cands: list[Candidate], steps: int, room: int, fine: bool) -> list[Candidate]:
         """The final refinement's polish (``polish_rounds``): the best of ``cands``'s one-change
         :meth:`neighbours`, each started from its continuous values and pose, refined ``steps`` Adam steps (under
-        the finer objective with ``fine``; at most ``room`` steps in all, ``steps + 1`` per neighbour); again
-        around a neighbour that beats it. The first round also refines the :meth:`unpinned` copies of the leader and
+        the finer objective with ``fine``; ``steps + 1`` per neighbour); again around a neighbour that beats it.
+        Each round takes at most ``polish_share`` of ``room`` (the final refinement's Adam steps) that the rounds
+        before it left: a round that found a better leader earns the next its share of the rest (seed 11's chair
+        #2: its first round found the slatted back, its 6 slats among a woken count's values, and used up a room
+        shared by all rounds; the round legs' neighbour of the new leader, the truth, was never tried). The first round also refines the :meth:`unpinned` copies of the leader and
         of the runners-up within ``first_margin`` of it in ``cands`` (equal steps).
         A neighbour that ``cands`` holds already but behind the leader (not among its :meth:`survivors`) is
         refined again from the leader's values: it reached the final refinement with the values the search's
@@ -176,7 +195,7 @@ class FinalRefinement:
             close = self.survivors(cands, self.config.first_margin) if round_ == 0 else []
             requests = [RefineRequest(c.config, s, steps) for c in close for s in self.unpinned(c)]
             requests += [RefineRequest(c, leader.state.clone(), steps) for c in self.neighbours(leader, tried)]
-            requests = requests[:max(0, room) // (steps + 1)]
+            requests = requests[:max(0, int(self.config.polish_share * room)) // (steps + 1)]
             if not requests or self.budget.stopped:
                 break
             tried.update(config_key(r.config) for r in requests)
@@ -265,7 +284,7 @@ class FinalRefinement:
                 return b.max_evaluations - b.evaluations
             return int(0.9 * (b.seconds - b.elapsed) / per_step)
 
-        cands = self.first_survivors(first, self.polish(first, probe, int(cfg.polish_share * room()), fine))
+        cands = self.first_survivors(first, self.polish(first, probe, room(), fine))
         done, split_left, jittered = probe, 1, False
         while not b.stopped:
             left = room()

@@ -151,6 +151,9 @@ def run_ga(ctx: SearchContext) -> Candidate:
             a = _tournament(ctx, pop, cfg.tournament)
             b = _tournament(ctx, pop, cfg.tournament)
             requests.append(_distinct(ctx, cfg, order, _child(ctx, cfg, order, a, b), taken))
+        requests = ctx.affordable(requests)  # the elite first: a generation the search's share cuts short keeps it
+        if not requests:
+            break
         pop = ctx.evaluate(requests)
         ctx.report(generation=generation)
         if not math.isfinite(min(c.objective for c in pop)):

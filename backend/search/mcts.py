@@ -278,12 +278,12 @@ def run_mcts(ctx: SearchContext) -> Candidate:
         unique: dict[tuple, dict[str, Any]] = {}
         for _, config in batch:
             unique.setdefault(config_key({k: v for k, v in config.items() if k != POSE}), config)
-        requests = [RefineRequest(c, None, cfg.refine_steps) for config in unique.values()
-                    for c in _posed(ctx, config, live)]
+        requests = ctx.affordable([RefineRequest(c, None, cfg.refine_steps) for config in unique.values()
+                                   for c in _posed(ctx, config, live)])
         for path, _ in batch:
             for node in path:
                 node.virtual -= 1
-        if not requests:  # every configuration near the incumbent is saturated
+        if not requests:  # every configuration near the incumbent is saturated, or the search's share is spent
             break
         cands = ctx.evaluate(requests)
         for cand in cands:  # back up every result along its own path (its pose's subtree)

@@ -539,15 +539,16 @@ def test_the_polish_refines_a_neighbour_left_behind_again_from_the_leader_s_valu
     asked = []
 
     def evaluate(requests, fine=False):
-        asked.extend((r.config["style"], r.config["has_legs"], r.init.z.tolist()) for r in requests)
+        asked.extend((r.config["style"], r.config["has_legs"], r.config["legs"], r.init.z.tolist()) for r in requests)
         return [Candidate(dict(r.config), r.init, 0.9 if r.config["style"] == 2 else 1.5) for r in requests]
 
     ctx.evaluate = evaluate
     out = SearchContext.polish(ctx, first, 5, 1000, True)
     lz = leader.state.z.tolist()
-    assert sorted(asked) == [(1, True, lz), (2, False, lz)]  # not the close one, nor the leader itself
-    assert sorted((c.config["style"], c.config["has_legs"], c.objective) for c in out) == [
-        (0, False, 1.04), (1, False, 1.0), (1, True, 1.5), (2, False, 0.9)]
+    legs = [(1, True, n, lz) for n in range(4)]  # legs made active: each count
+    assert sorted(asked) == legs + [(2, False, 0, lz)]  # not the close one, nor the leader itself
+    assert sorted((c.config["style"], c.config["has_legs"], c.config["legs"], c.objective) for c in out) == [
+        (0, False, 0, 1.04), (1, False, 0, 1.0)] + [(1, True, n, 1.5) for n in range(4)] + [(2, False, 0, 0.9)]
 
 
 def test_the_polish_tries_each_active_decision_and_a_count_s_next_values():
@@ -561,7 +562,7 @@ def test_the_polish_tries_each_active_decision_and_a_count_s_next_values():
     assert all(c[POSE] == 1 for c in got)
     leader = _cand({POSE: 0, "style": 0, "has_legs": False, "legs": 0}, 1.0)  # legs inactive: not changed
     got = SearchContext.neighbours(ctx, leader, {config_key({POSE: 0, "style": 1, "has_legs": False, "legs": 0})})
-    assert [(c["style"], c["has_legs"], c["legs"]) for c in got] == [(0, True, 0)]
+    assert [(c["style"], c["has_legs"], c["legs"]) for c in got] == [(0, True, n) for n in range(4)]  # woken: each count
 
 
 def test_a_value_pinned_at_a_bound_is_moved_back_to_its_default_in_a_copy():
