@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,22 +16,9 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'shap
 
 from backend.cli import main
 
-pytestmark = pytest.mark.serial  # run alone, after the parallel part of the suite: each starts a local Ray cluster
+pytestmark = pytest.mark.serial  # run alone, after the parallel part of the suite: they use a local Ray cluster (conftest)
 
 SCENES = ROOT / "sample_scenes" / "scenes"
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    started = not ray.is_initialized()
-    if started:
-        # Ray kills workers when the whole machine passes 95 % memory, whoever uses it; on a shared test machine
-        # that made fits fail for other processes' memory, so the test cluster leaves memory to the OS
-        os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray
-    if started:
-        ray.shutdown()
 
 
 def _summary(out: Path) -> dict[str, dict]:
