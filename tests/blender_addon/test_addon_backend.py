@@ -26,8 +26,10 @@ from tests.fixtures.parity import requires_bpy
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "sample_scenes" / "scenes" / "chair_s1"
-FIT_EVALUATIONS = 1000
-"""Objective evaluations of the reconstruction test's fit (the fit stops there, so the seed fixes its result)."""
+FIT_EVALUATIONS = 1200
+"""Objective evaluations of the reconstruction test's fit (the fit stops there, so the seed fixes its result).
+At 1000 the search's last step, which finds the chair's 2 slats, no longer fits in the search's share of the
+budget (the final refinement keeps its reserve) and the fit ends with 3; 1100 and 1200 find 2."""
 FIT_BUDGET = 600.0
 """Its time budget, a backstop far above what the evaluations take."""
 
