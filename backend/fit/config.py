@@ -75,6 +75,16 @@ class FitConfig:
             raise ValueError(f"unknown method {self.method!r} (choose from {', '.join(METHODS)})")
         return getattr(self, self.method)
 
+    def share(self, seconds: float, **changes: Any) -> FitConfig:
+        """A copy for one part of this fit that gets ``seconds`` of its budget and, under ``max_evaluations``,
+        the same fraction of its evaluations (at least one), so that a fit split into parts (a scene object's
+        screening fits, its continuation and its refit) stays reproducible when the evaluations end it;
+        ``changes`` are set too."""
+        evaluations = self.max_evaluations
+        if evaluations is not None:
+            evaluations = max(1, round(evaluations * seconds / self.budget))
+        return replace(self, budget=seconds, max_evaluations=evaluations, **changes)
+
     def with_search(self, **settings: Any) -> FitConfig:
         """A copy whose chosen method's settings have ``settings`` changed (``refine_steps=8``, ...)."""
         return replace(self, **{self.method: replace(self.search, **settings)})

@@ -126,8 +126,6 @@ def fit(program: Program, observations: Observations, cfg: FitConfig | None = No
     candidate so far, with ``status`` ``"interrupted"``; :class:`FitInterrupted` when none exists yet.
     """
     cfg = cfg or FitConfig()
-    import torch._dynamo  # noqa: F401  (torch.optim imports it with the first optimiser: ~1 s, kept out of the budget)
-
     t0, cpu0 = time.perf_counter(), time.process_time()
     if not (isinstance(cfg.budget, (int, float)) and math.isfinite(cfg.budget) and cfg.budget >= MIN_BUDGET_S):
         raise FitError(f"the budget must be a number of seconds >= {MIN_BUDGET_S:g} (a shorter one cannot refine "

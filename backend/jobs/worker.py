@@ -219,8 +219,6 @@ def init_worker(threads: int = 1, nice: int = 0, warm: bool = True) -> None:
 
     torch.set_num_threads(max(1, int(threads)))
     if warm:
-        import torch._dynamo  # torch.optim imports it with the first optimiser
-
         from translator.loading import has_bpy
 
         from .. import fit  # noqa: F401

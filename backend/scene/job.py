@@ -116,7 +116,7 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
     module = module or compile_program(program)
     screening = bool(meta.get("screening", False))
     reserve = max(MIN_BUDGET_S, RESERVE * cfg.budget) if cfg.budget >= 2 * MIN_BUDGET_S / RESERVE and not screening else 0.0
-    first = replace(cfg, budget=cfg.budget - reserve) if reserve else cfg
+    first = cfg.share(cfg.budget - reserve) if reserve else cfg
     result = fit(program, observations, first, space=space, progress=progress, stop=stop, module=module)
     flags = list(meta.get("flags", []))
     undecided: dict[str, dict[str, float]] = {}
@@ -141,8 +141,9 @@ def fit_scene_object(program, space, observations: Observations, cfg, meta: dict
             left = max(left, MIN_BUDGET_S)
             # every discrete value is now decided (by the scan or, where it cannot tell, the prior): lock them all
             locks = {**cfg.locks, **chosen, **{n: u["prior"] for n, u in undecided.items()}}
-            second = replace(cfg, budget=left, locks=locks, init={**result.discrete, **result.continuous, **chosen},
-                             init_pose=result.world_from_program)
+            # under max_evaluations the refit gets the evaluations of the reserve, not of the time left
+            second = replace(cfg.share(reserve or left), budget=left, locks=locks,
+                             init={**result.discrete, **result.continuous, **chosen}, init_pose=result.world_from_program)
             again = fit(program, observations, second, space=space, progress=progress, stop=stop, module=module)
             again.timings = {**again.timings, "first_fit_s": result.timings["search_s"],
                              "search_s": time.perf_counter() - t0}

@@ -38,7 +38,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,7 @@ def plan_scene(scene_path: str, out: str | Path, settings: SceneFitSettings, *,
             screen_s = max(MIN_BUDGET_S, s.screen * s.fit.budget)
             rest = s.fit.budget - len(progs) * screen_s
             plan.continue_s = rest if 0 < s.screen and rest >= MIN_BUDGET_S else 0.0
-            share = config_to_dict(replace(s.fit, budget=screen_s if plan.continue_s else max(MIN_BUDGET_S, s.fit.budget / len(progs))))
+            share = config_to_dict(s.fit.share(screen_s if plan.continue_s else max(MIN_BUDGET_S, s.fit.budget / len(progs))))
             for prog in progs:
                 name = _candidate_name(prog)
                 sub = PlannedObject(f"{obj.key}~{name}", obj.instance, obj.category, obj.label, prog,
@@ -245,7 +245,7 @@ def plan_continuation(p: PlannedObject, settings: SceneFitSettings, outcomes: di
     (inputs / "object.json").write_text(json.dumps(meta, indent=1) + "\n")
     # the result's pose is in the scan's frame, a fit's in the levelled frame of the object's inputs
     pose = np.linalg.inv(np.asarray(meta["scan_from_fit"], dtype=np.float64)) @ np.asarray(data["world_from_program"])
-    cfg = replace(settings.fit, budget=p.continue_s, init={**data["discrete"], **data["continuous"]}, init_pose=pose.tolist())
+    cfg = settings.fit.share(p.continue_s, init={**data["discrete"], **data["continuous"]}, init_pose=pose.tolist())
     _set_spec(p, keep.program, inputs / "object.json", config_to_dict(cfg), settings.threads)
     p.program, p.continued = keep.program, True
     return True

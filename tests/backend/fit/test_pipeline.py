@@ -125,3 +125,22 @@ def test_fit_api_errors_name_the_problem(bed, targets):
 
     with pytest.raises(ValueError, match=r"config.mcts: unknown setting\(s\) 'steps' for MCTSConfig"):
         config_from_dict(FitConfig, {"method": "mcts", "mcts": {"steps": 3}})
+
+
+def test_a_fit_and_its_outputs_leave_torch_dynamo_unimported(tmp_path):
+    """torch._dynamo costs about 2 s of start-up in every fitting process (a CLI fit, each job worker); nothing a
+    fit runs (the batched Adam is ours) or writes (meshes, fitted.blend, report.png) needs it."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.fixtures import ROOT
+
+    code = ("import sys, json\n"
+            "from backend.cli import main\n"
+            f"rc = main(['fit', '--program', 'bed', '--scan', {str(ROOT / 'sample_scenes/scenes/chair_s1/object_points.ply')!r},"
+            f" '--max-evaluations', '8', '-o', {str(tmp_path)!r}, '--quiet'])\n"
+            "print(json.dumps([rc, 'torch._dynamo' in sys.modules]))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, False]
+    assert (tmp_path / "report.png").is_file()

@@ -110,19 +110,31 @@ def fitted(room, tmp_path_factory) -> tuple[Path, list[tuple[str, str]]]:
 @pytest.mark.parametrize("budget, screen_s, continue_s", [(12.0, 3.0, 6.0), (40.0, 10.0, 20.0), (5.0, 2.5, 0.0)])
 def test_candidates_are_screened_with_a_share_of_the_budget(room, tmp_path, budget, screen_s, continue_s):
     """Each candidate's screening fit gets ``screen`` of the object's budget (the search alone) and the kept one
-    the rest; a budget too small to leave a continuation its shortest fit is split in equal shares of whole fits."""
+    the rest; a budget too small to leave a continuation its shortest fit is split in equal shares of whole fits.
+    Under ``--max-evaluations`` the evaluations are split in the same shares as the seconds."""
     from backend.scene.job import read_object_meta
     from backend.scene.run import SceneFitSettings, plan_scene
 
     settings = SceneFitSettings(map=str(room / "map.json"))
-    settings.fit.budget = budget
+    settings.fit.budget, settings.fit.max_evaluations = budget, 1000
     _, _, plans = plan_scene(str(room / "room_points.ply"), tmp_path, settings)
     assert len(plans) == 2
     for p in plans:
         assert p.continue_s == pytest.approx(continue_s) and [c.program for c in p.candidates] == ["cabinet", "corner_cabinet"]
         for c in p.candidates:
             assert c.spec.config["budget"] == pytest.approx(screen_s)
+            assert c.spec.config["max_evaluations"] == round(1000 * screen_s / budget)
             assert read_object_meta(c.folder / "input" / "object.json")["screening"] is bool(continue_s)
+
+
+def test_a_fit_config_share_splits_the_evaluations_like_the_seconds():
+    from backend.fit import FitConfig
+
+    cfg = FitConfig(budget=20.0, max_evaluations=1000, seed=5)
+    part = cfg.share(5.0, locks={"Drawers": 2})
+    assert (part.budget, part.max_evaluations, part.seed, part.locks) == (5.0, 250, 5, {"Drawers": 2})
+    assert cfg.share(0.001).max_evaluations == 1  # never zero: a part always evaluates its start
+    assert FitConfig(budget=20.0).share(5.0).max_evaluations is None  # a time budget alone stays one
 
 
 @pytest.mark.serial  # run alone (scripts/test.sh): short fits whose box-cabinet choice is close to the margin

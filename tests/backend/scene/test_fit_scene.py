@@ -26,9 +26,19 @@ def room(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fitted(room, tmp_path_factory) -> tuple[Path, int]:
+def box_cabinets(tmp_path_factory) -> Path:
+    """A map fitting cabinets with the box program alone: choosing among candidate programs is test_candidates.py's
+    (a 6 s budget split into three 2 s fits makes that choice depend on the machine's speed)."""
+    path = tmp_path_factory.mktemp("map") / "map.json"
+    path.write_text(json.dumps({"cabinet": "cabinet"}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fitted(room, box_cabinets, tmp_path_factory) -> tuple[Path, int]:
     out = tmp_path_factory.mktemp("fit")
-    rc = main(["fit-scene", str(room / "room_points.ply"), "-o", str(out), "--budget", "6", "--jobs", "2", "--quiet"])
+    rc = main(["fit-scene", str(room / "room_points.ply"), "-o", str(out), "--budget", "6", "--jobs", "2", "--quiet",
+               "--map", str(box_cabinets)])
     return out, rc
 
 
@@ -109,13 +119,13 @@ def test_scene_blend_reloads_with_the_summarys_values(fitted):
         assert np.allclose(m, np.asarray(r["world_from_program"]), atol=1e-4)
 
 
-def test_one_objects_failure_keeps_the_others(room, tmp_path, capsys):
+def test_one_objects_failure_keeps_the_others(room, box_cabinets, tmp_path, capsys):
     # the chair has few points: a fit that asks for more refuses it, the others go on
     truth = json.loads((room / "ground_truth.json").read_text())
     chair_points = next(o["points"] for o in truth["objects"] if o["program"] == "chair")
     need = chair_points + 50
-    rc = main(["fit-scene", str(room / "room_points.ply"), "-o", str(tmp_path), "--budget", "4", "--jobs", "2",
-               "--min-points", str(need), "--only", "chair", "cabinet", "--quiet"])
+    rc = main(["fit-scene", str(room / "room_points.ply"), "-o", str(tmp_path), "--budget", "2", "--jobs", "2",
+               "--min-points", str(need), "--only", "chair", "cabinet", "--map", str(box_cabinets), "--quiet"])
     assert rc == 1
     rows = {r["category"]: r for r in json.loads((tmp_path / "summary.json").read_text())["objects"]}
     assert rows["chair"]["state"] == "failed" and "points" in rows["chair"]["error"]
