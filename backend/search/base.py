@@ -309,7 +309,8 @@ class SearchContext(FinalRefinement):
         actually taken are counted. ``phase`` names the phase for :attr:`phase_seconds` (default:
         ``final`` when ``fine``, else ``search``)."""
         requests = [replace(r, config=self.problem.canonical(r.config)) for r in requests]  # the caller's stay as given
-        for r in requests:
+        starts = [self.request_starts(r) for r in requests]
+        for r, n in zip(requests, starts, strict=True):
             if r.init is None:
                 seen = self.by_config.get(config_key(r.config))
                 if seen is not None:
@@ -317,10 +318,7 @@ class SearchContext(FinalRefinement):
             if r.init is None:
                 if r.hint is None:
                     r.hint = self.donor(r.config)
-                # a similar configuration's refined values usually start closest, but a structural change
-                # (legs removed, a cushion more) can leave them in a compensating basin: the defaults
-                # start beside them
-                r.starts = max(r.starts, self.config.starts)
+                r.starts = n
         t0 = time.perf_counter()
         deadline = self.budget.deadline(0.0 if fine else self.config.final_share)
         budget = self.budget
@@ -328,8 +326,8 @@ class SearchContext(FinalRefinement):
                                     should_stop=lambda: budget.stopped or time.perf_counter() >= deadline)
         phase = phase or ("final" if fine else "search")
         self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + time.perf_counter() - t0
-        for r, c in zip(requests, cands, strict=True):  # one candidate per request, in order
-            self.budget.evaluations += c.refine_steps * (r.starts if r.init is None else 1)
+        for r, c, n in zip(requests, cands, starts, strict=True):  # one candidate per request, in order
+            self.budget.evaluations += c.refine_steps * n
             key = config_key(r.config)
             self.steps_done[key] = self.steps_done.get(key, 0) + c.refine_steps
         pool = self.finals if fine else self.by_config
@@ -352,10 +350,19 @@ class SearchContext(FinalRefinement):
         self.report(phase="final" if fine else "search")
         return cands
 
+    def request_starts(self, r: RefineRequest) -> int:
+        """How many refinements from different starts ``r`` runs in :meth:`evaluate` (its evaluations are its
+        steps times that): one when it has a starting state or its configuration was refined before (that
+        state warm-starts it), else at least ``config.starts``: a similar configuration's refined values
+        usually start closest, but a structural change (legs removed, a cushion more) can leave them in a
+        compensating basin, so the defaults start beside them."""
+        fresh = r.init is None and config_key(self.problem.canonical(r.config)) not in self.by_config
+        return max(r.starts, self.config.starts) if fresh else 1
+
     def affordable(self, requests: list[RefineRequest]) -> list[RefineRequest]:
         """The longest prefix of ``requests`` whose evaluations fit in what the evaluation budget leaves the
-        search before the final refinement's ``final_share`` (a request costs its ``steps``, times its starts
-        when its configuration is new: see :meth:`evaluate`); all of them without an evaluation budget (the
+        search before the final refinement's ``final_share`` (a request costs its ``steps`` times
+        :meth:`request_starts`); all of them without an evaluation budget (the
         time budget's deadline ends a refinement instead). A search step whose batch overshot the share starved
         the final refinement: seed 11's cabinet #2, whose last mcts step ended at 3525 of 4000 evaluations, not
         3200, got 3 drawers for 5."""
@@ -365,8 +372,7 @@ class SearchContext(FinalRefinement):
         room = (1.0 - self.config.final_share) * b.max_evaluations - b.evaluations
         out: list[RefineRequest] = []
         for r in requests:
-            fresh = r.init is None and config_key(self.problem.canonical(r.config)) not in self.by_config
-            room -= r.steps * (max(r.starts, self.config.starts) if fresh else 1)
+            room -= r.steps * self.request_starts(r)
             if room < 0:
                 break
             out.append(r)
