@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+unset PYTHONDONTWRITEBYTECODE  # the demo's worker processes reuse the compiled modules (__pycache__, git-ignored)
 exec .venv/bin/shapeprog demo "$@"

@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Keep compiled bytecode (__pycache__, git-ignored) even where the environment asks Python not to write it: the
+# suite starts dozens of Python processes (pytest workers, servers, job workers, command-line fits), and without
+# it each one compiles the project's modules, and each pytest worker rewrites every test module, again.
+unset PYTHONDONTWRITEBYTECODE
 .venv/bin/ruff check .
 workers=$(.venv/bin/python -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))")
 status=0
