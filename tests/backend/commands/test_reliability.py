@@ -121,10 +121,10 @@ def test_a_ten_million_point_scan_costs_about_what_a_small_one_does(tmp_path):
     scan = tmp_path / "big.ply"
     _write_big_scan(scan, 10_000_000)
     t0 = time.monotonic()
-    p = shapeprog("fit", "-p", BED, "--scan", scan, "--budget", 10, "--quiet", "-o", tmp_path / "out")
+    p = shapeprog("fit", "-p", BED, "--scan", scan, "--budget", 5, "--quiet", "-o", tmp_path / "out")
     _, err = p.communicate(timeout=300)
     seconds = time.monotonic() - t0
     assert p.returncode == 0, err
     result = json.loads((tmp_path / "out" / "result.json").read_text())
-    assert result["timings"]["search_s"] <= 11.0
-    assert seconds < 60, f"{seconds:.1f} s"
+    assert result["timings"]["search_s"] <= 5.5
+    assert seconds < 55, f"{seconds:.1f} s"
