@@ -1,8 +1,8 @@
 """Noise Texture: Blender parity of Fac and Color driving Set Position on a grid, for every dimension count and
 noise type (FBM with normalize on and off), several Scale / Detail (fractional too) / Roughness values,
-and every type at 15 octaves from positions exact in float32; batched
-like single evaluations; float64 gradchecks of every float input; the random offsets in range, float32 and
-float64 values close, Perlin 0 on the lattice; unknown modes refused in one line."""
+and every type at 15 octaves from positions exact in float32; batched like single evaluations; float64
+gradchecks of every float input the mode reads (the others shown unread); the random offsets in range, float32
+and float64 values close, Perlin 0 on the lattice; unknown modes refused in one line."""
 
 from __future__ import annotations
 
