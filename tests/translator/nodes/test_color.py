@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.parity import empty_scene, requires_bpy
 from tests.fixtures.probes import build_probe, draw_sets
 from translator import runtime as rt
 from translator.nodes import color as C
@@ -40,7 +40,7 @@ def _set_ramp(node, stops, interpolation):
 @pytest.mark.parametrize("ramp", list(_RAMPS))
 @pytest.mark.parametrize("interpolation", C.RAMP_INTERPOLATIONS)
 def test_color_ramp_parity(interpolation, ramp):
-    reset_blender()
+    empty_scene()
     probe = build_probe("ShaderNodeValToRGB", {"Fac": "FLOAT"}, ["Color", "Alpha"])
     _set_ramp(probe.node, _RAMPS[ramp], interpolation)
     edges = [{"Fac": v} for v in (0.0, 1.0, -0.5, 1.5, 0.2, 0.9)]
@@ -54,7 +54,7 @@ def test_color_ramp_parity(interpolation, ramp):
 def test_color_ramp_hsv_hsl_parity(color_mode, hue):
     """HSV / HSL ramps (linear in that space whatever the interpolation), the hue each way round; stops
     with hues both sides of 0.5 apart and a grey stop."""
-    reset_blender()
+    empty_scene()
     probe = build_probe("ShaderNodeValToRGB", {"Fac": "FLOAT"}, ["Color", "Alpha"])
     stops = [(0.1, (0.9, 0.1, 0.2, 1.0)), (0.4, (0.1, 0.2, 0.9, 0.5)), (0.6, (0.5, 0.5, 0.5, 0.8)), (0.95, (0.2, 0.9, 0.3, 0.1))]
     _set_ramp(probe.node, stops, "EASE")
@@ -70,13 +70,13 @@ def test_combine_and_separate_color_parity(mode):
     """Combine Color in ``mode`` (hue beyond [0, 1], saturations and values beyond their range), read back
     by the probe's RGB Separate Color; then Separate Color in ``mode`` of colors (grey, ties of the largest
     component, negative components)."""
-    reset_blender()
+    empty_scene()
     names = ("Red", "Green", "Blue", "Alpha")
     probe = build_probe("FunctionNodeCombineColor", dict.fromkeys(names, "FLOAT"), ["Color"], mode=mode)
     assert any(n.bl_idname == "FunctionNodeSeparateColor" for n in probe.ng.nodes)  # the probe reads the components back
     sets = draw_sets(2, dict.fromkeys(names, ("float", -0.5, 1.5)), 16, [{"Red": 0.0}, {"Green": 0.0}, {"Blue": 1.0}])
     assert probe.check_batched(sets) == len(sets)
-    reset_blender()
+    empty_scene()
     probe = build_probe("FunctionNodeSeparateColor", {"Color": "COLOR"}, list(names), mode=mode)
     grey = {"Color_Red": 0.4, "Color_Green": 0.4, "Color_Blue": 0.4}
     tie = {"Color_Red": 0.8, "Color_Green": 0.8, "Color_Blue": 0.1}

@@ -186,7 +186,7 @@ def test_curve_to_mesh_gradcheck():
             prof = CP.curve_circle(resolution=5, radius=rr)[0]
             return C.curve_to_mesh(main, prof, fill_caps=True).mesh.verts
 
-        assert torch.autograd.gradcheck(sweep, (mid, r))
+        assert torch.autograd.gradcheck(sweep, (mid, r), fast_mode=True, atol=1e-7)
         h = torch.tensor([[-0.5, 0.5, 0.2]], dtype=torch.float64, requires_grad=True)
         tilt = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
 
@@ -194,7 +194,7 @@ def test_curve_to_mesh_gradcheck():
             main = C.set_curve_tilt(CP.bezier_segment(resolution=5, start_handle=hh), tilt=tt)
             return C.curve_to_mesh(main, CP.quadrilateral(width=0.3, height=0.1), fill_caps=True).mesh.verts
 
-        assert torch.autograd.gradcheck(bez, (h, tilt))
+        assert torch.autograd.gradcheck(bez, (h, tilt), fast_mode=True, atol=1e-7)
 
 
 @requires_bpy
@@ -315,7 +315,7 @@ def test_fillet_gradcheck(mode):
             geo = C.fillet_curve(CP.quadrilateral(width=ww, height=1.0), radius=rr, mode=mode, count=3, limit_radius=True)
             return C.curve_to_mesh(geo, CP.curve_circle(resolution=4, radius=0.05)[0], fill_caps=True).mesh.verts
 
-        assert torch.autograd.gradcheck(fillet, (w, r))
+        assert torch.autograd.gradcheck(fillet, (w, r), fast_mode=True, atol=1e-7)
 
 
 @requires_bpy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.parity import empty_scene, requires_bpy
 from tests.fixtures.probes import build_probe, f32
 from translator.blender_export import export_object
 from translator.nodes import inputs as I
@@ -12,7 +12,7 @@ from translator.nodes import inputs as I
 
 @pytest.fixture(scope="module")
 def probes():
-    reset_blender()
+    empty_scene()
     kinds = {"ShaderNodeValue": "Value", "FunctionNodeInputInt": "Integer", "FunctionNodeInputBool": "Boolean",
              "FunctionNodeInputVector": "Vector"}
     return {bl: build_probe(bl, {}, [out]) for bl, out in kinds.items()}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.parity import empty_scene, requires_bpy
 from tests.fixtures.probes import build_probe, draw_sets
 from translator import runtime as rt
 from translator.nodes import color as C
@@ -18,7 +18,7 @@ from translator.nodes.primitives import make_mesh
 
 @pytest.fixture(scope="module")
 def blender():
-    reset_blender()
+    empty_scene()
 
 
 # ---------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_float_curve_without_mapping_is_refused():
 def test_mix_color_parity(blend, clamp_result):
     """Colors with components in [-0.5, 1.5] (Blender's branches at 0, 0.5 and 1 all taken), factors
     beyond [0, 1] unclamped; the alpha is A's."""
-    reset_blender()
+    empty_scene()
     probe = build_probe("ShaderNodeMix", {"Factor_Float": "FLOAT", "A_Color": "COLOR", "B_Color": "COLOR"}, ["Result_Color"],
                         scale=2.0, data_type="RGBA", blend_type=blend, clamp_result=clamp_result, clamp_factor=False)
     spec = {"Factor_Float": ("float", -0.5, 1.5)} | {f"{o}_{c}": ("float", -0.5, 1.5) for o in ("A_Color", "B_Color")
@@ -162,7 +162,7 @@ def test_mix_color_parity(blend, clamp_result):
 def test_mix_rotation_parity(clamp):
     """Quaternion slerp: random rotations, the shorter way round (negative dot products), nearly equal
     rotations (the linear fallback) and factors beyond [0, 1]."""
-    reset_blender()
+    empty_scene()
     probe = build_probe("ShaderNodeMix", {"Factor_Float": "FLOAT", "A_Rotation": "QUATERNION", "B_Rotation": "QUATERNION"},
                         ["Result_Rotation"], scale=2.0, data_type="ROTATION", clamp_factor=clamp)
     spec = {"Factor_Float": ("float", -0.5, 1.5)} | {f"{o}_{c}": ("float", -1, 1) for o in ("A_Rotation", "B_Rotation")
@@ -207,7 +207,7 @@ def _set_vector_curves(node, use_clip: bool):
 @requires_bpy
 @pytest.mark.parametrize("use_clip", (False, True))
 def test_vector_curves_parity(use_clip):
-    reset_blender()
+    empty_scene()
     probe = build_probe("ShaderNodeVectorCurve", {"Fac": "FLOAT", "Vector": "VECTOR"}, ["Vector"], scale=2.0)
     _set_vector_curves(probe.node, use_clip)
     sets = draw_sets(9, {"Fac": ("float", -0.5, 1.5), "Vector": ("vector", -1.5, 1.5)}, 24, [{"Fac": 1.0}, {"Fac": 0.0}])

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.parity import empty_scene, requires_bpy
 from tests.fixtures.probes import build_probe, draw_sets
 from translator import runtime as rt
 from translator.nodes import get_spec
@@ -85,7 +85,7 @@ def _math_sets(op: str, seed: int, count: int) -> list[dict]:
 @pytest.fixture(scope="module")
 def blender():
     """A fresh Blender scene shared by this module's probes (each probe is its own object)."""
-    reset_blender()
+    empty_scene()
 
 
 @pytest.fixture(scope="module")

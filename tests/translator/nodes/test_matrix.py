@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.parity import empty_scene, requires_bpy
 from tests.fixtures.probes import MATRIX_ENTRIES, build_probe, draw_sets
 from translator import runtime as rt
 from translator.nodes import matrix as M
@@ -49,7 +49,7 @@ def _tf(ident: str, t=(0.5, -1.0, 2.0), scale=(1.0, 1.0, 1.0), shear: float = 0.
 
 @requires_bpy
 def test_combine_and_separate_matrix_parity():
-    reset_blender()
+    empty_scene()
     probe = build_probe("FunctionNodeCombineMatrix", dict.fromkeys(MATRIX_ENTRIES, "FLOAT"), ["Matrix"], scale=3.0)
     assert any(n.bl_idname == "FunctionNodeSeparateMatrix" for n in probe.ng.nodes)  # the probe reads the entries back
     sets = draw_sets(1, {e: ("float", -3, 3) for e in MATRIX_ENTRIES}, 12, [dict(zip(MATRIX_ENTRIES, _IDENTITY))])
@@ -60,7 +60,7 @@ def test_combine_and_separate_matrix_parity():
 @pytest.mark.parametrize("name", ["FunctionNodeMatrixMultiply", "FunctionNodeTransposeMatrix", "FunctionNodeInvertMatrix",
                                   "FunctionNodeMatrixDeterminant"])
 def test_matrix_operations_parity(name):
-    reset_blender()
+    empty_scene()
     ops = {"Matrix": "MATRIX"} | ({"Matrix_001": "MATRIX"} if name == "FunctionNodeMatrixMultiply" else {})
     outputs = {"FunctionNodeInvertMatrix": ["Matrix", "Invertible"], "FunctionNodeMatrixDeterminant": ["Determinant"]}
     probe = build_probe(name, ops, outputs.get(name, ["Matrix"]), scale=4.0)
@@ -80,7 +80,7 @@ def test_matrix_operations_parity(name):
 @requires_bpy
 @pytest.mark.parametrize("name", ["FunctionNodeTransformPoint", "FunctionNodeTransformDirection", "FunctionNodeProjectPoint"])
 def test_transform_and_project_point_parity(name):
-    reset_blender()
+    empty_scene()
     vec = "Direction" if name == "FunctionNodeTransformDirection" else "Vector"
     probe = build_probe(name, {vec: "VECTOR", "Transform": "MATRIX"}, [vec], scale=4.0)
     spec = {vec: ("vector", -2, 2)} | _matrix_spec("Transform", -1.5, 1.5)
@@ -98,7 +98,7 @@ def test_transform_and_project_point_parity(name):
 def test_separate_transform_quaternion_parity():
     """Separate Transform's rotation read as Blender's quaternion: random, sheared, mirrored and
     zero-scale affine matrices (normalized axes, Euler, quaternion)."""
-    reset_blender()
+    empty_scene()
     probe = build_probe("FunctionNodeSeparateTransform", {"Transform": "MATRIX"}, ["Translation", "Rotation", "Scale"], scale=4.0)
     edges = [_tf("Transform", scale=(-1.0, 1.0, 1.0)), _tf("Transform", scale=(0.0, 1.0, 1.0)), _tf("Transform", shear=0.8),
              _tf("Transform", scale=(2.0, 3.0, 0.5)), _matrix("Transform", _IDENTITY)]

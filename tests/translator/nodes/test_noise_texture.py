@@ -1,15 +1,17 @@
 """Noise Texture: Blender parity of Fac and Color driving Set Position on a grid, for every dimension count and
 noise type (FBM with normalize on and off), several Scale / Detail (fractional too) / Roughness values,
-and every type at 15 octaves from positions exact in float32; batched
-like single evaluations; float64 gradchecks of every float input; the random offsets in range, float32 and
-float64 values close, Perlin 0 on the lattice; unknown modes refused in one line."""
+and every type at 15 octaves from positions exact in float32; batched like single evaluations; float64
+gradchecks of every float input the mode reads (the others shown unread); the random offsets in range, float32
+and float64 values close, Perlin 0 on the lattice; unknown modes refused in one line."""
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 import pytest
 import torch
 
-from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, translate_object
+from tests.fixtures.parity import Tree, batch_and_singles, check_parity, requires_bpy, split_values, translate_object
 from tests.fixtures.probes import draw_sets
 from translator import runtime as rt
 from translator.nodes import noise_texture as NT
@@ -47,13 +49,29 @@ def _sets(obj, seed: int) -> list[dict]:
     return draw_sets(seed, spec, 4, [{k: v for k, v in e.items() if k in names} for e in extra])
 
 
+@pytest.fixture(scope="module")
+def traces():
+    """The context the parity checks run in: as usual (programs trace) when a Noise Texture program can be traced,
+    else the plain path. Today every program's trace fails in ``perlin_signed``, which all modes share (a traced
+    size indexes ``_SCALES``), and the program runs plain after a failed attempt that costs several plain runs:
+    running plain from the start compares the same results with Blender."""
+    module = translate_object(_program("3D", "FBM", True, "Fac"))
+    for _ in range(2):  # the second call with one key records its trace
+        module.program(*split_values(module, {"Scale": 2.0}))
+    entry = next(v for v in vars(module).values() if hasattr(v, "_shapeprog_traces"))
+    if entry._shapeprog_traces.stats["untraceable"]:
+        return lambda: rt.eval_context(rt.current().dtype, rt.current().device, trace=False)
+    return nullcontext
+
+
 @requires_bpy
 @pytest.mark.parametrize("output", ("Fac", "Color"))
 @pytest.mark.parametrize("mode", _MODES, ids=lambda m: "-".join(map(str, m)))
-def test_noise_texture_parity(mode, output):
+def test_noise_texture_parity(mode, output, traces):
     obj = _program(*mode, output)
     sets = _sets(obj, 3)
-    assert check_parity(obj, sets) == len(sets)
+    with traces():
+        assert check_parity(obj, sets) == len(sets)
 
 
 def _exact_input_program(noise_type: str):
@@ -99,24 +117,44 @@ def test_noise_texture_batch_equals_singles(mode):
     assert torch.equal(batch, singles)
 
 
+_GRAD_NAMES = ("Vector", "W", "Scale", "Detail", "Roughness", "Lacunarity", "Offset", "Gain", "Distortion")
+
+
+def _read_inputs(dims: str, noise_type: str) -> set[str]:
+    """The inputs the noise reads (Blender shows only these): Vector from 2D on, W in 1D and 4D, Offset in
+    the terrain types, Gain in Hybrid and Ridged."""
+    unread = {"1D": {"Vector"}, "2D": {"W"}, "3D": {"W"}, "4D": set()}[dims]
+    if noise_type in ("FBM", "MULTIFRACTAL"):
+        unread |= {"Offset", "Gain"}
+    elif noise_type == "HETERO_TERRAIN":
+        unread |= {"Gain"}
+    return set(_GRAD_NAMES) - unread
+
+
 @pytest.mark.parametrize("noise_type", NT.NOISE_TYPES)
 @pytest.mark.parametrize("dims", NT.NOISE_DIMENSIONS)
 def test_noise_texture_gradcheck(dims, noise_type, monkeypatch):
-    # float64 all through (no float32 values), so finite differences see the smooth function
+    # float64 all through (no float32 values), so finite differences see the smooth function; the inputs the
+    # noise reads are gradchecked, the others shown unread (changing them changes nothing); Detail 1.4: two
+    # octaves and a fractional one (every fractal's loop and its fractional step)
     monkeypatch.setattr(NT, "FLOAT32_FORWARD", False)
     g = torch.Generator().manual_seed(7)
-    vec = (torch.rand((4, 3), generator=g, dtype=torch.float64) * 3 - 1.5).requires_grad_()
-    scalars = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
-               for v in (0.3, 1.7, 2.4, 0.6, 1.4, 0.8, 1.3, 0.25)]  # W Scale Detail Roughness Lacunarity Offset Gain Distortion
+    vec = torch.rand((4, 3), generator=g, dtype=torch.float64) * 3 - 1.5
+    values = [vec] + [torch.tensor(v, dtype=torch.float64) for v in (0.3, 1.7, 1.4, 0.6, 1.4, 0.8, 1.3, 0.25)]
+    read = _read_inputs(dims, noise_type)
 
-    def f(v, w, scale, detail, rough, lac, offset, gain, dist):
+    def f(*inputs):
         with rt.eval_context(torch.float64):
-            fac, col = NT.noise_texture(dims, noise_type, noise_type != "FBM" or dims != "2D", vector=v, w=w, scale=scale,
-                                        detail=detail, roughness=rough, lacunarity=lac, offset=offset, gain=gain,
-                                        distortion=dist)
-        return fac, col
+            v, w, scale, detail, rough, lac, offset, gain, dist = inputs
+            return NT.noise_texture(dims, noise_type, noise_type != "FBM" or dims != "2D", vector=v, w=w, scale=scale,
+                                    detail=detail, roughness=rough, lacunarity=lac, offset=offset, gain=gain,
+                                    distortion=dist)
 
-    assert torch.autograd.gradcheck(f, (vec, *scalars), eps=1e-7, fast_mode=True)  # Color: large curvature in Lacunarity at the offsets
+    moved = [x + 0.37 if name not in read else x for name, x in zip(_GRAD_NAMES, values)]
+    for a, b in zip(f(*values), f(*moved)):
+        assert torch.equal(a, b)
+    inputs = [x.clone().requires_grad_(name in read) for name, x in zip(_GRAD_NAMES, values)]
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-7, fast_mode=True)  # Color: large curvature in Lacunarity at the offsets
 
 
 def test_random_offsets_and_float32_values():

@@ -21,8 +21,8 @@ from tests.fixtures.parity import (
     Tree,
     check_parity,
     compare_attributes,
+    empty_scene,
     requires_bpy,
-    reset_blender,
     split_values,
     translate_object,
 )
@@ -86,7 +86,7 @@ def _parity(obj, value_sets, attributes=lambda values: ["uv"], edges=True) -> in
 
 @requires_bpy
 def test_cube_parity():
-    reset_blender()
+    empty_scene()
     obj = _build("GeometryNodeMeshCube", {"Size": "NodeSocketVector", "Vertices X": "NodeSocketInt",
                                           "Vertices Y": "NodeSocketInt", "Vertices Z": "NodeSocketInt"}, stores=[UV])
     counts = ("choice", [1, 2, 3, 4, 6])
@@ -103,7 +103,7 @@ def test_cube_parity():
 
 @requires_bpy
 def test_grid_parity():
-    reset_blender()
+    empty_scene()
     obj = _build("GeometryNodeMeshGrid", {"Size X": "NodeSocketFloat", "Size Y": "NodeSocketFloat",
                                           "Vertices X": "NodeSocketInt", "Vertices Y": "NodeSocketInt"}, stores=[UV])
     counts = ("choice", [1, 2, 3, 5, 8])
@@ -155,7 +155,7 @@ _ROUND_EDGE_CASES = [
 @requires_bpy
 @pytest.mark.parametrize("fill_type", ["NONE", "NGON", "TRIANGLE_FAN"])
 def test_cylinder_parity(fill_type):
-    reset_blender()
+    empty_scene()
     inputs = {"Vertices": "NodeSocketInt", "Side Segments": "NodeSocketInt", "Radius": "NodeSocketFloat",
               "Depth": "NodeSocketFloat"} | ({} if fill_type == "NONE" else {"Fill Segments": "NodeSocketInt"})
     obj = _build("GeometryNodeMeshCylinder", inputs, {"fill_type": fill_type}, stores=_SELECTIONS)
@@ -171,7 +171,7 @@ def test_cylinder_parity(fill_type):
 @requires_bpy
 @pytest.mark.parametrize("fill_type", ["NONE", "NGON", "TRIANGLE_FAN"])
 def test_cone_parity(fill_type):
-    reset_blender()
+    empty_scene()
     inputs = {"Vertices": "NodeSocketInt", "Side Segments": "NodeSocketInt", "Radius Top": "NodeSocketFloat",
               "Radius Bottom": "NodeSocketFloat", "Depth": "NodeSocketFloat"}
     if fill_type != "NONE":
@@ -189,7 +189,7 @@ def test_cone_parity(fill_type):
 
 @requires_bpy
 def test_uv_sphere_parity():
-    reset_blender()
+    empty_scene()
     obj = _build("GeometryNodeMeshUVSphere", {"Segments": "NodeSocketInt", "Rings": "NodeSocketInt",
                                               "Radius": "NodeSocketFloat"}, stores=[UV])
     spec = {"Segments": ("choice", [3, 4, 5, 7, 16, 32]), "Rings": ("choice", [2, 3, 4, 9]), "Radius": ("float", -2.0, 3.0)}
@@ -200,7 +200,7 @@ def test_uv_sphere_parity():
 
 @requires_bpy
 def test_ico_sphere_parity():
-    reset_blender()
+    empty_scene()
     obj = _build("GeometryNodeMeshIcoSphere", {"Radius": "NodeSocketFloat", "Subdivisions": "NodeSocketInt"}, stores=[UV])
     spec = {"Radius": ("float", -2.0, 3.0), "Subdivisions": ("choice", [1, 2, 3, 4])}
     extra = [{"Subdivisions": 0}, {"Subdivisions": -3}, {"Subdivisions": 5}, {"Subdivisions": 2, "Radius": 0.0}]
@@ -210,7 +210,7 @@ def test_ico_sphere_parity():
 @requires_bpy
 @pytest.mark.parametrize("mode,count_mode", [("OFFSET", "TOTAL"), ("END_POINTS", "TOTAL"), ("END_POINTS", "RESOLUTION")])
 def test_mesh_line_parity(mode, count_mode):
-    reset_blender()
+    empty_scene()
     counted = count_mode == "TOTAL"
     inputs = {"Start Location": "NodeSocketVector", "Offset": "NodeSocketVector"}
     inputs |= {"Count": "NodeSocketInt"} if counted else {"Resolution": "NodeSocketFloat"}
@@ -628,7 +628,7 @@ def test_topology_is_cached_per_counts():
 
 @requires_bpy
 def test_generated_code_builds_only_the_outputs_read():
-    reset_blender()
+    empty_scene()
     obj = _build("GeometryNodeMeshCylinder", {"Radius": "NodeSocketFloat"}, {"fill_type": "NGON"},
                  stores=[("Side", "side", "FACE", "BOOLEAN")])
     module = translate_object(obj)
@@ -638,7 +638,7 @@ def test_generated_code_builds_only_the_outputs_read():
     geo, *_ = P.mesh_cylinder(radius=0.5, fill_type="NGON", outputs_used=("Mesh", "Side"))
     names = sorted(_anonymous(geo.mesh))  # only the Side output's anonymous attribute: no Top / Bottom / UV Map
     assert len(names) == 1 and names[0].startswith(".side_")
-    reset_blender()
+    empty_scene()
     module = translate_object(_build("GeometryNodeMeshIcoSphere", {"Radius": "NodeSocketFloat"}))
     assert "outputs_used=('Mesh',)" in module.SOURCE
     assert _anonymous(module.program({}, {"Radius": torch.tensor([0.5, 2.0])})) == {}

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tests.fixtures.parity import requires_bpy, reset_blender
+from tests.fixtures.parity import empty_scene, requires_bpy
 from tests.fixtures.probes import build_probe, draw_sets
 from translator import runtime as rt
 from translator.nodes import get_spec
@@ -19,7 +19,7 @@ from translator.nodes.primitives import make_mesh
 
 @pytest.fixture(scope="module")
 def blender():
-    reset_blender()
+    empty_scene()
 
 
 # ---------------------------------------------------------------------------

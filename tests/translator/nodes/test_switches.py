@@ -25,7 +25,7 @@ SOCKET_TYPE = {"FLOAT": "VALUE"}
 def test_switch_sockets_in_blender_5():
     """Switch: Switch/False/True -> Output typed by input_type; Index Switch: Index, Item_0..; Menu
     Switch: Menu, Item_<id> inputs, and Output plus one boolean output per item (Item_<id>)."""
-    P.reset_blender()
+    P.empty_scene()
     ng = P.new_tree()
     sw = ng.nodes.new("GeometryNodeSwitch")
     for t in SWITCH_TYPES:
