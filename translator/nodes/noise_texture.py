@@ -151,7 +151,7 @@ def perlin_signed(p: torch.Tensor) -> torch.Tensor:
     every 100000 (``fmod``) with 0.5 added from 1e6 on, as Blender guards float precision."""
     correction = 0.5 * (p.abs() >= 1000000.0).to(p.dtype)
     q = torch.fmod(p, 100000.0) + correction
-    r = _perlin_noise(q) * _f32(_SCALES[p.shape[-1]])
+    r = _perlin_noise(q) * _f32(_SCALES[int(p.shape[-1])])  # a constant of the program (the trace records it)
     return torch.where(torch.isinf(r), torch.zeros_like(r), r)
 
 

@@ -6,8 +6,6 @@ and float64 values close, Perlin 0 on the lattice; unknown modes refused in one 
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import pytest
 import torch
 
@@ -49,28 +47,39 @@ def _sets(obj, seed: int) -> list[dict]:
     return draw_sets(seed, spec, 4, [{k: v for k, v in e.items() if k in names} for e in extra])
 
 
-@pytest.fixture(scope="module")
-def traces():
-    """The context the parity checks run in: as usual (programs trace) when a Noise Texture program can be traced,
-    else the plain path. Today every program's trace fails in ``perlin_signed``, which all modes share (a traced
-    size indexes ``_SCALES``), and the program runs plain after a failed attempt that costs several plain runs:
-    running plain from the start compares the same results with Blender."""
-    module = translate_object(_program("3D", "FBM", True, "Fac"))
-    for _ in range(2):  # the second call with one key records its trace
-        module.program(*split_values(module, {"Scale": 2.0}))
-    entry = next(v for v in vars(module).values() if hasattr(v, "_shapeprog_traces"))
-    if entry._shapeprog_traces.stats["untraceable"]:
-        return lambda: rt.eval_context(rt.current().dtype, rt.current().device, trace=False)
-    return nullcontext
+def _plain():
+    """The parity checks' context: the plain path (the traced one's replays are compared with it below, which
+    records 5 traces where the parity checks would record one per mode and value set)."""
+    return rt.eval_context(rt.current().dtype, rt.current().device, trace=False)
+
+
+@requires_bpy
+@pytest.mark.parametrize("mode", [("1D", "FBM", True), ("2D", "RIDGED_MULTIFRACTAL", True), ("3D", "HETERO_TERRAIN", True),
+                                  ("4D", "HYBRID_MULTIFRACTAL", True), ("3D", "MULTIFRACTAL", False)],
+                         ids=lambda m: "-".join(map(str, m)))
+def test_noise_texture_programs_trace_and_replay_the_plain_results(mode):
+    """Every dimension count's program records a trace (the dimension indexes a constant: a traced size once
+    made every Noise program untraceable) and its replays equal the plain path at other scales."""
+    obj = _program(*mode, "Fac")
+    module = translate_object(obj)
+    first = {**_sets(obj, 5)[0], "Detail": 1.4}  # two octaves and a fraction: a trace of every part, quickly recorded
+    for scale in (first["Scale"], 1.3, 2.9):  # the octaves and branches the trace guards stay; the values change
+        args = split_values(module, {**first, "Scale": scale})
+        with _plain():
+            plain = module.program(*args).verts
+        for _ in range(2):  # the first call with a key runs plain, the next records its trace, then it replays
+            torch.testing.assert_close(module.program(*args).verts, plain, rtol=0, atol=1e-12)
+    stats = next(v for v in vars(module).values() if hasattr(v, "_shapeprog_traces"))._shapeprog_traces.stats
+    assert stats["untraceable"] == 0 and stats["traced"] >= 1 and stats["replayed"] >= 2, stats
 
 
 @requires_bpy
 @pytest.mark.parametrize("output", ("Fac", "Color"))
 @pytest.mark.parametrize("mode", _MODES, ids=lambda m: "-".join(map(str, m)))
-def test_noise_texture_parity(mode, output, traces):
+def test_noise_texture_parity(mode, output):
     obj = _program(*mode, output)
     sets = _sets(obj, 3)
-    with traces():
+    with _plain():
         assert check_parity(obj, sets) == len(sets)
 
 
