@@ -14,7 +14,7 @@ import torch
 
 from .types import POSE, Candidate, RefineRequest, State, config_key, quarter_turns
 
-__all__ = ["MAX_UNPINNED", "NEIGHBOUR_FANOUT", "PINNED", "WOKEN_COUNT_VALUES", "WOKEN_PROBES", "FinalRefinement"]
+__all__ = ["MAX_UNPINNED", "NEIGHBOUR_FANOUT", "PINNED", "WOKEN_COUNT_VALUES", "FinalRefinement"]
 
 PINNED = 0.02
 """A normalised continuous value within this of 0 or 1 sits at a bound of its range (:meth:`FinalRefinement.unpinned`)."""
@@ -26,9 +26,6 @@ WOKEN_COUNT_VALUES = 6
 """At most this many values of a count a change makes active, nearest its default first
 (:meth:`FinalRefinement.neighbours`): all of the library's (slats 2-7, drawers 1-6, shelves 0-5); a woken count
 costs a neighbour per value, each ``fine_probe_steps + 1`` evaluations of the polish's room."""
-WOKEN_PROBES = (0.1, 0.3, 0.5, 0.7, 0.9)
-"""The normalised values (0..1 within its range) at which a continuous parameter that a neighbour's change makes
-active is tried before the neighbour is refined, beside the value it had (see :meth:`FinalRefinement.woken_starts`)."""
 
 
 def _is_count(values: Sequence[Any]) -> bool:
@@ -202,7 +199,7 @@ class FinalRefinement:
             if not requests or self.budget.stopped:
                 break
             tried.update(config_key(r.config) for r in requests)
-            room -= len(requests) * (steps + 1) + self.woken_starts(leader, requests, fine)
+            room -= len(requests) * (steps + 1)
             new = self.evaluate(requests, fine)
             out += new
             if min(c.objective for c in new) >= leader.objective:
@@ -212,38 +209,6 @@ class FinalRefinement:
             if c.key not in best or c.objective < best[c.key].objective:
                 best[c.key] = c
         return list(best.values())
-
-    def woken_starts(self, leader: Candidate, requests: list[RefineRequest], fine: bool) -> int:
-        """Start each of ``requests`` (neighbours of ``leader``, from its state) whose change makes continuous
-        parameters active with those values where the scan agrees best: each such value is scored at the values
-        of :data:`WOKEN_PROBES` and at the one it had (the others held; one objective evaluation each, no step),
-        and the best of each is kept. An inactive value is one no refinement has moved: seed 1948's table #0,
-        an oval top 1.25 x 1.15 m found round, tried the oval from the round leader with the depth the round
-        top left at its 0.8 m default, 15 steps too few to grow it. Returns the evaluations spent."""
-        free = getattr(self.problem, "continuous_free", None)
-        if free is None:
-            return 0
-        probes: list[RefineRequest] = []
-        owners: list[tuple[int, int]] = []  # (request, woken dimension) of each probe
-        for i, r in enumerate(requests):
-            woken = [d for d in range(leader.state.z.numel()) if free(r.config, d) and not free(leader.config, d)]
-            for d in woken:
-                for z in (float(r.init.z[d]), *WOKEN_PROBES):
-                    s = r.init.clone()
-                    s.z[d] = z
-                    probes.append(RefineRequest(r.config, s, 0))
-                    owners.append((i, d))
-        if not probes:
-            return 0
-        scored = self.problem.refine(probes, fine=fine)
-        self.budget.evaluations += len(probes)
-        best: dict[tuple[int, int], tuple[float, float]] = {}
-        for (i, d), p, c in zip(owners, probes, scored, strict=True):
-            if (i, d) not in best or c.objective < best[i, d][0]:
-                best[i, d] = (c.objective, float(p.init.z[d]))
-        for (i, d), (_, z) in best.items():
-            requests[i].init.z[d] = z
-        return len(probes)
 
     def jittered(self, cand: Candidate) -> State:
         """A copy of ``cand``'s state with its free continuous values and its yaw jittered (``jitter_noise``,

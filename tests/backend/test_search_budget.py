@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from backend.search.base import POSE, Budget, Candidate, RefineRequest, SearchContext, State
-from backend.search.final import WOKEN_COUNT_VALUES, WOKEN_PROBES
+from backend.search.final import WOKEN_COUNT_VALUES
 from backend.search.genetic import GAConfig, run_ga
 from backend.search.mcts import MCTSConfig, run_mcts
 
-from .test_search import ToyProblem, _cand, bind_polish
+from .test_search import ToyProblem, _cand
 
 
 @pytest.mark.parametrize("method, cfg", [(run_mcts, MCTSConfig()), (run_ga, GAConfig())])
@@ -91,7 +91,8 @@ def test_each_round_of_the_polish_takes_its_share_of_the_room_left():
     calls: list[list[dict]] = []
     ctx = SimpleNamespace(problem=problem, config=MCTSConfig(polish_rounds=2, polish_share=0.5), finals={},
                           budget=SimpleNamespace(stopped=False))
-    bind_polish(ctx)
+    for name in ("survivors", "unpinned", "neighbours"):
+        setattr(ctx, name, getattr(SearchContext, name).__get__(ctx))
 
     def evaluate(requests, fine):
         calls.append([dict(r.config) for r in requests])
@@ -106,35 +107,3 @@ def test_each_round_of_the_polish_takes_its_share_of_the_room_left():
     ctx.evaluate = lambda requests, fine: calls.append(requests) or [_cand(dict(r.config), 2.0) for r in requests]
     SearchContext.polish(ctx, [leader], 5, 48, True)
     assert len(calls) == 1
-
-
-class TopToy:
-    """A table's top: ``shape`` round (its size: z[0]) or oval (z[0] and, active with it, z[1]); the scan's oval is
-    0.5 x 0.72 (normalised)."""
-
-    def __init__(self):
-        self.calls: list[list[RefineRequest]] = []
-
-    def continuous_free(self, config, d):
-        return d == 0 or (d == 1 and config["shape"] == "oval")
-
-    def refine(self, requests, fine=False, should_stop=None):
-        self.calls.append(requests)
-        return [SimpleNamespace(objective=float((r.init.z[0] - 0.5) ** 2 + (r.init.z[1] - 0.72) ** 2)) for r in requests]
-
-
-def test_a_neighbours_woken_values_start_where_the_scan_agrees_best():
-    """The round leader's oval neighbour starts its depth (inactive in the leader, left at its stale 0.2) at the
-    best of ``WOKEN_PROBES`` and its own value, each scored without a step; its other values, and a neighbour
-    that wakes nothing, keep the leader's (seed 1948's table #0: an oval top found round)."""
-    problem = TopToy()
-    ctx = SimpleNamespace(problem=problem, budget=SimpleNamespace(evaluations=0))
-    leader = Candidate({"shape": "round", "legs": 4}, State(torch.tensor([0.5, 0.2, 0.3]), 0.1, torch.zeros(3)), 1.0)
-    requests = [RefineRequest({"shape": "oval", "legs": 4}, leader.state.clone(), 15),
-                RefineRequest({"shape": "round", "legs": 3}, leader.state.clone(), 15)]
-    spent = SearchContext.woken_starts(ctx, leader, requests, fine=True)
-    assert spent == ctx.budget.evaluations == 1 + len(WOKEN_PROBES)
-    assert [r.steps for r in problem.calls[0]] == [0] * spent and {r.config["shape"] for r in problem.calls[0]} == {"oval"}
-    assert requests[0].init.z.tolist() == pytest.approx([0.5, 0.7, 0.3])
-    assert requests[1].init.z.tolist() == pytest.approx([0.5, 0.2, 0.3]) and leader.state.z[1] == pytest.approx(0.2)
-    assert SearchContext.woken_starts(ctx, leader, requests[1:], fine=True) == 0 and len(problem.calls) == 1
