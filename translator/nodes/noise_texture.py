@@ -106,23 +106,25 @@ def _grad(h: torch.Tensor, f: list[torch.Tensor]) -> torch.Tensor:
 
 
 def _perlin_noise(p: torch.Tensor) -> torch.Tensor:
-    """Unscaled Perlin noise of positions ``(…, d)`` -> ``(…)``."""
+    """Unscaled Perlin noise of positions ``(…, d)`` -> ``(…)``. The ``2^d`` lattice corners are one leading
+    dimension (corner ``k`` is the cell plus bit ``j`` of ``k`` along axis ``j``): one hash and one gradient
+    for all of them, then the blends pair neighbours along x first, then y, z, w, the order Blender's
+    interpolation takes, element by element the same float operations as corner by corner."""
     d = p.shape[-1]
     fl = torch.floor(p)
     cell = fl.detach().long()
     frac = p - fl
-    corners = []
-    for k in range(2**d):
-        bits = [(k >> j) & 1 for j in range(d)]
-        keys = [(cell[..., j] + bits[j]) & _MASK for j in range(d)]
-        h = jenkins_hash(*keys) if d < 4 else _hash4(*keys)
-        corners.append(_grad(h, [frac[..., j] - bits[j] for j in range(d)]))
+    lead = (2**d,) + (1,) * (p.dim() - 1)
+    bits = [torch.tensor([(k >> j) & 1 for k in range(2**d)], device=p.device).view(lead) for j in range(d)]
+    keys = [(cell[..., j] + bits[j]) & _MASK for j in range(d)]  # (2^d, …) each
+    h = jenkins_hash(*keys) if d < 4 else _hash4(*keys)
+    corners = _grad(h, [frac[..., j] - bits[j].to(frac.dtype) for j in range(d)])  # (2^d, …)
     for j in range(d):  # blend along x first, then y, z, w: (1 - t) * a + t * b
         t = _fade(frac[..., j])
         if d == 2 and j == 1 and t.dtype == torch.float32:  # Blender's bilinear blend: (1.0 - y) * a in double
-            a, b = corners
+            a, b = corners[0], corners[1]
             return ((1.0 - t.double()) * a.double() + (t * b).double()).float()
-        corners = [(1.0 - t) * corners[i] + t * corners[i + 1] for i in range(0, len(corners), 2)]
+        corners = (1.0 - t) * corners[0::2] + t * corners[1::2]
     return corners[0]
 
 
