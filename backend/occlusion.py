@@ -191,26 +191,29 @@ class Surroundings:
         :meth:`visible_faces` a large triangle seen only through a seam (the inside of a cabinet's back behind
         its drawers) is seen only along the seam, give or take a pixel."""
         cams, face, depth = self._sight(verts, tris)
-        h, w = face.shape[-2:]
+        n_cams, (h, w) = len(cams), face.shape[-2:]
         pts = samples.detach().float().reshape(-1, 3)
+        faces = faces.reshape(-1)
         v = verts.detach().float().reshape(-1, 3)[tris[faces]]  # (N, 3, 3)
         normal = torch.linalg.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
         facing = ((cams.centers.float()[:, None] - pts[None]) * normal[None]).sum(-1) > 0  # (C, N)
         uv, z = cams.project(pts)  # (C, N, 2), (C, N)
         u, r = torch.round(uv[..., 0]).long(), torch.round(uv[..., 1]).long()
-        seen = torch.zeros(z.shape, dtype=torch.bool)
-        own = faces.reshape(1, -1)
-        flat_face = face.reshape(len(cams), -1)
-        for du in (-1, 0, 1):
-            for dr in (-1, 0, 1):
-                uu, rr = u + du, r + dr
-                ok = (uu >= 0) & (uu < w) & (rr >= 0) & (rr < h)
-                at = flat_face.gather(1, (rr.clamp(0, h - 1) * w + uu.clamp(0, w - 1)))
-                seen |= ok & (at == own)
+        pixel = r.clamp(0, h - 1) * w + u.clamp(0, w - 1)  # (C, N)
         # nothing stands in front of the sample at its own pixel (the door before the seam's neighbour pixels)
-        d_at = depth.reshape(len(cams), -1).gather(1, r.clamp(0, h - 1) * w + u.clamp(0, w - 1))
+        d_at = depth.reshape(n_cams, -1).gather(1, pixel)
         clear = (d_at <= 0) | (d_at >= z - (tolerance + 2 * z / cams.intrinsics[:, 0, None].float()))
-        return (seen & clear & facing & (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)).any(0).cpu()
+        could = clear & facing & (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)  # (C, N)
+        flat_face = face.reshape(n_cams, -1)
+        seen = (could & (flat_face.gather(1, pixel) == faces[None])).any(0)  # (N,): its own pixel shows it
+        # the rest: the eight pixels around, only for the (camera, sample) pairs of samples not yet seen
+        cam, idx = (could & ~seen[None]).nonzero(as_tuple=True)
+        for du, dr in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+            uu, rr = u[cam, idx] + du, r[cam, idx] + dr
+            ok = (uu >= 0) & (uu < w) & (rr >= 0) & (rr < h)
+            hit = ok & (flat_face[cam, rr.clamp(0, h - 1) * w + uu.clamp(0, w - 1)] == faces[idx])
+            seen[idx[hit]] = True
+        return seen.cpu()
 
     def structure_contact(self, samples: torch.Tensor) -> torch.Tensor:
         """``(...)`` bool: samples ``(..., 3)`` that touch the room's structure (within ``contact`` of a wall plane,

@@ -183,3 +183,40 @@ def test_visible_samples_tell_sight_point_by_point_and_agree_with_ray_casting():
     assert fast[fronts].all()
     backs = (faces == 54) | (faces == 55) | (faces == 66) | (faces == 67)
     assert not fast[(faces == 2) | (faces == 3) | (faces == 12) | (faces == 13) | backs].any()
+
+
+def _seen_dense(sur, verts, tris, points, faces, tolerance=0.01) -> torch.Tensor:
+    """The plain form of :meth:`Surroundings.visible_samples` (every camera, every sample, all nine pixels)."""
+    cams, face, depth = sur._sight(verts, tris)
+    c, (h, w) = len(cams), face.shape[-2:]
+    v = verts.float()[tris[faces]]
+    normal = torch.linalg.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
+    facing = ((cams.centers.float()[:, None] - points[None]) * normal[None]).sum(-1) > 0
+    uv, z = cams.project(points)
+    u, r = torch.round(uv[..., 0]).long(), torch.round(uv[..., 1]).long()
+    seen = torch.zeros(z.shape, dtype=torch.bool)
+    for du in (-1, 0, 1):
+        for dr in (-1, 0, 1):
+            uu, rr = u + du, r + dr
+            ok = (uu >= 0) & (uu < w) & (rr >= 0) & (rr < h)
+            at = face.reshape(c, -1).gather(1, rr.clamp(0, h - 1) * w + uu.clamp(0, w - 1))
+            seen |= ok & (at == faces[None])
+    d_at = depth.reshape(c, -1).gather(1, r.clamp(0, h - 1) * w + u.clamp(0, w - 1))
+    clear = (d_at <= 0) | (d_at >= z - (tolerance + 2 * z / cams.intrinsics[:, 0, None].float()))
+    return (seen & clear & facing & (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)).any(0)
+
+
+@pytest.mark.parametrize("pixels", [64, 128])
+def test_visible_samples_equal_the_plain_form(pixels):
+    # the fast path checks the eight pixels around only for samples their own pixel does not show; with a
+    # neighbour's points in the way (a block in front of the doors) and without
+    verts, tris, _ = _open_cabinet()
+    s = sample_surface(verts[None], tris, 3000, seed=5)
+    points, faces = s.points[0], s.face[0]
+    block = torch.rand((400, 3), generator=torch.Generator().manual_seed(1)) * torch.tensor([0.3, 0.05, 0.4]) \
+        + torch.tensor([-0.1, -0.45, 0.2])
+    for context in (torch.zeros((0, 3)), block):
+        sur = Surroundings(context, torch.zeros((0, 4), dtype=torch.float64), 0.0, sensor_pixels=pixels)
+        fast = sur.visible_samples(verts, tris, points, faces)
+        assert torch.equal(fast, _seen_dense(sur, verts, tris, points, faces))
+        assert 0.2 < fast.double().mean() < 0.9  # some seen, some not
