@@ -82,25 +82,24 @@ def splat(points: torch.Tensor, colors: torch.Tensor | None, cameras: Cameras, r
     ``(2 radius + 1)`` pixel square. Returns ``rgb (C, H, W, 3)`` and ``depth (C, H, W)`` (0 where no point)."""
     c, h, w = len(cameras), cameras.height, cameras.width
     uv, z = cameras.to(dtype=torch.float32).project(points.float())  # (C, P, 2), (C, P)
-    col = colors.float() if colors is not None else torch.full((len(points), 3), 0.55)
-    rgb = torch.ones(c, h * w, 3)
-    depth = torch.full((c, h * w), math.inf)
-
-    def footprints():
-        """Per pixel offset and view: ``(view, flat pixel indices, the points that land there)``."""
-        for dx in range(-radius, radius + 1):
-            for dy in range(-radius, radius + 1):
-                u = torch.round(uv[..., 0]).long() + dx
-                r = torch.round(uv[..., 1]).long() + dy
-                ok = (z > 0.05) & (u >= 0) & (u < w) & (r >= 0) & (r < h)
-                for k in range(c):
-                    yield k, (r[k] * w + u[k])[ok[k]], ok[k]
-
-    for k, idx, ok in footprints():  # the nearest point's depth per pixel
-        depth[k].scatter_reduce_(0, idx, z[k][ok], reduce="amin")
-    for k, idx, ok in footprints():  # then the colour of that point
-        win = z[k][ok] <= depth[k][idx] + 1e-6
-        rgb[k][idx[win]] = col[ok][win]
+    dev = z.device
+    col = colors.float().to(dev) if colors is not None else torch.full((len(points), 3), 0.55, device=dev)
+    u0, r0 = torch.round(uv[..., 0]).long(), torch.round(uv[..., 1]).long()
+    first = torch.arange(c, device=dev).view(c, 1) * (h * w)  # each view's first pixel in the flat (C H W) images
+    near = z > 0.05
+    pixel, depths, which = [], [], []  # per footprint entry: its flat pixel, its point's depth and index
+    for dx in range(-radius, radius + 1):
+        for dy in range(-radius, radius + 1):
+            u, r = u0 + dx, r0 + dy
+            ok = near & (u >= 0) & (u < w) & (r >= 0) & (r < h)
+            pixel.append((first + r * w + u)[ok])
+            depths.append(z[ok])
+            which.append(ok.nonzero(as_tuple=True)[1])
+    pixel, depths, which = torch.cat(pixel), torch.cat(depths), torch.cat(which)
+    depth = torch.full((c * h * w,), math.inf, device=dev).scatter_reduce_(0, pixel, depths, reduce="amin")  # the nearest
+    win = depths <= depth[pixel] + 1e-6  # then the colour of that point
+    rgb = torch.ones(c * h * w, 3, device=dev)
+    rgb[pixel[win]] = col[which[win]]
     depth = torch.where(torch.isfinite(depth), depth, torch.zeros_like(depth))
     return rgb.view(c, h, w, 3), depth.view(c, h, w)
 

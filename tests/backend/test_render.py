@@ -273,3 +273,37 @@ def test_cuda_matches_cpu():
     assert torch.equal(gpu.face_index.cpu(), cpu.face_index)
     torch.testing.assert_close(gpu.depth.cpu(), cpu.depth)
     torch.testing.assert_close(gpu.silhouette.cpu(), cpu.silhouette)
+
+
+def _splat_point_by_point(points, colors, cams, radius):
+    """The plain form of :func:`backend.render.overlay.splat`: point after point, each pixel of its square keeps
+    the nearest point's depth and colour."""
+    uv, z = cams.to(dtype=torch.float32).project(points.float())
+    rgb = torch.ones(len(cams), cams.height, cams.width, 3)
+    depth = torch.zeros(len(cams), cams.height, cams.width)
+    for k in range(len(cams)):
+        for p in range(len(points)):
+            if z[k, p] <= 0.05:
+                continue
+            for dx in range(-radius, radius + 1):
+                for dy in range(-radius, radius + 1):
+                    u, r = int(torch.round(uv[k, p, 0])) + dx, int(torch.round(uv[k, p, 1])) + dy
+                    if 0 <= u < cams.width and 0 <= r < cams.height and (depth[k, r, u] == 0 or z[k, p] < depth[k, r, u]):
+                        depth[k, r, u], rgb[k, r, u] = z[k, p], colors[p]
+    return rgb, depth
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2])
+def test_splat_equals_the_point_by_point_z_buffer(radius):
+    from backend.render.overlay import splat
+
+    _, _, cams = _scene(0, width=23, height=17)
+    g = torch.Generator().manual_seed(4)
+    points = (torch.rand((150, 3), generator=g) - 0.5) * 1.5  # some off the images' edges, many overlapping squares
+    colors = torch.rand((150, 3), generator=g)
+    rgb, depth = splat(points, colors, cams, radius=radius)
+    ref_rgb, ref_depth = _splat_point_by_point(points, colors, cams, radius)
+    assert torch.equal(depth, ref_depth) and torch.equal(rgb, ref_rgb)
+    assert 0.1 < float((depth > 0).double().mean()) < 0.95  # points and background in every image
+    grey, _ = splat(points, None, cams, radius=radius)
+    assert torch.equal(grey[depth > 0], torch.full_like(grey[depth > 0], 0.55)) and bool((grey[depth == 0] == 1).all())
