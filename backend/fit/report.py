@@ -78,6 +78,17 @@ def _table_text(result: FitResult) -> list[list[str]]:
     return rows
 
 
+def _margins(fig, width: float, height: float, rows: int, bottom: float, columns: int = 3) -> None:
+    """Fixed margins in inches (``tight_layout`` measures every text by drawing the figure once more, about as
+    long as writing it): room for the titles above each row, the colour bars' ticks and the objective plot's
+    y labels between the columns, its x label below."""
+    gap, vgap, left, right, top = 1.4, 0.4, 0.1, 0.5, 0.3
+    ax_w = (width - left - right - (columns - 1) * gap) / columns
+    ax_h = (height - top - bottom - (rows - 1) * vgap) / rows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
+                        wspace=gap / ax_w, hspace=vgap / ax_h)
+
+
 def write_report(result: FitResult, observations: Observations, path: str | Path, max_views: int = 4) -> None:
     import matplotlib
 
@@ -89,7 +100,7 @@ def write_report(result: FitResult, observations: Observations, path: str | Path
     pictures = _views(result, observations) if result.mesh is not None else []
     rows_table = _table_text(result)
     n_rows = 1 + len(views) + 1
-    heights = [3.2] + [2.4] * len(views) + [max(3.0, 0.22 * len(rows_table) + 0.6)]
+    heights = [3.2] + [2.4] * len(views) + [max(3.0, 0.22 * len(rows_table) + 1.0)]
     fig = plt.figure(figsize=(12, sum(heights)))
     gs = fig.add_gridspec(n_rows, 3, height_ratios=heights)
     for c, (img, title) in enumerate(zip(pictures, ("front", "from a corner above", "top"), strict=False)):
@@ -116,17 +127,17 @@ def write_report(result: FitResult, observations: Observations, path: str | Path
                 ax.set_title(title, fontsize=8)
                 ax.axis("off")
                 fig.colorbar(im, ax=ax, fraction=0.046)
-    ax = fig.add_subplot(gs[n_rows - 1, 0])
+    notes = any(r[2] for r in rows_table)  # the table takes two columns where it has notes, the plot the rest
+    ax = fig.add_subplot(gs[n_rows - 1, : 2 if notes else 1])
     ax.axis("off")
     if rows_table:
-        notes = any(r[2] for r in rows_table)
         cells = rows_table if notes else [r[:2] for r in rows_table]
         tab = ax.table(cellText=cells, colLabels=["parameter", "value", "note"][: len(cells[0])], loc="upper left",
-                       cellLoc="left", colLoc="left", colWidths=[0.6, 0.4, 0.9][: len(cells[0])])
+                       cellLoc="left", colLoc="left", colWidths=[0.25, 0.18, 0.57] if notes else [0.6, 0.4])
         tab.auto_set_font_size(False)
         tab.set_fontsize(7)
         tab.scale(1.0, 1.1)
-    bottom = fig.add_subplot(gs[n_rows - 1, 1:])
+    bottom = fig.add_subplot(gs[n_rows - 1, 2 if notes else 1:])
     hist = result.history
     for phase, label in (("search", "search objective"), ("final", "finer objective (final decision)"),
                          ("priors", "refit with undecided parameters at their priors")):
@@ -144,6 +155,6 @@ def write_report(result: FitResult, observations: Observations, path: str | Path
     bottom.set_title(f"{result.method}: objective {result.objective:.4g}{metrics}", fontsize=8)
     if result.flags:
         fig.text(0.01, 0.003, "notes: " + "; ".join(result.flags), fontsize=7, va="bottom")
-    fig.tight_layout()
+    _margins(fig, 12, sum(heights), n_rows, bottom=0.75 if result.flags else 0.55)
     fig.savefig(path, dpi=80)
     plt.close(fig)
