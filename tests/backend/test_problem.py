@@ -21,7 +21,7 @@ def test_exhaustive_finds_the_true_configuration_of_noise_free_targets(bed, targ
     from backend.object_frame import clean_observations
 
     problem = FitProblem(module, space, clean_observations(obs), ProblemConfig(locks=dict(LOCKED)))
-    ctx = SearchContext(problem, ExhaustiveConfig(refine_steps=8, final_steps=30, starts=1, final_candidates=3),
+    ctx = SearchContext(problem, ExhaustiveConfig(refine_steps=5, final_steps=20, starts=1, final_candidates=3),
                         Budget(600), method="exhaustive")
     best = run_exhaustive(ctx)
     assert len(ctx.by_config) == 4 * 3 * 2  # every pose x headboard x footboard was refined

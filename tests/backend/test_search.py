@@ -141,7 +141,7 @@ def test_methods_find_the_optimum_of_a_small_space(method):
     cfg, evaluations = {
         "exhaustive": (ExhaustiveConfig(refine_steps=5, final_steps=20), None),
         "mcts": (MCTSConfig(refine_steps=5, final_steps=20), 6000),
-        "ga": (GAConfig(refine_steps=5, final_steps=20), 8000),
+        "ga": (GAConfig(refine_steps=5, final_steps=20), 4000),
         "cd": (CDConfig(refine_steps=5, final_steps=20), 4000),
     }[method]
     reports = []

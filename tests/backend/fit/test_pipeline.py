@@ -99,7 +99,7 @@ def test_a_seed_reproduces_the_result(bed, targets):
     program, space, module = bed
     _, obs = targets["noisy"]
     small_ga = {**QUICK, "population": 6, "elite": 2}
-    runs = [fit(program, obs, FitConfig(method=m, budget=300, max_evaluations=260 if m == "ga" else 520,
+    runs = [fit(program, obs, FitConfig(method=m, budget=300, max_evaluations=160 if m == "ga" else 520,
                                         seed=3).with_search(**(small_ga if m == "ga" else QUICK)), space=space, module=module)
             for m in ("ga", "ga", "mcts", "mcts")]
     for a, b in (runs[:2], runs[2:]):

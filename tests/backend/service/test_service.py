@@ -65,7 +65,7 @@ def test_a_job_equals_the_local_fit_and_streams_its_progress(client, tmp_path):
     from backend.options import config_from_dict
     from translator.loading import load_any
 
-    job = client.submit("chair", scan_payload(CHAIR_PLY), quick(120, seed=3), label="chair_s1")
+    job = client.submit("chair", scan_payload(CHAIR_PLY), quick(60, seed=3), label="chair_s1")
     assert job["state"] in ("queued", "running") and job["program"] == "chair" and job["label"] == "chair_s1"
     events = list(client.events(job["id"], timeout=300))
     kinds = [e for e, _ in events]
@@ -84,7 +84,7 @@ def test_a_job_equals_the_local_fit_and_streams_its_progress(client, tmp_path):
     assert (tmp_path / "out" / "fitted.ply").read_bytes() == client.file(job["id"], "fitted.ply")
 
     torch.set_num_threads(1)  # as a worker fits
-    cfg = config_from_dict(FitConfig, {"budget": 300, "max_evaluations": 120, "seed": 3, **QUICK})
+    cfg = config_from_dict(FitConfig, {"budget": 300, "max_evaluations": 60, "seed": 3, **QUICK})
     local = fit(load_any(ROOT / "sample_scenes" / "programs" / "chair.json"), load_scan(CHAIR_PLY), cfg)
     assert remote["status"] == "succeeded" and remote["evaluations"] == local.evaluations
     assert remote["discrete"] == local.discrete

@@ -1,6 +1,7 @@
 """The job service's process life cycle against live servers of their own (each test starts ``shapeprog serve``
 in a subprocess, :class:`backend.service.process.ServerProcess`): a token and an upload limit, a refused exposed
-binding, SIGKILL and SIGTERM with restarts. The tests sharing one server are in test_service.py."""
+binding, SIGKILL and SIGTERM with restarts (one data folder through three servers in turn). The tests sharing
+one server are in test_service.py."""
 
 from __future__ import annotations
 
@@ -46,7 +47,11 @@ def test_token_size_limit_and_exposure(tmp_path):
     assert len(lines) == 1 and "binding to 0.0.0.0 exposes the service" in lines[0] and "--token-file" in lines[0]
 
 
-def test_sigkill_loses_nothing_finished_and_retry_finishes_the_interrupted_job(tmp_path):
+def test_sigkill_loses_nothing_finished_and_sigterm_stops_with_the_best_result_and_keeps_the_queue(tmp_path):
+    """One data folder through three servers in turn: SIGKILL the first mid-fit (the finished job's result and
+    files survive, the running job is interrupted and retried, the queued one runs after the restart), then
+    SIGTERM the second mid-fit (a graceful stop: the running job keeps its best result, the queued one stays
+    queued and runs on the third)."""
     data = tmp_path / "data"
     chair = scan_payload(CHAIR_PLY)
     s = ServerProcess(data, "--workers", "1").start()
@@ -75,28 +80,19 @@ def test_sigkill_loses_nothing_finished_and_retry_finishes_the_interrupted_job(t
             assert again["retry_of"] == running["id"] and again["options"] == lost["options"]
             final = c.wait(again["id"], timeout=300)
             assert final["state"] == "succeeded" and c.result(again["id"])["evaluations"] >= 1
+            # now a graceful stop of this server while it fits
+            running2 = c.submit("chair", chair, {"budget": 200, "config": QUICK})
+            queued2 = c.submit("chair", chair, quick(30))
+            wait_running(c, running2["id"], steps=2)
+        assert s2.stop(timeout=30) in (0, -signal.SIGTERM)  # SIGTERM: a graceful stop (uvicorn re-raises the signal)
     finally:
-        s2.stop()
-    log = s2.log_tail(200)
-    assert f"job id={running['id']} state=interrupted" in log
-
-
-def test_sigterm_stops_with_the_best_result_and_keeps_the_queue(tmp_path):
-    data = tmp_path / "data"
-    chair = scan_payload(CHAIR_PLY)
-    s = ServerProcess(data, "--workers", "1").start()
-    try:
-        with Client(s.url) as c:
-            running = c.submit("chair", chair, {"budget": 200, "config": QUICK})
-            queued = c.submit("chair", chair, quick(30))
-            wait_running(c, running["id"], steps=2)
-        assert s.stop(timeout=30) in (0, -signal.SIGTERM)  # SIGTERM: a graceful stop (uvicorn re-raises the signal)
-    finally:
-        s.kill()
-    log = s.log_tail(100)
-    assert f"job id={running['id']} state=interrupted" in log and "stays queued" in log and "service stopped" in log
-    with ServerProcess(data, "--workers", "1") as s2, Client(s2.url) as c:
-        stopped = c.job(running["id"])
+        s2.kill()
+    log = s2.log_path.read_text(errors="replace")  # the three servers append to one log: these are the first two's
+    assert f"job id={running['id']} state=interrupted reason=restart" in log
+    assert f"job id={running2['id']} state=interrupted" in log and f"job id={queued2['id']} stays queued" in log
+    assert "service stopped" in log  # only the second server stopped gracefully so far
+    with ServerProcess(data, "--workers", "1") as s3, Client(s3.url) as c:
+        stopped = c.job(running2["id"])
         assert stopped["state"] == "interrupted" and "result.json" in stopped["files"]
-        assert c.result(running["id"])["status"] == "interrupted"  # its best result so far was kept
-        assert c.wait(queued["id"], timeout=300)["state"] == "succeeded"
+        assert c.result(running2["id"])["status"] == "interrupted"  # its best result so far was kept
+        assert c.wait(queued2["id"], timeout=300)["state"] == "succeeded"
