@@ -147,7 +147,7 @@ def create_app(cfg: ServiceConfig | None = None, *, token: str | None = None, ex
         try:
             yield
         finally:
-            await run_in_threadpool(manager.shutdown, 5.0)
+            await run_in_threadpool(manager.shutdown, cfg.stop_wait)
             store.close()
             log.info("service stopped")
 

@@ -51,6 +51,9 @@ class ServiceConfig:
     """Torch threads per fit."""
     nice: int = 10
     """How much lower the workers' CPU priority is than the server's (keeps the API responsive while every core fits)."""
+    stop_wait: float = 30.0
+    """Seconds a stopping service (SIGTERM, Ctrl-C) gives its running fits to end with their best result and write
+    their files before it terminates them."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Log level (one structured line per request and per job transition at info)."""
 
@@ -97,6 +100,8 @@ def check_config(cfg: ServiceConfig) -> str | None:
         raise ServiceError(f"--max-upload-mb must be positive, got {cfg.max_upload_mb}")
     if cfg.threads < 1:
         raise ServiceError(f"--threads must be at least 1, got {cfg.threads}")
+    if not cfg.stop_wait >= 0:
+        raise ServiceError(f"--stop-wait must be a number of seconds >= 0, got {cfg.stop_wait}")
     if cfg.device == "cuda" and not cfg.ray:
         import torch
 

@@ -74,8 +74,9 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM (graceful: running fits end with their best result), SIGKILL after ``timeout``."""
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """SIGTERM (graceful: running fits end with their best result, given ``serve --stop-wait``, 30 s by
+        default, to write it), SIGKILL after ``timeout``."""
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)

@@ -23,3 +23,6 @@ def test_settings_refuse_exposure_without_a_token(tmp_path, monkeypatch):
         check_config(ServiceConfig(token_file=str(tmp_path / "missing")))
     with pytest.raises(ServiceError, match="--workers"):
         check_config(ServiceConfig(workers=0))
+    for wait in (-1.0, float("nan")):
+        with pytest.raises(ServiceError, match="--stop-wait must be a number of seconds >= 0"):
+            check_config(ServiceConfig(stop_wait=wait))

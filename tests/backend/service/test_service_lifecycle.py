@@ -84,7 +84,7 @@ def test_sigkill_loses_nothing_finished_and_sigterm_stops_with_the_best_result_a
             running2 = c.submit("chair", chair, {"budget": 200, "config": QUICK})
             queued2 = c.submit("chair", chair, quick(30))
             wait_running(c, running2["id"], steps=2)
-        assert s2.stop(timeout=30) in (0, -signal.SIGTERM)  # SIGTERM: a graceful stop (uvicorn re-raises the signal)
+        assert s2.stop() in (0, -signal.SIGTERM)  # SIGTERM: a graceful stop (uvicorn re-raises the signal)
     finally:
         s2.kill()
     log = s2.log_path.read_text(errors="replace")  # the three servers append to one log: these are the first two's
