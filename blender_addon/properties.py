@@ -133,7 +133,7 @@ class ShapeProgScene(bpy.types.PropertyGroup):
                                        "empty: the backend's default")
     seed: IntProperty(name="Seed", default=0, min=0, description="Random seed of the search")
     max_evaluations: IntProperty(name="Max Evaluations", default=0, min=0,
-                                 description="Also stop after this many objective evaluations (0: no limit)")
+                                 description="Also stop after this many objective evaluations, the pilot always completed (0: no limit)")
     locks: CollectionProperty(type=ShapeProgLock)
     show_locks: BoolProperty(name="Locks", default=False)
 
