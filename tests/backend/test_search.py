@@ -212,6 +212,12 @@ def test_search_config_defaults_are_documented():
     assert RefineRequest({POSE: 0}).steps > 0
 
 
+def bind_polish(ctx):
+    """Give a stand-in context (a SimpleNamespace) the final refinement's methods that the polish calls."""
+    for name in ("survivors", "unpinned", "neighbours"):
+        setattr(ctx, name, getattr(SearchContext, name).__get__(ctx))
+
+
 def _cand(config, objective):
     return Candidate(dict(config), State(torch.zeros(3), 0.0, torch.zeros(3)), objective)
 
@@ -528,8 +534,7 @@ def test_the_polish_refines_a_neighbour_left_behind_again_from_the_leader_s_valu
     problem = ToyProblem()
     ctx = SimpleNamespace(problem=problem, config=MCTSConfig(close_margin=0.05, polish_rounds=1),
                           budget=SimpleNamespace(stopped=False))
-    for name in ("survivors", "neighbours", "unpinned"):
-        setattr(ctx, name, getattr(SearchContext, name).__get__(ctx))
+    bind_polish(ctx)
     base = {POSE: 0, "has_legs": False, "legs": 0}
     leader = Candidate({**base, "style": 1}, State(torch.tensor([0.3, 0.7, 0.55]), 0.0, torch.zeros(3)), 1.0)
     mid = State(torch.full((3,), 0.5), 0.0, torch.zeros(3))  # no value at a bound: no unpinned copies
@@ -595,8 +600,7 @@ def test_the_polish_unpins_the_runners_up_close_at_equal_steps():
     calls: list[list[RefineRequest]] = []
     ctx = SimpleNamespace(problem=problem, config=MCTSConfig(first_margin=0.10, close_margin=0.05, polish_rounds=1),
                           finals={}, budget=SimpleNamespace(stopped=False))
-    for name in ("survivors", "unpinned", "neighbours"):
-        setattr(ctx, name, getattr(SearchContext, name).__get__(ctx))
+    bind_polish(ctx)
     ctx.evaluate = lambda requests, fine: calls.append(requests) or [_cand(dict(r.config), 5.0) for r in requests]
 
     def pinned(style: int, objective: float) -> Candidate:

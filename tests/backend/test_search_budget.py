@@ -14,7 +14,7 @@ from backend.search.final import WOKEN_COUNT_VALUES
 from backend.search.genetic import GAConfig, run_ga
 from backend.search.mcts import MCTSConfig, run_mcts
 
-from .test_search import ToyProblem, _cand
+from .test_search import ToyProblem, _cand, bind_polish
 
 
 @pytest.mark.parametrize("method, cfg", [(run_mcts, MCTSConfig()), (run_ga, GAConfig())])
@@ -91,8 +91,7 @@ def test_each_round_of_the_polish_takes_its_share_of_the_room_left():
     calls: list[list[dict]] = []
     ctx = SimpleNamespace(problem=problem, config=MCTSConfig(polish_rounds=2, polish_share=0.5), finals={},
                           budget=SimpleNamespace(stopped=False))
-    for name in ("survivors", "unpinned", "neighbours"):
-        setattr(ctx, name, getattr(SearchContext, name).__get__(ctx))
+    bind_polish(ctx)
 
     def evaluate(requests, fine):
         calls.append([dict(r.config) for r in requests])
