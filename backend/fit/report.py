@@ -78,11 +78,12 @@ def _table_text(result: FitResult) -> list[list[str]]:
     return rows
 
 
-def _margins(fig, width: float, height: float, rows: int, bottom: float, columns: int = 3) -> None:
+def _margins(fig, rows: int, bottom: float, columns: int = 3) -> None:
     """Fixed margins in inches (``tight_layout`` measures every text by drawing the figure once more, about as
     long as writing it): room for the titles above each row, the colour bars' ticks and the objective plot's
-    y labels between the columns, its x label below."""
+    y labels between the columns, its x label (and the notes) within ``bottom`` below."""
     gap, vgap, left, right, top = 1.4, 0.4, 0.1, 0.5, 0.3
+    width, height = fig.get_size_inches()
     ax_w = (width - left - right - (columns - 1) * gap) / columns
     ax_h = (height - top - bottom - (rows - 1) * vgap) / rows
     fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
@@ -155,6 +156,6 @@ def write_report(result: FitResult, observations: Observations, path: str | Path
     bottom.set_title(f"{result.method}: objective {result.objective:.4g}{metrics}", fontsize=8)
     if result.flags:
         fig.text(0.01, 0.003, "notes: " + "; ".join(result.flags), fontsize=7, va="bottom")
-    _margins(fig, 12, sum(heights), n_rows, bottom=0.75 if result.flags else 0.55)
+    _margins(fig, n_rows, bottom=0.75 if result.flags else 0.55)
     fig.savefig(path, dpi=80)
     plt.close(fig)
