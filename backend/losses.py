@@ -117,7 +117,11 @@ def depth_l1(rendered: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor 
 
 
 def silhouette_iou_loss(silhouette: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Soft IoU loss ``1 - mean_c (sum S M + eps) / (sum (S + M - S M) + eps)``.
+    """Soft IoU loss ``1 - mean_c (sum min(S, M) + eps) / (sum max(S, M) + eps)`` (the Jaccard index of
+    fuzzy sets; for a binary mask ``min(S, M) = S M`` and ``max(S, M) = S + M - S M``).
+
+    Unlike the product form ``S M / (S + M - S M)``, it is 0 exactly where ``S = M`` also for a soft
+    target: the product form's best silhouette spills over every pixel the target covers in part.
 
     Args:
         silhouette: ``(N, C, H, W)`` soft silhouettes in [0, 1].
@@ -129,8 +133,8 @@ def silhouette_iou_loss(silhouette: torch.Tensor, mask: torch.Tensor, eps: float
     """
     _check_images(silhouette, mask, "silhouette")
     m = mask.to(silhouette.dtype)
-    inter = (silhouette * m).sum((2, 3))
-    union = (silhouette + m - silhouette * m).sum((2, 3))
+    inter = torch.minimum(silhouette, m).sum((2, 3))
+    union = torch.maximum(silhouette, m).sum((2, 3))
     return 1 - ((inter + eps) / (union + eps)).mean(1)
 
 

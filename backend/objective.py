@@ -23,8 +23,8 @@ touches the ``K`` candidate meshes. The terms are those of
     (pixels the candidate misses count ``depth_cap``).
 ``silhouette`` (RGB-D frames with instance masks)
     :func:`backend.losses.silhouette_iou_loss` of the soft silhouette against the
-    mask's coverage of each downscaled pixel, ignoring pixels where another
-    object hides this one.
+    soft silhouette the renderer draws for the mask's outline (:func:`soft_outline`),
+    ignoring pixels where another object hides this one.
 ``floor``
     ``relu(-min_v z_v - tolerance)``: how far the candidate sinks below the floor (the
     object frame's ``z = 0``: the scan's floor, or its lowest point), beyond a small
@@ -88,7 +88,10 @@ from .ops.sampling import face_normals, sample_surface
 from .render import RasterSettings, RenderOutput, render
 from .structures import Frames, Observations
 
-__all__ = ["Objective", "ObjectiveConfig"]
+__all__ = ["Objective", "ObjectiveConfig", "soft_outline"]
+
+_RASTER = RasterSettings(znear=0.05, bary=False)
+"""How the objective renders candidates (the silhouette's edge width is also its target's: :func:`soft_outline`)."""
 
 @dataclass
 class ObjectiveConfig:
@@ -101,9 +104,8 @@ class ObjectiveConfig:
     depth_weight: float = 1.0
     """Weight of the masked depth L1 (RGB-D frames only)."""
     silhouette_weight: float = 0.05
-    """Weight of the soft silhouette IoU loss (RGB-D frames only). Kept small: at the downscaled render
-    size thin parts cover fractions of pixels, so the loss is far from 0 even at the true shape and its
-    pull on thin parts is biased; depth and free space carry the outline's information."""
+    """Weight of the soft silhouette IoU loss (RGB-D frames only). Small: depth and free space carry most of
+    the outline's information, and at the downscaled render size a thin part is a pixel or two across."""
     free_space_weight: float = 1.0
     """Weight of the penalty for mesh surface in front of observed depth (RGB-D frames only)."""
     floor_weight: float = 1.0
@@ -195,7 +197,9 @@ class _Views:
     Attributes:
         cameras: :class:`backend.cameras.Cameras` in the object frame at the render scale.
         mask: ``(C, h, w)`` float, the fraction of each pixel's block in the instance mask (None without
-            masks): the soft target of the silhouette.
+            masks).
+        outline: ``(C, h, w)`` float, the target of the silhouette term (None without masks): the soft
+            silhouette the renderer draws for a shape whose outline is the mask's (:func:`soft_outline`).
         core: ``(C, h, w)`` bool, blocks entirely in the mask: the pixels of the depth term (a block
             on the object's outline has no single depth to compare with).
         depth: ``(C, h, w)`` observed depth of the core blocks (mean of their valid pixels, 0 = none).
@@ -207,6 +211,7 @@ class _Views:
 
     cameras: Cameras
     mask: torch.Tensor | None
+    outline: torch.Tensor | None
     core: torch.Tensor | None
     depth: torch.Tensor | None
     nearest: torch.Tensor
@@ -217,8 +222,41 @@ class _Views:
         def move(t):
             return None if t is None else t.to(device)
 
-        return _Views(self.cameras.to(device), move(self.mask), move(self.core), move(self.depth), move(self.nearest),
+        return _Views(self.cameras.to(device), move(self.mask), move(self.outline), move(self.core), move(self.depth), move(self.nearest),
                       move(self.counted), self.pixels_per_object_pixel)
+
+
+def soft_outline(masks: torch.Tensor, f: int, h: int, w: int, settings: RasterSettings) -> torch.Tensor:
+    """The soft silhouette that ``settings``' renderer draws for a shape whose outline is the masks', at the
+    render scale: ``(C, H, W)`` bool masks -> ``(C, h, w)`` coverage in [0, 1] at the centres of the ``f x f``
+    pixel blocks.
+
+    The renderer's soft silhouette is the rescaled sigmoid of a pixel centre's signed distance to the outline
+    (``settings.sigma``, ``settings.silhouette_eps``). It is not the fraction of the pixel the shape covers: a
+    part one pixel wide draws about 1.3 pixels across, and a part of no width still draws 0.7. Compared with
+    the mask's coverage, the silhouette term pulled every thin part thinner (a chair's 3 cm round legs held at
+    the 2.5 cm bound of their range, where the finer objective's gradient still pointed thinner although the
+    truth scored 12 % better). The target is the same function of the mask's own outline: the signed distance
+    from every pixel centre to the boundary between the mask's pixels and the others (half-way between their
+    centres; exact Euclidean distance transforms), taken at the render pixels' centres and measured in
+    render pixels. The image's edge is no outline (a part cut by it continues beyond)."""
+    from scipy import ndimage
+
+    m = masks.detach().cpu().numpy().astype(bool)[:, : h * f, : w * f]
+    # the render pixels' centres in full-resolution pixels: one pixel (odd f) or the mean of the central two
+    lo, hi = (f - 1) // 2, f // 2
+    out = np.empty((len(m), h, w))
+    for k, mk in enumerate(m):
+        if not mk.any() or mk.all():
+            out[k] = 1.0 if mk.all() else 0.0
+            continue
+        sd = np.where(mk, 0.5 - ndimage.distance_transform_edt(mk), ndimage.distance_transform_edt(~mk) - 0.5)
+        blocks = sd.reshape(h, f, w, f)
+        centre = 0.25 * (blocks[:, lo, :, lo] + blocks[:, lo, :, hi] + blocks[:, hi, :, lo] + blocks[:, hi, :, hi])
+        cover = 1.0 / (1.0 + np.exp(centre / (f * settings.sigma)))
+        eps = settings.silhouette_eps
+        out[k] = np.clip((cover - eps) / (1 - 2 * eps), 0.0, 1.0)
+    return torch.from_numpy(out).float()
 
 
 def _prepare_views(frames: Frames, object_from_world: torch.Tensor, max_views: int, render_width: int) -> _Views | None:
@@ -246,10 +284,11 @@ def _prepare_views(frames: Frames, object_from_world: torch.Tensor, max_views: i
     valid = (d > 0) & torch.isfinite(d)
     nearest = torch.where(valid, d, torch.full_like(d, math.inf)).amin(-1)
     nearest = torch.where(torch.isfinite(nearest), nearest, torch.zeros_like(nearest))
-    mask = core = obs_depth = counted = None
+    mask = outline = core = obs_depth = counted = None
     if masks is not None:
         m = blocks(masks.float()) > 0.5
         mask = m.float().mean(-1)
+        outline = soft_outline(masks[pick] > 0.5, f, h, w, _RASTER)
         core = m.all(-1)
         inside = m & valid
         n_in = inside.sum(-1)
@@ -266,7 +305,7 @@ def _prepare_views(frames: Frames, object_from_world: torch.Tensor, max_views: i
     pose = object_from_world.double() @ frames.cameras.cam_to_world[pick].double()
     cams = Cameras(intrinsics=intr.float(), cam_to_world=pose.float(), width=w, height=h)
     ratio = float((nearest > 0).sum()) / max(1.0, float(mask.sum())) if mask is not None else 1.0
-    return _Views(cams, mask, core, obs_depth, nearest, counted, ratio)
+    return _Views(cams, mask, outline, core, obs_depth, nearest, counted, ratio)
 
 
 # ---------------------------------------------------------------------------
@@ -355,7 +394,7 @@ class Objective:
         out = None
         if self.views is not None and any(n in names for n in ("mesh_to_scan", "depth", "silhouette", "free_space")):
             out = render(verts, tris, self.views.cameras.to(dtype=verts.dtype),
-                         RasterSettings(silhouette="silhouette" in names, znear=0.05, bary=False))
+                         replace(_RASTER, silhouette="silhouette" in names))
             terms.update(self._frame_terms(out, names))
         if "mesh_to_scan" in names:
             terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, None if out is None else out.depth.detach())
@@ -419,7 +458,7 @@ class Objective:
                 return 0.0
             s = sample_surface(verts.float()[None], tris, c.duel_samples, self.seed).points  # (1, S, 3)
             gap, seen = self._see_through(s, render(verts.float()[None], tris, self.views.cameras.to(dtype=torch.float32),
-                                                    RasterSettings(silhouette=False, znear=0.05, bary=False)).depth)
+                                                    replace(_RASTER, silhouette=False)).depth)
             if not bool(seen.any()):
                 return 0.0
             apart = torch.sqrt(PointsToMesh(s[0])(other)[0] + 1e-12) > tau
@@ -505,7 +544,7 @@ class Objective:
                 terms["depth"] = depth_l1(out.depth, v.depth, v.core, robust="clamp", scale=c.depth_cap)
             if "silhouette" in names:
                 counted = v.counted.to(out.silhouette.dtype)
-                terms["silhouette"] = silhouette_iou_loss(out.silhouette * counted, v.mask)
+                terms["silhouette"] = silhouette_iou_loss(out.silhouette * counted, v.outline * counted)
             if "free_space" in names:
                 fs = free_space_penalty(out.depth, v.nearest, c.free_space_margin, robust="clamp", scale=c.depth_cap)
                 terms["free_space"] = fs * v.pixels_per_object_pixel
@@ -518,8 +557,9 @@ class Objective:
             terms["depth"] = (r - px["depth_obs"].to(r.dtype)).abs().clamp(max=c.depth_cap).sum(1) / px["depth_count"]
         if "silhouette" in names:
             sil = out.silhouette.reshape(k, v.mask.shape[0], -1) * px["counted"].to(out.silhouette.dtype)
-            inter = (sil * px["mask"].to(sil.dtype)).sum(-1)
-            union = sil.sum(-1) + px["mask_sum"].to(sil.dtype) - inter
+            target = px["outline"].to(sil.dtype)
+            inter = torch.minimum(sil, target).sum(-1)
+            union = torch.maximum(sil, target).sum(-1)
             terms["silhouette"] = 1 - ((inter + 1e-6) / (union + 1e-6)).mean(1)
         if "free_space" in names:
             r = depth.index_select(1, px["free_idx"])
@@ -530,7 +570,7 @@ class Objective:
     def _pixels(self) -> dict[str, torch.Tensor | float]:
         """What the image terms count, from the views (once): the flat pixel indices and observed depth of the
         depth term (valid, in the core) and of the free-space term (valid), the silhouette's ``counted`` and
-        ``mask`` ``(C, h * w)`` and the mask's area per view."""
+        ``outline`` (its target on the counted pixels) ``(C, h * w)``."""
         if self._pixel_cache is None:
             v = self.views
             valid = torch.isfinite(v.nearest) & (v.nearest > 0)
@@ -544,8 +584,7 @@ class Objective:
                 out["depth_idx"] = torch.nonzero(dvalid.reshape(-1)).squeeze(1)
                 out["depth_obs"] = v.depth.reshape(-1).index_select(0, out["depth_idx"])
                 out["depth_count"] = float(max(1, int(dvalid.sum())))
-                m = v.mask.reshape(v.mask.shape[0], -1).float()
-                out["mask"], out["mask_sum"] = m, m.sum(-1)
                 out["counted"] = v.counted.reshape(v.mask.shape[0], -1).float()
+                out["outline"] = v.outline.reshape(v.mask.shape[0], -1).float() * out["counted"]
             self._pixel_cache = out
         return self._pixel_cache

@@ -16,7 +16,11 @@ triangle list) into ``C`` views and returns, per pixel:
   to the projected triangle (negative inside) and ``eps =
   RasterSettings.silhouette_eps``; the silhouette is ``1 - prod_j (1 - D_j)``
   over the triangles visible somewhere in that view (in the z-buffer; hidden
-  triangles cannot change the outline). The rescaling makes ``D_j`` exactly 0
+  triangles cannot change the outline) at a pixel the mesh covers, and
+  ``max_j D_j`` over all triangles (the nearest triangle's: the coverage of
+  their union, whose distance is the least of theirs) at a pixel it does not,
+  so that a part tiled by many thin triangles spreads as far as a single
+  triangle would, slivers that no pixel centre hits included. The rescaling makes ``D_j`` exactly 0
   beyond ``band = sigma * ln((1 - eps) / eps)`` px outside the triangle and
   exactly 1 that far inside, so only a band around the edges is evaluated, and
   the result stays continuous. Pixels whose whole ``(2r + 1)^2`` neighbourhood

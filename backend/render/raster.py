@@ -215,7 +215,8 @@ def _silhouette_pairs(t: _Triangles, face_buf: torch.Tensor, b0: int, b1: int, h
 
     Returns the saturated pixels ``((b1 - b0) * H * W,)`` bool (the whole ``(2r + 1)^2`` window
     around the pixel is covered, ``r = ceil(band)``) and the pairs of an unsaturated pixel and a
-    triangle visible somewhere in the image with the pixel within the triangle grown by ``band``
+    triangle visible somewhere in the image (any triangle when no triangle covers the pixel: a sliver that no
+    pixel centre hits still reaches the pixels beyond it) with the pixel within the triangle grown by ``band``
     px: local pixel, global triangle, pixel x and y, all ``(M,)`` int64."""
     nb = b1 - b0
     nf = t.num_faces
@@ -225,12 +226,13 @@ def _silhouette_pairs(t: _Triangles, face_buf: torch.Tensor, b0: int, b1: int, h
     visible = torch.zeros(nb * nf, dtype=torch.bool, device=face_buf.device)
     visible[(img * nf + face_buf)[hit]] = True
     saturated = _saturated(hit.view(nb, height, width), math.ceil(band)).reshape(npix)
-    tri, y, x0, x1 = _rows(t, b0, b1, height, width, band, band, visible)
+    tri, y, x0, x1 = _rows(t, b0, b1, height, width, band, band)
     count = x1 - x0 + 1
     base = (torch.div(tri, nf, rounding_mode="floor") * height + y) * width + x0
     row, k = _expand(count)
     pix = base.index_select(0, row) + k
-    keep = torch.nonzero(~saturated.index_select(0, pix)).squeeze(1)
+    seen = visible.index_select(0, tri).index_select(0, row) | ~hit.index_select(0, pix)
+    keep = torch.nonzero(~saturated.index_select(0, pix) & seen).squeeze(1)
     row, k = row.index_select(0, keep), k.index_select(0, keep)
     x = x0.index_select(0, row) + k
     return saturated, pix.index_select(0, keep), tri.index_select(0, row) + b0 * nf, x, y.index_select(0, row)
@@ -259,10 +261,18 @@ def _depth_values(tri_uv, tri_z, face_buf, b0, height, width, bary: bool = True)
 
 
 class _SilhouetteLogQ(torch.autograd.Function):
-    """Per-pixel ``sum_j log(1 - D_j)`` over (pixel, triangle) pairs, with a hand-written backward.
+    """Per-pixel ``sum_j log(1 - D_j)`` over (pixel, triangle) pairs, with a hand-written backward; at a pixel
+    ``outside`` the silhouette (no triangle covers its centre) only the nearest triangle's ``log(1 - D_j)``
+    (the lowest; its first pair).
+
+    Outside, the nearest triangle's coverage is that of the triangles' union (the distance to a union is
+    the least distance to its parts), while the product over triangles counts every triangle near the
+    pixel: along a finely tessellated thin part (a 12-sided chair leg two pixels wide, whose visible side
+    is a dozen slivers) it spread the soft silhouette about a pixel beyond the outline on each side.
 
     Forward: ``tri_uv (T, 3, 2)``; for the ``M`` pairs: local pixel ``pix``, global triangle ``tri``,
-    pixel centre ``px``, ``py`` (int64); -> ``(npix,)``; ``fast``: the compiled forward and backward
+    pixel centre ``px``, ``py`` (int64); ``outside``: ``(npix,)`` bool or None; -> ``(npix,)``; ``fast``: the
+    compiled forward and backward
     (:func:`backend.ops.native.silhouette_logq`, :func:`~backend.ops.native.silhouette_logq_backward`), with this
     torch code as their reference. ``d`` is the distance to the nearest edge ``(a, b)``
     (closest point ``a + s (b - a)``), so ``dd/da = -(1 - s) n`` and ``dd/db = -s n`` with ``n`` the
@@ -270,10 +280,11 @@ class _SilhouetteLogQ(torch.autograd.Function):
     ``d log(1 - D) / dd``, to the two vertices (nothing else depends on the vertices)."""
 
     @staticmethod
-    def forward(ctx, tri_uv, pix, tri, px, py, npix: int, sigma: float, eps: float, fast: bool = False):
+    def forward(ctx, tri_uv, pix, tri, px, py, npix: int, sigma: float, eps: float, fast: bool = False,
+                outside: torch.Tensor | None = None):
         ctx.fast = fast
         if fast:  # the compiled forward (same formulas; this torch code is its reference)
-            total, ia, ib, gx, gy, s = native.silhouette_logq(tri_uv, pix, tri, px, py, npix, sigma, eps)
+            total, ia, ib, gx, gy, s = native.silhouette_logq(tri_uv, pix, tri, px, py, npix, sigma, eps, outside)
             ctx.save_for_backward(pix, ia, ib, gx, gy, s)
             ctx.num = tri_uv.shape[0]
             return total
@@ -311,6 +322,14 @@ class _SilhouetteLogQ(torch.autograd.Function):
         live = (dt > 0) & (dt < 1)
         coef = cover * (1 - cover) / (sigma * (1 - 2 * eps) * torch.where(live, 1 - dt, torch.ones_like(dt)) * dist)
         coef = torch.where(live, torch.where(inside, coef, -coef), torch.zeros_like(coef))
+        if outside is not None:  # outside pixels: only the first pair of the lowest log(1 - D) counts
+            m = torch.arange(pix.numel(), device=pix.device)
+            low = torch.zeros(npix, dtype=logq.dtype, device=logq.device).scatter_reduce(0, pix, logq, "amin")
+            at_low = torch.where(logq <= low.index_select(0, pix), m, torch.full_like(m, pix.numel()))
+            first = torch.full((npix,), pix.numel(), dtype=torch.long, device=pix.device).scatter_reduce(0, pix, at_low, "amin")
+            drop = outside.index_select(0, pix) & (first.index_select(0, pix) != m)
+            logq = torch.where(drop, torch.zeros_like(logq), logq)
+            coef = torch.where(drop, torch.zeros_like(coef), coef)
         ctx.save_for_backward(pix, tri * 3 + bk, tri * 3 + (bk + 1) % 3, coef * brx, coef * bry, bs)
         ctx.num = tri_uv.shape[0]
         return torch.zeros(npix, dtype=tri_uv.dtype, device=tri_uv.device).index_add_(0, pix, logq)
@@ -321,14 +340,14 @@ class _SilhouetteLogQ(torch.autograd.Function):
         pix, ia, ib, gx, gy, s = ctx.saved_tensors
         if ctx.fast:  # the compiled backward (the same sums in the same order)
             out = native.silhouette_logq_backward(grad.contiguous(), pix, ia, ib, gx, gy, s, ctx.num * 3)
-            return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None, None
+            return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None, None, None
         g = grad.index_select(0, pix)
         ga, gb = g * (1 - s), g * s
         out = torch.zeros(2, ctx.num * 3, dtype=grad.dtype, device=grad.device)
         for axis, comp in enumerate((gx, gy)):
             out[axis].index_add_(0, ia, ga * comp)
             out[axis].index_add_(0, ib, gb * comp)
-        return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None, None
+        return out.t().reshape(ctx.num, 3, 2), None, None, None, None, None, None, None, None, None
 
 
 @register_renderer("torch")
@@ -369,12 +388,13 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
                     _, stri, sx, sy, slot, upix = native.raster_band_pairs(t.valid, t.lines, t.box, face_buf, saturated, n * c,
                                                                            h, w, band)
                 total = _SilhouetteLogQ.apply(flat_uv, slot, stri, sx, sy, upix.numel(), settings.sigma,
-                                              settings.silhouette_eps, True)
+                                              settings.silhouette_eps, True, face_buf.index_select(0, upix) < 0)
                 sil = saturated.to(dtype).index_put((upix,), 0.0 - torch.expm1(total))
             elif settings.silhouette:
                 with torch.no_grad():
                     saturated, spix, stri, sx, sy = _silhouette_pairs(t, face_buf, b0, b1, h, w, band)
-                total = _SilhouetteLogQ.apply(flat_uv, spix, stri, sx, sy, npix, settings.sigma, settings.silhouette_eps)
+                total = _SilhouetteLogQ.apply(flat_uv, spix, stri, sx, sy, npix, settings.sigma, settings.silhouette_eps,
+                                              False, face_buf < 0)
                 sil[offset:offset + npix] = torch.where(saturated, torch.ones_like(total), 0.0 - torch.expm1(total))
     else:  # nothing to draw: zero images, connected to verts so that gradients are zeros rather than None
         zero = verts.reshape(-1)[:1].sum() * 0

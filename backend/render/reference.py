@@ -43,7 +43,8 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
     """Slow, obviously-correct renderer: every pixel against every triangle in Python loops.
 
     Depth and barycentrics from a 3D ray-triangle intersection (Moller-Trumbore) of the pixel
-    ray; the silhouette from the exact 2D point-to-triangle distance with no band cut-off.
+    ray; the silhouette from the exact 2D point-to-triangle distance with no band cut-off (at a pixel that no
+    triangle covers, the coverage of the nearest triangle).
     Only for tiny scenes (tests)."""
     settings = settings or RasterSettings()
     verts, faces = check_inputs(verts, faces, cameras)
@@ -103,8 +104,10 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
                     pt = verts.new_tensor([float(x), float(y)])
                     logq = verts.new_zeros(())
                     full = False
+                    outside = int(face_index[i, j, y, x]) < 0  # then the nearest triangle alone (the union's)
+                    nearest = None
                     for f, _, q in tris:
-                        if f not in visible:
+                        if f not in visible and not outside:
                             continue
                         dist = torch.stack([_segment_distance(pt, q[k], q[(k + 1) % 3]) for k in range(3)]).min()
                         crosses = [float(((q[(k + 1) % 3][0] - q[k][0]) * (pt[1] - q[k][1])
@@ -113,11 +116,18 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
                         signed = -dist if inside else dist
                         eps = settings.silhouette_eps
                         cover = torch.clamp((torch.sigmoid(-signed / settings.sigma) - eps) / (1 - 2 * eps), 0.0, 1.0)
+                        if outside:
+                            if nearest is None or float(cover.detach()) > float(nearest.detach()):
+                                nearest = cover
+                            continue
                         if float(cover.detach()) >= 1:
                             full = True
                             break
                         logq = logq + torch.log(1 - cover)
-                    sil[i][j][y][x] = verts.new_ones(()) if full else 1 - torch.exp(logq)
+                    if outside:
+                        sil[i][j][y][x] = verts.new_zeros(()) if nearest is None else nearest
+                    else:
+                        sil[i][j][y][x] = verts.new_ones(()) if full else 1 - torch.exp(logq)
 
     def stack(grid):
         return torch.stack([torch.stack([torch.stack([torch.stack(row) for row in view]) for view in cand]) for cand in grid])

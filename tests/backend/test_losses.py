@@ -83,6 +83,26 @@ def test_silhouette_iou_by_hand():
     torch.testing.assert_close(empty, torch.zeros(1, dtype=D))
 
 
+def test_silhouette_iou_of_a_soft_target_is_least_at_the_target():
+    """With a soft target the loss is the fuzzy Jaccard index: 0 where the silhouette equals the target and more
+    wherever it moves off it; the product form S M / (S + M - S M) was least for a silhouette that spilled
+    over the target's partly covered pixels."""
+    target = torch.tensor([[[0.0, 0.24, 0.76, 1.0, 0.76, 0.24, 0.0]]], dtype=D)
+    assert float(silhouette_iou_loss(target[None], target)) == pytest.approx(0.0, abs=1e-9)
+    for k in range(7):
+        for step in (-0.2, 0.2):
+            moved = target.clone()
+            moved[0, 0, k] = (moved[0, 0, k] + step).clamp(0, 1)
+            if not torch.equal(moved, target):
+                assert float(silhouette_iou_loss(moved[None], target)) > 0.01
+    # a binary mask: the product form's values
+    sil = torch.rand((2, 1, 3, 4), generator=torch.Generator().manual_seed(0), dtype=D)
+    mask = torch.rand((1, 3, 4), generator=torch.Generator().manual_seed(1)) > 0.5
+    m = mask.to(D)
+    product = 1 - (sil * m).sum((2, 3)).add(1e-6) / (sil + m - sil * m).sum((2, 3)).add(1e-6)
+    torch.testing.assert_close(silhouette_iou_loss(sil, mask), product[:, 0])
+
+
 def test_free_space_by_hand():
     rendered, obs, mask = _images()
     # valid obs pixels: (0,0)=1, (0,1)=2, (1,1)=3, (1,2)=4; margin 0.1

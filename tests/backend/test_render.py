@@ -69,6 +69,43 @@ def test_saturation_and_band_match_reference():
     torch.testing.assert_close(gf, gr, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("backend", ["torch", "reference"])
+def test_silhouette_outside_a_tiled_part_is_its_nearest_triangles(backend):
+    """Outside the silhouette a pixel's coverage is the nearest triangle's: a thin strip tiled by eight slivers
+    along its length (a chair leg's visible side) spreads no further than the same strip as one quad, and both
+    equal the rescaled sigmoid of the exact distance to the projected strip. (The product over triangles
+    spread the tiled strip about a pixel further on each side.)"""
+    width, columns = 0.04, 8
+    xs = torch.linspace(-width / 2, width / 2, columns + 1, dtype=torch.float64)
+    tiled = torch.tensor([[float(x), 0.0, z] for x in xs for z in (0.0, 0.5)], dtype=torch.float64)[None]
+    tiled_faces = torch.tensor([[2 * k, 2 * k + 2, 2 * k + 3] for k in range(columns)]
+                               + [[2 * k, 2 * k + 3, 2 * k + 1] for k in range(columns)])
+    quad = tiled[:, [0, 1, 2 * columns, 2 * columns + 1]]
+    quad_faces = torch.tensor([[0, 2, 3], [0, 3, 1]])
+    cams = Cameras.look_at([0.05, -2.0, 0.25], [0.0, 0.0, 0.25], intrinsics=[60.0, 60.0, 8.3, 19.6], width=17, height=40)
+    settings = RasterSettings()
+    a = render(tiled, tiled_faces, cams, settings, backend=backend)
+    b = render(quad, quad_faces, cams, settings, backend=backend)
+    assert torch.equal(a.face_index >= 0, b.face_index >= 0)
+    out = b.face_index[0, 0] < 0
+    # the exact distance from every pixel centre to the projected strip (a convex quadrilateral)
+    uv, _ = cams.to(dtype=torch.float64).project(quad)
+    corners = uv[0, 0, [0, 2, 3, 1]]  # around the quadrilateral
+    yy, xx = torch.meshgrid(torch.arange(40.0, dtype=torch.float64), torch.arange(17.0, dtype=torch.float64), indexing="ij")
+    p = torch.stack([xx, yy], -1)
+    dist = torch.full(xx.shape, float("inf"), dtype=torch.float64)
+    for k in range(4):
+        e0, e1 = corners[k], corners[(k + 1) % 4]
+        t = (((p - e0) * (e1 - e0)).sum(-1) / ((e1 - e0) ** 2).sum()).clamp(0, 1)
+        dist = torch.minimum(dist, (p - (e0 + t[..., None] * (e1 - e0))).norm(dim=-1))
+    eps = settings.silhouette_eps
+    expect = ((torch.sigmoid(-dist / settings.sigma) - eps) / (1 - 2 * eps)).clamp(0, 1)
+    soft = out & (expect > 0)
+    assert int(soft.sum()) >= 40, "pixels in the band outside the strip"
+    torch.testing.assert_close(a.silhouette[0, 0][out], expect[out], rtol=0, atol=1e-9)
+    torch.testing.assert_close(b.silhouette[0, 0][out], expect[out], rtol=0, atol=1e-9)
+
+
 def test_gradcheck_depth_and_silhouette():
     verts, faces, cams = _scene(3, n=1, tris=3, width=9, height=7)
     settings = RasterSettings(sigma=0.7, silhouette_eps=0.02)

@@ -45,7 +45,7 @@ __all__ = ["PointGrid", "available", "blend_corners", "blend_corners_backward", 
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
-ABI_VERSION = 10
+ABI_VERSION = 12
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -120,7 +120,7 @@ def _load() -> ctypes.CDLL | None:
                                                         ptr, ptr, ptr, ptr, ptr, ptr, ptr]
             lib.shapeprog_raster_band_pairs.restype = i64
             lib.shapeprog_silhouette_logq.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, i64, ctypes.c_double, ctypes.c_double,
-                                                      ptr, ptr, ptr, ptr, ptr, ptr]
+                                                      ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr]
             lib.shapeprog_silhouette_logq.restype = None
             lib.shapeprog_silhouette_logq_backward.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr]
             lib.shapeprog_silhouette_logq_backward.restype = None
@@ -230,12 +230,14 @@ def raster_band_pairs(valid: torch.Tensor, lines: torch.Tensor, box: torch.Tenso
 
 
 def silhouette_logq(tri_uv: torch.Tensor, pix: torch.Tensor, tri: torch.Tensor, x: torch.Tensor, y: torch.Tensor, npix: int,
-                    sigma: float, eps: float):
-    """The soft silhouette's ``sum_j log(1 - D_j)`` per pixel over the ``M`` (pixel, triangle) pairs, no autograd.
+                    sigma: float, eps: float, outside: torch.Tensor | None = None):
+    """The soft silhouette's ``sum_j log(1 - D_j)`` per pixel over the ``M`` (pixel, triangle) pairs, no autograd; at the
+    pixels ``outside`` (``(npix,)`` bool) the lowest ``log(1 - D_j)`` only (its first pair; the others' ``gx``, ``gy`` are 0).
 
     Args:
         tri_uv: ``(T, 3, 2)`` projected triangles (float32 or float64, CPU); pix, tri, x, y: ``(M,)`` int64
-            pairs (:func:`raster_band_pairs`); npix: pixels of the output; sigma, eps: the silhouette's settings.
+            pairs (:func:`raster_band_pairs`); npix: pixels of the output; sigma, eps: the silhouette's settings;
+            outside: the output pixels that no triangle covers (None: none).
 
     Returns:
         ``logq (npix,)`` and, per pair, what the backward needs: the nearest edge's two corners as
@@ -249,9 +251,14 @@ def silhouette_logq(tri_uv: torch.Tensor, pix: torch.Tensor, tri: torch.Tensor, 
     out = torch.zeros(int(npix), dtype=uv.dtype)
     ia, ib = torch.empty(m, dtype=torch.int64), torch.empty(m, dtype=torch.int64)
     gx, gy, gs = (torch.empty(m, dtype=uv.dtype) for _ in range(3))
+    flags = None
+    if outside is not None:
+        flags = outside.detach().to(torch.uint8).contiguous()
+        if flags.numel() != int(npix):
+            raise ValueError(f"outside must have npix = {int(npix)} entries, got {flags.numel()}")
     lib.shapeprog_silhouette_logq(code, uv.data_ptr(), p.data_ptr(), t.data_ptr(), xs.data_ptr(), ys.data_ptr(), m, float(sigma),
-                                  float(eps), out.data_ptr(), ia.data_ptr(), ib.data_ptr(), gx.data_ptr(), gy.data_ptr(),
-                                  gs.data_ptr())
+                                  float(eps), None if flags is None else flags.data_ptr(), int(npix), out.data_ptr(),
+                                  ia.data_ptr(), ib.data_ptr(), gx.data_ptr(), gy.data_ptr(), gs.data_ptr())
     return out, ia, ib, gx, gy, gs
 
 

@@ -165,7 +165,7 @@ struct Bvh {
 
 extern "C" {
 
-int shapeprog_abi_version() { return 10; }
+int shapeprog_abi_version() { return 12; }
 
 // For each of K meshes (tris: K x T x 3 x 3 corners, float64) and each point (pts: P x 3, float64), the
 // index of the nearest triangle (out: K x P int64; the first of equally near ones) and the barycentric
@@ -350,7 +350,7 @@ void saturate(const int64_t* face, int64_t B, int64_t H, int64_t W, int64_t r, u
 }
 
 // the silhouette's (pixel, triangle) pairs: an unsaturated pixel within `band` px of a triangle visible
-// somewhere in its image; count only (pix == nullptr) or fill pix, tri, x, y and slot (M each: the pair's
+// somewhere in its image, or of any triangle when no triangle covers the pixel; count only (pix == nullptr) or fill pix, tri, x, y and slot (M each: the pair's
 // pixel among the distinct pixels of the pairs, in order of first appearance) and upix (those pixels);
 // *unique receives their number
 template <typename S>
@@ -370,12 +370,12 @@ int64_t band_pairs(const uint8_t* valid, const S* lines, const S* box, const int
     const uint8_t* sb = sat + b * H * W;
     for (int64_t f = 0; f < F; ++f) {
       int64_t i = b * F + f;
-      if (!valid[i] || !visible[f]) continue;
+      if (!valid[i]) continue;
       row_spans<S>(lines, box, i, H, W, band, band, spans);
       for (const auto& sp : spans) {
         for (int64_t x = sp.x0; x <= sp.x1; ++x) {
           int64_t local = sp.y * W + x;
-          if (sb[local]) continue;
+          if (sb[local] || (!visible[f] && fb[local] >= 0)) continue;
           if (slot_of[local] < 0) {
             if (pix != nullptr) upix[u] = b * H * W + local;
             slot_of[local] = u++;
@@ -521,8 +521,11 @@ namespace {
 
 template <typename S>
 void silhouette_logq(const S* uv, const int64_t* pix, const int64_t* tri, const int64_t* xs, const int64_t* ys, int64_t M,
-                     S sigma, S eps, S* out, int64_t* ia, int64_t* ib, S* gx, S* gy, S* gs) {
+                     S sigma, S eps, const uint8_t* outside, int64_t npix, S* out, int64_t* ia, int64_t* ib, S* gx, S* gy,
+                     S* gs) {
   const S dist_eps = S(1e-12);
+  // a pixel outside the silhouette keeps only its nearest triangle's term: the first pair of the lowest log(1 - D)
+  std::vector<int64_t> nearest(outside ? npix : 0, -1);
   for (int64_t m = 0; m < M; ++m) {
     const S* t = uv + tri[m] * 6;
     const S px = S(xs[m]), py = S(ys[m]);
@@ -551,7 +554,13 @@ void silhouette_logq(const S* uv, const int64_t* pix, const int64_t* tri, const 
     S cover = S(1) / (S(1) + std::exp(-(sgn / -sigma)));
     S dt = (cover - eps) / (S(1) - S(2) * eps);
     dt = dt < S(0) ? S(0) : (dt > S(1) ? S(1) : dt);
-    out[pix[m]] += std::log1p(-dt);
+    S logq = std::log1p(-dt);
+    if (outside && outside[pix[m]]) {
+      int64_t& n = nearest[pix[m]];
+      if (logq < (n < 0 ? S(0) : out[pix[m]])) { n = m; out[pix[m]] = logq; }
+    } else {
+      out[pix[m]] += logq;
+    }
     bool live = dt > S(0) && dt < S(1);
     S coef = 0;
     if (live) {
@@ -564,6 +573,9 @@ void silhouette_logq(const S* uv, const int64_t* pix, const int64_t* tri, const 
     gy[m] = coef * bry;
     gs[m] = bs;
   }
+  if (outside)
+    for (int64_t m = 0; m < M; ++m)
+      if (outside[pix[m]] && nearest[pix[m]] != m) { gx[m] = S(0); gy[m] = S(0); }
 }
 
 // the backward of silhouette_logq (raster.py's _SilhouetteLogQ.backward): the gradient of every corner's (x, y),
@@ -647,15 +659,16 @@ void shapeprog_silhouette_logq_backward(int dtype, const void* grad, const int64
 }
 
 void shapeprog_silhouette_logq(int dtype, const void* uv, const int64_t* pix, const int64_t* tri, const int64_t* xs,
-                               const int64_t* ys, int64_t M, double sigma, double eps, void* out, int64_t* ia, int64_t* ib,
-                               void* gx, void* gy, void* gs) {
+                               const int64_t* ys, int64_t M, double sigma, double eps, const uint8_t* outside, int64_t npix,
+                               void* out, int64_t* ia, int64_t* ib, void* gx, void* gy, void* gs) {
   if (dtype == 0)
     silhouette_logq<float>(static_cast<const float*>(uv), pix, tri, xs, ys, M, static_cast<float>(sigma), static_cast<float>(eps),
-                           static_cast<float*>(out), ia, ib, static_cast<float*>(gx), static_cast<float*>(gy),
+                           outside, npix, static_cast<float*>(out), ia, ib, static_cast<float*>(gx), static_cast<float*>(gy),
                            static_cast<float*>(gs));
   else
-    silhouette_logq<double>(static_cast<const double*>(uv), pix, tri, xs, ys, M, sigma, eps, static_cast<double*>(out), ia, ib,
-                            static_cast<double*>(gx), static_cast<double*>(gy), static_cast<double*>(gs));
+    silhouette_logq<double>(static_cast<const double*>(uv), pix, tri, xs, ys, M, sigma, eps, outside, npix,
+                            static_cast<double*>(out), ia, ib, static_cast<double*>(gx), static_cast<double*>(gy),
+                            static_cast<double*>(gs));
 }
 
 }  // extern "C"

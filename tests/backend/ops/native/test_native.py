@@ -279,3 +279,47 @@ def test_point_grid_matches_the_kdtree():
         native.PointGrid(torch.zeros(0, 3), 0.1)
     with pytest.raises(ValueError, match="cell must be positive"):
         native.PointGrid(pts, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_silhouette_logq_outside_keeps_the_nearest_triangle_as_the_torch_forward_does(dtype):
+    """At the pixels that no triangle covers, the compiled forward keeps only the lowest ``log(1 - D)`` (its first
+    pair) and zeroes the other pairs' backward coefficients, as the torch forward does: the same images and the
+    same gradients; elsewhere the sums are untouched."""
+    from backend.cameras import Cameras
+    from backend.render import RasterSettings
+    from backend.render.raster import _project, _SilhouetteLogQ, _triangle_setup
+
+    v, t = table_meshes(3, 6, dtype)
+    cams = Cameras.look_at(torch.tensor([[2.0, -2.2, 1.6], [-1.5, -2.0, 1.2]], dtype=torch.float64), [0.0, 0.0, 0.4],
+                           intrinsics=[40.0, 40.0, 31.3, 23.6], width=64, height=48).to(dtype=dtype)
+    settings = RasterSettings()
+    v = v.clone().requires_grad_(True)
+    tri_uv, tri_z = _project(v, t, cams, settings.znear)
+    s = _triangle_setup(tri_uv.detach(), tri_z.detach(), settings)
+    b, h, w = tri_uv.shape[0], cams.height, cams.width
+    face = native.raster_zbuffer(s.valid, s.lines, s.inv_z, s.box, b, h, w)
+    sat = native.raster_saturated(face, b, h, w, 3)
+    _, tri, x, y, slot, upix = native.raster_band_pairs(s.valid, s.lines, s.box, face, sat, b, h, w, settings.band)
+    outside = face.index_select(0, upix) < 0
+    assert outside.sum() > 200 and (~outside).sum() > 200
+    flat = tri_uv.reshape(-1, 3, 2)
+    totals, grads = [], []
+    for fast in (True, False):
+        total = _SilhouetteLogQ.apply(flat, slot, tri, x, y, upix.numel(), settings.sigma, settings.silhouette_eps, fast,
+                                      outside)
+        (g,) = torch.autograd.grad((total * torch.linspace(0.5, 1.5, total.numel(), dtype=dtype)).sum(), v, retain_graph=True)
+        totals.append(total.detach())
+        grads.append(g)
+    tol = {"rtol": 1e-3, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    torch.testing.assert_close(totals[0], totals[1], **tol)
+    torch.testing.assert_close(grads[0], grads[1], **tol)
+    assert grads[0].abs().sum() > 0
+    # covered pixels: the sum over their pairs; outside: the lowest of their pairs' log(1 - D)
+    m = slot.numel()
+    pairs = _SilhouetteLogQ.apply(flat, torch.arange(m), tri, x, y, m, settings.sigma, settings.silhouette_eps).detach()
+    summed = torch.zeros(upix.numel(), dtype=dtype).index_add_(0, slot, pairs)
+    lowest = torch.zeros(upix.numel(), dtype=dtype).scatter_reduce(0, slot, pairs, "amin")
+    torch.testing.assert_close(totals[1][~outside], summed[~outside], **tol)
+    torch.testing.assert_close(totals[1][outside], lowest[outside], **tol)
+    assert (lowest[outside] > summed[outside] + 1e-3).any()  # several triangles near some outside pixels
