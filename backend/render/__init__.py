@@ -17,8 +17,9 @@ triangle list) into ``C`` views and returns, per pixel:
   RasterSettings.silhouette_eps``; the silhouette is ``1 - prod_j (1 - D_j)``
   over the triangles visible somewhere in that view (in the z-buffer; hidden
   triangles cannot change the outline) at a pixel the mesh covers, and
-  ``max_j D_j`` over all triangles (the nearest triangle's: the coverage of
-  their union, whose distance is the least of theirs) at a pixel it does not,
+  ``max_j D_j`` over those and every triangle facing the camera (the nearest
+  triangle's: the coverage of their union, whose distance is the least of
+  theirs) at a pixel it does not,
   so that a part tiled by many thin triangles spreads as far as a single
   triangle would, slivers that no pixel centre hits included. The rescaling makes ``D_j`` exactly 0
   beyond ``band = sigma * ln((1 - eps) / eps)`` px outside the triangle and

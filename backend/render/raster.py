@@ -63,13 +63,15 @@ class _Triangles:
     not columns): ``lines`` ``(T, 4, 4)`` holds ``(jx, b / a, jy, 1 / a)`` for slots 0-1 (left) and
     2-3 (right); an unused slot has ``jx = -inf`` (left) / ``+inf`` (right) and zeros.
     ``inv_z`` ``(T, 3)``: ``1 / z = ip x + iq y + ir`` across the triangle. ``box`` ``(T, 4)``: xmin,
-    xmax, ymin, ymax. Values are in the render's dtype (set up in float64)."""
+    xmax, ymin, ymax. Values are in the render's dtype (set up in float64). ``front`` ``(T,)`` bool: the
+    triangle faces the camera (its projected winding)."""
 
     num_faces: int
     valid: torch.Tensor
     lines: torch.Tensor
     inv_z: torch.Tensor
     box: torch.Tensor
+    front: torch.Tensor
 
 
 def _triangle_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, settings: RasterSettings, fast: bool = False) -> _Triangles:
@@ -83,14 +85,15 @@ def _triangle_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, settings: RasterS
     jx, jy = ax.roll(-1, -1), ay.roll(-1, -1)
     dx, dy = ax.roll(-2, -1) - jx, ay.roll(-2, -1) - jy  # edge vectors
     length = torch.sqrt(dx * dx + dy * dy)  # torch's sqrt for both paths (not always correctly rounded)
+    area2 = _cross2(ax[:, 1] - ax[:, 0], ay[:, 1] - ay[:, 0], ax[:, 2] - ax[:, 0], ay[:, 2] - ay[:, 0])
+    front = area2 < 0  # with z > 0 and fx, fy > 0 the projected winding is the 3D facing
     if fast:
         return _Triangles(nf, *native.raster_setup(a, z, length, settings.znear, AREA_EPS, LEN_EPS, settings.cull_backfaces,
-                                                   dtype))
-    area2 = _cross2(ax[:, 1] - ax[:, 0], ay[:, 1] - ay[:, 0], ax[:, 2] - ax[:, 0], ay[:, 2] - ay[:, 0])
+                                                   dtype), front)
     valid = (z > settings.znear).all(-1) & (area2.abs() > AREA_EPS) & (length > LEN_EPS).all(-1)
     valid &= torch.isfinite(a).all(-1).all(-1)
     if settings.cull_backfaces:
-        valid &= area2 < 0  # with z > 0 and fx, fy > 0 the projected winding is the 3D facing
+        valid &= front
     sgn = torch.where(area2 < 0, -1.0, 1.0).to(a.dtype)[:, None]
     length = torch.where(valid[:, None], length, torch.ones_like(length))
     ea = dy * sgn / length  # unit outward normal (ea, eb)
@@ -114,7 +117,7 @@ def _triangle_setup(tri_uv: torch.Tensor, tri_z: torch.Tensor, settings: RasterS
     k = 1.0 / (torch.where(valid, area2, torch.ones_like(area2))[:, None] * torch.where(valid[:, None], z, torch.ones_like(z)))
     inv_z = torch.stack([(-dy * k).sum(-1), (dx * k).sum(-1), ((dy * jx - dx * jy) * k).sum(-1)], dim=-1)
     box = torch.stack([ax.amin(-1), ax.amax(-1), ay.amin(-1), ay.amax(-1)], dim=-1)
-    return _Triangles(nf, valid, lines.to(dtype), inv_z.to(dtype), box.to(dtype))
+    return _Triangles(nf, valid, lines.to(dtype), inv_z.to(dtype), box.to(dtype), front)
 
 
 def _expand(count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,8 +218,9 @@ def _silhouette_pairs(t: _Triangles, face_buf: torch.Tensor, b0: int, b1: int, h
 
     Returns the saturated pixels ``((b1 - b0) * H * W,)`` bool (the whole ``(2r + 1)^2`` window
     around the pixel is covered, ``r = ceil(band)``) and the pairs of an unsaturated pixel and a
-    triangle visible somewhere in the image (any triangle when no triangle covers the pixel: a sliver that no
-    pixel centre hits still reaches the pixels beyond it) with the pixel within the triangle grown by ``band``
+    triangle visible somewhere in the image (any front-facing triangle when no triangle covers the pixel: a
+    sliver that no pixel centre hits still reaches the pixels beyond it, while a closed mesh's back never
+    reaches beyond its front) with the pixel within the triangle grown by ``band``
     px: local pixel, global triangle, pixel x and y, all ``(M,)`` int64."""
     nb = b1 - b0
     nf = t.num_faces
@@ -231,7 +235,8 @@ def _silhouette_pairs(t: _Triangles, face_buf: torch.Tensor, b0: int, b1: int, h
     base = (torch.div(tri, nf, rounding_mode="floor") * height + y) * width + x0
     row, k = _expand(count)
     pix = base.index_select(0, row) + k
-    seen = visible.index_select(0, tri).index_select(0, row) | ~hit.index_select(0, pix)
+    front = t.front[b0 * nf: b1 * nf].index_select(0, tri).index_select(0, row)
+    seen = visible.index_select(0, tri).index_select(0, row) | (front & ~hit.index_select(0, pix))
     keep = torch.nonzero(~saturated.index_select(0, pix) & seen).squeeze(1)
     row, k = row.index_select(0, keep), k.index_select(0, keep)
     x = x0.index_select(0, row) + k
@@ -385,7 +390,7 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
                 # only the pixels of the band pairs are differentiable: log-coverage sums per distinct pixel
                 with torch.no_grad():
                     saturated = native.raster_saturated(face_buf, n * c, h, w, math.ceil(band))
-                    _, stri, sx, sy, slot, upix = native.raster_band_pairs(t.valid, t.lines, t.box, face_buf, saturated, n * c,
+                    _, stri, sx, sy, slot, upix = native.raster_band_pairs(t.valid, t.front, t.lines, t.box, face_buf, saturated, n * c,
                                                                            h, w, band)
                 total = _SilhouetteLogQ.apply(flat_uv, slot, stri, sx, sy, upix.numel(), settings.sigma,
                                               settings.silhouette_eps, True, face_buf.index_select(0, upix) < 0)

@@ -44,7 +44,7 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
 
     Depth and barycentrics from a 3D ray-triangle intersection (Moller-Trumbore) of the pixel
     ray; the silhouette from the exact 2D point-to-triangle distance with no band cut-off (at a pixel that no
-    triangle covers, the coverage of the nearest triangle).
+    triangle covers, the coverage of the nearest front-facing or visible triangle).
     Only for tiny scenes (tests)."""
     settings = settings or RasterSettings()
     verts, faces = check_inputs(verts, faces, cameras)
@@ -74,12 +74,13 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
                 area2 = float(((q[1][0] - q[0][0]) * (q[2][1] - q[0][1]) - (q[1][1] - q[0][1]) * (q[2][0] - q[0][0])).detach())
                 if abs(area2) <= AREA_EPS or min(float(torch.linalg.norm(ek.detach())) for ek in e) <= LEN_EPS:
                     continue
-                tris.append((f, p, q))
+                front = float(torch.dot(p[0], torch.linalg.cross(p[1], p[2])).detach()) < 0
+                tris.append((f, p, q, front))
             for y in range(h):
                 for x in range(w):
                     d = verts.new_tensor([(x - cx) / fx, (y - cy) / fy, 1.0])
                     best = None
-                    for f, p, _ in tris:
+                    for f, p, _, _ in tris:
                         hit = _ray_triangle(d, *p)
                         if hit is not None:
                             t, u, v = hit
@@ -106,8 +107,8 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
                     full = False
                     outside = int(face_index[i, j, y, x]) < 0  # then the nearest triangle alone (the union's)
                     nearest = None
-                    for f, _, q in tris:
-                        if f not in visible and not outside:
+                    for f, _, q, front in tris:
+                        if f not in visible and not (outside and front):
                             continue
                         dist = torch.stack([_segment_distance(pt, q[k], q[(k + 1) % 3]) for k in range(3)]).min()
                         crosses = [float(((q[(k + 1) % 3][0] - q[k][0]) * (pt[1] - q[k][1])

@@ -45,7 +45,7 @@ __all__ = ["PointGrid", "available", "blend_corners", "blend_corners_backward", 
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off")
-ABI_VERSION = 12
+ABI_VERSION = 13
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -116,7 +116,7 @@ def _load() -> ctypes.CDLL | None:
             lib.shapeprog_raster_zbuffer.restype = None
             lib.shapeprog_raster_saturated.argtypes = [ptr, i64, i64, i64, i64, ptr]
             lib.shapeprog_raster_saturated.restype = None
-            lib.shapeprog_raster_band_pairs.argtypes = [cint, u8, ptr, ptr, ptr, ptr, i64, i64, i64, i64, ctypes.c_double,
+            lib.shapeprog_raster_band_pairs.argtypes = [cint, u8, u8, ptr, ptr, ptr, ptr, i64, i64, i64, i64, ctypes.c_double,
                                                         ptr, ptr, ptr, ptr, ptr, ptr, ptr]
             lib.shapeprog_raster_band_pairs.restype = i64
             lib.shapeprog_silhouette_logq.argtypes = [cint, ptr, ptr, ptr, ptr, ptr, i64, ctypes.c_double, ctypes.c_double,
@@ -209,19 +209,19 @@ def raster_saturated(face: torch.Tensor, images: int, height: int, width: int, r
     return out.bool()
 
 
-def raster_band_pairs(valid: torch.Tensor, lines: torch.Tensor, box: torch.Tensor, face: torch.Tensor, saturated: torch.Tensor,
-                      images: int, height: int, width: int, band: float):
+def raster_band_pairs(valid: torch.Tensor, front: torch.Tensor, lines: torch.Tensor, box: torch.Tensor, face: torch.Tensor,
+                      saturated: torch.Tensor, images: int, height: int, width: int, band: float):
     """The silhouette's (pixel, triangle) pairs, as :func:`backend.render.raster._silhouette_pairs` (in the same
     order): pixel ``(M,)`` (over all images), triangle (``image * F + face``), x and y, all int64; and the
     distinct pixels of the pairs: ``slot (M,)``, the pair's pixel among them, and ``upix (U,)``, those pixels
-    (in order of first appearance)."""
+    (in order of first appearance). ``front``: ``(B * F,)`` bool, the triangles facing the camera."""
     lib = _lib_or_raise()
     code = _dtype_code(lines, box)
-    v, ln, bx, f = (x.contiguous() for x in (valid.to(torch.uint8), lines, box, face))
+    v, fr, ln, bx, f = (x.contiguous() for x in (valid.to(torch.uint8), front.to(torch.uint8), lines, box, face))
     sat = saturated.to(torch.uint8).contiguous()
     faces = v.numel() // max(1, images)
-    args = (code, v.data_ptr(), ln.data_ptr(), bx.data_ptr(), f.data_ptr(), sat.data_ptr(), images, faces, height, width,
-            float(band))
+    args = (code, v.data_ptr(), fr.data_ptr(), ln.data_ptr(), bx.data_ptr(), f.data_ptr(), sat.data_ptr(), images, faces,
+            height, width, float(band))
     unique = torch.zeros(1, dtype=torch.int64)
     m = lib.shapeprog_raster_band_pairs(*args, None, None, None, None, None, None, unique.data_ptr())
     out = [torch.empty(m, dtype=torch.int64) for _ in range(5)] + [torch.empty(int(unique), dtype=torch.int64)]

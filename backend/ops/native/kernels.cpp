@@ -165,7 +165,7 @@ struct Bvh {
 
 extern "C" {
 
-int shapeprog_abi_version() { return 12; }
+int shapeprog_abi_version() { return 13; }
 
 // For each of K meshes (tris: K x T x 3 x 3 corners, float64) and each point (pts: P x 3, float64), the
 // index of the nearest triangle (out: K x P int64; the first of equally near ones) and the barycentric
@@ -350,11 +350,12 @@ void saturate(const int64_t* face, int64_t B, int64_t H, int64_t W, int64_t r, u
 }
 
 // the silhouette's (pixel, triangle) pairs: an unsaturated pixel within `band` px of a triangle visible
-// somewhere in its image, or of any triangle when no triangle covers the pixel; count only (pix == nullptr) or fill pix, tri, x, y and slot (M each: the pair's
+// somewhere in its image, or of any front-facing triangle when no triangle covers the pixel; count only (pix == nullptr) or fill pix, tri, x, y and slot (M each: the pair's
 // pixel among the distinct pixels of the pairs, in order of first appearance) and upix (those pixels);
 // *unique receives their number
 template <typename S>
-int64_t band_pairs(const uint8_t* valid, const S* lines, const S* box, const int64_t* face, const uint8_t* sat, int64_t B,
+int64_t band_pairs(const uint8_t* valid, const uint8_t* front, const S* lines, const S* box, const int64_t* face,
+                   const uint8_t* sat, int64_t B,
                    int64_t F, int64_t H, int64_t W, S band, int64_t* pix, int64_t* tri, int64_t* xs, int64_t* ys,
                    int64_t* slot, int64_t* upix, int64_t* unique) {
   std::vector<uint8_t> visible(static_cast<size_t>(F));
@@ -375,7 +376,7 @@ int64_t band_pairs(const uint8_t* valid, const S* lines, const S* box, const int
       for (const auto& sp : spans) {
         for (int64_t x = sp.x0; x <= sp.x1; ++x) {
           int64_t local = sp.y * W + x;
-          if (sb[local] || (!visible[f] && fb[local] >= 0)) continue;
+          if (sb[local] || (!visible[f] && (fb[local] >= 0 || !front[i]))) continue;
           if (slot_of[local] < 0) {
             if (pix != nullptr) upix[u] = b * H * W + local;
             slot_of[local] = u++;
@@ -501,14 +502,15 @@ void shapeprog_raster_saturated(const int64_t* face, int64_t B, int64_t H, int64
   saturate(face, B, H, W, r, sat);
 }
 
-int64_t shapeprog_raster_band_pairs(int dtype, const uint8_t* valid, const void* lines, const void* box, const int64_t* face,
-                                    const uint8_t* sat, int64_t B, int64_t F, int64_t H, int64_t W, double band, int64_t* pix,
-                                    int64_t* tri, int64_t* xs, int64_t* ys, int64_t* slot, int64_t* upix, int64_t* unique) {
+int64_t shapeprog_raster_band_pairs(int dtype, const uint8_t* valid, const uint8_t* front, const void* lines, const void* box,
+                                    const int64_t* face, const uint8_t* sat, int64_t B, int64_t F, int64_t H, int64_t W,
+                                    double band, int64_t* pix, int64_t* tri, int64_t* xs, int64_t* ys, int64_t* slot,
+                                    int64_t* upix, int64_t* unique) {
   if (dtype == 0)
-    return band_pairs<float>(valid, static_cast<const float*>(lines), static_cast<const float*>(box), face, sat, B, F, H, W,
-                             static_cast<float>(band), pix, tri, xs, ys, slot, upix, unique);
-  return band_pairs<double>(valid, static_cast<const double*>(lines), static_cast<const double*>(box), face, sat, B, F, H, W,
-                            band, pix, tri, xs, ys, slot, upix, unique);
+    return band_pairs<float>(valid, front, static_cast<const float*>(lines), static_cast<const float*>(box), face, sat, B, F,
+                             H, W, static_cast<float>(band), pix, tri, xs, ys, slot, upix, unique);
+  return band_pairs<double>(valid, front, static_cast<const double*>(lines), static_cast<const double*>(box), face, sat, B, F,
+                            H, W, band, pix, tri, xs, ys, slot, upix, unique);
 }
 
 }  // extern "C"

@@ -222,7 +222,7 @@ def test_silhouette_logq_backward_equals_the_torch_backward(dtype):
     b, h, w = tri_uv.shape[0], cams.height, cams.width
     face = native.raster_zbuffer(s.valid, s.lines, s.inv_z, s.box, b, h, w)
     sat = native.raster_saturated(face, b, h, w, 3)
-    _, tri, x, y, slot, upix = native.raster_band_pairs(s.valid, s.lines, s.box, face, sat, b, h, w, settings.band)
+    _, tri, x, y, slot, upix = native.raster_band_pairs(s.valid, s.front, s.lines, s.box, face, sat, b, h, w, settings.band)
     flat = tri_uv.reshape(-1, 3, 2)
     _, ia, ib, gx, gy, gs = native.silhouette_logq(flat, slot, tri, x, y, upix.numel(), settings.sigma, settings.silhouette_eps)
     assert slot.numel() > 2000 and int((gx != 0).sum()) > 1000
@@ -300,7 +300,7 @@ def test_silhouette_logq_outside_keeps_the_nearest_triangle_as_the_torch_forward
     b, h, w = tri_uv.shape[0], cams.height, cams.width
     face = native.raster_zbuffer(s.valid, s.lines, s.inv_z, s.box, b, h, w)
     sat = native.raster_saturated(face, b, h, w, 3)
-    _, tri, x, y, slot, upix = native.raster_band_pairs(s.valid, s.lines, s.box, face, sat, b, h, w, settings.band)
+    _, tri, x, y, slot, upix = native.raster_band_pairs(s.valid, s.front, s.lines, s.box, face, sat, b, h, w, settings.band)
     outside = face.index_select(0, upix) < 0
     assert outside.sum() > 200 and (~outside).sum() > 200
     flat = tri_uv.reshape(-1, 3, 2)
