@@ -127,20 +127,18 @@ def _expand(count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return owner, torch.arange(owner.numel(), device=count.device) - start.index_select(0, owner)
 
 
-def _rows(t: _Triangles, b0: int, b1: int, height: int, width: int, level: float, grow: float,
-          select: torch.Tensor | None = None):
-    """Non-empty row spans of the triangles of images ``b0:b1``.
+def _rows(t: _Triangles, b0: int, b1: int, height: int, width: int, level: float, grow: float):
+    """Non-empty row spans of the valid triangles of images ``b0:b1``.
 
     For every pixel row of the triangle's y-range grown by ``grow``: the pixels ``[x0, x1]`` where all
-    three edge distances are ``<= level`` (and ``x`` is within the x-range grown by ``grow``). Only
-    valid triangles (and those in ``select`` ``((b1 - b0) * F,)`` bool) are used.
+    three edge distances are ``<= level`` (and ``x`` is within the x-range grown by ``grow``).
 
     Returns the local triangle index (``image * F + face``), ``y``, ``x0`` and ``x1`` of each
     non-empty row, all ``(R,)`` int64."""
     nf = t.num_faces
     sl = slice(b0 * nf, b1 * nf)
     box = t.box[sl]
-    use = t.valid[sl] if select is None else t.valid[sl] & select
+    use = t.valid[sl]
     y0 = torch.ceil(box[:, 2] - grow - _SLACK).clamp(min=0, max=height)
     y1 = torch.floor(box[:, 3] + grow + _SLACK).clamp(min=-1, max=height - 1)
     count = torch.where(use, y1 - y0 + 1, torch.zeros_like(y0)).clamp(min=0).long()
