@@ -253,9 +253,7 @@ def soft_outline(masks: torch.Tensor, f: int, h: int, w: int, settings: RasterSe
         sd = np.where(mk, 0.5 - ndimage.distance_transform_edt(mk), ndimage.distance_transform_edt(~mk) - 0.5)
         blocks = sd.reshape(h, f, w, f)
         centre = 0.25 * (blocks[:, lo, :, lo] + blocks[:, lo, :, hi] + blocks[:, hi, :, lo] + blocks[:, hi, :, hi])
-        cover = 1.0 / (1.0 + np.exp(centre / (f * settings.sigma)))
-        eps = settings.silhouette_eps
-        out[k] = np.clip((cover - eps) / (1 - 2 * eps), 0.0, 1.0)
+        out[k] = settings.coverage(torch.from_numpy(centre / f)).numpy()
     return torch.from_numpy(out).float()
 
 

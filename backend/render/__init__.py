@@ -19,10 +19,10 @@ triangle list) into ``C`` views and returns, per pixel:
   triangles cannot change the outline) at a pixel the mesh covers, and
   ``max_j D_j`` over those and every triangle facing the camera (the nearest
   triangle's: the coverage of their union, whose distance is the least of
-  theirs) at a pixel it does not,
-  so that a part tiled by many thin triangles spreads as far as a single
-  triangle would, slivers that no pixel centre hits included. The rescaling makes ``D_j`` exactly 0
-  beyond ``band = sigma * ln((1 - eps) / eps)`` px outside the triangle and
+  theirs) at a pixel it does not, so that a part tiled by many thin triangles
+  spreads as far as a single triangle would, slivers that no pixel centre hits
+  included (``RasterSettings.coverage`` gives ``D``). The rescaling makes
+  ``D_j`` exactly 0 beyond ``band = sigma * ln((1 - eps) / eps)`` px outside the triangle and
   exactly 1 that far inside, so only a band around the edges is evaluated, and
   the result stays continuous. Pixels whose whole ``(2r + 1)^2`` neighbourhood
   (``r = ceil(band)``, clipped to the image) is covered by the mesh are set to

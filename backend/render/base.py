@@ -61,6 +61,12 @@ class RasterSettings:
         eps = self.silhouette_eps
         return self.sigma * math.log((1 - eps) / eps)
 
+    def coverage(self, signed: torch.Tensor) -> torch.Tensor:
+        """A triangle's (or an outline's) soft coverage ``D = clamp((sigmoid(-d / sigma) - eps) / (1 - 2 eps), 0, 1)``
+        of pixels at signed distances ``d`` (px, negative inside; any shape)."""
+        eps = self.silhouette_eps
+        return torch.clamp((torch.sigmoid(-signed / self.sigma) - eps) / (1 - 2 * eps), 0.0, 1.0)
+
 
 @dataclass
 class RenderOutput:

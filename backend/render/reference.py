@@ -68,13 +68,14 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
                 q = (uv[j, i, a], uv[j, i, bb], uv[j, i, cc])
                 if min(float(pp[2].detach()) for pp in p) <= settings.znear:
                     continue
-                if settings.cull_backfaces and float(torch.dot(p[0], torch.linalg.cross(p[1], p[2])).detach()) >= 0:
-                    continue  # the normal (p1 - p0) x (p2 - p0) points away from the camera
+                # the normal (p1 - p0) x (p2 - p0) points towards the camera
+                front = float(torch.dot(p[0], torch.linalg.cross(p[1], p[2])).detach()) < 0
+                if settings.cull_backfaces and not front:
+                    continue
                 e = [q[(k + 2) % 3] - q[(k + 1) % 3] for k in range(3)]
                 area2 = float(((q[1][0] - q[0][0]) * (q[2][1] - q[0][1]) - (q[1][1] - q[0][1]) * (q[2][0] - q[0][0])).detach())
                 if abs(area2) <= AREA_EPS or min(float(torch.linalg.norm(ek.detach())) for ek in e) <= LEN_EPS:
                     continue
-                front = float(torch.dot(p[0], torch.linalg.cross(p[1], p[2])).detach()) < 0
                 tris.append((f, p, q, front))
             for y in range(h):
                 for x in range(w):
@@ -115,8 +116,7 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
                                          - (q[(k + 1) % 3][1] - q[k][1]) * (pt[0] - q[k][0])).detach()) for k in range(3)]
                         inside = all(cr >= 0 for cr in crosses) or all(cr <= 0 for cr in crosses)
                         signed = -dist if inside else dist
-                        eps = settings.silhouette_eps
-                        cover = torch.clamp((torch.sigmoid(-signed / settings.sigma) - eps) / (1 - 2 * eps), 0.0, 1.0)
+                        cover = settings.coverage(signed)
                         if outside:
                             if nearest is None or float(cover.detach()) > float(nearest.detach()):
                                 nearest = cover
