@@ -97,6 +97,12 @@ class SearchConfig:
     """Starts refined side by side for a configuration seen for the first time (the best is kept): the
     most similar refined configuration's values when there is one, then the defaults, then random
     values."""
+    revisit_steps: int = 60
+    """A configuration (under one pose) refined this many Adam steps in all is saturated: the search does
+    not refine it again (the final refinement polishes the best ones). A simulation of mcts that reaches one
+    refines a neighbour not yet saturated instead; a saturated member of ga's elite keeps its result without
+    another refinement, and a child landing on a saturated configuration is mutated again. The budget goes to
+    configurations not yet seen."""
     pilot_steps: int = 30
     """Adam steps of the pilot: before the search, the default configuration is refined under every
     pose hypothesis (one batch), so that later configurations start from its continuous values."""

@@ -5,7 +5,8 @@ Each individual is a full configuration (pose hypothesis + discrete values) with
 continuous state. The first generation is the pilot's results and mutants of the best of them. A generation keeps the elite, breeds children by uniform crossover of
 the discrete values (from two tournament-selected parents) and by blending their
 continuous states, mutates (re-drawing a decision, jittering the continuous values and
-the yaw), and refines elite and children with a few batched Adam steps. The
+the yaw), and refines elite and children with a few batched Adam steps (an elite member refined
+``revisit_steps`` in all keeps its result instead, and children avoid such configurations). The
 elite keeps the best individual of every pose hypothesis close to the best
 (a cabinet turned 180 degrees stays until the finer objective decides), and the
 children of a generation are distinct configurations. The final refinement is
@@ -107,9 +108,14 @@ def _elite(ctx: SearchContext, cfg: GAConfig, pop: list[Candidate]) -> list[Cand
     return elite[: cfg.elite - len(niches)] + niches
 
 
+def _saturated(ctx: SearchContext, cfg: GAConfig, key: tuple) -> bool:
+    """Whether the configuration ``key`` (pose included) has had ``revisit_steps`` Adam steps in all."""
+    return ctx.steps_done.get(key, 0) >= cfg.revisit_steps
+
+
 def _distinct(ctx: SearchContext, cfg: GAConfig, order: list[str], request: RefineRequest, taken: set) -> RefineRequest:
-    """``request``, or when its configuration is ``taken`` (by another request of the generation), a mutant
-    of it with one decision re-drawn (preferring configurations not refined yet; the continuous state
+    """``request``, or when its configuration is ``taken`` (by another request of the generation, or saturated), a
+    mutant of it with one decision re-drawn (preferring configurations not refined yet; the continuous state
     stays)."""
     key = config_key(request.config)
     tries = 0
@@ -144,8 +150,11 @@ def run_ga(ctx: SearchContext) -> Candidate:
         generation += 1
         pop.sort(key=lambda c: c.objective)
         elite = _elite(ctx, cfg, pop)
-        requests = [RefineRequest(c.config, c.state, cfg.refine_steps) for c in elite]
-        taken = {config_key(c.config) for c in elite}
+        # a saturated elite member keeps its result without another refinement (the final refinement polishes
+        # the best), so the generations' budget goes to children; they avoid saturated configurations too
+        kept = [c for c in elite if _saturated(ctx, cfg, c.key)]
+        requests = [RefineRequest(c.config, c.state, cfg.refine_steps) for c in elite if not _saturated(ctx, cfg, c.key)]
+        taken = {config_key(c.config) for c in elite} | {k for k in ctx.steps_done if _saturated(ctx, cfg, k)}
         n_children = max(0, cfg.population - len(elite))
         for _ in range(n_children):
             a = _tournament(ctx, pop, cfg.tournament)
@@ -154,7 +163,7 @@ def run_ga(ctx: SearchContext) -> Candidate:
         requests = ctx.affordable(requests)  # the elite first: a generation the search's share cuts short keeps it
         if not requests:
             break
-        pop = ctx.evaluate(requests)
+        pop = kept + ctx.evaluate(requests)
         ctx.report(generation=generation)
         if not math.isfinite(min(c.objective for c in pop)):
             break

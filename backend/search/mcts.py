@@ -50,10 +50,6 @@ class MCTSConfig(SearchConfig):
     pose_prune: float = 2.0
     """A pose hypothesis whose best result over all configurations is worse than this times the best
     pose's is not refined for further configurations (a long bed turned 90 degrees cannot fit it)."""
-    revisit_steps: int = 60
-    """A configuration (under one pose) refined this many Adam steps in all is not refined again during
-    the search (the final refinement polishes the best ones): a simulation that reaches one refines a
-    neighbour not yet saturated instead, so the budget goes to configurations not yet seen."""
     rollout_random: float = 0.8
     """A rollout keeps the best configuration's values for the undecided decisions, except that with
     this probability one of them changes (preferably to a value not yet refined with the others'

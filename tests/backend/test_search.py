@@ -240,14 +240,16 @@ def test_mcts_drops_poses_far_worse_than_the_best():
     assert [c[POSE] for c in _posed(ctx, base, {0, 2})] == [2]
 
 
-def test_mcts_spends_its_budget_on_configurations_not_yet_seen():
-    """Revisits stop at ``revisit_steps`` per configuration, so the same evaluation budget covers more
+@pytest.mark.parametrize("method,config", [("mcts", MCTSConfig), ("ga", GAConfig)])
+def test_the_search_spends_its_budget_on_configurations_not_yet_seen(method, config):
+    """Revisits stop at ``revisit_steps`` per configuration (mcts refines a neighbour instead, ga's elite keeps its
+    result and its children move off saturated configurations), so the same evaluation budget covers more
     configurations than without the cap (and still finds the optimum)."""
     runs = {}
     for cap in (40, 10**9):
-        cfg = MCTSConfig(refine_steps=10, final_steps=10, revisit_steps=cap)
-        best, ctx = run_search(ToyProblem(), "mcts", cfg, Budget(60, 3000))
-        final = {c.key for c in ctx.top_configs(cfg.final_candidates)}
+        cfg = config(refine_steps=10, final_steps=10, revisit_steps=cap)
+        best, ctx = run_search(ToyProblem(), method, cfg, Budget(60, 3000))
+        final = {c.key for c in ctx.top_configs(cfg.final_candidates)} | set(ctx.finals)  # the final refinement's
         assert all(n < cap + cfg.refine_steps for k, n in ctx.steps_done.items() if k not in final)
         assert {k: best.config[k] for k in TARGET} == TARGET
         runs[cap] = len(ctx.by_config)
