@@ -122,10 +122,10 @@ def test_fit_config_reruns_the_recorded_fit_exactly(tmp_path, capsys):
     first = tmp_path / "first"
     rc, _, err = run_cli(capsys, "fit", "-p", chair, "--frames", scene, "--instance-id", 1, "--budget", 600,
                       "--max-evaluations", 100, "--seed", 4, "--mcts.pilot-steps", 8, "--mcts.refine-steps", 6,
-                      "--mcts.final-steps", 15, "--objective.silhouette-weight", 0.1, "--quiet", "-o", first)
+                      "--mcts.final-steps", 15, "--objective.silhouette-weight", 0.2, "--quiet", "-o", first)
     assert rc == 0, err
     a = json.loads((first / "result.json").read_text())
-    assert a["config"]["mcts"]["pilot_steps"] == 8 and a["config"]["objective"]["silhouette_weight"] == 0.1
+    assert a["config"]["mcts"]["pilot_steps"] == 8 and a["config"]["objective"]["silhouette_weight"] == 0.2
     assert a["config"]["seed"] == 4 and a["config"]["max_evaluations"] == 100
     assert a["provenance"]["inputs"]["frames"] == str(scene.resolve()) and len(a["provenance"]["scan_sha256"]) == 64
     from translator.ir import program_hash
