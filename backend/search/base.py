@@ -130,6 +130,11 @@ class SearchConfig:
     ``jitter_yaw``), refined beside it in the final refinement when the budget has room beyond the
     survivors' ``final_steps`` (the genetic search's continuous moves: a square table 20 degrees off, a
     part stuck at a wrong size, leave a basin Adam alone stays in)."""
+    final_restart: bool = True
+    """When the budget has room beyond the survivors' steps (as for ``final_jitter``, and first), a copy of the best
+    candidate with its continuous values back at the program's defaults and its pose kept is refined beside it in
+    the final refinement: two lengths that trade against each other (a bed's frame height and its mattress's
+    thickness) leave a basin no small jitter leaves."""
     jitter_noise: float = 0.05
     """Standard deviation of a jittered copy's normalised continuous values (see ``final_jitter``)."""
     jitter_yaw: float = 0.2

@@ -648,3 +648,67 @@ def test_the_final_refinement_has_one_schedule_whichever_budget_binds(max_evalua
     ctx.finish()
     assert [(len(c), {s for _, s in c}) for c in calls] == [(4, {5}), (2, {17}), (1, {18})]
     assert {s for s, _ in calls[2]} <= {s for s, _ in calls[1]} <= {s for s, _ in calls[0]}
+
+
+class TwoBasinToy(ToyProblem):
+    """The toy with two basins of its continuous values: the true one around the program's defaults and a worse one
+    (by 0.02) far from them, as a bed's frame height and mattress thickness can settle 10 cm apart from the truth."""
+
+    WRONG = torch.tensor([0.95, 0.05, 0.5])
+    RIGHT = torch.tensor([0.45, 0.55, 0.5])
+
+    def default_z(self):
+        return torch.full((3,), 0.5)
+
+    def refine(self, requests, fine=False, should_stop=None):
+        out = []
+        for r in requests:
+            off = 0.1 * self.misfit(r.config)
+
+            def f(zz, yaw, t, ls, off=off):
+                loss = torch.minimum(((zz - self.WRONG) ** 2).sum(-1) + 0.02, ((zz - self.RIGHT) ** 2).sum(-1))
+                return loss + off, {}
+
+            settings = RefineSettings(lr_params=0.3, optimize_yaw=False, optimize_translation=False)
+            zb, _, _, _, loss, _, moments, done = refine_batch(
+                f, r.init.z[None], torch.zeros(1), torch.zeros(1, 3), torch.zeros(1), torch.ones(3, dtype=torch.bool),
+                r.steps, settings, [r.init.moments], should_stop)
+            out.append(Candidate(dict(r.config), State(zb[0], r.init.yaw, torch.zeros(3), 0.0, moments[0]), float(loss[0]),
+                                 {}, done))
+        return out
+
+
+@pytest.mark.parametrize("restart", [True, False])
+def test_the_final_refinement_restarts_the_best_from_the_defaults(restart):
+    """A best candidate whose continuous values settled in a wrong basin leaves it only through the copy restarted
+    from the program's defaults (its pose kept): its jittered copies stay in the basin."""
+    problem = TwoBasinToy()
+    cfg = MCTSConfig(final_steps=60, final_restart=restart, polish_rounds=0, rival_margin=1.0)
+    ctx = SearchContext(problem, cfg, Budget(600, 2000), seed=0)
+    config = problem.canonical(TARGET)
+    stuck = Candidate(config, State(TwoBasinToy.WRONG + 0.01, 0.3, torch.zeros(3)), 0.021)
+    ctx.by_config[stuck.key] = ctx.best = ctx.best_by_pose[config[POSE]] = stuck
+    best = ctx.finish()
+    assert best.config == config
+    if restart:
+        assert best.objective < 1e-3 and torch.allclose(best.state.z, TwoBasinToy.RIGHT, atol=0.03)
+        assert best.state.yaw == 0.3  # the pose is kept
+    else:
+        assert best.objective >= 0.02  # the jittered copies stay in the wrong basin
+
+
+def test_the_restarted_copy_moves_only_free_values_and_not_when_they_are_at_the_defaults():
+    from types import SimpleNamespace
+
+    problem = TwoBasinToy()
+    problem.continuous_free = lambda config, d: d != 1
+    ctx = SimpleNamespace(problem=problem, config=MCTSConfig())
+    cand = Candidate(problem.canonical(TARGET), State(torch.tensor([0.9, 0.1, 0.2]), 0.7, torch.ones(3)), 1.0)
+    (s,) = SearchContext.restarted(ctx, cand)
+    assert s.z.tolist() == pytest.approx([0.5, 0.1, 0.5]) and s.yaw == 0.7 and s.translation.tolist() == [1.0] * 3
+    assert s.moments is None and cand.state.z.tolist() == pytest.approx([0.9, 0.1, 0.2])  # the best's own is kept
+    at_defaults = Candidate(cand.config, State(torch.tensor([0.5, 0.1, 0.5]), 0.7, torch.ones(3)), 1.0)
+    assert SearchContext.restarted(ctx, at_defaults) == []
+    ctx.config = MCTSConfig(final_restart=False)
+    assert SearchContext.restarted(ctx, cand) == []
+
