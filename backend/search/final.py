@@ -210,6 +210,12 @@ class FinalRefinement:
                 best[c.key] = c
         return list(best.values())
 
+    def free_values(self, cand: Candidate) -> torch.Tensor:
+        """``(D,)`` bool on ``cand``'s device: which of its continuous values are active and unlocked."""
+        z = cand.state.z
+        return torch.tensor([self.problem.continuous_free(cand.config, d) for d in range(z.numel())],
+                            dtype=torch.bool, device=z.device)
+
     def restarted(self, cand: Candidate) -> list[State]:
         """With ``final_restart`` and a problem that has ``default_z``: a copy of ``cand``'s state with every free
         continuous value back at the program's default (its pose kept, a fresh optimiser state), unless they are
@@ -221,8 +227,8 @@ class FinalRefinement:
         if not self.config.final_restart or default_z is None:
             return []
         s = cand.state.clone()
-        free = torch.tensor([self.problem.continuous_free(cand.config, d) for d in range(s.z.numel())], dtype=torch.bool)
-        z = torch.where(free.to(s.z.device), default_z().to(s.z.device, s.z.dtype), s.z)
+        free = self.free_values(cand)
+        z = torch.where(free, default_z().to(s.z.device, s.z.dtype), s.z)
         if torch.allclose(z, s.z, atol=1e-3):
             return []
         s.z = z
@@ -232,9 +238,9 @@ class FinalRefinement:
         """A copy of ``cand``'s state with its free continuous values and its yaw jittered (``jitter_noise``,
         ``jitter_yaw``) and a fresh optimiser state."""
         s = cand.state.clone()
-        free = torch.tensor([self.problem.continuous_free(cand.config, d) for d in range(s.z.numel())], dtype=torch.bool)
+        free = self.free_values(cand)
         noise = self.config.jitter_noise * torch.randn(s.z.shape, generator=self.generator).to(s.z.dtype)
-        s.z = torch.where(free.to(s.z.device), (s.z + noise.to(s.z.device)).clamp(0.0, 1.0), s.z)
+        s.z = torch.where(free, (s.z + noise.to(s.z.device)).clamp(0.0, 1.0), s.z)
         s.yaw = s.yaw + self.config.jitter_yaw * float(torch.randn((), generator=self.generator))
         return s
 

@@ -108,11 +108,6 @@ def _elite(ctx: SearchContext, cfg: GAConfig, pop: list[Candidate]) -> list[Cand
     return elite[: cfg.elite - len(niches)] + niches
 
 
-def _saturated(ctx: SearchContext, cfg: GAConfig, key: tuple) -> bool:
-    """Whether the configuration ``key`` (pose included) has had ``revisit_steps`` Adam steps in all."""
-    return ctx.steps_done.get(key, 0) >= cfg.revisit_steps
-
-
 def _distinct(ctx: SearchContext, cfg: GAConfig, order: list[str], request: RefineRequest, taken: set) -> RefineRequest:
     """``request``, or when its configuration is ``taken`` (by another request of the generation, or saturated), a
     mutant of it with one decision re-drawn (preferring configurations not refined yet; the continuous state
@@ -152,9 +147,10 @@ def run_ga(ctx: SearchContext) -> Candidate:
         elite = _elite(ctx, cfg, pop)
         # a saturated elite member keeps its result without another refinement (the final refinement polishes
         # the best), so the generations' budget goes to children; they avoid saturated configurations too
-        kept = [c for c in elite if _saturated(ctx, cfg, c.key)]
-        requests = [RefineRequest(c.config, c.state, cfg.refine_steps) for c in elite if not _saturated(ctx, cfg, c.key)]
-        taken = {config_key(c.config) for c in elite} | {k for k in ctx.steps_done if _saturated(ctx, cfg, k)}
+        saturated = {k for k, n in ctx.steps_done.items() if n >= cfg.revisit_steps}
+        kept = [c for c in elite if c.key in saturated]
+        requests = [RefineRequest(c.config, c.state, cfg.refine_steps) for c in elite if c.key not in saturated]
+        taken = {config_key(c.config) for c in elite} | saturated
         n_children = max(0, cfg.population - len(elite))
         for _ in range(n_children):
             a = _tournament(ctx, pop, cfg.tournament)

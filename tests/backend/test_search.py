@@ -703,6 +703,7 @@ def test_the_restarted_copy_moves_only_free_values_and_not_when_they_are_at_the_
     problem = TwoBasinToy()
     problem.continuous_free = lambda config, d: d != 1
     ctx = SimpleNamespace(problem=problem, config=MCTSConfig())
+    ctx.free_values = SearchContext.free_values.__get__(ctx)
     cand = Candidate(problem.canonical(TARGET), State(torch.tensor([0.9, 0.1, 0.2]), 0.7, torch.ones(3)), 1.0)
     (s,) = SearchContext.restarted(ctx, cand)
     assert s.z.tolist() == pytest.approx([0.5, 0.1, 0.5]) and s.yaw == 0.7 and s.translation.tolist() == [1.0] * 3
