@@ -3,8 +3,10 @@
 :class:`Objective` is called for every Adam step of every candidate, so it is
 built for speed: everything about the observations is prepared once (moved
 into the object frame, subsampled, clustered, downscaled), and each call only
-touches the ``K`` candidate meshes. The terms are those of
-:mod:`backend.losses`; each is ``(K,)`` (distances in metres):
+touches the ``K`` candidate meshes, which may be of several topologies (a search
+step's configurations packed as :class:`Topologies`: one call, one render, one
+backward for all of them). The terms are those of :mod:`backend.losses`; each is
+``(K,)`` (distances in metres):
 
 ``scan_to_mesh``
     ``mean_p huber(min(d(p, M), outlier))``: exact point-to-triangle distance
@@ -13,8 +15,8 @@ touches the ``K`` candidate meshes. The terms are those of
     :class:`backend.ops.point_mesh.PointsToMesh` (exact).
 ``mesh_to_scan``
     ``sum_s huber(min(d(s, scan), truncate)) / S`` over ``S`` area-weighted
-    surface samples ``s`` (:func:`backend.ops.sampling.sample_surface`), truncated
-    because scans are partial. With RGB-D frames only the samples the sensor
+    surface samples ``s`` (:func:`backend.ops.sampling.sample_surface`, the same
+    random numbers for every candidate), truncated because scans are partial. With RGB-D frames only the samples the sensor
     could have seen count (inside a view, not hidden by the candidate itself or
     by something the sensor measured in front of them).
 ``depth`` (RGB-D frames with instance masks)
@@ -71,27 +73,25 @@ data they need) are not computed.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from translator.geometry import MeshBatch
-
-from .cameras import Cameras
 from .losses import depth_l1, free_space_penalty, robust_penalty, silhouette_iou_loss
 from .object_frame import lowest_z
 from .occlusion import Surroundings
+from .ops.checks import triangle_corners
 from .ops.knn import ScanNeighbours
 from .ops.point_mesh import PointsToMesh
 from .ops.sampling import face_normals, sample_surface
-from .render import RasterSettings, RenderOutput, render
-from .structures import Frames, Observations
+from .render import RenderOutput, render
+from .structures import Observations
+from .views import RASTER, prepare_views
 
-__all__ = ["Objective", "ObjectiveConfig", "soft_outline"]
-
-_RASTER = RasterSettings(znear=0.05, bary=False)
-"""How the objective renders candidates (the silhouette's edge width is also its target's: :func:`soft_outline`)."""
+__all__ = ["Objective", "ObjectiveConfig", "Topologies"]
 
 @dataclass
 class ObjectiveConfig:
@@ -188,124 +188,62 @@ class ObjectiveConfig:
 
 
 
-# ---------------------------------------------------------------------------
-# the views
+class Run(NamedTuple):
+    """Consecutive candidates ``start:stop`` of a batch that share one topology: its ``tris (T, 3)`` and
+    ``num_verts`` (the vertices it uses; the batch's vertices beyond them are padding)."""
+
+    start: int
+    stop: int
+    tris: torch.Tensor
+    num_verts: int
 
 
-@dataclass
-class _Views:
-    """RGB-D views prepared for the objective (object frame, downscaled).
+class Topologies(NamedTuple):
+    """The triangles of a batch of candidates of several topologies (discrete configurations), evaluated by
+    :class:`Objective` in one call: the fixed cost of a call (the program's graph aside: the renders, the scan
+    distances, the backward) is shared by every configuration of a search step instead of paid once per
+    configuration.
 
     Attributes:
-        cameras: :class:`backend.cameras.Cameras` in the object frame at the render scale.
-        mask: ``(C, h, w)`` float, the fraction of each pixel's block in the instance mask (None without
-            masks).
-        outline: ``(C, h, w)`` float, the target of the silhouette term (None without masks): the soft
-            silhouette the renderer draws for a shape whose outline is the mask's (:func:`soft_outline`).
-        core: ``(C, h, w)`` bool, blocks entirely in the mask: the pixels of the depth term (a block
-            on the object's outline has no single depth to compare with).
-        depth: ``(C, h, w)`` observed depth of the core blocks (mean of their valid pixels, 0 = none).
-        nearest: ``(C, h, w)`` nearest observed depth of each block (any pixel; 0 = none), for free space.
-        counted: ``(C, h, w)`` bool pixels the silhouette IoU counts (not hidden by another object).
-        pixels_per_object_pixel: valid observed pixels per mask pixel (rescales the free-space
-            penalty from "per observed pixel" to "per object pixel"; 1 without masks).
+        tris: ``(K, T, 3)`` int64, each candidate's triangles padded with ``(0, 0, 0)`` to the largest count.
+        runs: the :class:`Run` of each topology, in batch order.
     """
 
-    cameras: Cameras
-    mask: torch.Tensor | None
-    outline: torch.Tensor | None
-    core: torch.Tensor | None
-    depth: torch.Tensor | None
-    nearest: torch.Tensor
-    counted: torch.Tensor | None
-    pixels_per_object_pixel: float = 1.0
+    tris: torch.Tensor
+    runs: tuple[Run, ...]
 
-    def to(self, device: torch.device) -> _Views:
-        def move(t):
-            return None if t is None else t.to(device)
+    @staticmethod
+    def pack(verts: Sequence[torch.Tensor], tris: Sequence[torch.Tensor]) -> tuple[torch.Tensor, Topologies]:
+        """Batches of candidates of several topologies as one: ``verts[r] (K_r, V_r, 3)`` and ``tris[r] (T_r, 3)``
+        -> ``(K, V, 3)`` vertices (``K = sum K_r``, ``V = max V_r``) and their :class:`Topologies`.
 
-        return _Views(self.cameras.to(device), move(self.mask), move(self.outline), move(self.core), move(self.depth), move(self.nearest),
-                      move(self.counted), self.pixels_per_object_pixel)
+        Every candidate's vertices are padded with copies of its first triangle's first corner ``c`` and its
+        triangles with ``(c, c, c)``: a triangle of no area at a point of the candidate's own surface, which no term
+        sees (no pixel, no surface sample, no nearer point, no extent), so a packed candidate's terms equal its own
+        batch's."""
+        vmax = max(v.shape[1] for v in verts)
+        tmax = max(t.shape[0] for t in tris)
+        out_v, out_t, runs, start = [], [], [], 0
+        for v, t in zip(verts, tris, strict=True):
+            k, nv = v.shape[:2]
+            t = t.to(device=v.device, dtype=torch.long)
+            c = int(t[0, 0]) if t.shape[0] else 0
+            pad = v[:, c:c + 1] if nv else v.new_zeros(k, 1, 3)
+            out_v.append(torch.cat([v, pad.expand(k, vmax - nv, 3)], 1))
+            out_t.append(torch.cat([t, t.new_full((tmax - t.shape[0], 3), c)]).expand(k, tmax, 3))
+            runs.append(Run(start, start + k, t, nv))
+            start += k
+        return torch.cat(out_v), Topologies(torch.cat(out_t), tuple(runs))
 
-
-def soft_outline(masks: torch.Tensor, f: int, h: int, w: int, settings: RasterSettings) -> torch.Tensor:
-    """The soft silhouette that ``settings``' renderer draws for a shape whose outline is the masks', at the
-    render scale: ``(C, H, W)`` bool masks -> ``(C, h, w)`` coverage in [0, 1] at the centres of the ``f x f``
-    pixel blocks.
-
-    The renderer's soft silhouette is the rescaled sigmoid of a pixel centre's signed distance to the outline
-    (``settings.sigma``, ``settings.silhouette_eps``). It is not the fraction of the pixel the shape covers: a
-    part one pixel wide draws about 1.3 pixels across, and a part of no width still draws 0.7. Compared with
-    the mask's coverage, the silhouette term pulled every thin part thinner (a chair's 3 cm round legs held at
-    the 2.5 cm bound of their range, where the finer objective's gradient still pointed thinner although the
-    truth scored 12 % better). The target is the same function of the mask's own outline: the signed distance
-    from every pixel centre to the boundary between the mask's pixels and the others (half-way between their
-    centres; exact Euclidean distance transforms), taken at the render pixels' centres and measured in
-    render pixels. The image's edge is no outline (a part cut by it continues beyond)."""
-    from scipy import ndimage
-
-    m = masks.detach().cpu().numpy().astype(bool)[:, : h * f, : w * f]
-    # the render pixels' centres in full-resolution pixels: one pixel (odd f) or the mean of the central two
-    lo, hi = (f - 1) // 2, f // 2
-    out = np.empty((len(m), h, w))
-    for k, mk in enumerate(m):
-        if not mk.any() or mk.all():
-            out[k] = 1.0 if mk.all() else 0.0
-            continue
-        sd = np.where(mk, 0.5 - ndimage.distance_transform_edt(mk), ndimage.distance_transform_edt(~mk) - 0.5)
-        blocks = sd.reshape(h, f, w, f)
-        centre = 0.25 * (blocks[:, lo, :, lo] + blocks[:, lo, :, hi] + blocks[:, hi, :, lo] + blocks[:, hi, :, hi])
-        out[k] = settings.coverage(torch.from_numpy(centre / f)).numpy()
-    return torch.from_numpy(out).float()
-
-
-def _prepare_views(frames: Frames, object_from_world: torch.Tensor, max_views: int, render_width: int) -> _Views | None:
-    depth = frames.depth.float()
-    c_all = depth.shape[0]
-    masks = frames.masks
-    if masks is not None:
-        area = masks.reshape(c_all, -1).sum(1)
-        usable = torch.nonzero(area > 0).squeeze(1)
-    else:
-        usable = torch.arange(c_all)
-    if len(usable) == 0 or max_views <= 0:
-        return None
-    pick = usable[torch.unique(torch.linspace(0, len(usable) - 1, min(max_views, len(usable))).round().long())]
-    f = max(1, round(frames.cameras.width / max(1, render_width)))
-    h, w = frames.cameras.height // f, frames.cameras.width // f
-    if h < 2 or w < 2:
-        f, h, w = 1, frames.cameras.height, frames.cameras.width
-
-    def blocks(x: torch.Tensor) -> torch.Tensor:  # (C, H, W) -> (C, h, w, f * f)
-        x = x[pick][:, : h * f, : w * f]
-        return x.reshape(len(pick), h, f, w, f).permute(0, 1, 3, 2, 4).reshape(len(pick), h, w, f * f)
-
-    d = blocks(depth)
-    valid = (d > 0) & torch.isfinite(d)
-    nearest = torch.where(valid, d, torch.full_like(d, math.inf)).amin(-1)
-    nearest = torch.where(torch.isfinite(nearest), nearest, torch.zeros_like(nearest))
-    mask = outline = core = obs_depth = counted = None
-    if masks is not None:
-        m = blocks(masks.float()) > 0.5
-        mask = m.float().mean(-1)
-        outline = soft_outline(masks[pick] > 0.5, f, h, w, _RASTER)
-        core = m.all(-1)
-        inside = m & valid
-        n_in = inside.sum(-1)
-        obs_depth = torch.where(core & (n_in > 0), (d * inside).sum(-1) / n_in.clamp_min(1), torch.zeros_like(nearest))
-        if frames.instances is not None and frames.instance_id is not None:
-            inst = blocks(frames.instances.float())
-            other = (inst != 0) & (inst != float(frames.instance_id))
-            counted = (other.float().mean(-1) < 0.5) | (mask > 0)
-        else:
-            counted = torch.ones_like(core)
-    intr = frames.cameras.intrinsics[pick].double().clone()
-    intr[:, :2] /= f
-    intr[:, 2:] = (intr[:, 2:] + 0.5) / f - 0.5
-    pose = object_from_world.double() @ frames.cameras.cam_to_world[pick].double()
-    cams = Cameras(intrinsics=intr.float(), cam_to_world=pose.float(), width=w, height=h)
-    ratio = float((nearest > 0).sum()) / max(1.0, float(mask.sum())) if mask is not None else 1.0
-    return _Views(cams, mask, outline, core, obs_depth, nearest, counted, ratio)
+    def select(self, keep: torch.Tensor) -> Topologies:
+        """The topologies of the candidates ``keep`` (``(K,)`` bool), in order."""
+        runs, start = [], 0
+        for r in self.runs:
+            n = int(keep[r.start:r.stop].sum())
+            if n:
+                runs.append(Run(start, start + n, r.tris, r.num_verts))
+                start += n
+        return Topologies(self.tris[keep], tuple(runs))
 
 
 # ---------------------------------------------------------------------------
@@ -322,8 +260,10 @@ class Objective:
         device: where the work runs.
         seed: seeds the scan subsample and the surface samples.
 
-    ``objective(verts, mesh)``: ``verts (K, V, 3)`` candidate vertices in the object frame, ``mesh`` a
-    :class:`translator.geometry.MeshBatch` giving the faces -> ``(loss (K,), {term: (K,)})``.
+    ``objective(verts, faces)``: ``verts (K, V, 3)`` candidate vertices in the object frame, ``faces`` their
+    triangles: ``(T, 3)`` shared by the batch or the :class:`Topologies` of candidates of several topologies ->
+    ``(loss (K,), {term: (K,)})``. A candidate's terms depend on its own mesh only (not on the others in the
+    batch or its place there). A candidate without triangles or with non-finite vertices costs 1000.
     """
 
     def __init__(self, observations: Observations, world_from_object: torch.Tensor, cfg: ObjectiveConfig,
@@ -351,7 +291,7 @@ class Objective:
         frames = getattr(observations, "frames", None)
         self.views = None
         if frames is not None and any(cfg.weight(n) > 0 for n in ("depth", "silhouette", "free_space")):
-            views = _prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
+            views = prepare_views(frames, object_from_world, cfg.max_views, cfg.render_width)
             self.views = None if views is None else views.to(self.device)
         self._pixel_cache: dict[str, torch.Tensor | float] | None = None
         self.surroundings = None
@@ -379,25 +319,32 @@ class Objective:
     def _rho(self, d: torch.Tensor, clamp: float) -> torch.Tensor:
         return robust_penalty(d.clamp_max(clamp), "huber", self.cfg.huber)
 
-    def __call__(self, verts: torch.Tensor, mesh: MeshBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(self, verts: torch.Tensor, faces: torch.Tensor | Topologies) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.cfg
-        tris = mesh.triangles().to(verts.device)
         k_ = verts.shape[0]
         names = self.terms
-        if tris.shape[0] == 0 or not torch.isfinite(verts).all():
-            big = verts.reshape(k_, -1).nan_to_num(0.0).sum(-1) * 0 + 1e3  # keeps the graph for backward
-            return big, {n: big.detach() for n in names}
+        if isinstance(faces, Topologies):
+            tris, runs = faces.tris.to(verts.device), faces.runs
+        else:
+            tris = faces.to(verts.device)
+            runs = (Run(0, k_, tris, verts.shape[1]),)
+        bad = ~torch.isfinite(verts.detach()).reshape(k_, -1).all(1)
+        for r in runs:
+            if r.tris.shape[0] == 0:
+                bad[r.start:r.stop] = True
+        if bool(bad.any()):
+            return self._without(bad, verts, faces, runs)
         terms: dict[str, torch.Tensor] = {}
         if "scan_to_mesh" in names:
-            d = torch.sqrt(self.s2m(verts[:, tris]) + 1e-12)
+            d = torch.sqrt(self.s2m(triangle_corners(verts, tris)) + 1e-12)
             terms["scan_to_mesh"] = self._rho(d, c.outlier).mean(-1)
         out = None
         if self.views is not None and any(n in names for n in ("mesh_to_scan", "depth", "silhouette", "free_space")):
             out = render(verts, tris, self.views.cameras.to(dtype=verts.dtype),
-                         replace(_RASTER, silhouette="silhouette" in names))
+                         replace(RASTER, silhouette="silhouette" in names))
             terms.update(self._frame_terms(out, names))
         if "mesh_to_scan" in names:
-            terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, None if out is None else out.depth.detach())
+            terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, runs, None if out is None else out.depth.detach())
         if "floor" in names:
             terms["floor"] = torch.relu(-verts[..., 2].amin(1) - c.floor_tolerance)
         if "bottom" in names:
@@ -407,9 +354,26 @@ class Objective:
         if "wall" in names:
             terms["wall"] = torch.relu(self.surroundings.wall_penetration(verts) - c.wall_tolerance)
         if "context" in names:
-            terms["context"] = torch.relu(self.surroundings.context_penetration(verts, tris) - c.context_tolerance)
+            depth = torch.cat([self.surroundings.context_penetration(verts[r.start:r.stop, :r.num_verts], r.tris)
+                               for r in runs])
+            terms["context"] = torch.relu(depth - c.context_tolerance)
         loss = sum(c.weight(n) * terms[n] for n in names)
         return loss, terms
+
+    def _without(self, bad: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor | Topologies,
+                 runs: tuple[Run, ...]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The objective of a batch where the candidates ``bad (K,)`` (no triangles, non-finite vertices) cost 1000
+        and the others are evaluated without them (the loss keeps the graph, so their gradients are zeros)."""
+        k_ = verts.shape[0]
+        big = verts.reshape(k_, -1).nan_to_num(0.0).sum(-1) * 0 + 1e3
+        terms = {n: big.detach() for n in self.terms}
+        if bool(bad.all()):
+            return big, terms
+        good = ~bad
+        sub = faces.select(good) if isinstance(faces, Topologies) else faces
+        loss_good, terms_good = self(verts[good], sub)
+        loss = big.masked_scatter(good, loss_good)
+        return loss, {n: t.masked_scatter(good, terms_good[n].detach()) for n, t in terms.items()}
 
     @torch.no_grad()
     def disagreement(self, verts_a: torch.Tensor, tris_a: torch.Tensor, verts_b: torch.Tensor,
@@ -458,7 +422,7 @@ class Objective:
                 return 0.0
             s = sample_surface(verts.float()[None], tris, c.duel_samples, self.seed).points  # (1, S, 3)
             gap, seen = self._see_through(s, render(verts.float()[None], tris, self.views.cameras.to(dtype=torch.float32),
-                                                    replace(_RASTER, silhouette=False)).depth)
+                                                    replace(RASTER, silhouette=False)).depth)
             if not bool(seen.any()):
                 return 0.0
             apart = torch.sqrt(PointsToMesh(s[0])(other)[0] + 1e-12) > tau
@@ -476,23 +440,35 @@ class Objective:
         gap = torch.where(sees, (obs - z).clamp_min(0.0), torch.zeros_like(z)).amax(0)
         return gap, sees.any(0)
 
-    def _mesh_to_scan(self, verts: torch.Tensor, tris: torch.Tensor, rendered: torch.Tensor | None) -> torch.Tensor:
+    def _mesh_to_scan(self, verts: torch.Tensor, tris: torch.Tensor, runs: tuple[Run, ...],
+                      rendered: torch.Tensor | None) -> torch.Tensor:
         """``sum_s rho(d(s, scan)) / S`` over the surface samples the sensor could have seen (all of them
         without frames or surroundings): inside a view, in front of nothing else of the candidate (its
         ``rendered`` depth), where the sensor measured something not in front of it. In a scene the samples
         not hidden by the surroundings (:meth:`backend.occlusion.Surroundings.hidden`) and in sight count, and
         ``S`` is their number: the mean over the seen surface, which the recall metric scores, so that a
-        cabinet whose back and top are hidden pays for its unscanned front as much as a free-standing one."""
+        cabinet whose back and top are hidden pays for its unscanned front as much as a free-standing one.
+        Every candidate draws its samples with the same random numbers (common random numbers: the difference
+        between two candidates' terms is not sampling noise, and a candidate's samples do not depend on the
+        batch). ``tris``: ``(T, 3)`` or ``(K, T, 3)``; ``runs``: the candidates of each topology."""
+        k_ = verts.shape[0]
         try:
-            samples = sample_surface(verts, tris, self.cfg.surface_samples, self.seed)
-        except ValueError:  # a candidate without surface area: nothing to sample
-            return verts.reshape(verts.shape[0], -1).sum(-1) * 0 + self._rho(verts.new_tensor(math.inf), self.cfg.truncate)
+            samples = sample_surface(verts, tris, self.cfg.surface_samples, self.seed, common=True)
+        except ValueError:  # a candidate without surface area: nothing to sample; the others on their own
+            if k_ > 1:
+                return torch.cat([self._mesh_to_scan(verts[i:i + 1], tris[i:i + 1] if tris.ndim == 3 else tris,
+                                                     tuple(Run(0, 1, r.tris, r.num_verts) for r in runs
+                                                           if r.start <= i < r.stop),
+                                                     None if rendered is None else rendered[i:i + 1])
+                                  for i in range(k_)])
+            return verts.reshape(k_, -1).sum(-1) * 0 + self._rho(verts.new_tensor(math.inf), self.cfg.truncate)
         s = samples.points  # (K, S, 3)
         pen = self._rho(self.neighbours(s), self.cfg.truncate)
         if rendered is not None:
             pen = pen * self._observable(s.detach(), rendered)
         elif self.surroundings is not None:
-            sight = self._in_sight(verts, tris)[samples.face]  # (K, S)
+            sight = torch.cat([self._in_sight(verts[r.start:r.stop, :r.num_verts], r.tris)[samples.face[r.start:r.stop]]
+                               for r in runs])  # (K, S)
             seen = sight & ~self.surroundings.hidden(s, face_normals(verts.detach(), tris, samples.face))
             # the mean over the seen samples, as the recall metric counts: hidden surface does not dilute it
             return (pen * seen).sum(-1) / seen.sum(-1).clamp_min(1)

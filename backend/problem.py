@@ -23,7 +23,7 @@ import torch
 from translator.params import Parameter, ParameterSpace
 from translator.runtime import eval_context
 
-from .objective import Objective, ObjectiveConfig
+from .objective import Objective, ObjectiveConfig, Topologies
 from .ops.point_mesh import PointsToMesh
 from .ops.pose import apply_pose, pose_matrix
 from .search.base import POSE, Candidate, RefineRequest, State, config_key
@@ -321,41 +321,53 @@ class FitProblem:
 
     def refine(self, requests: list[RefineRequest], generator: torch.Generator | None = None, fine: bool = False,
                should_stop: Callable[[], bool] | None = None) -> list[Candidate]:
+        """Refine every request (:func:`~backend.search.refine.refine_batch`): the requests of one discrete
+        configuration share one program evaluation per step (pose hypotheses only change the yaw), and the
+        configurations that take the same number of steps share one objective call per step (their meshes
+        packed as :class:`~backend.objective.Topologies`)."""
         gen = generator or torch.Generator().manual_seed(1234 + self.refinements)
         self.refinements += 1
-        # one program evaluation per discrete configuration: pose hypotheses only change the yaw
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
             groups.setdefault(config_key(self.discrete_values(r.config)), []).append(i)
-        results: list[Candidate | None] = [None] * len(requests)
-        objective = self.fine_objective if fine else self.objective
+        by_steps: dict[int, list[tuple[dict[str, Any], list[State], list[int]]]] = {}
         for idx in groups.values():
-            config = requests[idx[0]].config
             states: list[State] = []
             owner: list[int] = []
-            steps = max(requests[i].steps for i in idx)
             for i in idx:
                 r = requests[i]
                 inits = [r.init] if r.init is not None else self._starts(r, gen)
                 states += inits
                 owner += [i] * len(inits)
+            steps = max(requests[i].steps for i in idx)
+            by_steps.setdefault(steps, []).append((requests[idx[0]].config, states, owner))
+        results: list[Candidate | None] = [None] * len(requests)
+        objective = self.fine_objective if fine else self.objective
+        settings = self.config.refine
+        if self.config.scale_slack <= 0 and settings.optimize_scale:
+            settings = RefineSettings(**{**settings.__dict__, "optimize_scale": False})
+        for steps, batch in by_steps.items():
+            states = [s for _, group, _ in batch for s in group]
+            owner = [i for _, _, own in batch for i in own]
+            sizes = [len(group) for _, group, _ in batch]
             z0 = torch.stack([s.z for s in states]).to(self.device, self.dtype)
             yaw0 = torch.tensor([s.yaw for s in states], dtype=self.dtype, device=self.device)
             t0 = torch.stack([s.translation for s in states]).to(self.device, self.dtype)
             ls0 = torch.tensor([s.log_scale for s in states], dtype=self.dtype, device=self.device)
-            free = self.free_mask(config)
-            slack = self.config.scale_slack
+            free = torch.cat([self.free_mask(config).expand(n, -1) for (config, _, _), n in zip(batch, sizes, strict=True)])
+            configs = [config for config, _, _ in batch]
 
-            def eval_fn(z, yaw, t, ls, config=config, slack=slack, objective=objective):
+            def eval_fn(z, yaw, t, ls, configs=configs, sizes=sizes, objective=objective):
+                slack = self.config.scale_slack
                 ls_c = torch.clamp(ls, -slack, slack) if slack > 0 else torch.zeros_like(ls)
-                mesh = self.mesh(config, z)
-                m = pose_matrix(yaw, t, ls_c)
-                verts = apply_pose(mesh.verts.expand(z.shape[0], -1, -1), m)
-                return objective(verts, mesh)
+                meshes = [self.mesh(config, part) for config, part in zip(configs, z.split(sizes), strict=True)]
+                if len(meshes) == 1:
+                    verts, faces = meshes[0].verts.expand(z.shape[0], -1, -1), meshes[0].triangles()
+                else:
+                    verts, faces = Topologies.pack([m.verts.expand(n, -1, -1) for m, n in zip(meshes, sizes, strict=True)],
+                                                   [m.triangles() for m in meshes])
+                return objective(apply_pose(verts, pose_matrix(yaw, t, ls_c)), faces)
 
-            settings = self.config.refine
-            if slack <= 0 and settings.optimize_scale:
-                settings = RefineSettings(**{**settings.__dict__, "optimize_scale": False})
             z, yaw, t, ls, loss, terms, moments, done = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings,
                                                                      [s.moments for s in states], should_stop)
             for k, i in enumerate(owner):

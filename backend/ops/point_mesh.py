@@ -19,7 +19,7 @@ import torch
 
 from . import native
 from .blend import blend_corners
-from .checks import check_mesh, check_points
+from .checks import check_mesh, check_points, triangle_corners
 
 __all__ = [
     "PackedTriangles",
@@ -78,11 +78,11 @@ def point_triangle_sqdist(points: torch.Tensor, tri: torch.Tensor) -> torch.Tens
 
 def point_mesh_sqdist_reference(points: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """``(N, P)`` squared distances from ``points (P, 3)`` to each candidate's surface ``verts (N, V, 3)``,
-    ``faces (F, 3)``: every (point, triangle) pair, minimum over the triangles (plain autograd; memory
-    ``N * P * F``). The reference :class:`PointsToMesh` is tested against."""
+    ``faces (F, 3)`` or ``(N, F, 3)``: every (point, triangle) pair, minimum over the triangles (plain autograd;
+    memory ``N * P * F``). The reference :class:`PointsToMesh` is tested against."""
     check_points(points)
     verts, faces = check_mesh(verts, faces)
-    return point_triangle_sqdist(points.to(verts.dtype)[None, :, None], verts[:, faces][:, None]).amin(-1)
+    return point_triangle_sqdist(points.to(verts.dtype)[None, :, None], triangle_corners(verts, faces)[:, None]).amin(-1)
 
 
 def _rows(start: int, size: int) -> property:
@@ -325,8 +325,8 @@ class PointMeshDistance(NamedTuple):
 
 def point_mesh_sqdist(points: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor) -> PointMeshDistance:
     """Exact squared distance from ``points (P, 3)`` to every candidate's surface (``verts (N, V, 3)``,
-    ``faces (F, 3)``), differentiable w.r.t. ``verts`` (:class:`PointsToMesh`; build one directly to
-    measure the same points against many batches)."""
+    ``faces (F, 3)`` or ``(N, F, 3)``), differentiable w.r.t. ``verts`` (:class:`PointsToMesh`; build one directly
+    to measure the same points against many batches)."""
     check_points(points)
     verts, faces = check_mesh(verts, faces)
-    return PointsToMesh(points).distance(verts[:, faces])
+    return PointsToMesh(points).distance(triangle_corners(verts, faces))

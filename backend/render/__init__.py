@@ -1,7 +1,8 @@
 """Differentiable depth and soft-silhouette rendering of batched triangle meshes.
 
 ``render(verts, faces, cameras)`` draws ``N`` candidate meshes (one shared
-triangle list) into ``C`` views and returns, per pixel:
+triangle list, or one per candidate padded with degenerate triangles) into ``C`` views and returns,
+per pixel:
 
 * ``depth`` ``(N, C, H, W)``: camera-frame ``z`` of the nearest surface, ``0``
   where nothing is hit (ScanNet's invalid value). It is the perspective-correct

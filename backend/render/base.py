@@ -11,6 +11,7 @@ from typing import Protocol
 import torch
 
 from ..cameras import Cameras
+from ..ops.checks import check_faces
 
 __all__ = ["AREA_EPS", "DIST_EPS", "LEN_EPS", "RasterSettings", "RenderOutput", "Renderer", "check_inputs", "register_renderer",
            "render", "render_mesh", "renderers"]
@@ -92,7 +93,7 @@ class RenderOutput:
 
 
 class Renderer(Protocol):
-    """A rendering backend: ``(verts (N, V, 3), faces (F, 3), cameras, settings) -> RenderOutput``."""
+    """A rendering backend: ``(verts (N, V, 3), faces (F, 3) or (N, F, 3), cameras, settings) -> RenderOutput``."""
 
     def __call__(self, verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
                  settings: RasterSettings) -> RenderOutput: ...
@@ -118,11 +119,13 @@ def renderers() -> list[str]:
 
 def render(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, settings: RasterSettings | None = None,
            backend: str = "torch") -> RenderOutput:
-    """Render ``N`` meshes sharing ``faces`` into every camera.
+    """Render ``N`` meshes into every camera.
 
     Args:
         verts: ``(N, V, 3)`` (or ``(V, 3)``) world-space vertex positions; float32 or float64.
-        faces: ``(F, 3)`` int64 vertex indices, shared by the batch.
+        faces: ``(F, 3)`` int64 vertex indices shared by the batch, or ``(N, F, 3)``: each mesh its own
+            triangles (meshes of different topologies padded to one ``F`` with degenerate triangles, which
+            draw nothing).
         cameras: ``C`` cameras (moved to ``verts``' device and dtype).
         settings: raster settings (defaults: :class:`RasterSettings`).
         backend: a registered backend name (see :func:`renderers`).
@@ -151,11 +154,7 @@ def check_inputs(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras) -> 
         verts = verts[None]
     if verts.ndim != 3 or verts.shape[-1] != 3:
         raise ValueError(f"verts must be (N, V, 3), got shape {tuple(verts.shape)}")
-    if not isinstance(faces, torch.Tensor) or faces.ndim != 2 or faces.shape[1] != 3:
-        shape = tuple(faces.shape) if isinstance(faces, torch.Tensor) else type(faces).__name__
-        raise ValueError(f"faces must be (F, 3), got shape {shape}")
-    if faces.is_floating_point() or faces.dtype == torch.bool:
-        raise ValueError(f"faces must hold integer vertex indices, got dtype {faces.dtype}")
+    check_faces(faces, verts.shape[0])
     faces = faces.to(device=verts.device, dtype=torch.long)
     if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= verts.shape[1]):
         raise ValueError(f"faces index vertices {int(faces.min())}..{int(faces.max())} but there are {verts.shape[1]} vertices")

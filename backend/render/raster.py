@@ -15,6 +15,7 @@ import torch
 
 from ..cameras import Cameras
 from ..ops import native
+from ..ops.checks import triangle_corners
 from .base import AREA_EPS, DIST_EPS, LEN_EPS, RasterSettings, RenderOutput, register_renderer
 
 __all__: list[str] = []  # registers the "torch" backend
@@ -27,7 +28,7 @@ def _project(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, znear: 
     """Project every triangle into every view (differentiable).
 
     Returns ``tri_uv (B, F, 3, 2)`` pixel coordinates and ``tri_z (B, F, 3)`` camera depths,
-    ``B = N * C`` ordered candidate-major (``b = n * C + c``)."""
+    ``B = N * C`` ordered candidate-major (``b = n * C + c``), for ``faces (F, 3)`` or ``(N, F, 3)``."""
     n, v = verts.shape[:2]
     c = len(cameras)
     cam = cameras.world_to_cam(verts).transpose(0, 1).reshape(n * c, v, 3)  # (B, V, 3)
@@ -37,7 +38,9 @@ def _project(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, znear: 
     u = intr[:, None, 0] * cam[..., 0] / zs + intr[:, None, 2]
     w = intr[:, None, 1] * cam[..., 1] / zs + intr[:, None, 3]
     uv = torch.stack([u, w], dim=-1)
-    return uv[:, faces], z[:, faces]
+    if faces.ndim == 3:  # each candidate its own triangles, in each of its views
+        faces = faces.repeat_interleave(c, 0)
+    return triangle_corners(uv, faces), triangle_corners(z[..., None], faces)[..., 0]
 
 
 def _cross2(ax, ay, bx, by):
@@ -366,7 +369,7 @@ def _render_torch(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras, se
     bary = torch.zeros((npix_all, 3), dtype=dtype, device=device) if settings.bary else None
     face_index = torch.full((npix_all,), -1, dtype=torch.long, device=device)
     sil = torch.zeros(npix_all, dtype=dtype, device=device) if settings.silhouette else None
-    if faces.shape[0] and npix_all:
+    if faces.shape[-2] and npix_all:
         tri_uv, tri_z = _project(verts, faces, cameras, settings.znear)
         with torch.no_grad():
             t = _triangle_setup(tri_uv, tri_z, settings, fast)

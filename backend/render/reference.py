@@ -58,8 +58,8 @@ def render_reference(verts: torch.Tensor, faces: torch.Tensor, cameras: Cameras,
     bary = [[[[verts.new_zeros(3) for _ in range(w)] for _ in range(h)] for _ in range(c)] for _ in range(n)]
     sil = [[[[verts.new_zeros(()) for _ in range(w)] for _ in range(h)] for _ in range(c)] for _ in range(n)]
     face_index = torch.full((n, c, h, w), -1, dtype=torch.long)
-    fl = faces.tolist()
     for i in range(n):
+        fl = (faces[i] if faces.ndim == 3 else faces).tolist()
         for j in range(c):
             fx, fy, cx, cy = cameras.intrinsics[j].tolist()
             tris = []

@@ -93,13 +93,14 @@ def refine_batch(
     moments: Sequence[Moments | None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Refined:
-    """Refine K candidates that share one discrete configuration.
+    """Refine K candidates (of one discrete configuration, or of several through ``eval_fn``).
 
     Args:
         eval_fn: ``(z (K, D), yaw (K,), t (K, 3), log_scale (K,)) -> (loss (K,), terms {name: (K,)})``.
         z0: ``(K, D)`` normalised continuous values in [0, 1].
         yaw0, t0, ls0: ``(K,)``, ``(K, 3)``, ``(K,)`` initial pose.
-        free: ``(D,)`` bool, which continuous dimensions may change.
+        free: ``(D,)`` or ``(K, D)`` bool, which continuous dimensions may change (of every candidate, or of each:
+            candidates of several discrete configurations refined together).
         steps: Adam steps (0 evaluates the initial state only).
         moments: per candidate, the Adam state of an earlier run to continue (None: a fresh run).
         should_stop: asked before every Adam step; True ends the run there (a deadline, a cancel), with
@@ -117,8 +118,9 @@ def refine_batch(
     p = d + 5
     lr0 = torch.tensor([settings.lr_params] * d + [settings.lr_yaw] + [settings.lr_translation] * 3 + [settings.lr_scale],
                        dtype=dtype, device=device)
-    mask = torch.cat([free.to(device, dtype), torch.tensor(
-        [settings.optimize_yaw] + [settings.optimize_translation] * 3 + [settings.optimize_scale], dtype=dtype, device=device)])
+    pose_free = torch.tensor([settings.optimize_yaw] + [settings.optimize_translation] * 3 + [settings.optimize_scale],
+                             dtype=dtype, device=device)
+    mask = torch.cat([free.to(device, dtype).expand(k, d), pose_free.expand(k, 5)], 1)  # (K, P)
     done = torch.tensor([m.step if m is not None else 0 for m in moments], dtype=torch.long, device=device)
     zeros = torch.zeros(p, dtype=dtype, device=device)
     m1 = torch.stack([m.m.to(device, dtype) if m is not None else zeros for m in moments])

@@ -10,8 +10,9 @@ import torch
 
 from backend.io import load_ply, load_scan
 from backend.object_frame import observations_from_points
-from backend.objective import _RASTER, Objective, ObjectiveConfig, _prepare_views, soft_outline
+from backend.objective import Objective, ObjectiveConfig, Topologies
 from backend.render import render
+from backend.views import RASTER, prepare_views, soft_outline
 from tests.fixtures import ROOT
 from translator.geometry import MeshBatch
 
@@ -26,13 +27,13 @@ def test_views_are_downscaled_consistently():
     obs = _chair_observations()
     frames = obs.frames
     inv = torch.linalg.inv(obs.frame.world_from_object)
-    views = _prepare_views(frames, inv, max_views=3, render_width=80)
+    views = prepare_views(frames, inv, max_views=3, render_width=80)
     assert views.cameras.width == 80 and views.cameras.height == 60 and len(views.cameras) == 3
     # a world point projects to the same place at both scales: u_full = 2 * (u_small + 0.5) - 0.5
     p = obs.points[:50].double()
     p_obj = p @ inv[:3, :3].T + inv[:3, 3]
     uv_small, _ = views.cameras.to(dtype=torch.float64).project(p_obj)
-    views_full = _prepare_views(frames, inv, max_views=3, render_width=160)
+    views_full = prepare_views(frames, inv, max_views=3, render_width=160)
     uv_full, _ = views_full.cameras.to(dtype=torch.float64).project(p_obj)
     assert torch.allclose(2 * (uv_small + 0.5) - 0.5, uv_full, atol=1e-3)
     # coverage is a fraction; depth is compared only on blocks entirely inside the mask
@@ -66,7 +67,7 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
         (v - c) * 1.1 + c,
         (v - c) @ turn.T + c,
     ])
-    loss, terms = obj(variants, replace(mesh, verts=variants))
+    loss, terms = obj(variants, mesh.triangles())
     assert loss.shape == (5,) and set(terms) == set(obj.terms)
     assert int(loss.argmin()) == 0
     assert (loss[1:] > loss[0] * 1.2).all()
@@ -75,7 +76,7 @@ def test_objective_prefers_the_true_mesh_over_moved_scaled_and_turned_ones():
     pc = observations_from_points(obs.points)
     obj_pc = Objective(pc, obs.frame.world_from_object, ObjectiveConfig())
     assert obj_pc.terms == ["scan_to_mesh", "mesh_to_scan", "floor", "bottom", "top"]
-    loss_pc, _ = obj_pc(variants, replace(mesh, verts=variants))
+    loss_pc, _ = obj_pc(variants, mesh.triangles())
     assert int(loss_pc.argmin()) == 0
 
 
@@ -89,7 +90,7 @@ def test_free_space_penalises_surface_in_front_of_the_observed_depth():
     cam = obj.views.cameras.centers[0]
     toward = (cam - v.mean((0, 1))) / (cam - v.mean((0, 1))).norm()
     moved = torch.cat([v, v + 0.3 * toward])
-    _, terms = obj(moved, replace(mesh, verts=moved))
+    _, terms = obj(moved, mesh.triangles())
     assert float(terms["free_space"][0]) < 0.02
     assert float(terms["free_space"][1]) > 5 * float(terms["free_space"][0]) + 0.01
 
@@ -102,12 +103,12 @@ def test_objective_gradients_match_finite_differences():
     obj = Objective(obs, obs.frame.world_from_object, cfg)
     v, mesh = _true_mesh_in_object_frame(obs)
     x = (v.double() + torch.tensor([0.03, -0.02, 0.01], dtype=torch.float64)).requires_grad_(True)
-    loss, _ = obj(x, replace(mesh, verts=x))
+    loss, _ = obj(x, mesh.triangles())
     loss.sum().backward()
     for idx in [(0, 5, 0), (0, 40, 2), (0, 100, 1)]:
         e = torch.zeros_like(x)
         e[idx] = 1e-5
-        fd = (float(obj(x.detach() + e, mesh)[0]) - float(obj(x.detach() - e, mesh)[0])) / 2e-5
+        fd = (float(obj(x.detach() + e, mesh.triangles())[0]) - float(obj(x.detach() - e, mesh.triangles())[0])) / 2e-5
         assert math.isclose(fd, float(x.grad[idx]), rel_tol=1e-3, abs_tol=1e-7), idx
 
 
@@ -118,7 +119,7 @@ def test_degenerate_candidates_get_a_large_finite_loss():
     obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig(depth_weight=0, silhouette_weight=0, free_space_weight=0))
     v, mesh = _true_mesh_in_object_frame(obs)
     flat = torch.cat([v, torch.zeros_like(v)]).requires_grad_(True)
-    loss, _ = obj(flat, replace(mesh, verts=flat))
+    loss, _ = obj(flat, mesh.triangles())
     assert torch.isfinite(loss).all() and float(loss[1].detach()) > float(loss[0].detach())
     loss.sum().backward()
     assert torch.isfinite(flat.grad).all()
@@ -132,14 +133,70 @@ def test_objective_is_deterministic_and_batch_independent(k):
     obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig(silhouette_weight=0))
     v, mesh = _true_mesh_in_object_frame(obs)
     vk = v.expand(k, -1, -1) + torch.linspace(0, 0.05, k)[:, None, None]
-    a, ta = obj(vk, replace(mesh, verts=vk))
-    b, _ = obj(vk, replace(mesh, verts=vk))
+    a, ta = obj(vk, mesh.triangles())
+    b, _ = obj(vk, mesh.triangles())
     assert torch.equal(a, b)
-    singles = [obj(vk[i:i + 1], replace(mesh, verts=vk[i:i + 1])) for i in range(k)]
+    singles = [obj(vk[i:i + 1], mesh.triangles()) for i in range(k)]
     for name in ("scan_to_mesh", "depth", "free_space"):  # exact terms do not depend on the batch
         assert torch.allclose(ta[name], torch.cat([s[1][name] for s in singles]), rtol=1e-5, atol=1e-7), name
-    # surface samples are drawn per batch, so mesh_to_scan agrees up to sampling noise
-    assert torch.allclose(ta["mesh_to_scan"], torch.cat([s[1]["mesh_to_scan"] for s in singles]), rtol=0.1, atol=1e-4)
+    # every candidate draws its surface samples with the same random numbers: mesh_to_scan does not depend on
+    # the batch either
+    assert torch.allclose(ta["mesh_to_scan"], torch.cat([s[1]["mesh_to_scan"] for s in singles]), rtol=1e-5, atol=1e-7)
+
+
+def _box(lo, hi):
+    """A closed box (8 vertices, 12 triangles, outward winding): ``verts (1, 8, 3)``, ``tris (12, 3)``."""
+    lo, hi = torch.tensor(lo), torch.tensor(hi)
+    corners = torch.tensor([[i >> 2 & 1, i >> 1 & 1, i & 1] for i in range(8)], dtype=torch.float32)
+    tris = torch.tensor([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                         [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+    return (lo + (hi - lo) * corners)[None], tris
+
+
+def test_packed_topologies_equal_each_topology_alone():
+    """Candidates of three topologies (the chair, half of its triangles, its box with a loose vertex: a search step's
+    configurations)
+    in one call: every candidate's loss, terms and gradient are those of its own topology's batch; one with
+    non-finite vertices and a topology without triangles cost 1000 and change nothing for the others."""
+    from backend.object_frame import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    obj = Objective(obs, obs.frame.world_from_object, ObjectiveConfig())
+    v, mesh = _true_mesh_in_object_frame(obs)
+    tris = mesh.triangles()
+    lo, hi = v[0].amin(0), v[0].amax(0)
+    box_v, box_t = _box(lo.tolist(), hi.tolist())
+    # the box's first vertex is a loose one, at the scan point deepest inside it: padding must not put surface there
+    inner = obj.points[(obj.points - (lo + hi) / 2).norm(dim=1).argmin()]
+    box_v, box_t = torch.cat([inner.reshape(1, 1, 3), box_v], 1), box_t + 1
+    shift = torch.tensor([[[0.02, -0.01, 0.0]]])
+    groups = [(torch.cat([v, v + shift]), tris), (box_v, box_t), (v + 2 * shift, tris[: len(tris) // 2]),
+              (box_v[:, :0], box_t[:0])]  # the last: no vertices, no triangles
+    leaves = [g.clone().requires_grad_(True) for g, _ in groups]
+    verts, faces = Topologies.pack(leaves, [t for _, t in groups])
+    assert verts.shape == (5, v.shape[1], 3) and [r.stop - r.start for r in faces.runs] == [2, 1, 1, 1]
+    loss, terms = obj(verts, faces)
+    assert float(loss[4].detach()) == 1000.0  # the empty topology
+    loss.sum().backward()
+    at = 0
+    for (g, t), leaf in zip(groups[:3], leaves, strict=False):
+        x = g.clone().requires_grad_(True)
+        one, one_terms = obj(x, t)
+        one.sum().backward()
+        k = len(g)
+        torch.testing.assert_close(loss[at:at + k], one, rtol=1e-5, atol=1e-7)
+        for name in obj.terms:
+            torch.testing.assert_close(terms[name][at:at + k], one_terms[name], rtol=1e-5, atol=1e-7, msg=name)
+        torch.testing.assert_close(leaf.grad, x.grad, rtol=1e-4, atol=1e-6)
+        assert x.grad.abs().max() > 0
+        at += k
+    # a candidate with a NaN vertex costs 1000 (no gradient); the others keep their values
+    bad = [leaves[0].detach().clone(), leaves[1].detach()]
+    bad[0][1, 0, 0] = float("nan")
+    verts, faces = Topologies.pack(bad, [groups[0][1], groups[1][1]])
+    loss_bad, terms_bad = obj(verts.requires_grad_(True), faces)
+    assert float(loss_bad[1].detach()) == 1000.0 and float(terms_bad["depth"][1]) == 1000.0
+    torch.testing.assert_close(loss_bad[[0, 2]], loss[[0, 2]].detach(), rtol=1e-5, atol=1e-7)
 
 
 def _one_term(name: str):
@@ -162,7 +219,7 @@ def test_top_pulls_a_candidate_to_the_scans_top_and_leaves_the_truth_alone():
     assert abs(obj.scan_top - true_top) < cfg.top_tolerance  # the scan's top is the object's (within noise)
     base = torch.tensor([0.0, 0.0, float(v[..., 2].min())])
     x = torch.cat([v, (v - base) * torch.tensor([1.0, 1.0, 0.6]) + base, (v - base) * 1.2 + base]).requires_grad_(True)
-    loss, _ = obj(x, replace(mesh, verts=x))
+    loss, _ = obj(x, mesh.triangles())
     lv = loss.detach()
     assert float(lv[0]) == 0.0
     short = obj.scan_top - cfg.top_tolerance - float(x[1, :, 2].detach().max())
@@ -181,7 +238,7 @@ def test_bottom_stops_a_candidate_from_floating_above_the_scans_lowest_points():
     assert abs(obj.scan_bottom - float(v[..., 2].min())) < cfg.bottom_tolerance  # the scan reaches the floor
     lift = torch.tensor([0.0, 0.0, 0.05])
     x = torch.cat([v, v + lift, v - lift]).requires_grad_(True)  # the truth, floating 5 cm, sunk 5 cm
-    loss, _ = obj(x, replace(mesh, verts=x))
+    loss, _ = obj(x, mesh.triangles())
     lv = loss.detach()
     assert float(lv[0]) == 0.0 and float(lv[2]) == 0.0  # sinking is the floor term's business
     floating = float(x[1, :, 2].detach().min()) - obj.scan_bottom - cfg.bottom_tolerance
@@ -275,8 +332,8 @@ def test_soft_outline_equals_the_brute_force_signed_distances(f):
     masks = blobs[:, : h * f + 1, : w * f + 2] > 0.5  # not a whole number of blocks: the rest is cut off
     masks[1] = True  # no outline in the image: covered everywhere
     masks[2, :, : (w * f) // 2] = False
-    got = soft_outline(masks, f, h, w, _RASTER)
-    ref = _soft_outline_reference(masks[:, : h * f, : w * f], f, h, w, _RASTER.sigma, _RASTER.silhouette_eps)
+    got = soft_outline(masks, f, h, w, RASTER)
+    ref = _soft_outline_reference(masks[:, : h * f, : w * f], f, h, w, RASTER.sigma, RASTER.silhouette_eps)
     assert got.shape == (3, h, w)
     assert ((got > 0) & (got < 1)).sum() > 10
     torch.testing.assert_close(got.double(), ref, rtol=0, atol=1e-6)
@@ -293,12 +350,12 @@ def test_silhouette_target_is_the_render_of_the_true_outline():
     v, mesh = _true_mesh_in_object_frame(obs)
     c = v.mean(1, keepdim=True)
     scales = (0.96, 0.98, 1.0, 1.02, 1.04)
-    _, terms = obj(torch.cat([(v - c) * torch.tensor([s, s, 1.0]) + c for s in scales]), mesh)
+    _, terms = obj(torch.cat([(v - c) * torch.tensor([s, s, 1.0]) + c for s in scales]), mesh.triangles())
     sil = terms["silhouette"].tolist()
     assert min(range(len(scales)), key=sil.__getitem__) == scales.index(1.0)
     assert sil[scales.index(1.0)] < 0.1
     # the soft silhouette of the truth and its target cover the same area in every view (within 3 %)
-    out = render(v, mesh.triangles(), obj.views.cameras, replace(_RASTER, silhouette=True))
+    out = render(v, mesh.triangles(), obj.views.cameras, replace(RASTER, silhouette=True))
     drawn, target = out.silhouette[0].sum((1, 2)), obj.views.outline.sum((1, 2))
     assert ((drawn - target).abs() / target).max() < 0.03
 

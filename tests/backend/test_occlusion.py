@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from backend.object_frame import observations_from_points
-from backend.objective import Objective, ObjectiveConfig
+from backend.objective import Objective, ObjectiveConfig, Topologies
 from backend.occlusion import Surroundings
 from backend.ops.sampling import sample_surface
 from backend.structures import SceneContext
@@ -84,31 +84,57 @@ def _observations(points, context=None):
     return obs
 
 
-def test_objective_terms_with_surroundings():
-    # a 1 m box against a wall at y = 1; the scan misses its back (y = 1) and bottom
+def _box_against_a_wall():
+    """A 1 m box against a wall at y = 1, its scan missing the back (y = 1) and the bottom: the box, the scanned
+    points and the scene context (the wall's points and plane, the floor at z = 0)."""
     true = box_mesh([0, 0, 0], [1, 1, 1])
     s = sample_surface(true.verts.double(), true.triangles(), 4000, 0).points[0]
     seen = s[(s[:, 1] < 0.99) & (s[:, 2] > 0.01)].float()
     wall_pts = torch.stack(torch.meshgrid(torch.linspace(-0.5, 1.5, 21), torch.tensor([1.0]), torch.linspace(0.0, 2.0, 21),
                                           indexing="ij"), -1).reshape(-1, 3)
     ctx = SceneContext(wall_pts, torch.tensor([[0.0, -1.0, 0.0, 1.0]], dtype=torch.float64), floor_z=0.0)
+    return true, seen, ctx
+
+
+def test_objective_terms_with_surroundings():
+    true, seen, ctx = _box_against_a_wall()
     cfg = ObjectiveConfig(scan_points=0)
     plain = _observations(seen)
     scene = _observations(seen, ctx)
     eye = torch.eye(4, dtype=torch.float64)
     obj_plain, obj_scene = Objective(plain, eye, cfg), Objective(scene, eye, cfg)
     assert {"wall", "context"} <= set(obj_scene.terms) and not {"wall", "context"} & set(obj_plain.terms)
-    _, t_plain = obj_plain(true.verts, true)
-    _, t_scene = obj_scene(true.verts, true)
+    _, t_plain = obj_plain(true.verts, true.triangles())
+    _, t_scene = obj_scene(true.verts, true.triangles())
     # the hidden back and bottom (a third of the box, each sample at the truncated cost alone) are not counted
     # missing in the scene: what is left is the mean over the scanned faces, the sampling's noise
     assert float(t_scene["mesh_to_scan"][0]) < 0.5 * float(t_plain["mesh_to_scan"][0])
     assert float(t_scene["wall"][0]) == 0 and float(t_scene["context"][0]) == 0
     # pushed 15 cm into the wall: both free-space terms see it
     deep = box_mesh([0, 0.15, 0], [1, 1.15, 1])
-    _, t_deep = obj_scene(deep.verts, deep)
+    _, t_deep = obj_scene(deep.verts, deep.triangles())
     assert abs(float(t_deep["wall"][0]) - (0.15 - cfg.wall_tolerance)) < 1e-5
     assert float(t_deep["context"][0]) > 0.1
+
+
+def test_packed_topologies_with_surroundings_equal_each_alone():
+    """A scene's terms (context, wall, the seen surface) of candidates of two topologies in one call (a box and the
+    box without its top) equal those of each topology's own batch."""
+    true, seen, ctx = _box_against_a_wall()
+    obj = Objective(_observations(seen, ctx), torch.eye(4, dtype=torch.float64), ObjectiveConfig(scan_points=0))
+    boxes = torch.cat([box_mesh([0, 0, 0], [1, 1, 1]).verts, box_mesh([0, 0.15, 0], [1, 1.15, 1]).verts])
+    tris = true.triangles()
+    open_top = tris[~(cube([0, 0, 0], [1, 1, 1])[tris][:, :, 2] > 0.99).all(1)]  # the box without its top
+    assert 0 < len(open_top) < len(tris)
+    shifted = box_mesh([0.05, 0.1, 0], [1.05, 1.1, 1]).verts
+    verts, faces = Topologies.pack([boxes, shifted], [tris, open_top])
+    _, packed = obj(verts, faces)
+    _, first = obj(boxes, tris)
+    _, second = obj(shifted, open_top)
+    assert {"wall", "context", "mesh_to_scan"} <= set(obj.terms)
+    for name in obj.terms:
+        torch.testing.assert_close(packed[name], torch.cat([first[name], second[name]]), rtol=1e-5, atol=1e-7, msg=name)
+    assert float(packed["context"][1]) > 0.1 and float(packed["wall"][2]) > 0.05  # pushed into the wall
 
 
 def test_an_object_standing_in_a_room_reaches_its_floor():
@@ -121,8 +147,8 @@ def test_an_object_standing_in_a_room_reaches_its_floor():
     eye = torch.eye(4, dtype=torch.float64)
     alone = Objective(_observations(top), eye, cfg)
     room = Objective(_observations(top, SceneContext(torch.zeros((0, 3)), floor_z=0.0)), eye, cfg)
-    assert float(alone(floating.verts, floating)[1]["bottom"][0]) == 0.0
-    assert float(room(floating.verts, floating)[1]["bottom"][0]) == pytest.approx(0.4 - cfg.bottom_tolerance, abs=1e-5)
+    assert float(alone(floating.verts, floating.triangles())[1]["bottom"][0]) == 0.0
+    assert float(room(floating.verts, floating.triangles())[1]["bottom"][0]) == pytest.approx(0.4 - cfg.bottom_tolerance, abs=1e-5)
 
 
 def _open_cabinet() -> tuple[torch.Tensor, torch.Tensor, int]:

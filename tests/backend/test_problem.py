@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from backend.objective import ObjectiveConfig
 from backend.problem import FitProblem, ProblemConfig
@@ -203,3 +204,31 @@ def test_the_pilot_varies_only_decisions_that_change_the_outline(drawer_cabinet)
     for front in ("Doors", "Open Shelves"):
         assert problem.footprint({**base, "Front Style": front}) == pytest.approx(problem.footprint(base), abs=0.05)
     assert SearchContext(problem, MCTSConfig(), Budget(30)).pilot_variants() == []
+
+
+def test_configurations_refined_together_equal_each_refined_alone(drawer_cabinet):
+    """``refine`` packs the configurations of one call that take the same number of steps into one objective call
+    per step: each comes out as it does refined on its own (its own free parameters, its own pose), and requests
+    of different step counts are refined apart."""
+    from backend.search.base import RefineRequest
+
+    problem, fits = drawer_cabinet
+    mixed = problem.canonical({**fits["doors"].config, "Front Style": "Drawers Over Doors"})
+    requests = [RefineRequest(fits["truth"].config, fits["truth"].state.clone(), 6),
+                RefineRequest(fits["doors"].config, fits["doors"].state.clone(), 6),
+                RefineRequest(mixed, fits["doors"].state.clone(), 6),
+                RefineRequest(fits["4 drawers"].config, fits["4 drawers"].state.clone(), 3)]
+    together = problem.refine(requests)
+    alone = [problem.refine([r])[0] for r in requests]
+    assert [c.refine_steps for c in together] == [6, 6, 6, 3]
+    for t, a in zip(together, alone, strict=True):
+        assert t.objective == pytest.approx(a.objective, rel=1e-4)
+        torch.testing.assert_close(t.state.z, a.state.z, rtol=0, atol=1e-4)
+        assert t.state.yaw == pytest.approx(a.state.yaw, abs=1e-5)
+    # each keeps its own free parameters: the drawer row's height moves only for the front that has a drawer row
+    row = problem.continuous_names.index("Drawer Row Height")
+    assert not bool(problem.free_mask(fits["doors"].config)[row]) and bool(problem.free_mask(mixed)[row])
+    assert float(together[1].state.z[row]) == float(fits["doors"].state.z[row])
+    assert float(together[0].state.z[row]) == float(fits["truth"].state.z[row])
+    # (the run's first moments: a parameter the run may move has a gradient)
+    assert float(together[1].state.moments.m[row]) == 0 and float(together[2].state.moments.m[row]) != 0

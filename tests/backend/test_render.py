@@ -182,6 +182,45 @@ def test_batch_equals_single_renders_and_chunking():
             torch.testing.assert_close(one.silhouette[0, 0], full.silhouette[i, c])
 
 
+def _per_candidate_faces():
+    """Three candidates of one vertex count with their own triangles (4, 2 and 3 of them), padded to 4 with
+    degenerate ``(0, 0, 0)`` triangles as the fitting objective packs configurations."""
+    verts, faces, cams = _scene(7, n=3, tris=4)
+    own = [faces, faces[1:3], faces[[3, 0, 2]]]
+    packed = torch.stack([torch.cat([f, f.new_zeros(4 - len(f), 3)]) for f in own])
+    return verts, own, packed, cams
+
+
+@pytest.mark.parametrize("silhouette", [False, True])
+def test_per_candidate_faces_equal_each_candidate_alone(silhouette):
+    verts, own, packed, cams = _per_candidate_faces()
+    settings = RasterSettings(sigma=0.6, silhouette_eps=0.02, silhouette=silhouette)
+    v = verts.clone().requires_grad_(True)
+    out = render(v, packed, cams, settings)
+    w = torch.rand(out.depth.shape, generator=torch.Generator().manual_seed(4), dtype=v.dtype)
+    ((out.depth * w).sum() + ((out.silhouette * w).sum() if silhouette else 0)).backward()
+    for i, f in enumerate(own):
+        vi = verts[i:i + 1].clone().requires_grad_(True)
+        one = render(vi, f, cams, settings)
+        ((one.depth * w[i:i + 1]).sum() + ((one.silhouette * w[i:i + 1]).sum() if silhouette else 0)).backward()
+        assert torch.equal(one.face_index[0], out.face_index[i])
+        torch.testing.assert_close(one.depth[0], out.depth[i], rtol=0, atol=1e-12)
+        torch.testing.assert_close(one.bary[0], out.bary[i], rtol=0, atol=1e-12)
+        if silhouette:
+            torch.testing.assert_close(one.silhouette[0], out.silhouette[i], rtol=0, atol=1e-12)
+        torch.testing.assert_close(vi.grad[0], v.grad[i], rtol=1e-10, atol=1e-12)
+    assert (out.face_index[1] >= 0).any() and not (out.face_index[1] >= 2).any()  # the padding draws nothing
+
+
+def test_per_candidate_faces_fast_matches_reference():
+    verts, _, packed, cams = _per_candidate_faces()
+    (fast, ref), (gf, gr) = _both(verts, packed, cams, RasterSettings(sigma=0.6, silhouette_eps=0.02))
+    assert torch.equal(fast.face_index, ref.face_index) and (ref.face_index >= 0).sum() > 20
+    torch.testing.assert_close(fast.depth, ref.depth, rtol=0, atol=1e-12)
+    torch.testing.assert_close(fast.silhouette, ref.silhouette, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gf, gr, rtol=1e-9, atol=1e-9)
+
+
 def test_float32_matches_float64():
     verts, faces, cams = _scene(6, tris=6)
     settings = RasterSettings(sigma=0.5, silhouette_eps=0.05)
@@ -276,9 +315,11 @@ def test_registry():
     "verts, faces, message",
     [
         (torch.zeros(1, 3, 2), torch.tensor([[0, 1, 2]]), r"verts must be \(N, V, 3\), got shape \(1, 3, 2\)"),
-        (torch.zeros(1, 3, 3), torch.tensor([0, 1, 2]), r"faces must be \(F, 3\), got shape \(3,\)"),
+        (torch.zeros(1, 3, 3), torch.tensor([0, 1, 2]),
+         r"faces must be an integer tensor \(F, 3\) or \(N, F, 3\) with N = 1, got shape \(3,\)"),
+        (torch.zeros(2, 3, 3), torch.tensor([[[0, 1, 2]]]), r"with N = 2, got shape \(1, 1, 3\)"),
         (torch.zeros(1, 3, 3), torch.tensor([[0, 1, 3]]), "faces index vertices 0..3 but there are 3 vertices"),
-        (torch.zeros(1, 3, 3), torch.tensor([[0.0, 1.0, 2.0]]), "faces must hold integer vertex indices"),
+        (torch.zeros(1, 3, 3), torch.tensor([[0.0, 1.0, 2.0]]), r"faces must be an integer tensor .* of torch.float32"),
         (torch.tensor([[[0.0, 0, 0], [1, 0, 0], [0, float("nan"), 0]]]), torch.tensor([[0, 1, 2]]), "candidate 0 contain NaN"),
     ],
 )

@@ -100,6 +100,26 @@ def test_point_mesh_matches_the_reference(seed):
     torch.testing.assert_close(v1.grad, v2.grad, rtol=1e-6, atol=1e-7)
 
 
+def test_per_candidate_faces_padded_at_a_vertex_leave_the_distances_unchanged():
+    """Each candidate its own triangles (``(N, F, 3)``), padded with degenerate triangles at its first triangle's
+    first corner (a point of its own surface, as the objective packs configurations): the same distances and
+    gradients as each candidate alone, on the fast path and the reference."""
+    verts, faces = random_mesh(6, n=2)
+    own = [faces, faces[len(faces) // 2:]]
+    packed = torch.stack([torch.cat([f, f.new_full((len(faces) - len(f), 3), int(f[0, 0]))]) for f in own])
+    pts = 1.3 * torch.randn((200, 3), generator=torch.Generator().manual_seed(8), dtype=D)
+    v = verts.clone().requires_grad_(True)
+    res = point_mesh_sqdist(pts, v, packed)
+    res.sqdist.sum().backward()
+    torch.testing.assert_close(res.sqdist, point_mesh_sqdist_reference(pts, verts, packed), rtol=0, atol=1e-7)
+    for i, f in enumerate(own):
+        vi = verts[i:i + 1].clone().requires_grad_(True)
+        one = point_mesh_sqdist(pts, vi, f)
+        one.sqdist.sum().backward()
+        torch.testing.assert_close(res.sqdist[i], one.sqdist[0], rtol=0, atol=1e-12)
+        torch.testing.assert_close(v.grad[i], vi.grad[0], rtol=1e-9, atol=1e-12)
+
+
 def test_point_mesh_gradcheck():
     verts, faces = random_mesh(4, n=2, v=9, f=6)
     pts = torch.randn((12, 3), generator=torch.Generator().manual_seed(5), dtype=D)

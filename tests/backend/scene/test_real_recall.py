@@ -42,7 +42,7 @@ def test_scene_mesh_to_scan_is_the_mean_over_the_seen_samples():
     obj = _scene_objective(scan, cfg)
     box = box_mesh([0, 0, 0], [1, 1, 1])
     verts, tris = box.verts, box.triangles()
-    got = float(obj(verts, box)[1]["mesh_to_scan"][0])
+    got = float(obj(verts, box.triangles())[1]["mesh_to_scan"][0])
     # the slow reference: every sample's distance to every scan point, the seen ones averaged
     s = sample_surface(verts, tris, cfg.surface_samples, obj.seed)
     d = torch.cdist(s.points[0].double(), scan.double()).min(1).values
@@ -62,8 +62,8 @@ def test_hidden_surface_does_not_dilute_the_cost_of_the_unscanned_front():
     both = torch.cat([box.verts, slab.verts], 1)
     tris = torch.cat([box.triangles(), slab.triangles() + box.verts.shape[1]])
     merged = type(box)(both, tris.reshape(-1), torch.arange(0, 3 * len(tris) + 1, 3))
-    alone = float(obj(box.verts, box)[1]["mesh_to_scan"][0])
-    with_slab = float(obj(merged.verts, merged)[1]["mesh_to_scan"][0])
+    alone = float(obj(box.verts, box.triangles())[1]["mesh_to_scan"][0])
+    with_slab = float(obj(merged.verts, merged.triangles())[1]["mesh_to_scan"][0])
     assert alone > 0.005  # the unscanned lower front costs something
     assert abs(with_slab - alone) < 0.05 * alone
 
@@ -105,7 +105,7 @@ def test_a_real_wall_cabinet_whose_fit_recalls_more_of_it_scores_better():
             mesh = module.program(discrete, {k: torch.tensor([v]) for k, v in values.items() if isinstance(v, float)})
         m = torch.tensor(pose, dtype=torch.float64)
         verts = (mesh.verts.double() @ m[:3, :3].T + m[:3, 3]).float()
-        scores.append(float(objective(verts, mesh)[0][0]))
+        scores.append(float(objective(verts, mesh.triangles())[0][0]))
         f5.append(observation_metrics(verts[0], mesh.triangles(), obs)["f_5cm"])
     assert f5[1] > f5[0] + 0.2  # the narrow closed fit recalls much more of the segment
     # ... and the objective agrees: the wide open cabinet's unscanned inside is seen surface, not diluted by the
