@@ -16,9 +16,10 @@ backward for all of them). The terms are those of :mod:`backend.losses`; each is
 ``mesh_to_scan``
     ``sum_s huber(min(d(s, scan), truncate)) / S`` over ``S`` area-weighted
     surface samples ``s`` (:func:`backend.ops.sampling.sample_surface`, the same
-    random numbers for every candidate), truncated because scans are partial. With RGB-D frames only the samples the sensor
-    could have seen count (inside a view, not hidden by the candidate itself or
-    by something the sensor measured in front of them).
+    random numbers for every candidate), truncated because scans are partial.
+    With RGB-D frames only the samples the sensor could have seen count (inside a
+    view, not hidden by the candidate itself or by something the sensor measured
+    in front of them).
 ``depth`` (RGB-D frames with instance masks)
     :func:`backend.losses.depth_l1` on the pixels inside the mask (the whole
     block of the downscaled pixel), each pixel's error clamped at ``depth_cap``
@@ -205,7 +206,8 @@ class Topologies(NamedTuple):
     configuration.
 
     Attributes:
-        tris: ``(K, T, 3)`` int64, each candidate's triangles padded with ``(0, 0, 0)`` to the largest count.
+        tris: ``(K, T, 3)`` int64, each candidate's triangles padded to the largest count with degenerate
+            triangles at a corner of its own (:meth:`pack`).
         runs: the :class:`Run` of each topology, in batch order.
     """
 
