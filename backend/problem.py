@@ -368,8 +368,8 @@ class FitProblem:
                                                    [m.triangles() for m in meshes])
                 return objective(apply_pose(verts, pose_matrix(yaw, t, ls_c)), faces)
 
-            z, yaw, t, ls, loss, terms, moments, done = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings,
-                                                                     [s.moments for s in states], should_stop)
+            out = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings, [s.moments for s in states], should_stop)
+            z, yaw, t, ls, loss, terms, moments = out.z, out.yaw, out.translation, out.log_scale, out.loss, out.terms, out.moments
             for k, i in enumerate(owner):
                 obj = float(loss[k])
                 if not math.isfinite(obj):
@@ -379,7 +379,8 @@ class FitProblem:
                     state=State(z[k].detach(), float(yaw[k]), t[k].detach(), float(ls[k]), moments[k]),
                     objective=obj,
                     terms={n: float(v[k]) for n, v in terms.items()},
-                    refine_steps=done,
+                    refine_steps=out.steps,
+                    falling=float(out.falling[k]),
                 )
                 prev = results[i]
                 if prev is None or cand.objective < prev.objective:

@@ -6,7 +6,8 @@ continuous state. The first generation is the pilot's results and mutants of the
 the discrete values (from two tournament-selected parents) and by blending their
 continuous states, mutates (re-drawing a decision, jittering the continuous values and
 the yaw), and refines elite and children with a few batched Adam steps (an elite member refined
-``revisit_steps`` in all keeps its result instead, and children avoid such configurations). The
+``revisit_steps`` in all keeps its result instead, and children avoid such configurations); an individual whose
+objective still falls fast close to the best is refined again in a child's place (``chase_fall``). The
 elite keeps the best individual of every pose hypothesis close to the best
 (a cabinet turned 180 degrees stays until the finer objective decides), and the
 children of a generation are distinct configurations. The final refinement is
@@ -141,6 +142,7 @@ def run_ga(ctx: SearchContext) -> Candidate:
              for _ in range(max(0, cfg.population - len(seeds)))]
     pop = seeds + (ctx.evaluate(fresh) if fresh else [])
     generation = 0
+    chase: list[RefineRequest] = []
     while not ctx.budget.exhausted(reserve=ctx.config.final_share):
         generation += 1
         pop.sort(key=lambda c: c.objective)
@@ -151,7 +153,11 @@ def run_ga(ctx: SearchContext) -> Candidate:
         kept = [c for c in elite if c.key in saturated]
         requests = [RefineRequest(c.config, c.state, cfg.refine_steps) for c in elite if c.key not in saturated]
         taken = {config_key(c.config) for c in elite} | saturated
-        n_children = max(0, cfg.population - len(elite))
+        # individuals of the last generation still falling fast close to the best go on in their children's place
+        chase = [r for r in chase if config_key(r.config) not in taken]
+        requests += chase
+        taken |= {config_key(r.config) for r in chase}
+        n_children = max(0, cfg.population - len(elite) - len(chase))
         for _ in range(n_children):
             a = _tournament(ctx, pop, cfg.tournament)
             b = _tournament(ctx, pop, cfg.tournament)
@@ -160,6 +166,7 @@ def run_ga(ctx: SearchContext) -> Candidate:
         if not requests:
             break
         pop = kept + ctx.evaluate(requests)
+        chase = ctx.chased(pop)
         ctx.report(generation=generation)
         if not math.isfinite(min(c.objective for c in pop)):
             break

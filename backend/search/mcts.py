@@ -15,7 +15,9 @@ configuration). Several simulations run per step and
 are evaluated as one batch; virtual visits keep them apart. Each simulated
 configuration is refined under every pose hypothesis at once (they share the
 program evaluation), and every result is backed up along its own pose's path, so
-a pose chosen early on the wrong evidence cannot hide the right one. A final, longer
+a pose chosen early on the wrong evidence cannot hide the right one. A configuration whose objective
+still falls fast at the end of its refinement, close to the best, is refined again in the next step until it
+settles (``chase_fall``): few steps from a neighbour's values understate a right configuration. A final, longer
 refinement polishes the best configurations and their rivals facing another way
 under the finer objective (:meth:`~backend.search.base.SearchContext.finish`).
 """
@@ -256,6 +258,7 @@ def run_mcts(ctx: SearchContext) -> Candidate:
     ctx.pilot()
     for cand in ctx.by_config.values():  # the pilot's (or a warm start's) results seed the tree
         tree.insert(cand.config, cand.objective)
+    chase: list[RefineRequest] = []
     while not ctx.budget.exhausted(reserve=ctx.config.final_share):
         batch: list[tuple[list[_Node], dict[str, Any]]] = []
         live = _live_poses(ctx)
@@ -274,8 +277,9 @@ def run_mcts(ctx: SearchContext) -> Candidate:
         unique: dict[tuple, dict[str, Any]] = {}
         for _, config in batch:
             unique.setdefault(config_key({k: v for k, v in config.items() if k != POSE}), config)
-        requests = ctx.affordable([RefineRequest(c, None, cfg.refine_steps) for config in unique.values()
-                                   for c in _posed(ctx, config, live)])
+        chased = {config_key(r.config) for r in chase}
+        requests = ctx.affordable(chase + [RefineRequest(c, None, cfg.refine_steps) for config in unique.values()
+                                           for c in _posed(ctx, config, live) if config_key(c) not in chased])
         for path, _ in batch:
             for node in path:
                 node.virtual -= 1
@@ -284,4 +288,5 @@ def run_mcts(ctx: SearchContext) -> Candidate:
         cands = ctx.evaluate(requests)
         for cand in cands:  # back up every result along its own path (its pose's subtree)
             tree.insert(cand.config, cand.objective)
+        chase = ctx.chased(cands)
     return ctx.finish()

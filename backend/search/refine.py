@@ -24,7 +24,7 @@ import torch
 
 from .base import Moments
 
-__all__ = ["RefineSettings", "Refined", "logit", "refine_batch"]
+__all__ = ["RefineSettings", "Refined", "logit", "refine_batch", "still_falling"]
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
@@ -73,6 +73,9 @@ class Refined(NamedTuple):
     moments: list[Moments]
     steps: int
     """Adam steps taken (fewer than asked for when ``should_stop`` ended the run)."""
+    falling: torch.Tensor  # (K,)
+    """How fast each candidate's loss still fell at the end: its best loss a third of the steps before the
+    end over its best at the end, minus 1 (0 for a converged candidate; see :func:`still_falling`)."""
 
 
 def schedule(steps_done: torch.Tensor, settings: RefineSettings) -> torch.Tensor:
@@ -129,6 +132,7 @@ def refine_batch(
     best_loss = torch.full((k,), float("inf"), dtype=dtype, device=device)
     best_x = x.detach().clone()
     best_terms: dict[str, torch.Tensor] = {}
+    trace: list[torch.Tensor] = []  # the best loss after each evaluation
     for step in range(steps + 1):
         z = torch.sigmoid(x[:, :d])
         loss, terms = eval_fn(z, x[:, d], x[:, d + 1:d + 4], x[:, d + 4])
@@ -142,6 +146,7 @@ def refine_batch(
                     cur = best_terms.get(name)
                     v = v.detach()
                     best_terms[name] = v.clone() if cur is None else torch.where(better, v, cur)
+            trace.append(best_loss.clone())
         if step == steps or (should_stop is not None and should_stop()):
             break
         (g,) = torch.autograd.grad(loss.sum(), x)
@@ -156,4 +161,14 @@ def refine_batch(
             x -= rate * (m1 / c1) / ((m2 / c2).sqrt() + EPS)
     out = [Moments(int(done[i]), m1[i].clone(), m2[i].clone()) for i in range(k)]
     return Refined(torch.sigmoid(best_x[:, :d]), best_x[:, d], best_x[:, d + 1:d + 4],
-                   best_x[:, d + 4], best_loss, best_terms, out, step)
+                   best_x[:, d + 4], best_loss, best_terms, out, step, still_falling(trace))
+
+
+def still_falling(trace: Sequence[torch.Tensor]) -> torch.Tensor:
+    """How fast a refinement's best loss still fell at its end, from the best loss after each evaluation
+    (``trace``: steps + 1 tensors ``(K,)``, non-increasing): the best a third of the steps before the end over the
+    best at the end, minus 1, per candidate ``(K,)``; 0 where either is not finite or positive, or without steps."""
+    last = trace[-1]
+    before = trace[max(0, len(trace) - 1 - max(1, (len(trace) - 1) // 3))]
+    ok = torch.isfinite(before) & torch.isfinite(last) & (last > 0) & (before > 0)
+    return torch.where(ok, before / torch.where(ok, last, torch.ones_like(last)) - 1, torch.zeros_like(last))

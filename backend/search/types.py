@@ -74,6 +74,10 @@ class Candidate:
     objective: float
     terms: dict[str, float] = field(default_factory=dict)
     refine_steps: int = 0
+    falling: float = 0.0
+    """How fast the objective still fell at the end of the refinement that gave it (the best a third of its steps
+    before the end over the best at the end, minus 1): a candidate still falling fast has not converged, and
+    its objective overstates where more steps take it."""
 
     @property
     def key(self) -> tuple:

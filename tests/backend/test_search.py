@@ -22,7 +22,7 @@ from backend.search.coordinate_descent import CDConfig
 from backend.search.exhaustive import ExhaustiveConfig, enumerate_configs
 from backend.search.genetic import GAConfig
 from backend.search.mcts import MCTSConfig
-from backend.search.refine import RefineSettings, refine_batch
+from backend.search.refine import RefineSettings, refine_batch, still_falling
 
 TARGET = {POSE: 2, "style": 3, "has_legs": True, "legs": 1}
 Z_TARGET = torch.tensor([0.3, 0.7, 0.55])
@@ -74,11 +74,11 @@ class ToyProblem:
                 return ((zz - Z_TARGET) ** 2).sum(-1) + off, {"fit": ((zz - Z_TARGET) ** 2).sum(-1)}
 
             settings = RefineSettings(lr_params=0.3, optimize_yaw=False, optimize_translation=False)
-            zb, _, _, _, loss, terms, moments, done = refine_batch(
+            zb, _, _, _, loss, terms, moments, done, falling = refine_batch(
                 f, z[None], torch.zeros(1), torch.zeros(1, 3), torch.zeros(1), torch.ones(3, dtype=torch.bool), r.steps,
                 settings, [r.init.moments if r.init is not None else None], should_stop)
             out.append(Candidate(dict(r.config), State(zb[0], 0.0, torch.zeros(3), 0.0, moments[0]), float(loss[0]),
-                                 {k: float(v[0]) for k, v in terms.items()}, done))
+                                 {k: float(v[0]) for k, v in terms.items()}, done, float(falling[0])))
         return out
 
 
@@ -90,11 +90,54 @@ def test_refine_batch_keeps_the_best_state_and_respects_the_free_mask():
 
     z0 = torch.full((2, 2), 0.5)
     free = torch.tensor([True, False])
-    z, _, _, _, loss, _, _, _ = refine_batch(f, z0, torch.zeros(2), torch.zeros(2, 3), torch.zeros(2), free, 200,
+    z, _, _, _, loss, _, _, _, _ = refine_batch(f, z0, torch.zeros(2), torch.zeros(2, 3), torch.zeros(2), free, 200,
                                        RefineSettings(lr_params=0.2))
     assert torch.allclose(z[:, 0], target[:, 0], atol=5e-3)
     assert torch.allclose(z[:, 1], z0[:, 1])  # locked dimension untouched
     assert torch.allclose(loss, ((z - target) ** 2).sum(-1))
+
+
+def test_still_falling_measures_the_last_third_of_a_refinement():
+    trace = [torch.tensor([8.0, 1.0, math.inf, 2.0])] * 4 + [torch.tensor([4.0, 1.0, math.inf, 2.0]),
+                                                             torch.tensor([3.0, 1.0, 5.0, 0.0]), torch.tensor([2.0, 1.0, 5.0, 0.0])]
+    # 6 steps: the best two steps (a third) before the end over the best at the end, minus 1; 0 where not finite/positive
+    torch.testing.assert_close(still_falling(trace), torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    assert float(still_falling(trace[:1])[0]) == 0.0  # no step taken
+
+    def f(z, yaw, t, ls):
+        return ((z - 0.9) ** 2).sum(-1) + 0.01, {}
+
+    free = torch.tensor([True, True])
+    far = refine_batch(f, torch.full((1, 2), 0.3), torch.zeros(1), torch.zeros(1, 3), torch.zeros(1), free, 6,
+                       RefineSettings(lr_params=0.2))
+    done = refine_batch(f, torch.full((1, 2), 0.9), torch.zeros(1), torch.zeros(1, 3), torch.zeros(1), free, 6,
+                        RefineSettings(lr_params=0.2))
+    assert float(far.falling[0]) > 0.05 and abs(float(done.falling[0])) < 1e-6
+
+
+def test_the_search_chases_only_close_configurations_whose_objective_still_falls():
+    """A configuration still falling fast after its refinement and within ``chase_margin`` of the best is refined
+    again in the next step (a continuation from its state); a converged, far, saturated or superseded one is not."""
+    problem = ToyProblem()
+    cfg = MCTSConfig(chase_fall=0.1, chase_margin=2.5, revisit_steps=60)
+    ctx = SearchContext(problem, cfg, Budget(600), seed=0)
+
+    def cand(style, objective, falling, steps=15):
+        c = Candidate(problem.canonical({"style": style}), State(torch.full((3,), 0.5), 0.0, torch.zeros(3)), objective,
+                      falling=falling)
+        ctx.by_config[c.key] = c
+        ctx.steps_done[c.key] = steps
+        return c
+
+    best = cand(0, 1.0, 0.0)
+    ctx.best = best
+    cands = [cand(1, 2.0, 0.3), cand(2, 3.0, 0.3), cand(3, 1.5, 0.05), cand(4, 2.0, 0.3, steps=60)]
+    superseded = Candidate(problem.canonical({"style": 1, "has_legs": True}), best.state, 2.4, falling=0.5)
+    ctx.by_config[superseded.key] = Candidate(superseded.config, best.state, 1.8)  # a better result of that configuration
+    requests = ctx.chased([best, *cands, superseded])
+    assert [r.config for r in requests] == [cands[0].config]
+    assert requests[0].steps == cfg.refine_steps and requests[0].init is None  # evaluate() continues its state
+    assert SearchContext(problem, MCTSConfig(chase_fall=0.0), Budget(600)).chased(cands) == []
 
 
 def test_refining_again_continues_the_same_adam_run():
@@ -670,7 +713,7 @@ class TwoBasinToy(ToyProblem):
                 return loss + off, {}
 
             settings = RefineSettings(lr_params=0.3, optimize_yaw=False, optimize_translation=False)
-            zb, _, _, _, loss, _, moments, done = refine_batch(
+            zb, _, _, _, loss, _, moments, done, _ = refine_batch(
                 f, r.init.z[None], torch.zeros(1), torch.zeros(1, 3), torch.zeros(1), torch.ones(3, dtype=torch.bool),
                 r.steps, settings, [r.init.moments], should_stop)
             out.append(Candidate(dict(r.config), State(zb[0], r.init.yaw, torch.zeros(3), 0.0, moments[0]), float(loss[0]),
