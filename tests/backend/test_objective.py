@@ -285,8 +285,9 @@ def test_observable_samples_read_the_render_and_the_scan_at_their_pixels():
     vk = torch.cat([v, v + torch.tensor([0.05, 0.0, 0.02])])
     rendered = render(vk, mesh.triangles(), obj.views.cameras, RasterSettings(silhouette=False, znear=0.05)).depth
     s = vk[:, torch.arange(200) % vk.shape[1]] + 0.01 * torch.randn(2, 200, 3, generator=torch.Generator().manual_seed(0))
-    got = obj._observable(s, rendered)
-    # the same test written with plain advanced indexing
+    normals = torch.nn.functional.normalize(torch.randn(2, 200, 3, generator=torch.Generator().manual_seed(1)), dim=-1)
+    got = obj._observable(s, rendered, normals)
+    # the same test written with plain advanced indexing and a loop over the views for the grazing angle
     cams, h, w = obj.views.cameras, rendered.shape[2], rendered.shape[3]
     uv, z = cams.project(s)
     u, r = torch.round(uv[..., 0]).long(), torch.round(uv[..., 1]).long()
@@ -295,8 +296,19 @@ def test_observable_samples_read_the_render_and_the_scan_at_their_pixels():
     ci, ki = torch.arange(len(cams))[:, None, None], torch.arange(2)[None, :, None]
     rend, near = rendered[ki, ci, r, u], obj.views.nearest[ci, r, u]
     tol = obj.cfg.free_space_margin
-    ref = (inside & (rend > 0) & (z <= rend + tol) & (near > 0) & (near >= z - tol)).any(0)
-    assert torch.equal(got, ref) and 0 < int(got.sum()) < got.numel()
+    seen = inside & (rend > 0) & (z <= rend + tol) & (near > 0) & (near >= z - tol)
+    facing = torch.zeros_like(seen)
+    for c in range(len(cams)):
+        centre = cams.cam_to_world[c, :3, 3]
+        for k in range(2):
+            for i in range(200):
+                ray = s[k, i] - centre
+                angle = math.degrees(math.acos(min(1.0, abs(float(ray @ normals[k, i])) / float(ray.norm()))))
+                facing[c, k, i] = angle <= obj.cfg.grazing_deg
+    ref = (seen & facing).any(0)
+    assert torch.equal(got, ref) and 0 < int(got.sum()) < int(seen.any(0).sum())  # some samples seen only grazing
+    assert torch.equal(Objective(obs, obs.frame.world_from_object, ObjectiveConfig(grazing_deg=90.0))._observable(s, rendered, normals),
+                       seen.any(0))
 
 
 def _soft_outline_reference(masks: torch.Tensor, f: int, h: int, w: int, sigma: float, eps: float) -> torch.Tensor:
