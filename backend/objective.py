@@ -501,7 +501,7 @@ class Objective:
         tol = self.cfg.free_space_margin
         seen = inside & (rend > 0) & (z <= rend + tol) & (obs > 0) & (obs >= z - tol)
         if self.cfg.grazing_deg < 90:
-            centres = self.views.cameras.cam_to_world[:, :3, 3].to(s.device, s.dtype)  # (C, 3)
+            centres = self.views.cameras.centers.to(s.device, s.dtype)  # (C, 3)
             ray = s[None] - centres[:, None, None]  # (C, K, S, 3)
             cos = (ray * normals[None]).sum(-1).abs() / ray.norm(dim=-1).clamp_min(1e-9)
             seen = seen & (cos >= math.cos(math.radians(self.cfg.grazing_deg)))

@@ -369,16 +369,16 @@ class FitProblem:
                 return objective(apply_pose(verts, pose_matrix(yaw, t, ls_c)), faces)
 
             out = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings, [s.moments for s in states], should_stop)
-            z, yaw, t, ls, loss, terms, moments = out.z, out.yaw, out.translation, out.log_scale, out.loss, out.terms, out.moments
             for k, i in enumerate(owner):
-                obj = float(loss[k])
+                obj = float(out.loss[k])
                 if not math.isfinite(obj):
                     obj = math.inf
                 cand = Candidate(
                     config=dict(requests[i].config),
-                    state=State(z[k].detach(), float(yaw[k]), t[k].detach(), float(ls[k]), moments[k]),
+                    state=State(out.z[k].detach(), float(out.yaw[k]), out.translation[k].detach(), float(out.log_scale[k]),
+                                out.moments[k]),
                     objective=obj,
-                    terms={n: float(v[k]) for n, v in terms.items()},
+                    terms={n: float(v[k]) for n, v in out.terms.items()},
                     refine_steps=out.steps,
                     falling=float(out.falling[k]),
                 )
