@@ -148,7 +148,7 @@ class SearchConfig:
     for all, ``fine_probe_steps``) stay in it, beside those within ``close_margin`` after the polish: after so few
     steps a gap of several percent does not yet say which one refines better (the demo's cabinet: its true plinth
     7.4 % behind legs after 15 steps, 24 % ahead of them at the truth)."""
-    polish_rounds: int = 2
+    polish_rounds: int = 3
     """Rounds of the final refinement's polish: after its first round, the leader's one-change neighbours (each
     decision active in its configuration set to each other value; a count to the values next to it), started
     from the leader's continuous values and pose, get the first round's steps under the finer objective; those
@@ -160,6 +160,10 @@ class SearchConfig:
     """At most this share of the final refinement's room (Adam steps after its first round) goes to each round of
     the polish (``polish_rounds``), of the room the rounds before it left; neighbours beyond it are left out, in
     the order of :meth:`~backend.search.final.FinalRefinement.neighbours`."""
+    pair_changes: int = 4
+    """When the polish (``polish_rounds``) ends with no neighbour better than the leader, the pairs of the changes
+    of its best this many neighbours are refined alike (changes worse alone can win together: arm style and seat
+    cushions share a sofa's width). 0 or 1 turns it off."""
     chase_fall: float = 0.03
     """mcts and ga: a configuration whose objective still fell by more than this fraction over the last third of
     its latest refinement (``Candidate.falling``: not converged) and that is within ``chase_margin`` times the best

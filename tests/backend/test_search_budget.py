@@ -86,7 +86,7 @@ def test_each_round_of_the_polish_takes_its_share_of_the_room_left():
     """Each round of the polish may spend ``polish_share`` of the room the rounds before it left: a first round
     that used its share and found a better leader is followed by a second round around it (seed 11's chair #2:
     the slatted back with 6 slats found in the first round, the round legs' change of the new leader never
-    tried). Without a winner the polish stops after the first round."""
+    tried). Without a winner the polish ends with the pairs of the first round's changes, within their share."""
     problem = ToyProblem()
     calls: list[list[dict]] = []
     ctx = SimpleNamespace(problem=problem, config=MCTSConfig(polish_rounds=2, polish_share=0.5), finals={},
@@ -104,5 +104,12 @@ def test_each_round_of_the_polish_takes_its_share_of_the_room_left():
     assert calls[0][0]["style"] == 0 and all(c["style"] == 0 for c in calls[1])  # around the new leader
     calls.clear()
     ctx.evaluate = lambda requests, fine: calls.append(requests) or [_cand(dict(r.config), 2.0) for r in requests]
+    SearchContext.polish(ctx, [leader], 5, 48, True)
+    assert [len(c) for c in calls] == [4, 2]  # the first round's share, then half the 24 steps it left: 2 pairs
+    for r in calls[1]:
+        assert sum(r.config[k] != leader.config[k] for k in ("style", "has_legs", "legs")) >= 2
+        assert r.init.z.tolist() == leader.state.z.tolist()
+    ctx.config.pair_changes = 0
+    calls.clear()
     SearchContext.polish(ctx, [leader], 5, 48, True)
     assert len(calls) == 1
