@@ -150,18 +150,18 @@ class FinalRefinement:
                 out.append(config)
         return out
 
-    def continuations(self, leader: Candidate, better: list[Candidate], tried: set[tuple], steps: int) -> list[RefineRequest]:
-        """The next steps along a count: for each of ``better`` (neighbours of ``leader`` that came within
-        ``close_margin`` of it or beat it) whose
-        configuration differs from the leader's in one count alone, by one, that count one further the same way
-        (within its values), started from that neighbour's continuous values and pose, best neighbour first; the
-        configurations whose keys are in ``tried`` are left out. A count is ordinal: when a step improves, so may
-        the next one, and the neighbours of the leader alone never take it (tuning seed 11's cabinet #2: its 5
-        drawers found as 3; 2 and 4 0.3 and 0.8 % behind 3 after the polish's 15 steps, both ahead of it after 19
-        more; 5, the truth, 10 % ahead at the truth, was never refined)."""
+    def continuations(self, leader: Candidate, near: list[Candidate], tried: set[tuple], steps: int) -> list[RefineRequest]:
+        """The next steps along a count: for each of ``near`` (neighbours of ``leader`` that came within
+        ``close_margin`` of it or beat it) whose configuration differs from the leader's in one count alone, by one,
+        that count one further the same way (within its values), started from that neighbour's continuous values
+        and pose for ``steps`` Adam steps, best neighbour first; the configurations whose keys are in ``tried`` are
+        left out. A count is ordinal: when a step comes close, so may the next one, and the neighbours of the
+        leader alone never take it (tuning seed 11's cabinet #2: its 5 drawers found as 3; 2 and 4 0.3 and 0.8 %
+        behind 3 after the polish's 15 steps, both ahead of it after 19 more; 5, the truth, 10 % ahead at the
+        truth, was never refined)."""
         out: list[RefineRequest] = []
         seen = set(tried)
-        for c in sorted(better, key=lambda c: c.objective):
+        for c in sorted(near, key=lambda c: c.objective):
             changed = [n for n in self.problem.decisions() if n != POSE and c.config.get(n) != leader.config.get(n)]
             if len(changed) != 1:
                 continue
@@ -236,8 +236,8 @@ class FinalRefinement:
         the finer objective with ``fine``; ``steps + 1`` per neighbour); again around a neighbour that beats it,
         after the :meth:`continuations` of the counts whose step came close to the leader, and again around the
         leader when one of its unpinned copies beat it (from the copy's values: tuning seed 11's sofa #0, whose
-        leader went from 0.0441 to 0.0290 unpinned, its neighbours refined from the 0.0441 values all behind); when the
-        leader stays, the :meth:`pairs` of its best changes.
+        leader went from 0.0441 to 0.0290 unpinned, its neighbours refined from the 0.0441 values all behind);
+        when the leader stays, the :meth:`pairs` of its best changes.
         Each round takes at most ``polish_share`` of ``room`` (the final refinement's Adam steps) that the rounds
         before it left: a round that found a better leader earns the next its share of the rest (seed 11's chair
         #2: its first round found the slatted back, its 6 slats among a woken count's values, and used up a room
