@@ -7,7 +7,7 @@ each round, the best restarted from the defaults and jittered copies of it, and 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -141,8 +141,13 @@ class FinalRefinement:
                     else:
                         combos = [(t, {**c, n: w}) for t, c in combos for w in choices][:NEIGHBOUR_FANOUT]
                 tiers += combos
+        return self.fresh((c for _, c in sorted(tiers, key=lambda tc: tc[0])), seen)  # stable: decision order in a tier
+
+    def fresh(self, configs: Iterable[dict[str, Any]], seen: set[tuple]) -> list[dict[str, Any]]:
+        """``configs`` made canonical, in their order, leaving out those whose keys are in ``seen`` (or earlier in
+        ``configs``); each one returned is added to ``seen``."""
         out: list[dict[str, Any]] = []
-        for _, c in sorted(tiers, key=lambda tc: tc[0]):  # stable: decision order within a tier
+        for c in configs:
             config = self.problem.canonical(c)
             key = config_key(config)
             if key not in seen:
@@ -199,14 +204,7 @@ class FinalRefinement:
         changes = changes[:self.config.pair_changes]
         ranked = sorted(((a[0] + b[0], {**leader.config, **a[1], **b[1]}) for i, a in enumerate(changes)
                          for b in changes[i + 1:] if not set(a[1]) & set(b[1])), key=lambda oc: oc[0])
-        out: list[dict[str, Any]] = []
-        for _, c in ranked:
-            config = self.problem.canonical(c)
-            key = config_key(config)
-            if key not in tried:
-                tried.add(key)
-                out.append(config)
-        return out
+        return self.fresh((c for _, c in ranked), tried)
 
     def unpinned(self, cand: Candidate) -> list[State]:
         """Copies of ``cand``'s state, one per free continuous value sitting at a bound of its range (within

@@ -257,7 +257,7 @@ def test_search_config_defaults_are_documented():
 
 def bind_polish(ctx):
     """Give a stand-in context (a SimpleNamespace) the final refinement's methods that the polish calls."""
-    for name in ("survivors", "unpinned", "neighbours", "continuations", "pairs"):
+    for name in ("survivors", "unpinned", "neighbours", "fresh", "continuations", "pairs"):
         setattr(ctx, name, getattr(SearchContext, name).__get__(ctx))
 
 
@@ -605,6 +605,7 @@ def test_the_polish_tries_each_active_decision_and_a_count_s_next_values():
     from types import SimpleNamespace
 
     ctx = SimpleNamespace(problem=ToyProblem())
+    bind_polish(ctx)
     leader = _cand({POSE: 1, "style": 2, "has_legs": True, "legs": 2}, 1.0)
     got = SearchContext.neighbours(ctx, leader, set())
     assert [(c["style"], c["has_legs"], c["legs"]) for c in got] == (

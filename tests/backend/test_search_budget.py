@@ -75,6 +75,7 @@ def test_a_change_that_makes_a_count_active_comes_with_its_values_nearest_the_de
     polish's room cuts the farthest counts, not the later decisions (seed 11's chair #2: 6 slats, found solid
     when the slatted back was tried with 4 alone)."""
     ctx = SimpleNamespace(problem=SlatToy())
+    bind_polish(ctx)
     got = SearchContext.neighbours(ctx, _cand(SlatToy().canonical({POSE: 2}), 1.0), set())
     assert [(c["back"], c["slats"], c["arms"]) for c in got] == [
         (1, 4, False), (2, 4, False), (0, 4, True), (1, 3, False), (1, 5, False), (1, 2, False), (1, 6, False),
