@@ -167,22 +167,23 @@ class FinalRefinement:
         out: list[RefineRequest] = []
         seen = set(tried)
         for c in sorted(near, key=lambda c: c.objective):
-            changed = [n for n in self.problem.decisions() if n != POSE and c.config.get(n) != leader.config.get(n)]
-            if len(changed) != 1:
+            change = self.change(leader, c)
+            if len(change) != 1:
                 continue
-            name = changed[0]
+            (name, value), = change.items()
             values = list(self.problem.choices(name))
-            if not _is_count(values) or abs(c.config[name] - leader.config[name]) != 1:
+            step = value - leader.config[name] if _is_count(values) else 0
+            if abs(step) != 1 or value + step not in values:
                 continue
-            step = c.config[name] - leader.config[name]
-            if c.config[name] + step not in values:
-                continue
-            config = self.problem.canonical({**c.config, name: c.config[name] + step})
-            key = config_key(config)
-            if key not in seen:
-                seen.add(key)
-                out.append(RefineRequest(config, c.state.clone(), steps))
+            out += [RefineRequest(config, c.state.clone(), steps)
+                    for config in self.fresh([{**c.config, name: value + step}], seen)]
         return out
+
+    def change(self, leader: Candidate, cand: Candidate) -> dict[str, Any]:
+        """The decisions (not the pose) that ``cand``'s configuration sets otherwise than ``leader``'s, with
+        ``cand``'s values."""
+        return {n: cand.config.get(n) for n in self.problem.decisions()
+                if n != POSE and cand.config.get(n) != leader.config.get(n)}
 
     def pairs(self, leader: Candidate, neighbours: list[Candidate], tried: set[tuple]) -> list[dict[str, Any]]:
         """The leader's configuration with the changes of two of its best ``pair_changes`` refined neighbours made
@@ -192,11 +193,10 @@ class FinalRefinement:
         tuning seed 11's sofa #0, its square arms and 3 seat cushions found as rolled arms and 2 (arms and
         cushions share the seat's width), square arms alone 44 % and 3 cushions alone 30 % behind, both together
         4.5 % ahead."""
-        decisions = [n for n in self.problem.decisions() if n != POSE]
         changes: list[tuple[float, dict[str, Any]]] = []
         seen: set[tuple] = set()
         for c in sorted(neighbours, key=lambda c: c.objective):
-            change = {n: c.config.get(n) for n in decisions if c.config.get(n) != leader.config.get(n)}
+            change = self.change(leader, c)
             k = config_key(change)
             if change and k not in seen and c.config.get(POSE) == leader.config.get(POSE):
                 seen.add(k)
@@ -251,7 +251,12 @@ class FinalRefinement:
         tried = {c.key for c in self.survivors(cands)} | (set(self.finals) - {c.key for c in cands})
         requests: list[RefineRequest] = []
         around: dict[tuple, list[Candidate]] = {}  # each polished leader's refined neighbours
-        untried, previous = set(tried), None
+        first_tried, previous = set(tried), None
+
+        def affordable(requests: list[RefineRequest]) -> list[RefineRequest]:
+            """The first of ``requests`` that fit in a round's share of the room left."""
+            return requests[:max(0, int(self.config.polish_share * room)) // (steps + 1)]
+
         for round_ in range(self.config.polish_rounds):
             leader = min(out, key=lambda c: c.objective)
             # the first round: the unpinned copies of the leader and of the runners-up close to it at equal steps;
@@ -262,9 +267,9 @@ class FinalRefinement:
             again = previous is not None and leader.key == previous.key and leader is not previous
             requests = [RefineRequest(c.config, s, steps) for c in close for s in self.unpinned(c)] + requests
             requests += [RefineRequest(c, leader.state.clone(), steps)
-                         for c in self.neighbours(leader, (untried if again else tried) | ahead)]
+                         for c in self.neighbours(leader, (first_tried if again else tried) | ahead)]
             previous = leader
-            requests = requests[:max(0, int(self.config.polish_share * room)) // (steps + 1)]
+            requests = affordable(requests)
             if not requests or self.budget.stopped:
                 break
             tried.update(config_key(r.config) for r in requests)
@@ -278,9 +283,9 @@ class FinalRefinement:
                 break
         final = min(out, key=lambda c: c.objective)
         if final.key in around and not self.budget.stopped:
-            # no neighbour beat the leader: the pairs of its best changes, which may only win together
-            pairs = [RefineRequest(c, final.state.clone(), steps) for c in self.pairs(final, around[final.key], tried)]
-            pairs = pairs[:max(0, int(self.config.polish_share * room)) // (steps + 1)]
+            # the leader's neighbours were refined and none beat it: the pairs of its best changes, which may only
+            # win together
+            pairs = affordable([RefineRequest(c, final.state.clone(), steps) for c in self.pairs(final, around[final.key], tried)])
             if pairs:
                 out += self.evaluate(pairs, fine)
         best: dict[tuple, Candidate] = {}

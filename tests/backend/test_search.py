@@ -257,7 +257,7 @@ def test_search_config_defaults_are_documented():
 
 def bind_polish(ctx):
     """Give a stand-in context (a SimpleNamespace) the final refinement's methods that the polish calls."""
-    for name in ("survivors", "unpinned", "neighbours", "fresh", "continuations", "pairs"):
+    for name in ("survivors", "unpinned", "neighbours", "fresh", "change", "continuations", "pairs"):
         setattr(ctx, name, getattr(SearchContext, name).__get__(ctx))
 
 
