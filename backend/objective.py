@@ -370,6 +370,20 @@ class Objective:
         loss = sum(c.weight(n) * terms[n] for n in names)
         return loss, terms
 
+    @torch.no_grad()
+    def settle(self, verts: torch.Tensor) -> torch.Tensor:
+        """How far (metres, ``(K,)``, >= 0) each candidate ``verts (K, V, 3)`` must move up so that its lowest vertex
+        is no more than ``floor_tolerance`` below the floor: the ``floor`` term's bound in closed form (0 for a
+        candidate above it, for non-finite vertices, and when the term is off). The refinement applies it at
+        every step (:class:`backend.search.refine.RefineSettings` ``settle``): a candidate whose parts grow by a
+        metre in a few steps of its parameters would otherwise take dozens of small translation steps to climb
+        out of the floor, and until then the floor term dominates its objective. (The ``bottom`` term's bound,
+        the scan's lowest points, is left to the gradient: as a hard bound it measured worse.)"""
+        if "floor" not in self.terms:
+            return verts.new_zeros(verts.shape[0])
+        low = verts[..., 2].amin(1)
+        return (-self.cfg.floor_tolerance - low).clamp(min=0.0).nan_to_num(0.0, posinf=0.0, neginf=0.0)
+
     def _without(self, bad: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor | Topologies,
                  runs: tuple[Run, ...]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The objective of a batch where the candidates ``bad (K,)`` (no triangles, non-finite vertices) cost 1000

@@ -357,7 +357,8 @@ class FitProblem:
             free = torch.cat([self.free_mask(config).expand(n, -1) for (config, _, _), n in zip(batch, sizes, strict=True)])
             configs = [config for config, _, _ in batch]
 
-            def eval_fn(z, yaw, t, ls, configs=configs, sizes=sizes, objective=objective):
+            def eval_fn(z, yaw, t, ls, configs=configs, sizes=sizes, objective=objective,
+                        settle=settings.settle and settings.optimize_translation):
                 slack = self.config.scale_slack
                 ls_c = torch.clamp(ls, -slack, slack) if slack > 0 else torch.zeros_like(ls)
                 meshes = [self.mesh(config, part) for config, part in zip(configs, z.split(sizes), strict=True)]
@@ -366,7 +367,12 @@ class FitProblem:
                 else:
                     verts, faces = Topologies.pack([m.verts.expand(n, -1, -1) for m, n in zip(meshes, sizes, strict=True)],
                                                    [m.triangles() for m in meshes])
-                return objective(apply_pose(verts, pose_matrix(yaw, t, ls_c)), faces)
+                posed = apply_pose(verts, pose_matrix(yaw, t, ls_c))
+                if not settle:
+                    return objective(posed, faces)
+                moved = torch.zeros_like(t.detach())
+                moved[:, 2] = objective.settle(posed.detach())
+                return (*objective(posed + moved.unsqueeze(1), faces), moved)
 
             out = refine_batch(eval_fn, z0, yaw0, t0, ls0, free, steps, settings, [s.moments for s in states], should_stop)
             for k, i in enumerate(owner):

@@ -48,6 +48,10 @@ class RefineSettings:
     """Refine the yaw."""
     optimize_translation: bool = True
     """Refine the translation."""
+    settle: bool = True
+    """Before every step, lift each candidate that sinks into the floor out of it (the objective's floor term's
+    bound, in closed form) instead of leaving its height to the translation's small Adam steps while its parts
+    grow."""
     optimize_scale: bool = field(default=False, metadata={"cli": False})
     """Refine the log-scale slack (set from the fit's scale slack: on when it is above 0)."""
 
@@ -57,7 +61,10 @@ def logit(z: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     return torch.log(z) - torch.log1p(-z)
 
 
-EvalFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+EvalFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], tuple]
+"""``(z, yaw, t, log_scale) -> (loss (K,), terms {name: (K,)})``, or ``(loss, terms, moved (K, 3))`` where the
+evaluation moved each candidate's translation by ``moved`` first (a projection onto the pose's bounds, taken
+into the candidate's state)."""
 
 
 class Refined(NamedTuple):
@@ -99,7 +106,9 @@ def refine_batch(
     """Refine K candidates (of one discrete configuration, or of several through ``eval_fn``).
 
     Args:
-        eval_fn: ``(z (K, D), yaw (K,), t (K, 3), log_scale (K,)) -> (loss (K,), terms {name: (K,)})``.
+        eval_fn: ``(z (K, D), yaw (K,), t (K, 3), log_scale (K,)) -> (loss (K,), terms {name: (K,)})``, or with a
+            third item ``moved (K, 3)``: the evaluation was of the translation ``t + moved``, which the candidate
+            takes (recorded as its state and stepped from).
         z0: ``(K, D)`` normalised continuous values in [0, 1].
         yaw0, t0, ls0: ``(K,)``, ``(K, 3)``, ``(K,)`` initial pose.
         free: ``(D,)`` or ``(K, D)`` bool, which continuous dimensions may change (of every candidate, or of each:
@@ -135,13 +144,16 @@ def refine_batch(
     trace: list[torch.Tensor] = []  # the best loss after each evaluation
     for step in range(steps + 1):
         z = torch.sigmoid(x[:, :d])
-        loss, terms = eval_fn(z, x[:, d], x[:, d + 1:d + 4], x[:, d + 4])
+        loss, terms, *rest = eval_fn(z, x[:, d], x[:, d + 1:d + 4], x[:, d + 4])
+        moved = torch.zeros_like(x.detach())
+        if rest:
+            moved[:, d + 1:d + 4] = rest[0].detach().to(dtype)
         with torch.no_grad():
             lv = loss.detach()
             better = lv < best_loss
             if bool(better.any()):
                 best_loss = torch.where(better, lv, best_loss)
-                best_x[better] = x.detach()[better]
+                best_x[better] = (x.detach() + moved)[better]
                 for name, v in terms.items():
                     cur = best_terms.get(name)
                     v = v.detach()
@@ -158,7 +170,7 @@ def refine_batch(
             m2.mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
             c1 = (1 - BETA1 ** done.to(dtype)).unsqueeze(1)
             c2 = (1 - BETA2 ** done.to(dtype)).unsqueeze(1)
-            x -= rate * (m1 / c1) / ((m2 / c2).sqrt() + EPS)
+            x += moved - rate * (m1 / c1) / ((m2 / c2).sqrt() + EPS)
     out = [Moments(int(done[i]), m1[i].clone(), m2[i].clone()) for i in range(k)]
     return Refined(torch.sigmoid(best_x[:, :d]), best_x[:, d], best_x[:, d + 1:d + 4],
                    best_x[:, d + 4], best_loss, best_terms, out, step, still_falling(trace))

@@ -233,6 +233,31 @@ def test_top_pulls_a_candidate_to_the_scans_top_and_leaves_the_truth_alone():
         assert float(x.grad[k, ~highest].abs().sum()) == 0.0
 
 
+@pytest.mark.parametrize("floor", [True, False])
+def test_settle_lifts_a_sunk_candidate_onto_the_floor_term_s_bound(floor):
+    """``settle`` is the lift onto the floor term's bound: a candidate sunk into the floor comes up to
+    ``floor_tolerance`` below it, where the term costs nothing; one above the floor (floating: the bottom term's
+    business), one within the tolerance and one with non-finite vertices stay; nothing moves with the term off."""
+    from backend.object_frame import clean_observations
+
+    obs = clean_observations(_chair_observations())
+    weights = {f"{t}_weight": 0.0 for t in ObjectiveConfig.TERMS}
+    cfg = ObjectiveConfig(**{**weights, "scan_to_mesh_weight": 1.0, "floor_weight": float(floor)})
+    obj = Objective(obs, obs.frame.world_from_object, cfg)
+    v, mesh = _true_mesh_in_object_frame(obs)
+    low = float(v[..., 2].min())
+    up = torch.tensor([0.0, 0.0, 1.0])
+    within = -0.5 * cfg.floor_tolerance - low
+    x = torch.cat([v - (low + 0.2) * up, v + 0.3 * up, v + within * up, v * math.nan])  # sunk 20 cm, floating, within
+    moved = obj.settle(x)
+    sunk = 0.2 - cfg.floor_tolerance if floor else 0.0
+    torch.testing.assert_close(moved, torch.tensor([sunk, 0.0, 0.0, 0.0]), rtol=0, atol=1e-5)
+    if floor:
+        _, before = obj(x[:3], mesh.triangles())
+        _, after = obj(x[:3] + moved[:3, None, None] * up, mesh.triangles())
+        assert float(before["floor"][0]) == pytest.approx(sunk, abs=1e-5)
+        assert float(after["floor"].abs().max()) < 1e-6
+
 def test_bottom_stops_a_candidate_from_floating_above_the_scans_lowest_points():
     obj, cfg, v, mesh = _one_term("bottom")
     assert abs(obj.scan_bottom - float(v[..., 2].min())) < cfg.bottom_tolerance  # the scan reaches the floor

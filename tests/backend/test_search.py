@@ -97,6 +97,24 @@ def test_refine_batch_keeps_the_best_state_and_respects_the_free_mask():
     assert torch.allclose(loss, ((z - target) ** 2).sum(-1))
 
 
+def test_refine_batch_takes_the_translation_an_evaluation_moved_a_candidate_to():
+    """An evaluation may move the translation first (a projection onto the pose's bounds: here its height onto
+    ``z >= 1``): the candidate takes the moved translation, as its best state and as the start of its next step,
+    and the loss it keeps is that of the moved state."""
+    def f(z, yaw, t, ls):
+        moved = torch.zeros_like(t.detach())
+        moved[:, 2] = (1.0 - t.detach()[:, 2]).clamp(min=0)
+        tt = t + moved
+        return ((tt - torch.tensor([0.3, 0.0, -2.0])) ** 2).sum(-1), {}, moved
+
+    free = torch.tensor([True])
+    out = refine_batch(f, torch.full((2, 1), 0.5), torch.zeros(2), torch.tensor([[0.0, 0.0, -3.0], [0.0, 0.0, 2.0]]),
+                       torch.zeros(2), free, 100, RefineSettings(lr_translation=0.05))
+    torch.testing.assert_close(out.translation[:, 2], torch.ones(2))  # pushed down to the bound, never below it
+    torch.testing.assert_close(out.translation[:, 0], torch.full((2,), 0.3), rtol=0, atol=0.02)
+    torch.testing.assert_close(out.loss, ((out.translation - torch.tensor([0.3, 0.0, -2.0])) ** 2).sum(-1))
+
+
 def test_still_falling_measures_the_last_third_of_a_refinement():
     trace = [torch.tensor([8.0, 1.0, math.inf, 2.0])] * 4 + [torch.tensor([4.0, 1.0, math.inf, 2.0]),
                                                              torch.tensor([3.0, 1.0, 5.0, 0.0]), torch.tensor([2.0, 1.0, 5.0, 0.0])]
