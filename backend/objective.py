@@ -356,7 +356,7 @@ class Objective:
         if "mesh_to_scan" in names:
             terms["mesh_to_scan"] = self._mesh_to_scan(verts, tris, runs, None if out is None else out.depth.detach())
         if "floor" in names:
-            terms["floor"] = torch.relu(-verts[..., 2].amin(1) - c.floor_tolerance)
+            terms["floor"] = self._sunk(verts)
         if "bottom" in names:
             terms["bottom"] = torch.relu(verts[..., 2].amin(1) - self.scan_bottom - c.bottom_tolerance)
         if "top" in names:
@@ -381,8 +381,11 @@ class Objective:
         the scan's lowest points, is left to the gradient: as a hard bound it measured worse.)"""
         if "floor" not in self.terms:
             return verts.new_zeros(verts.shape[0])
-        low = verts[..., 2].amin(1)
-        return (-self.cfg.floor_tolerance - low).clamp(min=0.0).nan_to_num(0.0, posinf=0.0, neginf=0.0)
+        return self._sunk(verts).nan_to_num(0.0, posinf=0.0, neginf=0.0)
+
+    def _sunk(self, verts: torch.Tensor) -> torch.Tensor:
+        """How far (metres, ``(K,)``) each candidate's lowest vertex lies more than ``floor_tolerance`` below the floor."""
+        return torch.relu(-verts[..., 2].amin(1) - self.cfg.floor_tolerance)
 
     def _without(self, bad: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor | Topologies,
                  runs: tuple[Run, ...]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
