@@ -39,8 +39,13 @@ class FinalRefinement:
     config, budget, random generator, candidates and :meth:`~backend.search.base.SearchContext.evaluate`)."""
 
     def final_configs(self) -> list[Candidate]:
-        """The candidates of the final refinement: the best ``final_candidates`` distinct discrete
-        configurations, each under its best pose, and their rivals facing another way (:meth:`rivals`)."""
+        """The candidates of the final refinement: the :meth:`leading` configurations and their rivals facing
+        another way (:meth:`rivals`)."""
+        out = self.leading()
+        return out + self.rivals(out)
+
+    def leading(self) -> list[Candidate]:
+        """The search's best ``final_candidates`` distinct discrete configurations, each under its best pose."""
         out: list[Candidate] = []
         seen: set[tuple] = set()
         for c in sorted(self.by_config.values(), key=lambda c: c.objective):
@@ -50,7 +55,7 @@ class FinalRefinement:
                 out.append(c)
             if len(out) == self.config.final_candidates:
                 break
-        return out + self.rivals(out)
+        return out
 
     def rivals(self, top: list[Candidate]) -> list[Candidate]:
         """The best ``rival_candidates`` distinct configurations of every other facing than the best
@@ -392,6 +397,13 @@ class FinalRefinement:
             if by_evaluations:
                 return b.max_evaluations - b.evaluations
             return int(0.9 * (b.seconds - b.elapsed) / per_step)
+
+        # room to spare (a search that settled early, :meth:`~backend.search.base.SearchContext.searched`): the
+        # first round goes on before anything is cut, its ranking is the final refinement's first decision
+        longer = min(cfg.final_steps // 3, int(cfg.probe_share * room() / len(top)) - 1)
+        if longer > probe and not b.stopped:
+            first = self.evaluate([RefineRequest(c.config, c.state, longer - probe) for c in first], fine)
+            probe = longer
 
         cands = self.first_survivors(first, self.polish(first, probe, room(), fine))
         done, split_left, jittered = probe, 1, False

@@ -143,7 +143,7 @@ def run_ga(ctx: SearchContext) -> Candidate:
     pop = seeds + (ctx.evaluate(fresh) if fresh else [])
     generation = 0
     chase: list[RefineRequest] = []
-    while not ctx.budget.exhausted(reserve=ctx.config.final_share):
+    while not ctx.searched():
         generation += 1
         pop.sort(key=lambda c: c.objective)
         elite = _elite(ctx, cfg, pop)

@@ -259,7 +259,7 @@ def run_mcts(ctx: SearchContext) -> Candidate:
     for cand in ctx.by_config.values():  # the pilot's (or a warm start's) results seed the tree
         tree.insert(cand.config, cand.objective)
     chase: list[RefineRequest] = []
-    while not ctx.budget.exhausted(reserve=ctx.config.final_share):
+    while not ctx.searched():
         batch: list[tuple[list[_Node], dict[str, Any]]] = []
         live = _live_poses(ctx)
         for _ in range(cfg.simulations_per_step):

@@ -364,7 +364,7 @@ def test_rivals_leave_out_far_worse_and_symmetric_facings():
             cand(1, 1.2), cand(3, 1.5)]
     ctx = SimpleNamespace(problem=problem, config=MCTSConfig(final_candidates=2, rival_margin=1.3, rival_candidates=2),
                           by_config={c.key: c for c in pool})
-    ctx.rivals = SearchContext.rivals.__get__(ctx)
+    ctx.rivals, ctx.leading = SearchContext.rivals.__get__(ctx), SearchContext.leading.__get__(ctx)
     top = SearchContext.final_configs(ctx)
     # the two best configurations, then the two best turned 180 degrees and the one turned 90 (within 1.3x)
     assert [(c.config[POSE], c.objective) for c in top] == [(0, 1.0), (0, 1.05), (2, 1.1), (2, 1.15), (1, 1.2)]
@@ -439,7 +439,8 @@ def test_the_final_refinement_spends_spare_room_on_jittered_copies_of_the_best()
                 seen.append([(config_key(r.config), r.init) for r in requests])
             return super().refine(requests, fine, should_stop)
 
-    cfg = MCTSConfig(refine_steps=5, final_steps=20, fine_probe_steps=5, final_jitter=2, jitter_yaw=0.3, polish_rounds=0)
+    cfg = MCTSConfig(refine_steps=5, final_steps=20, fine_probe_steps=5, final_jitter=2, jitter_yaw=0.3, polish_rounds=0,
+                     probe_share=0.0)
     best, ctx = run_search(Recording(), "mcts", cfg, Budget(30, 4000), seed=1)
     probe, rest = seen  # the first round over all, then the survivors and the copies of the best
     assert len(rest) >= 3 and len(rest) <= len(probe) + 2
@@ -785,7 +786,8 @@ def test_the_final_refinement_has_one_schedule_whichever_budget_binds(max_evalua
             calls.append([(r.config["style"], r.steps) for r in requests])
             return super().refine(requests, fine, should_stop)
 
-    cfg = MCTSConfig(final_steps=40, fine_probe_steps=5, final_jitter=0, polish_rounds=0, final_candidates=4)
+    cfg = MCTSConfig(final_steps=40, fine_probe_steps=5, final_jitter=0, polish_rounds=0, final_candidates=4,
+                     probe_share=0.0)
     ctx = SearchContext(Recording(), cfg, Budget(30, max_evaluations))
     if max_evaluations:
         ctx.budget.evaluations = 800  # the search's share spent: the evaluation budget binds
@@ -862,3 +864,66 @@ def test_the_restarted_copy_moves_only_free_values_and_not_when_they_are_at_the_
     ctx.config = MCTSConfig(final_restart=False)
     assert SearchContext.restarted(ctx, cand) == []
 
+
+
+def test_the_final_refinement_s_first_round_goes_on_with_room_to_spare():
+    """With room to spare (a search that settled early), the first round over all the final candidates goes on to
+    ``probe_share`` of the room left per candidate (at most a third of ``final_steps``) before anything is cut, each
+    continuing its run; with the search's usual share left it stays at ``fine_probe_steps``."""
+    for spent, extended in ((400, True), (950, False)):
+        calls: list[list[tuple[int, int, object]]] = []
+
+        class Recording(ToyProblem):
+            def refine(self, requests, fine=False, should_stop=None, calls=calls):
+                calls.append([(r.config["style"], r.steps, r.init) for r in requests])
+                return super().refine(requests, fine, should_stop)
+
+        cfg = MCTSConfig(final_steps=60, fine_probe_steps=5, final_jitter=0, polish_rounds=0, final_candidates=4)
+        ctx = SearchContext(Recording(), cfg, Budget(30, 1000))
+        ctx.budget.evaluations = spent
+        mid = State(torch.full((3,), 0.5), 0.0, torch.zeros(3))
+        for style in (0, 1, 2, 4):
+            c = Candidate(ctx.problem.canonical({**TARGET, "style": style}), mid.clone(), 1.0)
+            ctx.by_config[c.key] = c
+        ctx.best = min(ctx.by_config.values(), key=lambda c: c.objective)
+        ctx.finish()
+        assert [(s, n) for s, n, _ in calls[0]] == [(s, 5) for s in (0, 1, 2, 4)]
+        if extended:  # 576 steps left after the first round: 0.3 x 576 / 4 - 1 = 42, capped at 60 // 3 = 20
+            assert sorted((s, n) for s, n, _ in calls[1]) == [(s, 15) for s in (0, 1, 2, 4)]
+            assert all(init.moments is not None for _, _, init in calls[1])  # each continues its first-round run
+        else:
+            assert len(calls[1]) < 4  # cut after the first round's 5 steps
+
+
+def test_the_search_phase_ends_when_its_leading_configurations_settle():
+    """``SearchContext.searched``: the search phase is over when the budget left is the final refinement's, or
+    when its ``final_candidates`` leading configurations and its best objective (within 1 %) have not changed
+    for ``settle_share`` of the budget; a new leader starts the count again. In a whole mcts search on the toy,
+    whose target is found early, the final refinement starts well before the budget's ``final_share``."""
+    cfg = MCTSConfig(final_candidates=2, settle_share=0.2, starts=1)
+    ctx = SearchContext(ToyProblem(), cfg, Budget(30, 1000))
+    far = {**TARGET, "style": 0, "legs": 0}
+    ctx.evaluate([RefineRequest(far, None, 50)])  # 50 evaluations: the leaders change at 5 %
+    assert not ctx.searched()
+    for _ in range(3):  # converged: the same leader, the same objective
+        ctx.evaluate([RefineRequest(far, None, 50)])
+    assert ctx.budget.fraction() == pytest.approx(0.2) and not ctx.searched()
+    ctx.evaluate([RefineRequest(far, None, 50)])
+    assert ctx.searched()  # 20 % of the budget since the leaders last changed
+    ctx.evaluate([RefineRequest(TARGET, None, 50)])  # a new leader
+    assert not ctx.searched()
+
+    switched, since = {}, {}
+    for share in (0.0, 0.1):
+        budget = Budget(30, 4000)
+
+        class Recording(ToyProblem):
+            def refine(self, requests, fine=False, should_stop=None, budget=budget, share=share):
+                if fine:
+                    switched.setdefault(share, budget.evaluations / 4000)
+                return super().refine(requests, fine, should_stop)
+
+        best, ctx = run_search(Recording(), "mcts", MCTSConfig(settle_share=share), budget, seed=3)
+        assert best.config == TARGET
+        since[share] = ctx.leaders_since
+    assert since[0.1] + 0.1 <= switched[0.1] < since[0.1] + 0.15 and switched[0.1] < switched[0.0], (switched, since)
