@@ -381,7 +381,7 @@ class SearchContext(FinalRefinement):
                     self.best_by_pose[pose] = c
             if self.best is None or c.objective < self.best.objective:
                 self.best = c
-        if not fine:
+        if not fine and self.best is not None:  # an empty batch before any candidate leaves nothing to follow
             leaders = tuple(sorted(c.key for c in self.leading()))
             if leaders != self.leaders or self.best.objective < 0.99 * self.leaders_best:
                 self.leaders, self.leaders_best, self.leaders_since = leaders, self.best.objective, self.budget.fraction()

@@ -902,6 +902,7 @@ def test_the_search_phase_ends_when_its_leading_configurations_settle():
     whose target is found early, the final refinement starts well before the budget's ``final_share``."""
     cfg = MCTSConfig(final_candidates=2, settle_share=0.2, starts=1)
     ctx = SearchContext(ToyProblem(), cfg, Budget(30, 1000))
+    assert ctx.evaluate([]) == [] and not ctx.searched()  # an empty batch before any candidate: nothing settled
     far = {**TARGET, "style": 0, "legs": 0}
     ctx.evaluate([RefineRequest(far, None, 50)])  # 50 evaluations: the leaders change at 5 %
     assert not ctx.searched()
